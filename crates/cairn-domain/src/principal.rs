@@ -1,0 +1,86 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{TenantId, TenantSlug, ValidationError};
+
+/// A tenant role. Ordered so that `admin` ⊇ `member` ⊇ `readonly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Readonly,
+    Member,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Readonly, Role::Member, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Readonly => "readonly",
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "readonly" => Ok(Role::Readonly),
+            "member" => Ok(Role::Member),
+            "admin" => Ok(Role::Admin),
+            _ => Err(ValidationError::new("role", "must be one of admin, member, readonly")),
+        }
+    }
+}
+
+/// The tenant a principal acts in, as named by its verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRef {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+}
+
+/// Who is calling. Built only from a verified token; the tenant never comes from a path
+/// or a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: String,
+    /// `None` for platform operators, who act on the platform rather than in a tenant.
+    pub tenant: Option<TenantRef>,
+    pub roles: Vec<Role>,
+    pub operator: bool,
+}
+
+impl Principal {
+    /// Whether any held role includes `required`.
+    pub fn has_role(&self, required: Role) -> bool {
+        self.roles.iter().any(|r| *r >= required)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_hierarchy() {
+        let p = |roles: Vec<Role>| Principal { subject: "s".into(), tenant: None, roles, operator: false };
+        assert!(p(vec![Role::Admin]).has_role(Role::Readonly));
+        assert!(p(vec![Role::Admin]).has_role(Role::Member));
+        assert!(p(vec![Role::Member]).has_role(Role::Readonly));
+        assert!(!p(vec![Role::Member]).has_role(Role::Admin));
+        assert!(!p(vec![Role::Readonly]).has_role(Role::Member));
+        assert!(!p(vec![]).has_role(Role::Readonly));
+    }
+}

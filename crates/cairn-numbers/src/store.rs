@@ -1,0 +1,78 @@
+//! SQL for the numbers table; one text serves both backends.
+
+use cairn_store::Db;
+use cairn_store::sqlx::{self, Row, any::AnyRow};
+
+use crate::model::{Cursor, NumberItem, NumberStats};
+
+fn item(row: &AnyRow) -> Result<NumberItem, sqlx::Error> {
+    Ok(NumberItem {
+        id: row.try_get("id")?,
+        value: row.try_get("value")?,
+        created_at: row.try_get("created_at")?,
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+pub(crate) async fn insert(db: &Db, n: &NumberItem) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO numbers (id, value, created_at, created_by) VALUES ($1, $2, $3, $4)")
+        .bind(&n.id)
+        .bind(n.value)
+        .bind(n.created_at)
+        .bind(&n.created_by)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn list(db: &Db, limit: i64, after: Option<&Cursor>) -> Result<Vec<NumberItem>, sqlx::Error> {
+    let rows = match after {
+        Some(c) => {
+            sqlx::query(
+                "SELECT id, value, created_at, created_by FROM numbers WHERE id < $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(c.last_id())
+            .bind(limit)
+            .fetch_all(db.reader())
+            .await?
+        }
+        None => {
+            sqlx::query("SELECT id, value, created_at, created_by FROM numbers ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(db.reader())
+                .await?
+        }
+    };
+    rows.iter().map(item).collect()
+}
+
+pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<NumberItem>, sqlx::Error> {
+    sqlx::query("SELECT id, value, created_at, created_by FROM numbers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?
+        .as_ref()
+        .map(item)
+        .transpose()
+}
+
+pub(crate) async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM numbers WHERE id = $1").bind(id).execute(db.writer()).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn stats(db: &Db) -> Result<NumberStats, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS count, SUM(value) AS sum, MIN(value) AS min, MAX(value) AS max, AVG(value) AS mean \
+         FROM numbers",
+    )
+    .fetch_one(db.reader())
+    .await?;
+    Ok(NumberStats {
+        count: row.try_get("count")?,
+        sum: row.try_get::<Option<f64>, _>("sum")?.unwrap_or(0.0),
+        min: row.try_get("min")?,
+        max: row.try_get("max")?,
+        mean: row.try_get("mean")?,
+    })
+}

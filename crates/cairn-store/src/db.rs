@@ -1,0 +1,118 @@
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// One database (control or a tenant's). SQLite has a single writer connection and a few
+/// readers, so write transactions queue in process instead of failing with `SQLITE_BUSY`;
+/// on PostgreSQL both are the same pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool for statements that only read.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// The pool for statements that write (outside an explicit transaction).
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// A write transaction.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.write.begin().await
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        if self.backend == Backend::Postgres {
+            return;
+        }
+        self.read.close().await;
+    }
+
+    /// Opens (creating if missing, mode 0600) a SQLite database file.
+    pub(crate) async fn open_sqlite(path: &Path, readers: u32, acquire: Duration) -> Result<Db, StoreError> {
+        install_default_drivers();
+        create_private_file(path)?;
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let opts = || {
+            AnyPoolOptions::new()
+                .acquire_timeout(acquire)
+                .min_connections(0)
+                .idle_timeout(Some(Duration::from_secs(300)))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                        ))
+                        .await?;
+                        Ok(())
+                    })
+                })
+        };
+        let write = opts().max_connections(1).connect(&url).await?;
+        let read = opts().max_connections(readers.max(1)).connect_lazy(&url)?;
+        Ok(Db { backend: Backend::Sqlite, read, write })
+    }
+
+    /// Opens a pool on a PostgreSQL database. Lazy: no connection is made until first use.
+    pub(crate) fn open_postgres_lazy(url: &str, max: u32, acquire: Duration) -> Result<Db, StoreError> {
+        install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .acquire_timeout(acquire)
+            .min_connections(0)
+            .max_connections(max.max(1))
+            .idle_timeout(Some(Duration::from_secs(300)))
+            .connect_lazy(url)?;
+        Ok(Db { backend: Backend::Postgres, read: pool.clone(), write: pool })
+    }
+}
+
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| StoreError::Io { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir).map_err(io)?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Creates a directory (and parents) readable only by the owner when newly made.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}

@@ -1,0 +1,550 @@
+//! The tenant directory: the control database's `tenants` table, the lifecycle of each
+//! tenant's database, and a bounded least-recently-used set of open tenant pools.
+//!
+//! Lifecycle protocol (crash-safe): create writes the row as `creating`, then creates and
+//! migrates the database, then marks the row `active`; delete marks the row `deleting`,
+//! closes and drops the database, then removes the row. Only `active` rows are tenants.
+//! A process that dies midway leaves a `creating`/`deleting` row that [`Store::migrate_all`]
+//! drives to its end, so a registry row never outlives its database or the reverse.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_domain::{MasterKey, TenantId, TenantSlug, now_ms};
+use lru::LruCache;
+use sqlx::{Connection, Executor, Row};
+
+use crate::db::create_private_dir;
+use crate::migrate::{self, Migration};
+use crate::{Backend, Db, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub data_dir: PathBuf,
+    /// `None` → SQLite files under `data_dir`; `Some(postgres://…)` → PostgreSQL.
+    pub database_url: Option<String>,
+    pub control_max_connections: u32,
+    pub tenant_max_connections: u32,
+    pub max_open_tenant_pools: usize,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantState {
+    Creating,
+    Active,
+    Deleting,
+}
+
+impl TenantState {
+    fn as_str(self) -> &'static str {
+        match self {
+            TenantState::Creating => "creating",
+            TenantState::Active => "active",
+            TenantState::Deleting => "deleting",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: String,
+    /// The PostgreSQL server holding this tenant's database, when not the control server.
+    /// Contains credentials: never log or return it unredacted.
+    pub placement: Option<String>,
+    pub state: TenantState,
+    pub created_at: i64,
+}
+
+/// Progress of [`Store::migrate_all`], reported as it goes.
+#[derive(Debug)]
+pub enum MigrateEvent<'a> {
+    Control { applied: usize },
+    Tenant { slug: &'a str, applied: usize, done: usize, total: usize },
+    Repaired { slug: &'a str, action: &'static str },
+}
+
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    pub tenants: usize,
+    pub applied: usize,
+    pub repaired: Vec<String>,
+    /// What could not be repaired automatically, one line each.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: StoreConfig,
+    key: MasterKey,
+    control: Db,
+    tenant_migrations: Vec<Migration>,
+    pools: Mutex<LruCache<TenantId, Db>>,
+}
+
+impl Store {
+    /// Opens the control database (creating it if needed) and applies control migrations.
+    pub async fn open(
+        config: StoreConfig,
+        key: MasterKey,
+        control_migrations: Vec<Migration>,
+        tenant_migrations: Vec<Migration>,
+    ) -> Result<Store, StoreError> {
+        let control = match &config.database_url {
+            None => {
+                create_private_dir(&config.data_dir).map_err(|source| StoreError::Io {
+                    path: config.data_dir.display().to_string(),
+                    source,
+                })?;
+                Db::open_sqlite(
+                    &config.data_dir.join("control.db"),
+                    config.control_max_connections,
+                    config.acquire_timeout,
+                )
+                .await?
+            }
+            Some(url) => {
+                ensure_postgres_database(url).await?;
+                Db::open_postgres_lazy(url, config.control_max_connections, config.acquire_timeout)?
+            }
+        };
+        migrate::run(&control, &control_migrations).await?;
+        let cap = NonZeroUsize::new(config.max_open_tenant_pools.max(1)).expect("nonzero");
+        Ok(Store {
+            inner: Arc::new(Inner {
+                config,
+                key,
+                control,
+                tenant_migrations,
+                pools: Mutex::new(LruCache::new(cap)),
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.control.backend()
+    }
+
+    pub fn control(&self) -> &Db {
+        &self.inner.control
+    }
+
+    pub fn master_key(&self) -> &MasterKey {
+        &self.inner.key
+    }
+
+    /// How many tenant pools are open now.
+    pub fn open_tenant_pools(&self) -> usize {
+        self.inner.pools.lock().expect("pool map").len()
+    }
+
+    /// Whether the control database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").fetch_one(self.control().reader()).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        let pools: Vec<Db> = {
+            let mut map = self.inner.pools.lock().expect("pool map");
+            let all = map.iter().map(|(_, db)| db.clone()).collect();
+            map.clear();
+            all
+        };
+        for db in pools {
+            db.close().await;
+        }
+        self.inner.control.close().await;
+    }
+
+    // ---- directory queries -------------------------------------------------------------
+
+    const COLUMNS: &'static str = "id, slug, name, placement, state, created_at";
+
+    fn tenant_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { table: "tenants", reason };
+        let id: String = row.try_get("id")?;
+        let id: TenantId = id.parse().map_err(|e: cairn_domain::ValidationError| corrupt(e.to_string()))?;
+        let slug: String = row.try_get("slug")?;
+        let state: String = row.try_get("state")?;
+        let placement: Option<String> = row.try_get("placement")?;
+        let placement = match placement {
+            Some(sealed) => Some(
+                String::from_utf8(self.inner.key.open(&sealed, &placement_aad(id))?)
+                    .map_err(|_| corrupt("placement is not UTF-8".into()))?,
+            ),
+            None => None,
+        };
+        Ok(Tenant {
+            id,
+            slug: TenantSlug::parse(&slug).map_err(|e| corrupt(e.to_string()))?,
+            name: row.try_get("name")?,
+            placement,
+            state: match state.as_str() {
+                "creating" => TenantState::Creating,
+                "active" => TenantState::Active,
+                "deleting" => TenantState::Deleting,
+                other => return Err(corrupt(format!("unknown state {other}"))),
+            },
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Active tenants, ordered by slug.
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.query_tenants("WHERE state = 'active' ORDER BY slug", None).await
+    }
+
+    async fn query_tenants(&self, tail: &str, bind: Option<&str>) -> Result<Vec<Tenant>, StoreError> {
+        let sql = format!("SELECT {} FROM tenants {tail}", Self::COLUMNS);
+        let mut q = sqlx::query(&sql);
+        if let Some(b) = bind {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.control().reader()).await?;
+        rows.iter().map(|r| self.tenant_from_row(r)).collect()
+    }
+
+    pub async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Tenant, StoreError> {
+        self.query_tenants("WHERE slug = $1 AND state = 'active'", Some(slug.as_str()))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::TenantNotFound(slug.to_string()))
+    }
+
+    pub async fn tenant_by_id(&self, id: TenantId) -> Result<Tenant, StoreError> {
+        self.query_tenants("WHERE id = $1 AND state = 'active'", Some(&id.to_string()))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::TenantNotFound(id.to_string()))
+    }
+
+    // ---- lifecycle -----------------------------------------------------------------------
+
+    /// Creates a tenant and its database. `placement` names a PostgreSQL server
+    /// (`postgres://user:pass@host:port/maintenance_db`) for the tenant's database.
+    pub async fn create_tenant(
+        &self,
+        slug: &TenantSlug,
+        name: &str,
+        placement: Option<&str>,
+    ) -> Result<Tenant, StoreError> {
+        if let Some(url) = placement {
+            if self.backend() != Backend::Postgres {
+                return Err(StoreError::Placement(
+                    "a placement needs the PostgreSQL backend (set CAIRN_DATABASE_URL)".into(),
+                ));
+            }
+            check_postgres_url(url)?;
+        }
+        let id = TenantId::new();
+        let now = now_ms();
+        let sealed = placement.map(|p| self.inner.key.seal(p.as_bytes(), &placement_aad(id)));
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (id, slug, name, placement, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'creating', $5, $5)",
+        )
+        .bind(id.to_string())
+        .bind(slug.as_str())
+        .bind(name)
+        .bind(sealed)
+        .bind(now)
+        .execute(self.control().writer())
+        .await;
+        match inserted {
+            Err(e) if crate::is_unique_violation(&e) => return Err(StoreError::SlugTaken(slug.to_string())),
+            other => other?,
+        };
+        let tenant = Tenant {
+            id,
+            slug: slug.clone(),
+            name: name.to_owned(),
+            placement: placement.map(str::to_owned),
+            state: TenantState::Creating,
+            created_at: now,
+        };
+        match self.finish_create(&tenant).await {
+            Ok(()) => Ok(Tenant { state: TenantState::Active, ..tenant }),
+            Err(e) => {
+                // Undo what was done; if even that fails, the 'creating' row tells
+                // `cairn migrate` to finish the job.
+                tracing::error!(tenant = %tenant.slug, error = %e, "tenant creation failed; rolling back");
+                if let Err(undo) = self.finish_delete(&tenant).await {
+                    tracing::error!(tenant = %tenant.slug, error = %undo, "rollback failed; `cairn migrate` will repair");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn finish_create(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.create_database(tenant).await?;
+        let db = self.open_tenant_pool(tenant).await?;
+        migrate::run(&db, &self.inner.tenant_migrations).await?;
+        self.set_state(tenant.id, TenantState::Active).await
+    }
+
+    /// Deletes a tenant and drops its database.
+    pub async fn delete_tenant(&self, slug: &TenantSlug) -> Result<Tenant, StoreError> {
+        let tenant = self.tenant_by_slug(slug).await?;
+        self.set_state(tenant.id, TenantState::Deleting).await?;
+        self.finish_delete(&tenant).await?;
+        Ok(tenant)
+    }
+
+    async fn finish_delete(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let open = self.inner.pools.lock().expect("pool map").pop(&tenant.id);
+        if let Some(db) = open {
+            db.close().await;
+        }
+        self.drop_database(tenant).await?;
+        sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(tenant.id.to_string())
+            .execute(self.control().writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn set_state(&self, id: TenantId, state: TenantState) -> Result<(), StoreError> {
+        sqlx::query("UPDATE tenants SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(now_ms())
+            .bind(id.to_string())
+            .execute(self.control().writer())
+            .await?;
+        Ok(())
+    }
+
+    fn sqlite_path(&self, id: TenantId) -> PathBuf {
+        self.inner.config.data_dir.join("tenants").join(format!("{id}.db"))
+    }
+
+    /// The PostgreSQL server URL (any database on it) where the tenant's database lives.
+    fn server_url(&self, tenant: &Tenant) -> String {
+        tenant
+            .placement
+            .clone()
+            .or_else(|| self.inner.config.database_url.clone())
+            .expect("PostgreSQL backend has a database URL")
+    }
+
+    async fn create_database(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        match self.backend() {
+            // The file is created when the pool opens.
+            Backend::Sqlite => Ok(()),
+            Backend::Postgres => {
+                let mut conn = sqlx::AnyConnection::connect(&self.server_url(tenant)).await?;
+                let sql = format!("CREATE DATABASE \"{}\"", tenant.id.database_name());
+                match conn.execute(sql.as_str()).await {
+                    Ok(_) => Ok(()),
+                    // 42P04 duplicate_database: an interrupted earlier attempt made it.
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        match self.backend() {
+            Backend::Sqlite => {
+                let path = self.sqlite_path(tenant.id);
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => return Err(StoreError::Io { path: p.display().to_string(), source }),
+                    }
+                }
+                Ok(())
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::AnyConnection::connect(&self.server_url(tenant)).await?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", tenant.id.database_name());
+                conn.execute(sql.as_str()).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn open_tenant_pool(&self, tenant: &Tenant) -> Result<Db, StoreError> {
+        if let Some(db) = self.inner.pools.lock().expect("pool map").get(&tenant.id) {
+            return Ok(db.clone());
+        }
+        let cfg = &self.inner.config;
+        let db = match self.backend() {
+            Backend::Sqlite => {
+                Db::open_sqlite(&self.sqlite_path(tenant.id), cfg.tenant_max_connections, cfg.acquire_timeout).await?
+            }
+            Backend::Postgres => {
+                let url = with_database(&self.server_url(tenant), &tenant.id.database_name())?;
+                Db::open_postgres_lazy(&url, cfg.tenant_max_connections, cfg.acquire_timeout)?
+            }
+        };
+        // The lock is never held across an await: decide under it, act after it.
+        let (db, surplus, evicted) = {
+            let mut map = self.inner.pools.lock().expect("pool map");
+            match map.get(&tenant.id) {
+                // Another task opened it meanwhile; keep theirs.
+                Some(existing) => (existing.clone(), Some(db), None),
+                None => {
+                    let evicted = map.push(tenant.id, db.clone()).filter(|(id, _)| *id != tenant.id);
+                    (db, None, evicted)
+                }
+            }
+        };
+        if let Some(surplus) = surplus {
+            surplus.close().await;
+        }
+        if let Some((_, old)) = evicted {
+            tokio::spawn(async move { old.close().await });
+        }
+        Ok(db)
+    }
+
+    /// The database of an active tenant, opening its pool if needed.
+    pub async fn tenant_db(&self, id: TenantId) -> Result<Db, StoreError> {
+        if let Some(db) = self.inner.pools.lock().expect("pool map").get(&id) {
+            return Ok(db.clone());
+        }
+        let tenant = self.tenant_by_id(id).await?;
+        self.open_tenant_pool(&tenant).await
+    }
+
+    // ---- migrate and repair --------------------------------------------------------------
+
+    /// Applies migrations to the control database and every tenant database, finishes
+    /// interrupted creates and deletes, and reports what it cannot repair.
+    pub async fn migrate_all(&self, mut progress: impl FnMut(MigrateEvent<'_>)) -> Result<MigrateReport, StoreError> {
+        let mut report = MigrateReport::default();
+        let all = self.query_tenants("ORDER BY slug", None).await?;
+        let total = all.len();
+        for (i, tenant) in all.iter().enumerate() {
+            let slug = tenant.slug.as_str();
+            match tenant.state {
+                TenantState::Creating => match self.finish_create(tenant).await {
+                    Ok(()) => {
+                        progress(MigrateEvent::Repaired { slug, action: "finished interrupted creation" });
+                        report.repaired.push(format!("{slug}: finished interrupted creation"));
+                    }
+                    Err(e) => report.problems.push(format!("{slug}: cannot finish creation: {e}")),
+                },
+                TenantState::Deleting => match self.finish_delete(tenant).await {
+                    Ok(()) => {
+                        progress(MigrateEvent::Repaired { slug, action: "finished interrupted deletion" });
+                        report.repaired.push(format!("{slug}: finished interrupted deletion"));
+                    }
+                    Err(e) => report.problems.push(format!("{slug}: cannot finish deletion: {e}")),
+                },
+                TenantState::Active => {
+                    let applied = match self.open_tenant_pool(tenant).await {
+                        Ok(db) => migrate::run(&db, &self.inner.tenant_migrations).await,
+                        Err(e) => Err(e),
+                    };
+                    match applied {
+                        Ok(n) => {
+                            report.applied += n;
+                            report.tenants += 1;
+                            progress(MigrateEvent::Tenant { slug, applied: n, done: i + 1, total });
+                        }
+                        Err(e) => report.problems.push(format!("{slug}: {e}")),
+                    }
+                }
+            }
+        }
+        if self.backend() == Backend::Sqlite {
+            report.problems.extend(self.orphan_files(&all));
+        }
+        Ok(report)
+    }
+
+    /// Tenant database files that no directory row names.
+    fn orphan_files(&self, known: &[Tenant]) -> Vec<String> {
+        let dir = self.inner.config.data_dir.join("tenants");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stem = name.strip_suffix(".db")?;
+                let id: TenantId = stem.parse().ok()?;
+                (!known.iter().any(|t| t.id == id)).then(|| {
+                    format!("{}: database file without a tenant; inspect and remove it by hand", e.path().display())
+                })
+            })
+            .collect()
+    }
+}
+
+fn placement_aad(id: TenantId) -> String {
+    format!("tenants.placement:{id}")
+}
+
+fn check_postgres_url(url: &str) -> Result<(), StoreError> {
+    let parsed = url::Url::parse(url).map_err(|e| StoreError::Placement(format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") || parsed.host_str().is_none() {
+        return Err(StoreError::Placement("must be a postgres://user@host:port/database URL".into()));
+    }
+    Ok(())
+}
+
+/// The same server URL pointing at another database.
+fn with_database(url: &str, database: &str) -> Result<String, StoreError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| StoreError::Placement(format!("not a URL: {e}")))?;
+    parsed.set_path(&format!("/{database}"));
+    Ok(parsed.into())
+}
+
+/// Creates the database the URL names if the server does not have it yet.
+async fn ensure_postgres_database(url: &str) -> Result<(), StoreError> {
+    sqlx::any::install_default_drivers();
+    match sqlx::AnyConnection::connect(url).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        // 3D000 invalid_catalog_name: the database does not exist.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+            let parsed = url::Url::parse(url).map_err(|e| StoreError::Placement(e.to_string()))?;
+            let name = parsed.path().trim_start_matches('/').to_owned();
+            let mut conn = sqlx::AnyConnection::connect(&with_database(url, "postgres")?).await?;
+            let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+            match conn.execute(sql.as_str()).await {
+                Ok(_) => Ok(()),
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_in_url() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5/ctl?sslmode=disable", "cairn_t_x").unwrap(),
+            "postgres://u:p@h:5/cairn_t_x?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn placement_urls() {
+        assert!(check_postgres_url("postgres://u@h:1/db").is_ok());
+        assert!(check_postgres_url("mysql://u@h/db").is_err());
+        assert!(check_postgres_url("nonsense").is_err());
+    }
+
+}

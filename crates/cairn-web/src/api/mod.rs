@@ -1,0 +1,28 @@
+//! `/api/v1`: one module per product; each owns its routes.
+
+pub mod numbers;
+pub mod platform;
+pub mod tenants;
+
+use serde::Serializer;
+
+/// RFC 3339 (UTC, milliseconds) for a stored epoch-millisecond time.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// Serialises an integral value as a JSON integer, so `{"value": 42}` reads back as 42.
+pub(crate) fn serialize_number<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        s.serialize_i64(*v as i64)
+    } else {
+        s.serialize_f64(*v)
+    }
+}
+
+pub(crate) fn serialize_opt_number<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => serialize_number(v, s),
+        None => s.serialize_none(),
+    }
+}

@@ -1,0 +1,75 @@
+//! Unauthenticated platform endpoints: liveness, readiness, metrics, keys, API description.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(jwks))
+        .routes(routes!(openapi_json))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`
+    pub status: &'static str,
+}
+
+/// Liveness: 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "platform",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: 200 when the control database answers; 503 while draining or when it does not.
+#[utoipa::path(get, path = "/readyz", tag = "platform",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "Draining, or the control database does not answer", body = ErrorBody),
+    ))]
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    if state.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::new(ErrorCode::Unavailable, "draining"));
+    }
+    if !state.store.ping().await {
+        return Err(ApiError::new(ErrorCode::Unavailable, "control database does not answer"));
+    }
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "platform",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state.metrics.render(state.store.open_tenant_pools());
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+/// The public signing keys (JWK set) that verify Cairn's tokens.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "platform",
+    responses((status = 200, description = "JWK set (RFC 7517)", body = Object)))]
+async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(state.tokens.keys().jwks())
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "platform",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
+async fn openapi_json(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json((*state.openapi).clone())
+}

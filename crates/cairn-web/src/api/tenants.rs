@@ -1,0 +1,149 @@
+//! The operator API: tenants of the platform. Operator tokens only.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use cairn_domain::TenantSlug;
+use cairn_store::Tenant;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::rfc3339;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, Caller};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenant, list_tenants))
+        .routes(routes!(get_tenant, delete_tenant))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// `^[a-z][a-z0-9-]{1,62}$`, unique.
+    pub slug: String,
+    /// Display name; defaults to the slug.
+    pub name: Option<String>,
+    /// PostgreSQL server for the tenant's database (`postgres://user:pass@host:port/db`);
+    /// defaults to the control server. PostgreSQL backend only.
+    pub placement: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    /// The tenant database's server with credentials removed; null for the default.
+    pub placement: Option<String>,
+    pub created_at: String,
+}
+
+/// A PostgreSQL URL without its password.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("redacted"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable>".into(),
+    }
+}
+
+impl From<Tenant> for TenantView {
+    fn from(t: Tenant) -> Self {
+        Self {
+            id: t.id.to_string(),
+            slug: t.slug.to_string(),
+            name: t.name,
+            placement: t.placement.as_deref().map(redact_url),
+            created_at: rfc3339(t.created_at),
+        }
+    }
+}
+
+const NAME_MAX: usize = 200;
+
+/// Create a tenant and its database.
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants",
+    request_body = CreateTenant,
+    responses(
+        (status = 201, description = "Created", body = TenantView),
+        (status = 400, description = "Invalid slug, name or placement", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires an operator token", body = ErrorBody),
+        (status = 409, description = "Slug taken", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn create_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateTenant>,
+) -> ApiResult<(StatusCode, Json<TenantView>)> {
+    let operator = caller.operator()?;
+    let slug = TenantSlug::parse(&body.slug)?;
+    let name = body.name.unwrap_or_else(|| slug.to_string());
+    if name.trim().is_empty() || name.chars().count() > NAME_MAX {
+        return Err(cairn_domain::ValidationError::new("name", "must be 1 to 200 characters").into());
+    }
+    let tenant = state.store.create_tenant(&slug, name.trim(), body.placement.as_deref()).await?;
+    tracing::info!(operator = %operator.subject, tenant = %tenant.slug, "tenant created");
+    Ok((StatusCode::CREATED, Json(tenant.into())))
+}
+
+/// List tenants.
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    responses(
+        (status = 200, description = "Every tenant, by slug", body = Vec<TenantView>),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires an operator token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantView>>> {
+    caller.operator()?;
+    let all = state.store.list_tenants().await?;
+    Ok(Json(all.into_iter().map(TenantView::from).collect()))
+}
+
+fn slug_param(slug: &str) -> Result<TenantSlug, ApiError> {
+    // A malformed slug names no tenant.
+    TenantSlug::parse(slug).map_err(|_| ApiError::not_found(format!("no tenant {slug}")))
+}
+
+/// One tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{slug}", tag = "tenants",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "The tenant", body = TenantView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires an operator token", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_tenant(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<Json<TenantView>> {
+    caller.operator()?;
+    Ok(Json(state.store.tenant_by_slug(&slug_param(&slug)?).await?.into()))
+}
+
+/// Delete a tenant and drop its database.
+#[utoipa::path(delete, path = "/api/v1/tenants/{slug}", tag = "tenants",
+    params(("slug" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 204, description = "Deleted, with its database"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires an operator token", body = ErrorBody),
+        (status = 404, description = "No such tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn delete_tenant(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<StatusCode> {
+    let operator = caller.operator()?;
+    let tenant = state.store.delete_tenant(&slug_param(&slug)?).await?;
+    tracing::info!(operator = %operator.subject, tenant = %tenant.slug, "tenant deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,150 @@
+//! The one HTTP error type. Every error body is
+//! `{"error":{"code":"…","message":"…","request_id":"…"}}`; a 500 says nothing of its cause,
+//! which is logged once with the request id.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cairn_domain::ValidationError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    RateLimited,
+    InternalError,
+    UpstreamError,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::ValidationError => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::UpstreamError => StatusCode::BAD_GATEWAY,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// The error envelope of every failed API call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request id, also in the `x-request-id` response header and in every log line.
+    pub request_id: String,
+    /// The request field at fault, for `VALIDATION_ERROR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    pub fn validation(e: ValidationError) -> Self {
+        Self { code: ErrorCode::ValidationError, message: e.to_string(), field: Some(e.field) }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// An unexpected failure: logged here, once, with its cause; the body stays generic.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::InternalError, "internal error")
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        Self::validation(e)
+    }
+}
+
+impl From<cairn_store::StoreError> for ApiError {
+    fn from(e: cairn_store::StoreError) -> Self {
+        use cairn_store::StoreError as E;
+        match e {
+            E::TenantNotFound(slug) => Self::not_found(format!("no tenant {slug}")),
+            E::SlugTaken(slug) => Self::new(ErrorCode::Conflict, format!("tenant slug {slug} is taken")),
+            E::Placement(msg) => Self { code: ErrorCode::ValidationError, message: msg, field: Some("placement".into()) },
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<cairn_numbers::NumbersError> for ApiError {
+    fn from(e: cairn_numbers::NumbersError) -> Self {
+        match e {
+            cairn_numbers::NumbersError::NotFound => Self::not_found("number not found"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                request_id: context::current_request_id(),
+                field: self.field,
+            },
+        };
+        let mut resp = (self.code.status(), Json(body)).into_response();
+        if self.code == ErrorCode::Unauthorized {
+            resp.headers_mut()
+                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer realm=\"cairn\""));
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

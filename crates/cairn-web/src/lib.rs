@@ -1,0 +1,86 @@
+//! Cairn's HTTP surface: the `/api/v1` routers, platform endpoints, the caller extractor,
+//! the one error type, request context (ids, logs, metrics, timeouts) and the OpenAPI
+//! description generated from the handlers. No SQL lives here.
+
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use cairn_identity::Tokens;
+use cairn_store::Store;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{InfoBuilder, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+pub use context::WebConfig;
+pub use error::{ApiError, ErrorCode};
+pub use metrics::Metrics;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub metrics: Arc<Metrics>,
+    /// Set when shutdown begins: readiness turns false.
+    pub draining: Arc<AtomicBool>,
+    pub config: Arc<WebConfig>,
+    openapi: Arc<serde_json::Value>,
+}
+
+impl AppState {
+    pub fn new(store: Store, tokens: Arc<Tokens>, config: WebConfig) -> Self {
+        Self {
+            store,
+            tokens,
+            metrics: Arc::new(Metrics::default()),
+            draining: Arc::new(AtomicBool::new(false)),
+            config: Arc::new(config),
+            openapi: Arc::new(serde_json::Value::Null),
+        }
+    }
+}
+
+/// Every route, with the OpenAPI description gathered from the same registrations, so a
+/// route cannot exist undocumented.
+pub fn routes() -> (Router<AppState>, OpenApi) {
+    OpenApiRouter::new()
+        .merge(api::platform::router())
+        .merge(api::numbers::router())
+        .merge(api::tenants::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document served at `/api/openapi.json`.
+pub fn openapi() -> OpenApi {
+    let (_, mut doc) = routes();
+    doc.info = InfoBuilder::new()
+        .title("Cairn API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some("Multi-tenant platform API. Errors share one body: {\"error\":{\"code\",\"message\",\"request_id\"}}."))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
+    doc
+}
+
+/// The application: routes, error fallbacks, body limit and request context.
+pub fn app(mut state: AppState) -> Router {
+    let (router, _) = routes();
+    state.openapi = Arc::new(serde_json::to_value(openapi()).expect("OpenAPI serialises"));
+    router
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route") })
+        .layer(DefaultBodyLimit::max(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::request_context))
+        .with_state(state)
+}

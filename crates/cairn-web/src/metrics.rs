@@ -1,0 +1,58 @@
+//! Prometheus metrics of the HTTP layer and the store.
+
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram>,
+    open_tenant_pools: Gauge<i64, AtomicI64>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<Labels, Counter>::default();
+        let latency = Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let open_tenant_pools = Gauge::<i64, AtomicI64>::default();
+        registry.register("cairn_http_requests", "HTTP requests by route, method and status", requests.clone());
+        registry.register("cairn_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("cairn_store_open_tenant_pools", "Tenant database pools open now", open_tenant_pools.clone());
+        Self { registry, requests, latency, open_tenant_pools }
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&vec![("route", route.to_owned()), ("method", method.to_owned()), ("status", status.to_string())])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("route", route.to_owned()), ("method", method.to_owned())])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with gauges read at call time.
+    pub fn render(&self, open_tenant_pools: usize) -> String {
+        self.open_tenant_pools.set(open_tenant_pools as i64);
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,369 @@
+//! The command line. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cairn_domain::{Role, TenantSlug};
+use cairn_identity::AccessGrant;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use crate::config::{ConfigError, Layers};
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about = "Cairn: a self-hosted multi-tenant platform", propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./cairn.toml when present.
+    #[arg(long, global = true, env = "CAIRN_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides CAIRN_DATA_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// PostgreSQL URL of the control database (overrides CAIRN_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Apply migrations to the control database and every tenant database, and finish
+    /// interrupted tenant creations and deletions.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Issue access tokens for automation.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Which duties this process takes on.
+    #[arg(long, value_enum, default_value = "all")]
+    role: startup::Role,
+    /// Address to bind (overrides CAIRN_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and its database.
+    Create {
+        /// `^[a-z][a-z0-9-]{1,62}$`
+        slug: String,
+        /// Display name (default: the slug).
+        #[arg(long)]
+        name: Option<String>,
+        /// PostgreSQL server for the tenant's database (default: the control server).
+        #[arg(long, value_name = "POSTGRES_URL")]
+        placement: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tenants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one tenant.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a tenant and drop its database.
+    Delete {
+        slug: String,
+        /// Confirm: the tenant's data is destroyed.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print an access token.
+    Issue(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["tenant", "operator"])))]
+struct TokenArgs {
+    /// Tenant the token acts in.
+    #[arg(long, requires = "role")]
+    tenant: Option<String>,
+    /// Role within the tenant.
+    #[arg(long, value_parser = ["admin", "member", "readonly"])]
+    role: Option<String>,
+    /// A platform-operator token instead of a tenant token.
+    #[arg(long, conflicts_with_all = ["tenant", "role"])]
+    operator: bool,
+    /// Who the token names (`sub`).
+    #[arg(long)]
+    subject: String,
+    /// Lifetime, e.g. 15m, 1h, 1d.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted.
+    Show,
+}
+
+/// A failure and its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        let code = if error.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+        Failure { code, error }
+    }
+}
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure { code: 2, error: anyhow::anyhow!(msg.into()) }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn layers(cli: &Cli) -> Result<Layers, Failure> {
+    let file = cli.config.clone().or_else(|| {
+        let default = PathBuf::from("cairn.toml");
+        default.exists().then_some(default)
+    });
+    let mut layers = Layers::load(file.as_deref(), &|k| std::env::var(k).ok()).map_err(anyhow::Error::from)?;
+    if let Some(d) = &cli.data_dir {
+        layers.set_flag("data_dir", d);
+    }
+    if let Some(u) = &cli.database_url {
+        layers.set_flag("database_url", u);
+    }
+    if let Command::Serve(ServeArgs { listen: Some(l), .. }) = &cli.command {
+        layers.set_flag("listen", l);
+    }
+    Ok(layers)
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let layers = layers(&cli)?;
+    if let Command::Config(ConfigCommand::Show) = &cli.command {
+        layers.parse().map_err(anyhow::Error::from)?;
+        let mut out = std::io::stdout().lock();
+        for (name, env, value, source) in layers.show() {
+            let source = source.map(|s| s.as_str()).unwrap_or("-");
+            let _ = writeln!(out, "{name:<26} {value:<40} # {env}, from {source}");
+        }
+        return Ok(());
+    }
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(*shell, &mut Cli::command(), "cairn", &mut std::io::stdout());
+        return Ok(());
+    }
+    let config = layers.parse().map_err(anyhow::Error::from)?;
+    crate::telemetry::init(&config);
+
+    match cli.command {
+        Command::Serve(args) => serve(config, args.role).await,
+        Command::Migrate => migrate(config).await,
+        Command::Tenant(cmd) => tenant(config, cmd).await,
+        Command::Token(TokenCommand::Issue(args)) => token_issue(config, args).await,
+        Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn serve(config: crate::config::Config, role: startup::Role) -> Result<(), Failure> {
+    let app = Application::build(config, role).await?;
+    let url = app.public_url().to_owned();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Cairn is listening on {url}");
+    if let Some(b) = &app.bootstrap {
+        let _ = writeln!(
+            out,
+            "\nFirst start: created tenant '{}'. These credentials are shown once and expire in 12 hours:\n\n  \
+             admin token for '{}':\n  {}\n\n  platform operator token:\n  {}\n\n\
+             Try: curl -H \"Authorization: Bearer <admin token>\" {url}/api/v1/numbers\n\
+             Mint more with `cairn token issue`.\n",
+            b.tenant, b.tenant, b.admin_token, b.operator_token
+        );
+    }
+    drop(out);
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves at SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+async fn migrate(config: crate::config::Config) -> Result<(), Failure> {
+    let store = startup::open_store(&config).await?;
+    eprintln!("control database: migrated");
+    let report = store
+        .migrate_all(|e| match e {
+            cairn_store::MigrateEvent::Tenant { slug, applied, done, total } => {
+                eprintln!("[{done}/{total}] {slug}: {applied} migration(s) applied")
+            }
+            cairn_store::MigrateEvent::Repaired { slug, action } => eprintln!("{slug}: {action}"),
+            cairn_store::MigrateEvent::Control { applied } => eprintln!("control: {applied} applied"),
+        })
+        .await
+        .context("migrating")?;
+    println!(
+        "{} tenant(s) migrated, {} migration(s) applied, {} repaired, {} problem(s)",
+        report.tenants,
+        report.applied,
+        report.repaired.len(),
+        report.problems.len()
+    );
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    store.close().await;
+    if report.problems.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("some tenants need attention").into()) }
+}
+
+fn slug(s: &str) -> Result<TenantSlug, Failure> {
+    TenantSlug::parse(s).map_err(|e| usage(e.to_string()))
+}
+
+fn tenant_json(t: &cairn_store::Tenant) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id.to_string(),
+        "slug": t.slug.to_string(),
+        "name": t.name,
+        "placement": t.placement.as_deref().map(cairn_web::api::tenants::redact_url),
+        "created_at": jiff::Timestamp::from_millisecond(t.created_at).map(|t| t.to_string()).unwrap_or_default(),
+    })
+}
+
+fn print_tenant(t: &cairn_store::Tenant, json: bool) {
+    if json {
+        println!("{}", tenant_json(t));
+    } else {
+        let v = tenant_json(t);
+        println!("slug:       {}\nname:       {}\nid:         {}\nplacement:  {}\ncreated_at: {}",
+            t.slug, t.name, t.id, v["placement"].as_str().unwrap_or("default"), v["created_at"].as_str().unwrap_or(""));
+    }
+}
+
+async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(), Failure> {
+    // Validate arguments before touching any data.
+    match &cmd {
+        TenantCommand::Delete { yes: false, .. } => {
+            return Err(usage("tenant delete destroys the tenant's data; pass --yes to confirm"));
+        }
+        TenantCommand::Create { slug: s, .. } | TenantCommand::Show { slug: s, .. } | TenantCommand::Delete { slug: s, .. } => {
+            slug(s)?;
+        }
+        TenantCommand::List { .. } => {}
+    }
+    let store = startup::open_store(&config).await?;
+    let result = match cmd {
+        TenantCommand::Create { slug: s, name, placement, json } => {
+            let s = slug(&s)?;
+            let name = name.unwrap_or_else(|| s.to_string());
+            let t = store.create_tenant(&s, &name, placement.as_deref()).await.map_err(|e| match e {
+                cairn_store::StoreError::Placement(m) => usage(format!("--placement: {m}")),
+                other => Failure::from(anyhow::Error::from(other)),
+            })?;
+            print_tenant(&t, json);
+            Ok(())
+        }
+        TenantCommand::List { json } => {
+            let all = store.list_tenants().await.context("listing tenants")?;
+            if json {
+                println!("{}", serde_json::Value::Array(all.iter().map(tenant_json).collect()));
+            } else {
+                println!("{:<24} {:<38} NAME", "SLUG", "ID");
+                for t in &all {
+                    println!("{:<24} {:<38} {}", t.slug, t.id, t.name);
+                }
+            }
+            Ok(())
+        }
+        TenantCommand::Show { slug: s, json } => {
+            let t = store.tenant_by_slug(&slug(&s)?).await.context("finding the tenant")?;
+            print_tenant(&t, json);
+            Ok(())
+        }
+        TenantCommand::Delete { slug: s, .. } => {
+            let t = store.delete_tenant(&slug(&s)?).await.context("deleting the tenant")?;
+            println!("deleted tenant {} and its database", t.slug);
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
+}
+
+async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(), Failure> {
+    let ttl = crate::config::parse_duration(&args.ttl).map_err(|e| usage(format!("--ttl: {e}")))?;
+    if ttl.is_zero() || ttl > std::time::Duration::from_secs(366 * 86_400) {
+        return Err(usage("--ttl: must be between 1s and 366d"));
+    }
+    let subject = args.subject.trim();
+    if subject.is_empty() || subject.len() > 255 {
+        return Err(usage("--subject: must be 1 to 255 characters"));
+    }
+    let tenant_slug = args.tenant.as_deref().map(slug).transpose()?;
+    let role: Option<Role> = args.role.as_deref().map(|r| r.parse()).transpose().map_err(|e: cairn_domain::ValidationError| usage(e.to_string()))?;
+    let store = startup::open_store(&config).await?;
+    let (tokens, _) = startup::tokens(&store, config.public_url(config.listen)).await?;
+    let grant = match (tenant_slug, role) {
+        (Some(s), Some(role)) => {
+            let t = store.tenant_by_slug(&s).await.context("finding the tenant")?;
+            AccessGrant::Tenant { id: t.id, slug: t.slug, roles: vec![role] }
+        }
+        _ if args.operator => AccessGrant::Operator,
+        _ => return Err(usage("give --tenant with --role, or --operator")),
+    };
+    let token = tokens.issue_access(subject, &grant, "cairn-cli", ttl).context("signing")?;
+    println!("{token}");
+    store.close().await;
+    Ok(())
+}

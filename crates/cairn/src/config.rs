@@ -1,0 +1,420 @@
+//! Configuration: defaults < `cairn.toml` < `CAIRN_*` environment < command-line flags.
+//!
+//! One table, [`KEYS`], names every key with its environment variable, default and
+//! description; loading, `cairn config show` and `docs/configuration.md` all follow it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct Key {
+    /// The name in `cairn.toml`.
+    pub name: &'static str,
+    pub env: &'static str,
+    /// `None`: unset unless given.
+    pub default: Option<&'static str>,
+    pub secret: bool,
+    pub doc: &'static str,
+}
+
+pub const KEYS: &[Key] = &[
+    Key { name: "data_dir", env: "CAIRN_DATA_DIR", default: Some("./data"), secret: false,
+          doc: "Folder for SQLite files, the master key file and local objects (flag `--data-dir`)." },
+    Key { name: "database_url", env: "CAIRN_DATABASE_URL", default: None, secret: true,
+          doc: "Unset: SQLite under the data dir. `postgres://user:pass@host:port/db`: PostgreSQL; that database is the control database (created if missing) and tenant databases `cairn_t_<id>` are created beside it (flag `--database-url`)." },
+    Key { name: "listen", env: "CAIRN_LISTEN", default: Some("127.0.0.1:8080"), secret: false,
+          doc: "Address the HTTP server binds (flag `serve --listen`). Port 0 picks a free port." },
+    Key { name: "public_url", env: "CAIRN_PUBLIC_URL", default: None, secret: false,
+          doc: "The URL clients use to reach Cairn; the `iss` of every token. Default: `http://<listen>`." },
+    Key { name: "master_key", env: "CAIRN_MASTER_KEY", default: None, secret: true,
+          doc: "32-byte key (64 hex characters or base64) that seals secrets at rest. Unset: `<data_dir>/master.key`, created on first start with mode 0600. Replicas must share one key." },
+    Key { name: "log", env: "CAIRN_LOG", default: Some("info"), secret: false,
+          doc: "Log filter, e.g. `info`, `cairn_web=debug,info`." },
+    Key { name: "log_format", env: "CAIRN_LOG_FORMAT", default: Some("json"), secret: false,
+          doc: "`json` (one object a line) or `pretty`." },
+    Key { name: "db_max_connections", env: "CAIRN_DB_MAX_CONNECTIONS", default: Some("10"), secret: false,
+          doc: "Connections to the control database (SQLite: readers; there is one writer)." },
+    Key { name: "tenant_db_max_connections", env: "CAIRN_TENANT_DB_MAX_CONNECTIONS", default: Some("4"), secret: false,
+          doc: "Connections per open tenant database." },
+    Key { name: "max_open_tenant_pools", env: "CAIRN_MAX_OPEN_TENANT_POOLS", default: Some("256"), secret: false,
+          doc: "Tenant database pools kept open; the least recently used closes first." },
+    Key { name: "db_acquire_timeout", env: "CAIRN_DB_ACQUIRE_TIMEOUT", default: Some("10s"), secret: false,
+          doc: "How long a request waits for a database connection." },
+    Key { name: "body_limit", env: "CAIRN_BODY_LIMIT", default: Some("1MiB"), secret: false,
+          doc: "Largest request body: bytes, or with a `KiB`/`MiB` suffix." },
+    Key { name: "request_timeout", env: "CAIRN_REQUEST_TIMEOUT", default: Some("30s"), secret: false,
+          doc: "A request still running after this is answered 503." },
+    Key { name: "shutdown_grace", env: "CAIRN_SHUTDOWN_GRACE", default: Some("0s"), secret: false,
+          doc: "After SIGTERM, how long `/readyz` answers 503 while requests are still accepted, so a load balancer can stop routing here." },
+    Key { name: "shutdown_timeout", env: "CAIRN_SHUTDOWN_TIMEOUT", default: Some("30s"), secret: false,
+          doc: "How long in-flight requests may run after shutdown begins." },
+    Key { name: "bootstrap_tenant", env: "CAIRN_BOOTSTRAP_TENANT", default: Some("default"), secret: false,
+          doc: "Slug of the tenant created when the control database is new." },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub listen: SocketAddr,
+    pub public_url: Option<String>,
+    pub master_key: Option<cairn_domain::MasterKey>,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+    pub tenant_db_max_connections: u32,
+    pub max_open_tenant_pools: usize,
+    pub db_acquire_timeout: Duration,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub shutdown_timeout: Duration,
+    pub bootstrap_tenant: cairn_domain::TenantSlug,
+}
+
+/// A configuration problem: the key (as the user named it) and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError { key: key.into(), problem: problem.into() }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    Env,
+    Flag,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Env => "env",
+            Source::Flag => "flag",
+        }
+    }
+}
+
+/// The raw layered values, before parsing: key → (value, where it came from).
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    values: BTreeMap<&'static str, (String, Source)>,
+}
+
+impl Layers {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Layers, ConfigError> {
+        let mut layers = Layers::default();
+        for k in KEYS {
+            if let Some(d) = k.default {
+                layers.values.insert(k.name, (d.to_owned(), Source::Default));
+            }
+        }
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err("CAIRN_CONFIG", format!("cannot read {}: {e}", path.display())))?;
+            let table: toml::Table =
+                text.parse().map_err(|e: toml::de::Error| err(path.display().to_string(), e.message().to_owned()))?;
+            for (name, value) in table {
+                let key = KEYS
+                    .iter()
+                    .find(|k| k.name == name)
+                    .ok_or_else(|| err(format!("{}: {name}", path.display()), "unknown key"))?;
+                let text = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    other => return Err(err(key.name, format!("must be a string or integer, not {}", other.type_str()))),
+                };
+                layers.values.insert(key.name, (text, Source::File));
+            }
+        }
+        for k in KEYS {
+            if let Some(v) = env(k.env) {
+                layers.values.insert(k.name, (v, Source::Env));
+            }
+        }
+        Ok(layers)
+    }
+
+    /// A command-line flag for `name` (highest precedence).
+    pub fn set_flag(&mut self, name: &'static str, value: impl Into<String>) {
+        debug_assert!(KEYS.iter().any(|k| k.name == name));
+        self.values.insert(name, (value.into(), Source::Flag));
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|(v, _)| v.as_str())
+    }
+
+    /// Every key with its effective value (secrets redacted) and source.
+    pub fn show(&self) -> Vec<(&'static str, &'static str, String, Option<Source>)> {
+        KEYS.iter()
+            .map(|k| match self.values.get(k.name) {
+                Some((v, src)) => {
+                    let shown = if k.secret { redact(k.name, v) } else { v.clone() };
+                    (k.name, k.env, shown, Some(*src))
+                }
+                None => (k.name, k.env, "(unset)".into(), None),
+            })
+            .collect()
+    }
+
+    pub fn parse(&self) -> Result<Config, ConfigError> {
+        // Errors name the key as the user most likely set it: the environment variable.
+        let env_of = |name: &str| KEYS.iter().find(|k| k.name == name).map(|k| k.env).unwrap_or("?");
+        let req = |name: &str| self.get(name).ok_or_else(|| err(env_of(name), "is required"));
+        let nonempty = |name: &str| self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let duration = |name: &str| -> Result<Duration, ConfigError> {
+            parse_duration(req(name)?).map_err(|p| err(env_of(name), p))
+        };
+        let count = |name: &str, min: u64, max: u64| -> Result<u64, ConfigError> {
+            let v = req(name)?;
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| err(env_of(name), format!("must be a whole number from {min} to {max}, not {v:?}")))
+        };
+
+        let data_dir = PathBuf::from(req("data_dir")?);
+        let database_url = nonempty("database_url");
+        if let Some(url) = &database_url {
+            let parsed = url::Url::parse(url).map_err(|e| err("CAIRN_DATABASE_URL", format!("not a URL ({e})")))?;
+            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                return Err(err(
+                    "CAIRN_DATABASE_URL",
+                    "must be a postgres:// URL; leave it unset for SQLite under CAIRN_DATA_DIR",
+                ));
+            }
+            if parsed.path().trim_start_matches('/').is_empty() {
+                return Err(err("CAIRN_DATABASE_URL", "must name a database (postgres://…/cairn)"));
+            }
+        }
+        let listen_text = req("listen")?;
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| err("CAIRN_LISTEN", format!("{listen_text:?} is not an address like 127.0.0.1:8080")))?;
+        let public_url = match nonempty("public_url") {
+            None => None,
+            Some(u) => {
+                let parsed = url::Url::parse(&u).map_err(|e| err("CAIRN_PUBLIC_URL", format!("not a URL ({e})")))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                    return Err(err("CAIRN_PUBLIC_URL", "must be an http:// or https:// URL"));
+                }
+                if parsed.query().is_some() || parsed.fragment().is_some() {
+                    return Err(err("CAIRN_PUBLIC_URL", "must not have a query or fragment"));
+                }
+                Some(u.trim_end_matches('/').to_owned())
+            }
+        };
+        let master_key = nonempty("master_key")
+            .map(|k| cairn_domain::MasterKey::parse(&k).map_err(|e| err("CAIRN_MASTER_KEY", e.to_string())))
+            .transpose()?;
+        let log = req("log")?.to_owned();
+        tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| err("CAIRN_LOG", e.to_string()))?;
+        let log_format = match req("log_format")? {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => return Err(err("CAIRN_LOG_FORMAT", format!("must be json or pretty, not {other:?}"))),
+        };
+        let body_limit = parse_size(req("body_limit")?).map_err(|p| err("CAIRN_BODY_LIMIT", p))?;
+        let bootstrap_tenant = cairn_domain::TenantSlug::parse(req("bootstrap_tenant")?)
+            .map_err(|e| err("CAIRN_BOOTSTRAP_TENANT", e.message))?;
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen,
+            public_url,
+            master_key,
+            log,
+            log_format,
+            db_max_connections: count("db_max_connections", 1, 1000)? as u32,
+            tenant_db_max_connections: count("tenant_db_max_connections", 1, 100)? as u32,
+            max_open_tenant_pools: count("max_open_tenant_pools", 1, 100_000)? as usize,
+            db_acquire_timeout: duration("db_acquire_timeout")?,
+            body_limit,
+            request_timeout: duration("request_timeout")?,
+            shutdown_grace: duration("shutdown_grace")?,
+            shutdown_timeout: duration("shutdown_timeout")?,
+            bootstrap_tenant,
+        })
+    }
+}
+
+/// `database_url` without its password; other secrets entirely.
+fn redact(name: &str, value: &str) -> String {
+    if name == "database_url" {
+        if let Ok(mut u) = url::Url::parse(value) {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("redacted"));
+            }
+            return u.to_string();
+        }
+    }
+    "(redacted)".into()
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration like 500ms, 30s, 5m, 1h or 1d");
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let per = match &rest[..unit] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit..];
+        total = per.checked_mul(u32::try_from(n).map_err(|_| bad())?).and_then(|d| total.checked_add(d)).ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1024 * 1024)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1024)
+    } else {
+        (t, 1)
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size like 1048576, 512KiB or 1MiB"))
+}
+
+impl Config {
+    /// The token issuer and base of every link.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(env: &[(&str, &str)]) -> Layers {
+        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        Layers::load(None, &|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+    }
+
+    #[test]
+    fn defaults_parse() {
+        let c = layers(&[]).parse().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.max_open_tenant_pools, 256);
+        assert!(c.database_url.is_none());
+    }
+
+    #[test]
+    fn precedence_default_file_env_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cairn.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlog = \"debug\"\ndb_max_connections = 3\n").unwrap();
+        let env = |k: &str| (k == "CAIRN_LOG").then(|| "warn".to_string());
+        let mut l = Layers::load(Some(&file), &env).unwrap();
+        let c = l.parse().unwrap();
+        assert_eq!(c.listen.port(), 1);
+        assert_eq!(c.log, "warn");
+        assert_eq!(c.db_max_connections, 3);
+        l.set_flag("listen", "127.0.0.1:2");
+        assert_eq!(l.parse().unwrap().listen.port(), 2);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (k, v) in [
+            ("CAIRN_LISTEN", "nope"),
+            ("CAIRN_DATABASE_URL", "mysql://x/y"),
+            ("CAIRN_LOG_FORMAT", "xml"),
+            ("CAIRN_BODY_LIMIT", "0"),
+            ("CAIRN_REQUEST_TIMEOUT", "soon"),
+            ("CAIRN_MASTER_KEY", "short"),
+            ("CAIRN_PUBLIC_URL", "ftp://x"),
+            ("CAIRN_MAX_OPEN_TENANT_POOLS", "0"),
+        ] {
+            let e = layers(&[(k, v)]).parse().unwrap_err();
+            assert_eq!(e.key, k, "{v}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cairn.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Layers::load(Some(&file), &|_| None).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let l = layers(&[("CAIRN_DATABASE_URL", "postgres://u:hunter2@h/db"), ("CAIRN_MASTER_KEY", &"ab".repeat(32))]);
+        let shown = format!("{:?}", l.show());
+        assert!(!shown.contains("hunter2") && !shown.contains(&"ab".repeat(32)), "{shown}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["", "s", "10", "1y", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// docs/configuration.md lists exactly the keys in `KEYS`, with their variables and defaults.
+    #[test]
+    fn documentation_matches_keys() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let rows: Vec<Vec<String>> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| l.split('|').map(|c| c.trim().trim_matches('`').to_owned()).collect())
+            .collect();
+        let documented: Vec<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+        let expected: Vec<&str> = KEYS.iter().map(|k| k.env).collect();
+        assert_eq!(documented, expected, "docs/configuration.md rows must list KEYS in order");
+        for (row, key) in rows.iter().zip(KEYS) {
+            assert_eq!(row[1], key.name);
+            assert_eq!(row[3], key.default.unwrap_or("(unset)"), "default of {}", key.env);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Wiring: builds the store, keys and HTTP app from a [`Config`], and runs it until a
+//! shutdown signal, draining in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use cairn_domain::MasterKey;
+use cairn_identity::{AccessGrant, SigningKeys, Tokens};
+use cairn_store::{Migration, Store, StoreConfig};
+use cairn_web::{AppState, WebConfig};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// Which duties a `serve` process takes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// API, worker and scheduler in one process.
+    All,
+    /// HTTP API, web pages and the identity provider.
+    Api,
+    /// Background work.
+    Worker,
+    /// Time-based triggers.
+    Scheduler,
+}
+
+pub fn control_migrations() -> Vec<Migration> {
+    let mut all = cairn_store::control_migrations();
+    all.extend(cairn_identity::control_migrations());
+    all
+}
+
+pub fn tenant_migrations() -> Vec<Migration> {
+    cairn_numbers::tenant_migrations()
+}
+
+/// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(k) = &config.master_key {
+        return Ok(k.clone());
+    }
+    let path = config.data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterKey::parse(&text).with_context(|| format!("{} is not a valid master key", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_new_key(&path),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_new_key(path: &Path) -> anyhow::Result<MasterKey> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let key = MasterKey::generate();
+    let mut f = match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(f) => f,
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return MasterKey::parse(&std::fs::read_to_string(path)?).context("reading master key");
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    };
+    writeln!(f, "{}", key.to_hex())?;
+    f.sync_all()?;
+    Ok(key)
+}
+
+/// Opens the store (control migrations applied) with the configured key.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let key = master_key(config)?;
+    let data_dir = std::path::absolute(&config.data_dir).context("resolving the data directory")?;
+    let store_config = StoreConfig {
+        data_dir,
+        database_url: config.database_url.clone(),
+        control_max_connections: config.db_max_connections,
+        tenant_max_connections: config.tenant_db_max_connections,
+        max_open_tenant_pools: config.max_open_tenant_pools,
+        acquire_timeout: config.db_acquire_timeout,
+    };
+    Store::open(store_config, key, control_migrations(), tenant_migrations())
+        .await
+        .context("opening the control database")
+}
+
+/// Token service for `issuer`, generating the first signing key if needed; the flag says
+/// whether this was the platform's first start.
+pub async fn tokens(store: &Store, issuer: String) -> anyhow::Result<(Tokens, bool)> {
+    let (keys, first_start) = SigningKeys::load_or_create(store).await.context("loading signing keys")?;
+    Ok((Tokens::new(issuer, keys), first_start))
+}
+
+/// What first start created, to tell the person who started it.
+#[derive(Debug)]
+pub struct Bootstrap {
+    pub tenant: String,
+    pub admin_token: String,
+    pub operator_token: String,
+}
+
+/// A built application, bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    role: Role,
+    config: Config,
+    pub bootstrap: Option<Bootstrap>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config, role: Role) -> anyhow::Result<Application> {
+        let store = open_store(&config).await?;
+        let report = store
+            .migrate_all(|e| tracing::info!(event = ?e, "migrate"))
+            .await
+            .context("migrating tenant databases")?;
+        for problem in &report.problems {
+            tracing::warn!(problem = %problem, "migration problem; run `cairn migrate` for details");
+        }
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let bound = listener.local_addr()?;
+        let public_url = config.public_url(bound);
+        let (tokens, first_start) = tokens(&store, public_url.clone()).await?;
+        let tokens = Arc::new(tokens);
+        let bootstrap = if first_start { Some(bootstrap(&config, &store, &tokens).await?) } else { None };
+        let web = WebConfig { public_url, body_limit: config.body_limit, request_timeout: config.request_timeout };
+        let state = AppState::new(store, tokens, web);
+        Ok(Application { listener, state, role, config, bootstrap })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.state.config.public_url
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn tokens(&self) -> Arc<Tokens> {
+        self.state.tokens.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then: readiness turns false, new requests are still
+    /// accepted for `shutdown_grace`, then the listener closes and in-flight requests get up
+    /// to `shutdown_timeout` to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state, role, config, .. } = self;
+        let draining = state.draining.clone();
+        let store = state.store.clone();
+        if matches!(role, Role::Worker | Role::Scheduler) {
+            tracing::info!(role = ?role, "no background jobs are defined in this version; serving probes only");
+        }
+        let app = cairn_web::app(state);
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let grace = config.shutdown_grace;
+        let stop_accepting = async move {
+            shutdown.await;
+            draining.store(true, Ordering::SeqCst);
+            tracing::info!(grace_ms = grace.as_millis() as u64, "shutdown requested; draining");
+            tokio::time::sleep(grace).await;
+            let _ = drained_tx.send(());
+        };
+        let server = axum::serve(listener, app).with_graceful_shutdown(stop_accepting);
+        let timeout = config.shutdown_timeout;
+        let server = tokio::spawn(async move { server.await });
+        tokio::pin!(server);
+        tokio::select! {
+            res = &mut server => { res??; }
+            _ = drained_rx => {
+                match tokio::time::timeout(timeout, &mut server).await {
+                    Ok(res) => res??,
+                    Err(_) => tracing::warn!(timeout_ms = timeout.as_millis() as u64, "in-flight requests outlived the shutdown timeout"),
+                }
+            }
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// First start: the bootstrap tenant and credentials to use it at once.
+async fn bootstrap(config: &Config, store: &Store, tokens: &Tokens) -> anyhow::Result<Bootstrap> {
+    let slug = &config.bootstrap_tenant;
+    let tenant = match store.create_tenant(slug, slug.as_str(), None).await {
+        Ok(t) => t,
+        // Another replica bootstrapped at the same moment.
+        Err(cairn_store::StoreError::SlugTaken(_)) => store.tenant_by_slug(slug).await?,
+        Err(e) => return Err(e.into()),
+    };
+    let ttl = std::time::Duration::from_secs(12 * 3600);
+    let grant = AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![cairn_domain::Role::Admin] };
+    Ok(Bootstrap {
+        tenant: tenant.slug.to_string(),
+        admin_token: tokens.issue_access("bootstrap-admin", &grant, "cairn-cli", ttl)?,
+        operator_token: tokens.issue_access("bootstrap-operator", &AccessGrant::Operator, "cairn-cli", ttl)?,
+    })
+}
