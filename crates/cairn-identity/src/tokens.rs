@@ -124,10 +124,15 @@ impl Tokens {
             roles,
             operator,
         };
+        self.sign("at+jwt", &claims)
+    }
+
+    /// Signs `claims` with the current key under a header of type `typ`.
+    pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.keys.signing_kid.clone());
-        header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, &claims, &self.keys.signing).map_err(|e| TokenError::Signing(e.to_string()))
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, claims, &self.keys.signing).map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// Verifies a bearer access token and builds the principal it names.

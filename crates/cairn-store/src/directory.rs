@@ -10,7 +10,7 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_domain::{MasterKey, TenantId, TenantSlug, now_ms};
 use lru::LruCache;
@@ -88,8 +88,19 @@ struct Inner {
     key: MasterKey,
     control: Db,
     tenant_migrations: Vec<Migration>,
-    pools: Mutex<LruCache<TenantId, Db>>,
+    pools: Mutex<LruCache<TenantId, OpenPool>>,
 }
+
+#[derive(Debug, Clone)]
+struct OpenPool {
+    db: Db,
+    /// When the directory last confirmed the tenant is active.
+    checked: Instant,
+}
+
+/// How long an open pool is trusted before the directory is asked again whether its tenant
+/// is still active (another replica may have deleted it).
+const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Opens the control database (creating it if needed) and applies control migrations.
@@ -155,7 +166,7 @@ impl Store {
     pub async fn close(&self) {
         let pools: Vec<Db> = {
             let mut map = self.inner.pools.lock().expect("pool map");
-            let all = map.iter().map(|(_, db)| db.clone()).collect();
+            let all = map.iter().map(|(_, open)| open.db.clone()).collect();
             map.clear();
             all
         };
@@ -301,10 +312,7 @@ impl Store {
     }
 
     async fn finish_delete(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let open = self.inner.pools.lock().expect("pool map").pop(&tenant.id);
-        if let Some(db) = open {
-            db.close().await;
-        }
+        self.close_pool(tenant.id).await;
         self.drop_database(tenant).await?;
         sqlx::query("DELETE FROM tenants WHERE id = $1")
             .bind(tenant.id.to_string())
@@ -376,9 +384,17 @@ impl Store {
         }
     }
 
+    async fn close_pool(&self, id: TenantId) {
+        let open = self.inner.pools.lock().expect("pool map").pop(&id);
+        if let Some(open) = open {
+            open.db.close().await;
+        }
+    }
+
     async fn open_tenant_pool(&self, tenant: &Tenant) -> Result<Db, StoreError> {
-        if let Some(db) = self.inner.pools.lock().expect("pool map").get(&tenant.id) {
-            return Ok(db.clone());
+        if let Some(open) = self.inner.pools.lock().expect("pool map").get_mut(&tenant.id) {
+            open.checked = Instant::now();
+            return Ok(open.db.clone());
         }
         let cfg = &self.inner.config;
         let db = match self.backend() {
@@ -395,9 +411,10 @@ impl Store {
             let mut map = self.inner.pools.lock().expect("pool map");
             match map.get(&tenant.id) {
                 // Another task opened it meanwhile; keep theirs.
-                Some(existing) => (existing.clone(), Some(db), None),
+                Some(existing) => (existing.db.clone(), Some(db), None),
                 None => {
-                    let evicted = map.push(tenant.id, db.clone()).filter(|(id, _)| *id != tenant.id);
+                    let open = OpenPool { db: db.clone(), checked: Instant::now() };
+                    let evicted = map.push(tenant.id, open).filter(|(id, _)| *id != tenant.id);
                     (db, None, evicted)
                 }
             }
@@ -406,18 +423,27 @@ impl Store {
             surplus.close().await;
         }
         if let Some((_, old)) = evicted {
-            tokio::spawn(async move { old.close().await });
+            tokio::spawn(async move { old.db.close().await });
         }
         Ok(db)
     }
 
-    /// The database of an active tenant, opening its pool if needed.
+    /// The database of an active tenant, opening its pool if needed. An open pool is used
+    /// as is for up to a second; after that the directory confirms the tenant still exists.
     pub async fn tenant_db(&self, id: TenantId) -> Result<Db, StoreError> {
-        if let Some(db) = self.inner.pools.lock().expect("pool map").get(&id) {
-            return Ok(db.clone());
+        if let Some(open) = self.inner.pools.lock().expect("pool map").get(&id) {
+            if open.checked.elapsed() < REVALIDATE_AFTER {
+                return Ok(open.db.clone());
+            }
         }
-        let tenant = self.tenant_by_id(id).await?;
-        self.open_tenant_pool(&tenant).await
+        match self.tenant_by_id(id).await {
+            Ok(tenant) => self.open_tenant_pool(&tenant).await,
+            Err(e @ StoreError::TenantNotFound(_)) => {
+                self.close_pool(id).await;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // ---- migrate and repair --------------------------------------------------------------

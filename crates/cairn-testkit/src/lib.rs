@@ -1,0 +1,216 @@
+//! Test harness: the real application on port 0 against SQLite or PostgreSQL, with
+//! helpers that read like the feature (`app.token(&acme, Role::Member)`).
+//!
+//! PostgreSQL tests use the server named by `CAIRN_TEST_POSTGRES_URL` (scripts/test starts
+//! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
+
+pub mod postgres;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn::config::{Config, Layers};
+use cairn::startup::{Application, Role as ServeRole};
+use cairn_domain::{Role, TenantId, TenantSlug};
+use cairn_identity::{AccessGrant, Tokens};
+use cairn_store::{Backend as StoreBackend, Store};
+
+pub use cairn_store::Backend;
+
+/// The environment variable naming the shared test PostgreSQL server.
+pub const POSTGRES_URL_ENV: &str = "CAIRN_TEST_POSTGRES_URL";
+
+/// The shared test server's URL; a loud failure when it is not configured.
+pub fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_URL_ENV} is not set. PostgreSQL tests need a server: run scripts/test, or \
+             `cargo run -p cairn-testkit --bin cairn-test-postgres` and export the URL it prints."
+        )
+    })
+}
+
+/// The same server URL naming another database.
+pub fn with_database(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("valid PostgreSQL URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// A configuration for a fresh, isolated instance on `backend`: its own data dir and (on
+/// PostgreSQL) its own control database.
+pub fn fresh_config(backend: Backend, data_dir: &std::path::Path) -> Config {
+    let mut layers = Layers::load(None, &|_| None).expect("defaults load");
+    layers.set_flag("data_dir", data_dir.display().to_string());
+    layers.set_flag("listen", "127.0.0.1:0");
+    if backend == StoreBackend::Postgres {
+        let db = format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple());
+        layers.set_flag("database_url", with_database(&postgres_url(), &db));
+    }
+    layers.parse().expect("test config parses")
+}
+
+/// A tenant created through the store, as a test refers to it.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    pub store: Store,
+    tokens: Arc<Tokens>,
+    data_dir: Arc<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp").field("backend", &self.backend).field("base_url", &self.base_url).finish()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with a configuration adjusted by `adjust`.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = fresh_config(backend, dir.path());
+        adjust(&mut config);
+        Self::start(backend, config, dir).await
+    }
+
+    async fn start(backend: Backend, config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
+        let app = Application::build(config.clone(), ServeRole::All).await.expect("application builds");
+        let base_url = format!("http://{}", app.local_addr());
+        let store = app.store().clone();
+        let tokens = app.tokens();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            backend,
+            base_url,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            config,
+            store,
+            tokens,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful stop; waits until the server has drained.
+    pub async fn stop(mut self) {
+        self.stop_inner().await;
+    }
+
+    async fn stop_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran cleanly");
+        }
+    }
+
+    /// Stops and starts again on the same data (same data dir, same databases), on a new port.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop_inner().await;
+        let dir = self.data_dir.clone();
+        let config = self.config.clone();
+        Self::start(self.backend, config, dir).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.tokens.issuer()
+    }
+
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    pub async fn create_tenant(&self, slug: &str) -> TestTenant {
+        let slug = TenantSlug::parse(slug).expect("valid slug");
+        let t = self.store.create_tenant(&slug, slug.as_str(), None).await.expect("tenant created");
+        TestTenant { id: t.id, slug: t.slug }
+    }
+
+    /// A one-hour access token in `tenant` with `role`, for subject `<role>@<slug>`.
+    pub fn token(&self, tenant: &TestTenant, role: Role) -> String {
+        self.token_for(tenant, role, &format!("{role}@{}", tenant.slug))
+    }
+
+    pub fn token_for(&self, tenant: &TestTenant, role: Role, subject: &str) -> String {
+        let grant = AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![role] };
+        self.tokens.issue_access(subject, &grant, "cairn-test", Duration::from_secs(3600)).expect("token")
+    }
+
+    pub fn operator_token(&self) -> String {
+        self.tokens.issue_access("operator@test", &AccessGrant::Operator, "cairn-test", Duration::from_secs(3600)).expect("token")
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token).json(body)
+    }
+
+    pub fn delete(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(token)
+    }
+
+    /// Stores a number as `token`'s holder; returns the response.
+    pub async fn add_number(&self, token: &str, value: serde_json::Value) -> reqwest::Response {
+        self.post("/api/v1/numbers", token, &serde_json::json!({ "value": value })).send().await.expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Runs an async test body once per backend: `backend_test!(async fn name(backend) { … })`
+/// expands to `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn run($backend: $crate::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::Backend::Postgres).await
+            }
+        }
+    };
+}

@@ -1,0 +1,171 @@
+//! A throwaway PostgreSQL server from the Debian binaries: `initdb` + `postgres` on a free
+//! loopback port in a temporary folder, run as the unprivileged `postgres` user when we
+//! are root (initdb refuses root). Stopping it removes the folder.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+#[derive(Debug)]
+pub struct PostgresServer {
+    child: Child,
+    dir: Option<tempfile::TempDir>,
+    port: u16,
+}
+
+/// The folder holding `initdb` and `postgres`: `$CAIRN_PG_BIN`, else the newest
+/// `/usr/lib/postgresql/<version>/bin`.
+pub fn bin_dir() -> anyhow::Result<PathBuf> {
+    if let Ok(dir) = std::env::var("CAIRN_PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .context("PostgreSQL binaries not found under /usr/lib/postgresql (apt-get install postgresql)")?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, p): &(u32, PathBuf)| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, p)| p).context("no PostgreSQL version with initdb under /usr/lib/postgresql")
+}
+
+/// uid and gid of the `postgres` user, when we are root.
+fn run_as() -> anyhow::Result<Option<(u32, u32)>> {
+    if !is_root() {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() > 3 && f[0] == "postgres" {
+            return Ok(Some((f[2].parse()?, f[3].parse()?)));
+        }
+    }
+    bail!("running as root and there is no 'postgres' user to run initdb as (useradd -M postgres)")
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn command(bin: &Path, name: &str, user: Option<(u32, u32)>) -> Command {
+    let mut c = Command::new(bin.join(name));
+    if let Some((uid, gid)) = user {
+        c.uid(uid).gid(gid);
+    }
+    c
+}
+
+impl PostgresServer {
+    pub fn start() -> anyhow::Result<PostgresServer> {
+        let bin = bin_dir()?;
+        let user = run_as()?;
+        let dir = tempfile::Builder::new().prefix("cairn-pg-").tempdir().context("creating a temp dir")?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))?;
+        let data = dir.path().join("data");
+        let out = command(&bin, "initdb", user)
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", "cairn", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"])
+            .stdin(Stdio::null())
+            .output()
+            .context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
+        if let Some((uid, gid)) = user {
+            std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))?;
+        }
+        let child = command(&bin, "postgres", user)
+            .arg("-D")
+            .arg(&data)
+            .args(["-c", "listen_addresses=127.0.0.1", "-p", &port.to_string()])
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=600", "-c", "shared_buffers=128MB"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting postgres")?;
+        let mut server = PostgresServer { child, dir: Some(dir), port };
+        server.wait_ready(&bin)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, bin: &Path) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("postgres exited with {status}: {}", self.log());
+            }
+            let ready = Command::new(bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "cairn", "-d", "postgres"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("postgres did not become ready within 60 s: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.dir
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.path().join("postgres.log")).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// URL of the server's `postgres` database, as the superuser `cairn`.
+    pub fn url(&self) -> String {
+        format!("postgres://cairn@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Fast shutdown, then removes the folder.
+    pub fn stop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SIGINT = PostgreSQL's "fast" shutdown.
+        let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

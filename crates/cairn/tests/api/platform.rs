@@ -1,0 +1,137 @@
+//! Platform endpoints and the request path: health, readiness, metrics, request ids,
+//! error bodies, body limit, JWKS and the OpenAPI description.
+
+use cairn_domain::Role;
+use cairn_testkit::{TestApp, backend_test};
+use serde_json::{Value, json};
+
+use crate::error_code;
+
+backend_test!(async fn health_and_readiness(backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+});
+
+backend_test!(async fn readiness_fails_when_the_control_database_is_gone(backend) {
+    let app = TestApp::spawn(backend).await;
+    app.store.control().close().await;
+    let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(error_code(resp).await, "UNAVAILABLE");
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+});
+
+backend_test!(async fn metrics_count_requests_by_route_and_status(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    for _ in 0..3 {
+        app.client.get(app.url("/healthz")).send().await.unwrap();
+    }
+    app.add_number(&app.token(&acme, Role::Readonly), json!(1)).await;
+    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"cairn_http_requests_total{route="/healthz",method="GET",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"cairn_http_requests_total{route="/api/v1/numbers",method="POST",status="403"} 1"#), "{text}");
+    assert!(text.contains(r#"cairn_http_request_duration_seconds_count{route="/healthz",method="GET"} 3"#), "{text}");
+    let pools: Vec<&str> = text.lines().filter(|l| l.starts_with("cairn_store_open_tenant_pools")).collect();
+    // The bootstrap tenant and acme.
+    assert_eq!(pools, ["cairn_store_open_tenant_pools 2"]);
+});
+
+backend_test!(async fn request_ids_are_echoed_and_in_error_bodies(backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.client.get(app.url("/api/v1/numbers")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "trace-me-42");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["request_id"], "trace-me-42");
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let generated = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+});
+
+backend_test!(async fn unknown_routes_and_methods_use_the_error_body(backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(error_code(resp).await, "NOT_FOUND");
+    let resp = app.client.put(app.url("/api/v1/numbers")).send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(error_code(resp).await, "METHOD_NOT_ALLOWED");
+});
+
+backend_test!(async fn bodies_over_the_limit_are_413(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let member = app.token(&acme, Role::Member);
+    let big = format!(r#"{{"value": 1, "pad": "{}"}}"#, "x".repeat(1024 * 1024 + 10));
+    let resp = app.client.post(app.url("/api/v1/numbers")).bearer_auth(&member)
+        .header("content-type", "application/json").body(big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(error_code(resp).await, "PAYLOAD_TOO_LARGE");
+    assert_eq!(crate::count(&app, &member).await, 0);
+});
+
+backend_test!(async fn jwks_publishes_the_verifying_key(backend) {
+    let app = TestApp::spawn(backend).await;
+    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    assert!(key["kid"].is_string() && key["n"].is_string() && key["e"].is_string());
+    assert!(key.get("d").is_none(), "no private material");
+    // The key verifies tokens the server issues.
+    let acme = app.create_tenant("acme").await;
+    let token = app.token(&acme, Role::Admin);
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.kid.as_deref(), key["kid"].as_str());
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+});
+
+/// The OpenAPI document is valid 3.1 (checked by Python's openapi-spec-validator), and every
+/// documented operation is routed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_is_valid_and_matches_the_router() {
+    let app = TestApp::spawn(cairn_testkit::Backend::Sqlite).await;
+    let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; from openapi_spec_validator import validate; from openapi_spec_validator.readers import read_from_filename; d,_=read_from_filename(sys.argv[1]); validate(d); print('valid')"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "openapi-spec-validator: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string()).replace("{slug}", "acme");
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let resp = app.client.request(m, app.url(&concrete)).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap();
+            assert!(status != 405 && !body.contains("no such route"), "{method} {path} is documented but not routed ({status})");
+            // Every operation documents its errors with the shared body.
+            let responses = op["responses"].as_object().unwrap();
+            for (code, r) in responses {
+                if code.starts_with('4') || code.starts_with('5') {
+                    assert_eq!(r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody", "{method} {path} {code}");
+                }
+            }
+        }
+    }
+    assert!(operations >= 12, "{operations} operations documented");
+    // Each router module registers only through the documented router (no bare `.route(`).
+    for file in ["api/numbers.rs", "api/tenants.rs", "api/platform.rs", "lib.rs"] {
+        let src = std::fs::read_to_string(format!("{}/../cairn-web/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(!src.contains(".route("), "{file} registers a route outside the OpenAPI router");
+    }
+}
