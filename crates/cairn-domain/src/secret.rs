@@ -85,6 +85,20 @@ impl MasterKey {
     }
 }
 
+/// A URL with its password replaced by `redacted`, for display; `<unparseable>` if it is not
+/// a URL (it might still hold a secret).
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("redacted"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparseable>".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +112,13 @@ mod tests {
         assert_eq!(k.open(&sealed, "row-2"), Err(SecretError::WrongKey));
         assert_eq!(MasterKey::generate().open(&sealed, "row-1"), Err(SecretError::WrongKey));
         assert_eq!(k.open("v1.!!", "row-1"), Err(SecretError::Malformed));
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(redact_url("postgres://u:hunter2@h:5/db"), "postgres://u:redacted@h:5/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("not a url hunter2"), "<unparseable>");
     }
 
     #[test]

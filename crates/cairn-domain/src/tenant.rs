@@ -41,9 +41,7 @@ impl fmt::Display for TenantId {
 impl FromStr for TenantId {
     type Err = ValidationError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| ValidationError::new("tenant_id", "must be a UUID"))
+        Uuid::parse_str(s).map(Self).map_err(|_| ValidationError::new("tenant_id", "must be a UUID"))
     }
 }
 

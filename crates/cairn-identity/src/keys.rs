@@ -71,10 +71,9 @@ impl SigningKeys {
         let Some(newest) = rows.first() else { return Ok(None) };
         let signing_kid: String = newest.try_get("kid")?;
         let sealed: String = newest.try_get("private_key")?;
-        let pem = store
-            .master_key()
-            .open(&sealed, &aad(&signing_kid))
-            .map_err(|e| IdentityError::Key(format!("{e} (is CAIRN_MASTER_KEY the one this data was created with?)")))?;
+        let pem = store.master_key().open(&sealed, &aad(&signing_kid)).map_err(|e| {
+            IdentityError::Key(format!("{e} (is CAIRN_MASTER_KEY the one this data was created with?)"))
+        })?;
         let signing = EncodingKey::from_rsa_pem(&pem).map_err(|e| IdentityError::Key(e.to_string()))?;
         let mut verifying = Vec::with_capacity(rows.len());
         for row in &rows {

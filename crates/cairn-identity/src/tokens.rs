@@ -74,10 +74,7 @@ pub struct Tokens {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl Tokens {
@@ -162,7 +159,8 @@ impl Tokens {
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[API_AUDIENCE]);
-        validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"].into_iter().map(String::from).collect::<HashSet<_>>();
+        validation.required_spec_claims =
+            ["exp", "nbf", "iat", "iss", "aud", "sub"].into_iter().map(String::from).collect::<HashSet<_>>();
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let claims = data.claims;
@@ -183,11 +181,6 @@ impl Tokens {
             .map(|r| r.parse::<Role>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| TokenError::Invalid("unknown role".into()))?;
-        Ok(Principal {
-            subject: claims.sub,
-            tenant: Some(TenantRef { id: tenant.id, slug }),
-            roles,
-            operator: false,
-        })
+        Ok(Principal { subject: claims.sub, tenant: Some(TenantRef { id: tenant.id, slug }), roles, operator: false })
     }
 }

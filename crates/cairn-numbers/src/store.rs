@@ -28,13 +28,11 @@ pub(crate) async fn insert(db: &Db, n: &NumberItem) -> Result<(), sqlx::Error> {
 pub(crate) async fn list(db: &Db, limit: i64, after: Option<&Cursor>) -> Result<Vec<NumberItem>, sqlx::Error> {
     let rows = match after {
         Some(c) => {
-            sqlx::query(
-                "SELECT id, value, created_at, created_by FROM numbers WHERE id < $1 ORDER BY id DESC LIMIT $2",
-            )
-            .bind(c.last_id())
-            .bind(limit)
-            .fetch_all(db.reader())
-            .await?
+            sqlx::query("SELECT id, value, created_at, created_by FROM numbers WHERE id < $1 ORDER BY id DESC LIMIT $2")
+                .bind(c.last_id())
+                .bind(limit)
+                .fetch_all(db.reader())
+                .await?
         }
         None => {
             sqlx::query("SELECT id, value, created_at, created_by FROM numbers ORDER BY id DESC LIMIT $1")

@@ -112,10 +112,8 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let control = match &config.database_url {
             None => {
-                create_private_dir(&config.data_dir).map_err(|source| StoreError::Io {
-                    path: config.data_dir.display().to_string(),
-                    source,
-                })?;
+                create_private_dir(&config.data_dir)
+                    .map_err(|source| StoreError::Io { path: config.data_dir.display().to_string(), source })?;
                 Db::open_sqlite(
                     &config.data_dir.join("control.db"),
                     config.control_max_connections,
@@ -131,13 +129,7 @@ impl Store {
         migrate::run(&control, &control_migrations).await?;
         let cap = NonZeroUsize::new(config.max_open_tenant_pools.max(1)).expect("nonzero");
         Ok(Store {
-            inner: Arc::new(Inner {
-                config,
-                key,
-                control,
-                tenant_migrations,
-                pools: Mutex::new(LruCache::new(cap)),
-            }),
+            inner: Arc::new(Inner { config, key, control, tenant_migrations, pools: Mutex::new(LruCache::new(cap)) }),
         })
     }
 
@@ -431,10 +423,10 @@ impl Store {
     /// The database of an active tenant, opening its pool if needed. An open pool is used
     /// as is for up to a second; after that the directory confirms the tenant still exists.
     pub async fn tenant_db(&self, id: TenantId) -> Result<Db, StoreError> {
-        if let Some(open) = self.inner.pools.lock().expect("pool map").get(&id) {
-            if open.checked.elapsed() < REVALIDATE_AFTER {
-                return Ok(open.db.clone());
-            }
+        if let Some(open) = self.inner.pools.lock().expect("pool map").get(&id)
+            && open.checked.elapsed() < REVALIDATE_AFTER
+        {
+            return Ok(open.db.clone());
         }
         match self.tenant_by_id(id).await {
             Ok(tenant) => self.open_tenant_pool(&tenant).await,
@@ -572,5 +564,4 @@ mod tests {
         assert!(check_postgres_url("mysql://u@h/db").is_err());
         assert!(check_postgres_url("nonsense").is_err());
     }
-
 }

@@ -8,9 +8,7 @@ mod error;
 mod migrate;
 
 pub use db::{Backend, Db};
-pub use directory::{
-    MigrateEvent, MigrateReport, Store, StoreConfig, Tenant, TenantState,
-};
+pub use directory::{MigrateEvent, MigrateReport, Store, StoreConfig, Tenant, TenantState};
 pub use error::{StoreError, is_unique_violation};
 pub use migrate::Migration;
 

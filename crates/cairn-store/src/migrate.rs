@@ -65,13 +65,11 @@ pub(crate) async fn run(db: &Db, migrations: &[Migration]) -> Result<usize, Stor
             }
         };
         let result: Result<bool, StoreError> = async {
-            let existing = sqlx::query(
-                "SELECT checksum FROM cairn_migrations WHERE component = $1 AND version = $2",
-            )
-            .bind(m.component)
-            .bind(m.version)
-            .fetch_optional(&mut *conn)
-            .await?;
+            let existing = sqlx::query("SELECT checksum FROM cairn_migrations WHERE component = $1 AND version = $2")
+                .bind(m.component)
+                .bind(m.version)
+                .fetch_optional(&mut *conn)
+                .await?;
             if let Some(row) = existing {
                 let sum: String = row.try_get("checksum")?;
                 if sum != m.checksum(backend) {
@@ -79,9 +77,7 @@ pub(crate) async fn run(db: &Db, migrations: &[Migration]) -> Result<usize, Stor
                 }
                 return Ok(false);
             }
-            conn.execute(sqlx::raw_sql(m.sql(backend)))
-                .await
-                .map_err(|e| fail(e.to_string()))?;
+            conn.execute(sqlx::raw_sql(m.sql(backend))).await.map_err(|e| fail(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) \
                  VALUES ($1, $2, $3, $4, $5)",

@@ -161,7 +161,9 @@ impl TestApp {
     }
 
     pub fn operator_token(&self) -> String {
-        self.tokens.issue_access("operator@test", &AccessGrant::Operator, "cairn-test", Duration::from_secs(3600)).expect("token")
+        self.tokens
+            .issue_access("operator@test", &AccessGrant::Operator, "cairn-test", Duration::from_secs(3600))
+            .expect("token")
     }
 
     pub fn get(&self, path: &str, token: &str) -> reqwest::RequestBuilder {

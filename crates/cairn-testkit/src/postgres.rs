@@ -129,10 +129,7 @@ impl PostgresServer {
     }
 
     fn log(&self) -> String {
-        self.dir
-            .as_ref()
-            .and_then(|d| std::fs::read_to_string(d.path().join("postgres.log")).ok())
-            .unwrap_or_default()
+        self.dir.as_ref().and_then(|d| std::fs::read_to_string(d.path().join("postgres.log")).ok()).unwrap_or_default()
     }
 
     pub fn port(&self) -> u16 {

@@ -36,11 +36,8 @@ fn request_id_from(value: Option<&HeaderValue>) -> String {
 pub(crate) async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_from(req.headers().get(REQUEST_ID_HEADER));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().clone();
     let span = tracing::info_span!(
         "request",

@@ -113,7 +113,9 @@ impl From<cairn_store::StoreError> for ApiError {
         match e {
             E::TenantNotFound(slug) => Self::not_found(format!("no tenant {slug}")),
             E::SlugTaken(slug) => Self::new(ErrorCode::Conflict, format!("tenant slug {slug} is taken")),
-            E::Placement(msg) => Self { code: ErrorCode::ValidationError, message: msg, field: Some("placement".into()) },
+            E::Placement(msg) => {
+                Self { code: ErrorCode::ValidationError, message: msg, field: Some("placement".into()) }
+            }
             other => Self::internal(other),
         }
     }

@@ -63,7 +63,9 @@ pub fn openapi() -> OpenApi {
     doc.info = InfoBuilder::new()
         .title("Cairn API")
         .version(env!("CARGO_PKG_VERSION"))
-        .description(Some("Multi-tenant platform API. Errors share one body: {\"error\":{\"code\",\"message\",\"request_id\"}}."))
+        .description(Some(
+            "Multi-tenant platform API. Errors share one body: {\"error\":{\"code\",\"message\",\"request_id\"}}.",
+        ))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -79,7 +81,9 @@ pub fn app(mut state: AppState) -> Router {
     state.openapi = Arc::new(serde_json::to_value(openapi()).expect("OpenAPI serialises"));
     router
         .fallback(|| async { ApiError::not_found("no such route") })
-        .method_not_allowed_fallback(|| async { ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+        })
         .layer(DefaultBodyLimit::max(state.config.body_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::request_context))
         .with_state(state)

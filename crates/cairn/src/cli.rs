@@ -210,34 +210,41 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 async fn serve(config: crate::config::Config, role: startup::Role) -> Result<(), Failure> {
+    // Handlers go in before anything else, so a signal during start-up is a clean stop too.
+    let shutdown = shutdown_signal().context("installing signal handlers")?;
     let app = Application::build(config, role).await?;
     let url = app.public_url().to_owned();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "Cairn is listening on {url}");
+    // One write, before serving starts, so the banner is never interleaved with logs.
+    let mut banner = format!("Cairn is listening on {url}\n");
     if let Some(b) = &app.bootstrap {
-        let _ = writeln!(
-            out,
+        banner.push_str(&format!(
             "\nFirst start: created tenant '{}'. These credentials are shown once and expire in 12 hours:\n\n  \
              admin token for '{}':\n  {}\n\n  platform operator token:\n  {}\n\n\
              Try: curl -H \"Authorization: Bearer <admin token>\" {url}/api/v1/numbers\n\
              Mint more with `cairn token issue`.\n",
             b.tenant, b.tenant, b.admin_token, b.operator_token
-        );
+        ));
     }
-    drop(out);
-    app.run_until(shutdown_signal()).await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+    }
+    app.run_until(shutdown).await?;
     Ok(())
 }
 
-/// Resolves at SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// A future that resolves at SIGTERM or SIGINT; the handlers are installed at once.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 async fn migrate(config: crate::config::Config) -> Result<(), Failure> {
@@ -276,7 +283,7 @@ fn tenant_json(t: &cairn_store::Tenant) -> serde_json::Value {
         "id": t.id.to_string(),
         "slug": t.slug.to_string(),
         "name": t.name,
-        "placement": t.placement.as_deref().map(cairn_web::api::tenants::redact_url),
+        "placement": t.placement.as_deref().map(cairn_domain::redact_url),
         "created_at": jiff::Timestamp::from_millisecond(t.created_at).map(|t| t.to_string()).unwrap_or_default(),
     })
 }
@@ -286,8 +293,14 @@ fn print_tenant(t: &cairn_store::Tenant, json: bool) {
         println!("{}", tenant_json(t));
     } else {
         let v = tenant_json(t);
-        println!("slug:       {}\nname:       {}\nid:         {}\nplacement:  {}\ncreated_at: {}",
-            t.slug, t.name, t.id, v["placement"].as_str().unwrap_or("default"), v["created_at"].as_str().unwrap_or(""));
+        println!(
+            "slug:       {}\nname:       {}\nid:         {}\nplacement:  {}\ncreated_at: {}",
+            t.slug,
+            t.name,
+            t.id,
+            v["placement"].as_str().unwrap_or("default"),
+            v["created_at"].as_str().unwrap_or("")
+        );
     }
 }
 
@@ -297,7 +310,9 @@ async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(),
         TenantCommand::Delete { yes: false, .. } => {
             return Err(usage("tenant delete destroys the tenant's data; pass --yes to confirm"));
         }
-        TenantCommand::Create { slug: s, .. } | TenantCommand::Show { slug: s, .. } | TenantCommand::Delete { slug: s, .. } => {
+        TenantCommand::Create { slug: s, .. }
+        | TenantCommand::Show { slug: s, .. }
+        | TenantCommand::Delete { slug: s, .. } => {
             slug(s)?;
         }
         TenantCommand::List { .. } => {}
@@ -351,7 +366,12 @@ async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(
         return Err(usage("--subject: must be 1 to 255 characters"));
     }
     let tenant_slug = args.tenant.as_deref().map(slug).transpose()?;
-    let role: Option<Role> = args.role.as_deref().map(|r| r.parse()).transpose().map_err(|e: cairn_domain::ValidationError| usage(e.to_string()))?;
+    let role: Option<Role> = args
+        .role
+        .as_deref()
+        .map(|r| r.parse())
+        .transpose()
+        .map_err(|e: cairn_domain::ValidationError| usage(e.to_string()))?;
     let store = startup::open_store(&config).await?;
     let (tokens, _) = startup::tokens(&store, config.public_url(config.listen)).await?;
     let grant = match (tenant_slug, role) {

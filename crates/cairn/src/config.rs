@@ -19,38 +19,118 @@ pub struct Key {
 }
 
 pub const KEYS: &[Key] = &[
-    Key { name: "data_dir", env: "CAIRN_DATA_DIR", default: Some("./data"), secret: false,
-          doc: "Folder for SQLite files, the master key file and local objects (flag `--data-dir`)." },
-    Key { name: "database_url", env: "CAIRN_DATABASE_URL", default: None, secret: true,
-          doc: "Unset: SQLite under the data dir. `postgres://user:pass@host:port/db`: PostgreSQL; that database is the control database (created if missing) and tenant databases `cairn_t_<id>` are created beside it (flag `--database-url`)." },
-    Key { name: "listen", env: "CAIRN_LISTEN", default: Some("127.0.0.1:8080"), secret: false,
-          doc: "Address the HTTP server binds (flag `serve --listen`). Port 0 picks a free port." },
-    Key { name: "public_url", env: "CAIRN_PUBLIC_URL", default: None, secret: false,
-          doc: "The URL clients use to reach Cairn; the `iss` of every token. Default: `http://<listen>`." },
-    Key { name: "master_key", env: "CAIRN_MASTER_KEY", default: None, secret: true,
-          doc: "32-byte key (64 hex characters or base64) that seals secrets at rest. Unset: `<data_dir>/master.key`, created on first start with mode 0600. Replicas must share one key." },
-    Key { name: "log", env: "CAIRN_LOG", default: Some("info"), secret: false,
-          doc: "Log filter, e.g. `info`, `cairn_web=debug,info`." },
-    Key { name: "log_format", env: "CAIRN_LOG_FORMAT", default: Some("json"), secret: false,
-          doc: "`json` (one object a line) or `pretty`." },
-    Key { name: "db_max_connections", env: "CAIRN_DB_MAX_CONNECTIONS", default: Some("10"), secret: false,
-          doc: "Connections to the control database (SQLite: readers; there is one writer)." },
-    Key { name: "tenant_db_max_connections", env: "CAIRN_TENANT_DB_MAX_CONNECTIONS", default: Some("4"), secret: false,
-          doc: "Connections per open tenant database." },
-    Key { name: "max_open_tenant_pools", env: "CAIRN_MAX_OPEN_TENANT_POOLS", default: Some("256"), secret: false,
-          doc: "Tenant database pools kept open; the least recently used closes first." },
-    Key { name: "db_acquire_timeout", env: "CAIRN_DB_ACQUIRE_TIMEOUT", default: Some("10s"), secret: false,
-          doc: "How long a request waits for a database connection." },
-    Key { name: "body_limit", env: "CAIRN_BODY_LIMIT", default: Some("1MiB"), secret: false,
-          doc: "Largest request body: bytes, or with a `KiB`/`MiB` suffix." },
-    Key { name: "request_timeout", env: "CAIRN_REQUEST_TIMEOUT", default: Some("30s"), secret: false,
-          doc: "A request still running after this is answered 503." },
-    Key { name: "shutdown_grace", env: "CAIRN_SHUTDOWN_GRACE", default: Some("0s"), secret: false,
-          doc: "After SIGTERM, how long `/readyz` answers 503 while requests are still accepted, so a load balancer can stop routing here." },
-    Key { name: "shutdown_timeout", env: "CAIRN_SHUTDOWN_TIMEOUT", default: Some("30s"), secret: false,
-          doc: "How long in-flight requests may run after shutdown begins." },
-    Key { name: "bootstrap_tenant", env: "CAIRN_BOOTSTRAP_TENANT", default: Some("default"), secret: false,
-          doc: "Slug of the tenant created when the control database is new." },
+    Key {
+        name: "data_dir",
+        env: "CAIRN_DATA_DIR",
+        default: Some("./data"),
+        secret: false,
+        doc: "Folder for SQLite files, the master key file and local objects (flag `--data-dir`).",
+    },
+    Key {
+        name: "database_url",
+        env: "CAIRN_DATABASE_URL",
+        default: None,
+        secret: true,
+        doc: "Unset: SQLite under the data dir. `postgres://user:pass@host:port/db`: PostgreSQL; that database is the control database (created if missing) and tenant databases `cairn_t_<id>` are created beside it (flag `--database-url`).",
+    },
+    Key {
+        name: "listen",
+        env: "CAIRN_LISTEN",
+        default: Some("127.0.0.1:8080"),
+        secret: false,
+        doc: "Address the HTTP server binds (flag `serve --listen`). Port 0 picks a free port.",
+    },
+    Key {
+        name: "public_url",
+        env: "CAIRN_PUBLIC_URL",
+        default: None,
+        secret: false,
+        doc: "The URL clients use to reach Cairn; the `iss` of every token. Default: `http://<listen>`.",
+    },
+    Key {
+        name: "master_key",
+        env: "CAIRN_MASTER_KEY",
+        default: None,
+        secret: true,
+        doc: "32-byte key (64 hex characters or base64) that seals secrets at rest. Unset: `<data_dir>/master.key`, created on first start with mode 0600. Replicas must share one key.",
+    },
+    Key {
+        name: "log",
+        env: "CAIRN_LOG",
+        default: Some("info"),
+        secret: false,
+        doc: "Log filter, e.g. `info`, `cairn_web=debug,info`.",
+    },
+    Key {
+        name: "log_format",
+        env: "CAIRN_LOG_FORMAT",
+        default: Some("json"),
+        secret: false,
+        doc: "`json` (one object a line) or `pretty`.",
+    },
+    Key {
+        name: "db_max_connections",
+        env: "CAIRN_DB_MAX_CONNECTIONS",
+        default: Some("10"),
+        secret: false,
+        doc: "Connections to the control database (SQLite: readers; there is one writer).",
+    },
+    Key {
+        name: "tenant_db_max_connections",
+        env: "CAIRN_TENANT_DB_MAX_CONNECTIONS",
+        default: Some("4"),
+        secret: false,
+        doc: "Connections per open tenant database.",
+    },
+    Key {
+        name: "max_open_tenant_pools",
+        env: "CAIRN_MAX_OPEN_TENANT_POOLS",
+        default: Some("256"),
+        secret: false,
+        doc: "Tenant database pools kept open; the least recently used closes first.",
+    },
+    Key {
+        name: "db_acquire_timeout",
+        env: "CAIRN_DB_ACQUIRE_TIMEOUT",
+        default: Some("10s"),
+        secret: false,
+        doc: "How long a request waits for a database connection.",
+    },
+    Key {
+        name: "body_limit",
+        env: "CAIRN_BODY_LIMIT",
+        default: Some("1MiB"),
+        secret: false,
+        doc: "Largest request body: bytes, or with a `KiB`/`MiB` suffix.",
+    },
+    Key {
+        name: "request_timeout",
+        env: "CAIRN_REQUEST_TIMEOUT",
+        default: Some("30s"),
+        secret: false,
+        doc: "A request still running after this is answered 503.",
+    },
+    Key {
+        name: "shutdown_grace",
+        env: "CAIRN_SHUTDOWN_GRACE",
+        default: Some("0s"),
+        secret: false,
+        doc: "After SIGTERM, how long `/readyz` answers 503 while requests are still accepted, so a load balancer can stop routing here.",
+    },
+    Key {
+        name: "shutdown_timeout",
+        env: "CAIRN_SHUTDOWN_TIMEOUT",
+        default: Some("30s"),
+        secret: false,
+        doc: "How long in-flight requests may run after shutdown begins.",
+    },
+    Key {
+        name: "bootstrap_tenant",
+        env: "CAIRN_BOOTSTRAP_TENANT",
+        default: Some("default"),
+        secret: false,
+        doc: "Slug of the tenant created when the control database is new.",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +218,9 @@ impl Layers {
                 let text = match value {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
-                    other => return Err(err(key.name, format!("must be a string or integer, not {}", other.type_str()))),
+                    other => {
+                        return Err(err(key.name, format!("must be a string or integer, not {}", other.type_str())));
+                    }
                 };
                 layers.values.insert(key.name, (text, Source::File));
             }
@@ -258,15 +340,7 @@ impl Layers {
 
 /// `database_url` without its password; other secrets entirely.
 fn redact(name: &str, value: &str) -> String {
-    if name == "database_url" {
-        if let Ok(mut u) = url::Url::parse(value) {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("redacted"));
-            }
-            return u.to_string();
-        }
-    }
-    "(redacted)".into()
+    if name == "database_url" { cairn_domain::redact_url(value) } else { "(redacted)".into() }
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
@@ -295,7 +369,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             _ => return Err(bad()),
         };
         rest = &rest[unit..];
-        total = per.checked_mul(u32::try_from(n).map_err(|_| bad())?).and_then(|d| total.checked_add(d)).ok_or_else(bad)?;
+        total =
+            per.checked_mul(u32::try_from(n).map_err(|_| bad())?).and_then(|d| total.checked_add(d)).ok_or_else(bad)?;
     }
     Ok(total)
 }

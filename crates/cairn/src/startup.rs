@@ -56,7 +56,10 @@ fn write_new_key(path: &Path) -> anyhow::Result<MasterKey> {
     use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
     }
     let key = MasterKey::generate();
@@ -123,10 +126,8 @@ impl std::fmt::Debug for Application {
 impl Application {
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Application> {
         let store = open_store(&config).await?;
-        let report = store
-            .migrate_all(|e| tracing::info!(event = ?e, "migrate"))
-            .await
-            .context("migrating tenant databases")?;
+        let report =
+            store.migrate_all(|e| tracing::info!(event = ?e, "migrate")).await.context("migrating tenant databases")?;
         for problem in &report.problems {
             tracing::warn!(problem = %problem, "migration problem; run `cairn migrate` for details");
         }
@@ -206,7 +207,8 @@ async fn bootstrap(config: &Config, store: &Store, tokens: &Tokens) -> anyhow::R
         Err(e) => return Err(e.into()),
     };
     let ttl = std::time::Duration::from_secs(12 * 3600);
-    let grant = AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![cairn_domain::Role::Admin] };
+    let grant =
+        AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![cairn_domain::Role::Admin] };
     Ok(Bootstrap {
         tenant: tenant.slug.to_string(),
         admin_token: tokens.issue_access("bootstrap-admin", &grant, "cairn-cli", ttl)?,

@@ -79,7 +79,10 @@ pub struct NumberStats {
 fn parse_create(body: &serde_json::Value) -> Result<NumberValue, ValidationError> {
     let obj = body.as_object().ok_or_else(|| ValidationError::new("body", "must be a JSON object"))?;
     let value = obj.get("value").ok_or_else(|| ValidationError::new("value", "is required"))?;
-    let n = value.as_f64().filter(|_| value.is_number()).ok_or_else(|| ValidationError::new("value", "must be a number"))?;
+    let n = value
+        .as_f64()
+        .filter(|_| value.is_number())
+        .ok_or_else(|| ValidationError::new("value", "must be a number"))?;
     NumberValue::parse(n)
 }
 
@@ -171,11 +174,7 @@ async fn get_number(State(state): State<AppState>, caller: Caller, Path(id): Pat
         (status = 404, description = "No such number in this tenant", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn delete_number(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn delete_number(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let ctx = caller.in_tenant(&state, Role::Admin).await?;
     let id = NumberId::parse(&id)?;
     NumbersService::delete(&ctx.db, id).await?;
@@ -191,7 +190,9 @@ mod tests {
     fn create_body_validation_names_the_field() {
         assert_eq!(parse_create(&json!({"value": 42})).unwrap().get(), 42.0);
         assert_eq!(parse_create(&json!({"value": 3.25})).unwrap().get(), 3.25);
-        for bad in [json!({}), json!({"value": "1"}), json!({"value": true}), json!({"value": null}), json!({"value": 2e15})] {
+        for bad in
+            [json!({}), json!({"value": "1"}), json!({"value": true}), json!({"value": null}), json!({"value": 2e15})]
+        {
             assert_eq!(parse_create(&bad).unwrap_err().field, "value", "{bad}");
         }
         assert_eq!(parse_create(&json!([1])).unwrap_err().field, "body");

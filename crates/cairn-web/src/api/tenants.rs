@@ -16,9 +16,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, Caller};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_tenant, list_tenants))
-        .routes(routes!(get_tenant, delete_tenant))
+    OpenApiRouter::new().routes(routes!(create_tenant, list_tenants)).routes(routes!(get_tenant, delete_tenant))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -43,26 +41,13 @@ pub struct TenantView {
     pub created_at: String,
 }
 
-/// A PostgreSQL URL without its password.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("redacted"));
-            }
-            u.to_string()
-        }
-        Err(_) => "<unparseable>".into(),
-    }
-}
-
 impl From<Tenant> for TenantView {
     fn from(t: Tenant) -> Self {
         Self {
             id: t.id.to_string(),
             slug: t.slug.to_string(),
             name: t.name,
-            placement: t.placement.as_deref().map(redact_url),
+            placement: t.placement.as_deref().map(cairn_domain::redact_url),
             created_at: rfc3339(t.created_at),
         }
     }
@@ -126,7 +111,11 @@ fn slug_param(slug: &str) -> Result<TenantSlug, ApiError> {
         (status = 404, description = "No such tenant", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn get_tenant(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<Json<TenantView>> {
+async fn get_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<TenantView>> {
     caller.operator()?;
     Ok(Json(state.store.tenant_by_slug(&slug_param(&slug)?).await?.into()))
 }
@@ -141,7 +130,11 @@ async fn get_tenant(State(state): State<AppState>, caller: Caller, Path(slug): P
         (status = 404, description = "No such tenant", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn delete_tenant(State(state): State<AppState>, caller: Caller, Path(slug): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<StatusCode> {
     let operator = caller.operator()?;
     let tenant = state.store.delete_tenant(&slug_param(&slug)?).await?;
     tracing::info!(operator = %operator.subject, tenant = %tenant.slug, "tenant deleted");

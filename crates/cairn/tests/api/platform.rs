@@ -107,7 +107,12 @@ async fn openapi_is_valid_and_matches_the_router() {
         .arg(&file)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "openapi-spec-validator: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -118,12 +123,18 @@ async fn openapi_is_valid_and_matches_the_router() {
             let resp = app.client.request(m, app.url(&concrete)).send().await.unwrap();
             let status = resp.status().as_u16();
             let body = resp.text().await.unwrap();
-            assert!(status != 405 && !body.contains("no such route"), "{method} {path} is documented but not routed ({status})");
+            assert!(
+                status != 405 && !body.contains("no such route"),
+                "{method} {path} is documented but not routed ({status})"
+            );
             // Every operation documents its errors with the shared body.
             let responses = op["responses"].as_object().unwrap();
             for (code, r) in responses {
                 if code.starts_with('4') || code.starts_with('5') {
-                    assert_eq!(r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody", "{method} {path} {code}");
+                    assert_eq!(
+                        r["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} {code}"
+                    );
                 }
             }
         }

@@ -13,9 +13,13 @@ pub async fn database_exists(app: &TestApp, id: &str) -> bool {
         Backend::Postgres => {
             let name = format!("cairn_t_{}", id.replace('-', ""));
             let url = cairn_testkit::with_database(&cairn_testkit::postgres_url(), "postgres");
-            let mut conn = <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
+            let mut conn =
+                <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
             let n: i64 = cairn_store::sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
-                .bind(&name).fetch_one(&mut conn).await.unwrap();
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
             n == 1
         }
     }
@@ -106,7 +110,8 @@ async fn placement_puts_the_tenant_database_on_the_named_server() {
     assert!(created["placement"].as_str().unwrap().starts_with("postgres://"));
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(database_exists(&app, &id).await);
-    let placed = cairn_testkit::TestTenant { id: id.parse().unwrap(), slug: cairn_domain::TenantSlug::parse("placed").unwrap() };
+    let placed =
+        cairn_testkit::TestTenant { id: id.parse().unwrap(), slug: cairn_domain::TenantSlug::parse("placed").unwrap() };
     assert_eq!(app.add_number(&app.token(&placed, Role::Member), json!(5)).await.status(), 201);
     assert_eq!(app.delete("/api/v1/tenants/placed", &op).send().await.unwrap().status(), 204);
     assert!(!database_exists(&app, &id).await);

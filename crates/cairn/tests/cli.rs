@@ -1,0 +1,319 @@
+//! The `cairn` binary as a user runs it: commands, output, exit codes, signals.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_testkit::{Backend, backend_test};
+use serde_json::Value;
+
+/// A data directory (and, on PostgreSQL, a control database) that commands share.
+struct Install {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Install {
+    fn new(backend: Backend) -> Install {
+        let database_url = (backend == Backend::Postgres).then(|| {
+            cairn_testkit::with_database(
+                &cairn_testkit::postgres_url(),
+                &format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple()),
+            )
+        });
+        Install { dir: tempfile::tempdir().unwrap(), database_url }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CAIRN_DATA_DIR", self.dir.path())
+            .env("CAIRN_LOG", "warn")
+            .current_dir(self.dir.path());
+        if let Some(url) = &self.database_url {
+            c.env("CAIRN_DATABASE_URL", url);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().expect("cairn runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "cairn {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Starts `cairn serve` on a free port; returns the child and its URL.
+    fn serve(&self, extra_env: &[(&str, &str)]) -> (Child, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut cmd = self.command(&["serve", "--listen", &listen]);
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("serve prints its URL").unwrap();
+        let url = first.strip_prefix("Cairn is listening on ").expect(&first).to_owned();
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (child, url)
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not signalled")
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().expect("exited normally");
+        }
+        assert!(Instant::now() < deadline, "process did not exit in {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap().success();
+    assert!(ok);
+}
+
+#[test]
+fn every_command_has_help_and_completions_exist() {
+    let install = Install::new(Backend::Sqlite);
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["tenant", "--help"],
+        vec!["tenant", "create", "--help"],
+        vec!["tenant", "list", "--help"],
+        vec!["tenant", "show", "--help"],
+        vec!["tenant", "delete", "--help"],
+        vec!["token", "--help"],
+        vec!["token", "issue", "--help"],
+        vec!["config", "--help"],
+        vec!["config", "show", "--help"],
+        vec!["completions", "--help"],
+    ] {
+        let out = install.run(&args);
+        assert_eq!(code(&out), 0, "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(install.ok(&["completions", shell]).contains("cairn"));
+    }
+    assert!(!install.dir.path().join("control.db").exists(), "help touches no data");
+}
+
+#[test]
+fn bad_usage_and_bad_config_exit_2_with_one_clear_line() {
+    let install = Install::new(Backend::Sqlite);
+    for (args, env, needle) in [
+        (vec!["serve"], ("CAIRN_LISTEN", "nowhere"), "CAIRN_LISTEN"),
+        (vec!["serve"], ("CAIRN_LOG_FORMAT", "xml"), "CAIRN_LOG_FORMAT"),
+        (vec!["migrate"], ("CAIRN_DATABASE_URL", "mysql://h/db"), "CAIRN_DATABASE_URL"),
+        (vec!["tenant", "list"], ("CAIRN_BODY_LIMIT", "lots"), "CAIRN_BODY_LIMIT"),
+        (vec!["config", "show"], ("CAIRN_MASTER_KEY", "tooshort"), "CAIRN_MASTER_KEY"),
+    ] {
+        let out = install.command(&args).env(env.0, env.1).output().unwrap();
+        assert_eq!(code(&out), 2, "{args:?} {env:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(needle), "{stderr}");
+    }
+    for args in [
+        vec!["frobnicate"],
+        vec!["tenant", "create"],
+        vec!["tenant", "create", "Bad Slug"],
+        vec!["tenant", "delete", "acme"],
+        vec!["token", "issue", "--subject", "x"],
+        vec!["token", "issue", "--operator", "--tenant", "a", "--subject", "x"],
+        vec!["token", "issue", "--tenant", "acme", "--role", "king", "--subject", "x"],
+        vec!["token", "issue", "--operator", "--subject", "x", "--ttl", "forever"],
+        vec!["serve", "--role", "boss"],
+    ] {
+        assert_eq!(code(&install.run(&args)), 2, "{args:?}");
+    }
+    assert!(!install.dir.path().join("control.db").exists(), "bad usage touches no data");
+    let file = install.dir.path().join("bad.toml");
+    std::fs::write(&file, "listen = [1]\n").unwrap();
+    let out = install.run(&["--config", file.to_str().unwrap(), "config", "show"]);
+    assert_eq!(code(&out), 2);
+}
+
+backend_test!(async fn tenant_commands_manage_the_lifecycle(backend) {
+    let install = Install::new(backend);
+    let created: Value = serde_json::from_str(&install.ok(&["tenant", "create", "acme", "--name", "Acme Inc", "--json"])).unwrap();
+    assert_eq!(created["slug"], "acme");
+    assert_eq!(created["name"], "Acme Inc");
+    let out = install.run(&["tenant", "create", "acme"]);
+    assert_eq!(code(&out), 1, "duplicate slug");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    let listed: Value = serde_json::from_str(&install.ok(&["tenant", "list", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(install.ok(&["tenant", "list"]).contains("acme"));
+    let shown: Value = serde_json::from_str(&install.ok(&["tenant", "show", "acme", "--json"])).unwrap();
+    assert_eq!(shown, created);
+    assert!(install.ok(&["tenant", "show", "acme"]).contains("Acme Inc"));
+    assert!(install.ok(&["tenant", "delete", "acme", "--yes"]).contains("deleted"));
+    assert_eq!(code(&install.run(&["tenant", "show", "acme"])), 1);
+    assert_eq!(code(&install.run(&["tenant", "delete", "acme", "--yes"])), 1);
+    if backend == Backend::Sqlite {
+        let files: Vec<_> = std::fs::read_dir(install.dir.path().join("tenants")).unwrap().collect();
+        assert!(files.is_empty(), "tenant file removed");
+    }
+});
+
+backend_test!(async fn migrate_is_idempotent_and_repairs(backend) {
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let first = install.ok(&["migrate"]);
+    assert!(first.contains("1 tenant(s) migrated, 0 migration(s) applied, 0 repaired, 0 problem(s)"), "{first}");
+    assert_eq!(install.ok(&["migrate"]), first);
+    if backend == Backend::Sqlite {
+        // A database file that no tenant names is reported, not deleted.
+        let stray = install.dir.path().join("tenants").join(format!("{}.db", uuid::Uuid::now_v7()));
+        std::fs::write(&stray, b"").unwrap();
+        let out = install.run(&["migrate"]);
+        assert_eq!(code(&out), 1);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("database file without a tenant"));
+        assert!(stray.exists());
+    }
+});
+
+backend_test!(async fn issued_tokens_work_against_the_server(backend) {
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let (mut child, url) = install.serve(&[]);
+    // The CLI signs as the server does when it sees the same public URL.
+    let issue = |args: &[&str]| {
+        let out = install.command(args).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let member = issue(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "ci-bot", "--ttl", "10m"]);
+    let operator = issue(&["token", "issue", "--operator", "--subject", "ops"]);
+    let client = reqwest::Client::new();
+    let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&member).json(&serde_json::json!({"value": 5})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.json::<Value>().await.unwrap()["created_by"], "ci-bot");
+    let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&operator).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&member).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    signal(&child, "TERM");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+});
+
+backend_test!(async fn sigterm_drains_in_flight_requests_and_exits_0(backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let (mut child, url) = install.serve(&[("CAIRN_SHUTDOWN_GRACE", "1s")]);
+    let token = {
+        let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "t"])
+            .env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let addr = url.trim_start_matches("http://").to_owned();
+    let body = br#"{"value": 7}"#;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..4]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    // While draining, readiness is false but the process still answers.
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = client.get(format!("{url}/readyz")).send().await.unwrap().status();
+        if status == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz never turned 503");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still draining");
+    stream.write_all(&body[4..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+});
+
+backend_test!(async fn first_start_prints_credentials_once(backend) {
+    let install = Install::new(backend);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let run_once = || {
+        let mut child = install.command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut text = String::new();
+        out.read_line(&mut text).unwrap();
+        assert!(text.starts_with("Cairn is listening"), "{text}");
+        // Whatever else start-up prints comes before the server runs; stop it and read the rest.
+        signal(&child, "TERM");
+        std::io::Read::read_to_string(&mut out, &mut text).unwrap();
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+        text
+    };
+    let first = run_once();
+    assert!(first.contains("First start: created tenant 'default'"), "{first}");
+    let token = first.lines().skip_while(|l| !l.contains("admin token")).nth(1).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3);
+    let second = run_once();
+    assert!(!second.contains("First start"), "{second}");
+    assert!(install.ok(&["tenant", "list"]).contains("default"));
+});
+
+#[test]
+fn config_show_redacts_secrets_and_names_sources() {
+    let install = Install::new(Backend::Sqlite);
+    let out = install
+        .command(&["config", "show", "--database-url", "postgres://cairn:hunter2@db.internal:5432/cairn"])
+        .env("CAIRN_MASTER_KEY", "00".repeat(32))
+        .env("CAIRN_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("hunter2") && !text.contains(&"00".repeat(32)), "{text}");
+    assert!(text.contains("postgres://cairn:redacted@db.internal:5432/cairn"), "{text}");
+    let line = |k: &str| text.lines().find(|l| l.starts_with(k)).unwrap().to_owned();
+    assert!(line("log ").contains("from env"));
+    assert!(line("database_url").contains("from flag"));
+    assert!(line("listen").contains("from default"));
+}
+
+#[test]
+fn sqlite_files_and_the_key_file_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let install = Install::new(Backend::Sqlite);
+    install.ok(&["tenant", "create", "acme"]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&install.dir.path().join("control.db")), 0o600);
+    assert_eq!(mode(&install.dir.path().join("master.key")), 0o600);
+    for f in std::fs::read_dir(install.dir.path().join("tenants")).unwrap() {
+        let f = f.unwrap().path();
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    // Sealed at rest: the key file opens the signing key; another key does not.
+    install.ok(&["token", "issue", "--operator", "--subject", "x"]);
+    let out = install
+        .command(&["token", "issue", "--operator", "--subject", "x"])
+        .env("CAIRN_MASTER_KEY", "11".repeat(32))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("master key"), "{}", String::from_utf8_lossy(&out.stderr));
+}
