@@ -50,13 +50,17 @@ impl Install {
 
     /// Starts `cairn serve` on a free port; returns the child and its URL.
     fn serve(&self, extra_env: &[(&str, &str)]) -> (Child, String) {
+        self.serve_logging(extra_env, Stdio::null())
+    }
+
+    fn serve_logging(&self, extra_env: &[(&str, &str)], stderr: Stdio) -> (Child, String) {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = self.command(&["serve", "--listen", &listen]);
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("serve prints its URL").unwrap();
         let url = first.strip_prefix("Cairn is listening on ").expect(&first).to_owned();
@@ -193,7 +197,9 @@ backend_test!(async fn migrate_is_idempotent_and_repairs(backend) {
 backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
-    let (mut child, url) = install.serve(&[]);
+    let log_path = install.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let (mut child, url) = install.serve_logging(&[("CAIRN_LOG", "info"), ("CAIRN_LOG_FORMAT", "json")], log.into());
     // The CLI signs as the server does when it sees the same public URL.
     let issue = |args: &[&str]| {
         let out = install.command(args).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
@@ -203,7 +209,8 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     let member = issue(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "ci-bot", "--ttl", "10m"]);
     let operator = issue(&["token", "issue", "--operator", "--subject", "ops"]);
     let client = reqwest::Client::new();
-    let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&member).json(&serde_json::json!({"value": 5})).send().await.unwrap();
+    let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&member).header("x-request-id", "req-cli-1")
+        .json(&serde_json::json!({"value": 5})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     assert_eq!(resp.json::<Value>().await.unwrap()["created_by"], "ci-bot");
     let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&operator).send().await.unwrap();
@@ -212,6 +219,17 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     assert_eq!(resp.status(), 403);
     signal(&child, "TERM");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    // Every line of the request's log carries its id, tenant and subject; no token leaks.
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let mine: Vec<&Value> = lines.iter().filter(|l| l["span"]["request_id"] == "req-cli-1").collect();
+    assert!(!mine.is_empty(), "{logs}");
+    for line in &mine {
+        assert_eq!(line["span"]["tenant"], "acme", "{line}");
+        assert_eq!(line["span"]["subject"], "ci-bot", "{line}");
+    }
+    assert!(mine.iter().any(|l| l["message"] == "request completed" && l["status"] == 201), "{logs}");
+    assert!(!logs.contains(&member) && !logs.contains(&operator), "a token was logged");
 });
 
 backend_test!(async fn sigterm_drains_in_flight_requests_and_exits_0(backend) {

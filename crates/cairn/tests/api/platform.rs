@@ -146,3 +146,33 @@ async fn openapi_is_valid_and_matches_the_router() {
         assert!(!src.contains(".route("), "{file} registers a route outside the OpenAPI router");
     }
 }
+
+backend_test!(async fn a_request_that_outlives_the_timeout_is_503(backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(backend, |c| c.request_timeout = std::time::Duration::from_millis(300)).await;
+    let acme = app.create_tenant("acme").await;
+    let member = app.token(&acme, Role::Member);
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    // A body that never finishes arriving keeps the handler waiting past the timeout.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!("POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{{\"val");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains(r#""code":"UNAVAILABLE""#), "{response}");
+    assert_eq!(crate::count(&app, &member).await, 0);
+});
+
+backend_test!(async fn an_internal_failure_is_a_generic_500(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let reader = app.token(&acme, Role::Readonly);
+    assert_eq!(app.get("/api/v1/numbers", &reader).send().await.unwrap().status(), 200);
+    // Break the tenant's database under the running app.
+    app.store.tenant_db(acme.id).await.unwrap().close().await;
+    let resp = app.get("/api/v1/numbers", &reader).header("x-request-id", "boom-1").send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"error": {"code": "INTERNAL_ERROR", "message": "internal error", "request_id": "boom-1"}}));
+});
