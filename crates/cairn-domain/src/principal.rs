@@ -56,6 +56,8 @@ pub struct TenantRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub subject: String,
+    /// The user's email, when the token names a user rather than a service.
+    pub email: Option<String>,
     /// `None` for platform operators, who act on the platform rather than in a tenant.
     pub tenant: Option<TenantRef>,
     pub roles: Vec<Role>,
@@ -75,7 +77,7 @@ mod tests {
 
     #[test]
     fn role_hierarchy() {
-        let p = |roles: Vec<Role>| Principal { subject: "s".into(), tenant: None, roles, operator: false };
+        let p = |roles: Vec<Role>| Principal { subject: "s".into(), email: None, tenant: None, roles, operator: false };
         assert!(p(vec![Role::Admin]).has_role(Role::Readonly));
         assert!(p(vec![Role::Admin]).has_role(Role::Member));
         assert!(p(vec![Role::Member]).has_role(Role::Readonly));

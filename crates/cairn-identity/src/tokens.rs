@@ -51,6 +51,8 @@ struct AccessClaims {
     jti: String,
     token_use: String,
     client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
     #[serde(rename = "cairn/tenant", default, skip_serializing_if = "Option::is_none")]
     tenant: Option<TenantClaim>,
     #[serde(rename = "cairn/roles", default)]
@@ -117,6 +119,7 @@ impl Tokens {
             jti: uuid::Uuid::now_v7().to_string(),
             token_use: "access".into(),
             client_id: client_id.to_owned(),
+            email: None,
             tenant,
             roles,
             operator,
@@ -171,7 +174,13 @@ impl Tokens {
             return Err(TokenError::NotAccessToken);
         }
         if claims.operator {
-            return Ok(Principal { subject: claims.sub, tenant: None, roles: Vec::new(), operator: true });
+            return Ok(Principal {
+                subject: claims.sub,
+                email: claims.email,
+                tenant: None,
+                roles: Vec::new(),
+                operator: true,
+            });
         }
         let tenant = claims.tenant.ok_or(TokenError::NoTenant)?;
         let slug = TenantSlug::parse(&tenant.slug).map_err(|_| TokenError::Malformed)?;
@@ -181,6 +190,37 @@ impl Tokens {
             .map(|r| r.parse::<Role>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| TokenError::Invalid("unknown role".into()))?;
-        Ok(Principal { subject: claims.sub, tenant: Some(TenantRef { id: tenant.id, slug }), roles, operator: false })
+        Ok(Principal {
+            subject: claims.sub,
+            email: claims.email,
+            tenant: Some(TenantRef { id: tenant.id, slug }),
+            roles,
+            operator: false,
+        })
+    }
+}
+
+const CHECKPOINT_TYP: &str = "cairn-audit-checkpoint+jwt";
+
+/// Audit checkpoints are signed with the platform key, as JWS with their own `typ` so a
+/// checkpoint can never pass as a token.
+impl cairn_audit::Signer for Tokens {
+    fn sign_checkpoint(&self, claims: &serde_json::Value) -> Result<String, String> {
+        self.sign(CHECKPOINT_TYP, claims).map_err(|e| e.to_string())
+    }
+
+    fn verify_checkpoint(&self, signature: &str) -> Result<serde_json::Value, String> {
+        let header = jsonwebtoken::decode_header(signature).map_err(|e| e.to_string())?;
+        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(CHECKPOINT_TYP) {
+            return Err("not a checkpoint signature".into());
+        }
+        let key = header.kid.as_deref().and_then(|kid| self.keys.find(kid)).ok_or("unknown signing key")?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::new();
+        jsonwebtoken::decode::<serde_json::Value>(signature, &key.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| e.to_string())
     }
 }

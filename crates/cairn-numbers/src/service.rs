@@ -1,6 +1,7 @@
 //! Use cases of the numbers store. Callers pass the tenant's database, already chosen
-//! from the verified principal.
+//! from the verified principal. Every change commits together with its audit entry.
 
+use cairn_audit::{Action, Actor, AuditError, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::now_ms;
 use cairn_store::Db;
 use cairn_store::sqlx;
@@ -14,20 +15,33 @@ pub enum NumbersError {
     NotFound,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NumbersService;
 
 impl NumbersService {
-    pub async fn create(db: &Db, value: NumberValue, actor: &str) -> Result<NumberItem, NumbersError> {
+    pub async fn create(
+        db: &Db,
+        value: NumberValue,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<NumberItem, NumbersError> {
         let item = NumberItem {
             id: NumberId::new().to_string(),
             value: value.get(),
             created_at: now_ms(),
-            created_by: actor.to_owned(),
+            created_by: actor.id.clone(),
         };
-        store::insert(db, &item).await?;
+        let mut tx = db.begin().await?;
+        store::insert(&mut tx, &item).await?;
+        let entry = NewEntry::new(actor.clone(), Action::fixed("number.created"), Outcome::Success, meta.clone())
+            .resource("number", &item.id)
+            .details(serde_json::json!({ "value": item.value }));
+        AuditService::record(&mut tx, entry).await?;
+        tx.commit().await?;
         Ok(item)
     }
 
@@ -44,8 +58,19 @@ impl NumbersService {
         store::get(db, &id.to_string()).await?.ok_or(NumbersError::NotFound)
     }
 
-    pub async fn delete(db: &Db, id: NumberId) -> Result<(), NumbersError> {
-        if store::delete(db, &id.to_string()).await? { Ok(()) } else { Err(NumbersError::NotFound) }
+    pub async fn delete(db: &Db, id: NumberId, actor: &Actor, meta: &RequestMeta) -> Result<(), NumbersError> {
+        let id = id.to_string();
+        let mut tx = db.begin().await?;
+        let Some(item) = store::get_in(&mut tx, &id).await? else {
+            return Err(NumbersError::NotFound);
+        };
+        store::delete(&mut tx, &id).await?;
+        let entry = NewEntry::new(actor.clone(), Action::fixed("number.deleted"), Outcome::Success, meta.clone())
+            .resource("number", &id)
+            .details(serde_json::json!({ "value": item.value }));
+        AuditService::record(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn stats(db: &Db) -> Result<NumberStats, NumbersError> {

@@ -1,7 +1,7 @@
 //! SQL for the numbers table; one text serves both backends.
 
 use cairn_store::Db;
-use cairn_store::sqlx::{self, Row, any::AnyRow};
+use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 
 use crate::model::{Cursor, NumberItem, NumberStats};
 
@@ -14,13 +14,13 @@ fn item(row: &AnyRow) -> Result<NumberItem, sqlx::Error> {
     })
 }
 
-pub(crate) async fn insert(db: &Db, n: &NumberItem) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert(conn: &mut AnyConnection, n: &NumberItem) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO numbers (id, value, created_at, created_by) VALUES ($1, $2, $3, $4)")
         .bind(&n.id)
         .bind(n.value)
         .bind(n.created_at)
         .bind(&n.created_by)
-        .execute(db.writer())
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -45,18 +45,22 @@ pub(crate) async fn list(db: &Db, limit: i64, after: Option<&Cursor>) -> Result<
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<NumberItem>, sqlx::Error> {
+    get_in(&mut *db.reader().acquire().await?, id).await
+}
+
+pub(crate) async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Option<NumberItem>, sqlx::Error> {
     sqlx::query("SELECT id, value, created_at, created_by FROM numbers WHERE id = $1")
         .bind(id)
-        .fetch_optional(db.reader())
+        .fetch_optional(&mut *conn)
         .await?
         .as_ref()
         .map(item)
         .transpose()
 }
 
-pub(crate) async fn delete(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM numbers WHERE id = $1").bind(id).execute(db.writer()).await?;
-    Ok(done.rows_affected() > 0)
+pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM numbers WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(())
 }
 
 pub(crate) async fn stats(db: &Db) -> Result<NumberStats, sqlx::Error> {

@@ -46,9 +46,14 @@ impl Db {
         &self.write
     }
 
-    /// A write transaction.
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads then writes never fails to upgrade when another process
+    /// writes the same file; it waits (busy timeout) instead.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        self.write.begin().await
+        match self.backend {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.write.begin().await,
+        }
     }
 
     pub async fn close(&self) {

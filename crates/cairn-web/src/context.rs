@@ -79,6 +79,8 @@ pub struct WebConfig {
     pub public_url: String,
     pub body_limit: usize,
     pub request_timeout: Duration,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer).
+    pub trust_proxy_headers: bool,
 }
 
 #[cfg(test)]

@@ -1,19 +1,65 @@
 //! Extractors: the verified caller, and JSON/query parsing whose failures use the API's
 //! error body.
 
+use std::net::SocketAddr;
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{Principal, Role, TenantRef};
 use cairn_store::Db;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 
-/// A caller whose bearer token verified. Every API route but the public ones takes this.
+/// A caller whose bearer token verified, and where the request came from. Every API route
+/// but the public ones takes this.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+}
+
+/// The client address (the socket peer, or with `trust_proxy_headers` the address the
+/// nearest proxy appended to `X-Forwarded-For`), user agent and request id.
+pub fn request_meta(parts: &Parts, trust_proxy_headers: bool) -> RequestMeta {
+    let forwarded = trust_proxy_headers
+        .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+        .flatten()
+        .and_then(|v| v.rsplit(',').next())
+        .map(str::trim)
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
+        .map(str::to_owned);
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect());
+    RequestMeta {
+        ip: forwarded.or(peer),
+        user_agent,
+        request_id: Some(crate::context::current_request_id()).filter(|id| id != "-"),
+    }
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor { id: p.subject.clone(), email: p.email.clone() }
+}
+
+/// Writes `access.denied` before the 403 goes out. A failure to record is logged and the
+/// denial still stands.
+async fn record_denial(db: &Db, caller: &Caller, attempted: &str, reason: &str) {
+    let entry =
+        NewEntry::new(actor(&caller.principal), Action::fixed("access.denied"), Outcome::Denied, caller.meta.clone())
+            .details(json!({ "attempted": attempted, "reason": reason }));
+    if let Err(e) = AuditService::record_now(db, entry).await {
+        tracing::error!(error = %e, "could not record a denial");
+    }
+}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -39,7 +85,7 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(t) = &principal.tenant {
             span.record("tenant", t.slug.as_str());
         }
-        Ok(Caller(principal))
+        Ok(Caller { principal, meta: request_meta(parts, state.config.trust_proxy_headers) })
     }
 }
 
@@ -49,34 +95,80 @@ pub struct TenantCtx {
     pub principal: Principal,
     pub tenant: TenantRef,
     pub db: Db,
+    pub meta: RequestMeta,
+}
+
+impl TenantCtx {
+    pub fn actor(&self) -> Actor {
+        actor(&self.principal)
+    }
+}
+
+/// A platform operator, with the control database (where the platform audit lives).
+#[derive(Debug)]
+pub struct OperatorCtx {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+}
+
+impl OperatorCtx {
+    pub fn actor(&self) -> Actor {
+        actor(&self.principal)
+    }
+
+    /// Records an operator action in the platform audit.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        entry: impl FnOnce(Actor, RequestMeta) -> NewEntry,
+    ) -> Result<(), ApiError> {
+        AuditService::record_now(state.store.control(), entry(self.actor(), self.meta.clone()))
+            .await
+            .map(drop)
+            .map_err(ApiError::internal)
+    }
 }
 
 impl Caller {
-    /// Requires a tenant token with a role that includes `required`; opens the tenant's
-    /// database (named by the token, never by the request).
-    pub async fn in_tenant(self, state: &AppState, required: Role) -> Result<TenantCtx, ApiError> {
-        let Some(tenant) = self.0.tenant.clone() else {
-            return Err(ApiError::forbidden("operator tokens act on the platform, not inside a tenant"));
-        };
-        if !self.0.has_role(required) {
-            tracing::info!(required = %required, "access denied: insufficient role");
-            return Err(ApiError::forbidden(format!("requires the {required} role")));
-        }
-        let db = state.store.tenant_db(tenant.id).await.map_err(|e| match e {
+    async fn tenant_db(&self, state: &AppState, tenant: &TenantRef) -> Result<Db, ApiError> {
+        state.store.tenant_db(tenant.id).await.map_err(|e| match e {
             cairn_store::StoreError::TenantNotFound(_) => ApiError::unauthorized("the token's tenant no longer exists"),
             other => ApiError::internal(other),
-        })?;
-        Ok(TenantCtx { principal: self.0, tenant, db })
+        })
     }
 
-    /// Requires a platform operator token.
-    pub fn operator(self) -> Result<Principal, ApiError> {
-        if self.0.operator {
-            Ok(self.0)
-        } else {
-            tracing::info!("access denied: operator required");
-            Err(ApiError::forbidden("requires a platform operator token"))
+    /// Requires a tenant token with a role that includes `required` for the permission
+    /// `attempted` (e.g. `number.delete`); opens the tenant's database, named by the token,
+    /// never by the request. A denial is audited before the 403.
+    pub async fn in_tenant(self, state: &AppState, required: Role, attempted: &str) -> Result<TenantCtx, ApiError> {
+        let Some(tenant) = self.principal.tenant.clone() else {
+            let reason = "operator tokens act on the platform, not inside a tenant";
+            record_denial(state.store.control(), &self, attempted, reason).await;
+            return Err(ApiError::forbidden(reason));
+        };
+        let db = self.tenant_db(state, &tenant).await?;
+        if !self.principal.has_role(required) {
+            let reason = format!("requires the {required} role");
+            tracing::info!(attempted, reason, "access denied");
+            record_denial(&db, &self, attempted, &reason).await;
+            return Err(ApiError::forbidden(reason));
         }
+        Ok(TenantCtx { principal: self.principal, tenant, db, meta: self.meta })
+    }
+
+    /// Requires a platform operator token for `attempted`. A tenant token's denial is
+    /// audited in its tenant.
+    pub async fn operator(self, state: &AppState, attempted: &str) -> Result<OperatorCtx, ApiError> {
+        if self.principal.operator {
+            return Ok(OperatorCtx { principal: self.principal, meta: self.meta });
+        }
+        let reason = "requires a platform operator token";
+        tracing::info!(attempted, reason, "access denied");
+        if let Some(tenant) = self.principal.tenant.clone() {
+            let db = self.tenant_db(state, &tenant).await?;
+            record_denial(&db, &self, attempted, reason).await;
+        }
+        Err(ApiError::forbidden(reason))
     }
 }
 

@@ -52,6 +52,7 @@ impl AppState {
 pub fn routes() -> (Router<AppState>, OpenApi) {
     OpenApiRouter::new()
         .merge(api::platform::router())
+        .merge(api::audit::router())
         .merge(api::numbers::router())
         .merge(api::tenants::router())
         .split_for_parts()

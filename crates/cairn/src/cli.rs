@@ -41,6 +41,9 @@ enum Command {
     /// Issue access tokens for automation.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Verify, checkpoint and export audit trails.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -121,6 +124,39 @@ struct TokenArgs {
     /// Lifetime, e.g. 15m, 1h, 1d.
     #[arg(long, default_value = "1h")]
     ttl: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("trail").required(true).args(["tenant", "platform"])))]
+struct TrailArgs {
+    /// A tenant's trail.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The platform's trail (tenant lifecycle, operator calls).
+    #[arg(long)]
+    platform: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and its signed checkpoints. Exits 0 when intact; otherwise
+    /// names the first broken entry and exits 1.
+    Verify(TrailArgs),
+    /// Record the chain head as a signed checkpoint now (the worker does so periodically).
+    Checkpoint(TrailArgs),
+    /// Write entries to standard output, newest first.
+    Export {
+        #[command(flatten)]
+        trail: TrailArgs,
+        #[arg(long, value_parser = ["jsonl", "csv"], default_value = "jsonl")]
+        format: String,
+        /// Only this actor.
+        #[arg(long)]
+        user: Option<String>,
+        /// An action or a prefix like `user.*`.
+        #[arg(long)]
+        action: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +241,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(config).await,
         Command::Tenant(cmd) => tenant(config, cmd).await,
         Command::Token(TokenCommand::Issue(args)) => token_issue(config, args).await,
+        Command::Audit(cmd) => audit(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
@@ -326,6 +363,7 @@ async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(),
                 cairn_store::StoreError::Placement(m) => usage(format!("--placement: {m}")),
                 other => Failure::from(anyhow::Error::from(other)),
             })?;
+            record_platform(&store, "tenant.created", &t).await?;
             print_tenant(&t, json);
             Ok(())
         }
@@ -348,6 +386,7 @@ async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(),
         }
         TenantCommand::Delete { slug: s, .. } => {
             let t = store.delete_tenant(&slug(&s)?).await.context("deleting the tenant")?;
+            record_platform(&store, "tenant.deleted", &t).await?;
             println!("deleted tenant {} and its database", t.slug);
             Ok(())
         }
@@ -386,4 +425,97 @@ async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(
     println!("{token}");
     store.close().await;
     Ok(())
+}
+
+/// The actor of CLI actions in the platform audit: the operating-system user.
+fn cli_actor() -> cairn_audit::Actor {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    cairn_audit::Actor { id: format!("cli:{user}"), email: None }
+}
+
+async fn record_platform(
+    store: &cairn_store::Store,
+    action: &'static str,
+    tenant: &cairn_store::Tenant,
+) -> Result<(), Failure> {
+    let entry = cairn_audit::NewEntry::new(
+        cli_actor(),
+        cairn_audit::Action::fixed(action),
+        cairn_audit::Outcome::Success,
+        cairn_audit::RequestMeta::default(),
+    )
+    .resource("tenant", tenant.id.to_string())
+    .details(serde_json::json!({"slug": tenant.slug, "via": "cli"}));
+    cairn_audit::AuditService::record_now(store.control(), entry).await.context("recording in the platform audit")?;
+    Ok(())
+}
+
+async fn audit(config: crate::config::Config, cmd: AuditCommand) -> Result<(), Failure> {
+    let trail = match &cmd {
+        AuditCommand::Verify(t) | AuditCommand::Checkpoint(t) | AuditCommand::Export { trail: t, .. } => t,
+    };
+    let tenant_slug = trail.tenant.as_deref().map(slug).transpose()?;
+    let filter = match &cmd {
+        AuditCommand::Export { user, action, .. } => cairn_audit::AuditFilter {
+            user: user.clone(),
+            action: action
+                .as_deref()
+                .map(cairn_audit::ActionPattern::parse)
+                .transpose()
+                .map_err(|e| usage(format!("--action: {}", e.message)))?,
+            ..Default::default()
+        },
+        _ => Default::default(),
+    };
+    let store = startup::open_store(&config).await?;
+    let (scope, db) = match &tenant_slug {
+        Some(s) => {
+            let t = store.tenant_by_slug(s).await.context("finding the tenant")?;
+            (t.id.to_string(), store.tenant_db(t.id).await.context("opening the tenant database")?)
+        }
+        None => ("platform".to_owned(), store.control().clone()),
+    };
+    let (tokens, _) = startup::tokens(&store, config.public_url(config.listen)).await?;
+    let result = match cmd {
+        AuditCommand::Verify(_) => {
+            let r = cairn_audit::AuditService::verify(&db, &tokens, &scope).await.context("verifying")?;
+            match r.violation {
+                None => {
+                    println!(
+                        "intact: {} entries (from {} to {}), {} checkpoint(s)",
+                        r.entries,
+                        r.first_seq.map_or("-".into(), |s| s.to_string()),
+                        r.head_seq,
+                        r.checkpoints
+                    );
+                    Ok(())
+                }
+                Some(v) => {
+                    println!("BROKEN at {v}");
+                    Err(Failure { code: 1, error: anyhow::anyhow!("audit chain is broken at {v}") })
+                }
+            }
+        }
+        AuditCommand::Checkpoint(_) => {
+            match cairn_audit::AuditService::checkpoint(&db, &tokens, &scope).await.context("checkpointing")? {
+                Some(seq) => println!("checkpoint recorded at entry {seq}"),
+                None => println!("nothing new to checkpoint"),
+            }
+            Ok(())
+        }
+        AuditCommand::Export { format, .. } => {
+            use futures_util::StreamExt;
+            let format =
+                if format == "csv" { cairn_audit::ExportFormat::Csv } else { cairn_audit::ExportFormat::Jsonl };
+            let mut stream = std::pin::pin!(cairn_audit::export_stream(db.clone(), filter, format));
+            let mut out = std::io::stdout().lock();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.context("reading the audit trail")?;
+                out.write_all(&chunk).context("writing")?;
+            }
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }

@@ -125,6 +125,27 @@ pub const KEYS: &[Key] = &[
         doc: "How long in-flight requests may run after shutdown begins.",
     },
     Key {
+        name: "trust_proxy_headers",
+        env: "CAIRN_TRUST_PROXY_HEADERS",
+        default: Some("false"),
+        secret: false,
+        doc: "`true` behind a load balancer: the client address recorded in the audit trail is the one the nearest proxy appended to `X-Forwarded-For`, not the socket peer.",
+    },
+    Key {
+        name: "audit_checkpoint_interval",
+        env: "CAIRN_AUDIT_CHECKPOINT_INTERVAL",
+        default: Some("1h"),
+        secret: false,
+        doc: "How often each audit chain's head is recorded as a signed checkpoint (worker role).",
+    },
+    Key {
+        name: "audit_sweep_interval",
+        env: "CAIRN_AUDIT_SWEEP_INTERVAL",
+        default: Some("10m"),
+        secret: false,
+        doc: "How often audit entries past their trail's retention are deleted (worker role).",
+    },
+    Key {
         name: "bootstrap_tenant",
         env: "CAIRN_BOOTSTRAP_TENANT",
         default: Some("default"),
@@ -156,6 +177,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub shutdown_timeout: Duration,
+    pub trust_proxy_headers: bool,
+    pub audit_checkpoint_interval: Duration,
+    pub audit_sweep_interval: Duration,
     pub bootstrap_tenant: cairn_domain::TenantSlug,
 }
 
@@ -315,6 +339,15 @@ impl Layers {
             other => return Err(err("CAIRN_LOG_FORMAT", format!("must be json or pretty, not {other:?}"))),
         };
         let body_limit = parse_size(req("body_limit")?).map_err(|p| err("CAIRN_BODY_LIMIT", p))?;
+        let trust_proxy_headers = match req("trust_proxy_headers")? {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => return Err(err("CAIRN_TRUST_PROXY_HEADERS", format!("must be true or false, not {other:?}"))),
+        };
+        let positive = |name: &str| -> Result<Duration, ConfigError> {
+            let d = duration(name)?;
+            if d.is_zero() { Err(err(env_of(name), "must be longer than zero")) } else { Ok(d) }
+        };
         let bootstrap_tenant = cairn_domain::TenantSlug::parse(req("bootstrap_tenant")?)
             .map_err(|e| err("CAIRN_BOOTSTRAP_TENANT", e.message))?;
         Ok(Config {
@@ -333,6 +366,9 @@ impl Layers {
             request_timeout: duration("request_timeout")?,
             shutdown_grace: duration("shutdown_grace")?,
             shutdown_timeout: duration("shutdown_timeout")?,
+            trust_proxy_headers,
+            audit_checkpoint_interval: positive("audit_checkpoint_interval")?,
+            audit_sweep_interval: positive("audit_sweep_interval")?,
             bootstrap_tenant,
         })
     }
@@ -443,6 +479,8 @@ mod tests {
             ("CAIRN_MASTER_KEY", "short"),
             ("CAIRN_PUBLIC_URL", "ftp://x"),
             ("CAIRN_MAX_OPEN_TENANT_POOLS", "0"),
+            ("CAIRN_TRUST_PROXY_HEADERS", "maybe"),
+            ("CAIRN_AUDIT_SWEEP_INTERVAL", "0s"),
         ] {
             let e = layers(&[(k, v)]).parse().unwrap_err();
             assert_eq!(e.key, k, "{v}");

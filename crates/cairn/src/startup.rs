@@ -32,11 +32,15 @@ pub enum Role {
 pub fn control_migrations() -> Vec<Migration> {
     let mut all = cairn_store::control_migrations();
     all.extend(cairn_identity::control_migrations());
+    // The platform audit trail.
+    all.extend(cairn_audit::migrations());
     all
 }
 
 pub fn tenant_migrations() -> Vec<Migration> {
-    cairn_numbers::tenant_migrations()
+    let mut all = cairn_audit::migrations();
+    all.extend(cairn_numbers::tenant_migrations());
+    all
 }
 
 /// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).
@@ -137,7 +141,12 @@ impl Application {
         let (tokens, first_start) = tokens(&store, public_url.clone()).await?;
         let tokens = Arc::new(tokens);
         let bootstrap = if first_start { Some(bootstrap(&config, &store, &tokens).await?) } else { None };
-        let web = WebConfig { public_url, body_limit: config.body_limit, request_timeout: config.request_timeout };
+        let web = WebConfig {
+            public_url,
+            body_limit: config.body_limit,
+            request_timeout: config.request_timeout,
+            trust_proxy_headers: config.trust_proxy_headers,
+        };
         let state = AppState::new(store, tokens, web);
         Ok(Application { listener, state, role, config, bootstrap })
     }
@@ -165,10 +174,13 @@ impl Application {
         let Application { listener, state, role, config, .. } = self;
         let draining = state.draining.clone();
         let store = state.store.clone();
-        if matches!(role, Role::Worker | Role::Scheduler) {
-            tracing::info!(role = ?role, "no background jobs are defined in this version; serving probes only");
+        if role == Role::Scheduler {
+            tracing::info!("no scheduled jobs are defined in this version; serving probes only");
         }
-        let app = cairn_web::app(state);
+        let background = matches!(role, Role::All | Role::Worker).then(|| {
+            tokio::spawn(crate::background::audit_maintenance(store.clone(), state.tokens.clone(), config.clone()))
+        });
+        let app = cairn_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = config.shutdown_grace;
         let stop_accepting = async move {
@@ -190,6 +202,9 @@ impl Application {
                     Err(_) => tracing::warn!(timeout_ms = timeout.as_millis() as u64, "in-flight requests outlived the shutdown timeout"),
                 }
             }
+        }
+        if let Some(task) = background {
+            task.abort();
         }
         store.close().await;
         tracing::info!("stopped");

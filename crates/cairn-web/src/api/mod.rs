@@ -1,5 +1,6 @@
 //! `/api/v1`: one module per product; each owns its routes.
 
+pub mod audit;
 pub mod numbers;
 pub mod platform;
 pub mod tenants;

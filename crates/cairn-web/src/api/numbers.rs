@@ -101,9 +101,9 @@ async fn create_number(
     caller: Caller,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Number>)> {
-    let ctx = caller.in_tenant(&state, Role::Member).await?;
+    let ctx = caller.in_tenant(&state, Role::Member, "number.create").await?;
     let value = parse_create(&body)?;
-    let item = NumbersService::create(&ctx.db, value, &ctx.principal.subject).await?;
+    let item = NumbersService::create(&ctx.db, value, &ctx.actor(), &ctx.meta).await?;
     Ok((StatusCode::CREATED, Json(item.into())))
 }
 
@@ -122,7 +122,7 @@ async fn list_numbers(
     caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<NumberPage>> {
-    let ctx = caller.in_tenant(&state, Role::Readonly).await?;
+    let ctx = caller.in_tenant(&state, Role::Readonly, "number.list").await?;
     let limit = PageLimit::parse(params.limit)?;
     let cursor = params.cursor.as_deref().map(Cursor::parse).transpose()?;
     let page = NumbersService::list(&ctx.db, limit, cursor.as_ref()).await?;
@@ -141,7 +141,7 @@ async fn list_numbers(
     ),
     security(("bearer" = [])))]
 async fn number_stats(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<NumberStats>> {
-    let ctx = caller.in_tenant(&state, Role::Readonly).await?;
+    let ctx = caller.in_tenant(&state, Role::Readonly, "number.stats").await?;
     let s = NumbersService::stats(&ctx.db).await?;
     Ok(Json(NumberStats { count: s.count, sum: s.sum, min: s.min, max: s.max, mean: s.mean }))
 }
@@ -158,7 +158,7 @@ async fn number_stats(State(state): State<AppState>, caller: Caller) -> ApiResul
     ),
     security(("bearer" = [])))]
 async fn get_number(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<Number>> {
-    let ctx = caller.in_tenant(&state, Role::Readonly).await?;
+    let ctx = caller.in_tenant(&state, Role::Readonly, "number.read").await?;
     let id = NumberId::parse(&id)?;
     Ok(Json(NumbersService::get(&ctx.db, id).await?.into()))
 }
@@ -175,9 +175,9 @@ async fn get_number(State(state): State<AppState>, caller: Caller, Path(id): Pat
     ),
     security(("bearer" = [])))]
 async fn delete_number(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let ctx = caller.in_tenant(&state, Role::Admin).await?;
+    let ctx = caller.in_tenant(&state, Role::Admin, "number.delete").await?;
     let id = NumberId::parse(&id)?;
-    NumbersService::delete(&ctx.db, id).await?;
+    NumbersService::delete(&ctx.db, id, &ctx.actor(), &ctx.meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,9 +3,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use cairn_audit::{Action, NewEntry, Outcome};
 use cairn_domain::TenantSlug;
 use cairn_store::Tenant;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -71,14 +73,20 @@ async fn create_tenant(
     caller: Caller,
     ApiJson(body): ApiJson<CreateTenant>,
 ) -> ApiResult<(StatusCode, Json<TenantView>)> {
-    let operator = caller.operator()?;
+    let op = caller.operator(&state, "tenant.create").await?;
     let slug = TenantSlug::parse(&body.slug)?;
     let name = body.name.unwrap_or_else(|| slug.to_string());
     if name.trim().is_empty() || name.chars().count() > NAME_MAX {
         return Err(cairn_domain::ValidationError::new("name", "must be 1 to 200 characters").into());
     }
     let tenant = state.store.create_tenant(&slug, name.trim(), body.placement.as_deref()).await?;
-    tracing::info!(operator = %operator.subject, tenant = %tenant.slug, "tenant created");
+    tracing::info!(tenant = %tenant.slug, "tenant created");
+    op.record(&state, |actor, meta| {
+        NewEntry::new(actor, Action::fixed("tenant.created"), Outcome::Success, meta)
+            .resource("tenant", tenant.id.to_string())
+            .details(json!({"slug": tenant.slug, "name": tenant.name, "placement": tenant.placement.is_some()}))
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(tenant.into())))
 }
 
@@ -91,8 +99,13 @@ async fn create_tenant(
     ),
     security(("bearer" = [])))]
 async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantView>>> {
-    caller.operator()?;
+    let op = caller.operator(&state, "tenant.list").await?;
     let all = state.store.list_tenants().await?;
+    op.record(&state, |actor, meta| {
+        NewEntry::new(actor, Action::fixed("tenant.listed"), Outcome::Success, meta)
+            .details(json!({"count": all.len()}))
+    })
+    .await?;
     Ok(Json(all.into_iter().map(TenantView::from).collect()))
 }
 
@@ -116,8 +129,14 @@ async fn get_tenant(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<TenantView>> {
-    caller.operator()?;
-    Ok(Json(state.store.tenant_by_slug(&slug_param(&slug)?).await?.into()))
+    let op = caller.operator(&state, "tenant.read").await?;
+    let tenant = state.store.tenant_by_slug(&slug_param(&slug)?).await?;
+    op.record(&state, |actor, meta| {
+        NewEntry::new(actor, Action::fixed("tenant.viewed"), Outcome::Success, meta)
+            .resource("tenant", tenant.id.to_string())
+    })
+    .await?;
+    Ok(Json(tenant.into()))
 }
 
 /// Delete a tenant and drop its database.
@@ -135,8 +154,14 @@ async fn delete_tenant(
     caller: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let operator = caller.operator()?;
+    let op = caller.operator(&state, "tenant.delete").await?;
     let tenant = state.store.delete_tenant(&slug_param(&slug)?).await?;
-    tracing::info!(operator = %operator.subject, tenant = %tenant.slug, "tenant deleted");
+    tracing::info!(tenant = %tenant.slug, "tenant deleted");
+    op.record(&state, |actor, meta| {
+        NewEntry::new(actor, Action::fixed("tenant.deleted"), Outcome::Success, meta)
+            .resource("tenant", tenant.id.to_string())
+            .details(json!({"slug": tenant.slug}))
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

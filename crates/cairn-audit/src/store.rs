@@ -1,0 +1,262 @@
+//! SQL for the audit tables; one text for both backends except where noted.
+
+use cairn_store::sqlx::any::{AnyArguments, AnyRow};
+use cairn_store::sqlx::query::Query;
+use cairn_store::sqlx::{self, Any, AnyConnection, Row};
+use cairn_store::{Backend, Db};
+
+use crate::model::{ActionPattern, AuditCursor, AuditEntry, AuditFilter};
+
+const COLUMNS: &str = "seq, id, time, actor_id, actor_email, action, resource_type, resource_id, outcome, details, \
+                       ip, user_agent, request_id, prev_hash, hash";
+
+fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        id: row.try_get("id")?,
+        time: row.try_get("time")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_email: row.try_get("actor_email")?,
+        action: row.try_get("action")?,
+        resource_type: row.try_get("resource_type")?,
+        resource_id: row.try_get("resource_id")?,
+        outcome: row.try_get("outcome")?,
+        details: row.try_get("details")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        request_id: row.try_get("request_id")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Reads the chain head, locking it until the transaction ends. On SQLite the write
+/// transaction (`BEGIN IMMEDIATE`) already excludes other writers.
+pub(crate) async fn lock_head(conn: &mut AnyConnection, backend: Backend) -> Result<(i64, String), sqlx::Error> {
+    let sql = match backend {
+        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+    };
+    let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+    Ok((row.try_get("seq")?, row.try_get("hash")?))
+}
+
+pub(crate) async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
+    Ok((row.try_get("seq")?, row.try_get("hash")?))
+}
+
+pub(crate) async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO audit_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    ))
+    .bind(e.seq)
+    .bind(&e.id)
+    .bind(e.time)
+    .bind(&e.actor_id)
+    .bind(&e.actor_email)
+    .bind(&e.action)
+    .bind(&e.resource_type)
+    .bind(&e.resource_id)
+    .bind(&e.outcome)
+    .bind(&e.details)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(e.seq)
+        .bind(&e.hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// The listing query for `filter`, newest first. Each filter column leads one index that
+/// ends in `(time, seq)`, so every filter is an index range.
+fn list_sql(filter: &AuditFilter, after: Option<AuditCursor>, limit: Option<i64>) -> (String, Vec<Bind>) {
+    let mut clauses = Vec::new();
+    let mut binds = Vec::new();
+    let mut push = |clause: &str, values: Vec<Bind>| {
+        let mut c = clause.to_owned();
+        for v in values {
+            binds.push(v);
+            c = c.replacen('?', &format!("${}", binds.len()), 1);
+        }
+        clauses.push(c);
+    };
+    if let Some(u) = &filter.user {
+        push("actor_id = ?", vec![Bind::Text(u.clone())]);
+    }
+    match &filter.action {
+        Some(ActionPattern::Exact(a)) => push("action = ?", vec![Bind::Text(a.clone())]),
+        // `user.` ≤ action < `user/`: '/' follows '.' in byte order, so this is the prefix range.
+        Some(ActionPattern::Prefix(p)) => {
+            let upper = format!("{}/", &p[..p.len() - 1]);
+            push("action >= ? AND action < ?", vec![Bind::Text(p.clone()), Bind::Text(upper)])
+        }
+        None => {}
+    }
+    if let Some(t) = &filter.resource_type {
+        push("resource_type = ?", vec![Bind::Text(t.clone())]);
+    }
+    if let Some(r) = &filter.resource_id {
+        push("resource_id = ?", vec![Bind::Text(r.clone())]);
+    }
+    if let Some(f) = filter.from {
+        push("time >= ?", vec![Bind::Int(f)]);
+    }
+    if let Some(t) = filter.to {
+        push("time < ?", vec![Bind::Int(t)]);
+    }
+    if let Some(c) = after {
+        push("(time, seq) < (?, ?)", vec![Bind::Int(c.time), Bind::Int(c.seq)]);
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_entries");
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY time DESC, seq DESC");
+    if let Some(l) = limit {
+        binds.push(Bind::Int(l));
+        sql.push_str(&format!(" LIMIT ${}", binds.len()));
+    }
+    (sql, binds)
+}
+
+fn bound<'q>(sql: &'q str, binds: Vec<Bind>) -> Query<'q, Any, AnyArguments<'q>> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = match b {
+            Bind::Int(i) => q.bind(i),
+            Bind::Text(s) => q.bind(s),
+        };
+    }
+    q
+}
+
+pub(crate) async fn list(
+    db: &Db,
+    filter: &AuditFilter,
+    after: Option<AuditCursor>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let (sql, binds) = list_sql(filter, after, Some(limit));
+    let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
+    rows.iter().map(entry).collect()
+}
+
+/// The query plan of the listing for `filter`, one line per plan row.
+pub(crate) async fn explain(db: &Db, filter: &AuditFilter) -> Result<Vec<String>, sqlx::Error> {
+    let (sql, binds) = list_sql(filter, Some(AuditCursor { time: i64::MAX, seq: i64::MAX }), Some(100));
+    match db.backend() {
+        Backend::Sqlite => {
+            let sql = format!("EXPLAIN QUERY PLAN {sql}");
+            let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
+            rows.iter().map(|r| r.try_get::<String, _>("detail")).collect()
+        }
+        Backend::Postgres => {
+            // Tiny test tables make a sequential scan cheapest; forbid it to see which
+            // index the planner would use.
+            let mut tx = db.begin().await?;
+            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+            let sql = format!("EXPLAIN {sql}");
+            let rows = bound(&sql, binds).fetch_all(&mut *tx).await?;
+            tx.rollback().await?;
+            rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+        }
+    }
+}
+
+pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<AuditEntry>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_entries WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.as_ref().map(entry).transpose()
+}
+
+/// Entries in chain order after `after_seq`, at most `batch`.
+pub(crate) async fn chain_after(
+    conn: &mut AnyConnection,
+    after_seq: i64,
+    batch: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"))
+        .bind(after_seq)
+        .bind(batch)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(entry).collect()
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CheckpointRow {
+    pub seq: i64,
+    pub hash: String,
+    pub signature: String,
+}
+
+pub(crate) async fn checkpoints(conn: &mut AnyConnection) -> Result<Vec<CheckpointRow>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT seq, hash, signature FROM audit_checkpoints ORDER BY seq").fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CheckpointRow { seq: r.try_get("seq")?, hash: r.try_get("hash")?, signature: r.try_get("signature")? })
+        })
+        .collect()
+}
+
+pub(crate) async fn insert_checkpoint(
+    db: &Db,
+    seq: i64,
+    hash: &str,
+    time: i64,
+    signature: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
+    )
+    .bind(seq)
+    .bind(hash)
+    .bind(time)
+    .bind(signature)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes up to `batch` entries older than `before` that the newest checkpoint covers.
+pub(crate) async fn prune_batch(db: &Db, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries WHERE time < $1 \
+         AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints) ORDER BY seq LIMIT $2)",
+    )
+    .bind(before)
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn retention_days(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT retention_days FROM audit_settings WHERE id = 1").fetch_one(db.reader()).await?.try_get(0)
+}
+
+pub(crate) async fn set_retention_days(conn: &mut AnyConnection, days: i64) -> Result<i64, sqlx::Error> {
+    let old: i64 = sqlx::query("SELECT retention_days FROM audit_settings WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    sqlx::query("UPDATE audit_settings SET retention_days = $1 WHERE id = 1").bind(days).execute(&mut *conn).await?;
+    Ok(old)
+}

@@ -1,0 +1,315 @@
+//! The audit trail over HTTP. A tenant admin sees the tenant's trail; a platform operator
+//! sees the platform's. Which one is decided by the token, never by the request.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_audit::{
+    Action, ActionPattern, Actor, AuditCursor, AuditEntryView, AuditFilter, AuditLimit, AuditService, ExportFormat,
+    NewEntry, Outcome, RequestMeta, RetentionDays,
+};
+use cairn_domain::{Role, ValidationError};
+use cairn_store::Db;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_audit, create_audit_entry))
+        .routes(routes!(export_audit))
+        .routes(routes!(get_audit_settings, put_audit_settings))
+        .routes(routes!(get_audit_entry))
+}
+
+/// The trail a caller may read and write: its tenant's (admins) or the platform's (operators).
+struct Scope {
+    db: Db,
+    actor: Actor,
+    meta: RequestMeta,
+}
+
+async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scope, ApiError> {
+    if caller.principal.operator {
+        let op = caller.operator(state, attempted).await?;
+        return Ok(Scope { db: state.store.control().clone(), actor: op.actor(), meta: op.meta });
+    }
+    let ctx = caller.in_tenant(state, Role::Admin, attempted).await?;
+    Ok(Scope { actor: ctx.actor(), db: ctx.db, meta: ctx.meta })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Actor id (user id or token subject).
+    pub user: Option<String>,
+    /// An action (`user.role_changed`) or a prefix (`user.*`).
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    /// Requires `resource_type`.
+    pub resource_id: Option<String>,
+    /// RFC 3339; entries at or after.
+    pub from: Option<String>,
+    /// RFC 3339; entries before.
+    pub to: Option<String>,
+    /// 1–1000, default 100.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn time_param(field: &str, v: &Option<String>) -> Result<Option<i64>, ValidationError> {
+    v.as_deref()
+        .map(|s| {
+            s.parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .map_err(|_| ValidationError::new(field, "must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"))
+        })
+        .transpose()
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Result<AuditFilter, ValidationError> {
+        let filter = AuditFilter {
+            user: self.user.clone(),
+            action: self.action.as_deref().map(ActionPattern::parse).transpose()?,
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            from: time_param("from", &self.from)?,
+            to: time_param("to", &self.to)?,
+        };
+        filter.check()?;
+        Ok(filter)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntryView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Query the audit trail, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = AuditPage),
+        (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    let scope = scope(caller, &state, "audit.read").await?;
+    let filter = q.filter()?;
+    let limit = AuditLimit::parse(q.limit)?;
+    let cursor = q.cursor.as_deref().map(AuditCursor::parse).transpose()?;
+    let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await.map_err(ApiError::internal)?;
+    Ok(Json(AuditPage {
+        items: items.iter().map(AuditEntryView::from).collect(),
+        next_cursor: next.map(|c| c.encode()),
+    }))
+}
+
+/// One audit entry.
+#[utoipa::path(get, path = "/api/v1/audit/{id}", tag = "audit",
+    params(("id" = String, Path, description = "Entry id")),
+    responses(
+        (status = 200, description = "The entry", body = AuditEntryView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+        (status = 404, description = "No such entry in this trail", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_audit_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuditEntryView>> {
+    let scope = scope(caller, &state, "audit.read").await?;
+    let entry = AuditService::get(&scope.db, &id).await.map_err(ApiError::internal)?;
+    entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(|| ApiError::not_found("no such audit entry"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuditEntry {
+    /// `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`, e.g. `invoice.approved`.
+    pub action: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// `success` (default), `failure` or `denied`.
+    pub outcome: Option<String>,
+    /// A JSON object, at most 16 KiB.
+    #[schema(value_type = Object)]
+    pub details: Option<serde_json::Value>,
+}
+
+const DETAILS_MAX: usize = 16 * 1024;
+
+fn parse_custom(body: CreateAuditEntry, actor: Actor, meta: RequestMeta) -> Result<NewEntry, ValidationError> {
+    let action = Action::parse(&body.action)?;
+    let outcome = body.outcome.as_deref().map(Outcome::parse).transpose()?.unwrap_or(Outcome::Success);
+    let details = body.details.unwrap_or_else(|| serde_json::json!({}));
+    if !details.is_object() {
+        return Err(ValidationError::new("details", "must be a JSON object"));
+    }
+    if details.to_string().len() > DETAILS_MAX {
+        return Err(ValidationError::new("details", "must be at most 16 KiB"));
+    }
+    let mut entry = NewEntry::new(actor, action, outcome, meta).details(details);
+    match (body.resource_type, body.resource_id) {
+        (Some(kind), id) => {
+            let ok = !kind.is_empty()
+                && kind.len() <= 64
+                && kind.as_bytes()[0].is_ascii_lowercase()
+                && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(ValidationError::new("resource_type", "must be a lowercase word, e.g. invoice"));
+            }
+            if id.as_ref().is_some_and(|i| i.is_empty() || i.len() > 200) {
+                return Err(ValidationError::new("resource_id", "must be 1 to 200 characters"));
+            }
+            entry.resource_type = Some(kind);
+            entry.resource_id = id;
+        }
+        (None, Some(_)) => return Err(ValidationError::new("resource_id", "needs resource_type too")),
+        (None, None) => {}
+    }
+    Ok(entry)
+}
+
+/// Write a custom entry; the actor is the caller.
+#[utoipa::path(post, path = "/api/v1/audit", tag = "audit",
+    request_body = CreateAuditEntry,
+    responses(
+        (status = 201, description = "Recorded", body = AuditEntryView),
+        (status = 400, description = "Invalid entry", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn create_audit_entry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateAuditEntry>,
+) -> ApiResult<(StatusCode, Json<AuditEntryView>)> {
+    let scope = scope(caller, &state, "audit.write").await?;
+    let entry = parse_custom(body, scope.actor, scope.meta)?;
+    let e = AuditService::record_now(&scope.db, entry).await.map_err(ApiError::internal)?;
+    Ok((StatusCode::CREATED, Json(AuditEntryView::from(&e))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `jsonl` (default) or `csv`.
+    pub format: Option<String>,
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Export the entries matching the filters, newest first, streamed.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "JSON lines (`application/x-ndjson`) or CSV (`text/csv`) with a header row", body = String),
+        (status = 400, description = "Invalid format or filter", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn export_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let scope = scope(caller, &state, "audit.export").await?;
+    let format = match q.format.as_deref() {
+        None | Some("jsonl") => ExportFormat::Jsonl,
+        Some("csv") => ExportFormat::Csv,
+        Some(_) => return Err(ValidationError::new("format", "must be jsonl or csv").into()),
+    };
+    let filter = AuditQuery {
+        user: q.user,
+        action: q.action,
+        resource_type: q.resource_type,
+        resource_id: q.resource_id,
+        from: q.from,
+        to: q.to,
+        limit: None,
+        cursor: None,
+    }
+    .filter()?;
+    let (content_type, file) = match format {
+        ExportFormat::Jsonl => ("application/x-ndjson", "audit.jsonl"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "audit.csv"),
+    };
+    let stream = cairn_audit::export_stream(scope.db, filter, format);
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Entries older than this are deleted (1–3650; default 30).
+    pub retention_days: i64,
+}
+
+/// The trail's retention.
+#[utoipa::path(get, path = "/api/v1/audit/settings", tag = "audit",
+    responses(
+        (status = 200, description = "Current settings", body = AuditSettings),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_audit_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AuditSettings>> {
+    let scope = scope(caller, &state, "audit.settings.read").await?;
+    let days = AuditService::retention(&scope.db).await.map_err(ApiError::internal)?;
+    Ok(Json(AuditSettings { retention_days: days.get() }))
+}
+
+/// Change the trail's retention (recorded as `audit.settings_changed`).
+#[utoipa::path(put, path = "/api/v1/audit/settings", tag = "audit",
+    request_body = AuditSettings,
+    responses(
+        (status = 200, description = "Updated", body = AuditSettings),
+        (status = 400, description = "Invalid retention", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn put_audit_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AuditSettings>,
+) -> ApiResult<Json<AuditSettings>> {
+    let scope = scope(caller, &state, "audit.settings.write").await?;
+    let days = RetentionDays::parse(body.retention_days)?;
+    let entry = NewEntry::new(scope.actor, Action::fixed("audit.settings_changed"), Outcome::Success, scope.meta);
+    AuditService::set_retention(&scope.db, days, entry).await.map_err(ApiError::internal)?;
+    Ok(Json(AuditSettings { retention_days: days.get() }))
+}

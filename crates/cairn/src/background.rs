@@ -1,0 +1,60 @@
+//! Background duties of the worker role. Every duty is idempotent, so any number of
+//! replicas may run it at once.
+
+use std::sync::Arc;
+
+use cairn_audit::AuditService;
+use cairn_identity::Tokens;
+use cairn_store::{Db, Store};
+
+use crate::config::Config;
+
+/// How many audit entries one sweep transaction deletes.
+const SWEEP_BATCH: i64 = 500;
+
+/// Every chain (each tenant's and the platform's) gets a signed checkpoint every
+/// `audit_checkpoint_interval`, and loses entries past retention every
+/// `audit_sweep_interval`.
+pub async fn audit_maintenance(store: Store, tokens: Arc<Tokens>, config: Config) {
+    let mut checkpoint = tokio::time::interval(config.audit_checkpoint_interval);
+    let mut sweep = tokio::time::interval(config.audit_sweep_interval);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = checkpoint.tick() => {
+                for (scope, db) in chains(&store).await {
+                    if let Err(e) = AuditService::checkpoint(&db, tokens.as_ref(), &scope).await {
+                        tracing::error!(scope, error = %e, "audit checkpoint failed");
+                    }
+                }
+            }
+            _ = sweep.tick() => {
+                for (scope, db) in chains(&store).await {
+                    match AuditService::sweep(&db, cairn_domain::now_ms(), SWEEP_BATCH).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(scope, deleted = n, "audit entries past retention deleted"),
+                        Err(e) => tracing::error!(scope, error = %e, "audit sweep failed"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every audit chain: the platform's, then each tenant's, with its scope name.
+pub async fn chains(store: &Store) -> Vec<(String, Db)> {
+    let mut all = vec![("platform".to_owned(), store.control().clone())];
+    match store.list_tenants().await {
+        Ok(tenants) => {
+            for t in tenants {
+                match store.tenant_db(t.id).await {
+                    Ok(db) => all.push((t.id.to_string(), db)),
+                    Err(e) => tracing::warn!(tenant = %t.slug, error = %e, "skipping tenant"),
+                }
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot list tenants"),
+    }
+    all
+}
