@@ -156,6 +156,13 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+impl AuditEntry {
+    /// The hash this entry's content (with its `prev_hash`) should carry.
+    pub fn compute_hash(&self) -> String {
+        crate::chain::entry_hash(self)
+    }
+}
+
 /// Position in the newest-first listing: the last (time, seq) seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuditCursor {

@@ -16,8 +16,12 @@ const SWEEP_BATCH: i64 = 500;
 /// `audit_checkpoint_interval`, and loses entries past retention every
 /// `audit_sweep_interval`.
 pub async fn audit_maintenance(store: Store, tokens: Arc<Tokens>, config: Config) {
-    let mut checkpoint = tokio::time::interval(config.audit_checkpoint_interval);
-    let mut sweep = tokio::time::interval(config.audit_sweep_interval);
+    // The first round comes one period after start, not at once: a restart loop must not
+    // turn into a checkpoint storm.
+    let start = tokio::time::Instant::now();
+    let mut checkpoint =
+        tokio::time::interval_at(start + config.audit_checkpoint_interval, config.audit_checkpoint_interval);
+    let mut sweep = tokio::time::interval_at(start + config.audit_sweep_interval, config.audit_sweep_interval);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -335,3 +335,56 @@ fn sqlite_files_and_the_key_file_are_private() {
     assert_eq!(code(&out), 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("master key"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    // The CLI's own actions land in the platform trail.
+    let platform: Vec<Value> = install.ok(&["audit", "export", "--platform"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(platform.len(), 1);
+    assert_eq!(platform[0]["action"], "tenant.created");
+    assert!(platform[0]["actor"]["id"].as_str().unwrap().starts_with("cli:"));
+    assert!(install.ok(&["audit", "verify", "--platform"]).starts_with("intact: 1 entries"));
+
+    let (mut child, url) = install.serve(&[]);
+    let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let client = reqwest::Client::new();
+    for v in 0..3 {
+        let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&token).json(&serde_json::json!({"value": v})).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    signal(&child, "TERM");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+
+    assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("checkpoint recorded at entry 3"));
+    assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("nothing new"));
+    let verified = install.ok(&["audit", "verify", "--tenant", "acme"]);
+    assert!(verified.starts_with("intact: 3 entries (from 1 to 3), 1 checkpoint(s)"), "{verified}");
+    let csv = install.ok(&["audit", "export", "--tenant", "acme", "--format", "csv", "--action", "number.*"]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert_eq!(code(&install.run(&["audit", "export", "--tenant", "acme", "--action", "Bad"])), 2);
+    assert_eq!(code(&install.run(&["audit", "verify"])), 2);
+
+    // Tamper with the tenant's database directly; verify names the entry and fails.
+    let edit = "UPDATE audit_entries SET details = '{\"value\":1000}' WHERE seq = 2";
+    match backend {
+        Backend::Sqlite => {
+            let file = std::fs::read_dir(install.dir.path().join("tenants")).unwrap().next().unwrap().unwrap().path();
+            let url = format!("sqlite://{}", file.display());
+            let mut conn = <cairn_store::sqlx::SqliteConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
+            cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();
+        }
+        Backend::Postgres => {
+            let shown: Value = serde_json::from_str(&install.ok(&["tenant", "show", "acme", "--json"])).unwrap();
+            let db = format!("cairn_t_{}", shown["id"].as_str().unwrap().replace('-', ""));
+            let url = cairn_testkit::with_database(&cairn_testkit::postgres_url(), &db);
+            let mut conn = <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
+            cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();
+        }
+    }
+    let out = install.run(&["audit", "verify", "--tenant", "acme"]);
+    assert_eq!(code(&out), 1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("BROKEN at entry 2") && stdout.contains("altered"), "{stdout}");
+});

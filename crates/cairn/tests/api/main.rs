@@ -1,5 +1,6 @@
 //! API integration tests: the real application on port 0, each on SQLite and PostgreSQL.
 
+mod audit;
 mod lifecycle;
 mod numbers;
 mod platform;
