@@ -40,12 +40,18 @@ pub fn with_database(url: &str, db: &str) -> String {
 /// A configuration for a fresh, isolated instance on `backend`: its own data dir and (on
 /// PostgreSQL) its own control database.
 pub fn fresh_config(backend: Backend, data_dir: &std::path::Path) -> Config {
+    let server = (backend == StoreBackend::Postgres).then(postgres_url);
+    fresh_config_on(data_dir, server.as_deref())
+}
+
+/// As [`fresh_config`], on the PostgreSQL server `postgres_server` (SQLite when `None`).
+pub fn fresh_config_on(data_dir: &std::path::Path, postgres_server: Option<&str>) -> Config {
     let mut layers = Layers::load(None, &|_| None).expect("defaults load");
     layers.set_flag("data_dir", data_dir.display().to_string());
     layers.set_flag("listen", "127.0.0.1:0");
-    if backend == StoreBackend::Postgres {
+    if let Some(server) = postgres_server {
         let db = format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple());
-        layers.set_flag("database_url", with_database(&postgres_url(), &db));
+        layers.set_flag("database_url", with_database(server, &db));
     }
     layers.parse().expect("test config parses")
 }
@@ -86,6 +92,11 @@ impl TestApp {
         let mut config = fresh_config(backend, dir.path());
         adjust(&mut config);
         Self::start(backend, config, dir).await
+    }
+
+    /// Spawns with exactly `config`, whose data dir is `data_dir`.
+    pub async fn spawn_config(backend: Backend, config: Config, data_dir: tempfile::TempDir) -> TestApp {
+        Self::start(backend, config, Arc::new(data_dir)).await
     }
 
     async fn start(backend: Backend, config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {

@@ -80,6 +80,16 @@ pub fn openapi() -> OpenApi {
 pub fn app(mut state: AppState) -> Router {
     let (router, _) = routes();
     state.openapi = Arc::new(serde_json::to_value(openapi()).expect("OpenAPI serialises"));
+    finish(router, state)
+}
+
+/// The probes only (`/healthz`, `/readyz`, `/metrics`), for processes that serve no API.
+pub fn probes_app(state: AppState) -> Router {
+    let (router, _) = api::platform::probes().split_for_parts();
+    finish(router, state)
+}
+
+fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

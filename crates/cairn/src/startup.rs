@@ -180,7 +180,11 @@ impl Application {
         let background = matches!(role, Role::All | Role::Worker).then(|| {
             tokio::spawn(crate::background::audit_maintenance(store.clone(), state.tokens.clone(), config.clone()))
         });
-        let app = cairn_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = match role {
+            Role::All | Role::Api => cairn_web::app(state),
+            Role::Worker | Role::Scheduler => cairn_web::probes_app(state),
+        }
+        .into_make_service_with_connect_info::<SocketAddr>();
         let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let grace = config.shutdown_grace;
         let stop_accepting = async move {

@@ -388,3 +388,34 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("BROKEN at entry 2") && stdout.contains("altered"), "{stdout}");
 });
+
+#[test]
+fn worker_and_scheduler_roles_serve_only_probes() {
+    let install = Install::new(Backend::Sqlite);
+    for role in ["worker", "scheduler"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = install
+            .command(&["serve", "--role", role, "--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let url = first.trim().strip_prefix("Cairn is listening on ").unwrap().to_owned();
+        let get = |path: &str| {
+            let out = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{url}{path}")])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(get("/healthz"), "200", "{role}");
+        assert_eq!(get("/readyz"), "200", "{role}");
+        assert_eq!(get("/metrics"), "200", "{role}");
+        assert_eq!(get("/api/v1/numbers"), "404", "{role} serves no API");
+        signal(&child, "TERM");
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    }
+}

@@ -15,12 +15,12 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(healthz))
-        .routes(routes!(readyz))
-        .routes(routes!(metrics))
-        .routes(routes!(jwks))
-        .routes(routes!(openapi_json))
+    probes().routes(routes!(jwks)).routes(routes!(openapi_json))
+}
+
+/// Liveness, readiness and metrics: all a worker or scheduler process serves.
+pub fn probes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz)).routes(routes!(metrics))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
