@@ -1,13 +1,14 @@
 //! Use cases of the audit trail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, Mutex};
 
 use cairn_domain::now_ms;
 use cairn_store::sqlx::{self, AnyConnection, Connection, Executor};
 use cairn_store::{Backend, Db};
 use serde_json::{Value, json};
 
-use crate::chain::{GENESIS, entry_hash};
+use crate::chain::{GENESIS, content_digest, entry_hash, link_hash};
 use crate::model::{AuditCursor, AuditEntry, AuditFilter, AuditLimit, NewEntry, RetentionDays};
 use crate::store;
 
@@ -17,7 +18,14 @@ pub enum AuditError {
     Database(#[from] sqlx::Error),
     #[error("signing a checkpoint: {0}")]
     Signing(String),
+    #[error("the audit chain head kept moving under this append")]
+    HeadMoved,
 }
+
+/// The chain head each SQLite database had after this process's last append, keyed by
+/// file. On SQLite all of a process's writes to a file go through one connection, so the
+/// cache is current unless another process wrote or an append's transaction rolled back.
+static SQLITE_HEADS: LazyLock<Mutex<HashMap<String, (i64, String)>>> = LazyLock::new(Default::default);
 
 /// Signs and verifies checkpoints with the platform signing key.
 pub trait Signer: Send + Sync {
@@ -60,13 +68,12 @@ const VERIFY_BATCH: i64 = 2000;
 pub struct AuditService;
 
 impl AuditService {
-    /// Appends `entry` inside the caller's transaction: it commits or rolls back with the
-    /// change it records. Appenders are serialised on the chain head.
-    pub async fn record(conn: &mut AnyConnection, entry: NewEntry) -> Result<AuditEntry, AuditError> {
-        let backend = if conn.backend_name() == "PostgreSQL" { Backend::Postgres } else { Backend::Sqlite };
-        let (head_seq, head_hash) = store::lock_head(conn, backend).await?;
+    /// Appends `entry` inside the caller's transaction on `db`: it commits or rolls back
+    /// with the change it records. One statement on PostgreSQL (locking the head until the
+    /// transaction ends); one on SQLite while this process's cached head is current.
+    pub async fn record(db: &Db, conn: &mut AnyConnection, entry: NewEntry) -> Result<AuditEntry, AuditError> {
         let mut e = AuditEntry {
-            seq: head_seq + 1,
+            seq: 0,
             id: uuid::Uuid::now_v7().to_string(),
             time: now_ms(),
             actor_id: entry.actor.id,
@@ -79,18 +86,38 @@ impl AuditService {
             ip: entry.meta.ip,
             user_agent: entry.meta.user_agent,
             request_id: entry.meta.request_id,
-            prev_hash: head_hash,
+            prev_hash: String::new(),
             hash: String::new(),
         };
-        e.hash = entry_hash(&e);
-        store::append(conn, &e).await?;
-        Ok(e)
+        let digest = content_digest(&e);
+        if db.backend() == Backend::Postgres {
+            (e.seq, e.prev_hash, e.hash) = store::append_postgres(conn, &e, &digest).await?;
+            return Ok(e);
+        }
+        // SQLite: another process (the CLI) or a rolled-back transaction may have left the
+        // cache behind; the triggers refuse a stale append and we read the head again.
+        for _ in 0..3 {
+            let cached = SQLITE_HEADS.lock().expect("head cache").get(db.name()).cloned();
+            let (seq, hash) = match cached {
+                Some(head) => head,
+                None => store::head(conn).await?,
+            };
+            e.seq = seq + 1;
+            e.prev_hash = hash;
+            e.hash = link_hash(&e.prev_hash, e.seq, &digest);
+            if store::append_sqlite(conn, &e).await? {
+                SQLITE_HEADS.lock().expect("head cache").insert(db.name().to_owned(), (e.seq, e.hash.clone()));
+                return Ok(e);
+            }
+            SQLITE_HEADS.lock().expect("head cache").remove(db.name());
+        }
+        Err(AuditError::HeadMoved)
     }
 
     /// Appends `entry` in a transaction of its own (denials, custom entries).
     pub async fn record_now(db: &Db, entry: NewEntry) -> Result<AuditEntry, AuditError> {
         let mut tx = db.begin().await?;
-        let e = Self::record(&mut tx, entry).await?;
+        let e = Self::record(db, &mut tx, entry).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -161,7 +188,7 @@ impl AuditService {
         let mut tx = db.begin().await?;
         let old = store::set_retention_days(&mut tx, days.get()).await?;
         let entry = NewEntry { details: json!({"retention_days": {"from": old, "to": days.get()}}), ..audit };
-        Self::record(&mut tx, entry).await?;
+        Self::record(db, &mut tx, entry).await?;
         tx.commit().await?;
         Ok(old)
     }

@@ -30,24 +30,50 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
-/// Reads the chain head, locking it until the transaction ends. On SQLite the write
-/// transaction (`BEGIN IMMEDIATE`) already excludes other writers.
-pub(crate) async fn lock_head(conn: &mut AnyConnection, backend: Backend) -> Result<(i64, String), sqlx::Error> {
-    let sql = match backend {
-        Backend::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-        Backend::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-    };
-    let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
-    Ok((row.try_get("seq")?, row.try_get("hash")?))
-}
-
 pub(crate) async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
     let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("hash")?))
 }
 
-pub(crate) async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
+/// PostgreSQL: one statement locks and moves the head (computing the link hash from the
+/// entry's content digest), and inserts the entry. Returns (seq, prev_hash, hash).
+pub(crate) async fn append_postgres(
+    conn: &mut AnyConnection,
+    e: &AuditEntry,
+    content_digest: &str,
+) -> Result<(i64, String, String), sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "WITH head AS ( \
+             UPDATE audit_head SET prev = hash, seq = seq + 1, \
+                 hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || $1::text, 'UTF8')), 'hex') \
+             WHERE id = 1 RETURNING seq, prev, hash) \
+         INSERT INTO audit_entries ({COLUMNS}) \
+         SELECT head.seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, head.prev, head.hash FROM head \
+         RETURNING seq, prev_hash, hash"
+    ))
+    .bind(content_digest)
+    .bind(&e.id)
+    .bind(e.time)
+    .bind(&e.actor_id)
+    .bind(&e.actor_email)
+    .bind(&e.action)
+    .bind(&e.resource_type)
+    .bind(&e.resource_id)
+    .bind(&e.outcome)
+    .bind(&e.details)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.request_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("seq")?, row.try_get("prev_hash")?, row.try_get("hash")?))
+}
+
+/// SQLite: inserts `e` at the position its `seq`/`prev_hash` claim. The chain triggers
+/// refuse it when that is not the current head (`Ok(false)`: the statement is undone, the
+/// transaction goes on) and otherwise move the head.
+pub(crate) async fn append_sqlite(conn: &mut AnyConnection, e: &AuditEntry) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(&format!(
         "INSERT INTO audit_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(e.seq)
@@ -66,13 +92,12 @@ pub(crate) async fn append(conn: &mut AnyConnection, e: &AuditEntry) -> Result<(
     .bind(&e.prev_hash)
     .bind(&e.hash)
     .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(e.seq)
-        .bind(&e.hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(d)) if d.message().contains("audit chain head moved") => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 enum Bind {

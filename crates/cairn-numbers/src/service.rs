@@ -40,7 +40,7 @@ impl NumbersService {
         let entry = NewEntry::new(actor.clone(), Action::fixed("number.created"), Outcome::Success, meta.clone())
             .resource("number", &item.id)
             .details(serde_json::json!({ "value": item.value }));
-        AuditService::record(&mut tx, entry).await?;
+        AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
         Ok(item)
     }
@@ -68,7 +68,7 @@ impl NumbersService {
         let entry = NewEntry::new(actor.clone(), Action::fixed("number.deleted"), Outcome::Success, meta.clone())
             .resource("number", &id)
             .details(serde_json::json!({ "value": item.value }));
-        AuditService::record(&mut tx, entry).await?;
+        AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
         Ok(())
     }

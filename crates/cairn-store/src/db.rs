@@ -27,6 +27,8 @@ impl Backend {
 #[derive(Debug, Clone)]
 pub struct Db {
     backend: Backend,
+    /// The file (SQLite) or the database URL without password (PostgreSQL).
+    name: std::sync::Arc<str>,
     read: AnyPool,
     write: AnyPool,
 }
@@ -34,6 +36,12 @@ pub struct Db {
 impl Db {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Which database this is: its file, or its URL without the password. Stable for the
+    /// life of the process, so it can key per-database caches.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The pool for statements that only read.
@@ -87,7 +95,7 @@ impl Db {
         };
         let write = opts().max_connections(1).connect(&url).await?;
         let read = opts().max_connections(readers.max(1)).connect_lazy(&url)?;
-        Ok(Db { backend: Backend::Sqlite, read, write })
+        Ok(Db { backend: Backend::Sqlite, name: path.display().to_string().into(), read, write })
     }
 
     /// Opens a pool on a PostgreSQL database. Lazy: no connection is made until first use.
@@ -99,7 +107,8 @@ impl Db {
             .max_connections(max.max(1))
             .idle_timeout(Some(Duration::from_secs(300)))
             .connect_lazy(url)?;
-        Ok(Db { backend: Backend::Postgres, read: pool.clone(), write: pool })
+        let name = cairn_domain::redact_url(url).into();
+        Ok(Db { backend: Backend::Postgres, name, read: pool.clone(), write: pool })
     }
 }
 

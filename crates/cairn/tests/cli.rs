@@ -350,6 +350,13 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let client = reqwest::Client::new();
+    // The server and the CLI both append to the platform trail; neither forks it.
+    let out = install.command(&["token", "issue", "--operator", "--subject", "ops"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+    let operator = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let list = || client.get(format!("{url}/api/v1/tenants")).bearer_auth(&operator).send();
+    assert_eq!(list().await.unwrap().status(), 200);
+    install.ok(&["tenant", "create", "other"]);
+    assert_eq!(list().await.unwrap().status(), 200);
     for v in 0..3 {
         let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&token).json(&serde_json::json!({"value": v})).send().await.unwrap();
         assert_eq!(resp.status(), 201);
@@ -357,6 +364,8 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     signal(&child, "TERM");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
 
+    let platform = install.ok(&["audit", "verify", "--platform"]);
+    assert!(platform.starts_with("intact: 4 entries"), "{platform}");
     assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("checkpoint recorded at entry 3"));
     assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("nothing new"));
     let verified = install.ok(&["audit", "verify", "--tenant", "acme"]);

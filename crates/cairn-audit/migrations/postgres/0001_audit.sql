@@ -1,7 +1,7 @@
 -- The audit trail: one hash chain per database (each tenant's, and the platform's in the
--- control database). `seq` is the chain position; `hash` = SHA-256 of the canonical encoding
--- of the entry including `prev_hash`. `audit_head` is the single row appenders lock, so
--- concurrent writers never fork the chain.
+-- control database). `seq` is the chain position; `hash` links the entry to `prev_hash`
+-- (see chain.rs for the encoding). `audit_head` is the single row every append locks and moves
+-- (in the appending statement), so concurrent writers never fork the chain.
 CREATE TABLE audit_entries (
     seq            BIGINT PRIMARY KEY,
     id             TEXT NOT NULL UNIQUE,
@@ -28,9 +28,10 @@ CREATE INDEX audit_by_resource ON audit_entries (resource_type, resource_id, tim
 CREATE TABLE audit_head (
     id    BIGINT PRIMARY KEY CHECK (id = 1),
     seq   BIGINT NOT NULL,
-    hash  TEXT NOT NULL
+    hash  TEXT NOT NULL,
+    prev  TEXT NOT NULL    -- the hash before the last append, returned to the appender
 );
-INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+INSERT INTO audit_head (id, seq, hash, prev) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000', '');
 
 -- Signed chain heads. Retention prunes only entries a checkpoint covers, so what remains
 -- stays verifiable from the checkpoint.

@@ -1,6 +1,6 @@
 -- The audit trail: one hash chain per database (each tenant's, and the platform's in the
--- control database). `seq` is the chain position; `hash` = SHA-256 of the canonical encoding
--- of the entry including `prev_hash`. `audit_head` is the single row appenders lock, so
+-- control database). `seq` is the chain position; `hash` links the entry to `prev_hash`
+-- (see chain.rs for the encoding). `audit_head` is the single row every append moves, so
 -- concurrent writers never fork the chain.
 CREATE TABLE audit_entries (
     seq            INTEGER PRIMARY KEY,
@@ -31,6 +31,19 @@ CREATE TABLE audit_head (
     hash  TEXT NOT NULL
 );
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- An append must continue the chain exactly where the head is, and moves the head in the
+-- same statement. Appenders keep the head cached and retry when this refuses.
+CREATE TRIGGER audit_chain_check BEFORE INSERT ON audit_entries
+WHEN NEW.seq IS NOT (SELECT seq + 1 FROM audit_head WHERE id = 1)
+  OR NEW.prev_hash IS NOT (SELECT hash FROM audit_head WHERE id = 1)
+BEGIN
+    SELECT RAISE(ABORT, 'audit chain head moved');
+END;
+CREATE TRIGGER audit_chain_advance AFTER INSERT ON audit_entries
+BEGIN
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+END;
 
 -- Signed chain heads. Retention prunes only entries a checkpoint covers, so what remains
 -- stays verifiable from the checkpoint.

@@ -322,20 +322,29 @@ backend_test!(async fn a_deleted_entry_is_detected(backend) {
 
 backend_test!(async fn an_inserted_entry_is_detected(backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
-    // A forged entry appended after the head, linked and hashed correctly.
-    let newest = audit(&app, &app.token(&acme, Role::Admin), "limit=1").await;
-    let last = AuditService::get(&db, newest[0]["id"].as_str().unwrap()).await.unwrap().unwrap();
-    let mut forged = last.clone();
-    forged.seq = last.seq + 1;
+    if backend == Backend::Sqlite {
+        // An attacker with the file can remove the guard that refuses out-of-place appends.
+        sqlx::query("DROP TRIGGER audit_chain_check").execute(db.writer()).await.unwrap();
+    }
+    // Make room after entry 2 and slip in a forged entry, linked and hashed correctly.
+    for seq in (3..=5).rev() {
+        sqlx::query("UPDATE audit_entries SET seq = seq + 1 WHERE seq = $1").bind(seq).execute(db.writer()).await.unwrap();
+    }
+    let second = audit(&app, &app.token(&acme, Role::Admin), "limit=1000").await;
+    let second = second.iter().find(|e| e["seq"] == 2).unwrap();
+    let mut forged = AuditService::get(&db, second["id"].as_str().unwrap()).await.unwrap().unwrap();
+    forged.seq = 3;
     forged.id = uuid::Uuid::now_v7().to_string();
     forged.action = "e.forged".into();
-    forged.prev_hash = last.hash.clone();
+    forged.prev_hash = second["hash"].as_str().unwrap().to_owned();
     forged.hash = forged.compute_hash();
-    sqlx::query("INSERT INTO audit_entries (seq, id, time, actor_id, action, outcome, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(forged.seq).bind(&forged.id).bind(forged.time).bind(&forged.actor_id).bind(&forged.action)
-        .bind(&forged.outcome).bind(&forged.details).bind(&forged.prev_hash).bind(&forged.hash)
+    sqlx::query("INSERT INTO audit_entries (seq, id, time, actor_id, actor_email, action, resource_type, resource_id, outcome, details, ip, user_agent, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+        .bind(forged.seq).bind(&forged.id).bind(forged.time).bind(&forged.actor_id).bind(&forged.actor_email).bind(&forged.action)
+        .bind(&forged.resource_type).bind(&forged.resource_id).bind(&forged.outcome).bind(&forged.details).bind(&forged.ip)
+        .bind(&forged.user_agent).bind(&forged.request_id).bind(&forged.prev_hash).bind(&forged.hash)
         .execute(db.writer()).await.unwrap();
-    assert_eq!(broken_at(&app, &acme).await, 6);
+    // The forged entry itself is consistent; the one it displaced no longer links.
+    assert_eq!(broken_at(&app, &acme).await, 4);
 });
 
 backend_test!(async fn swapped_entries_are_detected(backend) {
