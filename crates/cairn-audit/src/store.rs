@@ -42,7 +42,7 @@ pub(crate) async fn append_postgres(
     e: &AuditEntry,
     content_digest: &str,
 ) -> Result<(i64, String, String), sqlx::Error> {
-    let row = sqlx::query(&format!(
+    let sql = format!(
         "WITH head AS ( \
              UPDATE audit_head SET prev = hash, seq = seq + 1, \
                  hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || $1::text, 'UTF8')), 'hex') \
@@ -50,22 +50,9 @@ pub(crate) async fn append_postgres(
          INSERT INTO audit_entries ({COLUMNS}) \
          SELECT head.seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, head.prev, head.hash FROM head \
          RETURNING seq, prev_hash, hash"
-    ))
-    .bind(content_digest)
-    .bind(&e.id)
-    .bind(e.time)
-    .bind(&e.actor_id)
-    .bind(&e.actor_email)
-    .bind(&e.action)
-    .bind(&e.resource_type)
-    .bind(&e.resource_id)
-    .bind(&e.outcome)
-    .bind(&e.details)
-    .bind(&e.ip)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    );
+    let q = sqlx::query(&sql).bind(content_digest);
+    let row = bind_content(q, e).fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("prev_hash")?, row.try_get("hash")?))
 }
 
@@ -73,31 +60,32 @@ pub(crate) async fn append_postgres(
 /// refuse it when that is not the current head (`Ok(false)`: the statement is undone, the
 /// transaction goes on) and otherwise move the head.
 pub(crate) async fn append_sqlite(conn: &mut AnyConnection, e: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO audit_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    ))
-    .bind(e.seq)
-    .bind(&e.id)
-    .bind(e.time)
-    .bind(&e.actor_id)
-    .bind(&e.actor_email)
-    .bind(&e.action)
-    .bind(&e.resource_type)
-    .bind(&e.resource_id)
-    .bind(&e.outcome)
-    .bind(&e.details)
-    .bind(&e.ip)
-    .bind(&e.user_agent)
-    .bind(&e.request_id)
-    .bind(&e.prev_hash)
-    .bind(&e.hash)
-    .execute(&mut *conn)
-    .await;
+    );
+    let inserted =
+        bind_content(sqlx::query(&sql).bind(e.seq), e).bind(&e.prev_hash).bind(&e.hash).execute(&mut *conn).await;
     match inserted {
         Ok(_) => Ok(true),
         Err(sqlx::Error::Database(d)) if d.message().contains("audit chain head moved") => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Binds the content columns, `id` … `request_id`, in `COLUMNS` order.
+fn bind_content<'q>(q: Query<'q, Any, AnyArguments<'q>>, e: &'q AuditEntry) -> Query<'q, Any, AnyArguments<'q>> {
+    q.bind(&e.id)
+        .bind(e.time)
+        .bind(&e.actor_id)
+        .bind(&e.actor_email)
+        .bind(&e.action)
+        .bind(&e.resource_type)
+        .bind(&e.resource_id)
+        .bind(&e.outcome)
+        .bind(&e.details)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(&e.request_id)
 }
 
 enum Bind {

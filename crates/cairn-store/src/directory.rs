@@ -274,7 +274,20 @@ impl Store {
             state: TenantState::Creating,
             created_at: now,
         };
-        match self.finish_create(&tenant).await {
+        if let Err(e) = self.create_database(&tenant).await {
+            // Nothing was created: give the slug back at once.
+            sqlx::query("DELETE FROM tenants WHERE id = $1")
+                .bind(id.to_string())
+                .execute(self.control().writer())
+                .await?;
+            return Err(match (e, placement) {
+                (StoreError::Database(db), Some(_)) => {
+                    StoreError::Placement(format!("cannot create the tenant database on the placement server: {db}"))
+                }
+                (e, _) => e,
+            });
+        }
+        match self.activate(&tenant).await {
             Ok(()) => Ok(Tenant { state: TenantState::Active, ..tenant }),
             Err(e) => {
                 // Undo what was done; if even that fails, the 'creating' row tells
@@ -288,8 +301,8 @@ impl Store {
         }
     }
 
-    async fn finish_create(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        self.create_database(tenant).await?;
+    /// The rest of a creation once the database exists: migrate it, mark the tenant active.
+    async fn activate(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let db = self.open_tenant_pool(tenant).await?;
         migrate::run(&db, &self.inner.tenant_migrations).await?;
         self.set_state(tenant.id, TenantState::Active).await
@@ -449,7 +462,12 @@ impl Store {
         for (i, tenant) in all.iter().enumerate() {
             let slug = tenant.slug.as_str();
             match tenant.state {
-                TenantState::Creating => match self.finish_create(tenant).await {
+                TenantState::Creating => match async {
+                    self.create_database(tenant).await?;
+                    self.activate(tenant).await
+                }
+                .await
+                {
                     Ok(()) => {
                         progress(MigrateEvent::Repaired { slug, action: "finished interrupted creation" });
                         report.repaired.push(format!("{slug}: finished interrupted creation"));

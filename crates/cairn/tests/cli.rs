@@ -377,16 +377,16 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
 
     // Tamper with the tenant's database directly; verify names the entry and fails.
     let edit = "UPDATE audit_entries SET details = '{\"value\":1000}' WHERE seq = 2";
+    let shown: Value = serde_json::from_str(&install.ok(&["tenant", "show", "acme", "--json"])).unwrap();
+    let id = shown["id"].as_str().unwrap();
     match backend {
         Backend::Sqlite => {
-            let file = std::fs::read_dir(install.dir.path().join("tenants")).unwrap().next().unwrap().unwrap().path();
-            let url = format!("sqlite://{}", file.display());
+            let url = format!("sqlite://{}", install.dir.path().join("tenants").join(format!("{id}.db")).display());
             let mut conn = <cairn_store::sqlx::SqliteConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
             cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();
         }
         Backend::Postgres => {
-            let shown: Value = serde_json::from_str(&install.ok(&["tenant", "show", "acme", "--json"])).unwrap();
-            let db = format!("cairn_t_{}", shown["id"].as_str().unwrap().replace('-', ""));
+            let db = format!("cairn_t_{}", id.replace('-', ""));
             let url = cairn_testkit::with_database(&cairn_testkit::postgres_url(), &db);
             let mut conn = <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
             cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();

@@ -116,3 +116,20 @@ async fn placement_puts_the_tenant_database_on_the_named_server() {
     assert_eq!(app.delete("/api/v1/tenants/placed", &op).send().await.unwrap().status(), 204);
     assert!(!database_exists(&app, &id).await);
 }
+
+/// A placement server that does not answer is the caller's mistake: 400, and nothing kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_placement_is_400_and_frees_the_slug() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let op = app.operator_token();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = format!("postgres://cairn:secret@127.0.0.1:{port}/postgres");
+    let resp = app.post("/api/v1/tenants", &op, &json!({"slug": "lost", "placement": nowhere})).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "placement");
+    assert!(!body.to_string().contains("secret"), "{body}");
+    assert_eq!(app.post("/api/v1/tenants", &op, &json!({"slug": "lost"})).send().await.unwrap().status(), 201);
+    let report = app.store.migrate_all(|_| {}).await.unwrap();
+    assert!(report.repaired.is_empty() && report.problems.is_empty(), "{report:?}");
+}
