@@ -362,7 +362,7 @@ impl From<&AuditEntry> for AuditEntryView {
         Self {
             id: e.id.clone(),
             seq: e.seq,
-            time: rfc3339(e.time),
+            time: cairn_domain::rfc3339(e.time),
             actor: ActorView { id: e.actor_id.clone(), email: e.actor_email.clone() },
             action: e.action.clone(),
             resource: ResourceView { kind: e.resource_type.clone(), id: e.resource_id.clone() },
@@ -375,10 +375,6 @@ impl From<&AuditEntry> for AuditEntryView {
             prev_hash: e.prev_hash.clone(),
         }
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// Export formats.
@@ -424,7 +420,7 @@ pub fn export_chunk(entries: &[AuditEntry], format: ExportFormat, header: bool) 
             }
             for e in entries {
                 let seq = e.seq.to_string();
-                let time = rfc3339(e.time);
+                let time = cairn_domain::rfc3339(e.time);
                 let opt = |v: &Option<String>| v.clone().unwrap_or_default();
                 let _ = w.write_record([
                     e.id.as_str(),

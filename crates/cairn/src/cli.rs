@@ -321,7 +321,7 @@ fn tenant_json(t: &cairn_store::Tenant) -> serde_json::Value {
         "slug": t.slug.to_string(),
         "name": t.name,
         "placement": t.placement.as_deref().map(cairn_domain::redact_url),
-        "created_at": jiff::Timestamp::from_millisecond(t.created_at).map(|t| t.to_string()).unwrap_or_default(),
+        "created_at": cairn_domain::rfc3339(t.created_at),
     })
 }
 

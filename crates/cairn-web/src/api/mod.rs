@@ -7,11 +7,6 @@ pub mod tenants;
 
 use serde::Serializer;
 
-/// RFC 3339 (UTC, milliseconds) for a stored epoch-millisecond time.
-pub(crate) fn rfc3339(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
-}
-
 /// Serialises an integral value as a JSON integer, so `{"value": 42}` reads back as 42.
 pub(crate) fn serialize_number<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {

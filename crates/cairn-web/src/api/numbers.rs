@@ -10,10 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{rfc3339, serialize_number, serialize_opt_number};
+use super::{serialize_number, serialize_opt_number};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use cairn_domain::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
