@@ -47,7 +47,7 @@ async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scop
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AuditQuery {
+pub struct AuditFilterParams {
     /// Actor id (user id or token subject).
     pub user: Option<String>,
     /// An action (`user.role_changed`) or a prefix (`user.*`).
@@ -59,9 +59,21 @@ pub struct AuditQuery {
     pub from: Option<String>,
     /// RFC 3339; entries before.
     pub to: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
     /// 1–1000, default 100.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `jsonl` (default) or `csv`.
+    pub format: Option<String>,
 }
 
 fn time_param(field: &str, v: &Option<String>) -> Result<Option<i64>, ValidationError> {
@@ -74,7 +86,7 @@ fn time_param(field: &str, v: &Option<String>) -> Result<Option<i64>, Validation
         .transpose()
 }
 
-impl AuditQuery {
+impl AuditFilterParams {
     fn filter(&self) -> Result<AuditFilter, ValidationError> {
         let filter = AuditFilter {
             user: self.user.clone(),
@@ -98,7 +110,7 @@ pub struct AuditPage {
 
 /// Query the audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    params(AuditQuery),
+    params(AuditFilterParams, PageParams),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
         (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
@@ -109,12 +121,13 @@ pub struct AuditPage {
 async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<AuditQuery>,
+    ApiQuery(filter): ApiQuery<AuditFilterParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let scope = scope(caller, &state, "audit.read").await?;
-    let filter = q.filter()?;
-    let limit = AuditLimit::parse(q.limit)?;
-    let cursor = q.cursor.as_deref().map(AuditCursor::parse).transpose()?;
+    let filter = filter.filter()?;
+    let limit = AuditLimit::parse(page.limit)?;
+    let cursor = page.cursor.as_deref().map(AuditCursor::parse).transpose()?;
     let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await.map_err(ApiError::internal)?;
     Ok(Json(AuditPage {
         items: items.iter().map(AuditEntryView::from).collect(),
@@ -211,22 +224,9 @@ async fn create_audit_entry(
     Ok((StatusCode::CREATED, Json(AuditEntryView::from(&e))))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `jsonl` (default) or `csv`.
-    pub format: Option<String>,
-    pub user: Option<String>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-}
-
 /// Export the entries matching the filters, newest first, streamed.
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
-    params(ExportQuery),
+    params(AuditFilterParams, ExportParams),
     responses(
         (status = 200, description = "JSON lines (`application/x-ndjson`) or CSV (`text/csv`) with a header row", body = String),
         (status = 400, description = "Invalid format or filter", body = ErrorBody),
@@ -237,25 +237,16 @@ pub struct ExportQuery {
 async fn export_audit(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<ExportQuery>,
+    ApiQuery(filter): ApiQuery<AuditFilterParams>,
+    ApiQuery(export): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
     let scope = scope(caller, &state, "audit.export").await?;
-    let format = match q.format.as_deref() {
+    let format = match export.format.as_deref() {
         None | Some("jsonl") => ExportFormat::Jsonl,
         Some("csv") => ExportFormat::Csv,
         Some(_) => return Err(ValidationError::new("format", "must be jsonl or csv").into()),
     };
-    let filter = AuditQuery {
-        user: q.user,
-        action: q.action,
-        resource_type: q.resource_type,
-        resource_id: q.resource_id,
-        from: q.from,
-        to: q.to,
-        limit: None,
-        cursor: None,
-    }
-    .filter()?;
+    let filter = filter.filter()?;
     let (content_type, file) = match format {
         ExportFormat::Jsonl => ("application/x-ndjson", "audit.jsonl"),
         ExportFormat::Csv => ("text/csv; charset=utf-8", "audit.csv"),
