@@ -422,6 +422,15 @@ async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(
         _ => return Err(usage("give --tenant with --role, or --operator")),
     };
     let token = tokens.issue_access(subject, &grant, "cairn-cli", ttl).context("signing")?;
+    // The token itself is a secret and is never recorded; who it names and grants is.
+    let (resource, granted) = match &grant {
+        AccessGrant::Tenant { id, slug, roles } => {
+            (Some(("tenant", id.to_string())), serde_json::json!({"tenant": slug, "roles": roles}))
+        }
+        AccessGrant::Operator => (None, serde_json::json!({"operator": true})),
+    };
+    let details = serde_json::json!({"subject": subject, "grant": granted, "ttl_seconds": ttl.as_secs()});
+    record_cli(&store, "token.issued", resource, details).await?;
     println!("{token}");
     store.close().await;
     Ok(())
@@ -438,14 +447,27 @@ async fn record_platform(
     action: &'static str,
     tenant: &cairn_store::Tenant,
 ) -> Result<(), Failure> {
-    let entry = cairn_audit::NewEntry::new(
+    let details = serde_json::json!({"slug": tenant.slug, "via": "cli"});
+    record_cli(store, action, Some(("tenant", tenant.id.to_string())), details).await
+}
+
+/// Records a CLI action in the platform audit trail.
+async fn record_cli(
+    store: &cairn_store::Store,
+    action: &'static str,
+    resource: Option<(&str, String)>,
+    details: serde_json::Value,
+) -> Result<(), Failure> {
+    let mut entry = cairn_audit::NewEntry::new(
         cli_actor(),
         cairn_audit::Action::fixed(action),
         cairn_audit::Outcome::Success,
         cairn_audit::RequestMeta::default(),
     )
-    .resource("tenant", tenant.id.to_string())
-    .details(serde_json::json!({"slug": tenant.slug, "via": "cli"}));
+    .details(details);
+    if let Some((kind, id)) = resource {
+        entry = entry.resource(kind, id);
+    }
     cairn_audit::AuditService::record_now(store.control(), entry).await.context("recording in the platform audit")?;
     Ok(())
 }

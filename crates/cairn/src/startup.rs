@@ -225,6 +225,17 @@ async fn bootstrap(config: &Config, store: &Store, tokens: &Tokens) -> anyhow::R
         Err(cairn_store::StoreError::SlugTaken(_)) => store.tenant_by_slug(slug).await?,
         Err(e) => return Err(e.into()),
     };
+    let entry = cairn_audit::NewEntry::new(
+        cairn_audit::Actor { id: "system:first-start".into(), email: None },
+        cairn_audit::Action::fixed("tenant.created"),
+        cairn_audit::Outcome::Success,
+        cairn_audit::RequestMeta::default(),
+    )
+    .resource("tenant", tenant.id.to_string())
+    .details(
+        serde_json::json!({"slug": tenant.slug, "via": "first start", "credentials_issued": ["admin", "operator"]}),
+    );
+    cairn_audit::AuditService::record_now(store.control(), entry).await.context("recording the first start")?;
     let ttl = std::time::Duration::from_secs(12 * 3600);
     let grant =
         AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![cairn_domain::Role::Admin] };

@@ -364,8 +364,13 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     signal(&child, "TERM");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
 
+    // tenant.created acme, token.issued ×2, tenant.listed, tenant.created other, tenant.listed
     let platform = install.ok(&["audit", "verify", "--platform"]);
-    assert!(platform.starts_with("intact: 4 entries"), "{platform}");
+    assert!(platform.starts_with("intact: 6 entries"), "{platform}");
+    let issued = install.ok(&["audit", "export", "--platform", "--action", "token.issued"]);
+    assert_eq!(issued.lines().count(), 2, "{issued}");
+    assert!(!issued.contains(&token) && !issued.contains(&operator), "a token was recorded");
+    assert!(issued.contains(r#""subject":"ops""#), "{issued}");
     assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("checkpoint recorded at entry 3"));
     assert!(install.ok(&["audit", "checkpoint", "--tenant", "acme"]).contains("nothing new"));
     let verified = install.ok(&["audit", "verify", "--tenant", "acme"]);

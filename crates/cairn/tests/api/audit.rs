@@ -108,9 +108,12 @@ backend_test!(async fn platform_actions_go_to_the_platform_trail(backend) {
     app.post("/api/v1/tenants", &op, &json!({"slug": "globex"})).send().await.unwrap();
     app.delete("/api/v1/tenants/globex", &op).send().await.unwrap();
     let entries = audit(&app, &op, "action=tenant.*").await;
-    assert_eq!(actions(&entries), ["tenant.deleted", "tenant.created"]);
+    assert_eq!(actions(&entries), ["tenant.deleted", "tenant.created", "tenant.created"]);
     assert_eq!(entries[1]["actor"]["id"], "operator@test");
     assert_eq!(entries[1]["details"]["slug"], "globex");
+    // First start created the bootstrap tenant, and says so.
+    assert_eq!(entries[2]["actor"]["id"], "system:first-start");
+    assert_eq!(entries[2]["details"]["slug"], "default");
     let report = AuditService::verify(app.store.control(), app.tokens(), "platform").await.unwrap();
     assert_eq!(report.violation, None);
 });
