@@ -58,9 +58,9 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .split_for_parts()
 }
 
-/// The OpenAPI document served at `/api/openapi.json`.
-pub fn openapi() -> OpenApi {
-    let (_, mut doc) = routes();
+/// The OpenAPI document served at `/api/openapi.json`: the registrations' description plus
+/// what they cannot say (title, version, the bearer scheme).
+fn describe(mut doc: OpenApi) -> OpenApi {
     doc.info = InfoBuilder::new()
         .title("Cairn API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -78,8 +78,8 @@ pub fn openapi() -> OpenApi {
 
 /// The application: routes, error fallbacks, body limit and request context.
 pub fn app(mut state: AppState) -> Router {
-    let (router, _) = routes();
-    state.openapi = Arc::new(serde_json::to_value(openapi()).expect("OpenAPI serialises"));
+    let (router, doc) = routes();
+    state.openapi = Arc::new(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
     finish(router, state)
 }
 
