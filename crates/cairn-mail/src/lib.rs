@@ -1,0 +1,159 @@
+//! Outgoing mail: one [`Mailer`] over a transport chosen by URL — `file://` (messages
+//! written as `.eml` files, the default), `smtp://` (STARTTLS when offered, or required
+//! with `?tls=required`), `smtps://` (implicit TLS). Amazon SES is reached through its SMTP
+//! interface with an `smtps://` URL. Messages are built from the templates in
+//! [`templates`], each with a plain-text and an HTML part.
+
+pub mod templates;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail_url: {0}")]
+    Config(String),
+    #[error("invalid address {0:?}")]
+    Address(String),
+    #[error("building the message: {0}")]
+    Build(String),
+    #[error("sending: {0}")]
+    Send(String),
+}
+
+/// A message ready to send: the recipient, a subject, and both bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+enum Transport {
+    File { transport: AsyncFileTransport<Tokio1Executor>, dir: PathBuf },
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// Sends messages from one sender through one transport. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    from: Mailbox,
+    transport: Arc<Transport>,
+    description: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("from", &self.from.to_string()).field("transport", &self.description).finish()
+    }
+}
+
+impl Mailer {
+    /// A mailer for `url`; `file://` with no path writes under `<data_dir>/mail`.
+    pub fn new(url: &str, from: &str, data_dir: &Path) -> Result<Self, MailError> {
+        let from: Mailbox = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
+        let parsed = url::Url::parse(url).map_err(|e| MailError::Config(format!("{e}")))?;
+        let (transport, description) = match parsed.scheme() {
+            "file" => {
+                let dir = if parsed.path().is_empty() || parsed.path() == "/" {
+                    data_dir.join("mail")
+                } else {
+                    PathBuf::from(parsed.path())
+                };
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| MailError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                let description = format!("file://{}", dir.display());
+                (Transport::File { transport: AsyncFileTransport::new(&dir), dir }, description)
+            }
+            "smtp" | "smtps" => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| MailError::Config(e.to_string()))?
+                    .build();
+                let host = parsed.host_str().unwrap_or("");
+                let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+                (Transport::Smtp(transport), format!("{}://{host}{port}", parsed.scheme()))
+            }
+            other => return Err(MailError::Config(format!("unsupported scheme {other:?}; use file, smtp or smtps"))),
+        };
+        Ok(Self { from, transport: Arc::new(transport), description })
+    }
+
+    /// The transport without credentials, for logs and `config show`.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    pub fn sender(&self) -> String {
+        self.from.to_string()
+    }
+
+    /// Where the file transport writes, if that is the transport.
+    pub fn file_dir(&self) -> Option<&Path> {
+        match &*self.transport {
+            Transport::File { dir, .. } => Some(dir),
+            Transport::Smtp(_) => None,
+        }
+    }
+
+    pub async fn send(&self, message: &Message) -> Result<(), MailError> {
+        let to: Mailbox = message.to.parse().map_err(|_| MailError::Address(message.to.clone()))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&message.subject)
+            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
+            .map_err(|e| MailError::Build(e.to_string()))?;
+        match &*self.transport {
+            Transport::File { transport, .. } => {
+                transport.send(email).await.map(drop).map_err(|e| MailError::Send(e.to_string()))
+            }
+            Transport::Smtp(transport) => {
+                transport.send(email).await.map(drop).map_err(|e| MailError::Send(e.to_string()))
+            }
+        }
+    }
+}
+
+/// A message the file transport wrote, as `cairn mail list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMail {
+    pub file: PathBuf,
+    pub date: String,
+    pub to: String,
+    pub subject: String,
+}
+
+/// The messages in a file-transport folder, oldest first.
+pub fn list_files(dir: &Path) -> std::io::Result<Vec<StoredMail>> {
+    let mut out: Vec<(std::time::SystemTime, StoredMail)> = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let modified = std::fs::metadata(&path)?.modified()?;
+        let header = |name: &str| {
+            text.lines()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        out.push((
+            modified,
+            StoredMail { date: header("Date"), to: header("To"), subject: header("Subject"), file: path },
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.file.cmp(&b.1.file)));
+    Ok(out.into_iter().map(|(_, m)| m).collect())
+}
