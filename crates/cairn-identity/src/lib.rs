@@ -1,12 +1,30 @@
-//! Identity: signing keys, access tokens and the verification that turns a bearer token
-//! into a [`Principal`](cairn_domain::Principal). Knows nothing of HTTP.
+//! Identity: each tenant's user pool (users, roles, passwords, invitations), the OpenID
+//! Connect provider logic (clients, sessions, codes, refresh-token families), signing keys
+//! and access tokens, and the verification that turns a bearer token into a
+//! [`Principal`](cairn_domain::Principal). Knows nothing of HTTP.
+//!
+//! A tenant's users, clients and grants live in the tenant's own database, so a user's
+//! changes commit with their audit entries and a tenant's deletion takes its accounts with
+//! it. Opaque handles (client ids, codes, refresh tokens, sessions) begin with the tenant id,
+//! which is how the provider finds the database to look them up in.
 
+mod clients;
 mod keys;
+pub mod model;
+pub mod password;
+pub mod provider;
+pub mod service;
+mod store;
 mod tokens;
 
+pub use clients::NewClient;
 pub use keys::SigningKeys;
-pub use tokens::{API_AUDIENCE, AccessGrant, TokenError, Tokens};
+pub use model::{Client, Email, Settings, User, UserStatus};
+pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
+pub use service::{Identity, NewUser, SignIn, UserPatch};
+pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
 
+use cairn_domain::ValidationError;
 use cairn_store::Migration;
 
 pub fn control_migrations() -> Vec<Migration> {
@@ -19,12 +37,34 @@ pub fn control_migrations() -> Vec<Migration> {
     }]
 }
 
+pub fn tenant_migrations() -> Vec<Migration> {
+    vec![Migration {
+        component: "identity",
+        version: 1,
+        name: "identity",
+        sqlite: include_str!("../migrations/sqlite/tenant_0001_identity.sql"),
+        postgres: include_str!("../migrations/postgres/tenant_0001_identity.sql"),
+    }]
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] cairn_store::StoreError),
     #[error("database: {0}")]
     Database(#[from] cairn_store::sqlx::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] cairn_audit::AuditError),
     #[error("signing key: {0}")]
     Key(String),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Mail(#[from] cairn_mail::MailError),
 }

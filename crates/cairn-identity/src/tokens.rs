@@ -6,6 +6,7 @@ use std::time::Duration;
 use cairn_domain::{Principal, Role, TenantId, TenantRef, TenantSlug};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::SigningKeys;
 
@@ -59,6 +60,51 @@ struct AccessClaims {
     roles: Vec<String>,
     #[serde(rename = "cairn/operator", default, skip_serializing_if = "std::ops::Not::not")]
     operator: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    /// Profile and app-metadata claims of user tokens.
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// A signed-in user as tokens describe them: tenant, roles, and the profile claims the
+/// granted scopes allow (`email`, `email_verified`, `given_name`, `family_name`, and each
+/// app-metadata key as `cairn/<key>`).
+#[derive(Debug, Clone)]
+pub struct UserGrant {
+    pub user_id: String,
+    pub tenant_id: TenantId,
+    pub tenant_slug: TenantSlug,
+    pub roles: Vec<Role>,
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct IdClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    azp: &'a str,
+    exp: u64,
+    iat: u64,
+    auth_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    token_use: &'static str,
+    #[serde(rename = "cairn/tenant")]
+    tenant: TenantClaim,
+    #[serde(rename = "cairn/roles")]
+    roles: Vec<&'static str>,
+    #[serde(flatten)]
+    claims: &'a Map<String, Value>,
+}
+
+/// What an id token presented as `id_token_hint` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenHint {
+    pub subject: String,
+    pub client_id: String,
+    pub tenant: TenantId,
 }
 
 /// What an access token grants: a tenant's roles, or the platform operator role.
@@ -123,8 +169,95 @@ impl Tokens {
             tenant,
             roles,
             operator,
+            scope: None,
+            extra: Map::new(),
         };
         self.sign("at+jwt", &claims)
+    }
+
+    /// An access token for a signed-in user (or a service client acting as itself).
+    pub fn issue_user_access(
+        &self,
+        grant: &UserGrant,
+        client_id: &str,
+        scope: &str,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let now = unix_now();
+        let mut extra = grant.claims.clone();
+        let email = extra.remove("email").and_then(|v| v.as_str().map(str::to_owned));
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.user_id.clone(),
+            aud: API_AUDIENCE.to_owned(),
+            exp: now + ttl.as_secs(),
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::now_v7().to_string(),
+            token_use: "access".into(),
+            client_id: client_id.to_owned(),
+            email,
+            tenant: Some(TenantClaim { id: grant.tenant_id, slug: grant.tenant_slug.to_string() }),
+            roles: grant.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            operator: false,
+            scope: Some(scope.to_owned()),
+            extra,
+        };
+        self.sign("at+jwt", &claims)
+    }
+
+    /// An OpenID Connect id token for `client_id` (its audience and authorized party).
+    pub fn issue_id_token(
+        &self,
+        grant: &UserGrant,
+        client_id: &str,
+        nonce: Option<&str>,
+        auth_time_ms: i64,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
+        let now = unix_now();
+        let claims = IdClaims {
+            iss: &self.issuer,
+            sub: &grant.user_id,
+            aud: client_id,
+            azp: client_id,
+            exp: now + ttl.as_secs(),
+            iat: now,
+            auth_time: (auth_time_ms / 1000).max(0) as u64,
+            nonce,
+            token_use: "id",
+            tenant: TenantClaim { id: grant.tenant_id, slug: grant.tenant_slug.to_string() },
+            roles: grant.roles.iter().map(|r| r.as_str()).collect(),
+            claims: &grant.claims,
+        };
+        self.sign("JWT", &claims)
+    }
+
+    /// Checks an id token offered as `id_token_hint` at logout: our key, our issuer, an id
+    /// token. Expiry is not checked (RP-initiated logout accepts expired hints).
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::Algorithm);
+        }
+        let key = header.kid.as_deref().and_then(|k| self.keys.find(k)).ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_issuer(&[&self.issuer]);
+        validation.required_spec_claims = ["iss", "sub", "aud"].into_iter().map(String::from).collect();
+        let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let c = data.claims;
+        if c["token_use"] != "id" {
+            return Err(TokenError::Invalid("not an id token".into()));
+        }
+        let tenant = c["cairn/tenant"]["id"].as_str().and_then(|t| t.parse().ok()).ok_or(TokenError::NoTenant)?;
+        Ok(IdTokenHint {
+            subject: c["sub"].as_str().unwrap_or_default().to_owned(),
+            client_id: c["aud"].as_str().unwrap_or_default().to_owned(),
+            tenant,
+        })
     }
 
     /// Signs `claims` with the current key under a header of type `typ`.
@@ -133,6 +266,20 @@ impl Tokens {
         header.kid = Some(self.keys.signing_kid.clone());
         header.typ = Some(typ.into());
         jsonwebtoken::encode(&header, claims, &self.keys.signing).map_err(|e| TokenError::Signing(e.to_string()))
+    }
+
+    /// The claims of a valid access token (the checks of [`Tokens::verify_access`]), as JSON.
+    pub fn access_claims(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
+        self.verify_access(token)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let key = header.kid.as_deref().and_then(|k| self.keys.find(k)).ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[API_AUDIENCE]);
+        jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| TokenError::Invalid(e.to_string()))
     }
 
     /// Verifies a bearer access token and builds the principal it names.

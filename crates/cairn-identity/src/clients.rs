@@ -1,0 +1,138 @@
+//! Registering relying parties: admins (API, page) and operators (CLI) create, list,
+//! rotate and delete a tenant's clients. A secret is shown once and stored as its SHA-256.
+
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{Role, ValidationError, now_ms};
+use cairn_store::{Db, Tenant};
+use serde_json::json;
+
+use crate::model::{Client, check_name, check_redirect_uri, digest, new_handle};
+use crate::{Identity, IdentityError, store};
+
+/// What registering a client takes.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_uris: Vec<String>,
+    /// No secret: the client proves itself with PKCE.
+    pub public: bool,
+    /// A service client may use `client_credentials` and acts with this role.
+    pub service_role: Option<Role>,
+}
+
+fn new_secret() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn entry(actor: &Actor, action: &'static str, meta: &RequestMeta, client_id: &str) -> NewEntry {
+    NewEntry::new(actor.clone(), Action::fixed(action), Outcome::Success, meta.clone()).resource("client", client_id)
+}
+
+impl Identity {
+    /// Registers a client; returns it with its secret (confidential clients only), which
+    /// is never shown again.
+    pub async fn create_client(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        new: NewClient,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(Client, Option<String>), IdentityError> {
+        let name = check_name("name", &new.name)?;
+        if name.is_empty() {
+            return Err(ValidationError::new("name", "is required").into());
+        }
+        let redirect_uris =
+            new.redirect_uris.iter().map(|u| check_redirect_uri("redirect_uris", u)).collect::<Result<Vec<_>, _>>()?;
+        let post_logout_uris = new
+            .post_logout_uris
+            .iter()
+            .map(|u| check_redirect_uri("post_logout_redirect_uris", u))
+            .collect::<Result<Vec<_>, _>>()?;
+        if redirect_uris.len() > 20 || post_logout_uris.len() > 20 {
+            return Err(ValidationError::new("redirect_uris", "at most 20 of each").into());
+        }
+        match (&new.service_role, new.public, redirect_uris.is_empty()) {
+            (Some(_), true, _) => {
+                return Err(ValidationError::new("public", "a service client must be confidential").into());
+            }
+            (None, _, true) => {
+                return Err(ValidationError::new("redirect_uris", "at least one is required").into());
+            }
+            _ => {}
+        }
+        let secret = (!new.public).then(new_secret);
+        let client = Client {
+            client_id: new_handle(tenant.id).chars().take(32 + 1 + 22).collect(),
+            name,
+            secret_hash: secret.as_deref().map(digest),
+            public: new.public,
+            service_role: new.service_role,
+            redirect_uris,
+            post_logout_uris,
+            created_at: now_ms(),
+        };
+        let mut tx = db.begin().await?;
+        store::insert_client(&mut tx, &client).await?;
+        let e = entry(actor, "client.created", meta, &client.client_id).details(json!({
+            "name": client.name, "public": client.public, "service_role": client.service_role,
+            "redirect_uris": client.redirect_uris, "post_logout_redirect_uris": client.post_logout_uris,
+        }));
+        AuditService::record(db, &mut tx, e).await?;
+        tx.commit().await?;
+        Ok((client, secret))
+    }
+
+    pub async fn list_clients(&self, db: &Db) -> Result<Vec<Client>, IdentityError> {
+        Ok(store::list_clients(db).await?)
+    }
+
+    pub async fn get_client(&self, db: &Db, client_id: &str) -> Result<Client, IdentityError> {
+        store::client_by_id(&mut *db.reader().acquire().await?, client_id)
+            .await?
+            .ok_or(IdentityError::NotFound("client"))
+    }
+
+    /// A new secret for a confidential client; the old one stops working at once.
+    pub async fn rotate_client_secret(
+        &self,
+        db: &Db,
+        client_id: &str,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<String, IdentityError> {
+        let secret = new_secret();
+        let mut tx = db.begin().await?;
+        let client = store::client_by_id(&mut tx, client_id).await?.ok_or(IdentityError::NotFound("client"))?;
+        if client.public {
+            return Err(IdentityError::Conflict("a public client has no secret".into()));
+        }
+        store::set_client_secret(&mut tx, client_id, &digest(&secret), now_ms()).await?;
+        AuditService::record(db, &mut tx, entry(actor, "client.secret_rotated", meta, client_id)).await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// Deletes a client and revokes every refresh token it holds.
+    pub async fn delete_client(
+        &self,
+        db: &Db,
+        client_id: &str,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut tx = db.begin().await?;
+        if !store::delete_client(&mut tx, client_id, now_ms()).await? {
+            return Err(IdentityError::NotFound("client"));
+        }
+        AuditService::record(db, &mut tx, entry(actor, "client.deleted", meta, client_id)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,813 @@
+//! The OpenID Connect provider's logic: clients, the authorization request, the
+//! provider's browser sessions, codes, the token endpoint's grants, revocation,
+//! introspection and userinfo. The web layer maps these onto HTTP.
+
+use std::time::Duration;
+
+use base64::Engine;
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{TenantId, now_ms};
+use cairn_store::sqlx::AnyConnection;
+use cairn_store::{Db, StoreError, Tenant};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::model::{Client, Settings, User, UserStatus, digest, handle_tenant, new_handle, web_client_id};
+use crate::{Identity, IdentityError, UserGrant, store};
+
+/// Scopes the provider knows; others in a request are ignored.
+pub const SCOPES: [&str; 3] = ["openid", "profile", "email"];
+const CODE_TTL_MS: i64 = 60_000;
+/// How long a sign-in form stays valid after the authorization request.
+pub const AUTH_REQUEST_TTL_MS: i64 = 30 * 60_000;
+
+/// An OAuth error with its RFC 6749 code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid_client: {0}")]
+    InvalidClient(String),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    #[error(transparent)]
+    Internal(#[from] IdentityError),
+}
+
+impl OAuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+            OAuthError::InvalidToken(_) => "invalid_token",
+            OAuthError::Internal(_) => "server_error",
+        }
+    }
+
+    pub fn description(&self) -> String {
+        match self {
+            OAuthError::InvalidRequest(m)
+            | OAuthError::InvalidClient(m)
+            | OAuthError::InvalidGrant(m)
+            | OAuthError::UnauthorizedClient(m)
+            | OAuthError::UnsupportedGrantType(m)
+            | OAuthError::InvalidScope(m)
+            | OAuthError::InvalidToken(m) => m.clone(),
+            OAuthError::Internal(_) => "internal error".into(),
+        }
+    }
+}
+
+impl From<cairn_store::sqlx::Error> for OAuthError {
+    fn from(e: cairn_store::sqlx::Error) -> Self {
+        OAuthError::Internal(e.into())
+    }
+}
+
+impl From<cairn_audit::AuditError> for OAuthError {
+    fn from(e: cairn_audit::AuditError) -> Self {
+        OAuthError::Internal(e.into())
+    }
+}
+
+impl From<crate::TokenError> for OAuthError {
+    fn from(e: crate::TokenError) -> Self {
+        OAuthError::Internal(e.into())
+    }
+}
+
+/// The query of `GET /oauth2/authorize`, as received.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub login_hint: Option<String>,
+    pub response_mode: Option<String>,
+}
+
+/// A validated authorization request: what the sign-in form carries (sealed) until the
+/// user has signed in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuthRequest {
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub login_hint: Option<String>,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub created_at: i64,
+}
+
+/// Why an authorization request failed: either the client and redirect URI cannot be
+/// trusted (show a page, never redirect), or the error goes back to the client.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    Page(String),
+    Redirect(String),
+    Internal(IdentityError),
+}
+
+impl From<IdentityError> for AuthorizeError {
+    fn from(e: IdentityError) -> Self {
+        AuthorizeError::Internal(e)
+    }
+}
+
+/// Tokens from the token endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// A token endpoint request, by grant.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    AuthorizationCode { code: String, redirect_uri: Option<String>, code_verifier: Option<String> },
+    RefreshToken { refresh_token: String, scope: Option<String> },
+    ClientCredentials { scope: Option<String> },
+}
+
+/// A client with its tenant and database.
+#[derive(Debug, Clone)]
+pub struct ClientCtx {
+    pub tenant: Tenant,
+    pub db: Db,
+    pub client: Client,
+}
+
+/// The built-in client of the web UI: public, PKCE, redirecting to `/auth/callback`.
+pub fn web_client(public_url: &str, tenant: TenantId) -> Client {
+    Client {
+        client_id: web_client_id(tenant),
+        name: "Cairn web UI".into(),
+        secret_hash: None,
+        public: true,
+        service_role: None,
+        redirect_uris: vec![format!("{public_url}/auth/callback")],
+        post_logout_uris: vec![format!("{public_url}/")],
+        created_at: 0,
+    }
+}
+
+/// `base64url(SHA-256(verifier))`, the S256 challenge of a PKCE verifier.
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn valid_pkce_value(v: &str) -> bool {
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+fn redirect(base: &str, params: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse(base).expect("registered redirect URIs are absolute URLs");
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    u.to_string()
+}
+
+fn scope_has(scope: &str, s: &str) -> bool {
+    scope.split(' ').any(|x| x == s)
+}
+
+fn audit(actor: Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
+    NewEntry::new(actor, Action::fixed(action), outcome, meta.clone())
+}
+
+fn client_actor(c: &Client) -> Actor {
+    Actor { id: format!("client:{}", c.client_id), email: None }
+}
+
+fn user_actor(u: &User) -> Actor {
+    Actor { id: u.id.clone(), email: Some(u.email.to_string()) }
+}
+
+impl Identity {
+    /// The client named `client_id`, with its tenant; `None` when there is no such client
+    /// or its tenant is gone.
+    pub async fn client(&self, client_id: &str) -> Result<Option<ClientCtx>, IdentityError> {
+        let Some(tenant_id) = handle_tenant(client_id) else { return Ok(None) };
+        let (tenant, db) = match self.tenant(tenant_id).await? {
+            Some(t) => t,
+            None => return Ok(None),
+        };
+        let client = if client_id == web_client_id(tenant_id) {
+            Some(web_client(&self.public_url, tenant_id))
+        } else {
+            store::client_by_id(&mut *db.reader().acquire().await?, client_id).await?
+        };
+        Ok(client.map(|client| ClientCtx { tenant, db, client }))
+    }
+
+    /// An active tenant and its database.
+    pub async fn tenant(&self, id: TenantId) -> Result<Option<(Tenant, Db)>, IdentityError> {
+        let tenant = match self.store.tenant_by_id(id).await {
+            Ok(t) => t,
+            Err(StoreError::TenantNotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match self.store.tenant_db(id).await {
+            Ok(db) => Ok(Some((tenant, db))),
+            Err(StoreError::TenantNotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Validates an authorization request (OIDC Core §3.1.2.1 with PKCE, RFC 7636).
+    pub async fn authorize(&self, p: &AuthorizeParams) -> Result<(ClientCtx, AuthRequest), AuthorizeError> {
+        let client_id = p
+            .client_id
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| AuthorizeError::Page("The request names no client (client_id is missing).".into()))?;
+        let ctx = self
+            .client(client_id)
+            .await?
+            .ok_or_else(|| AuthorizeError::Page("The application that sent you here is not registered.".into()))?;
+        let redirect_uri =
+            p.redirect_uri.as_deref().ok_or_else(|| AuthorizeError::Page("The request has no redirect_uri.".into()))?;
+        // Exact string match against the registered URIs (RFC 9700 §4.1.3).
+        if !ctx.client.redirect_uris.iter().any(|r| r == redirect_uri) {
+            return Err(AuthorizeError::Page(
+                "The redirect_uri is not registered for this application, so Cairn will not send you there.".into(),
+            ));
+        }
+        let state = p.state.clone();
+        let fail = |error: &str, description: &str| {
+            let mut params = vec![("error", error), ("error_description", description)];
+            if let Some(s) = &state {
+                params.push(("state", s));
+            }
+            params.push(("iss", &self.public_url));
+            AuthorizeError::Redirect(redirect(redirect_uri, &params))
+        };
+        if p.response_mode.as_deref().is_some_and(|m| m != "query") {
+            return Err(fail("invalid_request", "only response_mode=query is supported"));
+        }
+        if p.response_type.as_deref() != Some("code") {
+            return Err(fail("unsupported_response_type", "only response_type=code is supported"));
+        }
+        if ctx.client.service_role.is_some() && ctx.client.redirect_uris.is_empty() {
+            return Err(fail("unauthorized_client", "service clients cannot sign users in"));
+        }
+        let requested = p.scope.as_deref().unwrap_or("");
+        let scope: Vec<&str> = SCOPES.iter().copied().filter(|s| scope_has(requested, s)).collect();
+        if !scope.contains(&"openid") {
+            return Err(fail("invalid_scope", "the openid scope is required"));
+        }
+        match (&p.code_challenge, p.code_challenge_method.as_deref()) {
+            (None, _) if ctx.client.public => {
+                return Err(fail("invalid_request", "public clients must use PKCE (code_challenge with S256)"));
+            }
+            (None, Some(_)) => return Err(fail("invalid_request", "code_challenge_method without code_challenge")),
+            (Some(_), m) if m != Some("S256") => {
+                return Err(fail("invalid_request", "code_challenge_method must be S256"));
+            }
+            (Some(c), _) if !valid_pkce_value(c) => {
+                return Err(fail("invalid_request", "code_challenge is not a valid S256 challenge"));
+            }
+            _ => {}
+        }
+        let (mut prompt_none, mut prompt_login) = (false, false);
+        for v in p.prompt.as_deref().unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
+            match v {
+                "none" => prompt_none = true,
+                "login" => prompt_login = true,
+                _ => return Err(fail("invalid_request", "prompt supports none and login")),
+            }
+        }
+        if prompt_none && prompt_login {
+            return Err(fail("invalid_request", "prompt=none cannot be combined with login"));
+        }
+        for (name, value) in [("state", &p.state), ("nonce", &p.nonce), ("login_hint", &p.login_hint)] {
+            if value.as_ref().is_some_and(|v| v.len() > 512) {
+                return Err(fail("invalid_request", &format!("{name} is longer than 512 characters")));
+            }
+        }
+        let req = AuthRequest {
+            tenant: ctx.tenant.id,
+            client_id: ctx.client.client_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            scope: scope.join(" "),
+            state: p.state.clone(),
+            nonce: p.nonce.clone(),
+            code_challenge: p.code_challenge.clone(),
+            login_hint: p.login_hint.clone(),
+            prompt_none,
+            prompt_login,
+            created_at: now_ms(),
+        };
+        Ok((ctx, req))
+    }
+
+    /// The redirect carrying an error back to the client (RFC 6749 §4.1.2.1, RFC 9207).
+    pub fn error_redirect(&self, req: &AuthRequest, error: &str, description: &str) -> String {
+        let mut params = vec![("error", error), ("error_description", description)];
+        if let Some(s) = &req.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", &self.public_url));
+        redirect(&req.redirect_uri, &params)
+    }
+
+    /// Issues a single-use code for `user` and returns the redirect that carries it.
+    pub async fn complete_authorization(
+        &self,
+        db: &Db,
+        req: &AuthRequest,
+        user: &User,
+        auth_time: i64,
+    ) -> Result<String, IdentityError> {
+        let code = new_handle(req.tenant);
+        let row = store::CodeRow {
+            client_id: req.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: req.redirect_uri.clone(),
+            scope: req.scope.clone(),
+            nonce: req.nonce.clone(),
+            code_challenge: req.code_challenge.clone(),
+            auth_time,
+            expires_at: now_ms() + CODE_TTL_MS,
+            used_at: None,
+            family_id: None,
+        };
+        store::insert_code(&mut *db.writer().acquire().await?, &digest(&code), &row).await?;
+        let mut params = vec![("code", code.as_str())];
+        if let Some(s) = &req.state {
+            params.push(("state", s));
+        }
+        params.push(("iss", &self.public_url));
+        Ok(redirect(&req.redirect_uri, &params))
+    }
+
+    /// Starts a provider session for a user who just signed in; returns the cookie value.
+    pub async fn start_session(&self, tenant: &Tenant, db: &Db, user: &User) -> Result<(String, i64), IdentityError> {
+        let settings = self.settings(db).await?;
+        let handle = new_handle(tenant.id);
+        let now = now_ms();
+        let expires = now + i64::from(settings.session_ttl_secs) * 1000;
+        store::insert_session(&mut *db.writer().acquire().await?, &digest(&handle), &user.id, now, expires).await?;
+        Ok((handle, now))
+    }
+
+    /// The active user of a session cookie in `tenant`, with when they signed in.
+    pub async fn session_user(
+        &self,
+        tenant: TenantId,
+        db: &Db,
+        handle: &str,
+    ) -> Result<Option<(User, i64)>, IdentityError> {
+        if handle_tenant(handle) != Some(tenant) {
+            return Ok(None);
+        }
+        let mut conn = db.reader().acquire().await?;
+        let Some(s) = store::session(&mut conn, &digest(handle)).await? else { return Ok(None) };
+        if s.revoked || s.expires_at <= now_ms() {
+            return Ok(None);
+        }
+        let user = store::user_by_id(&mut conn, &s.user_id).await?;
+        Ok(user.filter(|u| u.status == UserStatus::Active).map(|u| (u, s.auth_time)))
+    }
+
+    /// Ends a provider session (logout).
+    pub async fn end_session(&self, handle: &str) -> Result<(), IdentityError> {
+        let Some(tenant) = handle_tenant(handle) else { return Ok(()) };
+        let Some((_, db)) = self.tenant(tenant).await? else { return Ok(()) };
+        store::revoke_session(&mut *db.writer().acquire().await?, &digest(handle), now_ms()).await?;
+        Ok(())
+    }
+
+    /// Authenticates a client at the token, revocation or introspection endpoint:
+    /// confidential clients by secret (compared as SHA-256 digests, in constant time),
+    /// public clients by id alone (their grants are bound by PKCE).
+    pub async fn authenticate_client(&self, client_id: &str, secret: Option<&str>) -> Result<ClientCtx, OAuthError> {
+        let unknown = || OAuthError::InvalidClient("client authentication failed".into());
+        let ctx = self.client(client_id).await?.ok_or_else(unknown)?;
+        match (&ctx.client.secret_hash, secret) {
+            (None, None) if ctx.client.public => Ok(ctx),
+            (Some(stored), Some(given)) if !ctx.client.public => {
+                if bool::from(stored.as_bytes().ct_eq(digest(given).as_bytes())) { Ok(ctx) } else { Err(unknown()) }
+            }
+            _ => Err(unknown()),
+        }
+    }
+
+    /// What tokens say about `user` under `scope`.
+    fn user_grant(
+        &self,
+        tenant: &Tenant,
+        user: &User,
+        settings: &Settings,
+        scope: &str,
+        for_access: bool,
+    ) -> UserGrant {
+        let mut claims = Map::new();
+        if for_access || scope_has(scope, "email") {
+            claims.insert("email".into(), json!(user.email));
+            claims.insert("email_verified".into(), json!(user.status == UserStatus::Active));
+        }
+        if scope_has(scope, "profile") {
+            claims.insert("given_name".into(), json!(user.given_name));
+            claims.insert("family_name".into(), json!(user.family_name));
+            claims.insert("name".into(), json!(user.display_name()));
+        }
+        for (k, v) in &user.app_metadata {
+            claims.insert(format!("cairn/{k}"), v.clone());
+        }
+        UserGrant {
+            user_id: user.id.clone(),
+            tenant_id: tenant.id,
+            tenant_slug: tenant.slug.clone(),
+            roles: user.effective_roles(settings),
+            claims,
+        }
+    }
+
+    async fn tokens_for(
+        &self,
+        ctx: &ClientCtx,
+        conn: &mut AnyConnection,
+        user: &User,
+        family: &store::FamilyRow,
+        nonce: Option<&str>,
+        refresh_expires_at: i64,
+    ) -> Result<TokenSet, OAuthError> {
+        let settings = store::settings(conn).await?;
+        let refresh = new_handle(ctx.tenant.id);
+        store::insert_refresh(conn, &digest(&refresh), &family.id, now_ms(), refresh_expires_at).await?;
+        let access_grant = self.user_grant(&ctx.tenant, user, &settings, &family.scope, true);
+        let id_grant = self.user_grant(&ctx.tenant, user, &settings, &family.scope, false);
+        let access_ttl = Duration::from_secs(u64::from(settings.access_ttl_secs));
+        Ok(TokenSet {
+            access_token: self.tokens.issue_user_access(
+                &access_grant,
+                &ctx.client.client_id,
+                &family.scope,
+                access_ttl,
+            )?,
+            token_type: "Bearer",
+            expires_in: access_ttl.as_secs(),
+            scope: family.scope.clone(),
+            id_token: Some(self.tokens.issue_id_token(
+                &id_grant,
+                &ctx.client.client_id,
+                nonce,
+                family.auth_time,
+                Duration::from_secs(u64::from(settings.id_ttl_secs)),
+            )?),
+            refresh_token: Some(refresh),
+        })
+    }
+
+    /// The token endpoint, for an authenticated client.
+    pub async fn token(&self, ctx: &ClientCtx, grant: Grant, meta: &RequestMeta) -> Result<TokenSet, OAuthError> {
+        match grant {
+            Grant::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                self.exchange_code(ctx, &code, redirect_uri.as_deref(), code_verifier.as_deref(), meta).await
+            }
+            Grant::RefreshToken { refresh_token, scope } => {
+                self.refresh(ctx, &refresh_token, scope.as_deref(), meta).await
+            }
+            Grant::ClientCredentials { scope } => self.client_credentials(ctx, scope.as_deref(), meta).await,
+        }
+    }
+
+    async fn exchange_code(
+        &self,
+        ctx: &ClientCtx,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<TokenSet, OAuthError> {
+        let invalid = |m: &str| OAuthError::InvalidGrant(m.into());
+        if handle_tenant(code) != Some(ctx.tenant.id) {
+            return Err(invalid("the code is invalid or expired"));
+        }
+        let hash = digest(code);
+        let db = &ctx.db;
+        let mut tx = db.begin().await?;
+        let row = store::code(&mut tx, &hash).await?.ok_or_else(|| invalid("the code is invalid or expired"))?;
+        let now = now_ms();
+        if row.used_at.is_some() {
+            // A replayed code revokes what it issued (RFC 6749 §4.1.2).
+            if let Some(family) = &row.family_id {
+                store::revoke_family(&mut tx, family, now, "authorization code replayed").await?;
+            }
+            let entry = audit(client_actor(&ctx.client), "auth.code_replayed", Outcome::Denied, meta)
+                .resource("user", &row.user_id)
+                .details(json!({ "client_id": ctx.client.client_id, "revoked_family": row.family_id }));
+            AuditService::record(db, &mut tx, entry).await?;
+            tx.commit().await?;
+            return Err(invalid("the code was already used; what it issued is revoked"));
+        }
+        if row.client_id != ctx.client.client_id {
+            return Err(invalid("the code was issued to another client"));
+        }
+        if row.expires_at <= now {
+            return Err(invalid("the code is invalid or expired"));
+        }
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
+            return Err(invalid("redirect_uri does not match the authorization request"));
+        }
+        match (&row.code_challenge, verifier) {
+            (Some(challenge), Some(v)) => {
+                if !valid_pkce_value(v) || !bool::from(pkce_challenge(v).as_bytes().ct_eq(challenge.as_bytes())) {
+                    return Err(invalid("code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(invalid("code_verifier is required")),
+            (None, Some(_)) => {
+                return Err(invalid("code_verifier sent but the authorization request had no challenge"));
+            }
+            (None, None) => {}
+        }
+        let user = store::user_by_id(&mut tx, &row.user_id).await?.filter(|u| u.status == UserStatus::Active);
+        let Some(user) = user else {
+            return Err(invalid("the user can no longer sign in"));
+        };
+        let settings = store::settings(&mut tx).await?;
+        let family = store::FamilyRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            client_id: ctx.client.client_id.clone(),
+            user_id: user.id.clone(),
+            scope: row.scope.clone(),
+            auth_time: row.auth_time,
+            expires_at: row.auth_time + i64::from(settings.session_ttl_secs) * 1000,
+            revoked: false,
+        };
+        if !store::use_code(&mut tx, &hash, now, Some(&family.id)).await? {
+            return Err(invalid("the code was already used"));
+        }
+        store::insert_family(&mut tx, &family, now).await?;
+        let refresh_expires = (now + i64::from(settings.refresh_ttl_secs) * 1000).min(family.expires_at);
+        let tokens = self.tokens_for(ctx, &mut tx, &user, &family, row.nonce.as_deref(), refresh_expires).await?;
+        let entry =
+            audit(user_actor(&user), "auth.tokens_issued", Outcome::Success, meta).resource("user", &user.id).details(
+                json!({ "client_id": ctx.client.client_id, "grant": "authorization_code", "scope": family.scope }),
+            );
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    async fn refresh(
+        &self,
+        ctx: &ClientCtx,
+        token: &str,
+        scope: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<TokenSet, OAuthError> {
+        let invalid = |m: &str| OAuthError::InvalidGrant(m.into());
+        if handle_tenant(token) != Some(ctx.tenant.id) {
+            return Err(invalid("the refresh token is invalid or expired"));
+        }
+        let hash = digest(token);
+        let db = &ctx.db;
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let row =
+            store::refresh(&mut tx, &hash).await?.ok_or_else(|| invalid("the refresh token is invalid or expired"))?;
+        let family = store::family(&mut tx, &row.family_id)
+            .await?
+            .ok_or_else(|| invalid("the refresh token is invalid or expired"))?;
+        if family.client_id != ctx.client.client_id {
+            return Err(invalid("the refresh token was issued to another client"));
+        }
+        if row.used_at.is_some() {
+            // Reuse of a rotated token: the whole family dies (RFC 9700 §4.14.2).
+            store::revoke_family(&mut tx, &family.id, now, "refresh token reused").await?;
+            let entry = audit(client_actor(&ctx.client), "auth.refresh_reused", Outcome::Denied, meta)
+                .resource("user", &family.user_id)
+                .details(json!({ "client_id": ctx.client.client_id, "family": family.id }));
+            AuditService::record(db, &mut tx, entry).await?;
+            tx.commit().await?;
+            return Err(invalid("the refresh token was already used; its family is revoked"));
+        }
+        if family.revoked || family.expires_at <= now || row.expires_at <= now {
+            return Err(invalid("the refresh token is invalid or expired"));
+        }
+        if let Some(s) = scope
+            && !s.split(' ').filter(|x| !x.is_empty()).all(|x| scope_has(&family.scope, x))
+        {
+            return Err(OAuthError::InvalidScope("a refresh cannot widen the granted scope".into()));
+        }
+        let user = store::user_by_id(&mut tx, &family.user_id).await?.filter(|u| u.status == UserStatus::Active);
+        let Some(user) = user else {
+            store::revoke_family(&mut tx, &family.id, now, "user cannot sign in").await?;
+            tx.commit().await?;
+            return Err(invalid("the user can no longer sign in"));
+        };
+        if !store::use_refresh(&mut tx, &hash, now).await? {
+            return Err(invalid("the refresh token was already used"));
+        }
+        let settings = store::settings(&mut tx).await?;
+        let refresh_expires = (now + i64::from(settings.refresh_ttl_secs) * 1000).min(family.expires_at);
+        let tokens = self.tokens_for(ctx, &mut tx, &user, &family, None, refresh_expires).await?;
+        let entry = audit(user_actor(&user), "auth.token_refreshed", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(
+                json!({ "client_id": ctx.client.client_id, "family": family.id, "previous_issued_at": row.issued_at }),
+            );
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(tokens)
+    }
+
+    async fn client_credentials(
+        &self,
+        ctx: &ClientCtx,
+        scope: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<TokenSet, OAuthError> {
+        let Some(role) = ctx.client.service_role.filter(|_| !ctx.client.public) else {
+            return Err(OAuthError::UnauthorizedClient("this client may not use client_credentials".into()));
+        };
+        if scope.is_some_and(|s| s.split(' ').any(|x| !x.is_empty())) {
+            return Err(OAuthError::InvalidScope("service clients take no scopes; access follows their role".into()));
+        }
+        let settings = self.settings(&ctx.db).await?;
+        let grant = UserGrant {
+            user_id: format!("client:{}", ctx.client.client_id),
+            tenant_id: ctx.tenant.id,
+            tenant_slug: ctx.tenant.slug.clone(),
+            roles: vec![role],
+            claims: Map::new(),
+        };
+        let ttl = Duration::from_secs(u64::from(settings.access_ttl_secs));
+        let access = self.tokens.issue_user_access(&grant, &ctx.client.client_id, "", ttl)?;
+        let entry = audit(client_actor(&ctx.client), "auth.tokens_issued", Outcome::Success, meta)
+            .resource("client", &ctx.client.client_id)
+            .details(json!({ "grant": "client_credentials", "role": role }));
+        AuditService::record_now(&ctx.db, entry).await?;
+        Ok(TokenSet {
+            access_token: access,
+            token_type: "Bearer",
+            expires_in: ttl.as_secs(),
+            scope: String::new(),
+            id_token: None,
+            refresh_token: None,
+        })
+    }
+
+    /// RFC 7009: revoking a refresh token revokes its family. Access tokens are short-lived
+    /// JWTs and cannot be recalled; unknown tokens are not an error.
+    pub async fn revoke(&self, ctx: &ClientCtx, token: &str, meta: &RequestMeta) -> Result<(), OAuthError> {
+        if handle_tenant(token) != Some(ctx.tenant.id) {
+            return Ok(());
+        }
+        let db = &ctx.db;
+        let mut tx = db.begin().await?;
+        let Some(row) = store::refresh(&mut tx, &digest(token)).await? else { return Ok(()) };
+        let Some(family) = store::family(&mut tx, &row.family_id).await? else { return Ok(()) };
+        if family.client_id != ctx.client.client_id {
+            // RFC 7009 §2.1: a client revokes only its own tokens; the answer stays 200.
+            return Ok(());
+        }
+        store::revoke_family(&mut tx, &family.id, now_ms(), "revoked by the client").await?;
+        let entry = audit(client_actor(&ctx.client), "auth.token_revoked", Outcome::Success, meta)
+            .resource("user", &family.user_id)
+            .details(json!({ "client_id": ctx.client.client_id, "family": family.id }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// RFC 7662: whether `token` is active, for a client of the same tenant.
+    pub async fn introspect(&self, ctx: &ClientCtx, token: &str) -> Result<Value, OAuthError> {
+        let inactive = json!({ "active": false });
+        if handle_tenant(token) == Some(ctx.tenant.id) {
+            let mut conn = ctx.db.reader().acquire().await?;
+            let Some(row) = store::refresh(&mut conn, &digest(token)).await? else { return Ok(inactive) };
+            let Some(family) = store::family(&mut conn, &row.family_id).await? else { return Ok(inactive) };
+            let now = now_ms();
+            if row.used_at.is_some() || family.revoked || row.expires_at <= now || family.expires_at <= now {
+                return Ok(inactive);
+            }
+            return Ok(json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": family.client_id,
+                "sub": family.user_id,
+                "scope": family.scope,
+                "exp": row.expires_at / 1000,
+                "iat": row.issued_at / 1000,
+                "iss": self.public_url,
+            }));
+        }
+        let Ok(claims) = self.tokens.access_claims(token) else { return Ok(inactive) };
+        let principal = self.tokens.verify_access(token).ok();
+        let same_tenant = principal.as_ref().and_then(|p| p.tenant.as_ref()).is_some_and(|t| t.id == ctx.tenant.id);
+        if !same_tenant {
+            return Ok(inactive);
+        }
+        let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
+        if !subject.starts_with("client:") {
+            let user = store::user_by_id(&mut *ctx.db.reader().acquire().await?, &subject).await?;
+            if !user.is_some_and(|u| u.status == UserStatus::Active) {
+                return Ok(inactive);
+            }
+        }
+        let mut out = json!({ "active": true, "token_type": "Bearer" });
+        for k in [
+            "sub",
+            "client_id",
+            "scope",
+            "exp",
+            "iat",
+            "nbf",
+            "iss",
+            "aud",
+            "jti",
+            "email",
+            "cairn/tenant",
+            "cairn/roles",
+        ] {
+            if let Some(v) = claims.get(k) {
+                out[k] = v.clone();
+            }
+        }
+        if let Some(email) = claims.get("email") {
+            out["username"] = email.clone();
+        }
+        Ok(out)
+    }
+
+    /// OIDC userinfo for a verified access token: the user's current claims.
+    pub async fn userinfo(&self, token: &str) -> Result<Value, OAuthError> {
+        let bad = || OAuthError::InvalidToken("the access token is invalid or expired".into());
+        let principal = self.tokens.verify_access(token).map_err(|_| bad())?;
+        let claims = self.tokens.access_claims(token).map_err(|_| bad())?;
+        let tenant = principal.tenant.ok_or_else(bad)?;
+        let (tenant, db) = self.tenant(tenant.id).await?.ok_or_else(bad)?;
+        let mut conn = db.reader().acquire().await?;
+        let user = store::user_by_id(&mut conn, &principal.subject).await?.filter(|u| u.status == UserStatus::Active);
+        let user = user.ok_or_else(bad)?;
+        let settings = store::settings(&mut conn).await?;
+        let scope = claims["scope"].as_str().unwrap_or("");
+        let grant = self.user_grant(&tenant, &user, &settings, scope, false);
+        let mut out = Map::new();
+        out.insert("sub".into(), json!(user.id));
+        out.extend(grant.claims);
+        out.insert("cairn/tenant".into(), json!({ "id": tenant.id, "slug": tenant.slug }));
+        out.insert("cairn/roles".into(), json!(grant.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
+        Ok(Value::Object(out))
+    }
+
+    /// Checks a post-logout redirect against the client's registered URIs.
+    pub async fn logout_redirect(
+        &self,
+        id_token_hint: Option<&str>,
+        client_id: Option<&str>,
+        post_logout_redirect_uri: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Option<String>, IdentityError> {
+        let Some(uri) = post_logout_redirect_uri else { return Ok(None) };
+        let hinted = id_token_hint.and_then(|t| self.tokens.verify_id_token_hint(t).ok()).map(|h| h.client_id);
+        let Some(client_id) = hinted.as_deref().or(client_id) else { return Ok(None) };
+        let Some(ctx) = self.client(client_id).await? else { return Ok(None) };
+        if !ctx.client.post_logout_uris.iter().any(|u| u == uri) {
+            return Ok(None);
+        }
+        let mut params = Vec::new();
+        if let Some(s) = state {
+            params.push(("state", s));
+        }
+        Ok(Some(redirect(uri, &params)))
+    }
+}

@@ -1,0 +1,679 @@
+//! Use cases of a tenant's user pool: admins create and manage users; users sign in,
+//! change and reset their passwords. Callers pass the tenant (from a verified token or a
+//! client) and its database. Every change commits with its audit entry.
+
+use std::sync::Arc;
+
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{Role, ValidationError, now_ms};
+use cairn_mail::templates::{self, Branding};
+use cairn_mail::{Mailer, Message};
+use cairn_store::sqlx::AnyConnection;
+use cairn_store::{Db, Store, Tenant};
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::model::{Email, Settings, User, UserStatus, check_app_metadata, check_name, digest};
+use crate::{IdentityError, Tokens, password, store};
+
+/// How long an invitation's temporary password works.
+pub const TEMPORARY_PASSWORD_DAYS: u32 = 7;
+/// How long a reset code works.
+pub const RESET_CODE_MINUTES: i64 = 15;
+const RESET_CODE_MAX_ATTEMPTS: i64 = 5;
+
+/// Failed sign-ins an account may have before delays start, and when it is paused.
+const ACCOUNT_FREE_FAILURES: i64 = 5;
+const ACCOUNT_LOCK_FAILURES: i64 = 10;
+/// Failed sign-ins one address may have before delays start.
+const IP_FREE_FAILURES: i64 = 20;
+/// Longest pause; also how long failures are remembered after the last one.
+const MAX_BLOCK_MS: i64 = 15 * 60 * 1000;
+
+/// What an admin gives to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub given_name: String,
+    pub family_name: String,
+    pub roles: Vec<Role>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub app_metadata: Option<Map<String, Value>>,
+    /// Merged into the user's metadata; a `null` value removes the key.
+    pub user_metadata: Option<Map<String, Value>>,
+}
+
+/// The answer to a sign-in attempt. Unknown accounts and wrong passwords give the same
+/// answer ([`SignIn::Invalid`]), after the same work.
+#[derive(Debug)]
+pub enum SignIn {
+    Success(User),
+    /// The password was a temporary one: the user must choose a new password now.
+    MustChangePassword(User),
+    Invalid,
+    /// Too many failures: try again after this many seconds.
+    Throttled {
+        retry_after_secs: i64,
+    },
+    /// Right password, but an admin disabled the account.
+    Disabled,
+    /// Right temporary password, but it expired: an admin must send a new one.
+    TemporaryExpired,
+}
+
+/// The identity service: the store, the token issuer, the mailer and the public URL links
+/// in mail point to.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub mailer: Mailer,
+    pub public_url: String,
+}
+
+fn audit(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
+    NewEntry::new(actor.clone(), Action::fixed(action), outcome, meta.clone())
+}
+
+fn user_actor(u: &User) -> Actor {
+    Actor { id: u.id.clone(), email: Some(u.email.to_string()) }
+}
+
+async fn load(conn: &mut AnyConnection, id: &str) -> Result<User, IdentityError> {
+    store::user_by_id(conn, id).await?.ok_or(IdentityError::NotFound("user"))
+}
+
+fn block_for(failures: i64, free: i64) -> i64 {
+    if failures < free {
+        return 0;
+    }
+    let exp = (failures - free).min(20) as u32;
+    (1000i64 << exp).min(MAX_BLOCK_MS)
+}
+
+impl Identity {
+    pub async fn settings(&self, db: &Db) -> Result<Settings, IdentityError> {
+        Ok(store::settings(&mut *db.reader().acquire().await?).await?)
+    }
+
+    pub async fn put_settings(
+        &self,
+        db: &Db,
+        settings: Settings,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Settings, IdentityError> {
+        settings.validate()?;
+        let mut tx = db.begin().await?;
+        store::put_settings(&mut tx, &settings).await?;
+        let entry = audit(actor, "identity.settings_changed", Outcome::Success, meta)
+            .resource("tenant", "settings")
+            .details(serde_json::to_value(&settings).unwrap_or_default());
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    pub fn branding(&self, tenant: &Tenant, settings: &Settings) -> Branding {
+        Branding {
+            org: settings.display_name.clone().unwrap_or_else(|| tenant.name.clone()),
+            accent: settings.accent.clone(),
+        }
+    }
+
+    /// The web UI's sign-in address for a tenant.
+    pub fn sign_in_url(&self, tenant: &Tenant) -> String {
+        format!("{}/t/{}/", self.public_url, tenant.slug)
+    }
+
+    fn reset_url(&self, tenant: &Tenant) -> String {
+        format!("{}/t/{}/reset", self.public_url, tenant.slug)
+    }
+
+    /// Sends `message` in the background; a failure is logged (the admin can resend).
+    pub fn deliver(&self, message: Message) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&message).await {
+                tracing::error!(error = %e, subject = %message.subject, "mail not sent");
+            }
+        });
+    }
+
+    pub async fn get_user(&self, db: &Db, id: &str) -> Result<User, IdentityError> {
+        load(&mut *db.reader().acquire().await?, id).await
+    }
+
+    pub async fn user_by_email(&self, db: &Db, email: &Email) -> Result<User, IdentityError> {
+        store::user_by_email(&mut *db.reader().acquire().await?, email).await?.ok_or(IdentityError::NotFound("user"))
+    }
+
+    /// Users in id order (creation order), `limit` after the id `after`.
+    pub async fn list_users(&self, db: &Db, limit: i64, after: Option<&str>) -> Result<Vec<User>, IdentityError> {
+        Ok(store::list_users(db, limit, after).await?)
+    }
+
+    pub async fn count_users(&self, db: &Db) -> Result<i64, IdentityError> {
+        Ok(store::count_users(db).await?)
+    }
+
+    /// Creates a user with a temporary password; returns the user and the invitation to
+    /// send (the caller sends it, after this commit).
+    pub async fn create_user(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        new: NewUser,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(User, Message), IdentityError> {
+        let now = now_ms();
+        let temporary = password::temporary();
+        let user = User {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: new.email,
+            given_name: check_name("given_name", &new.given_name)?,
+            family_name: check_name("family_name", &new.family_name)?,
+            status: UserStatus::ForceChangePassword,
+            roles: dedup(new.roles),
+            app_metadata: Map::new(),
+            user_metadata: Map::new(),
+            password_hash: Some(password::hash(&temporary)),
+            password_expires_at: Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = db.begin().await?;
+        if let Err(e) = store::insert_user(&mut tx, &user).await {
+            return Err(if cairn_store::is_unique_violation(&e) {
+                IdentityError::Conflict(format!("a user with email {} already exists", user.email))
+            } else {
+                e.into()
+            });
+        }
+        let entry = audit(actor, "user.created", Outcome::Success, meta).resource("user", &user.id).details(json!({
+            "email": user.email, "roles": user.roles, "given_name": user.given_name, "family_name": user.family_name,
+        }));
+        AuditService::record(db, &mut tx, entry).await?;
+        let settings = store::settings(&mut tx).await?;
+        tx.commit().await?;
+        let message = templates::invitation(
+            &self.branding(tenant, &settings),
+            user.email.as_str(),
+            &temporary,
+            &self.sign_in_url(tenant),
+            TEMPORARY_PASSWORD_DAYS,
+        )?;
+        Ok((user, message))
+    }
+
+    /// Gives the user a new temporary password (status `FORCE_CHANGE_PASSWORD`), ends their
+    /// sessions, and returns the invitation to send. Also how an invitation is resent.
+    pub async fn reset_to_temporary(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        id: &str,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(User, Message), IdentityError> {
+        let now = now_ms();
+        let temporary = password::temporary();
+        let hash = password::hash(&temporary);
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        if user.status == UserStatus::Disabled {
+            return Err(IdentityError::Conflict("the user is disabled; enable them first".into()));
+        }
+        user.password_hash = Some(hash);
+        user.password_expires_at = Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000);
+        user.status = UserStatus::ForceChangePassword;
+        user.updated_at = now;
+        store::update_user(&mut tx, &user).await?;
+        store::revoke_user_grants(&mut tx, &user.id, now, "password reset by an admin").await?;
+        let entry = audit(actor, "user.password_reset", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "by": "admin", "temporary": true }));
+        AuditService::record(db, &mut tx, entry).await?;
+        let settings = store::settings(&mut tx).await?;
+        tx.commit().await?;
+        let message = templates::invitation(
+            &self.branding(tenant, &settings),
+            user.email.as_str(),
+            &temporary,
+            &self.sign_in_url(tenant),
+            TEMPORARY_PASSWORD_DAYS,
+        )?;
+        Ok((user, message))
+    }
+
+    /// Sets a password for automation (as Cognito's admin-set-user-password): permanent
+    /// makes the user `ACTIVE`, otherwise they must change it at next sign-in.
+    pub async fn set_password(
+        &self,
+        db: &Db,
+        id: &str,
+        new_password: &str,
+        permanent: bool,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        password::check_policy("password", new_password, &user.email)?;
+        user.password_hash = Some(password::hash(new_password));
+        user.password_expires_at =
+            if permanent { None } else { Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000) };
+        if user.status != UserStatus::Disabled {
+            user.status = if permanent { UserStatus::Active } else { UserStatus::ForceChangePassword };
+        }
+        user.updated_at = now;
+        store::update_user(&mut tx, &user).await?;
+        store::revoke_user_grants(&mut tx, &user.id, now, "password set by an admin").await?;
+        let entry = audit(actor, "user.password_set", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "permanent": permanent }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Disables (ending every session and refresh token) or enables a user.
+    pub async fn set_enabled(
+        &self,
+        db: &Db,
+        id: &str,
+        enabled: bool,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        if user.id == actor.id && !enabled {
+            return Err(ValidationError::new("status", "you cannot disable yourself").into());
+        }
+        let was = user.status;
+        user.status = match (enabled, was) {
+            (false, _) => UserStatus::Disabled,
+            (true, UserStatus::Disabled) if user.password_expires_at.is_some() => UserStatus::ForceChangePassword,
+            (true, UserStatus::Disabled) => UserStatus::Active,
+            (true, s) => s,
+        };
+        if user.status == was {
+            return Ok(user);
+        }
+        user.updated_at = now;
+        store::update_user(&mut tx, &user).await?;
+        if !enabled {
+            store::revoke_user_grants(&mut tx, &user.id, now, "user disabled").await?;
+        }
+        let action = if enabled { "user.enabled" } else { "user.disabled" };
+        let entry = audit(actor, action, Outcome::Success, meta).resource("user", &user.id);
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Replaces a user's roles (empty: the tenant's default role applies).
+    pub async fn set_roles(
+        &self,
+        db: &Db,
+        id: &str,
+        roles: Vec<Role>,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let roles = dedup(roles);
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        if user.id == actor.id && !roles.contains(&Role::Admin) && user.roles.contains(&Role::Admin) {
+            return Err(ValidationError::new("roles", "you cannot remove your own admin role").into());
+        }
+        if user.roles == roles {
+            return Ok(user);
+        }
+        let before = std::mem::replace(&mut user.roles, roles);
+        user.updated_at = now_ms();
+        store::update_user(&mut tx, &user).await?;
+        let entry = audit(actor, "user.role_changed", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "from": before, "to": user.roles }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Changes names and metadata. App metadata is for admins; callers enforce that.
+    pub async fn update_user(
+        &self,
+        db: &Db,
+        id: &str,
+        patch: UserPatch,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        let mut changed = Vec::new();
+        if let Some(g) = &patch.given_name {
+            user.given_name = check_name("given_name", g)?;
+            changed.push("given_name");
+        }
+        if let Some(f) = &patch.family_name {
+            user.family_name = check_name("family_name", f)?;
+            changed.push("family_name");
+        }
+        if let Some(m) = patch.app_metadata {
+            check_app_metadata(&m)?;
+            user.app_metadata = m;
+            changed.push("app_metadata");
+        }
+        if let Some(m) = patch.user_metadata {
+            for (k, v) in m {
+                if v.is_null() {
+                    user.user_metadata.remove(&k);
+                } else {
+                    user.user_metadata.insert(k, v);
+                }
+            }
+            if serde_json::to_string(&user.user_metadata).map(|s| s.len()).unwrap_or(usize::MAX) > 8192 {
+                return Err(ValidationError::new("user_metadata", "at most 8 KiB").into());
+            }
+            changed.push("user_metadata");
+        }
+        if changed.is_empty() {
+            return Ok(user);
+        }
+        user.updated_at = now_ms();
+        store::update_user(&mut tx, &user).await?;
+        let entry = audit(actor, "user.updated", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "changed": changed }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Checks an email and password for sign-in, with per-account and per-address
+    /// throttling, and records the outcome in the tenant's audit trail.
+    pub async fn sign_in(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        email: &str,
+        password_given: &str,
+        meta: &RequestMeta,
+    ) -> Result<SignIn, IdentityError> {
+        let now = now_ms();
+        let email = Email::parse(email).ok();
+        let account_key = format!("acct:{}", email.as_ref().map(Email::key).unwrap_or_default());
+        let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
+        let attempted = json!({ "email": email.as_ref().map(Email::as_str) });
+
+        let mut conn = db.reader().acquire().await?;
+        let mut retry_after = 0;
+        for key in [&account_key, &ip_key] {
+            if let Some((_, _, blocked_until)) = store::throttle(&mut conn, key).await?
+                && blocked_until > now
+            {
+                retry_after = retry_after.max((blocked_until - now + 999) / 1000);
+            }
+        }
+        let user = match &email {
+            Some(e) => store::user_by_email(&mut conn, e).await?,
+            None => None,
+        };
+        drop(conn);
+        let anonymous = Actor { id: "anonymous".into(), email: email.as_ref().map(|e| e.to_string()) };
+        let actor = user.as_ref().map(user_actor).unwrap_or(anonymous);
+
+        if retry_after > 0 {
+            let entry = audit(&actor, "auth.login_failed", Outcome::Denied, meta)
+                .details(json!({ "attempted": attempted, "reason": "throttled", "retry_after_secs": retry_after }));
+            AuditService::record_now(db, entry).await?;
+            return Ok(SignIn::Throttled { retry_after_secs: retry_after });
+        }
+
+        // The same argon2 work whether or not the account exists.
+        let password_ok = password::verify(password_given, user.as_ref().and_then(|u| u.password_hash.as_deref()));
+        let Some(user) = user.filter(|_| password_ok) else {
+            let mut tx = db.begin().await?;
+            let (account_failures, _) = self.count_failure(&mut tx, &account_key, now, ACCOUNT_FREE_FAILURES).await?;
+            self.count_failure(&mut tx, &ip_key, now, IP_FREE_FAILURES).await?;
+            let entry = audit(&actor, "auth.login_failed", Outcome::Failure, meta).details(
+                json!({ "attempted": attempted, "reason": "invalid credentials", "failures": account_failures }),
+            );
+            AuditService::record(db, &mut tx, entry).await?;
+            let settings = store::settings(&mut tx).await?;
+            tx.commit().await?;
+            if account_failures == ACCOUNT_LOCK_FAILURES
+                && let (Some(email), true) = (&email, actor.id != "anonymous")
+            {
+                let message = templates::lockout(
+                    &self.branding(tenant, &settings),
+                    email.as_str(),
+                    ACCOUNT_LOCK_FAILURES as u32,
+                    (MAX_BLOCK_MS / 60_000) as u32,
+                    &self.reset_url(tenant),
+                )?;
+                self.deliver(message);
+            }
+            return Ok(SignIn::Invalid);
+        };
+
+        let (outcome, result) = match user.status {
+            UserStatus::Disabled => (Some("disabled"), SignIn::Disabled),
+            UserStatus::ForceChangePassword if user.password_expires_at.is_some_and(|t| t < now) => {
+                (Some("temporary password expired"), SignIn::TemporaryExpired)
+            }
+            UserStatus::ForceChangePassword => (None, SignIn::MustChangePassword(user.clone())),
+            UserStatus::Active => (None, SignIn::Success(user.clone())),
+        };
+        let mut tx = db.begin().await?;
+        store::clear_throttle(&mut tx, &account_key).await?;
+        let entry = match outcome {
+            Some(reason) => audit(&actor, "auth.login_failed", Outcome::Denied, meta)
+                .resource("user", &user.id)
+                .details(json!({ "attempted": attempted, "reason": reason })),
+            None => audit(&actor, "auth.login_succeeded", Outcome::Success, meta)
+                .resource("user", &user.id)
+                .details(json!({ "must_change_password": user.status == UserStatus::ForceChangePassword })),
+        };
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Counts one failure for `key`; returns the failures so far and the block set.
+    async fn count_failure(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        now: i64,
+        free: i64,
+    ) -> Result<(i64, i64), IdentityError> {
+        let failures = match store::throttle(conn, key).await? {
+            Some((n, last, _)) if now - last <= MAX_BLOCK_MS => n + 1,
+            _ => 1,
+        };
+        let block = if key.starts_with("acct:") && failures >= ACCOUNT_LOCK_FAILURES {
+            MAX_BLOCK_MS
+        } else {
+            block_for(failures, free)
+        };
+        let blocked_until = if block > 0 { now + block } else { 0 };
+        store::put_throttle(conn, key, failures, now, blocked_until).await?;
+        Ok((failures, blocked_until))
+    }
+
+    /// The user chooses their own password: at first sign-in (after a temporary one), or
+    /// from their profile with the current password.
+    pub async fn change_password(
+        &self,
+        db: &Db,
+        id: &str,
+        current: Option<&str>,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> Result<User, IdentityError> {
+        let now = now_ms();
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        if user.status == UserStatus::Disabled {
+            return Err(IdentityError::Conflict("the account is disabled".into()));
+        }
+        if let Some(current) = current
+            && !password::verify(current, user.password_hash.as_deref())
+        {
+            return Err(ValidationError::new("current_password", "is not your current password").into());
+        }
+        password::check_policy("new_password", new_password, &user.email)?;
+        if password::verify(new_password, user.password_hash.as_deref()) {
+            return Err(ValidationError::new("new_password", "must differ from the current password").into());
+        }
+        let first = user.status == UserStatus::ForceChangePassword;
+        user.password_hash = Some(password::hash(new_password));
+        user.password_expires_at = None;
+        user.status = UserStatus::Active;
+        user.updated_at = now;
+        store::update_user(&mut tx, &user).await?;
+        let entry = audit(&user_actor(&user), "user.password_changed", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "first_sign_in": first }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Forgot password, step one. Answers at once and the same way whether or not the
+    /// email has an account: the lookup, code and mail happen in the background.
+    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, meta: RequestMeta) {
+        let this = self.clone();
+        let email = Email::parse(email).ok();
+        tokio::spawn(async move {
+            let Some(email) = email else { return };
+            if let Err(e) = this.send_reset_code(&tenant, &db, &email, &meta).await {
+                tracing::error!(error = %e, "password reset code not sent");
+            }
+        });
+    }
+
+    async fn send_reset_code(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        email: &Email,
+        meta: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let mut tx = db.begin().await?;
+        let Some(user) = store::user_by_email(&mut tx, email).await? else {
+            return Ok(());
+        };
+        if user.status == UserStatus::Disabled {
+            return Ok(());
+        }
+        let code = password::numeric_code();
+        store::put_reset_code(
+            &mut tx,
+            &user.id,
+            &digest(&format!("{}:{code}", user.id)),
+            now_ms() + RESET_CODE_MINUTES * 60_000,
+        )
+        .await?;
+        let entry = audit(&user_actor(&user), "auth.password_reset_requested", Outcome::Success, meta)
+            .resource("user", &user.id);
+        AuditService::record(db, &mut tx, entry).await?;
+        let settings = store::settings(&mut tx).await?;
+        tx.commit().await?;
+        let message = templates::reset_code(
+            &self.branding(tenant, &settings),
+            user.email.as_str(),
+            &code,
+            &self.reset_url(tenant),
+        )?;
+        self.mailer.send(&message).await?;
+        Ok(())
+    }
+
+    /// Forgot password, step two: a valid code sets the new password. Every failure is the
+    /// same `Ok(false)`, whether the email is unknown, the code wrong, used or expired.
+    pub async fn finish_reset(
+        &self,
+        db: &Db,
+        email: &str,
+        code: &str,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> Result<bool, IdentityError> {
+        let now = now_ms();
+        let email = Email::parse(email)?;
+        password::check_policy("new_password", new_password, &email)?;
+        let mut tx = db.begin().await?;
+        let user = store::user_by_email(&mut tx, &email).await?;
+        let stored = match &user {
+            Some(u) if u.status != UserStatus::Disabled => store::attempt_reset_code(&mut tx, &u.id).await?,
+            _ => None,
+        };
+        let given = digest(&format!("{}:{}", user.as_ref().map(|u| u.id.as_str()).unwrap_or("-"), code.trim()));
+        let valid = match &stored {
+            Some((hash, expires_at, attempts)) => {
+                bool::from(hash.as_bytes().ct_eq(given.as_bytes()))
+                    && *expires_at > now
+                    && *attempts <= RESET_CODE_MAX_ATTEMPTS
+            }
+            None => false,
+        };
+        let Some(mut user) = user.clone().filter(|_| valid) else {
+            if let Some(u) = &user {
+                let entry =
+                    audit(&user_actor(u), "auth.password_reset_failed", Outcome::Failure, meta).resource("user", &u.id);
+                AuditService::record(db, &mut tx, entry).await?;
+                if stored.as_ref().is_some_and(|(_, exp, attempts)| *attempts >= RESET_CODE_MAX_ATTEMPTS || *exp <= now)
+                {
+                    store::delete_reset_code(&mut tx, &u.id).await?;
+                }
+            }
+            tx.commit().await?;
+            return Ok(false);
+        };
+        user.password_hash = Some(password::hash(new_password));
+        user.password_expires_at = None;
+        user.status = UserStatus::Active;
+        user.updated_at = now;
+        store::update_user(&mut tx, &user).await?;
+        store::delete_reset_code(&mut tx, &user.id).await?;
+        store::revoke_user_grants(&mut tx, &user.id, now, "password reset").await?;
+        store::clear_throttle(&mut tx, &format!("acct:{}", user.email.key())).await?;
+        let entry = audit(&user_actor(&user), "user.password_reset", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(json!({ "by": "emailed code" }));
+        AuditService::record(db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+fn dedup(mut roles: Vec<Role>) -> Vec<Role> {
+    roles.sort();
+    roles.dedup();
+    roles
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn delays_grow_and_cap() {
+        assert_eq!(super::block_for(4, 5), 0);
+        assert_eq!(super::block_for(5, 5), 1000);
+        assert_eq!(super::block_for(6, 5), 2000);
+        assert_eq!(super::block_for(40, 5), super::MAX_BLOCK_MS);
+    }
+}

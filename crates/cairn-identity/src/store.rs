@@ -1,0 +1,544 @@
+//! SQL for the identity tables of a tenant database; one text serves both backends.
+
+use cairn_domain::Role;
+use cairn_store::Db;
+use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
+use serde_json::{Map, Value};
+
+use crate::model::{Client, Email, Settings, User, UserStatus};
+
+fn corrupt(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is not valid").into())
+}
+
+fn json_map(text: &str) -> Result<Map<String, Value>, sqlx::Error> {
+    serde_json::from_str(text).map_err(|_| corrupt("metadata"))
+}
+
+fn roles_from(text: &str) -> Result<Vec<Role>, sqlx::Error> {
+    serde_json::from_str(text).map_err(|_| corrupt("roles"))
+}
+
+pub(crate) fn roles_text(roles: &[Role]) -> String {
+    serde_json::to_string(roles).expect("roles serialise")
+}
+
+const USER_COLUMNS: &str = "id, email, given_name, family_name, status, roles, app_metadata, user_metadata, \
+                            password_hash, password_expires_at, created_at, updated_at";
+
+fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
+    let email: String = row.try_get("email")?;
+    let status: String = row.try_get("status")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        status: UserStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        roles: roles_from(&row.try_get::<String, _>("roles")?)?,
+        app_metadata: json_map(&row.try_get::<String, _>("app_metadata")?)?,
+        user_metadata: json_map(&row.try_get::<String, _>("user_metadata")?)?,
+        password_hash: row.try_get("password_hash")?,
+        password_expires_at: row.try_get("password_expires_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, email, email_key, given_name, family_name, status, roles, app_metadata, user_metadata, \
+         password_hash, password_expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&u.id)
+    .bind(u.email.as_str())
+    .bind(u.email.key())
+    .bind(&u.given_name)
+    .bind(&u.family_name)
+    .bind(u.status.as_str())
+    .bind(roles_text(&u.roles))
+    .bind(Value::Object(u.app_metadata.clone()).to_string())
+    .bind(Value::Object(u.user_metadata.clone()).to_string())
+    .bind(&u.password_hash)
+    .bind(u.password_expires_at)
+    .bind(u.created_at)
+    .bind(u.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes every mutable field of `u`.
+pub(crate) async fn update_user(conn: &mut AnyConnection, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET given_name = $2, family_name = $3, status = $4, roles = $5, app_metadata = $6, \
+         user_metadata = $7, password_hash = $8, password_expires_at = $9, updated_at = $10 WHERE id = $1",
+    )
+    .bind(&u.id)
+    .bind(&u.given_name)
+    .bind(&u.family_name)
+    .bind(u.status.as_str())
+    .bind(roles_text(&u.roles))
+    .bind(Value::Object(u.app_metadata.clone()).to_string())
+    .bind(Value::Object(u.user_metadata.clone()).to_string())
+    .bind(&u.password_hash)
+    .bind(u.password_expires_at)
+    .bind(u.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn user_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?.as_ref().map(user).transpose()
+}
+
+pub(crate) async fn user_by_email(conn: &mut AnyConnection, email: &Email) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
+    sqlx::query(&sql).bind(email.key()).fetch_optional(&mut *conn).await?.as_ref().map(user).transpose()
+}
+
+pub(crate) async fn list_users(db: &Db, limit: i64, after: Option<&str>) -> Result<Vec<User>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id > $1 ORDER BY id LIMIT $2");
+    let rows = sqlx::query(&sql).bind(after.unwrap_or("")).bind(limit).fetch_all(db.reader()).await?;
+    rows.iter().map(user).collect()
+}
+
+pub(crate) async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.reader()).await
+}
+
+pub(crate) async fn settings(conn: &mut AnyConnection) -> Result<Settings, sqlx::Error> {
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT settings FROM identity_settings WHERE id = 1").fetch_optional(&mut *conn).await?;
+    match text {
+        Some(t) => serde_json::from_str(&t).map_err(|_| corrupt("settings")),
+        None => Ok(Settings::default()),
+    }
+}
+
+pub(crate) async fn put_settings(conn: &mut AnyConnection, s: &Settings) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO identity_settings (id, settings) VALUES (1, $1) \
+         ON CONFLICT (id) DO UPDATE SET settings = excluded.settings",
+    )
+    .bind(serde_json::to_string(s).expect("settings serialise"))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const CLIENT_COLUMNS: &str =
+    "client_id, name, secret_hash, public, service_role, redirect_uris, post_logout_uris, created_at";
+
+fn client(row: &AnyRow) -> Result<Client, sqlx::Error> {
+    let uris = |col: &str| -> Result<Vec<String>, sqlx::Error> {
+        serde_json::from_str(&row.try_get::<String, _>(col)?).map_err(|_| corrupt("redirect URIs"))
+    };
+    let service_role: Option<String> = row.try_get("service_role")?;
+    Ok(Client {
+        client_id: row.try_get("client_id")?,
+        name: row.try_get("name")?,
+        secret_hash: row.try_get("secret_hash")?,
+        public: row.try_get::<i64, _>("public")? != 0,
+        service_role: service_role.map(|r| r.parse().map_err(|_| corrupt("service role"))).transpose()?,
+        redirect_uris: uris("redirect_uris")?,
+        post_logout_uris: uris("post_logout_uris")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) async fn insert_client(conn: &mut AnyConnection, c: &Client) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, name, secret_hash, public, service_role, redirect_uris, post_logout_uris, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&c.client_id)
+    .bind(&c.name)
+    .bind(&c.secret_hash)
+    .bind(i64::from(c.public))
+    .bind(c.service_role.map(|r| r.as_str()))
+    .bind(serde_json::to_string(&c.redirect_uris).expect("uris serialise"))
+    .bind(serde_json::to_string(&c.post_logout_uris).expect("uris serialise"))
+    .bind(c.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn client_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<Client>, sqlx::Error> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id = $1");
+    sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await?.as_ref().map(client).transpose()
+}
+
+pub(crate) async fn list_clients(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients ORDER BY created_at, client_id");
+    sqlx::query(&sql).fetch_all(db.reader()).await?.iter().map(client).collect()
+}
+
+pub(crate) async fn set_client_secret(
+    conn: &mut AnyConnection,
+    id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("UPDATE oauth_clients SET secret_hash = $2, updated_at = $3 WHERE client_id = $1 AND public = 0")
+            .bind(id)
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(crate) async fn delete_client(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1").bind(id).execute(&mut *conn).await?;
+    // What the client was granted dies with it.
+    sqlx::query(
+        "UPDATE token_families SET revoked_at = $2, revoked_reason = 'client deleted' \
+         WHERE client_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+// --- Provider state: sessions, codes, refresh-token families, reset codes, throttling.
+
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRow {
+    pub user_id: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+pub(crate) async fn insert_session(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    user_id: &str,
+    auth_time: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO idp_sessions (id_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(auth_time)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn session(conn: &mut AnyConnection, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+    let row = sqlx::query("SELECT user_id, auth_time, expires_at, revoked_at FROM idp_sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok(SessionRow {
+            user_id: r.try_get("user_id")?,
+            auth_time: r.try_get("auth_time")?,
+            expires_at: r.try_get("expires_at")?,
+            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn revoke_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE idp_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL")
+        .bind(id_hash)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session and token family of a user (disable, password change by an admin).
+pub(crate) async fn revoke_user_grants(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE idp_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE token_families SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CodeRow {
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub family_id: Option<String>,
+}
+
+pub(crate) async fn insert_code(conn: &mut AnyConnection, hash: &str, c: &CodeRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO auth_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, \
+         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(hash)
+    .bind(&c.client_id)
+    .bind(&c.user_id)
+    .bind(&c.redirect_uri)
+    .bind(&c.scope)
+    .bind(&c.nonce)
+    .bind(&c.code_challenge)
+    .bind(c.auth_time)
+    .bind(c.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn code(conn: &mut AnyConnection, hash: &str) -> Result<Option<CodeRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT client_id, user_id, redirect_uri, scope, nonce, code_challenge, auth_time, expires_at, used_at, family_id \
+         FROM auth_codes WHERE code_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(CodeRow {
+            client_id: r.try_get("client_id")?,
+            user_id: r.try_get("user_id")?,
+            redirect_uri: r.try_get("redirect_uri")?,
+            scope: r.try_get("scope")?,
+            nonce: r.try_get("nonce")?,
+            code_challenge: r.try_get("code_challenge")?,
+            auth_time: r.try_get("auth_time")?,
+            expires_at: r.try_get("expires_at")?,
+            used_at: r.try_get("used_at")?,
+            family_id: r.try_get("family_id")?,
+        })
+    })
+    .transpose()
+}
+
+/// Marks a code used; false when another request used it first.
+pub(crate) async fn use_code(
+    conn: &mut AnyConnection,
+    hash: &str,
+    now: i64,
+    family_id: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE auth_codes SET used_at = $2, family_id = $3 WHERE code_hash = $1 AND used_at IS NULL")
+        .bind(hash)
+        .bind(now)
+        .bind(family_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FamilyRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+}
+
+pub(crate) async fn insert_family(conn: &mut AnyConnection, f: &FamilyRow, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO token_families (id, client_id, user_id, scope, auth_time, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&f.id)
+    .bind(&f.client_id)
+    .bind(&f.user_id)
+    .bind(&f.scope)
+    .bind(f.auth_time)
+    .bind(now)
+    .bind(f.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn family(conn: &mut AnyConnection, id: &str) -> Result<Option<FamilyRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, client_id, user_id, scope, auth_time, expires_at, revoked_at FROM token_families WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(FamilyRow {
+            id: r.try_get("id")?,
+            client_id: r.try_get("client_id")?,
+            user_id: r.try_get("user_id")?,
+            scope: r.try_get("scope")?,
+            auth_time: r.try_get("auth_time")?,
+            expires_at: r.try_get("expires_at")?,
+            revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn revoke_family(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE token_families SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .bind(reason)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_refresh(
+    conn: &mut AnyConnection,
+    hash: &str,
+    family_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(hash)
+        .bind(family_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshRow {
+    pub family_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+pub(crate) async fn refresh(conn: &mut AnyConnection, hash: &str) -> Result<Option<RefreshRow>, sqlx::Error> {
+    let row = sqlx::query("SELECT family_id, issued_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok(RefreshRow {
+            family_id: r.try_get("family_id")?,
+            issued_at: r.try_get("issued_at")?,
+            expires_at: r.try_get("expires_at")?,
+            used_at: r.try_get("used_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Marks a refresh token used; false when another request rotated it first.
+pub(crate) async fn use_refresh(conn: &mut AnyConnection, hash: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(crate) async fn put_reset_code(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    hash: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO reset_codes (user_id, code_hash, expires_at, attempts) VALUES ($1, $2, $3, 0) \
+         ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, expires_at = excluded.expires_at, attempts = 0",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The stored code hash, expiry and attempts so far, counting this attempt.
+pub(crate) async fn attempt_reset_code(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Option<(String, i64, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE reset_codes SET attempts = attempts + 1 WHERE user_id = $1 RETURNING code_hash, expires_at, attempts",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((r.try_get("code_hash")?, r.try_get("expires_at")?, r.try_get("attempts")?))).transpose()
+}
+
+pub(crate) async fn delete_reset_code(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM reset_codes WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub(crate) async fn throttle(conn: &mut AnyConnection, key: &str) -> Result<Option<(i64, i64, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT failures, last_failure, blocked_until FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("failures")?, r.try_get("last_failure")?, r.try_get("blocked_until")?))).transpose()
+}
+
+pub(crate) async fn put_throttle(
+    conn: &mut AnyConnection,
+    key: &str,
+    failures: i64,
+    now: i64,
+    blocked_until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, \
+         blocked_until = excluded.blocked_until",
+    )
+    .bind(key)
+    .bind(failures)
+    .bind(now)
+    .bind(blocked_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn clear_throttle(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&mut *conn).await?;
+    Ok(())
+}
