@@ -21,7 +21,7 @@ pub use clients::NewClient;
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
-pub use service::{Identity, NewUser, SignIn, UserPatch};
+pub use service::{Identity, Invitation, NewUser, SignIn, UserPatch};
 pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
 
 use cairn_domain::ValidationError;

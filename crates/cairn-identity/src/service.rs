@@ -39,6 +39,14 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
+/// An invitation: the message to mail and the temporary password it carries (for the
+/// first start's banner, which prints it instead of mailing it).
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub message: Message,
+    pub temporary_password: String,
+}
+
 /// Changes to a user; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
@@ -172,7 +180,7 @@ impl Identity {
         new: NewUser,
         actor: &Actor,
         meta: &RequestMeta,
-    ) -> Result<(User, Message), IdentityError> {
+    ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
         let user = User {
@@ -210,7 +218,7 @@ impl Identity {
             &self.sign_in_url(tenant),
             TEMPORARY_PASSWORD_DAYS,
         )?;
-        Ok((user, message))
+        Ok((user, Invitation { message, temporary_password: temporary }))
     }
 
     /// Gives the user a new temporary password (status `FORCE_CHANGE_PASSWORD`), ends their
@@ -222,7 +230,7 @@ impl Identity {
         id: &str,
         actor: &Actor,
         meta: &RequestMeta,
-    ) -> Result<(User, Message), IdentityError> {
+    ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
         let hash = password::hash(&temporary);
@@ -250,7 +258,7 @@ impl Identity {
             &self.sign_in_url(tenant),
             TEMPORARY_PASSWORD_DAYS,
         )?;
-        Ok((user, message))
+        Ok((user, Invitation { message, temporary_password: temporary }))
     }
 
     /// Sets a password for automation (as Cognito's admin-set-user-password): permanent

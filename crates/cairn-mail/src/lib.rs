@@ -24,6 +24,11 @@ pub enum MailError {
     Send(String),
 }
 
+/// Whether `s` is a sender or recipient lettre accepts (`a@b.c` or `Name <a@b.c>`).
+pub fn valid_mailbox(s: &str) -> bool {
+    s.parse::<Mailbox>().is_ok()
+}
+
 /// A message ready to send: the recipient, a subject, and both bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

@@ -26,16 +26,21 @@ pub struct Caller {
 /// The client address (the socket peer, or with `trust_proxy_headers` the address the
 /// nearest proxy appended to `X-Forwarded-For`), user agent and request id.
 pub fn request_meta(parts: &Parts, trust_proxy_headers: bool) -> RequestMeta {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    meta_from(&parts.headers, peer, trust_proxy_headers)
+}
+
+/// As [`request_meta`], from the headers and the socket peer.
+fn meta_from(headers: &axum::http::HeaderMap, peer: Option<SocketAddr>, trust_proxy_headers: bool) -> RequestMeta {
     let forwarded = trust_proxy_headers
-        .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+        .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
         .flatten()
         .and_then(|v| v.rsplit(',').next())
         .map(str::trim)
         .filter(|v| v.parse::<std::net::IpAddr>().is_ok())
         .map(str::to_owned);
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let user_agent = parts
-        .headers
+    let peer = peer.map(|p| p.ip().to_string());
+    let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.chars().take(512).collect());
@@ -43,6 +48,18 @@ pub fn request_meta(parts: &Parts, trust_proxy_headers: bool) -> RequestMeta {
         ip: forwarded.or(peer),
         user_agent,
         request_id: Some(crate::context::current_request_id()).filter(|id| id != "-"),
+    }
+}
+
+/// Where a request came from, for routes without a bearer caller (sign-in, token).
+#[derive(Debug, Clone)]
+pub struct Meta(pub RequestMeta);
+
+impl FromRequestParts<AppState> for Meta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Meta(request_meta(parts, state.config.trust_proxy_headers)))
     }
 }
 

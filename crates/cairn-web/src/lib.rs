@@ -1,4 +1,5 @@
-//! Cairn's HTTP surface: the `/api/v1` routers, platform endpoints, the caller extractor,
+//! Cairn's HTTP surface: the `/api/v1` routers, platform endpoints, the OpenID Connect
+//! provider and its hosted pages, the web UI, the caller extractor,
 //! the one error type, request context (ids, logs, metrics, timeouts) and the OpenAPI
 //! description generated from the handlers. No SQL lives here.
 
@@ -6,14 +7,17 @@ pub mod api;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod metrics;
+pub mod oidc;
+pub mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use cairn_identity::Tokens;
+use cairn_identity::{Identity, Tokens};
 use cairn_store::Store;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi};
@@ -27,6 +31,7 @@ pub use metrics::Metrics;
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<Tokens>,
+    pub identity: Arc<Identity>,
     pub metrics: Arc<Metrics>,
     /// Set when shutdown begins: readiness turns false.
     pub draining: Arc<AtomicBool>,
@@ -35,10 +40,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: Arc<Tokens>, config: WebConfig) -> Self {
+    pub fn new(identity: Identity, config: WebConfig) -> Self {
         Self {
-            store,
-            tokens,
+            store: identity.store.clone(),
+            tokens: identity.tokens.clone(),
+            identity: Arc::new(identity),
             metrics: Arc::new(Metrics::default()),
             draining: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
@@ -80,7 +86,8 @@ fn describe(mut doc: OpenApi) -> OpenApi {
 pub fn app(mut state: AppState) -> Router {
     let (router, doc) = routes();
     state.openapi = Arc::new(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
-    finish(router, state)
+    // The provider and the pages speak OAuth and HTML, not the API: outside the OpenAPI document.
+    finish(router.merge(oidc::router()).merge(ui::router()), state)
 }
 
 /// The probes only (`/healthz`, `/readyz`, `/metrics`), for processes that serve no API.

@@ -255,11 +255,11 @@ async fn serve(config: crate::config::Config, role: startup::Role) -> Result<(),
     let mut banner = format!("Cairn is listening on {url}\n");
     if let Some(b) = &app.bootstrap {
         banner.push_str(&format!(
-            "\nFirst start: created tenant '{}'. These credentials are shown once and expire in 12 hours:\n\n  \
-             admin token for '{}':\n  {}\n\n  platform operator token:\n  {}\n\n\
-             Try: curl -H \"Authorization: Bearer <admin token>\" {url}/api/v1/numbers\n\
-             Mint more with `cairn token issue`.\n",
-            b.tenant, b.tenant, b.admin_token, b.operator_token
+            "\nFirst start: created organization '{}' with its first admin. Shown once:\n\n  \
+             sign in at:          {}\n  email:               {}\n  temporary password:  {}\n\n\
+             You will choose your own password at first sign-in. Platform operator tokens come from \
+             `cairn token issue --operator`.\n",
+            b.tenant, b.sign_in_url, b.email, b.temporary_password
         ));
     }
     {

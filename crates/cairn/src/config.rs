@@ -152,6 +152,27 @@ pub const KEYS: &[Key] = &[
         secret: false,
         doc: "Slug of the tenant created when the control database is new.",
     },
+    Key {
+        name: "bootstrap_email",
+        env: "CAIRN_BOOTSTRAP_EMAIL",
+        default: Some("admin@localhost"),
+        secret: false,
+        doc: "Email of the first tenant's first admin, created when the control database is new; their temporary password is printed once.",
+    },
+    Key {
+        name: "mail_url",
+        env: "CAIRN_MAIL_URL",
+        default: Some("file://"),
+        secret: true,
+        doc: "Where mail goes. `file://` writes `.eml` files under `<data_dir>/mail` (`cairn mail list` shows them; `file:///path` picks the folder); `smtp://user:pass@host:587` (STARTTLS when offered; `?tls=required` insists); `smtps://user:pass@host:465` (implicit TLS). Amazon SES: its SMTP endpoint and SMTP credentials.",
+    },
+    Key {
+        name: "mail_from",
+        env: "CAIRN_MAIL_FROM",
+        default: None,
+        secret: false,
+        doc: "Sender of every mail. Default: `Cairn <no-reply@<public host>>`.",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +202,9 @@ pub struct Config {
     pub audit_checkpoint_interval: Duration,
     pub audit_sweep_interval: Duration,
     pub bootstrap_tenant: cairn_domain::TenantSlug,
+    pub bootstrap_email: String,
+    pub mail_url: String,
+    pub mail_from: Option<String>,
 }
 
 /// A configuration problem: the key (as the user named it) and what is wrong.
@@ -350,6 +374,22 @@ impl Layers {
         };
         let bootstrap_tenant = cairn_domain::TenantSlug::parse(req("bootstrap_tenant")?)
             .map_err(|e| err("CAIRN_BOOTSTRAP_TENANT", e.message))?;
+        let bootstrap_email = req("bootstrap_email")?.trim().to_owned();
+        cairn_identity::Email::parse(&bootstrap_email).map_err(|e| err("CAIRN_BOOTSTRAP_EMAIL", e.message))?;
+        let mail_url = req("mail_url")?.to_owned();
+        let scheme = url::Url::parse(&mail_url).map(|u| u.scheme().to_owned()).unwrap_or_default();
+        if !matches!(scheme.as_str(), "file" | "smtp" | "smtps") {
+            return Err(err("CAIRN_MAIL_URL", "must be a file://, smtp:// or smtps:// URL"));
+        }
+        let mail_from = nonempty("mail_from");
+        if let Some(from) = &mail_from
+            && !cairn_mail::valid_mailbox(from)
+        {
+            return Err(err(
+                "CAIRN_MAIL_FROM",
+                format!("{from:?} is not an address like 'Cairn <no-reply@example.com>'"),
+            ));
+        }
         Ok(Config {
             data_dir,
             database_url,
@@ -370,13 +410,16 @@ impl Layers {
             audit_checkpoint_interval: positive("audit_checkpoint_interval")?,
             audit_sweep_interval: positive("audit_sweep_interval")?,
             bootstrap_tenant,
+            bootstrap_email,
+            mail_url,
+            mail_from,
         })
     }
 }
 
 /// `database_url` without its password; other secrets entirely.
 fn redact(name: &str, value: &str) -> String {
-    if name == "database_url" { cairn_domain::redact_url(value) } else { "(redacted)".into() }
+    if matches!(name, "database_url" | "mail_url") { cairn_domain::redact_url(value) } else { "(redacted)".into() }
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.

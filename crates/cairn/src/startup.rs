@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use cairn_domain::MasterKey;
-use cairn_identity::{AccessGrant, SigningKeys, Tokens};
+use cairn_identity::{Email, Identity, NewUser, SigningKeys, Tokens};
 use cairn_store::{Migration, Store, StoreConfig};
 use cairn_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
@@ -39,6 +39,7 @@ pub fn control_migrations() -> Vec<Migration> {
 
 pub fn tenant_migrations() -> Vec<Migration> {
     let mut all = cairn_audit::migrations();
+    all.extend(cairn_identity::tenant_migrations());
     all.extend(cairn_numbers::tenant_migrations());
     all
 }
@@ -104,12 +105,34 @@ pub async fn tokens(store: &Store, issuer: String) -> anyhow::Result<(Tokens, bo
     Ok((Tokens::new(issuer, keys), first_start))
 }
 
-/// What first start created, to tell the person who started it.
+/// The mailer the configuration names; the default sender is `no-reply@<public host>`.
+pub fn mailer(config: &Config, public_url: &str) -> anyhow::Result<cairn_mail::Mailer> {
+    let from = match &config.mail_from {
+        Some(f) => f.clone(),
+        None => {
+            let host = url::Url::parse(public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+            let host = host.filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err());
+            format!("Cairn <no-reply@{}>", host.as_deref().unwrap_or("localhost"))
+        }
+    };
+    cairn_mail::Mailer::new(&config.mail_url, &from, &config.data_dir).context("CAIRN_MAIL_URL")
+}
+
+/// The identity service over `store`, for the CLI and the server alike.
+pub async fn identity(config: &Config, store: &Store, public_url: String) -> anyhow::Result<(Identity, bool)> {
+    let (tokens, first_start) = tokens(store, public_url.clone()).await?;
+    let mailer = mailer(config, &public_url)?;
+    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url }, first_start))
+}
+
+/// What first start created, to tell the person who started it: the first admin and
+/// their temporary password (shown once, never stored in clear).
 #[derive(Debug)]
 pub struct Bootstrap {
     pub tenant: String,
-    pub admin_token: String,
-    pub operator_token: String,
+    pub email: String,
+    pub temporary_password: String,
+    pub sign_in_url: String,
 }
 
 /// A built application, bound to its port, ready to run.
@@ -138,16 +161,16 @@ impl Application {
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
         let public_url = config.public_url(bound);
-        let (tokens, first_start) = tokens(&store, public_url.clone()).await?;
-        let tokens = Arc::new(tokens);
-        let bootstrap = if first_start { Some(bootstrap(&config, &store, &tokens).await?) } else { None };
+        let (identity, first_start) = identity(&config, &store, public_url.clone()).await?;
+        let bootstrap = if first_start { Some(bootstrap(&config, &identity).await?) } else { None };
+        cairn_identity::password::warm_up();
         let web = WebConfig {
             public_url,
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             trust_proxy_headers: config.trust_proxy_headers,
         };
-        let state = AppState::new(store, tokens, web);
+        let state = AppState::new(identity, web);
         Ok(Application { listener, state, role, config, bootstrap })
     }
 
@@ -216,8 +239,10 @@ impl Application {
     }
 }
 
-/// First start: the bootstrap tenant and credentials to use it at once.
-async fn bootstrap(config: &Config, store: &Store, tokens: &Tokens) -> anyhow::Result<Bootstrap> {
+/// First start: the bootstrap tenant and its first admin, whose temporary password the
+/// person who started Cairn signs in with (and must change at once).
+async fn bootstrap(config: &Config, identity: &Identity) -> anyhow::Result<Bootstrap> {
+    let store = &identity.store;
     let slug = &config.bootstrap_tenant;
     let tenant = match store.create_tenant(slug, slug.as_str(), None).await {
         Ok(t) => t,
@@ -225,23 +250,31 @@ async fn bootstrap(config: &Config, store: &Store, tokens: &Tokens) -> anyhow::R
         Err(cairn_store::StoreError::SlugTaken(_)) => store.tenant_by_slug(slug).await?,
         Err(e) => return Err(e.into()),
     };
+    let system = cairn_audit::Actor { id: "system:first-start".into(), email: None };
     let entry = cairn_audit::NewEntry::new(
-        cairn_audit::Actor { id: "system:first-start".into(), email: None },
+        system.clone(),
         cairn_audit::Action::fixed("tenant.created"),
         cairn_audit::Outcome::Success,
         cairn_audit::RequestMeta::default(),
     )
     .resource("tenant", tenant.id.to_string())
-    .details(
-        serde_json::json!({"slug": tenant.slug, "via": "first start", "credentials_issued": ["admin", "operator"]}),
-    );
+    .details(serde_json::json!({"slug": tenant.slug, "via": "first start", "first_admin": config.bootstrap_email}));
     cairn_audit::AuditService::record_now(store.control(), entry).await.context("recording the first start")?;
-    let ttl = std::time::Duration::from_secs(12 * 3600);
-    let grant =
-        AccessGrant::Tenant { id: tenant.id, slug: tenant.slug.clone(), roles: vec![cairn_domain::Role::Admin] };
+    let db = store.tenant_db(tenant.id).await?;
+    let new = NewUser {
+        email: Email::parse(&config.bootstrap_email)?,
+        given_name: String::new(),
+        family_name: String::new(),
+        roles: vec![cairn_domain::Role::Admin],
+    };
+    let meta = cairn_audit::RequestMeta::default();
+    // The password is printed, not mailed: the first admin may have no mailbox yet.
+    let (_, invitation) =
+        identity.create_user(&tenant, &db, new, &system, &meta).await.context("creating the first admin")?;
     Ok(Bootstrap {
         tenant: tenant.slug.to_string(),
-        admin_token: tokens.issue_access("bootstrap-admin", &grant, "cairn-cli", ttl)?,
-        operator_token: tokens.issue_access("bootstrap-operator", &AccessGrant::Operator, "cairn-cli", ttl)?,
+        email: config.bootstrap_email.clone(),
+        temporary_password: invitation.temporary_password,
+        sign_in_url: identity.sign_in_url(&tenant),
     })
 }

@@ -1,0 +1,447 @@
+//! The web UI. It signs in through Cairn's own provider like any other client
+//! (authorization code + PKCE with the tenant's built-in web client) and keeps the
+//! resulting tokens in a sealed, `HttpOnly`, `SameSite=Lax` cookie (`Secure` unless the
+//! public URL is plain http). Every form carries the session's CSRF token.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use cairn_audit::{Actor, RequestMeta};
+use cairn_domain::{Principal, Role, TenantId, TenantSlug, now_ms};
+use cairn_identity::model::web_client_id;
+use cairn_identity::provider::pkce_challenge;
+use cairn_identity::{ClientCtx, Grant};
+use cairn_numbers::{NumberValue, NumbersService, PageLimit};
+use cairn_store::{Db, Tenant};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::extract::Meta;
+use crate::html::{self, Chrome};
+
+const WEB_COOKIE: &str = "cairn_web";
+const WEB_AAD: &str = "cairn-web-session";
+const LOGIN_COOKIE: &str = "cairn_web_login";
+const LOGIN_AAD: &str = "cairn-web-login";
+const LOGIN_TTL_MS: i64 = 30 * 60_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(choose_org))
+        .route("/t/{slug}/", get(start_sign_in))
+        .route("/auth/callback", get(callback))
+        .route("/app/numbers", get(numbers_page).post(add_number))
+        .route("/app/signout", post(sign_out))
+}
+
+/// The signed-in web session, sealed in its cookie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WebSession {
+    tenant: TenantId,
+    access: String,
+    refresh: String,
+    csrf: String,
+}
+
+/// A sign-in in progress: the PKCE verifier, state and nonce, sealed in a cookie.
+#[derive(Debug, Serialize, Deserialize)]
+struct WebLogin {
+    tenant: TenantId,
+    verifier: String,
+    state: String,
+    at: i64,
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
+}
+
+fn callback_url(state: &AppState) -> String {
+    format!("{}/auth/callback", state.config.public_url)
+}
+
+fn seal(state: &AppState, value: &impl Serialize, aad: &str) -> String {
+    state.store.master_key().seal(&serde_json::to_vec(value).expect("serialises"), aad)
+}
+
+fn open<T: serde::de::DeserializeOwned>(state: &AppState, headers: &HeaderMap, cookie: &str, aad: &str) -> Option<T> {
+    let sealed = html::cookie(headers, cookie)?;
+    let bytes = state.store.master_key().open(&sealed, aad).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "internal error");
+    html::message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &Chrome::plain("Something went wrong"),
+        "Something went wrong",
+        "Please try again in a moment.",
+        None,
+    )
+}
+
+#[derive(Template)]
+#[template(path = "choose_org.html")]
+struct ChooseOrgPage<'a> {
+    c: &'a Chrome,
+    error: Option<&'a str>,
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if open::<WebSession>(&state, &headers, WEB_COOKIE, WEB_AAD).is_some() {
+        return html::see_other("/app/numbers");
+    }
+    let c = Chrome::plain("Sign in");
+    html::render(StatusCode::OK, &c, &ChooseOrgPage { c: &c, error: None }, &[])
+}
+
+#[derive(Debug, Deserialize)]
+struct OrgQuery {
+    org: Option<String>,
+}
+
+async fn choose_org(Query(q): Query<OrgQuery>) -> Response {
+    match q.org.as_deref().map(str::trim).map(TenantSlug::parse) {
+        Some(Ok(slug)) => html::see_other(&format!("/t/{slug}/")),
+        _ => {
+            let c = Chrome::plain("Sign in");
+            let error = Some("Enter your organization's short name: lower-case letters, digits and dashes.");
+            html::render(StatusCode::BAD_REQUEST, &c, &ChooseOrgPage { c: &c, error }, &[])
+        }
+    }
+}
+
+/// Starts signing in to the tenant `slug`: a PKCE pair and state, then the provider.
+/// Also how a signed-in user switches organization.
+async fn start_sign_in(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let not_found = || {
+        html::message(
+            StatusCode::NOT_FOUND,
+            &Chrome::plain("No such organization"),
+            "No such organization",
+            "Check the sign-in link you followed.",
+            Some(("/", "Choose an organization")),
+        )
+    };
+    let Ok(slug) = TenantSlug::parse(&slug) else { return not_found() };
+    let tenant = match state.store.tenant_by_slug(&slug).await {
+        Ok(t) => t,
+        Err(cairn_store::StoreError::TenantNotFound(_)) => return not_found(),
+        Err(e) => return internal(e),
+    };
+    let login =
+        WebLogin { tenant: tenant.id, verifier: html::random_token(48), state: html::random_token(24), at: now_ms() };
+    let mut url =
+        url::Url::parse(&format!("{}/oauth2/authorize", state.config.public_url)).expect("public URL is a URL");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &web_client_id(tenant.id))
+        .append_pair("redirect_uri", &callback_url(&state))
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", &login.state)
+        .append_pair("code_challenge", &pkce_challenge(&login.verifier))
+        .append_pair("code_challenge_method", "S256");
+    let mut resp = html::see_other(url.as_str());
+    let cookie = seal(&state, &login, LOGIN_AAD);
+    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, &cookie, Some(1800), secure(&state)));
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn web_client(state: &AppState, tenant: TenantId) -> Result<Option<ClientCtx>, Response> {
+    state.identity.client(&web_client_id(tenant)).await.map_err(internal)
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let restart = |text: &str| {
+        html::message(
+            StatusCode::BAD_REQUEST,
+            &Chrome::plain("Sign-in failed"),
+            "Sign-in failed",
+            text,
+            Some(("/", "Start again")),
+        )
+    };
+    let Some(login) =
+        open::<WebLogin>(&state, &headers, LOGIN_COOKIE, LOGIN_AAD).filter(|l| now_ms() - l.at < LOGIN_TTL_MS)
+    else {
+        return restart("This sign-in was not started in this browser, or it took too long.");
+    };
+    if !html::csrf_ok(Some(&login.state), q.state.as_deref()) {
+        return restart("The response does not belong to this sign-in.");
+    }
+    if let Some(e) = q.error {
+        return restart(&q.error_description.unwrap_or(e));
+    }
+    let Some(code) = q.code else { return restart("The provider sent no code.") };
+    let ctx = match web_client(&state, login.tenant).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return restart("The organization no longer exists."),
+        Err(r) => return r,
+    };
+    let grant = Grant::AuthorizationCode {
+        code,
+        redirect_uri: Some(callback_url(&state)),
+        code_verifier: Some(login.verifier),
+    };
+    let tokens = match state.identity.token(&ctx, grant, &meta).await {
+        Ok(t) => t,
+        Err(cairn_identity::OAuthError::Internal(e)) => return internal(e),
+        Err(e) => return restart(&e.description()),
+    };
+    let Some(refresh) = tokens.refresh_token else { return internal("web client got no refresh token") };
+    let session =
+        WebSession { tenant: login.tenant, access: tokens.access_token, refresh, csrf: html::random_token(24) };
+    let mut resp = html::see_other("/app/numbers");
+    let h = resp.headers_mut();
+    h.append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, &seal(&state, &session, WEB_AAD), None, secure(&state)));
+    h.append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, "", Some(0), secure(&state)));
+    resp
+}
+
+/// A signed-in page request: the principal, the tenant and its database, and the
+/// session (refreshed, with a new cookie to set, when its access token had expired).
+struct Signed {
+    principal: Principal,
+    tenant: Tenant,
+    db: Db,
+    session: WebSession,
+    set_cookie: Option<String>,
+    meta: RequestMeta,
+}
+
+impl Signed {
+    fn actor(&self) -> Actor {
+        Actor { id: self.principal.subject.clone(), email: self.principal.email.clone() }
+    }
+
+    fn finish(&self, state: &AppState, mut resp: Response) -> Response {
+        if let Some(c) = &self.set_cookie {
+            resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, c, None, secure(state)));
+        }
+        resp
+    }
+
+    async fn chrome(&self, state: &AppState, title: &str) -> Chrome {
+        let settings = state.identity.settings(&self.db).await.unwrap_or_default();
+        let b = state.identity.branding(&self.tenant, &settings);
+        Chrome::new(title, b.org, b.accent)
+    }
+}
+
+/// Signed-out visitors (or sessions that can no longer refresh) go to sign-in.
+async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
+    let to_sign_in = || {
+        let mut r = html::see_other("/");
+        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(state)));
+        r
+    };
+    let Some(mut session) = open::<WebSession>(state, headers, WEB_COOKIE, WEB_AAD) else { return Err(to_sign_in()) };
+    let Some((tenant, db)) = state.identity.tenant(session.tenant).await.map_err(internal)? else {
+        return Err(to_sign_in());
+    };
+    let mut set_cookie = None;
+    let principal = match state.tokens.verify_access(&session.access) {
+        Ok(p) => p,
+        Err(_) => {
+            let Some(ctx) = web_client(state, session.tenant).await? else { return Err(to_sign_in()) };
+            let grant = Grant::RefreshToken { refresh_token: session.refresh.clone(), scope: None };
+            match state.identity.token(&ctx, grant, &meta).await {
+                Ok(t) => {
+                    session.access = t.access_token;
+                    session.refresh = t.refresh_token.unwrap_or_default();
+                    set_cookie = Some(seal(state, &session, WEB_AAD));
+                    state.tokens.verify_access(&session.access).map_err(internal)?
+                }
+                Err(cairn_identity::OAuthError::Internal(e)) => return Err(internal(e)),
+                Err(_) => return Err(to_sign_in()),
+            }
+        }
+    };
+    if principal.tenant.as_ref().map(|t| t.id) != Some(tenant.id) {
+        return Err(to_sign_in());
+    }
+    Ok(Signed { principal, tenant, db, session, set_cookie, meta })
+}
+
+fn fmt_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}
+
+struct StatsView {
+    count: i64,
+    sum: String,
+    mean: String,
+    min: String,
+    max: String,
+}
+
+struct Row {
+    value: String,
+    created_at: String,
+    created_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "numbers.html")]
+struct NumbersPage<'a> {
+    c: &'a Chrome,
+    section: &'a str,
+    who: &'a str,
+    csrf: &'a str,
+    error: Option<&'a str>,
+    can_write: bool,
+    stats: StatsView,
+    rows: Vec<Row>,
+}
+
+async fn render_numbers(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>) -> Response {
+    if !s.principal.has_role(Role::Readonly) {
+        return s.finish(
+            state,
+            html::message(
+                StatusCode::FORBIDDEN,
+                &s.chrome(state, "Numbers").await,
+                "Not allowed",
+                "Your role cannot see numbers.",
+                None,
+            ),
+        );
+    }
+    let page = match NumbersService::list(&s.db, PageLimit::parse(None).expect("the default page size is valid"), None)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return internal(e),
+    };
+    let stats = match NumbersService::stats(&s.db).await {
+        Ok(st) => st,
+        Err(e) => return internal(e),
+    };
+    let dash = |v: Option<f64>| v.map(fmt_number).unwrap_or_else(|| "–".into());
+    let c = s.chrome(state, "Numbers").await;
+    let who = s.principal.email.clone().unwrap_or_else(|| s.principal.subject.clone());
+    let view = NumbersPage {
+        c: &c,
+        section: "numbers",
+        who: &who,
+        csrf: &s.session.csrf,
+        error: error.map(|e| e.1),
+        can_write: s.principal.has_role(Role::Member),
+        stats: StatsView {
+            count: stats.count,
+            sum: fmt_number(stats.sum),
+            mean: dash(stats.mean),
+            min: dash(stats.min),
+            max: dash(stats.max),
+        },
+        rows: page
+            .items
+            .into_iter()
+            .map(|n| Row {
+                value: fmt_number(n.value),
+                created_at: cairn_domain::rfc3339(n.created_at),
+                created_by: n.created_by,
+            })
+            .collect(),
+    };
+    s.finish(state, html::render(error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view, &[]))
+}
+
+async fn numbers_page(State(state): State<AppState>, headers: HeaderMap, Meta(meta): Meta) -> Response {
+    match signed_in(&state, &headers, meta).await {
+        Ok(s) => render_numbers(&state, &s, None).await,
+        Err(r) => r,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AddForm {
+    csrf: Option<String>,
+    value: String,
+}
+
+async fn add_number(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(form): Form<AddForm>,
+) -> Response {
+    let s = match signed_in(&state, &headers, meta).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !html::csrf_ok(Some(&s.session.csrf), form.csrf.as_deref()) {
+        return render_numbers(&state, &s, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
+    }
+    if !s.principal.has_role(Role::Member) {
+        return render_numbers(&state, &s, Some((StatusCode::FORBIDDEN, "Your role cannot add numbers."))).await;
+    }
+    let value = form.value.trim().parse::<f64>().ok().and_then(|v| NumberValue::parse(v).ok());
+    let Some(value) = value else {
+        return render_numbers(&state, &s, Some((StatusCode::BAD_REQUEST, "Enter a finite number within ±1e15.")))
+            .await;
+    };
+    match NumbersService::create(&s.db, value, &s.actor(), &s.meta).await {
+        Ok(_) => s.finish(&state, html::see_other("/app/numbers")),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// Signs out: revokes the session's refresh tokens, clears the cookie, and ends the
+/// provider session through RP-initiated logout.
+async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let clear = |mut r: Response| {
+        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(&state)));
+        r
+    };
+    let Some(session) = open::<WebSession>(&state, &headers, WEB_COOKIE, WEB_AAD) else {
+        return clear(html::see_other("/"));
+    };
+    if !html::csrf_ok(Some(&session.csrf), form.csrf.as_deref()) {
+        return html::message(
+            StatusCode::FORBIDDEN,
+            &Chrome::plain("Sign out"),
+            "Sign out failed",
+            "The form expired; go back and try again.",
+            None,
+        );
+    }
+    if let Ok(Some(ctx)) = web_client(&state, session.tenant).await
+        && let Err(e) = state.identity.revoke(&ctx, &session.refresh, &meta).await
+    {
+        tracing::warn!(error = %e, "could not revoke the web session's refresh token");
+    }
+    let mut url = url::Url::parse(&format!("{}/oauth2/logout", state.config.public_url)).expect("public URL is a URL");
+    url.query_pairs_mut()
+        .append_pair("client_id", &web_client_id(session.tenant))
+        .append_pair("post_logout_redirect_uri", &format!("{}/", state.config.public_url));
+    clear(html::see_other(url.as_str()))
+}
