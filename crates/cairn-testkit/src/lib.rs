@@ -4,6 +4,7 @@
 //! PostgreSQL tests use the server named by `CAIRN_TEST_POSTGRES_URL` (scripts/test starts
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
+pub mod browser;
 pub mod postgres;
 
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use std::time::Duration;
 
 use cairn::config::{Config, Layers};
 use cairn::startup::{Application, Role as ServeRole};
+use cairn_audit::{Actor, RequestMeta};
 use cairn_domain::{Role, TenantId, TenantSlug};
-use cairn_identity::{AccessGrant, Tokens};
+use cairn_identity::{AccessGrant, Email, Identity, NewClient, NewUser, Tokens, User};
 use cairn_store::{Backend as StoreBackend, Store};
 
 pub use cairn_store::Backend;
@@ -70,6 +72,7 @@ pub struct TestApp {
     pub config: Config,
     pub store: Store,
     tokens: Arc<Tokens>,
+    pub identity: Arc<Identity>,
     data_dir: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -104,6 +107,7 @@ impl TestApp {
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store().clone();
         let tokens = app.tokens();
+        let identity = app.identity();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
             let _ = rx.await;
@@ -115,6 +119,7 @@ impl TestApp {
             config,
             store,
             tokens,
+            identity,
             data_dir,
             shutdown: Some(tx),
             server: Some(server),
@@ -159,6 +164,47 @@ impl TestApp {
         let slug = TenantSlug::parse(slug).expect("valid slug");
         let t = self.store.create_tenant(&slug, slug.as_str(), None).await.expect("tenant created");
         TestTenant { id: t.id, slug: t.slug }
+    }
+
+    /// The tenant's record and database.
+    pub async fn tenant(&self, tenant: &TestTenant) -> (cairn_store::Tenant, cairn_store::Db) {
+        self.identity.tenant(tenant.id).await.expect("tenant lookup").expect("tenant exists")
+    }
+
+    /// An `ACTIVE` user with a permanent password (as `cairn user set-password --permanent`).
+    pub async fn create_user(&self, tenant: &TestTenant, email: &str, password: &str, roles: &[Role]) -> User {
+        let (t, db) = self.tenant(tenant).await;
+        let admin = Actor { id: "test-admin".into(), email: None };
+        let new = NewUser {
+            email: Email::parse(email).expect("valid email"),
+            given_name: "Test".into(),
+            family_name: "User".into(),
+            roles: roles.to_vec(),
+        };
+        let (user, _) = self.identity.create_user(&t, &db, new, &admin, &RequestMeta::default()).await.expect("user");
+        self.identity
+            .set_password(&db, &user.id, password, true, &admin, &RequestMeta::default())
+            .await
+            .expect("password")
+    }
+
+    /// A registered client; returns its id and secret (confidential clients).
+    pub async fn create_client(&self, tenant: &TestTenant, new: NewClient) -> (String, Option<String>) {
+        let (t, db) = self.tenant(tenant).await;
+        let admin = Actor { id: "test-admin".into(), email: None };
+        let (client, secret) =
+            self.identity.create_client(&t, &db, new, &admin, &RequestMeta::default()).await.expect("client");
+        (client.client_id, secret)
+    }
+
+    /// The `.eml` messages the file mail transport wrote, oldest first.
+    pub fn mail(&self) -> Vec<String> {
+        let dir = self.config.data_dir.join("mail");
+        cairn_mail::list_files(&dir)
+            .expect("mail dir")
+            .into_iter()
+            .map(|m| std::fs::read_to_string(m.file).expect("mail file"))
+            .collect()
     }
 
     /// A one-hour access token in `tenant` with `role`, for subject `<role>@<slug>`.

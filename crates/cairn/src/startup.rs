@@ -186,6 +186,10 @@ impl Application {
         &self.state.store
     }
 
+    pub fn identity(&self) -> Arc<Identity> {
+        self.state.identity.clone()
+    }
+
     pub fn tokens(&self) -> Arc<Tokens> {
         self.state.tokens.clone()
     }

@@ -3,6 +3,7 @@
 mod audit;
 mod lifecycle;
 mod numbers;
+mod oidc;
 mod platform;
 mod tenants;
 mod tokens;

@@ -1,0 +1,150 @@
+//! A minimal browser for provider tests: a cookie jar, no automatic redirects, and form
+//! fields read back from the HTML, so a test walks the sign-in exactly as a person would.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// A response as a test reads it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// The `value` of the input named `name` (hidden fields, prefilled inputs).
+    pub fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\"");
+        let start = self.body.find(&marker)?;
+        let tag_start = self.body[..start].rfind('<')?;
+        let tag_end = start + self.body[start..].find('>')?;
+        let tag = &self.body[tag_start..tag_end];
+        let v = tag.find("value=\"")? + 7;
+        let end = tag[v..].find('"')?;
+        Some(html_unescape(&tag[v..v + end]))
+    }
+
+    /// A query parameter of the redirect target.
+    pub fn redirect_param(&self, name: &str) -> Option<String> {
+        query_param(self.location.as_deref()?, name)
+    }
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A query parameter of an absolute URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    use base64::Engine;
+    use rand::RngCore;
+    use sha2::Digest;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+#[derive(Debug)]
+pub struct Browser {
+    base: String,
+    client: reqwest::Client,
+    jar: Mutex<BTreeMap<String, String>>,
+}
+
+impl Browser {
+    pub fn new(base_url: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self { base: base_url.to_owned(), client, jar: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", self.base) }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().expect("jar").get(name).cloned()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar.lock().expect("jar").insert(name.into(), value.into());
+    }
+
+    pub fn clear_cookies(&self) {
+        self.jar.lock().expect("jar").clear();
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
+        let cookies: Vec<String> = self.jar.lock().expect("jar").iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let req = if cookies.is_empty() { req } else { req.header("cookie", cookies.join("; ")) };
+        let resp = req.send().await.expect("request");
+        for v in resp.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap_or_default();
+            let Some((pair, attrs)) = text.split_once(';').or(Some((text, ""))) else { continue };
+            let Some((k, val)) = pair.split_once('=') else { continue };
+            let mut jar = self.jar.lock().expect("jar");
+            if attrs.contains("Max-Age=0") {
+                jar.remove(k.trim());
+            } else {
+                jar.insert(k.trim().into(), val.trim().into());
+            }
+        }
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).map(|l| self.absolute(l));
+        let body = resp.text().await.unwrap_or_default();
+        Page { status, location, headers, body }
+    }
+
+    pub async fn get(&self, url: &str) -> Page {
+        self.send(self.client.get(self.absolute(url))).await
+    }
+
+    pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> Page {
+        self.send(self.client.post(self.absolute(url)).form(fields)).await
+    }
+
+    /// Follows redirects within Cairn (same base URL) until a page or a redirect elsewhere.
+    pub async fn follow(&self, mut page: Page) -> Page {
+        for _ in 0..10 {
+            match &page.location {
+                Some(l) if l.starts_with(&self.base) && (300..400).contains(&page.status) => {
+                    let l = l.clone();
+                    page = self.get(&l).await;
+                }
+                _ => break,
+            }
+        }
+        page
+    }
+
+    /// Submits the sign-in form on `page` with `email` and `password`.
+    pub async fn sign_in(&self, page: &Page, email: &str, password: &str) -> Page {
+        let request = page.input("request").expect("sign-in form has its request");
+        let csrf = page.input("csrf").expect("sign-in form has a CSRF token");
+        self.post_form(
+            "/oauth2/signin",
+            &[("request", &request), ("csrf", &csrf), ("email", email), ("password", password)],
+        )
+        .await
+    }
+}
