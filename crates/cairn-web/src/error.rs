@@ -130,6 +130,19 @@ impl From<cairn_numbers::NumbersError> for ApiError {
     }
 }
 
+impl From<cairn_identity::IdentityError> for ApiError {
+    fn from(e: cairn_identity::IdentityError) -> Self {
+        use cairn_identity::IdentityError as E;
+        match e {
+            E::Validation(v) => Self::validation(v),
+            E::NotFound(what) => Self::not_found(format!("{what} not found")),
+            E::Conflict(msg) => Self::new(ErrorCode::Conflict, msg),
+            E::Store(s) => s.into(),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

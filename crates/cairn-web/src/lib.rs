@@ -61,6 +61,8 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::audit::router())
         .merge(api::numbers::router())
         .merge(api::tenants::router())
+        .merge(api::users::router())
+        .merge(api::clients::router())
         .split_for_parts()
 }
 

@@ -1,9 +1,11 @@
 //! `/api/v1`: one module per product; each owns its routes.
 
 pub mod audit;
+pub mod clients;
 pub mod numbers;
 pub mod platform;
 pub mod tenants;
+pub mod users;
 
 use serde::Serializer;
 

@@ -7,6 +7,7 @@ mod oidc;
 mod platform;
 mod tenants;
 mod tokens;
+mod users;
 
 use cairn_testkit::TestApp;
 use serde_json::Value;

@@ -1,0 +1,463 @@
+//! A tenant's users, managed by its admins; `/me` for the signed-in user; identity
+//! settings (branding, default role, token lifetimes).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use cairn_domain::{Role, ValidationError, rfc3339};
+use cairn_identity::{Email, NewUser, Settings, User, UserPatch};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, update_user))
+        .routes(routes!(set_roles))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(reset_password))
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(change_my_password))
+        .routes(routes!(get_settings, put_settings))
+}
+
+/// A user as admins see them. Passwords and hashes never leave the server.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    /// `FORCE_CHANGE_PASSWORD`, `ACTIVE` or `DISABLED`.
+    pub status: String,
+    /// Roles given explicitly; empty means the tenant's default role.
+    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    pub roles: Vec<Role>,
+    #[schema(value_type = Object)]
+    pub app_metadata: Map<String, Value>,
+    #[schema(value_type = Object)]
+    pub user_metadata: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.to_string(),
+            given_name: u.given_name,
+            family_name: u.family_name,
+            status: u.status.as_str().to_owned(),
+            roles: u.roles,
+            app_metadata: u.app_metadata,
+            user_metadata: u.user_metadata,
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub email: String,
+    #[serde(default)]
+    pub given_name: String,
+    #[serde(default)]
+    pub family_name: String,
+    /// Default: none (the tenant's default role applies).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// 1–500, default 100.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Replaces the app metadata; each key becomes a `cairn/<key>` claim in tokens.
+    #[schema(value_type = Option<Object>)]
+    pub app_metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoles {
+    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Merged into your metadata; `null` removes a key.
+    #[schema(value_type = Option<Object>)]
+    pub user_metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+async fn admin(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<TenantCtx> {
+    caller.in_tenant(state, Role::Admin, attempted).await
+}
+
+async fn tenant_record(state: &AppState, ctx: &TenantCtx) -> ApiResult<cairn_store::Tenant> {
+    Ok(state.store.tenant_by_id(ctx.tenant.id).await?)
+}
+
+/// Create a user; they are mailed an invitation with a temporary password.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created; the invitation is on its way", body = UserView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 409, description = "The email already has an account in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let ctx = admin(&state, caller, "user.create").await?;
+    let tenant = tenant_record(&state, &ctx).await?;
+    let new = NewUser {
+        email: Email::parse(&body.email)?,
+        given_name: body.given_name,
+        family_name: body.family_name,
+        roles: body.roles,
+    };
+    let (user, invitation) = state.identity.create_user(&tenant, &ctx.db, new, &ctx.actor(), &ctx.meta).await?;
+    state.identity.deliver(invitation.message);
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// List users in creation order.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(UserListParams),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<UserListParams>,
+) -> ApiResult<Json<UserPage>> {
+    let ctx = admin(&state, caller, "user.list").await?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 500").into());
+    }
+    let mut users = state.identity.list_users(&ctx.db, limit + 1, p.cursor.as_deref()).await?;
+    let more = users.len() as i64 > limit;
+    users.truncate(limit as usize);
+    let next_cursor = if more { users.last().map(|u| u.id.clone()) } else { None };
+    Ok(Json(UserPage { items: users.into_iter().map(UserView::from).collect(), next_cursor }))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.read").await?;
+    Ok(Json(state.identity.get_user(&ctx.db, &id).await?.into()))
+}
+
+/// Change a user's names or app metadata.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    request_body = UpdateUser,
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 400, description = "Invalid body (e.g. a reserved metadata key)", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.update").await?;
+    let patch = UserPatch {
+        given_name: body.given_name,
+        family_name: body.family_name,
+        app_metadata: body.app_metadata,
+        user_metadata: None,
+    };
+    Ok(Json(state.identity.update_user(&ctx.db, &id, patch, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Replace a user's roles (empty: the tenant's default role).
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    request_body = SetRoles,
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 400, description = "Unknown role, or removing your own admin role", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn set_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SetRoles>,
+) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.set_roles").await?;
+    Ok(Json(state.identity.set_roles(&ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Disable a user: sign-in stops and every session and refresh token ends.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The disabled user", body = UserView),
+        (status = 400, description = "Disabling yourself", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.disable").await?;
+    Ok(Json(state.identity.set_enabled(&ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Enable a disabled user.
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The enabled user", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.enable").await?;
+    Ok(Json(state.identity.set_enabled(&ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Reset a user's password to a new temporary one and mail it (also resends an invitation).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Reset; the user must choose a new password at sign-in", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such user in this tenant", body = ErrorBody),
+        (status = 409, description = "The user is disabled", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let ctx = admin(&state, caller, "user.reset_password").await?;
+    let tenant = tenant_record(&state, &ctx).await?;
+    let (user, invitation) = state.identity.reset_to_temporary(&tenant, &ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    state.identity.deliver(invitation.message);
+    Ok(Json(user.into()))
+}
+
+/// The signed-in user (a user token; service tokens have no profile).
+async fn me(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<(TenantCtx, User)> {
+    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
+    match state.identity.get_user(&ctx.db, &ctx.principal.subject).await {
+        Ok(u) => Ok((ctx, u)),
+        Err(cairn_identity::IdentityError::NotFound(_)) => {
+            Err(ApiError::not_found("this token names no user of the tenant"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Your profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "users",
+    responses(
+        (status = 200, description = "You", body = UserView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "The token is not a user's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserView>> {
+    Ok(Json(me(&state, caller, "me.read").await?.1.into()))
+}
+
+/// Change your names or your own metadata.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "users",
+    request_body = UpdateMe,
+    responses(
+        (status = 200, description = "You, updated", body = UserView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "The token is not a user's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<UpdateMe>,
+) -> ApiResult<Json<UserView>> {
+    let (ctx, user) = me(&state, caller, "me.update").await?;
+    let patch = UserPatch {
+        given_name: body.given_name,
+        family_name: body.family_name,
+        app_metadata: None,
+        user_metadata: body.user_metadata,
+    };
+    Ok(Json(state.identity.update_user(&ctx.db, &user.id, patch, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Change your password (the current one is required).
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "users",
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Wrong current password, or the new one breaks the policy", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "The token is not a user's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn change_my_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    let (ctx, user) = me(&state, caller, "me.change_password").await?;
+    state
+        .identity
+        .change_password(&ctx.db, &user.id, Some(&body.current_password), &body.new_password, &ctx.meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Identity settings: display name, accent colour, default role, token lifetimes.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsView {
+    pub display_name: Option<String>,
+    /// `#rrggbb`
+    pub accent: String,
+    #[schema(value_type = String, example = "member")]
+    pub default_role: Role,
+    pub access_ttl_secs: u32,
+    pub id_ttl_secs: u32,
+    pub refresh_ttl_secs: u32,
+    pub session_ttl_secs: u32,
+}
+
+impl From<Settings> for SettingsView {
+    fn from(s: Settings) -> Self {
+        Self {
+            display_name: s.display_name,
+            accent: s.accent,
+            default_role: s.default_role,
+            access_ttl_secs: s.access_ttl_secs,
+            id_ttl_secs: s.id_ttl_secs,
+            refresh_ttl_secs: s.refresh_ttl_secs,
+            session_ttl_secs: s.session_ttl_secs,
+        }
+    }
+}
+
+/// The tenant's identity settings.
+#[utoipa::path(get, path = "/api/v1/identity/settings", tag = "users",
+    responses(
+        (status = 200, description = "Settings", body = SettingsView),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SettingsView>> {
+    let ctx = admin(&state, caller, "identity.settings.read").await?;
+    Ok(Json(state.identity.settings(&ctx.db).await?.into()))
+}
+
+/// Replace the tenant's identity settings.
+#[utoipa::path(put, path = "/api/v1/identity/settings", tag = "users",
+    request_body = SettingsView,
+    responses(
+        (status = 200, description = "Saved", body = SettingsView),
+        (status = 400, description = "Invalid value", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SettingsView>,
+) -> ApiResult<Json<SettingsView>> {
+    let ctx = admin(&state, caller, "identity.settings.update").await?;
+    let settings = Settings {
+        display_name: body.display_name.filter(|n| !n.trim().is_empty()),
+        accent: body.accent,
+        default_role: body.default_role,
+        access_ttl_secs: body.access_ttl_secs,
+        id_ttl_secs: body.id_ttl_secs,
+        refresh_ttl_secs: body.refresh_ttl_secs,
+        session_ttl_secs: body.session_ttl_secs,
+    };
+    Ok(Json(state.identity.put_settings(&ctx.db, settings, &ctx.actor(), &ctx.meta).await?.into()))
+}
