@@ -41,6 +41,15 @@ enum Command {
     /// Issue access tokens for automation.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage a tenant's users.
+    #[command(subcommand)]
+    User(crate::accounts::UserCommand),
+    /// Manage a tenant's OpenID Connect clients.
+    #[command(subcommand)]
+    Client(crate::accounts::ClientCommand),
+    /// Inspect outgoing mail.
+    #[command(subcommand)]
+    Mail(crate::accounts::MailCommand),
     /// Verify, checkpoint and export audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -166,7 +175,7 @@ enum ConfigCommand {
 }
 
 /// A failure and its exit code.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     error: anyhow::Error,
 }
@@ -178,7 +187,7 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-fn usage(msg: impl Into<String>) -> Failure {
+pub(crate) fn usage(msg: impl Into<String>) -> Failure {
     Failure { code: 2, error: anyhow::anyhow!(msg.into()) }
 }
 
@@ -242,6 +251,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Tenant(cmd) => tenant(config, cmd).await,
         Command::Token(TokenCommand::Issue(args)) => token_issue(config, args).await,
         Command::Audit(cmd) => audit(config, cmd).await,
+        Command::User(cmd) => crate::accounts::user(config, cmd).await,
+        Command::Client(cmd) => crate::accounts::client(config, cmd).await,
+        Command::Mail(cmd) => crate::accounts::mail(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
@@ -311,7 +323,7 @@ async fn migrate(config: crate::config::Config) -> Result<(), Failure> {
     if report.problems.is_empty() { Ok(()) } else { Err(anyhow::anyhow!("some tenants need attention").into()) }
 }
 
-fn slug(s: &str) -> Result<TenantSlug, Failure> {
+pub(crate) fn slug(s: &str) -> Result<TenantSlug, Failure> {
     TenantSlug::parse(s).map_err(|e| usage(e.to_string()))
 }
 
@@ -437,7 +449,7 @@ async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(
 }
 
 /// The actor of CLI actions in the platform audit: the operating-system user.
-fn cli_actor() -> cairn_audit::Actor {
+pub(crate) fn cli_actor() -> cairn_audit::Actor {
     let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
     cairn_audit::Actor { id: format!("cli:{user}"), email: None }
 }

@@ -1,6 +1,7 @@
 //! The `cairn` binary: command line, configuration, telemetry and wiring. Business rules
 //! live in the crates it wires together.
 
+mod accounts;
 pub mod background;
 pub mod cli;
 pub mod config;

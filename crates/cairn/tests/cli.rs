@@ -437,3 +437,50 @@ fn worker_and_scheduler_roles_serve_only_probes() {
         assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
     }
 }
+
+backend_test!(async fn users_clients_and_mail_from_the_command_line(backend) {
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let created: Value = serde_json::from_str(&install.ok(&[
+        "user", "create", "--tenant", "acme", "--email", "ops@acme.test", "--role", "admin", "--given-name", "Oli", "--json",
+    ]))
+    .unwrap();
+    assert_eq!(created["status"], "FORCE_CHANGE_PASSWORD");
+    assert_eq!(created["roles"], serde_json::json!(["admin"]));
+    let mail = install.ok(&["mail", "list"]);
+    assert!(mail.contains("ops@acme.test") && mail.contains("Your acme account"), "{mail}");
+    let dup = install.run(&["user", "create", "--tenant", "acme", "--email", "OPS@acme.test"]);
+    assert_eq!(code(&dup), 2, "{}", String::from_utf8_lossy(&dup.stderr));
+    let weak = install.run(&["user", "set-password", "--tenant", "acme", "--email", "ops@acme.test", "--password", "password", "--permanent"]);
+    assert_eq!(code(&weak), 2);
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("--password"), "{}", String::from_utf8_lossy(&weak.stderr));
+    install.ok(&["user", "set-password", "--tenant", "acme", "--email", "ops@acme.test", "--password", "tidal marble orchard", "--permanent"]);
+    let users: Value = serde_json::from_str(&install.ok(&["user", "list", "--tenant", "acme", "--json"])).unwrap();
+    assert_eq!(users[0]["status"], "ACTIVE");
+
+    let public: Value = serde_json::from_str(&install.ok(&[
+        "client", "create", "--tenant", "acme", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public", "--json",
+    ]))
+    .unwrap();
+    assert!(public.get("client_secret").is_none());
+    let conf: Value = serde_json::from_str(&install.ok(&[
+        "client", "create", "--tenant", "acme", "--name", "Portal", "--redirect-uri", "https://portal.example/cb",
+        "--post-logout-uri", "https://portal.example/", "--json",
+    ]))
+    .unwrap();
+    let id = conf["client_id"].as_str().unwrap();
+    assert!(conf["client_secret"].as_str().unwrap().len() >= 43);
+    let rotated: Value = serde_json::from_str(&install.ok(&["client", "rotate-secret", "--tenant", "acme", id, "--json"])).unwrap();
+    assert_ne!(rotated["client_secret"], conf["client_secret"]);
+    let insecure = install.run(&["client", "create", "--tenant", "acme", "--name", "X", "--redirect-uri", "http://portal.example/cb"]);
+    assert_eq!(code(&insecure), 2);
+    assert_eq!(code(&install.run(&["client", "delete", "--tenant", "acme", id])), 2, "needs --yes");
+    install.ok(&["client", "delete", "--tenant", "acme", id, "--yes"]);
+    let list = install.ok(&["client", "list", "--tenant", "acme"]);
+    assert!(list.contains("SPA") && !list.contains("Portal"), "{list}");
+    // Each change is in the tenant's trail, by the operating-system user.
+    let trail = install.ok(&["audit", "export", "--tenant", "acme", "--action", "client.*"]);
+    assert_eq!(trail.lines().count(), 4, "{trail}");
+    let users_trail = install.ok(&["audit", "export", "--tenant", "acme", "--action", "user.*"]);
+    assert!(users_trail.contains("\"user.created\"") && users_trail.contains("\"cli:"), "{users_trail}");
+});
