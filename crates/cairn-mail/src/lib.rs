@@ -1,6 +1,6 @@
 //! Outgoing mail: one [`Mailer`] over a transport chosen by URL — `file://` (messages
-//! written as `.eml` files, the default), `smtp://` (STARTTLS when offered, or required
-//! with `?tls=required`), `smtps://` (implicit TLS). Amazon SES is reached through its SMTP
+//! written as `.eml` files, the default), `smtp://` (`?tls=required` for STARTTLS,
+//! `?tls=opportunistic` for STARTTLS when offered, plain otherwise), `smtps://` (implicit TLS). Amazon SES is reached through its SMTP
 //! interface with an `smtps://` URL. Messages are built from the templates in
 //! [`templates`], each with a plain-text and an HTML part.
 

@@ -5,7 +5,9 @@
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
 pub mod browser;
+pub mod peers;
 pub mod postgres;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;

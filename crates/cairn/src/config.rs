@@ -164,7 +164,7 @@ pub const KEYS: &[Key] = &[
         env: "CAIRN_MAIL_URL",
         default: Some("file://"),
         secret: true,
-        doc: "Where mail goes. `file://` writes `.eml` files under `<data_dir>/mail` (`cairn mail list` shows them; `file:///path` picks the folder); `smtp://user:pass@host:587` (STARTTLS when offered; `?tls=required` insists); `smtps://user:pass@host:465` (implicit TLS). Amazon SES: its SMTP endpoint and SMTP credentials.",
+        doc: "Where mail goes. `file://` writes `.eml` files under `<data_dir>/mail` (`cairn mail list` shows them; `file:///path` picks the folder); `smtp://user:pass@host:587?tls=required` (STARTTLS; `?tls=opportunistic` uses it when offered; no `tls`: plain text, for a relay on loopback); `smtps://user:pass@host:465` (implicit TLS). Amazon SES: its SMTP endpoint and SMTP credentials.",
     },
     Key {
         name: "mail_from",
