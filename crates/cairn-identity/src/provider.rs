@@ -192,7 +192,7 @@ fn valid_pkce_value(v: &str) -> bool {
 
 fn redirect(base: &str, params: &[(&str, &str)]) -> String {
     let mut u = url::Url::parse(base).expect("registered redirect URIs are absolute URLs");
-    {
+    if !params.is_empty() {
         let mut q = u.query_pairs_mut();
         for (k, v) in params {
             q.append_pair(k, v);

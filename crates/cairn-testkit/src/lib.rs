@@ -75,6 +75,8 @@ pub struct TestApp {
     pub store: Store,
     tokens: Arc<Tokens>,
     pub identity: Arc<Identity>,
+    /// What first start printed (the first admin's temporary password), when this app started fresh.
+    pub bootstrap: Option<cairn::startup::Bootstrap>,
     data_dir: Arc<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -105,7 +107,8 @@ impl TestApp {
     }
 
     async fn start(backend: Backend, config: Config, data_dir: Arc<tempfile::TempDir>) -> TestApp {
-        let app = Application::build(config.clone(), ServeRole::All).await.expect("application builds");
+        let mut app = Application::build(config.clone(), ServeRole::All).await.expect("application builds");
+        let bootstrap = app.bootstrap.take();
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store().clone();
         let tokens = app.tokens();
@@ -122,6 +125,7 @@ impl TestApp {
             store,
             tokens,
             identity,
+            bootstrap,
             data_dir,
             shutdown: Some(tx),
             server: Some(server),

@@ -118,3 +118,20 @@ backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_re
     let form = browser.get(&authorize).await;
     assert!(browser.sign_in(&form, "eve@acme.test", "copper lagoon summit").await.redirect_param("code").is_some());
 });
+
+backend_test!(async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium(backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.bootstrap.as_ref().expect("a fresh app bootstraps");
+    let out = peers::node("browser.mjs", &[
+        ("CAIRN_URL", &app.base_url),
+        ("ORG", &first.tenant),
+        ("EMAIL", &first.email),
+        ("TEMPORARY_PASSWORD", &first.temporary_password),
+        ("NEW_PASSWORD", "meadow granite compass"),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("signed in again"), "{stdout}");
+});

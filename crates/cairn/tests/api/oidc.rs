@@ -397,6 +397,8 @@ backend_test!(async fn logout_redirects_only_to_registered_uris(backend) {
     assert_eq!(out.status, 200);
     assert!(out.location.is_none());
     assert!(out.body.contains("signed out"));
+    let plain = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye", rp.client_id)).await;
+    assert_eq!(plain.location.as_deref(), Some("http://127.0.0.1:9/bye"), "exactly the registered URI");
 });
 
 backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
