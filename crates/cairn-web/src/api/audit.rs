@@ -87,7 +87,7 @@ fn time_param(field: &str, v: &Option<String>) -> Result<Option<i64>, Validation
 }
 
 impl AuditFilterParams {
-    fn filter(&self) -> Result<AuditFilter, ValidationError> {
+    pub(crate) fn filter(&self) -> Result<AuditFilter, ValidationError> {
         let filter = AuditFilter {
             user: self.user.clone(),
             action: self.action.as_deref().map(ActionPattern::parse).transpose()?,

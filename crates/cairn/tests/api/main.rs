@@ -7,6 +7,7 @@ mod oidc;
 mod platform;
 mod tenants;
 mod tokens;
+mod ui;
 mod users;
 
 use cairn_testkit::TestApp;

@@ -14,9 +14,13 @@ use cairn_domain::{Principal, Role, TenantId, TenantSlug, now_ms};
 use cairn_identity::model::web_client_id;
 use cairn_identity::provider::pkce_challenge;
 use cairn_identity::{ClientCtx, Grant};
-use cairn_numbers::{NumberValue, NumbersService, PageLimit};
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
+
+mod audit;
+mod numbers;
+mod profile;
+mod users;
 
 use crate::AppState;
 use crate::extract::Meta;
@@ -34,7 +38,13 @@ pub fn router() -> Router<AppState> {
         .route("/signin", get(choose_org))
         .route("/t/{slug}/", get(start_sign_in))
         .route("/auth/callback", get(callback))
-        .route("/app/numbers", get(numbers_page).post(add_number))
+        .route("/app/numbers", get(numbers::page).post(numbers::add))
+        .route("/app/users", get(users::page).post(users::create))
+        .route("/app/users/{id}/{action}", post(users::act))
+        .route("/app/profile", get(profile::page).post(profile::save))
+        .route("/app/profile/password", post(profile::password))
+        .route("/app/audit", get(audit::page))
+        .route("/app/audit/{id}", get(audit::entry))
         .route("/app/signout", post(sign_out))
 }
 
@@ -74,7 +84,7 @@ fn open<T: serde::de::DeserializeOwned>(state: &AppState, headers: &HeaderMap, c
     serde_json::from_slice(&bytes).ok()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "internal error");
     html::message(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -218,36 +228,76 @@ async fn callback(
 
 /// A signed-in page request: the principal, the tenant and its database, and the
 /// session (refreshed, with a new cookie to set, when its access token had expired).
-struct Signed {
-    principal: Principal,
-    tenant: Tenant,
-    db: Db,
+pub(super) struct Signed {
+    pub principal: Principal,
+    pub tenant: Tenant,
+    pub db: Db,
     session: WebSession,
     set_cookie: Option<String>,
-    meta: RequestMeta,
+    pub meta: RequestMeta,
+}
+
+/// What the shell around every signed-in page shows.
+pub(super) struct Nav {
+    pub section: &'static str,
+    pub who: String,
+    pub csrf: String,
+    pub admin: bool,
+    pub org: String,
 }
 
 impl Signed {
-    fn actor(&self) -> Actor {
+    pub fn actor(&self) -> Actor {
         Actor { id: self.principal.subject.clone(), email: self.principal.email.clone() }
     }
 
-    fn finish(&self, state: &AppState, mut resp: Response) -> Response {
+    pub fn is(&self, role: Role) -> bool {
+        self.principal.has_role(role)
+    }
+
+    /// Sets the refreshed session cookie, if the session was refreshed.
+    pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
         if let Some(c) = &self.set_cookie {
             resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, c, None, secure(state)));
         }
         resp
     }
 
-    async fn chrome(&self, state: &AppState, title: &str) -> Chrome {
+    /// The chrome and navigation of a page in `section`.
+    pub async fn shell(&self, state: &AppState, title: &str, section: &'static str) -> (Chrome, Nav) {
         let settings = state.identity.settings(&self.db).await.unwrap_or_default();
         let b = state.identity.branding(&self.tenant, &settings);
-        Chrome::new(title, b.org, b.accent)
+        let nav = Nav {
+            section,
+            who: self.principal.email.clone().unwrap_or_else(|| self.principal.subject.clone()),
+            csrf: self.session.csrf.clone(),
+            admin: self.is(Role::Admin),
+            org: self.tenant.slug.to_string(),
+        };
+        (Chrome::new(title, b.org, b.accent), nav)
+    }
+
+    /// Renders a signed-in page.
+    pub fn render(&self, state: &AppState, status: StatusCode, chrome: &Chrome, view: &impl Template) -> Response {
+        self.finish(state, html::render(status, chrome, view, &[]))
+    }
+
+    pub fn csrf_ok(&self, given: Option<&str>) -> bool {
+        html::csrf_ok(Some(&self.session.csrf), given)
+    }
+
+    /// A 403 page for a section the caller's role does not reach.
+    pub async fn forbidden(&self, state: &AppState, what: &str) -> Response {
+        let (c, _) = self.shell(state, "Not allowed", "").await;
+        self.finish(
+            state,
+            html::message(StatusCode::FORBIDDEN, &c, "Not allowed", what, Some(("/app/numbers", "Back"))),
+        )
     }
 }
 
 /// Signed-out visitors (or sessions that can no longer refresh) go to sign-in.
-async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
+pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
     let to_sign_in = || {
         let mut r = html::see_other("/");
         r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(state)));
@@ -279,130 +329,6 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
         return Err(to_sign_in());
     }
     Ok(Signed { principal, tenant, db, session, set_cookie, meta })
-}
-
-fn fmt_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
-}
-
-struct StatsView {
-    count: i64,
-    sum: String,
-    mean: String,
-    min: String,
-    max: String,
-}
-
-struct Row {
-    value: String,
-    created_at: String,
-    created_by: String,
-}
-
-#[derive(Template)]
-#[template(path = "numbers.html")]
-struct NumbersPage<'a> {
-    c: &'a Chrome,
-    section: &'a str,
-    who: &'a str,
-    csrf: &'a str,
-    error: Option<&'a str>,
-    can_write: bool,
-    stats: StatsView,
-    rows: Vec<Row>,
-}
-
-async fn render_numbers(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>) -> Response {
-    if !s.principal.has_role(Role::Readonly) {
-        return s.finish(
-            state,
-            html::message(
-                StatusCode::FORBIDDEN,
-                &s.chrome(state, "Numbers").await,
-                "Not allowed",
-                "Your role cannot see numbers.",
-                None,
-            ),
-        );
-    }
-    let page = match NumbersService::list(&s.db, PageLimit::parse(None).expect("the default page size is valid"), None)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
-    let stats = match NumbersService::stats(&s.db).await {
-        Ok(st) => st,
-        Err(e) => return internal(e),
-    };
-    let dash = |v: Option<f64>| v.map(fmt_number).unwrap_or_else(|| "–".into());
-    let c = s.chrome(state, "Numbers").await;
-    let who = s.principal.email.clone().unwrap_or_else(|| s.principal.subject.clone());
-    let view = NumbersPage {
-        c: &c,
-        section: "numbers",
-        who: &who,
-        csrf: &s.session.csrf,
-        error: error.map(|e| e.1),
-        can_write: s.principal.has_role(Role::Member),
-        stats: StatsView {
-            count: stats.count,
-            sum: fmt_number(stats.sum),
-            mean: dash(stats.mean),
-            min: dash(stats.min),
-            max: dash(stats.max),
-        },
-        rows: page
-            .items
-            .into_iter()
-            .map(|n| Row {
-                value: fmt_number(n.value),
-                created_at: cairn_domain::rfc3339(n.created_at),
-                created_by: n.created_by,
-            })
-            .collect(),
-    };
-    s.finish(state, html::render(error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view, &[]))
-}
-
-async fn numbers_page(State(state): State<AppState>, headers: HeaderMap, Meta(meta): Meta) -> Response {
-    match signed_in(&state, &headers, meta).await {
-        Ok(s) => render_numbers(&state, &s, None).await,
-        Err(r) => r,
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct AddForm {
-    csrf: Option<String>,
-    value: String,
-}
-
-async fn add_number(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<AddForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !html::csrf_ok(Some(&s.session.csrf), form.csrf.as_deref()) {
-        return render_numbers(&state, &s, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
-    }
-    if !s.principal.has_role(Role::Member) {
-        return render_numbers(&state, &s, Some((StatusCode::FORBIDDEN, "Your role cannot add numbers."))).await;
-    }
-    let value = form.value.trim().parse::<f64>().ok().and_then(|v| NumberValue::parse(v).ok());
-    let Some(value) = value else {
-        return render_numbers(&state, &s, Some((StatusCode::BAD_REQUEST, "Enter a finite number within ±1e15.")))
-            .await;
-    };
-    match NumbersService::create(&s.db, value, &s.actor(), &s.meta).await {
-        Ok(_) => s.finish(&state, html::see_other("/app/numbers")),
-        Err(e) => internal(e),
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,246 @@
+//! The audit log page (admins): the tenant's trail with the API's filters, newest first,
+//! with readable action names and a detail view of each entry.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use cairn_audit::{AuditCursor, AuditEntryView, AuditLimit, AuditService};
+use cairn_domain::Role;
+use serde::Deserialize;
+
+use super::{Nav, internal, signed_in};
+use crate::AppState;
+use crate::api::audit::AuditFilterParams;
+use crate::extract::Meta;
+use crate::html::Chrome;
+
+const PAGE: i64 = 50;
+
+/// The filter form's values, as typed (times as `datetime-local`, UTC).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct FilterForm {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    resource_type: String,
+    #[serde(default)]
+    resource_id: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    cursor: Option<String>,
+}
+
+fn some(v: &str) -> Option<String> {
+    Some(v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `2026-11-22T10:00` or `…:05` (a `datetime-local` value) as RFC 3339 UTC.
+fn utc(v: &str) -> Option<String> {
+    let v = some(v)?;
+    if v.ends_with('Z') || v.contains('+') {
+        return Some(v);
+    }
+    Some(if v.len() == 16 { format!("{v}:00Z") } else { format!("{v}Z") })
+}
+
+impl FilterForm {
+    fn params(&self) -> AuditFilterParams {
+        AuditFilterParams {
+            user: some(&self.user),
+            action: some(&self.action),
+            resource_type: some(&self.resource_type),
+            resource_id: some(&self.resource_id),
+            from: utc(&self.from),
+            to: utc(&self.to),
+        }
+    }
+
+    /// The page of older entries, keeping the filters.
+    fn next_url(&self, cursor: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("user", &self.user),
+            ("action", &self.action),
+            ("resource_type", &self.resource_type),
+            ("resource_id", &self.resource_id),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if !v.trim().is_empty() {
+                q.append_pair(k, v.trim());
+            }
+        }
+        q.append_pair("cursor", cursor);
+        format!("/app/audit?{}", q.finish())
+    }
+}
+
+/// `user.role_changed` → "User role changed"; `auth.login_failed` → "Sign-in failed".
+pub fn readable(action: &str) -> String {
+    let known = match action {
+        "auth.login_succeeded" => Some("Signed in"),
+        "auth.login_failed" => Some("Sign-in failed"),
+        "auth.token_refreshed" => Some("Session refreshed"),
+        "auth.tokens_issued" => Some("Tokens issued"),
+        "auth.refresh_reused" => Some("Reused refresh token refused"),
+        "auth.code_replayed" => Some("Replayed authorization code refused"),
+        "auth.password_reset_requested" => Some("Password reset requested"),
+        "access.denied" => Some("Access denied"),
+        _ => None,
+    };
+    if let Some(k) = known {
+        return k.to_owned();
+    }
+    let words = action.replace(['.', '_'], " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+struct Row {
+    id: String,
+    time: String,
+    time_short: String,
+    who: String,
+    label: String,
+    action: String,
+    resource: String,
+    outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    c: &'a Chrome,
+    nav: &'a Nav,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    f: &'a FilterForm,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit_entry.html")]
+struct EntryPage<'a> {
+    c: &'a Chrome,
+    nav: &'a Nav,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    label: String,
+    e: AuditEntryView,
+    details: String,
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(f): Query<FilterForm>,
+) -> Response {
+    let s = match signed_in(&state, &headers, meta).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !s.is(Role::Admin) {
+        return s.forbidden(&state, "Only admins read the audit log.").await;
+    }
+    let (c, nav) = s.shell(&state, "Audit log", "audit").await;
+    let parsed = f.params().filter().and_then(|filter| {
+        let cursor = f.cursor.as_deref().map(AuditCursor::parse).transpose()?;
+        Ok((filter, cursor))
+    });
+    let (filter, cursor) = match parsed {
+        Ok(v) => v,
+        Err(e) => {
+            let message = e.to_string();
+            let view =
+                AuditPage { c: &c, nav: &nav, notice: None, error: Some(&message), f: &f, rows: vec![], next: None };
+            return s.render(&state, StatusCode::BAD_REQUEST, &c, &view);
+        }
+    };
+    let limit = AuditLimit::parse(Some(PAGE)).expect("the page size is within the limit");
+    let (entries, next) = match AuditService::list(&s.db, &filter, cursor, limit).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let time = cairn_domain::rfc3339(e.time);
+            Row {
+                id: e.id.clone(),
+                time_short: time.get(..19).unwrap_or(&time).replace('T', " "),
+                time,
+                who: e.actor_email.clone().unwrap_or_else(|| e.actor_id.clone()),
+                label: readable(&e.action),
+                action: e.action.clone(),
+                resource: match (&e.resource_type, &e.resource_id) {
+                    (Some(k), Some(i)) => format!("{k} {i}"),
+                    (Some(k), None) => k.clone(),
+                    _ => String::new(),
+                },
+                outcome: e.outcome.clone(),
+            }
+        })
+        .collect();
+    let next = next.map(|c| f.next_url(&c.encode()));
+    let view = AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, rows, next };
+    s.render(&state, StatusCode::OK, &c, &view)
+}
+
+pub(super) async fn entry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+) -> Response {
+    let s = match signed_in(&state, &headers, meta).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !s.is(Role::Admin) {
+        return s.forbidden(&state, "Only admins read the audit log.").await;
+    }
+    let (c, nav) = s.shell(&state, "Audit entry", "audit").await;
+    let found = match AuditService::get(&s.db, &id).await {
+        Ok(e) => e,
+        Err(e) => return internal(e),
+    };
+    let Some(found) = found else {
+        return s.finish(
+            &state,
+            crate::html::message(
+                StatusCode::NOT_FOUND,
+                &c,
+                "No such entry",
+                "It may have passed its retention.",
+                Some(("/app/audit", "Audit log")),
+            ),
+        );
+    };
+    let e = AuditEntryView::from(&found);
+    let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
+    let view = EntryPage { c: &c, nav: &nav, notice: None, error: None, label: readable(&e.action), e, details };
+    s.render(&state, StatusCode::OK, &c, &view)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn readable_action_names() {
+        assert_eq!(super::readable("user.role_changed"), "User role changed");
+        assert_eq!(super::readable("auth.login_failed"), "Sign-in failed");
+        assert_eq!(super::readable("invoice.paid"), "Invoice paid");
+        assert_eq!(super::utc("2026-11-22T10:00").as_deref(), Some("2026-11-22T10:00:00Z"));
+        assert_eq!(super::utc("2026-11-22T10:00:05").as_deref(), Some("2026-11-22T10:00:05Z"));
+        assert_eq!(super::utc(" "), None);
+    }
+}

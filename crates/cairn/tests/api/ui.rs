@@ -1,0 +1,187 @@
+//! The web UI through a cookie-keeping browser: it signs in through the provider, and
+//! its pages (numbers, users, profile, audit log) change data only through CSRF-checked
+//! forms.
+
+use cairn_domain::Role;
+use cairn_testkit::browser::{Browser, Page};
+use cairn_testkit::{TestApp, backend_test};
+use serde_json::Value;
+
+use crate::oidc::PASSWORD;
+
+/// Signs in to the web UI of `slug`; returns the first page after sign-in.
+async fn web_sign_in(browser: &Browser, slug: &str, email: &str, password: &str) -> Page {
+    let start = browser.get(&format!("/t/{slug}/")).await;
+    assert_eq!(start.status, 303);
+    let form = browser.follow(start).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let done = browser.sign_in(&form, email, password).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    browser.follow(done).await
+}
+
+fn csrf(page: &Page) -> String {
+    page.input("csrf").expect("the page has a CSRF token")
+}
+
+async fn app_with_admin(backend: cairn_testkit::Backend) -> (TestApp, cairn_testkit::TestTenant) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
+    app.create_user(&acme, "bob@acme.test", PASSWORD, &[Role::Member]).await;
+    (app, acme)
+}
+
+backend_test!(async fn signed_out_visitors_go_to_sign_in(backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app.base_url);
+    for path in ["/app/numbers", "/app/users", "/app/profile", "/app/audit"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.location.as_deref(), Some(app.url("/").as_str()), "{path}");
+    }
+    let home = browser.get("/").await;
+    assert!(home.body.contains("Sign in to your organization"));
+    assert!(home.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    let unknown = browser.get("/t/nope/").await;
+    assert_eq!(unknown.status, 404);
+});
+
+backend_test!(async fn the_session_cookie_is_httponly_lax_and_sealed(backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    let start = browser.get("/t/acme/").await;
+    let form = browser.follow(start).await;
+    let done = browser.sign_in(&form, "ada@acme.test", PASSWORD).await;
+    let callback = browser.get(done.location.as_deref().unwrap()).await;
+    let set = callback.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let web = set.iter().find(|c| c.starts_with("cairn_web=")).expect("session cookie");
+    assert!(web.contains("HttpOnly") && web.contains("SameSite=Lax"), "{web}");
+    assert!(!web.contains("Secure"), "plain-http loopback: no Secure flag");
+    assert!(!web.contains("eyJ"), "tokens are sealed, not readable: {web}");
+});
+
+backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    assert!(page.body.contains("<h1>Numbers</h1>"), "{}", page.body);
+    assert!(!page.body.contains("/app/users"), "members see no users link");
+    let token = csrf(&page);
+    let forged = browser.post_form("/app/numbers", &[("value", "5")]).await;
+    assert_eq!(forged.status, 403);
+    let bad = browser.post_form("/app/numbers", &[("csrf", &token), ("value", "lots")]).await;
+    assert_eq!(bad.status, 400);
+    let ok = browser.post_form("/app/numbers", &[("csrf", &token), ("value", "12")]).await;
+    assert_eq!(ok.status, 303);
+    let reader = app.token(&acme, Role::Readonly);
+    assert_eq!(crate::count(&app, &reader).await, 1);
+    let listed = browser.get("/app/numbers").await;
+    assert!(listed.body.contains(">12<"), "{}", listed.body);
+    // A member is refused the admin pages.
+    assert_eq!(browser.get("/app/users").await.status, 403);
+    assert_eq!(browser.get("/app/audit").await.status, 403);
+});
+
+backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = browser.get("/app/users").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("bob@acme.test"));
+    let token = csrf(&page);
+    let created = browser.post_form("/app/users", &[("csrf", &token), ("email", "cat@acme.test"), ("given_name", "Cat"), ("role", "readonly")]).await;
+    assert_eq!(created.status, 303);
+    let listed = browser.follow(created).await;
+    assert!(listed.body.contains("the invitation is on its way"), "{}", listed.body);
+    assert!(listed.body.contains("cat@acme.test") && listed.body.contains("Invited"));
+    let dup = browser.post_form("/app/users", &[("csrf", &token), ("email", "CAT@acme.test")]).await;
+    assert_eq!(dup.status, 409);
+    let admin = app.token(&acme, Role::Admin);
+    let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
+    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
+    let roles = browser.post_form(&format!("/app/users/{bob}/roles"), &[("csrf", &token), ("role", "admin")]).await;
+    assert_eq!(roles.status, 303);
+    let disabled = browser.post_form(&format!("/app/users/{bob}/disable"), &[("csrf", &token)]).await;
+    assert_eq!(disabled.status, 303);
+    let user: Value = app.get(&format!("/api/v1/users/{bob}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!((user["status"].as_str(), user["roles"].clone()), (Some("DISABLED"), serde_json::json!(["admin"])));
+    let unknown = browser.post_form(&format!("/app/users/{bob}/promote"), &[("csrf", &token)]).await;
+    assert_eq!(unknown.status, 404);
+    // The changes are in the audit log page, by ada, with readable names and a detail view.
+    let audit = browser.get("/app/audit?action=user.*").await;
+    assert!(audit.body.contains("User disabled") && audit.body.contains("User role changed"), "{}", audit.body);
+    assert!(audit.body.contains("ada@acme.test"));
+    let detail_link = audit.body.split("href=\"/app/audit/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let detail = browser.get(&format!("/app/audit/{detail_link}")).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.body.contains("Request id") && detail.body.contains("127.0.0.1"), "{}", detail.body);
+    let bad_filter = browser.get("/app/audit?action=Not%20An%20Action").await;
+    assert_eq!(bad_filter.status, 400);
+});
+
+backend_test!(async fn the_profile_page_saves_names_subscriptions_and_password(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let token = csrf(&page);
+    let saved = browser.post_form("/app/profile", &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables"), ("publish_history", "on")]).await;
+    assert_eq!(saved.status, 303);
+    let profile = browser.follow(saved).await;
+    assert!(profile.body.contains("Profile saved") && profile.body.contains("value=\"Bobby\"") && profile.body.contains(" checked"));
+    let admin = app.token(&acme, Role::Admin);
+    let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
+    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap().clone();
+    assert_eq!(bob["user_metadata"]["publish_history"], true);
+    // Unticking turns the subscription off.
+    browser.post_form("/app/profile", &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables")]).await;
+    let bob: Value = app.get(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap()), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(bob["user_metadata"]["publish_history"], false);
+    let wrong = browser.post_form("/app/profile/password", &[("csrf", &token), ("current_password", "nope"), ("new_password", "lilac pepper harbor")]).await;
+    assert_eq!(wrong.status, 400);
+    let ok = browser.post_form("/app/profile/password", &[("csrf", &token), ("current_password", PASSWORD), ("new_password", "lilac pepper harbor")]).await;
+    assert_eq!(ok.status, 303);
+});
+
+backend_test!(async fn switching_organization_signs_in_to_the_other_tenant(backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let globex = app.create_tenant("globex").await;
+    app.create_user(&globex, "ada@acme.test", "another pass phrase", &[Role::Member]).await;
+    let browser = Browser::new(&app.base_url);
+    let acme_page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    assert!(acme_page.body.contains("<strong>acme</strong>"));
+    let switch = browser.get("/signin?org=globex").await;
+    assert_eq!(switch.location.as_deref(), Some(app.url("/t/globex/").as_str()));
+    // The acme session does not sign anyone in to globex: the form asks again.
+    let globex_page = web_sign_in(&browser, "globex", "ada@acme.test", "another pass phrase").await;
+    assert!(globex_page.body.contains("<strong>globex</strong>"), "{}", globex_page.body);
+    assert!(!globex_page.body.contains("/app/users"), "a member in globex");
+});
+
+backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    let page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let stolen = browser.cookie("cairn_web").unwrap();
+    let out = browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await;
+    assert_eq!(out.status, 303);
+    let landed = browser.follow(out).await;
+    assert!(landed.body.contains("Sign in to your organization"), "{}", landed.body);
+    assert!(browser.cookie("cairn_web").is_none());
+    assert_eq!(browser.get("/app/numbers").await.status, 303);
+    // The provider session is gone too: signing in again asks for the password.
+    let again = browser.follow(browser.get("/t/acme/").await).await;
+    assert_eq!(again.status, 200);
+    assert!(again.body.contains("name=\"password\""));
+    // The old cookie's refresh token was revoked (its short-lived access token is what remains).
+    let sealed = app.store.master_key().open(&stolen, "cairn-web-session").unwrap();
+    let session: Value = serde_json::from_slice(&sealed).unwrap();
+    let tenant = session["tenant"].as_str().unwrap().replace('-', "");
+    let resp = app.client.post(app.url("/oauth2/token"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", session["refresh"].as_str().unwrap()),
+            ("client_id", &format!("{tenant}.web"))])
+        .send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"], "invalid_grant");
+});
