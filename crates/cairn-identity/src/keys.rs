@@ -6,8 +6,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::now_ms;
 use cairn_store::Store;
 use cairn_store::sqlx::{self, Row};
-use jsonwebtoken::{DecodingKey, EncodingKey};
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+use ring::signature::{RsaKeyPair, RsaPublicKeyComponents};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 
@@ -17,14 +17,14 @@ pub(crate) struct KeyEntry {
     pub kid: String,
     pub n: String,
     pub e: String,
-    pub decoding: DecodingKey,
+    pub public: RsaPublicKeyComponents<Vec<u8>>,
 }
 
 /// The platform's signing keys: every published key verifies; the newest signs.
 pub struct SigningKeys {
     pub(crate) verifying: Vec<KeyEntry>,
     pub(crate) signing_kid: String,
-    pub(crate) signing: EncodingKey,
+    pub(crate) signing: RsaKeyPair,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -74,13 +74,15 @@ impl SigningKeys {
         let pem = store.master_key().open(&sealed, &aad(&signing_kid)).map_err(|e| {
             IdentityError::Key(format!("{e} (is CAIRN_MASTER_KEY the one this data was created with?)"))
         })?;
-        let signing = EncodingKey::from_rsa_pem(&pem).map_err(|e| IdentityError::Key(e.to_string()))?;
+        let signing = signing_key(&pem)?;
         let mut verifying = Vec::with_capacity(rows.len());
         for row in &rows {
             let (kid, n, e): (String, String, String) =
                 (row.try_get("kid")?, row.try_get("public_n")?, row.try_get("public_e")?);
-            let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| IdentityError::Key(e.to_string()))?;
-            verifying.push(KeyEntry { kid, n, e, decoding });
+            let bytes =
+                |v: &str| URL_SAFE_NO_PAD.decode(v).map_err(|_| IdentityError::Key(format!("key {kid} is corrupt")));
+            let public = RsaPublicKeyComponents { n: bytes(&n)?, e: bytes(&e)? };
+            verifying.push(KeyEntry { kid, n, e, public });
         }
         Ok(Some(SigningKeys { verifying, signing_kid, signing }))
     }
@@ -98,6 +100,14 @@ impl SigningKeys {
     pub(crate) fn find(&self, kid: &str) -> Option<&KeyEntry> {
         self.verifying.iter().find(|k| k.kid == kid)
     }
+}
+
+/// The PKCS#8 PEM private key as `ring` signs with it.
+fn signing_key(pem: &[u8]) -> Result<RsaKeyPair, IdentityError> {
+    let bad = |e: &dyn std::fmt::Display| IdentityError::Key(e.to_string());
+    let text = std::str::from_utf8(pem).map_err(|e| bad(&e))?;
+    let der = rsa::RsaPrivateKey::from_pkcs8_pem(text).and_then(|k| k.to_pkcs8_der()).map_err(|e| bad(&e))?;
+    RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| bad(&e))
 }
 
 struct Generated {

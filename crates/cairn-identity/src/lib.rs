@@ -9,6 +9,7 @@
 //! which is how the provider finds the database to look them up in.
 
 mod clients;
+mod jws;
 mod keys;
 pub mod model;
 pub mod password;

@@ -1,10 +1,8 @@
 //! Access tokens (RFC 9068 JWTs) for Cairn's APIs, and their strict verification.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use cairn_domain::{Principal, Role, TenantId, TenantRef, TenantSlug};
-use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -236,19 +234,7 @@ impl Tokens {
     /// Checks an id token offered as `id_token_hint` at logout: our key, our issuer, an id
     /// token. Expiry is not checked (RP-initiated logout accepts expired hints).
     pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Algorithm);
-        }
-        let key = header.kid.as_deref().and_then(|k| self.keys.find(k)).ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.set_issuer(&[&self.issuer]);
-        validation.required_spec_claims = ["iss", "sub", "aud"].into_iter().map(String::from).collect();
-        let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        let c = data.claims;
+        let (_, c) = self.verified(token, None, false)?;
         if c["token_use"] != "id" {
             return Err(TokenError::Invalid("not an id token".into()));
         }
@@ -262,24 +248,66 @@ impl Tokens {
 
     /// Signs `claims` with the current key under a header of type `typ`.
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, TokenError> {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.keys.signing_kid.clone());
-        header.typ = Some(typ.into());
-        jsonwebtoken::encode(&header, claims, &self.keys.signing).map_err(|e| TokenError::Signing(e.to_string()))
+        crate::jws::sign(&self.keys.signing, &self.keys.signing_kid, typ, claims)
+    }
+
+    /// Verifies the header (RS256, one of our `kid`s) and signature; returns the header and
+    /// the claims after checking `iss`, `exp`, `nbf` and `iat` (5 s leeway) and, when given,
+    /// that `aud` is exactly `audience` (a lone extra audience is refused).
+    fn verified(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        check_times: bool,
+    ) -> Result<(crate::jws::Header, Map<String, Value>), TokenError> {
+        let header = crate::jws::header(token)?;
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let key = self.keys.find(kid).ok_or(TokenError::UnknownKey)?;
+        let claims = crate::jws::verify(token, &key.public)?;
+        let invalid = |m: &str| TokenError::Invalid(m.into());
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(invalid("wrong issuer"));
+        }
+        if claims.get("sub").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(invalid("no subject"));
+        }
+        if let Some(expected) = audience {
+            let ok = match claims.get("aud") {
+                Some(Value::String(a)) => a == expected,
+                Some(Value::Array(list)) => list.len() == 1 && list[0].as_str() == Some(expected),
+                _ => false,
+            };
+            if !ok {
+                return Err(invalid("wrong audience"));
+            }
+        }
+        if check_times {
+            let now = unix_now();
+            let time = |k: &str| claims.get(k).and_then(Value::as_u64).ok_or_else(|| invalid(&format!("missing {k}")));
+            if time("exp")? + LEEWAY_SECS <= now {
+                return Err(invalid("expired"));
+            }
+            if time("nbf")? > now + LEEWAY_SECS {
+                return Err(invalid("not yet valid"));
+            }
+            if time("iat")? > now + LEEWAY_SECS {
+                return Err(TokenError::IssuedInFuture);
+            }
+        }
+        Ok((header, claims))
     }
 
     /// The claims of a valid access token (the checks of [`Tokens::verify_access`]), as JSON.
     pub fn access_claims(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
-        self.verify_access(token)?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let key = header.kid.as_deref().and_then(|k| self.keys.find(k)).ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[API_AUDIENCE]);
-        jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
-            .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+        let (header, claims) = self.verified(token, Some(API_AUDIENCE), true)?;
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
+        if !typ_ok || claims.get("token_use").and_then(Value::as_str) != Some("access") {
+            return Err(TokenError::NotAccessToken);
+        }
+        Ok(claims)
     }
 
     /// Verifies a bearer access token and builds the principal it names.
@@ -289,37 +317,9 @@ impl Tokens {
     /// headers are never consulted); the signature; `iss`, `aud`, `exp`, `nbf` and `iat`
     /// with at most 5 s leeway; `token_use` is `access`.
     pub fn verify_access(&self, token: &str) -> Result<Principal, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::Algorithm);
-        }
-        let typ_ok = header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt"));
-        if !typ_ok {
-            return Err(TokenError::NotAccessToken);
-        }
-        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let key = self.keys.find(kid).ok_or(TokenError::UnknownKey)?;
-
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[API_AUDIENCE]);
-        validation.required_spec_claims =
-            ["exp", "nbf", "iat", "iss", "aud", "sub"].into_iter().map(String::from).collect::<HashSet<_>>();
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        let claims = data.claims;
-        if claims.iat > unix_now() + LEEWAY_SECS {
-            return Err(TokenError::IssuedInFuture);
-        }
-        if claims.token_use != "access" {
-            return Err(TokenError::NotAccessToken);
-        }
+        let claims = self.access_claims(token)?;
+        let claims: AccessClaims =
+            serde_json::from_value(Value::Object(claims)).map_err(|e| TokenError::Invalid(e.to_string()))?;
         if claims.operator {
             return Ok(Principal {
                 subject: claims.sub,
@@ -357,17 +357,11 @@ impl cairn_audit::Signer for Tokens {
     }
 
     fn verify_checkpoint(&self, signature: &str) -> Result<serde_json::Value, String> {
-        let header = jsonwebtoken::decode_header(signature).map_err(|e| e.to_string())?;
-        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(CHECKPOINT_TYP) {
+        let header = crate::jws::header(signature).map_err(|e| e.to_string())?;
+        if header.typ.as_deref() != Some(CHECKPOINT_TYP) {
             return Err("not a checkpoint signature".into());
         }
         let key = header.kid.as_deref().and_then(|kid| self.keys.find(kid)).ok_or("unknown signing key")?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::new();
-        jsonwebtoken::decode::<serde_json::Value>(signature, &key.decoding, &validation)
-            .map(|d| d.claims)
-            .map_err(|e| e.to_string())
+        crate::jws::verify(signature, &key.public).map(Value::Object).map_err(|e| e.to_string())
     }
 }
