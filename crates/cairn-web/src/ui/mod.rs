@@ -18,6 +18,7 @@ use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
 
 mod audit;
+mod clients;
 mod numbers;
 mod profile;
 mod users;
@@ -43,6 +44,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/users/{id}/{action}", post(users::act))
         .route("/app/profile", get(profile::page).post(profile::save))
         .route("/app/profile/password", post(profile::password))
+        .route("/app/clients", get(clients::page).post(clients::create))
+        .route("/app/clients/{id}/{action}", post(clients::act))
         .route("/app/audit", get(audit::page))
         .route("/app/audit/{id}", get(audit::entry))
         .route("/app/signout", post(sign_out))

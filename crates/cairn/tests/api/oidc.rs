@@ -451,6 +451,19 @@ backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(bac
     assert_eq!(browser.sign_in(&form, "ghost@acme.test", "x").await.status, 429);
 });
 
+backend_test!(async fn one_address_guessing_many_accounts_is_throttled(backend) {
+    let rp = setup(backend, true).await;
+    let browser = Browser::new(&rp.app.base_url);
+    let (_, challenge) = pkce();
+    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    // One failure each for twenty accounts: no account is throttled, the address is.
+    for i in 0..20 {
+        assert_eq!(browser.sign_in(&form, &format!("guess{i}@acme.test"), "password guess").await.status, 401);
+    }
+    let next = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
+    assert_eq!(next.status, 429, "{}", next.body);
+});
+
 backend_test!(async fn a_lockout_is_mailed_to_the_account_owner(backend) {
     let rp = setup(backend, true).await;
     let (tenant, db) = rp.app.tenant(&rp.acme).await;

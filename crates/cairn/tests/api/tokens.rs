@@ -146,6 +146,9 @@ backend_test!(async fn wrong_issuer_or_audience_is_401(backend) {
     let mut c = claims(&app, &acme);
     c.as_object_mut().unwrap().remove("aud");
     assert_rejected(&app, &app.tokens().sign("at+jwt", &c).unwrap(), "no aud").await;
+    let mut c = claims(&app, &acme);
+    c["aud"] = json!(["cairn-api", "another-api"]);
+    assert_rejected(&app, &app.tokens().sign("at+jwt", &c).unwrap(), "an extra untrusted audience").await;
 });
 
 backend_test!(async fn unknown_kid_and_embedded_keys_are_401(backend) {

@@ -185,3 +185,48 @@ backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backen
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "invalid_grant");
 });
+
+backend_test!(async fn admins_register_applications_and_see_each_secret_once(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = browser.get("/app/clients").await;
+    assert_eq!(page.status, 200);
+    let token = csrf(&page);
+    let secret_of = |p: &Page| p.body.split("id=\"client-secret\">").nth(1).map(|r| r.split('<').next().unwrap().to_owned());
+    let insecure = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
+        ("redirect_uris", "http://portal.example/cb")]).await;
+    assert_eq!(insecure.status, 400);
+    assert!(insecure.body.contains("value=\"Portal\""), "the form keeps what was typed");
+    let created = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
+        ("redirect_uris", "https://portal.example/cb\nhttps://portal.example/cb2"), ("post_logout_uris", "")]).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret = secret_of(&created).expect("the secret is shown");
+    let admin = app.token(&acme, Role::Admin);
+    let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
+    let id = clients[0]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(clients[0]["redirect_uris"].as_array().unwrap().len(), 2);
+    let introspect = |s: String| app.client.post(app.url("/oauth2/introspect")).basic_auth(&id, Some(s)).form(&[("token", "x")]).send();
+    assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200);
+    // The list never shows it again.
+    assert!(secret_of(&browser.get("/app/clients").await).is_none());
+    let rotated = browser.post_form(&format!("/app/clients/{id}/rotate"), &[("csrf", &token)]).await;
+    let new_secret = secret_of(&rotated).unwrap();
+    assert_ne!(new_secret, secret);
+    assert_eq!(introspect(secret).await.unwrap().status(), 401);
+    let public = browser.post_form("/app/clients", &[("csrf", &token), ("name", "SPA"), ("kind", "public"),
+        ("redirect_uris", "http://localhost:3000/cb")]).await;
+    assert_eq!(public.status, 201);
+    assert!(secret_of(&public).is_none(), "a public client has no secret");
+    let service = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Importer"), ("kind", "service"), ("service_role", "member")]).await;
+    assert_eq!(service.status, 201);
+    let deleted = browser.post_form(&format!("/app/clients/{id}/delete"), &[("csrf", &token)]).await;
+    assert_eq!(deleted.status, 303);
+    let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = clients.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["SPA", "Importer"]);
+    // Members cannot reach the page.
+    let member = Browser::new(&app.base_url);
+    web_sign_in(&member, "acme", "bob@acme.test", PASSWORD).await;
+    assert_eq!(member.get("/app/clients").await.status, 403);
+});
