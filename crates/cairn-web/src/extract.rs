@@ -78,31 +78,87 @@ async fn record_denial(db: &Db, caller: &Caller, attempted: &str, reason: &str) 
     }
 }
 
+/// Records a 401 in the platform trail (no tenant can be trusted from a token that failed
+/// verification), at most [`RejectionLimiter::PER_MINUTE`] per client address and minute so
+/// a flood of bad tokens cannot flood the trail.
+async fn record_rejection(state: &AppState, meta: &RequestMeta, reason: &str, message: &str) {
+    let address = meta.ip.clone().unwrap_or_else(|| "-".into());
+    let Some(count) = state.rejections.allow(&address, cairn_domain::now_ms()) else { return };
+    let mut details = json!({ "reason": reason, "answer": message });
+    if count == RejectionLimiter::PER_MINUTE {
+        details["further_rejections_this_minute"] = json!("not recorded");
+    }
+    let anonymous = Actor { id: "anonymous".into(), email: None };
+    let entry =
+        NewEntry::new(anonymous, Action::fixed("auth.token_rejected"), Outcome::Denied, meta.clone()).details(details);
+    if let Err(e) = AuditService::record_now(state.store.control(), entry).await {
+        tracing::error!(error = %e, "could not record a rejected token");
+    }
+}
+
+/// Counts rejected requests per client address and minute, in this process.
+#[derive(Debug, Default)]
+pub struct RejectionLimiter {
+    seen: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+}
+
+impl RejectionLimiter {
+    pub const PER_MINUTE: u32 = 10;
+    const MAX_ADDRESSES: usize = 10_000;
+
+    /// The rejection's number this minute for `address`, or `None` past the limit.
+    pub fn allow(&self, address: &str, now_ms: i64) -> Option<u32> {
+        let minute = now_ms / 60_000;
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= Self::MAX_ADDRESSES {
+            seen.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = seen.entry(address.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        (entry.1 <= Self::PER_MINUTE).then_some(entry.1)
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("authorization header must be 'Bearer <token>'"))?;
-        let principal = state.tokens.verify_access(token).map_err(|e| {
-            tracing::info!(reason = %e, "bearer token rejected");
-            ApiError::unauthorized("invalid or expired token")
-        })?;
+        let meta = request_meta(parts, state.config.trust_proxy_headers);
+        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            None => Err(("missing", "missing bearer token")),
+            Some(header) => header
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(("malformed header", "authorization header must be 'Bearer <token>'")),
+        };
+        let token = match token {
+            Ok(t) => t,
+            Err((reason, message)) => {
+                record_rejection(state, &meta, reason, message).await;
+                return Err(ApiError::unauthorized(message));
+            }
+        };
+        let principal = match state.tokens.verify_access(token) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::info!(reason = %e, "bearer token rejected");
+                let message = "invalid or expired token";
+                record_rejection(state, &meta, &e.to_string(), message).await;
+                return Err(ApiError::unauthorized(message));
+            }
+        };
         let span = tracing::Span::current();
         span.record("subject", principal.subject.as_str());
         if let Some(t) = &principal.tenant {
             span.record("tenant", t.slug.as_str());
         }
-        Ok(Caller { principal, meta: request_meta(parts, state.config.trust_proxy_headers) })
+        Ok(Caller { principal, meta })
     }
 }
 
@@ -230,5 +286,21 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
             .await
             .map(|q| ApiQuery(q.0))
             .map_err(|e: QueryRejection| ApiError::new(ErrorCode::ValidationError, e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RejectionLimiter;
+
+    #[test]
+    fn rejections_are_recorded_at_most_ten_a_minute_per_address() {
+        let limiter = RejectionLimiter::default();
+        let minute = 60_000 * 1000;
+        let counts: Vec<_> = (0..12).map(|i| limiter.allow("10.0.0.1", minute + i)).collect();
+        assert_eq!(counts[..10], (1..=10).map(Some).collect::<Vec<_>>()[..]);
+        assert_eq!(counts[10..], [None, None]);
+        assert_eq!(limiter.allow("10.0.0.2", minute), Some(1), "per address");
+        assert_eq!(limiter.allow("10.0.0.1", minute + 60_000), Some(1), "a new minute starts over");
     }
 }

@@ -36,6 +36,8 @@ pub struct AppState {
     /// Set when shutdown begins: readiness turns false.
     pub draining: Arc<AtomicBool>,
     pub config: Arc<WebConfig>,
+    /// Bounds how many 401s each client address may add to the platform trail per minute.
+    pub rejections: Arc<extract::RejectionLimiter>,
     openapi: Arc<serde_json::Value>,
 }
 
@@ -48,6 +50,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             draining: Arc::new(AtomicBool::new(false)),
             config: Arc::new(config),
+            rejections: Arc::default(),
             openapi: Arc::new(serde_json::Value::Null),
         }
     }

@@ -436,3 +436,21 @@ backend_test!(async fn the_worker_checkpoints_and_sweeps_on_its_own(backend) {
     let platform = AuditService::verify(app.store.control(), app.tokens(), "platform").await.unwrap();
     assert_eq!(platform.violation, None);
 });
+
+backend_test!(async fn rejected_tokens_are_recorded_in_the_platform_trail(backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.get("/api/v1/numbers", "not-a-jwt").header("x-request-id", "reject-1").send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let op = app.operator_token();
+    let entries = audit(&app, &op, "action=auth.token_rejected").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["outcome"], "denied");
+    assert_eq!(entries[0]["details"]["reason"], "malformed token");
+    assert_eq!(entries[0]["ip"], "127.0.0.1");
+    assert_eq!(entries[0]["request_id"], "reject-1");
+    let missing = app.client.get(app.url("/api/v1/numbers")).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let entries = audit(&app, &op, "action=auth.token_rejected").await;
+    assert_eq!(entries[0]["details"]["reason"], "missing");
+    // How many a flood may add is bounded per address and minute (see RejectionLimiter's test).
+});
