@@ -97,6 +97,10 @@ async fn load(conn: &mut AnyConnection, id: &str) -> Result<User, IdentityError>
     store::user_by_id(conn, id).await?.ok_or(IdentityError::NotFound("user"))
 }
 
+fn temporary_expiry(now: i64) -> i64 {
+    now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000
+}
+
 fn block_for(failures: i64, free: i64) -> i64 {
     if failures < free {
         return 0;
@@ -171,6 +175,23 @@ impl Identity {
         Ok(store::count_users(db).await?)
     }
 
+    fn invitation(
+        &self,
+        tenant: &Tenant,
+        settings: &Settings,
+        user: &User,
+        temporary_password: String,
+    ) -> Result<Invitation, IdentityError> {
+        let message = templates::invitation(
+            &self.branding(tenant, settings),
+            user.email.as_str(),
+            &temporary_password,
+            &self.sign_in_url(tenant),
+            TEMPORARY_PASSWORD_DAYS,
+        )?;
+        Ok(Invitation { message, temporary_password })
+    }
+
     /// Creates a user with a temporary password; returns the user and the invitation to
     /// send (the caller sends it, after this commit).
     pub async fn create_user(
@@ -193,7 +214,7 @@ impl Identity {
             app_metadata: Map::new(),
             user_metadata: Map::new(),
             password_hash: Some(password::hash(&temporary)),
-            password_expires_at: Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000),
+            password_expires_at: Some(temporary_expiry(now)),
             created_at: now,
             updated_at: now,
         };
@@ -211,14 +232,8 @@ impl Identity {
         AuditService::record(db, &mut tx, entry).await?;
         let settings = store::settings(&mut tx).await?;
         tx.commit().await?;
-        let message = templates::invitation(
-            &self.branding(tenant, &settings),
-            user.email.as_str(),
-            &temporary,
-            &self.sign_in_url(tenant),
-            TEMPORARY_PASSWORD_DAYS,
-        )?;
-        Ok((user, Invitation { message, temporary_password: temporary }))
+        let invitation = self.invitation(tenant, &settings, &user, temporary)?;
+        Ok((user, invitation))
     }
 
     /// Gives the user a new temporary password (status `FORCE_CHANGE_PASSWORD`), ends their
@@ -240,7 +255,7 @@ impl Identity {
             return Err(IdentityError::Conflict("the user is disabled; enable them first".into()));
         }
         user.password_hash = Some(hash);
-        user.password_expires_at = Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000);
+        user.password_expires_at = Some(temporary_expiry(now));
         user.status = UserStatus::ForceChangePassword;
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
@@ -251,14 +266,8 @@ impl Identity {
         AuditService::record(db, &mut tx, entry).await?;
         let settings = store::settings(&mut tx).await?;
         tx.commit().await?;
-        let message = templates::invitation(
-            &self.branding(tenant, &settings),
-            user.email.as_str(),
-            &temporary,
-            &self.sign_in_url(tenant),
-            TEMPORARY_PASSWORD_DAYS,
-        )?;
-        Ok((user, Invitation { message, temporary_password: temporary }))
+        let invitation = self.invitation(tenant, &settings, &user, temporary)?;
+        Ok((user, invitation))
     }
 
     /// Sets a password for automation (as Cognito's admin-set-user-password): permanent
@@ -277,8 +286,7 @@ impl Identity {
         let mut user = load(&mut tx, id).await?;
         password::check_policy("password", new_password, &user.email)?;
         user.password_hash = Some(password::hash(new_password));
-        user.password_expires_at =
-            if permanent { None } else { Some(now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000) };
+        user.password_expires_at = if permanent { None } else { Some(temporary_expiry(now)) };
         if user.status != UserStatus::Disabled {
             user.status = if permanent { UserStatus::Active } else { UserStatus::ForceChangePassword };
         }

@@ -3,16 +3,15 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_audit::{AuditCursor, AuditEntryView, AuditLimit, AuditService};
 use cairn_domain::Role;
 use serde::Deserialize;
 
-use super::{Nav, internal, signed_in};
+use super::{Nav, Signed, internal};
 use crate::AppState;
 use crate::api::audit::AuditFilterParams;
-use crate::extract::Meta;
 use crate::html::Chrome;
 
 const PAGE: i64 = 50;
@@ -139,16 +138,7 @@ struct EntryPage<'a> {
     details: String,
 }
 
-pub(super) async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Query(f): Query<FilterForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(f): Query<FilterForm>) -> Response {
     if !s.is(Role::Admin) {
         return s.forbidden(&state, "Only admins read the audit log.").await;
     }
@@ -196,16 +186,7 @@ pub(super) async fn page(
     s.render(&state, StatusCode::OK, &c, &view)
 }
 
-pub(super) async fn entry(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Path(id): Path<String>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn entry(State(state): State<AppState>, s: Signed, Path(id): Path<String>) -> Response {
     if !s.is(Role::Admin) {
         return s.forbidden(&state, "Only admins read the audit log.").await;
     }

@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_domain::Role;
-use cairn_identity::{Client, IdentityError, NewClient};
+use cairn_identity::{Client, NewClient};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal, signed_in};
+use super::{Nav, Signed, internal, problem};
 use crate::AppState;
-use crate::extract::Meta;
 use crate::html::{self, Chrome};
 
 struct ClientRow {
@@ -103,8 +102,8 @@ async fn render(state: &AppState, s: &Signed, out: Outcome<'_>, form: &CreateFor
     s.render(state, out.status, &c, &view)
 }
 
-async fn admin(state: &AppState, headers: &HeaderMap, meta: cairn_audit::RequestMeta) -> Result<Signed, Response> {
-    let s = signed_in(state, headers, meta).await?;
+/// An admin's page request, or the 403 page.
+async fn admin(state: &AppState, s: Signed) -> Result<Signed, Response> {
     if !s.is(Role::Admin) {
         return Err(s.forbidden(state, "Only admins manage applications.").await);
     }
@@ -116,13 +115,8 @@ pub(super) struct Done {
     done: Option<String>,
 }
 
-pub(super) async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Query(q): Query<Done>,
-) -> Response {
-    let s = match admin(&state, &headers, meta).await {
+pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
+    let s = match admin(&state, s).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -141,22 +135,8 @@ fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
-fn problem(e: IdentityError) -> Result<(StatusCode, String), IdentityError> {
-    match e {
-        IdentityError::Validation(v) => Ok((StatusCode::BAD_REQUEST, v.message)),
-        IdentityError::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
-        IdentityError::NotFound(what) => Ok((StatusCode::NOT_FOUND, format!("That {what} no longer exists."))),
-        other => Err(other),
-    }
-}
-
-pub(super) async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    let s = match admin(&state, &headers, meta).await {
+pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<CreateForm>) -> Response {
+    let s = match admin(&state, s).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -209,12 +189,11 @@ pub(super) struct ActionForm {
 
 pub(super) async fn act(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
+    s: Signed,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let s = match admin(&state, &headers, meta).await {
+    let s = match admin(&state, s).await {
         Ok(s) => s,
         Err(r) => return r,
     };

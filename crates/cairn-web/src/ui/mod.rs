@@ -299,8 +299,30 @@ impl Signed {
     }
 }
 
+/// Handlers take `Signed` as an argument; signed-out visitors get the redirect to sign-in.
+impl axum::extract::FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let meta = crate::extract::request_meta(parts, state.config.trust_proxy_headers);
+        signed_in(state, &parts.headers, meta).await
+    }
+}
+
+/// The message a page shows for an identity error the admin or user can act on
+/// (validation 400, conflict 409, gone 404); anything else stays an internal error.
+pub(super) fn problem(e: cairn_identity::IdentityError) -> Result<(StatusCode, String), cairn_identity::IdentityError> {
+    use cairn_identity::IdentityError as E;
+    match e {
+        E::Validation(v) => Ok((StatusCode::BAD_REQUEST, v.message)),
+        E::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
+        E::NotFound(what) => Ok((StatusCode::NOT_FOUND, format!("That {what} no longer exists."))),
+        other => Err(other),
+    }
+}
+
 /// Signed-out visitors (or sessions that can no longer refresh) go to sign-in.
-pub(super) async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
+async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
     let to_sign_in = || {
         let mut r = html::see_other("/");
         r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(state)));

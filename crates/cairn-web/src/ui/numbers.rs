@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_domain::Role;
 use cairn_numbers::{NumberValue, NumbersService, PageLimit};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal, signed_in};
+use super::{Nav, Signed, internal};
 use crate::AppState;
-use crate::extract::Meta;
 use crate::html::{self, Chrome};
 
 fn fmt_number(v: f64) -> String {
@@ -84,11 +83,8 @@ async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>)
     s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view)
 }
 
-pub(super) async fn page(State(state): State<AppState>, headers: HeaderMap, Meta(meta): Meta) -> Response {
-    match signed_in(&state, &headers, meta).await {
-        Ok(s) => render(&state, &s, None).await,
-        Err(r) => r,
-    }
+pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
+    render(&state, &s, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,16 +93,7 @@ pub(super) struct AddForm {
     value: String,
 }
 
-pub(super) async fn add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<AddForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn add(State(state): State<AppState>, s: Signed, Form(form): Form<AddForm>) -> Response {
     if !s.csrf_ok(form.csrf.as_deref()) {
         return render(&state, &s, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
     }

@@ -2,15 +2,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_identity::{IdentityError, User, UserPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Nav, Signed, internal, signed_in};
+use super::{Nav, Signed, internal, problem};
 use crate::AppState;
-use crate::extract::Meta;
 use crate::html::{self, Chrome};
 
 /// The user-metadata key of the publish-history email subscription.
@@ -65,16 +64,7 @@ async fn render(state: &AppState, s: &Signed, message: Result<Option<&str>, (Sta
     s.render(state, status, &c, &view)
 }
 
-pub(super) async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Query(q): Query<Done>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
     let notice = match q.done.as_deref() {
         Some("saved") => Some("Profile saved."),
         Some("password") => Some("Password changed."),
@@ -93,24 +83,7 @@ pub(super) struct ProfileForm {
     publish_history: Option<String>,
 }
 
-fn problem(e: IdentityError) -> Result<(StatusCode, String), IdentityError> {
-    match e {
-        IdentityError::Validation(v) => Ok((StatusCode::BAD_REQUEST, v.message)),
-        IdentityError::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
-        other => Err(other),
-    }
-}
-
-pub(super) async fn save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<ProfileForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn save(State(state): State<AppState>, s: Signed, Form(form): Form<ProfileForm>) -> Response {
     if !s.csrf_ok(form.csrf.as_deref()) {
         return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
     }
@@ -142,16 +115,7 @@ pub(super) struct PasswordForm {
     new_password: String,
 }
 
-pub(super) async fn password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<PasswordForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn password(State(state): State<AppState>, s: Signed, Form(form): Form<PasswordForm>) -> Response {
     if !s.csrf_ok(form.csrf.as_deref()) {
         return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
     }

@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_domain::Role;
-use cairn_identity::{Email, IdentityError, NewUser, User, UserStatus};
+use cairn_identity::{Email, NewUser, User, UserStatus};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal, signed_in};
+use super::{Nav, Signed, internal, problem};
 use crate::AppState;
-use crate::extract::Meta;
 use crate::html::{self, Chrome};
 
 const SHOWN: i64 = 500;
@@ -113,33 +112,14 @@ async fn render(
     s.render(state, status, &c, &view)
 }
 
-pub(super) async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Query(q): Query<Done>,
-) -> Response {
-    match signed_in(&state, &headers, meta).await {
-        Ok(s) => render(&state, &s, Ok(notice(q.done.as_deref())), "").await,
-        Err(r) => r,
-    }
+pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
+    render(&state, &s, Ok(notice(q.done.as_deref())), "").await
 }
 
 fn role_list(raw: Option<&str>) -> Result<Vec<Role>, ()> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(Vec::new()),
         Some(r) => r.parse().map(|r| vec![r]).map_err(|_| ()),
-    }
-}
-
-/// The page's message for a failed action: validation and conflicts are the admin's to
-/// fix (400/409); anything else is an internal error.
-fn failure(e: &IdentityError) -> Option<(StatusCode, String)> {
-    match e {
-        IdentityError::Validation(v) => Some((StatusCode::BAD_REQUEST, v.message.clone())),
-        IdentityError::Conflict(m) => Some((StatusCode::CONFLICT, m.clone())),
-        IdentityError::NotFound(what) => Some((StatusCode::NOT_FOUND, format!("That {what} no longer exists."))),
-        _ => None,
     }
 }
 
@@ -154,16 +134,7 @@ pub(super) struct CreateForm {
     role: Option<String>,
 }
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
-    Form(form): Form<CreateForm>,
-) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<CreateForm>) -> Response {
     if !s.is(Role::Admin) {
         return s.forbidden(&state, "Only admins manage users.").await;
     }
@@ -183,9 +154,9 @@ pub(super) async fn create(
             state.identity.deliver(invitation.message);
             s.finish(&state, html::see_other("/app/users?done=created"))
         }
-        Err(e) => match failure(&e) {
-            Some((status, msg)) => render(&state, &s, Err((status, &msg)), &form.email).await,
-            None => internal(e),
+        Err(e) => match problem(e) {
+            Ok((status, msg)) => render(&state, &s, Err((status, &msg)), &form.email).await,
+            Err(e) => internal(e),
         },
     }
 }
@@ -198,15 +169,10 @@ pub(super) struct ActionForm {
 
 pub(super) async fn act(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Meta(meta): Meta,
+    s: Signed,
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let s = match signed_in(&state, &headers, meta).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     if !s.is(Role::Admin) {
         return s.forbidden(&state, "Only admins manage users.").await;
     }
@@ -231,9 +197,9 @@ pub(super) async fn act(
     };
     match result {
         Ok(()) => s.finish(&state, html::see_other(&format!("/app/users?done={action}"))),
-        Err(e) => match failure(&e) {
-            Some((status, msg)) => render(&state, &s, Err((status, &msg)), "").await,
-            None => internal(e),
+        Err(e) => match problem(e) {
+            Ok((status, msg)) => render(&state, &s, Err((status, &msg)), "").await,
+            Err(e) => internal(e),
         },
     }
 }
