@@ -166,3 +166,15 @@ impl Drop for PostgresServer {
         self.stop();
     }
 }
+
+/// For benchmarks: the shared test server named by `CAIRN_TEST_POSTGRES_URL`, or a
+/// throwaway one started now (kept alive by the returned handle).
+pub fn shared_or_started() -> (String, Option<PostgresServer>) {
+    match std::env::var(crate::POSTGRES_URL_ENV) {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let server = PostgresServer::start().expect("PostgreSQL starts");
+            (server.url(), Some(server))
+        }
+    }
+}

@@ -107,13 +107,7 @@ async fn run(backend: Backend, postgres_server: &str) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let (url, _server) = match std::env::var(cairn_testkit::POSTGRES_URL_ENV) {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let server = cairn_testkit::postgres::PostgresServer::start().expect("PostgreSQL starts");
-            (server.url(), Some(server))
-        }
-    };
+    let (url, _server) = cairn_testkit::postgres::shared_or_started();
     run(Backend::Sqlite, &url).await;
     run(Backend::Postgres, &url).await;
 }

@@ -124,13 +124,7 @@ async fn refresh_rates(backend: Backend, postgres_server: &str) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let (url, _server) = match std::env::var(cairn_testkit::POSTGRES_URL_ENV) {
-        Ok(url) => (url, None),
-        Err(_) => {
-            let server = cairn_testkit::postgres::PostgresServer::start().expect("PostgreSQL starts");
-            (server.url(), Some(server))
-        }
-    };
+    let (url, _server) = cairn_testkit::postgres::shared_or_started();
     let app = TestApp::spawn(Backend::Sqlite).await;
     let cairn_verify = verify_rate(&app);
     app.stop().await;
