@@ -21,6 +21,8 @@ pub const TEMPORARY_PASSWORD_DAYS: u32 = 7;
 /// How long a reset code works.
 pub const RESET_CODE_MINUTES: i64 = 15;
 const RESET_CODE_MAX_ATTEMPTS: i64 = 5;
+/// Reset codes one account may be sent per 15 minutes.
+const RESET_CODES_PER_WINDOW: i64 = 3;
 
 /// Failed sign-ins an account may have before delays start, and when it is paused.
 const ACCOUNT_FREE_FAILURES: i64 = 5;
@@ -516,17 +518,16 @@ impl Identity {
         now: i64,
         free: i64,
     ) -> Result<(i64, i64), IdentityError> {
-        let failures = match store::throttle(conn, key).await? {
-            Some((n, last, _)) if now - last <= MAX_BLOCK_MS => n + 1,
-            _ => 1,
-        };
+        let failures = store::bump_throttle(conn, key, now, MAX_BLOCK_MS, true).await?;
         let block = if key.starts_with("acct:") && failures >= ACCOUNT_LOCK_FAILURES {
             MAX_BLOCK_MS
         } else {
             block_for(failures, free)
         };
         let blocked_until = if block > 0 { now + block } else { 0 };
-        store::put_throttle(conn, key, failures, now, blocked_until).await?;
+        if blocked_until > 0 {
+            store::block_throttle(conn, key, blocked_until).await?;
+        }
         Ok((failures, blocked_until))
     }
 
@@ -596,12 +597,25 @@ impl Identity {
         if user.status == UserStatus::Disabled {
             return Ok(());
         }
+        // At most RESET_CODES_PER_WINDOW codes per account per 15 minutes: no mail bombing,
+        // and a bounded number of guesses (each code allows RESET_CODE_MAX_ATTEMPTS).
+        let now = now_ms();
+        let key = format!("reset:{}", user.email.key());
+        let sent = store::bump_throttle(&mut tx, &key, now, MAX_BLOCK_MS, false).await?;
+        if sent > RESET_CODES_PER_WINDOW {
+            let entry = audit(&user_actor(&user), "auth.password_reset_requested", Outcome::Denied, meta)
+                .resource("user", &user.id)
+                .details(json!({ "reason": "too many codes requested" }));
+            AuditService::record(db, &mut tx, entry).await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         let code = password::numeric_code();
         store::put_reset_code(
             &mut tx,
             &user.id,
             &digest(&format!("{}:{code}", user.id)),
-            now_ms() + RESET_CODE_MINUTES * 60_000,
+            now + RESET_CODE_MINUTES * 60_000,
         )
         .await?;
         let entry = audit(&user_actor(&user), "auth.password_reset_requested", Outcome::Success, meta)

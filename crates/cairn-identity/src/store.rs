@@ -517,24 +517,38 @@ pub(crate) async fn throttle(conn: &mut AnyConnection, key: &str) -> Result<Opti
     row.map(|r| Ok((r.try_get("failures")?, r.try_get("last_failure")?, r.try_get("blocked_until")?))).transpose()
 }
 
-pub(crate) async fn put_throttle(
+/// Counts one event for `key` atomically and returns the count in the current window. The
+/// window restarts when its `last_failure` is older than `window_ms`; with `slide` every
+/// event moves `last_failure` to now (failures forgotten `window_ms` after the last one),
+/// without it `last_failure` keeps when the window began.
+pub(crate) async fn bump_throttle(
     conn: &mut AnyConnection,
     key: &str,
-    failures: i64,
     now: i64,
-    blocked_until: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, \
-         blocked_until = excluded.blocked_until",
-    )
-    .bind(key)
-    .bind(failures)
-    .bind(now)
-    .bind(blocked_until)
-    .execute(&mut *conn)
-    .await?;
+    window_ms: i64,
+    slide: bool,
+) -> Result<i64, sqlx::Error> {
+    let sql = if slide {
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (key) DO UPDATE SET \
+         failures = CASE WHEN $2 - login_throttle.last_failure > $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+         last_failure = $2 RETURNING failures"
+    } else {
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+         ON CONFLICT (key) DO UPDATE SET \
+         failures = CASE WHEN $2 - login_throttle.last_failure > $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+         last_failure = CASE WHEN $2 - login_throttle.last_failure > $3 THEN $2 ELSE login_throttle.last_failure END \
+         RETURNING failures"
+    };
+    sqlx::query_scalar(sql).bind(key).bind(now).bind(window_ms).fetch_one(&mut *conn).await
+}
+
+pub(crate) async fn block_throttle(conn: &mut AnyConnection, key: &str, until: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE key = $1")
+        .bind(key)
+        .bind(until)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

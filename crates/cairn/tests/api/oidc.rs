@@ -601,3 +601,25 @@ backend_test!(async fn sign_in_and_failures_are_audited(backend) {
     assert!(failed["request_id"].is_string());
     assert_eq!(entries["items"][0]["actor"]["email"], "ann@acme.test");
 });
+
+backend_test!(async fn reset_codes_are_limited_per_account(backend) {
+    let rp = setup(backend, true).await;
+    let browser = Browser::new(&rp.app.base_url);
+    let csrf = browser.get("/t/acme/forgot").await.input("csrf").unwrap();
+    for _ in 0..5 {
+        assert_eq!(browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "ann@acme.test")]).await.status, 200);
+    }
+    let admin = rp.app.token(&rp.acme, Role::Admin);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let entries: Value = rp.app.get("/api/v1/audit?action=auth.password_reset_requested", &admin).send().await.unwrap().json().await.unwrap();
+        if entries["items"].as_array().unwrap().len() == 5 {
+            let denied = entries["items"].as_array().unwrap().iter().filter(|e| e["outcome"] == "denied").count();
+            assert_eq!(denied, 2, "{entries}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{entries}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rp.app.mail().len(), 3, "three codes at most per 15 minutes");
+});
