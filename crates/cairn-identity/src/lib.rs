@@ -15,6 +15,7 @@ pub mod model;
 pub mod password;
 pub mod provider;
 pub mod service;
+pub mod sso;
 mod store;
 mod tokens;
 
@@ -39,13 +40,22 @@ pub fn control_migrations() -> Vec<Migration> {
 }
 
 pub fn tenant_migrations() -> Vec<Migration> {
-    vec![Migration {
-        component: "identity",
-        version: 1,
-        name: "identity",
-        sqlite: include_str!("../migrations/sqlite/tenant_0001_identity.sql"),
-        postgres: include_str!("../migrations/postgres/tenant_0001_identity.sql"),
-    }]
+    vec![
+        Migration {
+            component: "identity",
+            version: 1,
+            name: "identity",
+            sqlite: include_str!("../migrations/sqlite/tenant_0001_identity.sql"),
+            postgres: include_str!("../migrations/postgres/tenant_0001_identity.sql"),
+        },
+        Migration {
+            component: "identity",
+            version: 2,
+            name: "sso",
+            sqlite: include_str!("../migrations/sqlite/tenant_0002_sso.sql"),
+            postgres: include_str!("../migrations/postgres/tenant_0002_sso.sql"),
+        },
+    ]
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,4 +78,6 @@ pub enum IdentityError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Mail(#[from] cairn_mail::MailError),
+    #[error("upstream identity provider: {0}")]
+    Upstream(String),
 }

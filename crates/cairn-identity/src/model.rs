@@ -101,6 +101,8 @@ pub struct User {
     /// Set by the user (e.g. `publish_history` subscription).
     pub user_metadata: Map<String, Value>,
     pub(crate) password_hash: Option<String>,
+    /// Must sign in through SSO: a password sign-in is refused.
+    pub sso_required: bool,
     /// When a temporary password stops working.
     pub password_expires_at: Option<i64>,
     pub created_at: i64,

@@ -57,6 +57,8 @@ pub struct UserPatch {
     pub app_metadata: Option<Map<String, Value>>,
     /// Merged into the user's metadata; a `null` value removes the key.
     pub user_metadata: Option<Map<String, Value>>,
+    /// Admins only: the user must sign in through SSO.
+    pub sso_required: Option<bool>,
 }
 
 /// The answer to a sign-in attempt. Unknown accounts and wrong passwords give the same
@@ -75,6 +77,8 @@ pub enum SignIn {
     Disabled,
     /// Right temporary password, but it expired: an admin must send a new one.
     TemporaryExpired,
+    /// Right password, but the user must sign in through SSO.
+    SsoRequired,
 }
 
 /// The identity service: the store, the token issuer, the mailer and the public URL links
@@ -85,6 +89,8 @@ pub struct Identity {
     pub tokens: Arc<Tokens>,
     pub mailer: Mailer,
     pub public_url: String,
+    /// For upstream identity providers (SSO).
+    pub http: reqwest::Client,
 }
 
 fn audit(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
@@ -217,6 +223,7 @@ impl Identity {
             user_metadata: Map::new(),
             password_hash: Some(password::hash(&temporary)),
             password_expires_at: Some(temporary_expiry(now)),
+            sso_required: false,
             created_at: now,
             updated_at: now,
         };
@@ -407,6 +414,10 @@ impl Identity {
             }
             changed.push("user_metadata");
         }
+        if let Some(flag) = patch.sso_required {
+            user.sso_required = flag;
+            changed.push("sso_required");
+        }
         if changed.is_empty() {
             return Ok(user);
         }
@@ -489,6 +500,7 @@ impl Identity {
 
         let (outcome, result) = match user.status {
             UserStatus::Disabled => (Some("disabled"), SignIn::Disabled),
+            _ if user.sso_required => (Some("password sign-in of an SSO user"), SignIn::SsoRequired),
             UserStatus::ForceChangePassword if user.password_expires_at.is_some_and(|t| t < now) => {
                 (Some("temporary password expired"), SignIn::TemporaryExpired)
             }

@@ -24,7 +24,7 @@ pub(crate) fn roles_text(roles: &[Role]) -> String {
 }
 
 const USER_COLUMNS: &str = "id, email, given_name, family_name, status, roles, app_metadata, user_metadata, \
-                            password_hash, password_expires_at, created_at, updated_at";
+                            password_hash, password_expires_at, sso_required, created_at, updated_at";
 
 fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
     let email: String = row.try_get("email")?;
@@ -40,6 +40,7 @@ fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
         user_metadata: json_map(&row.try_get::<String, _>("user_metadata")?)?,
         password_hash: row.try_get("password_hash")?,
         password_expires_at: row.try_get("password_expires_at")?,
+        sso_required: row.try_get::<i64, _>("sso_required")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -73,7 +74,8 @@ pub(crate) async fn insert_user(conn: &mut AnyConnection, u: &User) -> Result<()
 pub(crate) async fn update_user(conn: &mut AnyConnection, u: &User) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET given_name = $2, family_name = $3, status = $4, roles = $5, app_metadata = $6, \
-         user_metadata = $7, password_hash = $8, password_expires_at = $9, updated_at = $10 WHERE id = $1",
+         user_metadata = $7, password_hash = $8, password_expires_at = $9, updated_at = $10, sso_required = $11 \
+         WHERE id = $1",
     )
     .bind(&u.id)
     .bind(&u.given_name)
@@ -85,6 +87,7 @@ pub(crate) async fn update_user(conn: &mut AnyConnection, u: &User) -> Result<()
     .bind(&u.password_hash)
     .bind(u.password_expires_at)
     .bind(u.updated_at)
+    .bind(i64::from(u.sso_required))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -554,5 +557,97 @@ pub(crate) async fn block_throttle(conn: &mut AnyConnection, key: &str, until: i
 
 pub(crate) async fn clear_throttle(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&mut *conn).await?;
+    Ok(())
+}
+
+// --- SSO connections and linked identities.
+
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionRow {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub sealed_secret: String,
+    pub created_at: i64,
+}
+
+fn connection(r: &AnyRow) -> Result<ConnectionRow, sqlx::Error> {
+    Ok(ConnectionRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        issuer: r.try_get("issuer")?,
+        client_id: r.try_get("client_id")?,
+        sealed_secret: r.try_get("client_secret")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) async fn insert_connection(conn: &mut AnyConnection, c: &ConnectionRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sso_connections (id, name, issuer, client_id, client_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(&c.issuer)
+    .bind(&c.client_id)
+    .bind(&c.sealed_secret)
+    .bind(c.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn connections(db: &Db) -> Result<Vec<ConnectionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, issuer, client_id, client_secret, created_at FROM sso_connections ORDER BY created_at",
+    )
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(connection).collect()
+}
+
+pub(crate) async fn connection_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<ConnectionRow>, sqlx::Error> {
+    sqlx::query("SELECT id, name, issuer, client_id, client_secret, created_at FROM sso_connections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(connection)
+        .transpose()
+}
+
+pub(crate) async fn delete_connection(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM user_identities WHERE connection_id = $1").bind(id).execute(&mut *conn).await?;
+    let r = sqlx::query("DELETE FROM sso_connections WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(crate) async fn linked_user(
+    conn: &mut AnyConnection,
+    connection_id: &str,
+    subject: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM user_identities WHERE connection_id = $1 AND subject = $2")
+        .bind(connection_id)
+        .bind(subject)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+pub(crate) async fn link_identity(
+    conn: &mut AnyConnection,
+    connection_id: &str,
+    subject: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO user_identities (connection_id, subject, user_id, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(connection_id)
+        .bind(subject)
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

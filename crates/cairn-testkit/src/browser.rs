@@ -93,7 +93,7 @@ impl Browser {
         self.jar.lock().expect("jar").clear();
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
+    async fn send(&self, url: &str, req: reqwest::RequestBuilder) -> Page {
         let cookies: Vec<String> = self.jar.lock().expect("jar").iter().map(|(k, v)| format!("{k}={v}")).collect();
         let req = if cookies.is_empty() { req } else { req.header("cookie", cookies.join("; ")) };
         let resp = req.send().await.expect("request");
@@ -110,17 +110,24 @@ impl Browser {
         }
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let location = headers.get("location").and_then(|v| v.to_str().ok()).map(|l| self.absolute(l));
+        // A relative Location resolves against the URL that answered (any host).
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| url::Url::parse(url).ok()?.join(l).ok())
+            .map(|u| u.to_string());
         let body = resp.text().await.unwrap_or_default();
         Page { status, location, headers, body }
     }
 
     pub async fn get(&self, url: &str) -> Page {
-        self.send(self.client.get(self.absolute(url))).await
+        let url = self.absolute(url);
+        self.send(&url, self.client.get(&url)).await
     }
 
     pub async fn post_form(&self, url: &str, fields: &[(&str, &str)]) -> Page {
-        self.send(self.client.post(self.absolute(url)).form(fields)).await
+        let url = self.absolute(url);
+        self.send(&url, self.client.post(&url).form(fields)).await
     }
 
     /// Follows redirects within Cairn (same base URL) until a page or a redirect elsewhere.
@@ -128,6 +135,21 @@ impl Browser {
         for _ in 0..10 {
             match &page.location {
                 Some(l) if l.starts_with(&self.base) && (300..400).contains(&page.status) => {
+                    let l = l.clone();
+                    page = self.get(&l).await;
+                }
+                _ => break,
+            }
+        }
+        page
+    }
+
+    /// Follows redirects to any host until a page, or a redirect to a URL starting with
+    /// `stop` (an application's redirect URI, which nothing serves in tests).
+    pub async fn follow_until(&self, mut page: Page, stop: &str) -> Page {
+        for _ in 0..20 {
+            match &page.location {
+                Some(l) if !l.starts_with(stop) && (300..400).contains(&page.status) => {
                     let l = l.clone();
                     page = self.get(&l).await;
                 }

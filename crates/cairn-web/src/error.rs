@@ -138,6 +138,10 @@ impl From<cairn_identity::IdentityError> for ApiError {
             E::NotFound(what) => Self::not_found(format!("{what} not found")),
             E::Conflict(msg) => Self::new(ErrorCode::Conflict, msg),
             E::Store(s) => s.into(),
+            E::Upstream(m) => {
+                tracing::warn!(error = %m, "upstream identity provider");
+                Self::new(ErrorCode::UpstreamError, "the upstream identity provider failed")
+            }
             other => Self::internal(other),
         }
     }

@@ -66,6 +66,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::tenants::router())
         .merge(api::users::router())
         .merge(api::clients::router())
+        .merge(api::sso::router())
         .split_for_parts()
 }
 

@@ -38,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/signin", post(sign_in))
         .route("/oauth2/change-password", post(change_password))
+        .route("/oauth2/sso", get(sso_start))
+        .route("/oauth2/sso/callback", get(sso_callback))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
@@ -112,6 +114,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
 #[template(path = "signin.html")]
 struct SignInPage<'a> {
     c: &'a Chrome,
+    connections: &'a [(String, String)],
     request: &'a str,
     csrf: &'a str,
     email: &'a str,
@@ -142,10 +145,24 @@ async fn sign_in_page(
     let (csrf, fresh) = html::csrf_token(headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Sign in").await;
     let forgot = format!("/t/{}/forgot", ctx.tenant.slug);
-    let page =
-        SignInPage { c: &c, request: &sealed, csrf: &csrf, email, error: error.map(|e| e.1), forgot_url: &forgot };
+    let connections = match state.identity.list_connections(&ctx.db).await {
+        Ok(c) => c,
+        Err(e) => return internal(e),
+    };
+    let mut targets: Vec<String> = html::origin(&req.redirect_uri).into_iter().collect();
+    // The SSO buttons' form ends at the upstream provider (CSP form-action covers redirects).
+    targets.extend(connections.iter().filter_map(|c| html::origin(&c.issuer)));
+    let buttons: Vec<(String, String)> = connections.into_iter().map(|c| (c.id, c.name)).collect();
+    let page = SignInPage {
+        c: &c,
+        connections: &buttons,
+        request: &sealed,
+        csrf: &csrf,
+        email,
+        error: error.map(|e| e.1),
+        forgot_url: &forgot,
+    };
     let status = error.map(|e| e.0).unwrap_or(StatusCode::OK);
-    let targets: Vec<String> = html::origin(&req.redirect_uri).into_iter().collect();
     let mut resp = html::render(status, &c, &page, &targets);
     if fresh {
         resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(CSRF_COOKIE, &csrf, None, secure(state)));
@@ -270,6 +287,9 @@ async fn sign_in(
                 sign_in_page(&state, &headers, &ctx, &req, email, Some((StatusCode::TOO_MANY_REQUESTS, &msg))).await;
             resp.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
             resp
+        }
+        Ok(SignIn::SsoRequired) => {
+            html::see_other(&state.identity.error_redirect(&req, "access_denied", cairn_identity::sso::USE_SSO))
         }
         Ok(SignIn::Disabled) => {
             let desc = "this account is disabled";
@@ -754,6 +774,108 @@ async fn reset(
         ),
         Ok(false) => again("That code is wrong or has expired. Ask for a new one.", StatusCode::BAD_REQUEST),
         Err(cairn_identity::IdentityError::Validation(v)) => again(&v.to_string(), StatusCode::BAD_REQUEST),
+        Err(e) => internal(e),
+    }
+}
+
+// --- Single sign-on through a tenant's upstream providers.
+
+const SSO_COOKIE: &str = "cairn_sso";
+const SSO_AAD: &str = "cairn-sso-pending";
+
+/// The sign-in in progress while the browser is at the upstream provider.
+#[derive(Debug, Serialize, Deserialize)]
+struct SsoState {
+    req: AuthRequest,
+    pending: cairn_identity::sso::Pending,
+    at: i64,
+}
+
+fn sso_callback_url(state: &AppState) -> String {
+    format!("{}/oauth2/sso/callback", state.config.public_url)
+}
+
+#[derive(Debug, Deserialize)]
+struct SsoStart {
+    request: String,
+    connection: String,
+}
+
+fn upstream_failed(e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "SSO with the upstream provider failed");
+    error_page(
+        StatusCode::BAD_GATEWAY,
+        "Single sign-on failed",
+        "Your organization's identity provider did not answer as expected. Try again, or sign in with your password.",
+    )
+}
+
+async fn sso_start(State(state): State<AppState>, Query(q): Query<SsoStart>) -> Response {
+    let Some((ctx, req)) = open_request(&state, &q.request).await else { return expired_request() };
+    let begun = state.identity.sso_begin(&ctx.db, &q.connection, &sso_callback_url(&state)).await;
+    let (url, pending) = match begun {
+        Ok(v) => v,
+        Err(cairn_identity::IdentityError::NotFound(_)) => {
+            return error_page(StatusCode::NOT_FOUND, "Cannot sign in", "That sign-in option no longer exists.");
+        }
+        Err(cairn_identity::IdentityError::Upstream(e)) => return upstream_failed(e),
+        Err(e) => return internal(e),
+    };
+    let sealed = state
+        .store
+        .master_key()
+        .seal(&serde_json::to_vec(&SsoState { req, pending, at: now_ms() }).expect("serialises"), SSO_AAD);
+    let mut resp = html::see_other(&url);
+    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(SSO_COOKIE, &sealed, Some(900), secure(&state)));
+    resp
+}
+
+#[derive(Debug, Deserialize)]
+struct SsoCallback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn sso_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(q): Query<SsoCallback>,
+) -> Response {
+    let saved = html::cookie(&headers, SSO_COOKIE)
+        .and_then(|c| state.store.master_key().open(&c, SSO_AAD).ok())
+        .and_then(|b| serde_json::from_slice::<SsoState>(&b).ok())
+        .filter(|s| now_ms() - s.at <= AUTH_REQUEST_TTL_MS);
+    let Some(saved) = saved else { return expired_request() };
+    if !html::csrf_ok(Some(&saved.pending.state), q.state.as_deref()) {
+        return expired_request();
+    }
+    let Ok(Some(ctx)) = state.identity.client(&saved.req.client_id).await else { return expired_request() };
+    let clear = |mut r: Response| {
+        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(SSO_COOKIE, "", Some(0), secure(&state)));
+        r
+    };
+    if let Some(e) = q.error {
+        let desc = q.error_description.unwrap_or(e);
+        return clear(html::see_other(&state.identity.error_redirect(&saved.req, "access_denied", &desc)));
+    }
+    let Some(code) = q.code else { return expired_request() };
+    let callback = sso_callback_url(&state);
+    match state.identity.sso_finish(&ctx.tenant, &ctx.db, &saved.pending, &code, &callback, &meta).await {
+        Ok(cairn_identity::sso::SsoOutcome::Success(user)) => {
+            match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
+                Ok((handle, auth_time)) => {
+                    clear(finish(&state, &ctx.db, &saved.req, &user, auth_time, Some(handle)).await)
+                }
+                Err(e) => internal(e),
+            }
+        }
+        Ok(cairn_identity::sso::SsoOutcome::Denied(why)) => {
+            clear(html::see_other(&state.identity.error_redirect(&saved.req, "access_denied", why)))
+        }
+        Err(cairn_identity::IdentityError::Upstream(e)) => upstream_failed(e),
         Err(e) => internal(e),
     }
 }

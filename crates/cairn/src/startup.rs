@@ -122,7 +122,8 @@ pub fn mailer(config: &Config, public_url: &str) -> anyhow::Result<cairn_mail::M
 pub async fn identity(config: &Config, store: &Store, public_url: String) -> anyhow::Result<(Identity, bool)> {
     let (tokens, first_start) = tokens(store, public_url.clone()).await?;
     let mailer = mailer(config, &public_url)?;
-    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url }, first_start))
+    let http = cairn_identity::sso::http_client();
+    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, http }, first_start))
 }
 
 /// What first start created, to tell the person who started it: the first admin and

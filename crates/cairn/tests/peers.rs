@@ -135,3 +135,94 @@ backend_test!(async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium
     assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("signed in again"), "{stdout}");
 });
+
+backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enforces_sso(backend) {
+    use cairn_testkit::browser::{Browser, Page, pkce, query_param};
+    use cairn_testkit::peers::NodeServer;
+    use serde_json::{Value, json};
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let ann = app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
+    let redirect = "http://127.0.0.1:9/cb";
+    let (client_id, _) = app
+        .create_client(&acme, NewClient { name: "App".into(), redirect_uris: vec![redirect.into()], public: true, ..Default::default() })
+        .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let accounts = json!({
+        "ann-upstream": {"email": "ann@acme.test", "email_verified": true},
+        "ghost-upstream": {"email": "ghost@acme.test", "email_verified": true},
+        "unverified-upstream": {"email": "ann@acme.test", "email_verified": false},
+    })
+    .to_string();
+    let callback = app.url("/oauth2/sso/callback");
+    let upstream = NodeServer::start("upstream-idp.mjs", &[
+        ("PORT", &port), ("REDIRECT_URI", &callback), ("CLIENT_ID", "cairn"), ("CLIENT_SECRET", "upstream-secret-0123456789"),
+        ("ACCOUNTS", &accounts), ("NODE_ENV", "production"),
+    ]);
+    let admin = app.token(&acme, Role::Admin);
+    let created = app.post("/api/v1/sso-connections", &admin, &json!({
+        "name": "Acme IdP", "issuer": upstream.url, "client_id": "cairn", "client_secret": "upstream-secret-0123456789",
+    })).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let listed: Value = app.get("/api/v1/sso-connections", &admin).send().await.unwrap().json().await.unwrap();
+    assert!(listed[0].get("client_secret").is_none(), "the secret is write-only");
+
+    let (verifier, challenge) = pkce();
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20email&code_challenge={challenge}&code_challenge_method=S256&state=s1",
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    // Signs in through the upstream provider as `account`; returns the redirect to the app.
+    let sso = |account: &'static str| {
+        let (app, upstream, authorize) = (&app, &upstream, authorize.clone());
+        async move {
+            app.client.get(format!("{}/_login_as/{account}", upstream.url)).send().await.unwrap();
+            let browser = Browser::new(&app.base_url);
+            let form = browser.get(&authorize).await;
+            assert!(form.body.contains("Continue with Acme IdP"), "{}", form.body);
+            let start = format!(
+                "/oauth2/sso?request={}&connection={}",
+                url::form_urlencoded::byte_serialize(form.input("request").unwrap().as_bytes()).collect::<String>(),
+                form.input("connection").unwrap()
+            );
+            let page: Page = browser.follow_until(browser.get(&start).await, redirect).await;
+            page.location.unwrap_or_else(|| panic!("no redirect back: {} {}", page.status, page.body))
+        }
+    };
+
+    // Rule 1: the first SSO sign-in links to the password user with the same verified email.
+    let back = sso("ann-upstream").await;
+    assert!(back.starts_with(redirect), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s1"));
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+    let t: Value = app.client.post(app.url("/oauth2/token")).form(&[("grant_type", "authorization_code"), ("code", &code),
+        ("redirect_uri", redirect), ("code_verifier", &verifier), ("client_id", &client_id)]).send().await.unwrap().json().await.unwrap();
+    let id = t["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).unwrap()).unwrap();
+    assert_eq!(claims["sub"], ann.id.as_str(), "the password user stays primary");
+    let audit: Value = app.get("/api/v1/audit?action=user.identity_linked", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(audit["items"][0]["resource"]["id"], ann.id.as_str());
+
+    // No password user with that email, or an unverified email: denied, told to the app.
+    for account in ["ghost-upstream", "unverified-upstream"] {
+        let back = sso(account).await;
+        assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"), "{account}: {back}");
+        assert_eq!(query_param(&back, "error_description").as_deref(), Some("No authorized user found"), "{account}");
+    }
+
+    // Rule 3: a user flagged SSO may not sign in with a password, only through SSO.
+    let flagged = app.client.patch(app.url(&format!("/api/v1/users/{}", ann.id))).bearer_auth(&admin)
+        .json(&json!({"sso_required": true})).send().await.unwrap();
+    assert_eq!(flagged.status(), 200);
+    let browser = Browser::new(&app.base_url);
+    let form = browser.get(&authorize).await;
+    let denied = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
+    assert_eq!(denied.redirect_param("error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        denied.redirect_param("error_description").as_deref(),
+        Some("Unsecure login detected, please login using SSO")
+    );
+    let back = sso("ann-upstream").await;
+    assert!(query_param(&back, "code").is_some(), "{back}");
+});

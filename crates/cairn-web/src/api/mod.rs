@@ -4,6 +4,7 @@ pub mod audit;
 pub mod clients;
 pub mod numbers;
 pub mod platform;
+pub mod sso;
 pub mod tenants;
 pub mod users;
 

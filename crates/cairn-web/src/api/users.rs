@@ -45,6 +45,8 @@ pub struct UserView {
     pub app_metadata: Map<String, Value>,
     #[schema(value_type = Object)]
     pub user_metadata: Map<String, Value>,
+    /// Must sign in through SSO.
+    pub sso_required: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -60,6 +62,7 @@ impl From<User> for UserView {
             roles: u.roles,
             app_metadata: u.app_metadata,
             user_metadata: u.user_metadata,
+            sso_required: u.sso_required,
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
         }
@@ -103,6 +106,8 @@ pub struct UpdateUser {
     /// Replaces the app metadata; each key becomes a `cairn/<key>` claim in tokens.
     #[schema(value_type = Option<Object>)]
     pub app_metadata: Option<Map<String, Value>>,
+    /// The user must sign in through SSO; a password sign-in is refused.
+    pub sso_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -232,6 +237,7 @@ async fn update_user(
         family_name: body.family_name,
         app_metadata: body.app_metadata,
         user_metadata: None,
+        sso_required: body.sso_required,
     };
     Ok(Json(state.identity.update_user(&ctx.db, &id, patch, &ctx.actor(), &ctx.meta).await?.into()))
 }
@@ -365,6 +371,7 @@ async fn update_me(
         family_name: body.family_name,
         app_metadata: None,
         user_metadata: body.user_metadata,
+        sso_required: None,
     };
     Ok(Json(state.identity.update_user(&ctx.db, &user.id, patch, &ctx.actor(), &ctx.meta).await?.into()))
 }

@@ -98,6 +98,7 @@ pub(super) async fn save(State(state): State<AppState>, s: Signed, Form(form): F
         family_name: Some(form.family_name),
         app_metadata: None,
         user_metadata: Some(metadata),
+        sso_required: None,
     };
     match state.identity.update_user(&s.db, &user.id, patch, &s.actor(), &s.meta).await {
         Ok(_) => s.finish(&state, html::see_other("/app/profile?done=saved")),
