@@ -69,11 +69,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base_url: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let client = crate::http_client().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Self { base: base_url.to_owned(), client, jar: Mutex::new(BTreeMap::new()) }
     }
 

@@ -21,6 +21,13 @@ use cairn_store::{Backend as StoreBackend, Store};
 
 pub use cairn_store::Backend;
 
+/// An HTTP client for tests. TLS in the workspace is rustls on ring, installed here as in
+/// the server (`cairn_identity::sso::http_client`).
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(Duration::from_secs(30))
+}
+
 /// The environment variable naming the shared test PostgreSQL server.
 pub const POSTGRES_URL_ENV: &str = "CAIRN_TEST_POSTGRES_URL";
 
@@ -120,7 +127,7 @@ impl TestApp {
         TestApp {
             backend,
             base_url,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
+            client: http_client().build().expect("client"),
             config,
             store,
             tokens,

@@ -208,7 +208,7 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     };
     let member = issue(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "ci-bot", "--ttl", "10m"]);
     let operator = issue(&["token", "issue", "--operator", "--subject", "ops"]);
-    let client = reqwest::Client::new();
+    let client = cairn_testkit::http_client().build().unwrap();
     let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&member).header("x-request-id", "req-cli-1")
         .json(&serde_json::json!({"value": 5})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
@@ -251,7 +251,7 @@ backend_test!(async fn sigterm_drains_in_flight_requests_and_exits_0(backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "TERM");
     // While draining, readiness is false but the process still answers.
-    let client = reqwest::Client::new();
+    let client = cairn_testkit::http_client().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let status = client.get(format!("{url}/readyz")).send().await.unwrap().status();
@@ -353,7 +353,7 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     let (mut child, url) = install.serve(&[]);
     let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let client = reqwest::Client::new();
+    let client = cairn_testkit::http_client().build().unwrap();
     // The server and the CLI both append to the platform trail; neither forks it.
     let out = install.command(&["token", "issue", "--operator", "--subject", "ops"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
     let operator = String::from_utf8(out.stdout).unwrap().trim().to_owned();
