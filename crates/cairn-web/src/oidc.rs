@@ -672,13 +672,25 @@ fn with_csrf_cookie(state: &AppState, mut resp: Response, csrf: &str, fresh: boo
     resp
 }
 
+/// A tenant's hosted page: the tenant, its colours, and the CSRF token (with whether its
+/// cookie must be set).
+async fn hosted(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    title: &str,
+) -> Result<(Tenant, Chrome, String, bool), Response> {
+    let (tenant, db) = tenant_by_slug(state, slug).await?;
+    let (csrf, fresh) = html::csrf_token(headers);
+    let c = chrome(state, &tenant, &db, title).await;
+    Ok((tenant, c, csrf, fresh))
+}
+
 async fn forgot_form(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    let (tenant, db) = match tenant_by_slug(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, c, csrf, fresh) = match hosted(&state, &headers, &slug, "Forgot password").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
-    let (csrf, fresh) = html::csrf_token(&headers);
-    let c = chrome(&state, &tenant, &db, "Forgot password").await;
     let action = format!("/t/{}/forgot", tenant.slug);
     let reset_url = format!("/t/{}/reset", tenant.slug);
     let page = ForgotPage { c: &c, action: &action, csrf: &csrf, reset_url: &reset_url };
@@ -717,12 +729,10 @@ async fn forgot(
 }
 
 async fn reset_form(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    let (tenant, db) = match tenant_by_slug(&state, &slug).await {
-        Ok(t) => t,
+    let (tenant, c, csrf, fresh) = match hosted(&state, &headers, &slug, "Reset password").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
-    let (csrf, fresh) = html::csrf_token(&headers);
-    let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);
     let page = ResetPage { c: &c, action: &action, csrf: &csrf, email: "", notice: None, error: None };
     with_csrf_cookie(&state, html::render(StatusCode::OK, &c, &page, &[]), &csrf, fresh)
