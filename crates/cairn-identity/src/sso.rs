@@ -248,7 +248,10 @@ impl Identity {
             .json()
             .await
             .map_err(upstream)?;
-        let id_token = tokens["id_token"].as_str().ok_or_else(|| upstream(format!("no id_token: {tokens}")))?;
+        // Only the error fields of the answer are ever logged: it may hold tokens.
+        let id_token = tokens["id_token"].as_str().ok_or_else(|| {
+            upstream(format!("no id_token (error: {}, {})", tokens["error"], tokens["error_description"]))
+        })?;
         let claims = self.verify_upstream_id_token(&d, &conn.client_id, id_token, &pending.nonce).await?;
         let subject =
             claims["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| upstream("the id token has no sub"))?;
