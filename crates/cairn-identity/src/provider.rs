@@ -404,6 +404,21 @@ impl Identity {
         Ok(user.filter(|u| u.status == UserStatus::Active).map(|u| (u, s.auth_time)))
     }
 
+    /// Whether the grant behind `refresh_token` still stands: the token is the family's
+    /// current one, nothing is revoked or expired, and the user may still sign in. The web UI
+    /// asks on every page, so sign-out, disabling and password resets end its sessions at once.
+    pub async fn grant_active(&self, db: &Db, refresh_token: &str) -> Result<bool, IdentityError> {
+        let mut conn = db.reader().acquire().await?;
+        let now = now_ms();
+        let Some(row) = store::refresh(&mut conn, &digest(refresh_token)).await? else { return Ok(false) };
+        let Some(family) = store::family(&mut conn, &row.family_id).await? else { return Ok(false) };
+        if row.used_at.is_some() || row.expires_at <= now || family.revoked || family.expires_at <= now {
+            return Ok(false);
+        }
+        let user = store::user_by_id(&mut conn, &family.user_id).await?;
+        Ok(user.is_some_and(|u| u.status == UserStatus::Active))
+    }
+
     /// Ends a provider session (logout).
     pub async fn end_session(&self, handle: &str) -> Result<(), IdentityError> {
         let Some(tenant) = handle_tenant(handle) else { return Ok(()) };

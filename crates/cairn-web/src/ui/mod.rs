@@ -334,7 +334,12 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
     };
     let mut set_cookie = None;
     let principal = match state.tokens.verify_access(&session.access) {
-        Ok(p) => p,
+        Ok(p) => {
+            if !state.identity.grant_active(&db, &session.refresh).await.map_err(internal)? {
+                return Err(to_sign_in());
+            }
+            p
+        }
         Err(_) => {
             let Some(ctx) = web_client(state, session.tenant).await? else { return Err(to_sign_in()) };
             let grant = Grant::RefreshToken { refresh_token: session.refresh.clone(), scope: None };

@@ -174,7 +174,11 @@ backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backen
     let again = browser.follow(browser.get("/t/acme/").await).await;
     assert_eq!(again.status, 200);
     assert!(again.body.contains("name=\"password\""));
-    // The old cookie's refresh token was revoked (its short-lived access token is what remains).
+    // Replaying the old cookie gets nowhere: its grant is revoked.
+    let replay = Browser::new(&app.base_url);
+    replay.set_cookie("cairn_web", &stolen);
+    assert_eq!(replay.get("/app/numbers").await.status, 303);
+    // Nor does its refresh token work at the token endpoint.
     let sealed = app.store.master_key().open(&stolen, "cairn-web-session").unwrap();
     let session: Value = serde_json::from_slice(&sealed).unwrap();
     let tenant = session["tenant"].as_str().unwrap().replace('-', "");
@@ -229,4 +233,18 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     let member = Browser::new(&app.base_url);
     web_sign_in(&member, "acme", "bob@acme.test", PASSWORD).await;
     assert_eq!(member.get("/app/clients").await.status, 403);
+});
+
+backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    assert_eq!(browser.get("/app/numbers").await.status, 200);
+    let admin = app.token(&acme, Role::Admin);
+    let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
+    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
+    app.client.post(app.url(&format!("/api/v1/users/{bob}/disable"))).bearer_auth(&admin).send().await.unwrap();
+    let page = browser.get("/app/numbers").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location.as_deref(), Some(app.url("/").as_str()));
 });
