@@ -321,13 +321,16 @@ pub(super) fn problem(e: cairn_identity::IdentityError) -> Result<(StatusCode, S
     }
 }
 
-/// Signed-out visitors (or sessions that can no longer refresh) go to sign-in.
+/// Signed-out visitors go to sign-in. A session whose grant ended goes to its organization's
+/// sign-in, where a live provider session signs in again without a password (e.g. after two
+/// tabs raced to refresh the same token and reuse detection revoked it).
 async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
-    let to_sign_in = || {
-        let mut r = html::see_other("/");
+    let to = |location: &str| {
+        let mut r = html::see_other(location);
         r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(state)));
         r
     };
+    let to_sign_in = || to("/");
     let Some(mut session) = open::<WebSession>(state, headers, WEB_COOKIE, WEB_AAD) else { return Err(to_sign_in()) };
     let Some((tenant, db)) = state.identity.tenant(session.tenant).await.map_err(internal)? else {
         return Err(to_sign_in());
@@ -336,7 +339,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
     let principal = match state.tokens.verify_access(&session.access) {
         Ok(p) => {
             if !state.identity.grant_active(&db, &session.refresh).await.map_err(internal)? {
-                return Err(to_sign_in());
+                return Err(to(&format!("/t/{}/", tenant.slug)));
             }
             p
         }
@@ -351,7 +354,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
                     state.tokens.verify_access(&session.access).map_err(internal)?
                 }
                 Err(cairn_identity::OAuthError::Internal(e)) => return Err(internal(e)),
-                Err(_) => return Err(to_sign_in()),
+                Err(_) => return Err(to(&format!("/t/{}/", tenant.slug))),
             }
         }
     };

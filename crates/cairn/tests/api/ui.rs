@@ -246,5 +246,27 @@ backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) 
     app.client.post(app.url(&format!("/api/v1/users/{bob}/disable"))).bearer_auth(&admin).send().await.unwrap();
     let page = browser.get("/app/numbers").await;
     assert_eq!(page.status, 303);
-    assert_eq!(page.location.as_deref(), Some(app.url("/").as_str()));
+    assert_eq!(page.location.as_deref(), Some(app.url("/t/acme/").as_str()));
+    // And bob cannot come back through the provider session either.
+    let again = browser.follow(browser.get("/t/acme/").await).await;
+    assert!(again.location.as_deref().is_none_or(|l| !l.contains("/auth/callback")), "{:?}", again.location);
+});
+
+backend_test!(async fn a_revoked_grant_signs_in_again_through_the_provider_session(backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    // Two tabs refreshing at once would trip reuse detection; simulate the revoked family.
+    let sealed = app.store.master_key().open(&browser.cookie("cairn_web").unwrap(), "cairn-web-session").unwrap();
+    let session: Value = serde_json::from_slice(&sealed).unwrap();
+    let tenant = session["tenant"].as_str().unwrap().replace('-', "");
+    app.client.post(app.url("/oauth2/revoke"))
+        .form(&[("token", session["refresh"].as_str().unwrap()), ("client_id", &format!("{tenant}.web"))])
+        .send().await.unwrap();
+    let page = browser.get("/app/numbers").await;
+    assert_eq!(page.location.as_deref(), Some(app.url("/t/acme/").as_str()));
+    // The provider session is still good: no password asked, straight back to the app.
+    let back = browser.follow(page).await;
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert!(back.body.contains("<h1>Numbers</h1>"), "{}", back.body);
 });
