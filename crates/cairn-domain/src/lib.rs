@@ -6,7 +6,7 @@ pub mod secret;
 pub mod tenant;
 
 pub use principal::{Principal, Role, TenantRef};
-pub use secret::{MasterKey, SecretError, redact_url};
+pub use secret::{MasterKey, SecretError, random_token, redact_url};
 pub use tenant::{TenantId, TenantSlug};
 
 /// A caller-supplied value that failed to parse; names the field at fault.

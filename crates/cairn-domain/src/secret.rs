@@ -99,6 +99,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `bytes` random bytes from the operating system, base64url without padding: session
+/// handles, client secrets, CSRF tokens, PKCE verifiers.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,12 +21,9 @@ pub struct NewClient {
     pub service_role: Option<Role>,
 }
 
+/// A client secret: 256 random bits.
 fn new_secret() -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    cairn_domain::random_token(32)
 }
 
 fn entry(actor: &Actor, action: &'static str, meta: &RequestMeta, client_id: &str) -> NewEntry {

@@ -245,11 +245,7 @@ pub fn handle_tenant(handle: &str) -> Option<TenantId> {
 
 /// A fresh opaque handle for `tenant`: `<tenant>.<256 random bits, base64url>`.
 pub fn new_handle(tenant: TenantId) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{}.{}", tenant.as_uuid().simple(), base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!("{}.{}", tenant.as_uuid().simple(), cairn_domain::random_token(32))
 }
 
 /// What is stored for a handle or secret: its SHA-256, hex. Lookups by hash make the

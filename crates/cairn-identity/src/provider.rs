@@ -419,11 +419,17 @@ impl Identity {
         Ok(user.is_some_and(|u| u.status == UserStatus::Active))
     }
 
-    /// Ends a provider session (logout).
-    pub async fn end_session(&self, handle: &str) -> Result<(), IdentityError> {
+    /// Ends a provider session (logout), recording `auth.logged_out` with it.
+    pub async fn end_session(&self, handle: &str, meta: &RequestMeta) -> Result<(), IdentityError> {
         let Some(tenant) = handle_tenant(handle) else { return Ok(()) };
         let Some((_, db)) = self.tenant(tenant).await? else { return Ok(()) };
-        store::revoke_session(&mut *db.writer().acquire().await?, &digest(handle), now_ms()).await?;
+        let mut tx = db.begin().await?;
+        let Some(user_id) = store::revoke_session(&mut tx, &digest(handle), now_ms()).await? else { return Ok(()) };
+        let email = store::user_by_id(&mut tx, &user_id).await?.map(|u| u.email.to_string());
+        let entry = audit(Actor { id: user_id.clone(), email }, "auth.logged_out", Outcome::Success, meta)
+            .resource("user", &user_id);
+        AuditService::record(&db, &mut tx, entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 

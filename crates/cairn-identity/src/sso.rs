@@ -13,8 +13,8 @@
 
 use base64::Engine;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{ValidationError, now_ms};
-use cairn_store::{Db, Tenant};
+use cairn_domain::{ValidationError, now_ms, random_token};
+use cairn_store::Db;
 use ring::signature::RsaPublicKeyComponents;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -77,13 +77,6 @@ fn secret_aad(id: &str) -> String {
 
 fn upstream(e: impl std::fmt::Display) -> IdentityError {
     IdentityError::Upstream(e.to_string())
-}
-
-fn random(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 /// The HTTP client for upstream providers: rustls with ring, no system TLS library.
@@ -193,8 +186,12 @@ impl Identity {
             .await?
             .ok_or(IdentityError::NotFound("SSO connection"))?;
         let d = self.discover(&conn.issuer).await?;
-        let pending =
-            Pending { connection_id: conn.id.clone(), state: random(24), nonce: random(24), verifier: random(48) };
+        let pending = Pending {
+            connection_id: conn.id.clone(),
+            state: random_token(24),
+            nonce: random_token(24),
+            verifier: random_token(48),
+        };
         let mut url = url::Url::parse(&d.authorization_endpoint).map_err(upstream)?;
         url.query_pairs_mut()
             .append_pair("response_type", "code")
@@ -211,14 +208,12 @@ impl Identity {
     /// Finishes an upstream sign-in and applies the login rules.
     pub async fn sso_finish(
         &self,
-        tenant: &Tenant,
         db: &Db,
         pending: &Pending,
         code: &str,
         callback: &str,
         meta: &RequestMeta,
     ) -> Result<SsoOutcome, IdentityError> {
-        let _ = tenant;
         let conn = store::connection_by_id(&mut *db.reader().acquire().await?, &pending.connection_id)
             .await?
             .ok_or(IdentityError::NotFound("SSO connection"))?;

@@ -254,13 +254,19 @@ pub(crate) async fn session(conn: &mut AnyConnection, id_hash: &str) -> Result<O
     .transpose()
 }
 
-pub(crate) async fn revoke_session(conn: &mut AnyConnection, id_hash: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idp_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL")
-        .bind(id_hash)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// Ends a session; returns its user when it was still open.
+pub(crate) async fn revoke_session(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE idp_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL RETURNING user_id",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await
 }
 
 /// Ends every session and token family of a user (disable, password change by an admin).

@@ -122,20 +122,30 @@ impl RejectionLimiter {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header: `None` when the header is
+/// missing, `Some(Err(()))` when it is not a bearer token.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<Result<&str, ()>> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?;
+    Some(
+        header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(()),
+    )
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let meta = request_meta(parts, state.config.trust_proxy_headers);
-        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let token = match bearer(&parts.headers) {
             None => Err(("missing", "missing bearer token")),
-            Some(header) => header
-                .to_str()
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(("malformed header", "authorization header must be 'Bearer <token>'")),
+            Some(Err(())) => Err(("malformed header", "authorization header must be 'Bearer <token>'")),
+            Some(Ok(t)) => Ok(t),
         };
         let token = match token {
             Ok(t) => t,

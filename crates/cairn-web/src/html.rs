@@ -7,6 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use crate::AppState;
+
 /// Page chrome: title, organization name and accent colour, and the CSP nonce.
 #[derive(Debug, Clone)]
 pub struct Chrome {
@@ -27,13 +29,30 @@ impl Chrome {
     }
 }
 
-/// URL-safe random text of `bytes` random bytes.
-pub fn random_token(bytes: usize) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+pub use cairn_domain::random_token;
+
+/// Whether cookies carry `Secure`: always, unless the public URL is plain http (loopback
+/// development).
+pub fn secure(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
+}
+
+/// `value` as JSON, sealed with the master key for browser state that must come back
+/// unaltered (forms, cookies); `aad` names what it is, so one kind cannot pass as another.
+pub fn seal_json(state: &AppState, value: &impl serde::Serialize, aad: &str) -> String {
+    state.store.master_key().seal(&serde_json::to_vec(value).expect("browser state serialises"), aad)
+}
+
+/// Opens what [`seal_json`] sealed; `None` when forged, damaged or of another kind.
+pub fn open_json<T: serde::de::DeserializeOwned>(state: &AppState, sealed: &str, aad: &str) -> Option<T> {
+    serde_json::from_slice(&state.store.master_key().open(sealed, aad).ok()?).ok()
+}
+
+/// The page for a fault of Cairn's: generic; the cause is logged once here.
+pub fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "internal error");
+    let heading = "Something went wrong";
+    message(StatusCode::INTERNAL_SERVER_ERROR, &Chrome::plain(heading), heading, "Please try again in a moment.", None)
 }
 
 /// Renders `page` with `status` and the security headers. `form_targets` are origins a

@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::extract::Meta;
-use crate::html::{self, CSRF_COOKIE, Chrome};
+use crate::html::{self, CSRF_COOKIE, Chrome, internal, secure};
 
 /// Cookie of the provider's browser session (the SSO session behind `prompt=none`).
 pub const SESSION_COOKIE: &str = "cairn_session";
@@ -90,10 +90,6 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-fn secure(state: &AppState) -> bool {
-    state.config.public_url.starts_with("https://")
-}
-
 /// Page chrome in a tenant's colours.
 async fn chrome(state: &AppState, tenant: &Tenant, db: &Db, title: &str) -> Chrome {
     let settings = state.identity.settings(db).await.unwrap_or_default();
@@ -103,11 +99,6 @@ async fn chrome(state: &AppState, tenant: &Tenant, db: &Db, title: &str) -> Chro
 
 fn error_page(status: StatusCode, heading: &str, text: &str) -> Response {
     html::message(status, &Chrome::plain(heading), heading, text, None)
-}
-
-fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "internal error");
-    error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again in a moment.")
 }
 
 #[derive(Template)]
@@ -141,7 +132,7 @@ async fn sign_in_page(
     email: &str,
     error: Option<(StatusCode, &str)>,
 ) -> Response {
-    let sealed = state.store.master_key().seal(&serde_json::to_vec(req).expect("request serialises"), REQUEST_AAD);
+    let sealed = html::seal_json(state, req, REQUEST_AAD);
     let (csrf, fresh) = html::csrf_token(headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Sign in").await;
     let forgot = format!("/t/{}/forgot", ctx.tenant.slug);
@@ -222,8 +213,7 @@ async fn finish(
 /// Opens a sealed authorization request and finds its client; `None` when it is forged,
 /// expired, or its client is gone.
 async fn open_request(state: &AppState, sealed: &str) -> Option<(ClientCtx, AuthRequest)> {
-    let bytes = state.store.master_key().open(sealed, REQUEST_AAD).ok()?;
-    let req: AuthRequest = serde_json::from_slice(&bytes).ok()?;
+    let req: AuthRequest = html::open_json(state, sealed, REQUEST_AAD)?;
     if now_ms() - req.created_at > AUTH_REQUEST_TTL_MS {
         return None;
     }
@@ -331,7 +321,7 @@ async fn change_password_page(
     error: Option<&str>,
 ) -> Response {
     let pending = PendingChange { req: req.clone(), user_id: user.id.clone(), at: now_ms() };
-    let sealed = state.store.master_key().seal(&serde_json::to_vec(&pending).expect("serialises"), PENDING_AAD);
+    let sealed = html::seal_json(state, &pending, PENDING_AAD);
     let (csrf, fresh) = html::csrf_token(headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Choose your password").await;
     let page = ChangePasswordPage { c: &c, request: &sealed, csrf: &csrf, email: user.email.as_str(), error };
@@ -357,12 +347,7 @@ async fn change_password(
     Meta(meta): Meta,
     Form(form): Form<ChangeForm>,
 ) -> Response {
-    let pending = state
-        .store
-        .master_key()
-        .open(&form.request, PENDING_AAD)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<PendingChange>(&b).ok())
+    let pending = html::open_json::<PendingChange>(&state, &form.request, PENDING_AAD)
         .filter(|p| now_ms() - p.at <= PENDING_TTL_MS);
     let Some(pending) = pending else { return expired_request() };
     if !html::csrf_ok(html::cookie(&headers, CSRF_COOKIE).as_deref(), form.csrf.as_deref()) {
@@ -523,13 +508,7 @@ async fn token(
 }
 
 async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
+    let Some(Ok(token)) = crate::extract::bearer(&headers) else {
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
         return resp;
@@ -598,9 +577,14 @@ struct LogoutParams {
 
 /// RP-initiated logout: ends the provider session, then returns to a registered
 /// `post_logout_redirect_uri` or shows a signed-out page.
-async fn logout(State(state): State<AppState>, headers: HeaderMap, Query(p): Query<LogoutParams>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Query(p): Query<LogoutParams>,
+) -> Response {
     if let Some(handle) = html::cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = state.identity.end_session(&handle).await
+        && let Err(e) = state.identity.end_session(&handle, &meta).await
     {
         return internal(e);
     }
@@ -831,10 +815,7 @@ async fn sso_start(State(state): State<AppState>, Query(q): Query<SsoStart>) -> 
         Err(cairn_identity::IdentityError::Upstream(e)) => return upstream_failed(e),
         Err(e) => return internal(e),
     };
-    let sealed = state
-        .store
-        .master_key()
-        .seal(&serde_json::to_vec(&SsoState { req, pending, at: now_ms() }).expect("serialises"), SSO_AAD);
+    let sealed = html::seal_json(&state, &SsoState { req, pending, at: now_ms() }, SSO_AAD);
     let mut resp = html::see_other(&url);
     resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(SSO_COOKIE, &sealed, Some(900), secure(&state)));
     resp
@@ -855,8 +836,7 @@ async fn sso_callback(
     Query(q): Query<SsoCallback>,
 ) -> Response {
     let saved = html::cookie(&headers, SSO_COOKIE)
-        .and_then(|c| state.store.master_key().open(&c, SSO_AAD).ok())
-        .and_then(|b| serde_json::from_slice::<SsoState>(&b).ok())
+        .and_then(|c| html::open_json::<SsoState>(&state, &c, SSO_AAD))
         .filter(|s| now_ms() - s.at <= AUTH_REQUEST_TTL_MS);
     let Some(saved) = saved else { return expired_request() };
     if !html::csrf_ok(Some(&saved.pending.state), q.state.as_deref()) {
@@ -873,7 +853,7 @@ async fn sso_callback(
     }
     let Some(code) = q.code else { return expired_request() };
     let callback = sso_callback_url(&state);
-    match state.identity.sso_finish(&ctx.tenant, &ctx.db, &saved.pending, &code, &callback, &meta).await {
+    match state.identity.sso_finish(&ctx.db, &saved.pending, &code, &callback, &meta).await {
         Ok(cairn_identity::sso::SsoOutcome::Success(user)) => {
             match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
                 Ok((handle, auth_time)) => {

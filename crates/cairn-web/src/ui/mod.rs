@@ -25,7 +25,8 @@ mod users;
 
 use crate::AppState;
 use crate::extract::Meta;
-use crate::html::{self, Chrome};
+pub(super) use crate::html::internal;
+use crate::html::{self, Chrome, secure};
 
 const WEB_COOKIE: &str = "cairn_web";
 const WEB_AAD: &str = "cairn-web-session";
@@ -69,33 +70,12 @@ struct WebLogin {
     at: i64,
 }
 
-fn secure(state: &AppState) -> bool {
-    state.config.public_url.starts_with("https://")
-}
-
 fn callback_url(state: &AppState) -> String {
     format!("{}/auth/callback", state.config.public_url)
 }
 
-fn seal(state: &AppState, value: &impl Serialize, aad: &str) -> String {
-    state.store.master_key().seal(&serde_json::to_vec(value).expect("serialises"), aad)
-}
-
 fn open<T: serde::de::DeserializeOwned>(state: &AppState, headers: &HeaderMap, cookie: &str, aad: &str) -> Option<T> {
-    let sealed = html::cookie(headers, cookie)?;
-    let bytes = state.store.master_key().open(&sealed, aad).ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-pub(super) fn internal(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "internal error");
-    html::message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &Chrome::plain("Something went wrong"),
-        "Something went wrong",
-        "Please try again in a moment.",
-        None,
-    )
+    html::open_json(state, &html::cookie(headers, cookie)?, aad)
 }
 
 #[derive(Template)]
@@ -160,7 +140,7 @@ async fn start_sign_in(State(state): State<AppState>, Path(slug): Path<String>) 
         .append_pair("code_challenge", &pkce_challenge(&login.verifier))
         .append_pair("code_challenge_method", "S256");
     let mut resp = html::see_other(url.as_str());
-    let cookie = seal(&state, &login, LOGIN_AAD);
+    let cookie = html::seal_json(&state, &login, LOGIN_AAD);
     resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, &cookie, Some(1800), secure(&state)));
     resp
 }
@@ -224,7 +204,10 @@ async fn callback(
         WebSession { tenant: login.tenant, access: tokens.access_token, refresh, csrf: html::random_token(24) };
     let mut resp = html::see_other("/app/numbers");
     let h = resp.headers_mut();
-    h.append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, &seal(&state, &session, WEB_AAD), None, secure(&state)));
+    h.append(
+        header::SET_COOKIE,
+        html::set_cookie(WEB_COOKIE, &html::seal_json(&state, &session, WEB_AAD), None, secure(&state)),
+    );
     h.append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, "", Some(0), secure(&state)));
     resp
 }
@@ -350,7 +333,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
                 Ok(t) => {
                     session.access = t.access_token;
                     session.refresh = t.refresh_token.unwrap_or_default();
-                    set_cookie = Some(seal(state, &session, WEB_AAD));
+                    set_cookie = Some(html::seal_json(state, &session, WEB_AAD));
                     state.tokens.verify_access(&session.access).map_err(internal)?
                 }
                 Err(cairn_identity::OAuthError::Internal(e)) => return Err(internal(e)),

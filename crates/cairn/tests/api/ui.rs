@@ -270,3 +270,14 @@ backend_test!(async fn a_revoked_grant_signs_in_again_through_the_provider_sessi
     assert_eq!(back.status, 200, "{}", back.body);
     assert!(back.body.contains("<h1>Numbers</h1>"), "{}", back.body);
 });
+
+backend_test!(async fn signing_out_is_audited(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    browser.follow(browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await).await;
+    let admin = app.token(&acme, Role::Admin);
+    let entries: Value = app.get("/api/v1/audit?action=auth.logged_out", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(entries["items"].as_array().unwrap().len(), 1, "{entries}");
+    assert_eq!(entries["items"][0]["actor"]["email"], "bob@acme.test");
+});
