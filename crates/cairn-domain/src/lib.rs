@@ -1,6 +1,7 @@
 //! Cairn's vocabulary: identifiers and value types that are parsed once at the edge,
 //! roles, the request principal, and sealing of secrets at rest. No IO happens here.
 
+pub mod events;
 pub mod principal;
 pub mod secret;
 pub mod tenant;

@@ -30,12 +30,17 @@ pub fn valid_mailbox(s: &str) -> bool {
 }
 
 /// A message ready to send: the recipient, a subject, and both bodies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
     pub to: String,
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// A one-click unsubscribe URL: sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+    pub list_unsubscribe: Option<String>,
+    /// A fixed `Message-ID` (`<…@…>`), so a message sent twice is recognisably the same.
+    pub message_id: Option<String>,
 }
 
 enum Transport {
@@ -106,10 +111,18 @@ impl Mailer {
 
     pub async fn send(&self, message: &Message) -> Result<(), MailError> {
         let to: Mailbox = message.to.parse().map_err(|_| MailError::Address(message.to.clone()))?;
-        let email = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(&message.subject)
+        let mut builder = lettre::Message::builder().from(self.from.clone()).to(to).subject(&message.subject);
+        if let Some(id) = &message.message_id {
+            builder = builder.message_id(Some(id.clone()));
+        }
+        if let Some(url) = &message.list_unsubscribe {
+            use lettre::message::header::{HeaderName, HeaderValue};
+            let raw = |name: &'static str, value: String| HeaderValue::new(HeaderName::new_from_ascii_str(name), value);
+            builder = builder
+                .raw_header(raw("List-Unsubscribe", format!("<{url}>")))
+                .raw_header(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
+        }
+        let email = builder
             .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
             .map_err(|e| MailError::Build(e.to_string()))?;
         match &*self.transport {

@@ -26,6 +26,7 @@ macro_rules! mail_template {
 
 mail_template!(InvitationText = "invitation.txt", InvitationHtml = "invitation.html", { email: &'a str, password: &'a str, link: &'a str, valid_days: u32 });
 mail_template!(ResetText = "reset_code.txt", ResetHtml = "reset_code.html", { email: &'a str, code: &'a str, link: &'a str });
+mail_template!(PublishText = "publish_notice.txt", PublishHtml = "publish_notice.html", { title: &'a str, version: i64, publisher: &'a str, note: &'a str, link: &'a str, unsubscribe: &'a str });
 mail_template!(LockoutText = "lockout.txt", LockoutHtml = "lockout.html", { email: &'a str, failures: u32, minutes: u32, link: &'a str });
 
 fn message(
@@ -39,6 +40,7 @@ fn message(
         subject,
         text: text.map_err(|e| MailError::Build(e.to_string()))?,
         html: html.map_err(|e| MailError::Build(e.to_string()))?,
+        ..Message::default()
     })
 }
 
@@ -67,6 +69,41 @@ pub fn lockout(b: &Branding, to: &str, failures: u32, minutes: u32, link: &str) 
     let html =
         LockoutHtml { org: &b.org, accent: &b.accent, subject: &subject, email: to, failures, minutes, link }.render();
     message(to, subject, text, html)
+}
+
+/// What a publish notice says: the record, its new version, who published it, and why.
+#[derive(Debug, Clone)]
+pub struct PublishNotice<'a> {
+    pub title: &'a str,
+    pub version: i64,
+    pub publisher: &'a str,
+    pub note: &'a str,
+    pub link: &'a str,
+    /// The one-click unsubscribe address (also sent as `List-Unsubscribe`).
+    pub unsubscribe: &'a str,
+}
+
+/// Tells a subscriber that a record was published, with a one-click unsubscribe
+/// (RFC 8058: `List-Unsubscribe` and `List-Unsubscribe-Post`).
+pub fn publish_notice(b: &Branding, to: &str, n: &PublishNotice<'_>) -> Result<Message, MailError> {
+    let subject = format!("Published: {} (version {})", n.title, n.version);
+    let PublishNotice { title, version, publisher, note, link, unsubscribe } = *n;
+    let text = PublishText { org: &b.org, title, version, publisher, note, link, unsubscribe }.render();
+    let html = PublishHtml {
+        org: &b.org,
+        accent: &b.accent,
+        subject: &subject,
+        title,
+        version,
+        publisher,
+        note,
+        link,
+        unsubscribe,
+    }
+    .render();
+    let mut m = message(to, subject, text, html)?;
+    m.list_unsubscribe = Some(unsubscribe.to_owned());
+    Ok(m)
 }
 
 #[cfg(test)]

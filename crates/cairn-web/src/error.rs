@@ -130,6 +130,28 @@ impl From<cairn_numbers::NumbersError> for ApiError {
     }
 }
 
+impl From<cairn_records::RecordsError> for ApiError {
+    fn from(e: cairn_records::RecordsError) -> Self {
+        use cairn_records::RecordsError as E;
+        match e {
+            E::NotFound => Self::not_found("record not found"),
+            E::Validation(v) => Self::validation(v),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<cairn_events::EventsError> for ApiError {
+    fn from(e: cairn_events::EventsError) -> Self {
+        use cairn_events::EventsError as E;
+        match e {
+            E::NotFound(what) => Self::not_found(format!("{what} not found")),
+            E::Validation(v) => Self::validation(v),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<cairn_identity::IdentityError> for ApiError {
     fn from(e: cairn_identity::IdentityError) -> Self {
         use cairn_identity::IdentityError as E;

@@ -38,12 +38,15 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Bounds how many 401s each client address may add to the platform trail per minute.
     pub rejections: Arc<extract::RejectionLimiter>,
+    /// Wakes event workers and live streams after a commit.
+    pub bus: cairn_events::Bus,
     openapi: Arc<serde_json::Value>,
 }
 
 impl AppState {
     pub fn new(identity: Identity, config: WebConfig) -> Self {
         Self {
+            bus: cairn_events::Bus::new(identity.store.control().clone()),
             store: identity.store.clone(),
             tokens: identity.tokens.clone(),
             identity: Arc::new(identity),
@@ -67,6 +70,9 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::users::router())
         .merge(api::clients::router())
         .merge(api::sso::router())
+        .merge(api::records::router())
+        .merge(api::webhooks::router())
+        .merge(api::events::router())
         .split_for_parts()
 }
 

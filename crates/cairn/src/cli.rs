@@ -50,6 +50,9 @@ enum Command {
     /// Inspect outgoing mail.
     #[command(subcommand)]
     Mail(crate::accounts::MailCommand),
+    /// Dead letters of the event bus.
+    #[command(subcommand)]
+    Events(crate::events::EventsCommand),
     /// Verify, checkpoint and export audit trails.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -254,6 +257,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(cmd) => crate::accounts::user(config, cmd).await,
         Command::Client(cmd) => crate::accounts::client(config, cmd).await,
         Command::Mail(cmd) => crate::accounts::mail(config, cmd).await,
+        Command::Events(cmd) => crate::events::run(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -173,6 +173,48 @@ pub const KEYS: &[Key] = &[
         secret: false,
         doc: "Sender of every mail. Default: `Cairn <no-reply@<public host>>`.",
     },
+    Key {
+        name: "events_max_attempts",
+        env: "CAIRN_EVENTS_MAX_ATTEMPTS",
+        default: Some("8"),
+        secret: false,
+        doc: "Attempts at delivering an event to one consumer (a webhook, a notification mail) before it moves to dead letters.",
+    },
+    Key {
+        name: "events_retry_base",
+        env: "CAIRN_EVENTS_RETRY_BASE",
+        default: Some("5s"),
+        secret: false,
+        doc: "The wait before the first retry of a failed delivery; each further retry waits about twice as long (with jitter), up to `events_retry_max`.",
+    },
+    Key {
+        name: "events_retry_max",
+        env: "CAIRN_EVENTS_RETRY_MAX",
+        default: Some("1h"),
+        secret: false,
+        doc: "The longest wait between two attempts of a delivery.",
+    },
+    Key {
+        name: "events_lease",
+        env: "CAIRN_EVENTS_LEASE",
+        default: Some("60s"),
+        secret: false,
+        doc: "How long a worker holds a delivery it claimed. A worker that dies loses its deliveries to another worker when the lease ends; a consumer gets half of it to finish.",
+    },
+    Key {
+        name: "events_poll_interval",
+        env: "CAIRN_EVENTS_POLL_INTERVAL",
+        default: Some("30s"),
+        secret: false,
+        doc: "How often a worker checks every tenant for due deliveries without being woken (wake-ups come in process, and through NOTIFY on PostgreSQL).",
+    },
+    Key {
+        name: "webhooks_allow_private",
+        env: "CAIRN_WEBHOOKS_ALLOW_PRIVATE",
+        default: Some("false"),
+        secret: false,
+        doc: "`true` lets webhooks reach private, loopback and link-local addresses (a receiver inside your network). Off by default, so tenants cannot probe the network Cairn runs in.",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +247,8 @@ pub struct Config {
     pub bootstrap_email: String,
     pub mail_url: String,
     pub mail_from: Option<String>,
+    pub events: cairn_events::DeliverySettings,
+    pub webhooks_allow_private: bool,
 }
 
 /// A configuration problem: the key (as the user named it) and what is wrong.
@@ -363,11 +407,14 @@ impl Layers {
             other => return Err(err("CAIRN_LOG_FORMAT", format!("must be json or pretty, not {other:?}"))),
         };
         let body_limit = parse_size(req("body_limit")?).map_err(|p| err("CAIRN_BODY_LIMIT", p))?;
-        let trust_proxy_headers = match req("trust_proxy_headers")? {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            other => return Err(err("CAIRN_TRUST_PROXY_HEADERS", format!("must be true or false, not {other:?}"))),
+        let flag = |name: &str| -> Result<bool, ConfigError> {
+            match req(name)? {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                other => Err(err(env_of(name), format!("must be true or false, not {other:?}"))),
+            }
         };
+        let trust_proxy_headers = flag("trust_proxy_headers")?;
         let positive = |name: &str| -> Result<Duration, ConfigError> {
             let d = duration(name)?;
             if d.is_zero() { Err(err(env_of(name), "must be longer than zero")) } else { Ok(d) }
@@ -390,7 +437,20 @@ impl Layers {
                 format!("{from:?} is not an address like 'Cairn <no-reply@example.com>'"),
             ));
         }
+        let events = cairn_events::DeliverySettings {
+            max_attempts: count("events_max_attempts", 1, 100)? as i64,
+            retry_base: positive("events_retry_base")?,
+            retry_max: positive("events_retry_max")?,
+            lease: positive("events_lease")?,
+            poll_interval: positive("events_poll_interval")?,
+            ..cairn_events::DeliverySettings::default()
+        };
+        if events.lease < Duration::from_secs(1) {
+            return Err(err("CAIRN_EVENTS_LEASE", "must be at least 1s"));
+        }
         Ok(Config {
+            events,
+            webhooks_allow_private: flag("webhooks_allow_private")?,
             data_dir,
             database_url,
             listen,

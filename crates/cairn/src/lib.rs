@@ -5,5 +5,6 @@ mod accounts;
 pub mod background;
 pub mod cli;
 pub mod config;
+mod events;
 pub mod startup;
 pub mod telemetry;

@@ -41,7 +41,24 @@ pub fn tenant_migrations() -> Vec<Migration> {
     let mut all = cairn_audit::migrations();
     all.extend(cairn_identity::tenant_migrations());
     all.extend(cairn_numbers::tenant_migrations());
+    all.extend(cairn_events::tenant_migrations());
+    all.extend(cairn_records::tenant_migrations());
     all
+}
+
+/// Every consumer of events: publish notifications (fan-out, then one mail per
+/// subscriber) and webhooks.
+pub fn consumers(identity: Arc<Identity>, webhooks_allow_private: bool) -> cairn_events::Consumers {
+    use cairn_records::notify;
+    let key = identity.store.master_key().clone();
+    cairn_events::Consumers::default()
+        .subscribe(
+            notify::CONSUMER,
+            &[cairn_domain::events::RECORD_PUBLISHED],
+            Arc::new(notify::FanOut { identity: identity.clone() }),
+        )
+        .handle(notify::MAIL, Arc::new(notify::Mailer { identity }))
+        .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, webhooks_allow_private)))
 }
 
 /// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).
@@ -170,6 +187,7 @@ impl Application {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             trust_proxy_headers: config.trust_proxy_headers,
+            webhooks_allow_private: config.webhooks_allow_private,
         };
         let state = AppState::new(identity, web);
         Ok(Application { listener, state, role, config, bootstrap })
@@ -205,9 +223,21 @@ impl Application {
         if role == Role::Scheduler {
             tracing::info!("no scheduled jobs are defined in this version; serving probes only");
         }
-        let background = matches!(role, Role::All | Role::Worker).then(|| {
-            tokio::spawn(crate::background::audit_maintenance(store.clone(), state.tokens.clone(), config.clone()))
-        });
+        let mut background = Vec::new();
+        if matches!(role, Role::All | Role::Worker) {
+            background.push(tokio::spawn(crate::background::audit_maintenance(
+                store.clone(),
+                state.tokens.clone(),
+                config.clone(),
+            )));
+            let consumers = consumers(state.identity.clone(), config.webhooks_allow_private);
+            let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone());
+            background.push(tokio::spawn(worker.run()));
+        }
+        if let Some(url) = &config.database_url {
+            // Other replicas' commits wake this one's workers and live streams.
+            background.push(tokio::spawn(state.bus.clone().relay_postgres(url.clone())));
+        }
         let app = match role {
             Role::All | Role::Api => cairn_web::app(state),
             Role::Worker | Role::Scheduler => cairn_web::probes_app(state),
@@ -235,7 +265,7 @@ impl Application {
                 }
             }
         }
-        if let Some(task) = background {
+        for task in background {
             task.abort();
         }
         store.close().await;

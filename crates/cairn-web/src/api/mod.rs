@@ -2,11 +2,14 @@
 
 pub mod audit;
 pub mod clients;
+pub mod events;
 pub mod numbers;
 pub mod platform;
+pub mod records;
 pub mod sso;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use serde::Serializer;
 

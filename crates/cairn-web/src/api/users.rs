@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_password))
         .routes(routes!(get_me, update_me))
         .routes(routes!(change_my_password))
+        .routes(routes!(get_subscriptions, put_subscriptions))
         .routes(routes!(get_settings, put_settings))
 }
 
@@ -374,6 +375,58 @@ async fn update_me(
         sso_required: None,
     };
     Ok(Json(state.identity.update_user(&ctx.db, &user.id, patch, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Your mail subscriptions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscriptions {
+    /// Mail me when a record is published.
+    pub publish_history: bool,
+}
+
+fn subscriptions(u: &User) -> Subscriptions {
+    Subscriptions { publish_history: cairn_records::notify::subscribed(u) }
+}
+
+/// Your mail subscriptions.
+#[utoipa::path(get, path = "/api/v1/me/subscriptions", tag = "users",
+    responses(
+        (status = 200, description = "Your subscriptions", body = Subscriptions),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "The token is not a user's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_subscriptions(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Subscriptions>> {
+    Ok(Json(subscriptions(&me(&state, caller, "me.read").await?.1)))
+}
+
+/// Turn publish notifications on or off.
+#[utoipa::path(put, path = "/api/v1/me/subscriptions", tag = "users",
+    request_body = Subscriptions,
+    responses(
+        (status = 200, description = "Your subscriptions, changed", body = Subscriptions),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "The token is not a user's", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn put_subscriptions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Subscriptions>,
+) -> ApiResult<Json<Subscriptions>> {
+    let (ctx, user) = me(&state, caller, "me.update").await?;
+    let user = cairn_records::notify::set_subscription(
+        &state.identity,
+        &ctx.db,
+        &user.id,
+        body.publish_history,
+        &ctx.actor(),
+        &ctx.meta,
+    )
+    .await?;
+    Ok(Json(subscriptions(&user)))
 }
 
 /// Change your password (the current one is required).

@@ -21,6 +21,7 @@ mod audit;
 mod clients;
 mod numbers;
 mod profile;
+mod unsubscribe;
 mod users;
 
 use crate::AppState;
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/audit", get(audit::page))
         .route("/app/audit/{id}", get(audit::entry))
         .route("/app/signout", post(sign_out))
+        .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
 }
 
 /// The signed-in web session, sealed in its cookie.

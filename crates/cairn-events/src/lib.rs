@@ -1,0 +1,123 @@
+//! Cairn's event bus: the transactional outbox, delivery of each event to each consumer
+//! with leases, retries with backoff and jitter, dead letters, webhooks, and the wake-ups
+//! that keep latency low.
+//!
+//! A change writes its event with [`emit`] in its own transaction, then calls
+//! [`Bus::committed`]. A [`Worker`] (any number, on any replica) dispatches new events to
+//! the consumers subscribed to their type, claims due deliveries with a lease, runs the
+//! consumer's [`Handler`] and records the outcome. A delivery whose lease expires (its
+//! worker died) becomes claimable again, so nothing is lost; handlers are idempotent by
+//! event id, so nothing happens twice.
+
+mod bus;
+mod model;
+mod store;
+pub mod webhooks;
+mod worker;
+
+pub use bus::Bus;
+pub use model::{DeadLetter, Event, EventsError, NewEvent};
+pub use worker::{Consumers, DeliverySettings, Failure, Handler, HandlerFuture, Job, Worker};
+
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{TenantId, now_ms};
+use cairn_store::{Db, Migration, sqlx};
+use sqlx::AnyConnection;
+
+pub fn tenant_migrations() -> Vec<Migration> {
+    vec![Migration {
+        component: "events",
+        version: 1,
+        name: "outbox, deliveries, webhooks",
+        sqlite: include_str!("../migrations/sqlite/tenant_0001_events.sql"),
+        postgres: include_str!("../migrations/postgres/tenant_0001_events.sql"),
+    }]
+}
+
+/// Writes `event` to the outbox on `conn`, which must be the transaction of the change.
+pub async fn emit(
+    conn: &mut AnyConnection,
+    tenant: TenantId,
+    actor: &Actor,
+    event: NewEvent,
+) -> Result<Event, sqlx::Error> {
+    let event = Event {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: event.kind.to_owned(),
+        tenant,
+        time: now_ms(),
+        actor: actor.clone(),
+        resource_type: event.resource_type.to_owned(),
+        resource_id: event.resource_id,
+        payload: event.payload,
+        schema_version: model::SCHEMA_VERSION,
+    };
+    store::insert_event(conn, &event).await?;
+    Ok(event)
+}
+
+/// Adds the delivery of an existing event to `consumer`, unless it exists: the key
+/// (event id, consumer) is what makes a fan-out idempotent.
+pub async fn enqueue(conn: &mut AnyConnection, event_id: &str, consumer: &str) -> Result<bool, sqlx::Error> {
+    store::insert_delivery(conn, event_id, consumer, now_ms()).await
+}
+
+/// The tenant's recent events, newest first, older than `before` (an event id) when given.
+pub async fn recent(db: &Db, tenant: TenantId, limit: i64, before: Option<&str>) -> Result<Vec<Event>, EventsError> {
+    Ok(store::recent(db, tenant, limit, before).await?)
+}
+
+/// Events after `after` (an event id) in id order, at most `limit`: the live stream's reads.
+pub async fn after(db: &Db, tenant: TenantId, after: Option<&str>, limit: i64) -> Result<Vec<Event>, EventsError> {
+    Ok(store::after(db, tenant, after, limit).await?)
+}
+
+/// Dead letters, most recently failed first.
+pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, EventsError> {
+    Ok(store::dead_letters(db, limit).await?)
+}
+
+/// Which dead letters an operation applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeadSelection {
+    One(String),
+    All,
+}
+
+/// Puts dead letters back in the queue with a fresh attempt budget; returns how many.
+pub async fn replay(db: &Db, which: &DeadSelection, actor: &Actor, meta: &RequestMeta) -> Result<u64, EventsError> {
+    settle_dead(db, which, "pending", "event.replayed", actor, meta).await
+}
+
+/// Gives up on dead letters for good (they stay listed in history as `discarded`).
+pub async fn discard(db: &Db, which: &DeadSelection, actor: &Actor, meta: &RequestMeta) -> Result<u64, EventsError> {
+    settle_dead(db, which, "discarded", "event.discarded", actor, meta).await
+}
+
+async fn settle_dead(
+    db: &Db,
+    which: &DeadSelection,
+    to: &str,
+    action: &'static str,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<u64, EventsError> {
+    let mut tx = db.begin().await?;
+    let id = match which {
+        DeadSelection::One(id) => Some(id.as_str()),
+        DeadSelection::All => None,
+    };
+    let n = store::settle_dead(&mut tx, id, to, now_ms()).await?;
+    if n == 0 {
+        if id.is_some() {
+            return Err(EventsError::NotFound("dead letter"));
+        }
+        return Ok(0);
+    }
+    let entry = NewEntry::new(actor.clone(), Action::fixed(action), Outcome::Success, meta.clone())
+        .resource("delivery", id.unwrap_or("*"))
+        .details(serde_json::json!({ "count": n }));
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(n)
+}

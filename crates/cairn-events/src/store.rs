@@ -1,0 +1,260 @@
+//! The SQL of the outbox and the deliveries. One text for both backends except the claim,
+//! which locks with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite has one writer).
+
+use cairn_audit::Actor;
+use cairn_domain::TenantId;
+use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
+use cairn_store::{Backend, Db};
+
+use crate::model::{DeadLetter, Event};
+
+const EVENT_COLUMNS: &str =
+    "id, type, time, actor_id, actor_email, resource_type, resource_id, payload, schema_version";
+
+fn event(tenant: TenantId, r: &AnyRow) -> Result<Event, sqlx::Error> {
+    let payload: String = r.try_get("payload")?;
+    Ok(Event {
+        id: r.try_get("id")?,
+        kind: r.try_get("type")?,
+        tenant,
+        time: r.try_get("time")?,
+        actor: Actor { id: r.try_get("actor_id")?, email: r.try_get("actor_email")? },
+        resource_type: r.try_get("resource_type")?,
+        resource_id: r.try_get("resource_id")?,
+        payload: serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        schema_version: r.try_get("schema_version")?,
+    })
+}
+
+pub(crate) async fn insert_event(conn: &mut AnyConnection, e: &Event) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (id, type, time, actor_id, actor_email, resource_type, resource_id, payload, schema_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&e.id)
+    .bind(&e.kind)
+    .bind(e.time)
+    .bind(&e.actor.id)
+    .bind(e.actor.email.as_deref())
+    .bind(&e.resource_type)
+    .bind(&e.resource_id)
+    .bind(e.payload.to_string())
+    .bind(e.schema_version)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_delivery(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    consumer: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO deliveries (id, event_id, consumer, state, attempts, next_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4) ON CONFLICT (event_id, consumer) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(event_id)
+    .bind(consumer)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Events no worker has dispatched yet, oldest first.
+/// With `lock` (PostgreSQL), rows another dispatcher holds are skipped.
+pub(crate) async fn undispatched(
+    conn: &mut AnyConnection,
+    limit: i64,
+    lock: bool,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let lock = if lock { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!("SELECT id, type FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $1{lock}");
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("type")?))).collect()
+}
+
+pub(crate) async fn mark_dispatched(conn: &mut AnyConnection, id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET dispatched_at = $1 WHERE id = $2").bind(now).bind(id).execute(conn).await?;
+    Ok(())
+}
+
+/// A delivery a worker holds the lease of.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub id: String,
+    pub event_id: String,
+    pub consumer: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// Leases up to `limit` due deliveries to `owner` until `until`; each claim counts as an
+/// attempt, so a delivery that kills its worker every time still ends in dead letters.
+pub(crate) async fn claim(
+    db: &Db,
+    owner: &str,
+    lease_id: &str,
+    now: i64,
+    until: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET lease_id = $1, lease_owner = $2, next_at = $3, attempts = attempts + 1, updated_at = $4 \
+         WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_at <= $4 ORDER BY next_at, id LIMIT $5{lock}) \
+         RETURNING id, event_id, consumer, attempts"
+    );
+    let rows =
+        sqlx::query(&sql).bind(lease_id).bind(owner).bind(until).bind(now).bind(limit).fetch_all(db.writer()).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                event_id: r.try_get("event_id")?,
+                consumer: r.try_get("consumer")?,
+                attempts: r.try_get("attempts")?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn event_by_id(db: &Db, tenant: TenantId, id: &str) -> Result<Option<Event>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.map(|r| event(tenant, &r)).transpose()
+}
+
+/// How a claimed delivery ended. Each write is conditional on still holding the lease: a
+/// worker that outlived its lease changes nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Settle<'a> {
+    Done,
+    Retry { at: i64, error: &'a str },
+    Dead { error: &'a str },
+}
+
+pub(crate) async fn settle(db: &Db, id: &str, lease_id: &str, now: i64, how: Settle<'_>) -> Result<bool, sqlx::Error> {
+    let q = match how {
+        Settle::Done => sqlx::query(
+            "UPDATE deliveries SET state = 'done', lease_id = NULL, last_error = NULL, updated_at = $1 \
+             WHERE id = $2 AND lease_id = $3",
+        )
+        .bind(now),
+        Settle::Retry { .. } => sqlx::query(
+            "UPDATE deliveries SET next_at = $4, lease_id = NULL, last_error = $5, updated_at = $1 \
+             WHERE id = $2 AND lease_id = $3",
+        )
+        .bind(now),
+        Settle::Dead { .. } => sqlx::query(
+            "UPDATE deliveries SET state = 'dead', lease_id = NULL, last_error = $4, updated_at = $1 \
+             WHERE id = $2 AND lease_id = $3",
+        )
+        .bind(now),
+    };
+    let q = q.bind(id).bind(lease_id);
+    let q = match how {
+        Settle::Done => q,
+        Settle::Retry { at, error } => q.bind(at).bind(error),
+        Settle::Dead { error } => q.bind(error),
+    };
+    Ok(q.execute(db.writer()).await?.rows_affected() == 1)
+}
+
+/// When the next pending delivery falls due (or its lease expires).
+pub(crate) async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'").fetch_one(db.reader()).await
+}
+
+/// Whether any event awaits dispatch.
+pub(crate) async fn has_undispatched(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE dispatched_at IS NULL LIMIT 1) AS u")
+            .fetch_one(db.reader())
+            .await?;
+    Ok(n > 0)
+}
+
+pub(crate) async fn recent(
+    db: &Db,
+    tenant: TenantId,
+    limit: i64,
+    before: Option<&str>,
+) -> Result<Vec<Event>, sqlx::Error> {
+    let rows = match before {
+        Some(b) => {
+            sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id < $1 ORDER BY id DESC LIMIT $2"))
+                .bind(b)
+                .bind(limit)
+                .fetch_all(db.reader())
+                .await?
+        }
+        None => {
+            sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"))
+                .bind(limit)
+                .fetch_all(db.reader())
+                .await?
+        }
+    };
+    rows.iter().map(|r| event(tenant, r)).collect()
+}
+
+pub(crate) async fn after(
+    db: &Db,
+    tenant: TenantId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Event>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"))
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(|r| event(tenant, r)).collect()
+}
+
+pub(crate) async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT d.id, d.event_id, o.type, d.consumer, d.attempts, d.last_error, d.updated_at, o.time \
+         FROM deliveries d JOIN outbox o ON o.id = d.event_id WHERE d.state = 'dead' \
+         ORDER BY d.updated_at DESC, d.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DeadLetter {
+                id: r.try_get(0)?,
+                event_id: r.try_get(1)?,
+                event_type: r.try_get(2)?,
+                consumer: r.try_get(3)?,
+                attempts: r.try_get(4)?,
+                last_error: r.try_get(5)?,
+                failed_at: r.try_get(6)?,
+                event_time: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// Moves one dead letter (or all) to `to`: `pending` (due now, attempts reset) or `discarded`.
+pub(crate) async fn settle_dead(
+    conn: &mut AnyConnection,
+    id: Option<&str>,
+    to: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let sql = "UPDATE deliveries SET state = $1, attempts = 0, next_at = $2, updated_at = $2 \
+               WHERE state = 'dead' AND ($3 = '*' OR id = $3)";
+    let done = sqlx::query(sql).bind(to).bind(now).bind(id.unwrap_or("*")).execute(conn).await?;
+    Ok(done.rows_affected())
+}

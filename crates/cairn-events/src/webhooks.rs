@@ -1,0 +1,405 @@
+//! Webhooks: endpoints an admin registers for event types. Each delivery is a POST of the
+//! event's envelope signed as Standard Webhooks specifies (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` over
+//! `<id>.<timestamp>.<body>`), with the same retries and dead letters as every consumer, and
+//! a log of every attempt. Requests to private, loopback or link-local addresses are refused
+//! unless the operator allows them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{MasterKey, ValidationError, now_ms};
+use cairn_store::Db;
+use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
+
+use crate::model::EventsError;
+use crate::worker::{Failure, Handler, HandlerFuture, Job};
+
+/// Most webhooks per tenant.
+pub const MAX_WEBHOOKS: i64 = 50;
+/// How long a receiver has to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// One POST to a receiver, as the delivery log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub attempt: i64,
+    pub time: i64,
+    /// The receiver's status code; absent when no response came.
+    pub status: Option<i64>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// Whether an address is one a webhook may not reach by default: loopback, private,
+/// link-local, carrier-grade NAT, unique-local, unspecified, broadcast or multicast.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Checks a receiver URL: http(s), a host, no credentials, and (unless allowed) no literal
+/// private address. Names are checked again when they resolve, at each delivery.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, ValidationError> {
+    let bad = |m: &str| ValidationError::new("url", m);
+    if raw.len() > 2048 {
+        return Err(bad("at most 2048 characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain credentials; the signature authenticates Cairn to the receiver"));
+    }
+    let ip = match url.host() {
+        None => return Err(bad("must name a host")),
+        Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+        Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+            Some(IpAddr::from([127, 0, 0, 1]))
+        }
+        Some(url::Host::Domain(_)) => None,
+    };
+    if let Some(ip) = ip.filter(|ip| !allow_private && is_private(*ip)) {
+        return Err(bad(&format!(
+            "{ip} is a private, loopback or link-local address; the operator must allow such receivers (webhooks_allow_private)"
+        )));
+    }
+    Ok(url)
+}
+
+/// A new secret: `whsec_` and 32 random bytes in base64.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes);
+    format!("whsec_{}", STANDARD.encode(bytes))
+}
+
+/// The `webhook-signature` header for a body: `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
+/// where the key is the secret's base64 part decoded.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, ValidationError> {
+    let key = secret
+        .strip_prefix("whsec_")
+        .and_then(|k| STANDARD.decode(k).ok())
+        .ok_or_else(|| ValidationError::new("secret", "not a webhook secret"))?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    ctx.update(id.as_bytes());
+    ctx.update(b".");
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    Ok(format!("v1,{}", STANDARD.encode(ctx.sign().as_ref())))
+}
+
+fn aad(id: &str) -> String {
+    format!("webhook:{id}")
+}
+
+fn webhook(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
+    let events: String = r.try_get("events")?;
+    Ok(Webhook {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        events: serde_json::from_str(&events).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
+/// Validates a registration: the URL (see [`check_url`]) and 1–20 distinct known event types.
+pub fn check_events(events: &[String], known: &[&str]) -> Result<Vec<String>, ValidationError> {
+    if events.is_empty() || events.len() > 20 {
+        return Err(ValidationError::new("events", "name 1 to 20 event types"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for e in events {
+        if !known.contains(&e.as_str()) {
+            return Err(ValidationError::new(
+                "events",
+                format!("unknown event type {e:?}; known: {}", known.join(", ")),
+            ));
+        }
+        if !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Registers a webhook; returns it with its secret, which is shown only this once.
+pub async fn create(
+    db: &Db,
+    key: &MasterKey,
+    url: url::Url,
+    events: Vec<String>,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<(Webhook, String), EventsError> {
+    let hook = Webhook {
+        id: uuid::Uuid::now_v7().to_string(),
+        url: url.to_string(),
+        events,
+        created_at: now_ms(),
+        created_by: actor.id.clone(),
+    };
+    let secret = new_secret();
+    let mut tx = db.begin().await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks").fetch_one(&mut *tx).await?;
+    if count >= MAX_WEBHOOKS {
+        return Err(ValidationError::new("webhooks", format!("a tenant has at most {MAX_WEBHOOKS}")).into());
+    }
+    sqlx::query(
+        "INSERT INTO webhooks (id, url, events, secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&hook.id)
+    .bind(&hook.url)
+    .bind(serde_json::to_string(&hook.events).unwrap_or_default())
+    .bind(key.seal(secret.as_bytes(), &aad(&hook.id)))
+    .bind(hook.created_at)
+    .bind(&hook.created_by)
+    .execute(&mut *tx)
+    .await?;
+    let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.created"), Outcome::Success, meta.clone())
+        .resource("webhook", &hook.id)
+        .details(serde_json::json!({ "url": hook.url, "events": hook.events }));
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok((hook, secret))
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Webhook>, EventsError> {
+    let rows = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks ORDER BY id")
+        .fetch_all(db.reader())
+        .await?;
+    Ok(rows.iter().map(webhook).collect::<Result<_, _>>()?)
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
+    let row = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?;
+    row.map(|r| webhook(&r)).transpose()?.ok_or(EventsError::NotFound("webhook"))
+}
+
+/// Removes a webhook; its pending deliveries end without a request.
+pub async fn delete(db: &Db, id: &str, actor: &Actor, meta: &RequestMeta) -> Result<(), EventsError> {
+    let mut tx = db.begin().await?;
+    let gone = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    if gone.rows_affected() == 0 {
+        return Err(EventsError::NotFound("webhook"));
+    }
+    let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.deleted"), Outcome::Success, meta.clone())
+        .resource("webhook", id);
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The delivery log, newest first; `before` is an attempt id from a previous page.
+pub async fn attempts(
+    db: &Db,
+    webhook_id: &str,
+    limit: i64,
+    before: Option<&str>,
+) -> Result<Vec<Attempt>, EventsError> {
+    let rows = sqlx::query(
+        "SELECT id, event_id, event_type, attempt, time, status, duration_ms, error FROM webhook_attempts \
+         WHERE webhook_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(webhook_id)
+    .bind(before.unwrap_or("~"))
+    .bind(limit)
+    .fetch_all(db.reader())
+    .await?;
+    let attempt = |r: &AnyRow| -> Result<Attempt, sqlx::Error> {
+        Ok(Attempt {
+            id: r.try_get(0)?,
+            event_id: r.try_get(1)?,
+            event_type: r.try_get(2)?,
+            attempt: r.try_get(3)?,
+            time: r.try_get(4)?,
+            status: r.try_get(5)?,
+            duration_ms: r.try_get(6)?,
+            error: r.try_get(7)?,
+        })
+    };
+    Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+}
+
+/// Every webhook's id and event types, for the dispatcher.
+pub(crate) async fn subscriptions(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, events FROM webhooks").fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let events: String = r.try_get(1)?;
+            Ok((r.try_get(0)?, serde_json::from_str(&events).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// Resolves names like the system does, then drops private addresses (unless allowed), so
+/// a public name that points inside the network is refused at connection time too.
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let usable: Vec<SocketAddr> = found.into_iter().filter(|a| allow || !is_private(a.ip())).collect();
+            if usable.is_empty() {
+                return Err(format!("{host} resolves only to private, loopback or link-local addresses").into());
+            }
+            Ok(Box::new(usable.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The `webhook:<id>` consumer: POSTs the envelope to the receiver.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    key: MasterKey,
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Deliverer {
+    pub fn new(key: MasterKey, allow_private: bool) -> Self {
+        // TLS is rustls on ring, as everywhere in Cairn (idempotent).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(TIMEOUT)
+            .user_agent(concat!("Cairn-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("webhook HTTP client builds");
+        Self { key, client, allow_private }
+    }
+
+    async fn post(&self, job: &Job) -> Result<(), Failure> {
+        let hook = match get(&job.db, job.key()).await {
+            Ok(h) => h,
+            Err(EventsError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(Failure::Retry(e.to_string())),
+        };
+        let secret: String = sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = $1")
+            .bind(&hook.id)
+            .fetch_one(job.db.reader())
+            .await
+            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let secret =
+            self.key.open(&secret, &aad(&hook.id)).ok().and_then(|s| String::from_utf8(s).ok()).ok_or_else(|| {
+                Failure::Permanent("the webhook's secret cannot be opened with this master key".into())
+            })?;
+        check_url(&hook.url, self.allow_private).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let body = serde_json::to_vec(&job.event.envelope()).unwrap_or_default();
+        let timestamp = now_ms() / 1000;
+        let signature =
+            sign(&secret, &job.event.id, timestamp, &body).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let started = Instant::now();
+        let sent = self
+            .client
+            .post(&hook.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &job.event.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        let (status, error) = match &sent {
+            Ok(r) => (Some(i64::from(r.status().as_u16())), None),
+            Err(e) => (None, Some(describe(e))),
+        };
+        let logged = sqlx::query(
+            "INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, time, status, duration_ms, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&hook.id)
+        .bind(&job.event.id)
+        .bind(&job.event.kind)
+        .bind(job.attempt)
+        .bind(now_ms())
+        .bind(status)
+        .bind(duration_ms)
+        .bind(error.clone())
+        .execute(job.db.writer())
+        .await;
+        if let Err(e) = logged {
+            tracing::warn!(error = %e, "webhook attempt not logged");
+        }
+        match (status, error) {
+            (Some(s), _) if (200..300).contains(&s) => Ok(()),
+            (Some(410), _) => Err(Failure::Permanent("the receiver answered 410 Gone".into())),
+            (Some(s), _) => Err(Failure::Retry(format!("the receiver answered {s}"))),
+            (None, e) => Err(Failure::Retry(e.unwrap_or_default())),
+        }
+    }
+}
+
+/// A request error without its URL (which may carry a receiver's token), with its causes.
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut text = if e.is_timeout() { "timed out".to_owned() } else { "request failed".to_owned() };
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl Handler for Deliverer {
+    fn handle<'a>(&'a self, job: &'a Job) -> HandlerFuture<'a> {
+        Box::pin(self.post(job))
+    }
+}

@@ -1,0 +1,194 @@
+//! Records as the service sees them, and the parsing of what callers send.
+
+use cairn_domain::ValidationError;
+use serde_json::{Map, Value};
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_BODY: usize = 64 * 1024;
+pub const MAX_TAGS: usize = 20;
+pub const MAX_TAG: usize = 40;
+pub const MAX_DATA: usize = 64 * 1024;
+pub const MAX_NOTE: usize = 1000;
+/// Most records one bulk call creates or deletes.
+pub const MAX_BULK: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub data: Map<String, Value>,
+    /// The latest published version; 0 until first published.
+    pub version: i64,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// One publication of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishEntry {
+    pub record_id: String,
+    pub version: i64,
+    pub publisher_id: String,
+    pub publisher_email: Option<String>,
+    pub time: i64,
+    pub note: String,
+}
+
+/// A new record's fields, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordInput {
+    pub title: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub data: Map<String, Value>,
+}
+
+/// The fields a change replaces; absent ones stay.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordPatch {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub data: Option<Map<String, Value>>,
+}
+
+fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, ValidationError> {
+    v.as_object().ok_or_else(|| ValidationError::new(field, "must be a JSON object"))
+}
+
+fn only(obj: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), ValidationError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => {
+            Err(ValidationError::new(format!("{prefix}{k}"), format!("unknown field; known: {}", allowed.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
+pub fn parse_title(v: &Value, field: &str) -> Result<String, ValidationError> {
+    let t = v.as_str().ok_or_else(|| ValidationError::new(field, "must be a string"))?.trim();
+    if t.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if t.chars().count() > MAX_TITLE || t.chars().any(char::is_control) {
+        return Err(ValidationError::new(field, format!("at most {MAX_TITLE} characters, no control characters")));
+    }
+    Ok(t.to_owned())
+}
+
+fn parse_body(v: &Value, field: &str) -> Result<String, ValidationError> {
+    let b = v.as_str().ok_or_else(|| ValidationError::new(field, "must be a string"))?;
+    if b.len() > MAX_BODY {
+        return Err(ValidationError::new(field, format!("at most {} KiB", MAX_BODY / 1024)));
+    }
+    Ok(b.to_owned())
+}
+
+/// Tags: trimmed, 1–40 characters, at most 20, duplicates dropped (order kept).
+pub fn parse_tags(v: &Value, field: &str) -> Result<Vec<String>, ValidationError> {
+    let items = v.as_array().ok_or_else(|| ValidationError::new(field, "must be an array of strings"))?;
+    let mut tags: Vec<String> = Vec::new();
+    for item in items {
+        let t = item.as_str().ok_or_else(|| ValidationError::new(field, "must be an array of strings"))?.trim();
+        if t.is_empty() || t.chars().count() > MAX_TAG || t.chars().any(char::is_control) {
+            return Err(ValidationError::new(field, format!("each tag has 1 to {MAX_TAG} characters")));
+        }
+        if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_owned());
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ValidationError::new(field, format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(tags)
+}
+
+fn parse_data(v: &Value, field: &str) -> Result<Map<String, Value>, ValidationError> {
+    let m = object(v, field)?;
+    if v.to_string().len() > MAX_DATA {
+        return Err(ValidationError::new(field, format!("at most {} KiB", MAX_DATA / 1024)));
+    }
+    Ok(m.clone())
+}
+
+const FIELDS: [&str; 4] = ["title", "body", "tags", "data"];
+
+impl RecordInput {
+    /// From a JSON object; `prefix` names the object in errors (`records[3].`).
+    pub fn parse(v: &Value, prefix: &str) -> Result<Self, ValidationError> {
+        let obj = object(v, if prefix.is_empty() { "body" } else { prefix.trim_end_matches('.') })?;
+        only(obj, prefix, &FIELDS)?;
+        let f = |name: &str| format!("{prefix}{name}");
+        Ok(Self {
+            title: parse_title(
+                obj.get("title").ok_or_else(|| ValidationError::new(f("title"), "is required"))?,
+                &f("title"),
+            )?,
+            body: obj.get("body").map(|b| parse_body(b, &f("body"))).transpose()?.unwrap_or_default(),
+            tags: obj.get("tags").map(|t| parse_tags(t, &f("tags"))).transpose()?.unwrap_or_default(),
+            data: obj.get("data").map(|d| parse_data(d, &f("data"))).transpose()?.unwrap_or_default(),
+        })
+    }
+}
+
+impl RecordPatch {
+    pub fn parse(v: &Value) -> Result<Self, ValidationError> {
+        let obj = object(v, "body")?;
+        only(obj, "", &FIELDS)?;
+        Ok(Self {
+            title: obj.get("title").map(|t| parse_title(t, "title")).transpose()?,
+            body: obj.get("body").map(|b| parse_body(b, "body")).transpose()?,
+            tags: obj.get("tags").map(|t| parse_tags(t, "tags")).transpose()?,
+            data: obj.get("data").map(|d| parse_data(d, "data")).transpose()?,
+        })
+    }
+}
+
+/// A publish note: at most 1000 characters.
+pub fn parse_note(v: Option<&Value>) -> Result<String, ValidationError> {
+    let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(String::new()) };
+    let n = v.as_str().ok_or_else(|| ValidationError::new("note", "must be a string"))?.trim();
+    if n.chars().count() > MAX_NOTE {
+        return Err(ValidationError::new("note", format!("at most {MAX_NOTE} characters")));
+    }
+    Ok(n.to_owned())
+}
+
+/// A record id: a UUID.
+pub fn parse_id(s: &str, field: &str) -> Result<String, ValidationError> {
+    uuid::Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| ValidationError::new(field, "is not a record id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn input_names_the_field_at_fault() {
+        assert_eq!(RecordInput::parse(&json!({"body": "x"}), "").unwrap_err().field, "title");
+        assert_eq!(RecordInput::parse(&json!({"title": " "}), "").unwrap_err().field, "title");
+        assert_eq!(
+            RecordInput::parse(&json!({"title": "a", "tags": [1]}), "records[2].").unwrap_err().field,
+            "records[2].tags"
+        );
+        assert_eq!(RecordInput::parse(&json!({"title": "a", "data": []}), "").unwrap_err().field, "data");
+        assert_eq!(RecordInput::parse(&json!({"title": "a", "colour": "red"}), "").unwrap_err().field, "colour");
+        let ok = RecordInput::parse(&json!({"title": " Q3 plan ", "tags": ["a", "b", "a"]}), "").unwrap();
+        assert_eq!((ok.title.as_str(), ok.tags.len()), ("Q3 plan", 2));
+    }
+
+    #[test]
+    fn limits_hold() {
+        let long = "x".repeat(MAX_TITLE + 1);
+        assert!(RecordInput::parse(&json!({"title": long}), "").is_err());
+        let tags: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+        assert!(RecordPatch::parse(&json!({"tags": tags})).is_err());
+        assert!(parse_note(Some(&json!("n".repeat(MAX_NOTE + 1)))).is_err());
+        assert!(parse_id("not-a-uuid", "id").is_err());
+    }
+}

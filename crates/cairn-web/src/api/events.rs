@@ -1,0 +1,276 @@
+//! The event bus over HTTP: recent events and the live stream (`readonly`), dead letters
+//! with replay and discard (`admin`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use cairn_domain::{Role, TenantId, ValidationError, rfc3339};
+use cairn_events::{DeadLetter as Dead, DeadSelection, Event};
+use cairn_store::Db;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::broadcast;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiQuery, Caller};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(event_stream))
+        .routes(routes!(list_dead))
+        .routes(routes!(replay_dead))
+        .routes(routes!(discard_dead))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// Envelopes: `id`, `type`, `tenant`, `time`, `actor`, `resource`, `payload`, `schema_version`.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetter {
+    /// The delivery's id (what replay and discard take).
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `webhook:<id>`, `publish_history`, `publish_mail:<user id>`.
+    pub consumer: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub failed_at: String,
+    pub event_time: String,
+}
+
+impl From<Dead> for DeadLetter {
+    fn from(d: Dead) -> Self {
+        Self {
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            consumer: d.consumer,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            failed_at: rfc3339(d.failed_at),
+            event_time: rfc3339(d.event_time),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterList {
+    pub items: Vec<DeadLetter>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Settled {
+    /// How many dead letters changed.
+    pub count: u64,
+}
+
+fn limit(l: Option<i64>) -> Result<i64, ValidationError> {
+    let l = l.unwrap_or(50);
+    if (1..=500).contains(&l) { Ok(l) } else { Err(ValidationError::new("limit", "must be between 1 and 500")) }
+}
+
+/// The tenant's events, newest first.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(EventParams),
+    responses(
+        (status = 200, description = "A page of events", body = EventList),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<EventParams>,
+) -> ApiResult<Json<EventList>> {
+    let ctx = caller.in_tenant(&state, Role::Readonly, "event.list").await?;
+    let limit = limit(q.limit)?;
+    let mut items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(|e| e.id.clone()) } else { None };
+    Ok(Json(EventList { items: items.iter().map(Event::envelope).collect(), next_cursor }))
+}
+
+/// Follows a tenant's outbox for one live stream.
+struct Follow {
+    db: Db,
+    tenant: TenantId,
+    cursor: String,
+    wakeups: broadcast::Receiver<TenantId>,
+    ready: VecDeque<Event>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Follow {
+    /// The next event, waiting for a wake-up (or polling every few seconds, for events
+    /// another replica committed on SQLite). `None` ends the stream: shutting down.
+    async fn next(&mut self) -> Option<Event> {
+        let mut quiet = 0;
+        loop {
+            if let Some(e) = self.ready.pop_front() {
+                return Some(e);
+            }
+            if self.draining.load(Ordering::SeqCst) {
+                return None;
+            }
+            let woke = match tokio::time::timeout(Duration::from_secs(1), self.wakeups.recv()).await {
+                Ok(Ok(t)) => t == self.tenant,
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                Err(_) => {
+                    quiet += 1;
+                    quiet % 5 == 0
+                }
+            };
+            if !woke {
+                continue;
+            }
+            match cairn_events::after(&self.db, self.tenant, Some(&self.cursor), 100).await {
+                Ok(events) => {
+                    if let Some(last) = events.last() {
+                        self.cursor = last.id.clone();
+                    }
+                    self.ready.extend(events);
+                }
+                Err(e) => tracing::warn!(error = %e, "live stream read failed"),
+            }
+        }
+    }
+}
+
+/// Server-sent events: each of the tenant's events as it commits (`event:` the type,
+/// `id:` the event id, `data:` the envelope). Reconnecting with `Last-Event-ID` resumes
+/// after that event.
+#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses(
+        (status = 200, description = "text/event-stream of event envelopes", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn event_stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
+    Ok(live(&state, ctx.db, ctx.tenant.id, &headers).await?)
+}
+
+/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`); the web UI's
+/// records page uses it too.
+pub(crate) async fn live(
+    state: &AppState,
+    db: Db,
+    tenant: TenantId,
+    headers: &HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, crate::ApiError> {
+    let wakeups = state.bus.subscribe();
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .map(str::to_owned);
+    let cursor = match resume {
+        Some(c) => c,
+        None => cairn_events::recent(&db, tenant, 1, None).await?.pop().map(|e| e.id).unwrap_or_default(),
+    };
+    let follow = Follow { db, tenant, cursor, wakeups, ready: VecDeque::new(), draining: state.draining.clone() };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        let e = f.next().await?;
+        let sse = SseEvent::default().id(e.id.clone()).event(e.kind.clone()).data(e.envelope().to_string());
+        Some((Ok(sse), f))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Deliveries that exhausted their attempts, most recent first.
+#[utoipa::path(get, path = "/api/v1/events/dead", tag = "events",
+    params(EventParams),
+    responses(
+        (status = 200, description = "Dead letters", body = DeadLetterList),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_dead(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<EventParams>,
+) -> ApiResult<Json<DeadLetterList>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "event.dead_list").await?;
+    let items = cairn_events::dead_letters(&ctx.db, limit(q.limit)?).await?;
+    Ok(Json(DeadLetterList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+/// Put a dead letter back in the queue with a fresh attempt budget.
+#[utoipa::path(post, path = "/api/v1/events/dead/{id}/replay", tag = "events",
+    params(("id" = String, Path, description = "Dead letter (delivery) id")),
+    responses(
+        (status = 200, description = "Queued again", body = Settled),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such dead letter", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn replay_dead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Settled>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "event.replay").await?;
+    let count = cairn_events::replay(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
+    state.bus.committed(ctx.tenant.id).await;
+    Ok(Json(Settled { count }))
+}
+
+/// Give up on a dead letter for good.
+#[utoipa::path(post, path = "/api/v1/events/dead/{id}/discard", tag = "events",
+    params(("id" = String, Path, description = "Dead letter (delivery) id")),
+    responses(
+        (status = 200, description = "Discarded", body = Settled),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such dead letter", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn discard_dead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Settled>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "event.discard").await?;
+    let count = cairn_events::discard(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(Settled { count }))
+}

@@ -1,0 +1,207 @@
+//! Webhooks over HTTP: admins only. The secret is returned once, at creation.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use cairn_domain::{Role, ValidationError, events, rfc3339};
+use cairn_events::webhooks::{self, Attempt, Webhook as Hook};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery, Caller};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_webhook, list_webhooks))
+        .routes(routes!(get_webhook, delete_webhook))
+        .routes(routes!(webhook_deliveries))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateWebhook {
+    /// The receiver: http(s). Private, loopback and link-local addresses are refused unless
+    /// the operator allows them.
+    pub url: String,
+    /// Event types to receive: `records_created`, `record_updated`, `records_deleted`, `record_published`.
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl From<Hook> for Webhook {
+    fn from(h: Hook) -> Self {
+        Self { id: h.id, url: h.url, events: h.events, created_at: rfc3339(h.created_at), created_by: h.created_by }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// `whsec_…`: verifies the `webhook-signature` header. Shown only now.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub items: Vec<Webhook>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// 1 for the first attempt of this event.
+    pub attempt: i64,
+    pub time: String,
+    /// The receiver's status code; absent when it did not answer.
+    pub status: Option<i64>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+impl From<Attempt> for DeliveryAttempt {
+    fn from(a: Attempt) -> Self {
+        Self {
+            id: a.id,
+            event_id: a.event_id,
+            event_type: a.event_type,
+            attempt: a.attempt,
+            time: rfc3339(a.time),
+            status: a.status,
+            duration_ms: a.duration_ms,
+            error: a.error,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryLog {
+    pub items: Vec<DeliveryAttempt>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogParams {
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Register a webhook.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
+    request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "Registered; the secret is shown only now", body = CreatedWebhook),
+        (status = 400, description = "Invalid URL or event types", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn create_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.create").await?;
+    let url = webhooks::check_url(&body.url, state.config.webhooks_allow_private)?;
+    let types = webhooks::check_events(&body.events, &events::ALL)?;
+    let key = state.store.master_key();
+    let (hook, secret) = webhooks::create(&ctx.db, key, url, types, &ctx.actor(), &ctx.meta).await?;
+    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: hook.into(), secret })))
+}
+
+/// List webhooks.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    responses(
+        (status = 200, description = "Every webhook", body = WebhookList),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_webhooks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookList>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.list").await?;
+    Ok(Json(WebhookList { items: webhooks::list(&ctx.db).await?.into_iter().map(Into::into).collect() }))
+}
+
+/// One webhook.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, description = "The webhook", body = Webhook),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Webhook>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
+    Ok(Json(webhooks::get(&ctx.db, &id).await?.into()))
+}
+
+/// Remove a webhook; deliveries not yet made are dropped.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn delete_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.delete").await?;
+    webhooks::delete(&ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The webhook's delivery log: every attempt with its status code and timing, newest first.
+#[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id"), LogParams),
+    responses(
+        (status = 200, description = "Attempts, newest first", body = DeliveryLog),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn webhook_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<LogParams>,
+) -> ApiResult<Json<DeliveryLog>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 500").into());
+    }
+    webhooks::get(&ctx.db, &id).await.map_err(ApiError::from)?;
+    let mut items = webhooks::attempts(&ctx.db, &id, limit + 1, q.cursor.as_deref()).await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = if more { items.last().map(|a| a.id.clone()) } else { None };
+    Ok(Json(DeliveryLog { items: items.into_iter().map(Into::into).collect(), next_cursor }))
+}
