@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod peers;
 pub mod postgres;
+pub mod receiver;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -60,11 +61,32 @@ pub fn fresh_config_on(data_dir: &std::path::Path, postgres_server: Option<&str>
     let mut layers = Layers::load(None, &|_| None).expect("defaults load");
     layers.set_flag("data_dir", data_dir.display().to_string());
     layers.set_flag("listen", "127.0.0.1:0");
+    // Event deliveries retry in a blink, and webhooks may reach the tests' receivers on loopback.
+    layers.set_flag("events_retry_base", "100ms");
+    layers.set_flag("events_retry_max", "1s");
+    layers.set_flag("events_poll_interval", "1s");
+    layers.set_flag("webhooks_allow_private", "true");
     if let Some(server) = postgres_server {
         let db = format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple());
         layers.set_flag("database_url", with_database(server, &db));
     }
     layers.parse().expect("test config parses")
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A tenant created through the store, as a test refers to it.

@@ -127,6 +127,8 @@ struct Follow {
     cursor: String,
     wakeups: broadcast::Receiver<TenantId>,
     ready: VecDeque<Event>,
+    /// Read the outbox before waiting (at the start: a resumed stream may be behind).
+    due: bool,
     draining: Arc<AtomicBool>,
 }
 
@@ -142,15 +144,16 @@ impl Follow {
             if self.draining.load(Ordering::SeqCst) {
                 return None;
             }
-            let woke = match tokio::time::timeout(Duration::from_secs(1), self.wakeups.recv()).await {
-                Ok(Ok(t)) => t == self.tenant,
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Err(_) => {
-                    quiet += 1;
-                    quiet % 5 == 0
-                }
-            };
+            let woke = std::mem::take(&mut self.due)
+                || match tokio::time::timeout(Duration::from_secs(1), self.wakeups.recv()).await {
+                    Ok(Ok(t)) => t == self.tenant,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                    Err(_) => {
+                        quiet += 1;
+                        quiet % 5 == 0
+                    }
+                };
             if !woke {
                 continue;
             }
@@ -205,7 +208,8 @@ pub(crate) async fn live(
         Some(c) => c,
         None => cairn_events::recent(&db, tenant, 1, None).await?.pop().map(|e| e.id).unwrap_or_default(),
     };
-    let follow = Follow { db, tenant, cursor, wakeups, ready: VecDeque::new(), draining: state.draining.clone() };
+    let follow =
+        Follow { db, tenant, cursor, wakeups, ready: VecDeque::new(), due: true, draining: state.draining.clone() };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
         let e = f.next().await?;
         let sse = SseEvent::default().id(e.id.clone()).event(e.kind.clone()).data(e.envelope().to_string());

@@ -1,10 +1,12 @@
 //! API integration tests: the real application on port 0, each on SQLite and PostgreSQL.
 
 mod audit;
+mod events;
 mod lifecycle;
 mod numbers;
 mod oidc;
 mod platform;
+mod records;
 mod tenants;
 mod tokens;
 mod ui;

@@ -1,0 +1,294 @@
+//! Delivery: publish notices (subscribers only, once), webhooks (signatures, retries, the
+//! delivery log, dead letters and replay), the live stream, and workers that die or race.
+
+use std::time::Duration;
+
+use base64::Engine;
+use cairn_domain::Role;
+use cairn_store::sqlx;
+use cairn_testkit::receiver::Receiver;
+use cairn_testkit::{TestApp, TestTenant, backend_test, eventually};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn pending(app: &TestApp, tenant: &TestTenant) -> i64 {
+    let (_, db) = app.tenant(tenant).await;
+    let sql = "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') \
+               + (SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL)";
+    sqlx::query_scalar(sql).fetch_one(db.reader()).await.unwrap()
+}
+
+/// Waits until every event is dispatched and every delivery has settled (done or dead).
+async fn settled(app: &TestApp, tenant: &TestTenant) {
+    eventually("deliveries to settle", WAIT, || async { (pending(app, tenant).await == 0).then_some(()) }).await;
+}
+
+fn publish_mails<'a>(all: &'a [String], to: &str) -> Vec<&'a String> {
+    all.iter().filter(|m| m.contains(&format!("To: {to}")) && m.contains("Subject: Published:")).collect()
+}
+
+async fn new_record(app: &TestApp, token: &str, title: &str) -> String {
+    let resp = app.post("/api/v1/records", token, &json!({"title": title})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+async fn register(app: &TestApp, tenant: &TestTenant, url: &str, events: &[&str]) -> (String, String) {
+    let admin = app.token(tenant, Role::Admin);
+    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": events})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let hook: Value = resp.json().await.unwrap();
+    (hook["id"].as_str().unwrap().to_owned(), hook["secret"].as_str().unwrap().to_owned())
+}
+
+backend_test!(async fn publish_mails_subscribers_once_and_unsubscribe_stops_them(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let ann = app.create_user(&acme, "ann@acme.test", "correct horse battery", &[Role::Member]).await;
+    let bob = app.create_user(&acme, "bob@acme.test", "correct horse battery", &[Role::Member]).await;
+    let cy = app.create_user(&acme, "cy@acme.test", "correct horse battery", &[Role::Member]).await;
+    for user in [&ann, &cy] {
+        let token = app.token_for(&acme, Role::Member, &user.id);
+        let resp = app.client.put(app.url("/api/v1/me/subscriptions")).bearer_auth(&token).json(&json!({"publish_history": true})).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.json::<Value>().await.unwrap(), json!({"publish_history": true}));
+    }
+    let bob_token = app.token_for(&acme, Role::Member, &bob.id);
+    let resp = app.client.put(app.url("/api/v1/me/subscriptions")).bearer_auth(&bob_token).json(&json!({"publish_history": "yes"})).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let got: Value = app.get("/api/v1/me/subscriptions", &bob_token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, json!({"publish_history": false}));
+
+    let member = app.token(&acme, Role::Member);
+    let id = new_record(&app, &member, "Release notes").await;
+    let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": "Ready for review"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    settled(&app, &acme).await;
+    let mail = app.mail();
+    let to_ann = publish_mails(&mail, "ann@acme.test");
+    assert_eq!((to_ann.len(), publish_mails(&mail, "cy@acme.test").len(), publish_mails(&mail, "bob@acme.test").len()), (1, 1, 0));
+    let m = to_ann[0].replace("=\r\n", "");
+    assert!(m.contains("Subject: Published: Release notes (version 1)"), "{m}");
+    assert!(m.contains("Ready for review"), "{m}");
+    assert!(m.contains(&format!("/t/acme/records/{id}")), "{m}");
+    assert!(m.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{m}");
+    let unsubscribe = m.lines().find_map(|l| l.strip_prefix("List-Unsubscribe: <")).unwrap().trim_end_matches('>').to_owned();
+    assert!(unsubscribe.starts_with(&app.url("/unsubscribe/")), "{unsubscribe}");
+
+    // The event is delivered again (as after a lease expired): no second mail.
+    let (_, db) = app.tenant(&acme).await;
+    let again = sqlx::query("UPDATE deliveries SET state = 'pending', next_at = 0 WHERE consumer = 'publish_history'").execute(db.writer()).await.unwrap();
+    assert_eq!(again.rows_affected(), 1);
+    eventually("the fan-out to run again", WAIT, || async {
+        let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM deliveries WHERE consumer = 'publish_history'").fetch_one(db.reader()).await.unwrap();
+        (attempts == 2).then_some(())
+    }).await;
+    settled(&app, &acme).await;
+    assert_eq!(publish_mails(&app.mail(), "ann@acme.test").len(), 1, "a redelivered event mails nobody twice");
+
+    // One-click unsubscribe (RFC 8058): a GET only asks; the POST unsubscribes.
+    let page = app.client.get(&unsubscribe).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("ann@acme.test"));
+    let resp = app.client.post(&unsubscribe).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let forged = app.client.post(format!("{unsubscribe}x")).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
+    assert_eq!(forged.status(), 404);
+
+    let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": "Final"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    settled(&app, &acme).await;
+    let mail = app.mail();
+    assert_eq!(publish_mails(&mail, "ann@acme.test").len(), 1, "unsubscribed: nothing further");
+    assert_eq!(publish_mails(&mail, "cy@acme.test").len(), 2);
+});
+
+backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[500, 500]);
+    let (hook, secret) = register(&app, &acme, &receiver.url, &["record_updated"]).await;
+    assert!(secret.starts_with("whsec_"));
+    let member = app.token(&acme, Role::Member);
+    let id = new_record(&app, &member, "Budget").await;
+    let resp = app.client.patch(app.url(&format!("/api/v1/records/{id}"))).bearer_auth(&member).json(&json!({"title": "Budget 2027"})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let got = receiver.wait_for(3, WAIT).await;
+    assert_eq!(got.iter().map(|r| r.status).collect::<Vec<_>>(), [500, 500, 200]);
+    let last = &got[2];
+    let body = last.json();
+    assert_eq!(body["type"], "record_updated", "only subscribed types arrive");
+    assert_eq!(body["payload"]["changed"], json!({"title": "Budget 2027"}));
+    assert_eq!(last.header("webhook-id"), body["id"].as_str().unwrap());
+    // Standard Webhooks: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>.
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let signed = format!("{}.{}.", last.header("webhook-id"), last.header("webhook-timestamp"));
+    let mut content = signed.into_bytes();
+    content.extend_from_slice(&last.body);
+    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &content);
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.as_ref()));
+    assert_eq!(last.header("webhook-signature"), expected);
+    let ts: i64 = last.header("webhook-timestamp").parse().unwrap();
+    assert!((ts - cairn_domain::now_ms() / 1000).abs() < 60);
+
+    let admin = app.token(&acme, Role::Admin);
+    settled(&app, &acme).await;
+    let log: Value = app.get(&format!("/api/v1/webhooks/{hook}/deliveries"), &admin).send().await.unwrap().json().await.unwrap();
+    let items = log["items"].as_array().unwrap();
+    let seen: Vec<(i64, i64)> = items.iter().map(|a| (a["attempt"].as_i64().unwrap(), a["status"].as_i64().unwrap())).collect();
+    assert_eq!(seen, [(3, 200), (2, 500), (1, 500)]);
+    assert!(items.iter().all(|a| a["duration_ms"].as_i64().unwrap() >= 0 && a["event_type"] == "record_updated"));
+
+    // Listing never shows the secret; deleting stops deliveries.
+    let list: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
+    assert!(!list.to_string().contains(&secret));
+    assert_eq!(app.get("/api/v1/webhooks", &member).send().await.unwrap().status(), 403);
+    assert_eq!(app.delete(&format!("/api/v1/webhooks/{hook}"), &admin).send().await.unwrap().status(), 204);
+    assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &admin).send().await.unwrap().status(), 404);
+});
+
+backend_test!(async fn dead_letters_replay_and_discard(backend) {
+    let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 2).await;
+    let acme = app.create_tenant("acme").await;
+    let receiver = Receiver::start().await;
+    receiver.set_default(503);
+    register(&app, &acme, &receiver.url, &["records_created"]).await;
+    let member = app.token(&acme, Role::Member);
+    new_record(&app, &member, "one").await;
+    new_record(&app, &member, "two").await;
+    let admin = app.token(&acme, Role::Admin);
+    let dead = eventually("two dead letters", WAIT, || async {
+        let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+        let items = list["items"].as_array().unwrap().clone();
+        (items.len() == 2).then_some(items)
+    }).await;
+    assert_eq!(dead[0]["attempts"], 2);
+    assert_eq!(dead[0]["last_error"], "the receiver answered 503");
+    assert!(dead[0]["consumer"].as_str().unwrap().starts_with("webhook:"));
+    assert_eq!(receiver.answered().len(), 4);
+    assert_eq!(app.get("/api/v1/events/dead", &member).send().await.unwrap().status(), 403);
+
+    receiver.set_default(200);
+    let first = dead[0]["id"].as_str().unwrap();
+    let resp = app.post(&format!("/api/v1/events/dead/{first}/replay"), &admin, &json!({})).send().await.unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["count"], 1);
+    let ok = receiver.wait_for(5, WAIT).await;
+    assert_eq!(ok[4].status, 200);
+    assert_eq!(ok[4].header("webhook-id"), dead[0]["event_id"].as_str().unwrap());
+    let second = dead[1]["id"].as_str().unwrap();
+    let resp = app.post(&format!("/api/v1/events/dead/{second}/discard"), &admin, &json!({})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.post(&format!("/api/v1/events/dead/{second}/discard"), &admin, &json!({})).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    settled(&app, &acme).await;
+    let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(receiver.answered().len(), 5, "the discarded letter was not sent again");
+    let audit: Value = app.get("/api/v1/audit?action=event.*", &admin).send().await.unwrap().json().await.unwrap();
+    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["event.discarded", "event.replayed"]);
+});
+
+backend_test!(async fn webhooks_to_private_addresses_are_refused_unless_allowed(backend) {
+    let app = TestApp::spawn_with(backend, |c| c.webhooks_allow_private = false).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    for url in ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest", "ftp://example.com/", "http://user:pw@example.com/"] {
+        let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": ["records_created"]})).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{url}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "url", "{url}");
+    }
+    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": ["nope"]})).send().await.unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "events");
+    let list: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"], json!([]));
+});
+
+backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let reader = app.token(&acme, Role::Readonly);
+    let member = app.token(&acme, Role::Member);
+    new_record(&app, &member, "before").await;
+    let mut stream = app.get("/api/v1/events/stream", &reader).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let id = new_record(&app, &member, "after").await;
+    let mut text = String::new();
+    while !text.contains("\n\n") || !text.contains("data:") {
+        let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("an event within the wait").unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(text.contains("event: records_created"), "{text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let envelope: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(envelope["payload"]["ids"], json!([id]), "only events after connecting: {text}");
+    let event_id = envelope["id"].as_str().unwrap().to_owned();
+    drop(stream);
+
+    // Reconnecting after that event resumes with the next one.
+    new_record(&app, &member, "later").await;
+    let mut stream = app.get("/api/v1/events/stream", &reader).header("last-event-id", &event_id).send().await.unwrap();
+    let mut text = String::new();
+    while !text.contains("data:") {
+        let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("an event within the wait").unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(!text.contains(&event_id), "{text}");
+    assert_eq!(app.get("/api/v1/events/stream", "nope").send().await.unwrap().status(), 401);
+});
+
+backend_test!(async fn two_workers_never_deliver_one_event_at_once(backend) {
+    // Two replicas on the same databases, each with its own worker, behind one public URL.
+    let first = TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await;
+    let second = TestApp::spawn_config(backend, first.config.clone(), tempfile::tempdir().unwrap()).await;
+    let acme = first.create_tenant("acme").await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_millis(150));
+    register(&first, &acme, &receiver.url, &["records_created"]).await;
+    let member = first.token(&acme, Role::Member);
+    for i in 0..16 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        new_record(app, &member, &format!("r{i}")).await;
+    }
+    let got = receiver.wait_for(16, Duration::from_secs(60)).await;
+    settled(&first, &acme).await;
+    assert_eq!(receiver.overlaps(), 0);
+    let mut ids: Vec<String> = got.iter().map(|r| r.header("webhook-id").to_owned()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), receiver.answered().len()), (16, 16), "each event exactly once");
+    let (_, db) = first.tenant(&acme).await;
+    let owners: Vec<String> = sqlx::query_scalar("SELECT DISTINCT lease_owner FROM deliveries").fetch_all(db.reader()).await.unwrap();
+    assert_eq!(owners.len(), 2, "both workers delivered: {owners:?}");
+    second.stop().await;
+});
+
+backend_test!(async fn a_worker_that_dies_mid_delivery_loses_nothing(backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = cairn_testkit::fresh_config(backend, dir.path());
+    config.events.lease = Duration::from_secs(2);
+    let app = TestApp::spawn_config(backend, config.clone(), dir).await;
+    let acme = app.create_tenant("acme").await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_secs(30));
+    register(&app, &acme, &receiver.url, &["records_created"]).await;
+    let member = app.token(&acme, Role::Member);
+    for i in 0..3 {
+        new_record(&app, &member, &format!("r{i}")).await;
+    }
+    eventually("the worker to be mid-delivery", WAIT, || async { (receiver.started() == 3).then_some(()) }).await;
+    // The worker dies holding its leases: nothing was answered.
+    let restarted = app.restart().await;
+    assert!(receiver.answered().is_empty());
+    receiver.set_delay(Duration::ZERO);
+    let got = receiver.wait_for(3, WAIT).await;
+    assert!(got.iter().all(|r| r.status == 200));
+    settled(&restarted, &acme).await;
+    let (_, db) = restarted.tenant(&acme).await;
+    let attempts: Vec<i64> = sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts").fetch_all(db.reader()).await.unwrap();
+    assert_eq!(attempts, [2, 2, 2], "each delivery was taken over once its lease ended");
+});
