@@ -226,3 +226,57 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     let back = sso("ann-upstream").await;
     assert!(query_param(&back, "code").is_some(), "{back}");
 });
+
+backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(backend) {
+    use cairn_store::sqlx;
+    use cairn_testkit::smtp::SmtpServer;
+    use serde_json::{Value, json};
+    let mut smtp = SmtpServer::start();
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let acme = app.create_tenant("acme").await;
+    let mut subscribers = Vec::new();
+    for name in ["ann", "bob", "cy"] {
+        let user = app.create_user(&acme, &format!("{name}@acme.test"), "correct horse battery", &[Role::Member]).await;
+        let token = app.token_for(&acme, Role::Member, &user.id);
+        let resp = app.client.put(app.url("/api/v1/me/subscriptions")).bearer_auth(&token).json(&json!({"publish_history": true})).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        subscribers.push(format!("{name}@acme.test"));
+    }
+    smtp.stop();
+    let member = app.token(&acme, Role::Member);
+    let rec: Value = app.post("/api/v1/records", &member, &json!({"title": "Outage drill"})).send().await.unwrap().json().await.unwrap();
+    let id = rec["id"].as_str().unwrap();
+    for note in ["first", "second"] {
+        let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": note})).send().await.unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    // Every mail delivery fails while the server is down, and is retried.
+    let (_, db) = app.tenant(&acme).await;
+    cairn_testkit::eventually("failed mail attempts", std::time::Duration::from_secs(20), || async {
+        let failing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE consumer LIKE 'publish_mail:%' AND state = 'pending' AND attempts >= 2",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        (failing == 6).then_some(())
+    })
+    .await;
+    assert!(smtp.messages().is_empty());
+    smtp.restart();
+    let got = smtp.wait_for(6).await;
+    cairn_testkit::eventually("deliveries to settle", std::time::Duration::from_secs(20), || async {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'").fetch_one(db.reader()).await.unwrap();
+        (open == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = if smtp.messages().len() > got.len() { smtp.messages() } else { got };
+    assert_eq!(got.len(), 6, "each subscriber got each publication once");
+    for to in &subscribers {
+        for version in [1, 2] {
+            let n = got.iter().filter(|m| m.contains(&format!("To: {to}")) && m.contains(&format!("(version {version})"))).count();
+            assert_eq!(n, 1, "{to}, version {version}");
+        }
+    }
+});
