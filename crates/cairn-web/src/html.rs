@@ -71,7 +71,7 @@ pub fn render(status: StatusCode, chrome: &Chrome, page: &impl Template, form_ta
         form_action.push_str(t);
     }
     let csp = format!(
-        "default-src 'none'; style-src 'self' 'nonce-{}'; img-src 'self' data:; form-action {form_action}; \
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'nonce-{}'; img-src 'self' data:; form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'",
         chrome.nonce
     );

@@ -48,6 +48,15 @@ pub fn router() -> Router<AppState> {
         .route("/t/{slug}/forgot", get(forgot_form).post(forgot))
         .route("/t/{slug}/reset", get(reset_form).post(reset))
         .route("/static/cairn.css", get(stylesheet))
+        .route("/static/live.js", get(live_script))
+}
+
+async fn live_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("../static/live.js"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

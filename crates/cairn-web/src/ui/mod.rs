@@ -19,8 +19,10 @@ use serde::{Deserialize, Serialize};
 
 mod audit;
 mod clients;
+mod events;
 mod numbers;
 mod profile;
+mod records;
 mod unsubscribe;
 mod users;
 
@@ -50,6 +52,14 @@ pub fn router() -> Router<AppState> {
         .route("/app/clients/{id}/{action}", post(clients::act))
         .route("/app/audit", get(audit::page))
         .route("/app/audit/{id}", get(audit::entry))
+        .route("/app/records", get(records::page).post(records::create))
+        .route("/app/records/stream", get(records::stream))
+        .route("/app/records/{id}", get(records::show).post(records::save))
+        .route("/app/records/{id}/publish", post(records::publish))
+        .route("/app/records/{id}/delete", post(records::delete))
+        .route("/t/{slug}/records/{id}", get(records::link))
+        .route("/app/events", get(events::page))
+        .route("/app/events/{id}/{action}", post(events::act))
         .route("/app/signout", post(sign_out))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
 }

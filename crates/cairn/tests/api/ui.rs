@@ -281,3 +281,37 @@ backend_test!(async fn signing_out_is_audited(backend) {
     assert_eq!(entries["items"].as_array().unwrap().len(), 1, "{entries}");
     assert_eq!(entries["items"][0]["actor"]["email"], "bob@acme.test");
 });
+
+backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let list = browser.get("/app/records").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("No records yet"));
+    assert!(list.body.contains("/static/live.js"), "the list updates live");
+    let token = csrf(&list);
+    let bad = browser.post_form("/app/records", &[("csrf", &token), ("title", " "), ("tags", ""), ("body", "")]).await;
+    assert_eq!(bad.status, 400);
+    let created = browser.post_form("/app/records", &[("csrf", &token), ("title", "Field guide"), ("tags", "ops, guide"), ("body", "Step one")]).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let path = created.location.clone().expect("the new record's page");
+    let record = browser.follow(created).await;
+    assert!(record.body.contains("Field guide") && record.body.contains("Never published"), "{}", record.body);
+    let saved = browser.post_form(&path, &[("csrf", &token), ("title", "Field guide 2"), ("tags", "ops"), ("body", "Step one, two")]).await;
+    assert_eq!(saved.status, 303);
+    let published = browser.post_form(&format!("{path}/publish"), &[("csrf", &token), ("note", "First release")]).await;
+    assert_eq!(published.status, 200);
+    assert!(published.body.contains("Published version 1") && published.body.contains("First release"), "{}", published.body);
+    let forged = browser.post_form(&format!("{path}/publish"), &[("csrf", "forged"), ("note", "x")]).await;
+    assert_eq!(forged.status, 403);
+    let list = browser.get("/app/records").await;
+    assert!(list.body.contains("Field guide 2") && list.body.contains("v1"), "{}", list.body);
+    let deleted = browser.post_form(&format!("{path}/delete"), &[("csrf", &token)]).await;
+    assert_eq!(deleted.status, 303);
+    assert!(browser.get("/app/records").await.body.contains("No records yet"));
+    // Members do not see failed deliveries; the page is for admins.
+    assert_eq!(browser.get("/app/events").await.status, 403);
+    let script = browser.get("/static/live.js").await;
+    assert!(script.body.contains("EventSource"));
+});
