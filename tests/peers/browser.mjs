@@ -1,6 +1,6 @@
 // Headless Chromium (Debian's, driven by playwright-core) as a person: open Cairn, pick the
 // organization, sign in with the first admin's temporary password, choose a password, add
-// a number, see it, sign out. Prints one JSON line; exits non-zero at the first failure.
+// a number, see it, sign out, sign in again, watch the records list update live. Prints one JSON line; exits non-zero at the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
@@ -58,6 +58,18 @@ try {
   await page.waitForURL(`${base}/app/numbers`);
   assert.equal(await page.getByRole('cell', { name: '42.5', exact: true }).count(), 1);
   steps.push('signed in again');
+
+  // The records list updates live when someone else creates a record.
+  await page.goto(`${base}/app/records`);
+  await page.getByText('Live:', { exact: false }).waitFor();
+  const created = await fetch(`${base}/api/v1/records`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${process.env.API_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Made elsewhere' }),
+  });
+  assert.equal(created.status, 201);
+  await page.getByRole('link', { name: 'Made elsewhere' }).waitFor({ timeout: 10000 });
+  steps.push('saw a record appear live');
 
   assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations');
   console.log(JSON.stringify({ ok: true, steps }));

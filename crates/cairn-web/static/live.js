@@ -7,13 +7,11 @@
   if (!status || !list || !window.EventSource) return;
   var source = new EventSource(status.getAttribute("data-stream"));
   var refresh = function () {
-    fetch(window.location.href, { credentials: "same-origin" })
+    fetch(status.getAttribute("data-list"), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        var next = new DOMParser().parseFromString(html, "text/html").getElementById("records-list");
-        if (next) list.replaceWith(next);
-        list = next || list;
-        status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";
+        list.innerHTML = html;
+        status.textContent = "Live: updated " + new Date().toLocaleTimeString() + ".";
       })
       .catch(function () { status.textContent = "Changes were made; reload to see them."; });
   };

@@ -122,8 +122,11 @@ backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_re
 backend_test!(async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium(backend) {
     let app = TestApp::spawn(backend).await;
     let first = app.bootstrap.as_ref().expect("a fresh app bootstraps");
+    let tenant = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse(&first.tenant).unwrap()).await.unwrap();
+    let robot = app.token_for(&cairn_testkit::TestTenant { id: tenant.id, slug: tenant.slug }, Role::Member, "robot");
     let out = peers::node("browser.mjs", &[
         ("CAIRN_URL", &app.base_url),
+        ("API_TOKEN", &robot),
         ("ORG", &first.tenant),
         ("EMAIL", &first.email),
         ("TEMPORARY_PASSWORD", &first.temporary_password),
@@ -133,7 +136,7 @@ backend_test!(async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("signed in again"), "{stdout}");
+    assert!(stdout.contains("saw a record appear live"), "{stdout}");
 });
 
 backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enforces_sso(backend) {

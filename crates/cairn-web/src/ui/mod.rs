@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/audit/{id}", get(audit::entry))
         .route("/app/records", get(records::page).post(records::create))
         .route("/app/records/stream", get(records::stream))
+        .route("/app/records/list", get(records::fragment))
         .route("/app/records/{id}", get(records::show).post(records::save))
         .route("/app/records/{id}/publish", post(records::publish))
         .route("/app/records/{id}/delete", post(records::delete))

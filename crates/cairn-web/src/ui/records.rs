@@ -101,22 +101,11 @@ async fn list(state: &AppState, s: &Signed, form: RecordForm, error: Option<(Sta
     if !s.is(Role::Readonly) {
         return s.forbidden(state, "Your role cannot see records.").await;
     }
-    let page = match records(state, s).list(200, None, None).await {
-        Ok(p) => p,
+    let rows = match rows(state, s).await {
+        Ok(r) => r,
         Err(e) => return internal(e),
     };
     let (c, nav) = s.shell(state, "Records", "records").await;
-    let rows = page
-        .items
-        .into_iter()
-        .map(|r| Row {
-            id: r.id,
-            title: r.title,
-            tags: r.tags.join(", "),
-            version: r.version,
-            updated_at: rfc3339(r.updated_at),
-        })
-        .collect();
     let view = ListPage {
         c: &c,
         nav: &nav,
@@ -128,6 +117,38 @@ async fn list(state: &AppState, s: &Signed, form: RecordForm, error: Option<(Sta
         rows,
     };
     s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view)
+}
+
+#[derive(Template)]
+#[template(path = "records_list.html")]
+struct ListFragment {
+    rows: Vec<Row>,
+}
+
+async fn rows(state: &AppState, s: &Signed) -> Result<Vec<Row>, RecordsError> {
+    let page = records(state, s).list(200, None, None).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|r| Row {
+            id: r.id,
+            title: r.title,
+            tags: r.tags.join(", "),
+            version: r.version,
+            updated_at: rfc3339(r.updated_at),
+        })
+        .collect())
+}
+
+/// The list alone, which the page's script swaps in when an event arrives.
+pub(super) async fn fragment(State(state): State<AppState>, s: Signed) -> Response {
+    if !s.is(Role::Readonly) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match rows(&state, &s).await {
+        Ok(rows) => s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows }),
+        Err(e) => internal(e),
+    }
 }
 
 pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
