@@ -77,6 +77,13 @@ pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, Events
     Ok(store::dead_letters(db, limit).await?)
 }
 
+/// Retention: deletes up to `batch` events older than `before` whose deliveries all ended
+/// (done or discarded), with their deliveries, and as many webhook attempts older than
+/// `before`. Events with a pending delivery or a dead letter stay. Returns how many rows went.
+pub async fn sweep(db: &Db, before: i64, batch: i64) -> Result<u64, EventsError> {
+    Ok(store::sweep(db, before, batch).await?)
+}
+
 /// Which dead letters an operation applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadSelection {

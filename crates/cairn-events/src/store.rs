@@ -258,3 +258,23 @@ pub(crate) async fn settle_dead(
     let done = sqlx::query(sql).bind(to).bind(now).bind(id.unwrap_or("*")).execute(conn).await?;
     Ok(done.rows_affected())
 }
+
+pub(crate) async fn sweep(db: &Db, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
+    let events = sqlx::query(
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.time < $1 AND o.dispatched_at IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = o.id AND d.state IN ('pending', 'dead')) \
+         ORDER BY o.id LIMIT $2)",
+    )
+    .bind(before)
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    let attempts = sqlx::query(
+        "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE time < $1 ORDER BY id LIMIT $2)",
+    )
+    .bind(before)
+    .bind(batch)
+    .execute(db.writer())
+    .await?;
+    Ok(events.rows_affected() + attempts.rows_affected())
+}

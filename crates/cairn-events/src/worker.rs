@@ -227,25 +227,38 @@ impl Worker {
         }
     }
 
-    /// One round for one tenant: dispatch, then deliver until nothing is due. Returns when
-    /// the next pending delivery falls due.
+    /// One round for one tenant: dispatch, then deliver until nothing is due. Up to `batch`
+    /// deliveries run at once; while any runs, new due work is claimed as slots free up (or
+    /// every 250 ms), so one slow receiver never holds the others back. Returns when the next
+    /// pending delivery falls due.
     pub async fn run_tenant(&self, id: TenantId) -> Result<Option<i64>, EventsError> {
         let tenant = self.store.tenant_by_id(id).await.map_err(|_| EventsError::NotFound("tenant"))?;
         let db = self.store.tenant_db(id).await.map_err(|_| EventsError::NotFound("tenant database"))?;
-        self.dispatch(&db).await?;
+        let mut running: JoinSet<Result<(), EventsError>> = JoinSet::new();
         loop {
-            let now = now_ms();
-            let lease_id = uuid::Uuid::now_v7().to_string();
-            let until = now + self.settings.lease.as_millis() as i64;
-            let claimed = store::claim(&db, &self.owner, &lease_id, now, until, self.settings.batch).await?;
-            if claimed.is_empty() {
+            let free = self.settings.batch - running.len() as i64;
+            if free > 0 {
+                self.dispatch(&db).await?;
+                let now = now_ms();
+                let lease_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
+                let until = now + self.settings.lease.as_millis() as i64;
+                for c in store::claim(&db, &self.owner, &lease_id, now, until, free).await? {
+                    let (worker, tenant, db, lease_id) = (self.clone(), tenant.clone(), db.clone(), lease_id.clone());
+                    running.spawn(async move { worker.deliver(&tenant, &db, c, &lease_id).await });
+                }
+            }
+            if running.is_empty() {
                 break;
             }
-            let runs = claimed.into_iter().map(|c| self.deliver(&tenant, &db, c, &lease_id));
-            for r in futures_util::future::join_all(runs).await {
-                r?;
+            tokio::select! {
+                Some(done) = running.join_next() => {
+                    match done {
+                        Ok(r) => r?,
+                        Err(e) => tracing::error!(error = %e, "a delivery task failed"),
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
-            self.dispatch(&db).await?;
         }
         Ok(store::next_due(&db).await?)
     }

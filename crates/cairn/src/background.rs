@@ -9,12 +9,15 @@ use cairn_store::{Db, Store};
 
 use crate::config::Config;
 
-/// How many audit entries one sweep transaction deletes.
+/// The platform's chain, in the control database.
+const PLATFORM: &str = "platform";
+
+/// How many audit entries (or events) one sweep statement deletes.
 const SWEEP_BATCH: i64 = 500;
 
 /// Every chain (each tenant's and the platform's) gets a signed checkpoint every
 /// `audit_checkpoint_interval`, and loses entries past retention every
-/// `audit_sweep_interval`.
+/// `audit_sweep_interval`, when tenants' delivered events past `events_retention` go too.
 pub async fn audit_maintenance(store: Store, tokens: Arc<Tokens>, config: Config) {
     // The first round comes one period after start, not at once: a restart loop must not
     // turn into a checkpoint storm.
@@ -34,11 +37,21 @@ pub async fn audit_maintenance(store: Store, tokens: Arc<Tokens>, config: Config
                 }
             }
             _ = sweep.tick() => {
+                let now = cairn_domain::now_ms();
+                let events_before = now - config.events_retention.as_millis() as i64;
                 for (scope, db) in chains(&store).await {
-                    match AuditService::sweep(&db, cairn_domain::now_ms(), SWEEP_BATCH).await {
+                    match AuditService::sweep(&db, now, SWEEP_BATCH).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(scope, deleted = n, "audit entries past retention deleted"),
                         Err(e) => tracing::error!(scope, error = %e, "audit sweep failed"),
+                    }
+                    if scope == PLATFORM {
+                        continue;
+                    }
+                    match cairn_events::sweep(&db, events_before, SWEEP_BATCH).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(scope, deleted = n, "delivered events past retention deleted"),
+                        Err(e) => tracing::error!(scope, error = %e, "event sweep failed"),
                     }
                 }
             }
@@ -48,7 +61,7 @@ pub async fn audit_maintenance(store: Store, tokens: Arc<Tokens>, config: Config
 
 /// Every audit chain: the platform's, then each tenant's, with its scope name.
 pub async fn chains(store: &Store) -> Vec<(String, Db)> {
-    let mut all = vec![("platform".to_owned(), store.control().clone())];
+    let mut all = vec![(PLATFORM.to_owned(), store.control().clone())];
     match store.list_tenants().await {
         Ok(tenants) => {
             for t in tenants {

@@ -209,6 +209,13 @@ pub const KEYS: &[Key] = &[
         doc: "How often a worker checks every tenant for due deliveries without being woken (wake-ups come in process, and through NOTIFY on PostgreSQL).",
     },
     Key {
+        name: "events_retention",
+        env: "CAIRN_EVENTS_RETENTION",
+        default: Some("7d"),
+        secret: false,
+        doc: "How long events whose deliveries all ended, and webhook delivery logs, are kept (swept every `audit_sweep_interval`). Events with a pending delivery or a dead letter stay.",
+    },
+    Key {
         name: "webhooks_allow_private",
         env: "CAIRN_WEBHOOKS_ALLOW_PRIVATE",
         default: Some("false"),
@@ -248,6 +255,7 @@ pub struct Config {
     pub mail_url: String,
     pub mail_from: Option<String>,
     pub events: cairn_events::DeliverySettings,
+    pub events_retention: Duration,
     pub webhooks_allow_private: bool,
 }
 
@@ -450,6 +458,7 @@ impl Layers {
         }
         Ok(Config {
             events,
+            events_retention: positive("events_retention")?,
             webhooks_allow_private: flag("webhooks_allow_private")?,
             data_dir,
             database_url,

@@ -48,7 +48,7 @@ impl Install {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Starts `cairn serve` on a free port; returns the child and its URL.
+    /// Starts `cairn serve` on a free port; returns the child and the URL it listens on.
     fn serve(&self, extra_env: &[(&str, &str)]) -> (Child, String) {
         self.serve_logging(extra_env, Stdio::null())
     }
@@ -63,10 +63,11 @@ impl Install {
         let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("serve prints its URL").unwrap();
-        let url = first.strip_prefix("Cairn is listening on ").expect(&first).to_owned();
+        assert!(first.starts_with("Cairn is listening on "), "{first}");
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        (child, url)
+        // The address it listens on (the printed URL is the public one, when one is set).
+        (child, format!("http://{listen}"))
     }
 }
 
@@ -483,4 +484,71 @@ backend_test!(async fn users_clients_and_mail_from_the_command_line(backend) {
     assert_eq!(trail.lines().count(), 4, "{trail}");
     let users_trail = install.ok(&["audit", "export", "--tenant", "acme", "--action", "user.*"]);
     assert!(users_trail.contains("\"user.created\"") && users_trail.contains("\"cli:"), "{users_trail}");
+});
+
+backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_from_the_cli(backend) {
+    use cairn_testkit::receiver::Receiver;
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let public = "http://cairn.test";
+    let env = [
+        ("CAIRN_PUBLIC_URL", public),
+        // A consumer gets half the lease: 3 s, during which the first process is killed.
+        ("CAIRN_EVENTS_LEASE", "6s"),
+        ("CAIRN_EVENTS_POLL_INTERVAL", "500ms"),
+        ("CAIRN_EVENTS_RETRY_BASE", "100ms"),
+        ("CAIRN_EVENTS_MAX_ATTEMPTS", "1"),
+        ("CAIRN_WEBHOOKS_ALLOW_PRIVATE", "true"),
+    ];
+    let token = {
+        let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"])
+            .env("CAIRN_PUBLIC_URL", public).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let receiver = Receiver::start().await;
+    receiver.set_delay(Duration::from_secs(60));
+    let (mut first, url) = install.serve(&env);
+    let client = cairn_testkit::http_client().build().unwrap();
+    let post = |path: &str, body: serde_json::Value| client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send();
+    let hook = post("/api/v1/webhooks", serde_json::json!({"url": receiver.url, "events": ["records_created"]})).await.unwrap();
+    assert_eq!(hook.status(), 201);
+    for i in 0..3 {
+        assert_eq!(post("/api/v1/records", serde_json::json!({"title": format!("r{i}")})).await.unwrap().status(), 201);
+    }
+    cairn_testkit::eventually("three deliveries in flight", Duration::from_secs(20), || async { (receiver.started() == 3).then_some(()) }).await;
+    signal(&first, "KILL");
+    first.wait().unwrap();
+    assert!(receiver.answered().is_empty());
+
+    // Another process takes the deliveries over once the dead one's leases end.
+    receiver.set_delay(Duration::ZERO);
+    let (mut second, url) = install.serve(&env);
+    let got = receiver.wait_for(3, Duration::from_secs(30)).await;
+    assert!(got.iter().all(|r| r.status == 200));
+    let mut ids: Vec<&str> = got.iter().map(|r| r.header("webhook-id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "every event, each once");
+    assert!(install.ok(&["events", "dead", "list", "--tenant", "acme"]).contains("no dead letters"));
+
+    // One attempt only: a failure is a dead letter at once, for the CLI to list and replay.
+    receiver.set_default(500);
+    let post = |path: &str, body: serde_json::Value| client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send();
+    assert_eq!(post("/api/v1/records", serde_json::json!({"title": "fails"})).await.unwrap().status(), 201);
+    let dead = cairn_testkit::eventually("a dead letter", Duration::from_secs(20), || async {
+        let listed: Value = serde_json::from_str(&install.ok(&["events", "dead", "list", "--tenant", "acme", "--json"])).unwrap();
+        (listed.as_array().unwrap().len() == 1).then_some(listed[0].clone())
+    }).await;
+    assert_eq!(dead["last_error"], "the receiver answered 500");
+    let usage = install.run(&["events", "dead", "replay", "--tenant", "acme"]);
+    assert_eq!(code(&usage), 2);
+    assert_eq!(code(&install.run(&["events", "dead", "replay", "--tenant", "acme", "no-such-id"])), 2);
+    receiver.set_default(200);
+    let replayed = install.ok(&["events", "dead", "replay", "--tenant", "acme", dead["id"].as_str().unwrap()]);
+    assert!(replayed.contains("1 queued again"), "{replayed}");
+    let got = receiver.wait_for(4 + 1, Duration::from_secs(30)).await;
+    assert_eq!(got.last().unwrap().status, 200);
+    assert!(install.ok(&["events", "dead", "discard", "--tenant", "acme", "--all"]).contains("0 discarded"));
+    signal(&second, "TERM");
+    assert_eq!(wait_exit(&mut second, Duration::from_secs(30)), 0);
 });

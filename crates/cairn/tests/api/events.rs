@@ -190,6 +190,16 @@ backend_test!(async fn dead_letters_replay_and_discard(backend) {
     let audit: Value = app.get("/api/v1/audit?action=event.*", &admin).send().await.unwrap().json().await.unwrap();
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["event.discarded", "event.replayed"]);
+
+    // Retention: events whose deliveries all ended go, with their deliveries and the log.
+    let (_, db) = app.tenant(&acme).await;
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(db.reader()).await.unwrap() }
+    };
+    assert_eq!(cairn_events::sweep(&db, cairn_domain::now_ms() - 60_000, 500).await.unwrap(), 0, "nothing is old enough");
+    assert!(cairn_events::sweep(&db, cairn_domain::now_ms() + 1000, 500).await.unwrap() >= 2);
+    assert_eq!((count("outbox").await, count("deliveries").await, count("webhook_attempts").await), (0, 0, 0));
 });
 
 backend_test!(async fn webhooks_to_private_addresses_are_refused_unless_allowed(backend) {
@@ -270,7 +280,8 @@ backend_test!(async fn two_workers_never_deliver_one_event_at_once(backend) {
 backend_test!(async fn a_worker_that_dies_mid_delivery_loses_nothing(backend) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = cairn_testkit::fresh_config(backend, dir.path());
-    config.events.lease = Duration::from_secs(2);
+    // The worker stops within half the lease (a consumer's time limit), holding its leases.
+    config.events.lease = Duration::from_secs(6);
     let app = TestApp::spawn_config(backend, config.clone(), dir).await;
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;

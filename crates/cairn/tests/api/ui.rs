@@ -315,3 +315,42 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     let script = browser.get("/static/live.js").await;
     assert!(script.body.contains("EventSource"));
 });
+
+backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) {
+    use cairn_testkit::receiver::Receiver;
+    use serde_json::json;
+    let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 1).await;
+    let acme = app.create_tenant("acme").await;
+    app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
+    let receiver = Receiver::start().await;
+    receiver.set_default(500);
+    let admin = app.token(&acme, Role::Admin);
+    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": receiver.url, "events": ["records_created"]})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = app.post("/api/v1/records", &admin, &json!({"title": "x"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
+
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = cairn_testkit::eventually("the failed delivery listed", std::time::Duration::from_secs(20), || async {
+        let page = browser.get("/app/events").await;
+        page.body.contains("the receiver answered 500").then_some(page)
+    })
+    .await;
+    assert!(page.body.contains("records_created"), "{}", page.body);
+    receiver.set_default(200);
+    let token = csrf(&page);
+    let forged = browser.post_form("/app/events/all/replay", &[("csrf", "nope")]).await;
+    assert_eq!(forged.status, 403);
+    let done = browser.post_form("/app/events/all/replay", &[("csrf", &token)]).await;
+    assert_eq!(done.status, 200);
+    assert!(done.body.contains("1 queued again"), "{}", done.body);
+    let got = receiver.wait_for(2, std::time::Duration::from_secs(20)).await;
+    assert_eq!(got[1].status, 200);
+    assert!(cairn_testkit::eventually("an empty page", std::time::Duration::from_secs(20), || async {
+        let page = browser.get("/app/events").await;
+        page.body.contains("Nothing failed").then_some(true)
+    })
+    .await);
+});
