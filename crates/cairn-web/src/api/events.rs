@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use cairn_domain::{Role, TenantId, ValidationError, rfc3339};
+use cairn_domain::{Role, TenantId, rfc3339};
 use cairn_events::{DeadLetter as Dead, DeadSelection, Event};
 use cairn_store::Db;
 use futures_util::Stream;
@@ -22,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{page_limit, paged};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, Caller};
@@ -91,11 +92,6 @@ pub struct Settled {
     pub count: u64,
 }
 
-fn limit(l: Option<i64>) -> Result<i64, ValidationError> {
-    let l = l.unwrap_or(50);
-    if (1..=500).contains(&l) { Ok(l) } else { Err(ValidationError::new("limit", "must be between 1 and 500")) }
-}
-
 /// The tenant's events, newest first.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
     params(EventParams),
@@ -112,11 +108,9 @@ async fn list_events(
     ApiQuery(q): ApiQuery<EventParams>,
 ) -> ApiResult<Json<EventList>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.list").await?;
-    let limit = limit(q.limit)?;
-    let mut items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|e| e.id.clone()) } else { None };
+    let limit = page_limit(q.limit)?;
+    let items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
+    let (items, next_cursor) = paged(items, limit, |e| e.id.clone());
     Ok(Json(EventList { items: items.iter().map(Event::envelope).collect(), next_cursor }))
 }
 
@@ -187,7 +181,7 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
-    Ok(live(&state, ctx.db, ctx.tenant.id, &headers).await?)
+    live(&state, ctx.db, ctx.tenant.id, &headers).await
 }
 
 /// The live stream of `tenant`'s events from now (or after `Last-Event-ID`); the web UI's
@@ -234,7 +228,7 @@ async fn list_dead(
     ApiQuery(q): ApiQuery<EventParams>,
 ) -> ApiResult<Json<DeadLetterList>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "event.dead_list").await?;
-    let items = cairn_events::dead_letters(&ctx.db, limit(q.limit)?).await?;
+    let items = cairn_events::dead_letters(&ctx.db, page_limit(q.limit)?).await?;
     Ok(Json(DeadLetterList { items: items.into_iter().map(Into::into).collect() }))
 }
 

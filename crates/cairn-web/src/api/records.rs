@@ -256,10 +256,7 @@ async fn list_records(
     ApiQuery(q): ApiQuery<ListParams>,
 ) -> ApiResult<Json<RecordPage>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "record.list").await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 500").into());
-    }
+    let limit = super::page_limit(q.limit)?;
     let cursor = q.cursor.as_deref().map(|c| model::parse_id(c, "cursor")).transpose()?;
     let page = records(&ctx, &state).list(limit, cursor.as_deref(), q.tag.as_deref()).await?;
     Ok(Json(RecordPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))

@@ -3,15 +3,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use cairn_domain::{Role, ValidationError, events, rfc3339};
+use cairn_domain::{Role, events, rfc3339};
 use cairn_events::webhooks::{self, Attempt, Webhook as Hook};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{page_limit, paged};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -194,14 +195,9 @@ async fn webhook_deliveries(
     ApiQuery(q): ApiQuery<LogParams>,
 ) -> ApiResult<Json<DeliveryLog>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 500").into());
-    }
-    webhooks::get(&ctx.db, &id).await.map_err(ApiError::from)?;
-    let mut items = webhooks::attempts(&ctx.db, &id, limit + 1, q.cursor.as_deref()).await?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next_cursor = if more { items.last().map(|a| a.id.clone()) } else { None };
+    let limit = page_limit(q.limit)?;
+    webhooks::get(&ctx.db, &id).await?;
+    let items = webhooks::attempts(&ctx.db, &id, limit + 1, q.cursor.as_deref()).await?;
+    let (items, next_cursor) = paged(items, limit, |a| a.id.clone());
     Ok(Json(DeliveryLog { items: items.into_iter().map(Into::into).collect(), next_cursor }))
 }
