@@ -280,3 +280,20 @@ mod tests {
         assert!(AuditCursor::parse("zzz").is_err());
     }
 }
+
+/// A value of a [`Change`]'s statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    OptText(Option<String>),
+    Int(i64),
+    Float(f64),
+}
+
+/// A change's one data-modifying statement (parameters `$1`…`$n`, in `params` order), which
+/// [`crate::AuditService::record_with`] sends together with the audit entry that records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub sql: &'static str,
+    pub params: Vec<Param>,
+}

@@ -9,7 +9,7 @@ use cairn_store::{Backend, Db};
 use serde_json::{Value, json};
 
 use crate::chain::{GENESIS, content_digest, entry_hash, link_hash};
-use crate::model::{AuditCursor, AuditEntry, AuditFilter, AuditLimit, NewEntry, RetentionDays};
+use crate::model::{AuditCursor, AuditEntry, AuditFilter, AuditLimit, Change, NewEntry, RetentionDays};
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,26 @@ impl AuditService {
     /// with the change it records. One statement on PostgreSQL (locking the head until the
     /// transaction ends); one on SQLite while this process's cached head is current.
     pub async fn record(db: &Db, conn: &mut AnyConnection, entry: NewEntry) -> Result<AuditEntry, AuditError> {
+        Self::append(db, conn, None, entry).await
+    }
+
+    /// Runs `change` and records `entry` in one round trip, on `conn` (the change's
+    /// transaction): the cheapest way for a change of one statement to be audited.
+    pub async fn record_with(
+        db: &Db,
+        conn: &mut AnyConnection,
+        change: Change,
+        entry: NewEntry,
+    ) -> Result<AuditEntry, AuditError> {
+        Self::append(db, conn, Some(&change), entry).await
+    }
+
+    async fn append(
+        db: &Db,
+        conn: &mut AnyConnection,
+        mut change: Option<&Change>,
+        entry: NewEntry,
+    ) -> Result<AuditEntry, AuditError> {
         let mut e = AuditEntry {
             seq: 0,
             id: uuid::Uuid::now_v7().to_string(),
@@ -91,7 +111,7 @@ impl AuditService {
         };
         let digest = content_digest(&e);
         if db.backend() == Backend::Postgres {
-            (e.seq, e.prev_hash, e.hash) = store::append_postgres(conn, &e, &digest).await?;
+            (e.seq, e.prev_hash, e.hash) = store::append_postgres(conn, &e, &digest, change).await?;
             return Ok(e);
         }
         // SQLite: another process (the CLI) or a rolled-back transaction may have left the
@@ -105,7 +125,10 @@ impl AuditService {
             e.seq = seq + 1;
             e.prev_hash = hash;
             e.hash = link_hash(&e.prev_hash, e.seq, &digest);
-            if store::append_sqlite(conn, &e).await? {
+            let appended = store::append_sqlite(conn, &e, change).await?;
+            // The change ran, whether or not the entry went in: never again.
+            change = None;
+            if appended {
                 SQLITE_HEADS.lock().expect("head cache").insert(db.name().to_owned(), (e.seq, e.hash.clone()));
                 return Ok(e);
             }

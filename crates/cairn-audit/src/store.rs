@@ -5,7 +5,7 @@ use cairn_store::sqlx::query::Query;
 use cairn_store::sqlx::{self, Any, AnyConnection, Row};
 use cairn_store::{Backend, Db};
 
-use crate::model::{ActionPattern, AuditCursor, AuditEntry, AuditFilter};
+use crate::model::{ActionPattern, AuditCursor, AuditEntry, AuditFilter, Change, Param};
 
 const COLUMNS: &str = "seq, id, time, actor_id, actor_email, action, resource_type, resource_id, outcome, details, \
                        ip, user_agent, request_id, prev_hash, hash";
@@ -35,36 +35,72 @@ pub(crate) async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx
     Ok((row.try_get("seq")?, row.try_get("hash")?))
 }
 
+/// `$from, $from+1, …` for `count` parameters.
+fn params(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+fn bind_change<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    change: Option<&'q Change>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for p in change.map(|c| c.params.as_slice()).unwrap_or_default() {
+        q = match p {
+            Param::Text(v) => q.bind(v.as_str()),
+            Param::OptText(v) => q.bind(v.as_deref()),
+            Param::Int(v) => q.bind(*v),
+            Param::Float(v) => q.bind(*v),
+        };
+    }
+    q
+}
+
 /// PostgreSQL: one statement locks and moves the head (computing the link hash from the
-/// entry's content digest), and inserts the entry. Returns (seq, prev_hash, hash).
+/// entry's content digest), and inserts the entry; with a `change`, that change's own
+/// statement runs first in the same statement (a data-modifying `WITH`), so a change and
+/// its audit entry cost one round trip. Returns (seq, prev_hash, hash).
 pub(crate) async fn append_postgres(
     conn: &mut AnyConnection,
     e: &AuditEntry,
     content_digest: &str,
+    change: Option<&Change>,
 ) -> Result<(i64, String, String), sqlx::Error> {
+    let (prefix, o) = match change {
+        Some(c) => (format!("change AS ({}), ", c.sql), c.params.len()),
+        None => (String::new(), 0),
+    };
     let sql = format!(
-        "WITH head AS ( \
+        "WITH {prefix}head AS ( \
              UPDATE audit_head SET prev = hash, seq = seq + 1, \
-                 hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || $1::text, 'UTF8')), 'hex') \
+                 hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || ${}::text, 'UTF8')), 'hex') \
              WHERE id = 1 RETURNING seq, prev, hash) \
          INSERT INTO audit_entries ({COLUMNS}) \
-         SELECT head.seq, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, head.prev, head.hash FROM head \
-         RETURNING seq, prev_hash, hash"
+         SELECT head.seq, {}, head.prev, head.hash FROM head \
+         RETURNING seq, prev_hash, hash",
+        o + 1,
+        params(o + 2, 12)
     );
-    let q = sqlx::query(&sql).bind(content_digest);
+    let q = bind_change(sqlx::query(&sql), change).bind(content_digest);
     let row = bind_content(q, e).fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("prev_hash")?, row.try_get("hash")?))
 }
 
-/// SQLite: inserts `e` at the position its `seq`/`prev_hash` claim. The chain triggers
-/// refuse it when that is not the current head (`Ok(false)`: the statement is undone, the
-/// transaction goes on) and otherwise move the head.
-pub(crate) async fn append_sqlite(conn: &mut AnyConnection, e: &AuditEntry) -> Result<bool, sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO audit_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    );
-    let inserted =
-        bind_content(sqlx::query(&sql).bind(e.seq), e).bind(&e.prev_hash).bind(&e.hash).execute(&mut *conn).await;
+/// SQLite: inserts `e` at the position its `seq`/`prev_hash` claim, after the `change`'s
+/// statement when given (both in one call). The chain triggers refuse the entry when that
+/// is not the current head (`Ok(false)`: the entry's statement is undone, the change's is
+/// not, the transaction goes on) and otherwise move the head.
+pub(crate) async fn append_sqlite(
+    conn: &mut AnyConnection,
+    e: &AuditEntry,
+    change: Option<&Change>,
+) -> Result<bool, sqlx::Error> {
+    let (prefix, o) = match change {
+        Some(c) => (format!("{}; ", c.sql), c.params.len()),
+        None => (String::new(), 0),
+    };
+    let sql = format!("{prefix}INSERT INTO audit_entries ({COLUMNS}) VALUES ({})", params(o + 1, 15));
+    let q = bind_change(sqlx::query(&sql), change).bind(e.seq);
+    let inserted = bind_content(q, e).bind(&e.prev_hash).bind(&e.hash).execute(&mut *conn).await;
     match inserted {
         Ok(_) => Ok(true),
         Err(sqlx::Error::Database(d)) if d.message().contains("audit chain head moved") => Ok(false),

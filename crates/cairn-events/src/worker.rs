@@ -228,16 +228,18 @@ impl Worker {
     }
 
     /// One round for one tenant: dispatch, then deliver until nothing is due. Up to `batch`
-    /// deliveries run at once; while any runs, new due work is claimed as slots free up (or
-    /// every 250 ms), so one slow receiver never holds the others back. Returns when the next
-    /// pending delivery falls due.
+    /// deliveries run at once; while any runs, new due work is claimed once half the slots
+    /// are free, and new events are dispatched every 250 ms, so one slow receiver never holds
+    /// the others back. Returns when the next pending delivery falls due.
     pub async fn run_tenant(&self, id: TenantId) -> Result<Option<i64>, EventsError> {
         let tenant = self.store.tenant_by_id(id).await.map_err(|_| EventsError::NotFound("tenant"))?;
         let db = self.store.tenant_db(id).await.map_err(|_| EventsError::NotFound("tenant database"))?;
         let mut running: JoinSet<Result<(), EventsError>> = JoinSet::new();
+        let mut look = true;
         loop {
             let free = self.settings.batch - running.len() as i64;
-            if free > 0 {
+            if look || free * 2 >= self.settings.batch {
+                look = false;
                 self.dispatch(&db).await?;
                 let now = now_ms();
                 let lease_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
@@ -257,7 +259,7 @@ impl Worker {
                         Err(e) => tracing::error!(error = %e, "a delivery task failed"),
                     }
                 }
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => look = true,
             }
         }
         Ok(store::next_due(&db).await?)

@@ -36,11 +36,11 @@ impl NumbersService {
             created_by: actor.id.clone(),
         };
         let mut tx = db.begin().await?;
-        store::insert(&mut tx, &item).await?;
         let entry = NewEntry::new(actor.clone(), Action::fixed("number.created"), Outcome::Success, meta.clone())
             .resource("number", &item.id)
             .details(serde_json::json!({ "value": item.value }));
-        AuditService::record(db, &mut tx, entry).await?;
+        // The insert and its audit entry in one round trip.
+        AuditService::record_with(db, &mut tx, store::insert_change(&item), entry).await?;
         tx.commit().await?;
         Ok(item)
     }

@@ -1,5 +1,6 @@
 //! SQL for the numbers table; one text serves both backends.
 
+use cairn_audit::{Change, Param};
 use cairn_store::Db;
 use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 
@@ -14,15 +15,17 @@ fn item(row: &AnyRow) -> Result<NumberItem, sqlx::Error> {
     })
 }
 
-pub(crate) async fn insert(conn: &mut AnyConnection, n: &NumberItem) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO numbers (id, value, created_at, created_by) VALUES ($1, $2, $3, $4)")
-        .bind(&n.id)
-        .bind(n.value)
-        .bind(n.created_at)
-        .bind(&n.created_by)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// The insert of a number, to run together with its audit entry.
+pub(crate) fn insert_change(n: &NumberItem) -> Change {
+    Change {
+        sql: "INSERT INTO numbers (id, value, created_at, created_by) VALUES ($1, $2, $3, $4)",
+        params: vec![
+            Param::Text(n.id.clone()),
+            Param::Float(n.value),
+            Param::Int(n.created_at),
+            Param::Text(n.created_by.clone()),
+        ],
+    }
 }
 
 pub(crate) async fn list(db: &Db, limit: i64, after: Option<&Cursor>) -> Result<Vec<NumberItem>, sqlx::Error> {
