@@ -17,7 +17,7 @@ mod worker;
 
 pub use bus::Bus;
 pub use model::{DeadLetter, Event, EventsError, NewEvent};
-pub use worker::{Consumers, DeliverySettings, Failure, Handler, HandlerFuture, Job, Worker};
+pub use worker::{Consumers, DeliverySettings, DeliveryStats, Failure, Handler, HandlerFuture, Job, Worker};
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{TenantId, now_ms};

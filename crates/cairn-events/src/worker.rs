@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn_domain::{TenantId, now_ms};
@@ -60,6 +61,14 @@ impl DeliverySettings {
         let ms = full.as_millis() as u64;
         Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms.max(1)))
     }
+}
+
+/// How deliveries ended, counted since the process started (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    pub delivered: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead: AtomicU64,
 }
 
 /// Why a handler did not finish.
@@ -145,13 +154,27 @@ pub struct Worker {
     settings: Arc<DeliverySettings>,
     /// Names this worker in leases (host and process), for operators reading the table.
     owner: Arc<str>,
+    stats: Arc<DeliveryStats>,
 }
 
 impl Worker {
     pub fn new(store: Store, bus: Bus, consumers: Consumers, settings: DeliverySettings) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         let owner = format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[20..]);
-        Self { store, bus, consumers: Arc::new(consumers), settings: Arc::new(settings), owner: owner.into() }
+        Self {
+            store,
+            bus,
+            consumers: Arc::new(consumers),
+            settings: Arc::new(settings),
+            owner: owner.into(),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Counts outcomes into `stats` (shared with whoever reports them).
+    pub fn with_stats(mut self, stats: Arc<DeliveryStats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Runs until the task is dropped: wakes on the bus, on each tenant's next due time, and
@@ -323,6 +346,12 @@ impl Worker {
             }
             Err(Failure::Retry(e) | Failure::Permanent(e)) => Settle::Dead { error: e },
         };
+        let counter = match settle {
+            Settle::Done => &self.stats.delivered,
+            Settle::Retry { .. } => &self.stats.retried,
+            Settle::Dead { .. } => &self.stats.dead,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         match settle {
             Settle::Dead { error } => tracing::warn!(tenant = %tenant.slug, delivery = %c.id, consumer = %c.consumer,
                 attempts = c.attempts, error, "delivery moved to dead letters"),

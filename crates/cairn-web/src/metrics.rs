@@ -1,8 +1,10 @@
 //! Prometheus metrics of the HTTP layer and the store.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cairn_events::DeliveryStats;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -18,6 +20,10 @@ pub struct Metrics {
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     open_tenant_pools: Gauge<i64, AtomicI64>,
+    deliveries: Family<Labels, Counter>,
+    /// What this process's event worker counts; `render` brings the counters up to it.
+    pub delivery_stats: Arc<DeliveryStats>,
+    synced: Mutex<()>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -34,7 +40,21 @@ impl Default for Metrics {
         registry.register("cairn_http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("cairn_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
         registry.register("cairn_store_open_tenant_pools", "Tenant database pools open now", open_tenant_pools.clone());
-        Self { registry, requests, latency, open_tenant_pools }
+        let deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "cairn_event_deliveries",
+            "Event deliveries by outcome (delivered, retried, dead) in this process",
+            deliveries.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            open_tenant_pools,
+            deliveries,
+            delivery_stats: Arc::default(),
+            synced: Mutex::new(()),
+        }
     }
 }
 
@@ -55,6 +75,14 @@ impl Metrics {
     /// The text exposition, with gauges read at call time.
     pub fn render(&self, open_tenant_pools: usize) -> String {
         self.open_tenant_pools.set(open_tenant_pools as i64);
+        {
+            let _one_at_a_time = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &self.delivery_stats;
+            for (outcome, total) in [("delivered", &s.delivered), ("retried", &s.retried), ("dead", &s.dead)] {
+                let counter = self.deliveries.get_or_create(&vec![("outcome", outcome.to_owned())]);
+                counter.inc_by(total.load(Ordering::Relaxed).saturating_sub(counter.get()));
+            }
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out

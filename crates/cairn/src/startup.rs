@@ -231,7 +231,8 @@ impl Application {
                 config.clone(),
             )));
             let consumers = consumers(state.identity.clone(), config.webhooks_allow_private);
-            let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone());
+            let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone())
+                .with_stats(state.metrics.delivery_stats.clone());
             background.push(tokio::spawn(worker.run()));
         }
         if let Some(url) = &config.database_url {
