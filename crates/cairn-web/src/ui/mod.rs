@@ -25,6 +25,7 @@ mod profile;
 mod records;
 mod unsubscribe;
 mod users;
+mod webhooks;
 
 use crate::AppState;
 use crate::extract::Meta;
@@ -59,6 +60,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/records/{id}/publish", post(records::publish))
         .route("/app/records/{id}/delete", post(records::delete))
         .route("/t/{slug}/records/{id}", get(records::link))
+        .route("/app/webhooks", get(webhooks::page).post(webhooks::create))
+        .route("/app/webhooks/{id}", get(webhooks::log))
+        .route("/app/webhooks/{id}/delete", post(webhooks::delete))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", post(events::act))
         .route("/app/signout", post(sign_out))

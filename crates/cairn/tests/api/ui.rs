@@ -354,3 +354,49 @@ backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) 
     })
     .await);
 });
+
+backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(backend) {
+    use cairn_testkit::receiver::Receiver;
+    let (app, acme) = app_with_admin(backend).await;
+    let receiver = Receiver::start().await;
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = browser.get("/app/webhooks").await;
+    assert_eq!(page.status, 200);
+    let token = csrf(&page);
+    let bad = browser.post_form("/app/webhooks", &[("csrf", &token), ("url", "ftp://x.test/"), ("events", "records_created")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("must be http or https"), "{}", bad.body);
+    let none = browser.post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("url", &receiver.url)]).await;
+    assert_eq!(none.status, 400, "at least one event type");
+    let added = browser
+        .post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")])
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let secret = added.body.split("<code id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let again = browser.get("/app/webhooks").await;
+    assert!(!again.body.contains(&secret), "shown once");
+    assert!(again.body.contains("records_created, record_published"));
+
+    let member = app.token(&acme, Role::Member);
+    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "x"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
+    let admin = app.token(&acme, Role::Admin);
+    let hooks: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
+    let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
+    let log = cairn_testkit::eventually("the attempt logged", std::time::Duration::from_secs(20), || async {
+        let log = browser.get(&format!("/app/webhooks/{id}")).await;
+        log.body.contains("records_created").then_some(log)
+    })
+    .await;
+    assert!(log.body.contains(">200<"), "{}", log.body);
+    let deleted = browser.post_form(&format!("/app/webhooks/{id}/delete"), &[("csrf", &token)]).await;
+    assert_eq!(deleted.status, 303);
+    assert!(browser.get("/app/webhooks").await.body.contains("No webhooks yet"));
+    // Members may not manage webhooks.
+    let other = Browser::new(&app.base_url);
+    web_sign_in(&other, "acme", "bob@acme.test", PASSWORD).await;
+    assert_eq!(other.get("/app/webhooks").await.status, 403);
+});
