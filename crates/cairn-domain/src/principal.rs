@@ -62,6 +62,9 @@ pub struct Principal {
     pub tenant: Option<TenantRef>,
     pub roles: Vec<Role>,
     pub operator: bool,
+    /// When the token it came from expires (epoch milliseconds): what a long-lived
+    /// response (a live stream) must not outlast.
+    pub expires_at: i64,
 }
 
 impl Principal {
@@ -77,7 +80,14 @@ mod tests {
 
     #[test]
     fn role_hierarchy() {
-        let p = |roles: Vec<Role>| Principal { subject: "s".into(), email: None, tenant: None, roles, operator: false };
+        let p = |roles: Vec<Role>| Principal {
+            subject: "s".into(),
+            email: None,
+            tenant: None,
+            roles,
+            operator: false,
+            expires_at: 0,
+        };
         assert!(p(vec![Role::Admin]).has_role(Role::Readonly));
         assert!(p(vec![Role::Admin]).has_role(Role::Member));
         assert!(p(vec![Role::Member]).has_role(Role::Readonly));

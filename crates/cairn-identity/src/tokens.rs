@@ -320,6 +320,7 @@ impl Tokens {
         let claims = self.access_claims(token)?;
         let claims: AccessClaims =
             serde_json::from_value(Value::Object(claims)).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let expires_at = (claims.exp as i64).saturating_mul(1000);
         if claims.operator {
             return Ok(Principal {
                 subject: claims.sub,
@@ -327,6 +328,7 @@ impl Tokens {
                 tenant: None,
                 roles: Vec::new(),
                 operator: true,
+                expires_at,
             });
         }
         let tenant = claims.tenant.ok_or(TokenError::NoTenant)?;
@@ -343,6 +345,7 @@ impl Tokens {
             tenant: Some(TenantRef { id: tenant.id, slug }),
             roles,
             operator: false,
+            expires_at,
         })
     }
 }

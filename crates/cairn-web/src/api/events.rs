@@ -123,6 +123,9 @@ struct Follow {
     ready: VecDeque<Event>,
     /// Read the outbox before waiting (at the start: a resumed stream may be behind).
     due: bool,
+    /// The stream ends when the token that opened it expires (epoch ms); the client
+    /// reconnects with a fresh one and `Last-Event-ID`.
+    until: i64,
     draining: Arc<AtomicBool>,
 }
 
@@ -135,7 +138,7 @@ impl Follow {
             if let Some(e) = self.ready.pop_front() {
                 return Some(e);
             }
-            if self.draining.load(Ordering::SeqCst) {
+            if self.draining.load(Ordering::SeqCst) || cairn_domain::now_ms() >= self.until {
                 return None;
             }
             let woke = std::mem::take(&mut self.due)
@@ -181,15 +184,16 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
-    live(&state, ctx.db, ctx.tenant.id, &headers).await
+    live(&state, ctx.db, ctx.tenant.id, ctx.principal.expires_at, &headers).await
 }
 
-/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`); the web UI's
-/// records page uses it too.
+/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`) until `until`
+/// (epoch ms); the web UI's records page uses it too.
 pub(crate) async fn live(
     state: &AppState,
     db: Db,
     tenant: TenantId,
+    until: i64,
     headers: &HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, crate::ApiError> {
     let wakeups = state.bus.subscribe();
@@ -202,8 +206,16 @@ pub(crate) async fn live(
         Some(c) => c,
         None => cairn_events::recent(&db, tenant, 1, None).await?.pop().map(|e| e.id).unwrap_or_default(),
     };
-    let follow =
-        Follow { db, tenant, cursor, wakeups, ready: VecDeque::new(), due: true, draining: state.draining.clone() };
+    let follow = Follow {
+        db,
+        tenant,
+        cursor,
+        wakeups,
+        ready: VecDeque::new(),
+        due: true,
+        until,
+        draining: state.draining.clone(),
+    };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
         let e = f.next().await?;
         let sse = SseEvent::default().id(e.id.clone()).event(e.kind.clone()).data(e.envelope().to_string());

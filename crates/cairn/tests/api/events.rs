@@ -253,6 +253,17 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     }
     assert!(!text.contains(&event_id), "{text}");
     assert_eq!(app.get("/api/v1/events/stream", "nope").send().await.unwrap().status(), 401);
+
+    // A stream ends when the token that opened it expires.
+    let grant = cairn_identity::AccessGrant::Tenant { id: acme.id, slug: acme.slug.clone(), roles: vec![Role::Readonly] };
+    let short = app.tokens().issue_access("reader@acme", &grant, "cairn-test", Duration::from_secs(2)).unwrap();
+    let mut stream = app.get("/api/v1/events/stream", &short).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while stream.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived its token");
 });
 
 backend_test!(async fn two_workers_never_deliver_one_event_at_once(backend) {
