@@ -2,7 +2,7 @@
 """What an audit row costs inside SQLite itself, without Cairn or sqlx: seconds to run,
 where `cargo bench -p cairn --bench audit` needs a release build.
 
-    python3 bench/audit-sqlite-floor.py
+    python3 bench/audit-sqlite-parts.py
 
 Replays the numbers write (BEGIN IMMEDIATE, INSERT, COMMIT; WAL, synchronous=NORMAL, as
 Cairn opens its files) with and without an audit entry in the same transaction, on the
@@ -40,7 +40,7 @@ def audited(c, i):
     c.execute("COMMIT")
 def run(name, drop=()):
     state["seq"], state["hash"] = 0, "0"*64
-    c = setup(f"/tmp/cairn-audit-floor-{name.replace(' ', '-')}.db", drop)
+    c = setup(f"/tmp/cairn-audit-parts-{name.replace(' ', '-')}.db", drop)
     for i in range(200): plain(c, i); audited(c, i)
     # Alternating rounds, the fastest of each kind: the machine's noise hits both alike.
     rounds, n = 7, 400
