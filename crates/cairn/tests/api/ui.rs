@@ -197,7 +197,7 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     let page = browser.get("/app/clients").await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
-    let secret_of = |p: &Page| p.body.split("id=\"client-secret\">").nth(1).map(|r| r.split('<').next().unwrap().to_owned());
+    let secret_of = |p: &Page| p.body.split("id=\"secret\">").nth(1).map(|r| r.split('<').next().unwrap().to_owned());
     let insecure = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
         ("redirect_uris", "http://portal.example/cb")]).await;
     assert_eq!(insecure.status, 400);
@@ -373,7 +373,7 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
         .post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")])
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
-    let secret = added.body.split("<code id=\"webhook-secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let secret = added.body.split("<code id=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
     let again = browser.get("/app/webhooks").await;
     assert!(!again.body.contains(&secret), "shown once");
