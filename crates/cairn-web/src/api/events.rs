@@ -1,7 +1,7 @@
 //! The event bus over HTTP: recent events and the live stream (`readonly`), dead letters
 //! with replay and discard (`admin`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,7 +118,12 @@ async fn list_events(
 struct Follow {
     db: Db,
     tenant: TenantId,
+    /// Every event at or before this id was sent (or predates the stream).
     cursor: String,
+    /// Ids after `cursor` already sent. Ids are taken before their transaction commits, so a
+    /// later id can commit first: the stream keeps looking behind its newest event until
+    /// `SETTLE_MS` has passed, and sends each event once.
+    sent: BTreeSet<String>,
     wakeups: broadcast::Receiver<TenantId>,
     ready: VecDeque<Event>,
     /// Read the outbox before waiting (at the start: a resumed stream may be behind).
@@ -129,7 +134,41 @@ struct Follow {
     draining: Arc<AtomicBool>,
 }
 
+/// How long an event id may wait for its transaction to commit and still be streamed.
+const SETTLE_MS: i64 = 5_000;
+/// Events read at once.
+const READ: i64 = 500;
+
+/// The smallest UUIDv7 of the millisecond `ms`, as text (ids compare as text).
+fn first_id_at(ms: i64) -> String {
+    let ms = ms.max(0) as u64;
+    format!("{:08x}-{:04x}-0000-0000-000000000000", ms >> 16, ms & 0xffff)
+}
+
 impl Follow {
+    /// Queues the events not yet sent, and moves the cursor past what has settled.
+    fn take(&mut self, events: Vec<Event>) {
+        let full = events.len() as i64 == READ;
+        let last = events.last().map(|e| e.id.clone());
+        for e in events {
+            if self.sent.insert(e.id.clone()) {
+                self.ready.push_back(e);
+            }
+        }
+        let settled = first_id_at(cairn_domain::now_ms() - SETTLE_MS);
+        while self.sent.first().is_some_and(|first| *first < settled) {
+            self.cursor = self.sent.pop_first().unwrap_or_default();
+        }
+        // A burst larger than one read: move on rather than read the same rows again.
+        if full
+            && self.ready.is_empty()
+            && let Some(last) = last
+        {
+            self.sent.retain(|id| *id > last);
+            self.cursor = last;
+        }
+    }
+
     /// The next event, waiting for a wake-up (or polling every few seconds, for events
     /// another replica committed on SQLite). `None` ends the stream: shutting down.
     async fn next(&mut self) -> Option<Event> {
@@ -154,13 +193,8 @@ impl Follow {
             if !woke {
                 continue;
             }
-            match cairn_events::after(&self.db, self.tenant, Some(&self.cursor), 100).await {
-                Ok(events) => {
-                    if let Some(last) = events.last() {
-                        self.cursor = last.id.clone();
-                    }
-                    self.ready.extend(events);
-                }
+            match cairn_events::after(&self.db, self.tenant, Some(&self.cursor), READ).await {
+                Ok(events) => self.take(events),
                 Err(e) => tracing::warn!(error = %e, "live stream read failed"),
             }
         }
@@ -211,6 +245,7 @@ pub(crate) async fn live(
         tenant,
         cursor,
         wakeups,
+        sent: BTreeSet::new(),
         ready: VecDeque::new(),
         due: true,
         until,
@@ -283,4 +318,18 @@ async fn discard_dead(
     let ctx = caller.in_tenant(&state, Role::Admin, "event.discard").await?;
     let count = cairn_events::discard(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
     Ok(Json(Settled { count }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_id_at;
+
+    #[test]
+    fn the_first_id_of_a_millisecond_orders_with_real_ids() {
+        let id = uuid::Uuid::now_v7().to_string();
+        let ms = cairn_domain::now_ms();
+        assert!(first_id_at(ms - 5_000) < id);
+        assert!(first_id_at(ms + 5_000) > id);
+        assert_eq!(first_id_at(0), "00000000-0000-0000-0000-000000000000");
+    }
 }

@@ -254,6 +254,31 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     assert!(!text.contains(&event_id), "{text}");
     assert_eq!(app.get("/api/v1/events/stream", "nope").send().await.unwrap().status(), 401);
 
+    // An event whose id is older than one already streamed (its transaction committed
+    // later) is still streamed, once.
+    let mut stream = app.get("/api/v1/events/stream", &reader).send().await.unwrap();
+    let early = uuid::Uuid::now_v7().to_string();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let a = new_record(&app, &member, "a").await;
+    let (_, db) = app.tenant(&acme).await;
+    sqlx::query(
+        "INSERT INTO outbox (id, type, time, actor_id, actor_email, resource_type, resource_id, payload, schema_version, dispatched_at) \
+         VALUES ($1, 'records_created', $2, 'late', NULL, 'record', 'late', '{\"ids\":[\"late\"]}', 1, $2)",
+    )
+    .bind(&early)
+    .bind(cairn_domain::now_ms())
+    .execute(db.writer())
+    .await
+    .unwrap();
+    let b = new_record(&app, &member, "b").await;
+    let mut text = String::new();
+    while !(text.contains(&a) && text.contains(&b) && text.contains("late")) {
+        let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("events within the wait").unwrap().unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(text.matches(&format!("\"ids\":[\"{a}\"]")).count(), 1, "{text}");
+    drop(stream);
+
     // A stream ends when the token that opened it expires.
     let grant = cairn_identity::AccessGrant::Tenant { id: acme.id, slug: acme.slug.clone(), roles: vec![Role::Readonly] };
     let short = app.tokens().issue_access("reader@acme", &grant, "cairn-test", Duration::from_secs(2)).unwrap();
