@@ -3,6 +3,8 @@
 
 use cairn_domain::TenantId;
 use cairn_store::{Backend, Db, sqlx};
+
+use crate::store;
 use tokio::sync::broadcast;
 
 /// The PostgreSQL channel on the control database.
@@ -22,19 +24,23 @@ impl Bus {
         Self { local, control }
     }
 
-    /// Call after a transaction that emitted events has committed.
+    /// Call after a transaction that emitted events has committed: marks the tenant due in
+    /// the control database (where every worker polls) and wakes workers at once.
     pub async fn committed(&self, tenant: TenantId) {
-        let _ = self.local.send(tenant);
-        if self.control.backend() == Backend::Postgres {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(tenant.to_string())
-                .execute(self.control.writer())
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, "NOTIFY failed; workers will find the events by polling");
-            }
+        let now = cairn_domain::now_ms();
+        let marked = match self.control.backend() {
+            Backend::Postgres => store::mark_due_and_notify(&self.control, tenant, now, CHANNEL).await,
+            Backend::Sqlite => store::mark_due(&self.control, tenant, now).await,
+        };
+        if let Err(e) = marked {
+            tracing::warn!(error = %e, "marking event work failed; workers will find it in their full scan");
         }
+        // After the mark: a round this wakes starts later than the mark, and clears it.
+        let _ = self.local.send(tenant);
+    }
+
+    pub(crate) fn control(&self) -> &Db {
+        &self.control
     }
 
     /// Tenants whose events committed since subscribing (lagging receivers should treat

@@ -24,6 +24,16 @@ use cairn_domain::{TenantId, now_ms};
 use cairn_store::{Db, Migration, sqlx};
 use sqlx::AnyConnection;
 
+pub fn control_migrations() -> Vec<Migration> {
+    vec![Migration {
+        component: "events",
+        version: 1,
+        name: "event_work",
+        sqlite: include_str!("../migrations/sqlite/control_0001_event_work.sql"),
+        postgres: include_str!("../migrations/postgres/control_0001_event_work.sql"),
+    }]
+}
+
 pub fn tenant_migrations() -> Vec<Migration> {
     vec![Migration {
         component: "events",

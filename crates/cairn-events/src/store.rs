@@ -278,3 +278,72 @@ pub(crate) async fn sweep(db: &Db, before: i64, batch: i64) -> Result<u64, sqlx:
     .await?;
     Ok(events.rows_affected() + attempts.rows_affected())
 }
+
+/// Control database: `tenant` has work due at `at` (or earlier, if it already had).
+const MARK_DUE: &str = "INSERT INTO event_work (tenant_id, due_at) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE \
+                        SET due_at = CASE WHEN excluded.due_at < event_work.due_at THEN excluded.due_at ELSE event_work.due_at END";
+
+pub(crate) async fn mark_due(control: &Db, tenant: TenantId, at: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(MARK_DUE).bind(tenant.to_string()).bind(at).execute(control.writer()).await?;
+    Ok(())
+}
+
+/// PostgreSQL: marks the tenant due and notifies the channel in one statement.
+pub(crate) async fn mark_due_and_notify(
+    control: &Db,
+    tenant: TenantId,
+    at: i64,
+    channel: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = format!("WITH marked AS ({MARK_DUE}) SELECT pg_notify($3, $1)");
+    sqlx::query(&sql).bind(tenant.to_string()).bind(at).bind(channel).execute(control.writer()).await?;
+    Ok(())
+}
+
+/// Control database: tenants with work due by `until`.
+pub(crate) async fn due_tenants(control: &Db, until: i64) -> Result<Vec<(TenantId, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT tenant_id, due_at FROM event_work WHERE due_at <= $1 ORDER BY due_at LIMIT 10000")
+        .bind(until)
+        .fetch_all(control.reader())
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let id: String = r.try_get(0).ok()?;
+            Some((id.parse().ok()?, r.try_get(1).ok()?))
+        })
+        .collect())
+}
+
+/// Control database: after a round that began at `started`, the tenant's next due time
+/// (`None`: nothing pending). A mark newer than `started` (an event committed during the
+/// round) is kept.
+pub(crate) async fn settle_tenant(
+    control: &Db,
+    tenant: TenantId,
+    next: Option<i64>,
+    started: i64,
+) -> Result<(), sqlx::Error> {
+    match next {
+        Some(at) => {
+            sqlx::query(
+                "INSERT INTO event_work (tenant_id, due_at) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE \
+                 SET due_at = CASE WHEN event_work.due_at <= $3 OR excluded.due_at < event_work.due_at \
+                 THEN excluded.due_at ELSE event_work.due_at END",
+            )
+            .bind(tenant.to_string())
+            .bind(at)
+            .bind(started)
+            .execute(control.writer())
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM event_work WHERE tenant_id = $1 AND due_at <= $2")
+                .bind(tenant.to_string())
+                .bind(started)
+                .execute(control.writer())
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -19,6 +19,9 @@ use crate::model::{Event, EventsError};
 use crate::store::{self, Claimed, Settle};
 use crate::webhooks;
 
+/// Every this many polls, a worker checks every tenant, not only the marked ones.
+const FULL_SCAN_EVERY: u32 = 60;
+
 /// How deliveries are paced.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
@@ -30,7 +33,8 @@ pub struct DeliverySettings {
     pub retry_max: Duration,
     /// How long a claim holds; a handler gets half of it.
     pub lease: Duration,
-    /// How often every tenant is checked even without a wake-up.
+    /// How often the control database's marks of due tenants are read, without a wake-up
+    /// (every tenant is checked every 60 polls).
     pub poll_interval: Duration,
     /// Deliveries claimed at once per tenant (run concurrently).
     pub batch: i64,
@@ -45,7 +49,7 @@ impl Default for DeliverySettings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             lease: Duration::from_secs(60),
-            poll_interval: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(5),
             batch: 16,
             tenants_at_once: 8,
         }
@@ -184,8 +188,10 @@ impl Worker {
         let mut due: HashMap<TenantId, i64> = HashMap::new();
         let mut running: HashSet<TenantId> = HashSet::new();
         let mut tasks: JoinSet<(TenantId, Result<Option<i64>, EventsError>)> = JoinSet::new();
-        let mut scan = tokio::time::interval(self.settings.poll_interval);
-        scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poll = tokio::time::interval(self.settings.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut full = tokio::time::interval(self.settings.poll_interval * FULL_SCAN_EVERY);
+        full.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let now = now_ms();
             let wait = due
@@ -201,7 +207,8 @@ impl Worker {
                     Err(RecvError::Lagged(_)) => self.everyone(&mut due).await,
                     Err(RecvError::Closed) => return,
                 },
-                _ = scan.tick() => self.everyone(&mut due).await,
+                _ = poll.tick() => self.marked(&mut due).await,
+                _ = full.tick() => self.everyone(&mut due).await,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Ok((t, result)) = done {
                         running.remove(&t);
@@ -233,11 +240,41 @@ impl Worker {
                 due.remove(&t);
                 running.insert(t);
                 let worker = self.clone();
-                tasks.spawn(async move { (t, worker.run_tenant(t).await) });
+                tasks.spawn(async move {
+                    let started = now_ms();
+                    let result = worker.run_tenant(t).await;
+                    let settled = match &result {
+                        Ok(next) => store::settle_tenant(worker.bus.control(), t, *next, started).await,
+                        // A deleted tenant has no work left.
+                        Err(EventsError::NotFound(_)) => {
+                            store::settle_tenant(worker.bus.control(), t, None, i64::MAX).await
+                        }
+                        Err(_) => Ok(()),
+                    };
+                    if let Err(e) = settled {
+                        tracing::warn!(tenant = %t, error = %e, "recording the next event work failed");
+                    }
+                    (t, result)
+                });
             }
         }
     }
 
+    /// The tenants the control database marks due (commits on any replica or process).
+    async fn marked(&self, due: &mut HashMap<TenantId, i64>) {
+        match store::due_tenants(self.bus.control(), now_ms()).await {
+            Ok(marked) => {
+                for (t, at) in marked {
+                    let slot = due.entry(t).or_insert(at);
+                    *slot = (*slot).min(at);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read event work"),
+        }
+    }
+
+    /// Every active tenant: the safety net for a mark lost between a tenant's commit and the
+    /// control database (a crash in between), at a slow pace.
     async fn everyone(&self, due: &mut HashMap<TenantId, i64>) {
         match self.store.list_tenants().await {
             Ok(tenants) => {

@@ -204,9 +204,9 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "events_poll_interval",
         env: "CAIRN_EVENTS_POLL_INTERVAL",
-        default: Some("30s"),
+        default: Some("5s"),
         secret: false,
-        doc: "How often a worker checks every tenant for due deliveries without being woken (wake-ups come in process, and through NOTIFY on PostgreSQL).",
+        doc: "How often a worker reads which tenants have due deliveries (marked in the control database by every commit and every delivery round) without being woken; wake-ups come in process, and through NOTIFY on PostgreSQL. Every 60 polls it also checks every tenant.",
     },
     Key {
         name: "events_retention",

@@ -34,6 +34,7 @@ pub fn control_migrations() -> Vec<Migration> {
     all.extend(cairn_identity::control_migrations());
     // The platform audit trail.
     all.extend(cairn_audit::migrations());
+    all.extend(cairn_events::control_migrations());
     all
 }
 
