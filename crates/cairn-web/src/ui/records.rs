@@ -2,7 +2,7 @@
 //! edit, publish and delete forms and its publish history.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, rfc3339};
@@ -66,6 +66,9 @@ struct ListPage<'a> {
     open_form: bool,
     form: RecordForm,
     rows: Vec<Row>,
+    next: Option<String>,
+    /// Where the live script reloads this list from (the same page).
+    list_url: String,
 }
 
 struct HistoryRow {
@@ -97,13 +100,38 @@ fn records<'a>(state: &'a AppState, s: &'a Signed) -> Records<'a> {
     Records { tenant: s.tenant.id, db: &s.db, bus: &state.bus }
 }
 
-async fn list(state: &AppState, s: &Signed, form: RecordForm, error: Option<(StatusCode, &str)>) -> Response {
+/// Records a page lists.
+const PAGE: i64 = 100;
+
+/// `?cursor=`: where an older page starts (a record id; anything else is the first page).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PageQuery {
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    fn cursor(&self) -> Option<String> {
+        self.cursor.as_deref().and_then(|c| model::parse_id(c, "cursor").ok())
+    }
+}
+
+async fn list(
+    state: &AppState,
+    s: &Signed,
+    q: &PageQuery,
+    form: RecordForm,
+    error: Option<(StatusCode, &str)>,
+) -> Response {
     if !s.is(Role::Readonly) {
         return s.forbidden(state, "Your role cannot see records.").await;
     }
-    let rows = match rows(state, s).await {
+    let (rows, next) = match rows(state, s, q).await {
         Ok(r) => r,
         Err(e) => return internal(e),
+    };
+    let list_url = match q.cursor() {
+        Some(c) => format!("/app/records/list?cursor={c}"),
+        None => "/app/records/list".into(),
     };
     let (c, nav) = s.shell(state, "Records", "records").await;
     let view = ListPage {
@@ -115,6 +143,8 @@ async fn list(state: &AppState, s: &Signed, form: RecordForm, error: Option<(Sta
         open_form: error.is_some(),
         form,
         rows,
+        next,
+        list_url,
     };
     s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view)
 }
@@ -123,11 +153,13 @@ async fn list(state: &AppState, s: &Signed, form: RecordForm, error: Option<(Sta
 #[template(path = "records_list.html")]
 struct ListFragment {
     rows: Vec<Row>,
+    next: Option<String>,
 }
 
-async fn rows(state: &AppState, s: &Signed) -> Result<Vec<Row>, RecordsError> {
-    let page = records(state, s).list(200, None, None).await?;
-    Ok(page
+/// A page of rows, and the cursor of the next (older) page.
+async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, Option<String>), RecordsError> {
+    let page = records(state, s).list(PAGE, q.cursor().as_deref(), None).await?;
+    let rows = page
         .items
         .into_iter()
         .map(|r| Row {
@@ -137,34 +169,49 @@ async fn rows(state: &AppState, s: &Signed) -> Result<Vec<Row>, RecordsError> {
             version: r.version,
             updated_at: rfc3339(r.updated_at),
         })
-        .collect())
+        .collect();
+    Ok((rows, page.next_cursor))
 }
 
 /// The list alone, which the page's script swaps in when an event arrives.
-pub(super) async fn fragment(State(state): State<AppState>, s: Signed) -> Response {
+pub(super) async fn fragment(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
     if !s.is(Role::Readonly) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    match rows(&state, &s).await {
-        Ok(rows) => s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows }),
+    match rows(&state, &s, &q).await {
+        Ok((rows, next)) => s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows, next }),
         Err(e) => internal(e),
     }
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
-    list(&state, &s, RecordForm::default(), None).await
+pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
+    list(&state, &s, &q, RecordForm::default(), None).await
 }
 
 pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<RecordForm>) -> Response {
     if !s.csrf_ok(form.csrf.as_deref()) {
-        return list(&state, &s, form, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
+        return list(
+            &state,
+            &s,
+            &PageQuery::default(),
+            form,
+            Some((StatusCode::FORBIDDEN, "The form expired; try again.")),
+        )
+        .await;
     }
     if !s.is(Role::Member) {
-        return list(&state, &s, form, Some((StatusCode::FORBIDDEN, "Your role cannot create records."))).await;
+        return list(
+            &state,
+            &s,
+            &PageQuery::default(),
+            form,
+            Some((StatusCode::FORBIDDEN, "Your role cannot create records.")),
+        )
+        .await;
     }
     let input = match form.input() {
         Ok(i) => i,
-        Err(e) => return list(&state, &s, form, Some((StatusCode::BAD_REQUEST, &e))).await,
+        Err(e) => return list(&state, &s, &PageQuery::default(), form, Some((StatusCode::BAD_REQUEST, &e))).await,
     };
     match records(&state, &s).create(vec![input], &s.actor(), &s.meta).await {
         Ok(created) => s.finish(&state, html::see_other(&format!("/app/records/{}", created[0].id))),

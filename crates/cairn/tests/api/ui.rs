@@ -400,3 +400,24 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     web_sign_in(&other, "acme", "bob@acme.test", PASSWORD).await;
     assert_eq!(other.get("/app/webhooks").await.status, 403);
 });
+
+backend_test!(async fn the_records_list_pages_to_older_records(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let member = app.token(&acme, Role::Member);
+    let first: Vec<Value> = (0..100).map(|i| serde_json::json!({"title": format!("record {i:03}")})).collect();
+    let resp = app.post("/api/v1/records/bulk", &member, &serde_json::json!({"records": first})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "newest"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let browser = Browser::new(&app.base_url);
+    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.get("/app/records").await;
+    assert!(page.body.contains("newest") && !page.body.contains("record 000"), "100 a page, newest first");
+    let older = page.body.split("href=\"/app/records?cursor=").nth(1).expect("a link to older records").split('"').next().unwrap().to_owned();
+    let page2 = browser.get(&format!("/app/records?cursor={older}")).await;
+    assert!(page2.body.contains("record 000") && !page2.body.contains("newest"), "{}", page2.body);
+    assert!(page2.body.contains(&format!("data-list=\"/app/records/list?cursor={older}\"")), "live updates keep the page");
+    assert!(!page2.body.contains("Older records"));
+    let fragment = browser.get(&format!("/app/records/list?cursor={older}")).await;
+    assert!(fragment.body.contains("record 000"));
+});
