@@ -222,6 +222,68 @@ pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
     row.map(|r| webhook(&r)).transpose()?.ok_or(EventsError::NotFound("webhook"))
 }
 
+/// Changes a webhook's receiver or event types (`None` keeps it). New types apply to events
+/// committed from now on.
+pub async fn update(
+    db: &Db,
+    id: &str,
+    url: Option<url::Url>,
+    events: Option<Vec<String>>,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<Webhook, EventsError> {
+    let mut tx = db.begin().await?;
+    let row = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let mut hook = row.map(|r| webhook(&r)).transpose()?.ok_or(EventsError::NotFound("webhook"))?;
+    if let Some(u) = url {
+        hook.url = u.to_string();
+    }
+    if let Some(e) = events {
+        hook.events = e;
+    }
+    sqlx::query("UPDATE webhooks SET url = $2, events = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&hook.url)
+        .bind(serde_json::to_string(&hook.events).unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+    let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.updated"), Outcome::Success, meta.clone())
+        .resource("webhook", id)
+        .details(serde_json::json!({ "url": hook.url, "events": hook.events }));
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(hook)
+}
+
+/// Replaces a webhook's secret; returns the new one, shown only this once. Deliveries made
+/// from now on are signed with it.
+pub async fn rotate_secret(
+    db: &Db,
+    key: &MasterKey,
+    id: &str,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<String, EventsError> {
+    let secret = new_secret();
+    let mut tx = db.begin().await?;
+    let done = sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1")
+        .bind(id)
+        .bind(key.seal(secret.as_bytes(), &aad(id)))
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(EventsError::NotFound("webhook"));
+    }
+    let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.secret_rotated"), Outcome::Success, meta.clone())
+        .resource("webhook", id);
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
 /// Removes a webhook; its pending deliveries end without a request.
 pub async fn delete(db: &Db, id: &str, actor: &Actor, meta: &RequestMeta) -> Result<(), EventsError> {
     let mut tx = db.begin().await?;

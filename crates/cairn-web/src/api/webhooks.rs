@@ -18,7 +18,8 @@ use crate::extract::{ApiJson, ApiQuery, Caller};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_webhook, list_webhooks))
-        .routes(routes!(get_webhook, delete_webhook))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
+        .routes(routes!(rotate_webhook_secret))
         .routes(routes!(webhook_deliveries))
 }
 
@@ -29,6 +30,19 @@ pub struct CreateWebhook {
     pub url: String,
     /// Event types to receive: `records_created`, `record_updated`, `records_deleted`, `record_published`.
     pub events: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhook {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewSecret {
+    /// The new `whsec_…` secret, shown only now; the old one stops signing at once.
+    pub secret: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -155,6 +169,50 @@ async fn get_webhook(
 ) -> ApiResult<Json<Webhook>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
     Ok(Json(webhooks::get(&ctx.db, &id).await?.into()))
+}
+
+/// Change a webhook's receiver or event types.
+#[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    request_body = UpdateWebhook,
+    responses(
+        (status = 200, description = "The webhook, changed", body = Webhook),
+        (status = 400, description = "Invalid URL or event types", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateWebhook>,
+) -> ApiResult<Json<Webhook>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.update").await?;
+    let url = body.url.as_deref().map(|u| webhooks::check_url(u, state.config.webhooks_allow_private)).transpose()?;
+    let types = body.events.as_deref().map(|e| webhooks::check_events(e, &events::ALL)).transpose()?;
+    Ok(Json(webhooks::update(&ctx.db, &id, url, types, &ctx.actor(), &ctx.meta).await?.into()))
+}
+
+/// Replace a webhook's secret; the new one is shown only now.
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, description = "The new secret", body = NewSecret),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such webhook", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NewSecret>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "webhook.rotate_secret").await?;
+    let secret = webhooks::rotate_secret(&ctx.db, state.store.master_key(), &id, &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(NewSecret { secret }))
 }
 
 /// Remove a webhook; deliveries not yet made are dropped.

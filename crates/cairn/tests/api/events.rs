@@ -158,9 +158,29 @@ backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
 
+    // Change the types and roll the secret: the next delivery follows both.
+    let patch = |body: Value| app.client.patch(app.url(&format!("/api/v1/webhooks/{hook}"))).bearer_auth(&admin).json(&body).send();
+    assert_eq!(patch(json!({"url": "ftp://x.test/"})).await.unwrap().status(), 400);
+    assert_eq!(patch(json!({"events": []})).await.unwrap().status(), 400);
+    let changed: Value = patch(json!({"events": ["records_created"]})).await.unwrap().json().await.unwrap();
+    assert_eq!(changed["events"], json!(["records_created"]));
+    let rolled: Value = app.post(&format!("/api/v1/webhooks/{hook}/rotate-secret"), &admin, &json!({})).send().await.unwrap().json().await.unwrap();
+    let new_secret = rolled["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    new_record(&app, &member, "Forecast").await;
+    let got = receiver.wait_for(4, WAIT).await;
+    let last = &got[3];
+    assert_eq!(last.json()["type"], "records_created");
+    let key = base64::engine::general_purpose::STANDARD.decode(new_secret.trim_start_matches("whsec_")).unwrap();
+    let mut content = format!("{}.{}.", last.header("webhook-id"), last.header("webhook-timestamp")).into_bytes();
+    content.extend_from_slice(&last.body);
+    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &content);
+    assert_eq!(last.header("webhook-signature"), format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.as_ref())));
+    assert_eq!(app.post("/api/v1/webhooks/nope/rotate-secret", &admin, &json!({})).send().await.unwrap().status(), 404);
+
     // Listing never shows the secret; deleting stops deliveries.
     let list: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
-    assert!(!list.to_string().contains(&secret));
+    assert!(!list.to_string().contains(&secret) && !list.to_string().contains(&new_secret));
     assert_eq!(app.get("/api/v1/webhooks", &member).send().await.unwrap().status(), 403);
     assert_eq!(app.delete(&format!("/api/v1/webhooks/{hook}"), &admin).send().await.unwrap().status(), 204);
     assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &admin).send().await.unwrap().status(), 404);
