@@ -131,6 +131,9 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     Ok(format!("v1,{}", STANDARD.encode(ctx.sign().as_ref())))
 }
 
+/// The columns `webhook` reads.
+const HOOK_COLUMNS: &str = "id, url, events, created_at, created_by";
+
 fn aad(id: &str) -> String {
     format!("webhook:{id}")
 }
@@ -208,14 +211,12 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Webhook>, EventsError> {
-    let rows = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks ORDER BY id")
-        .fetch_all(db.reader())
-        .await?;
+    let rows = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks ORDER BY id")).fetch_all(db.reader()).await?;
     Ok(rows.iter().map(webhook).collect::<Result<_, _>>()?)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
-    let row = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks WHERE id = $1")
+    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
         .bind(id)
         .fetch_optional(db.reader())
         .await?;
@@ -233,7 +234,7 @@ pub async fn update(
     meta: &RequestMeta,
 ) -> Result<Webhook, EventsError> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query("SELECT id, url, events, created_at, created_by FROM webhooks WHERE id = $1")
+    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -385,16 +386,15 @@ impl Deliverer {
     }
 
     async fn post(&self, job: &Job) -> Result<(), Failure> {
-        let hook = match get(&job.db, job.key()).await {
-            Ok(h) => h,
-            Err(EventsError::NotFound(_)) => return Ok(()),
-            Err(e) => return Err(Failure::Retry(e.to_string())),
-        };
-        let secret: String = sqlx::query_scalar("SELECT secret FROM webhooks WHERE id = $1")
-            .bind(&hook.id)
-            .fetch_one(job.db.reader())
+        let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS}, secret FROM webhooks WHERE id = $1"))
+            .bind(job.key())
+            .fetch_optional(job.db.reader())
             .await
             .map_err(|e| Failure::Retry(e.to_string()))?;
+        // Deleted since the event: nothing to send.
+        let Some(row) = row else { return Ok(()) };
+        let hook = webhook(&row).map_err(|e| Failure::Retry(e.to_string()))?;
+        let secret: String = row.try_get("secret").map_err(|e| Failure::Retry(e.to_string()))?;
         let secret =
             self.key.open(&secret, &aad(&hook.id)).ok().and_then(|s| String::from_utf8(s).ok()).ok_or_else(|| {
                 Failure::Permanent("the webhook's secret cannot be opened with this master key".into())

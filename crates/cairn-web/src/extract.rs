@@ -70,9 +70,19 @@ fn actor(p: &Principal) -> Actor {
 /// Writes `access.denied` before the 403 goes out. A failure to record is logged and the
 /// denial still stands.
 async fn record_denial(db: &Db, caller: &Caller, attempted: &str, reason: &str) {
-    let entry =
-        NewEntry::new(actor(&caller.principal), Action::fixed("access.denied"), Outcome::Denied, caller.meta.clone())
-            .details(json!({ "attempted": attempted, "reason": reason }));
+    record_denial_of(db, &caller.principal, &caller.meta, attempted, reason).await
+}
+
+/// Records `access.denied` for `principal` in `db`'s trail (the web UI's refusals too).
+pub(crate) async fn record_denial_of(
+    db: &Db,
+    principal: &Principal,
+    meta: &RequestMeta,
+    attempted: &str,
+    reason: &str,
+) {
+    let entry = NewEntry::new(actor(principal), Action::fixed("access.denied"), Outcome::Denied, meta.clone())
+        .details(json!({ "attempted": attempted, "reason": reason }));
     if let Err(e) = AuditService::record_now(db, entry).await {
         tracing::error!(error = %e, "could not record a denial");
     }

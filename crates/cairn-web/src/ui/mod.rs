@@ -290,7 +290,9 @@ impl Signed {
     }
 
     /// A 403 page for a section the caller's role does not reach.
+    /// The refusal page; the denial is recorded in the tenant's audit trail first.
     pub async fn forbidden(&self, state: &AppState, what: &str) -> Response {
+        crate::extract::record_denial_of(&self.db, &self.principal, &self.meta, "web page", what).await;
         let (c, _) = self.shell(state, "Not allowed", "").await;
         self.finish(
             state,

@@ -176,7 +176,7 @@ async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, 
 /// The list alone, which the page's script swaps in when an event arrives.
 pub(super) async fn fragment(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
     if !s.is(Role::Readonly) {
-        return StatusCode::FORBIDDEN.into_response();
+        return s.forbidden(&state, "Your role cannot see records.").await;
     }
     match rows(&state, &s, &q).await {
         Ok((rows, next)) => s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows, next }),
@@ -363,7 +363,7 @@ pub(super) async fn delete(
 /// The records page's live feed: the tenant's events, for a signed-in reader.
 pub(super) async fn stream(State(state): State<AppState>, s: Signed, headers: HeaderMap) -> Response {
     if !s.is(Role::Readonly) {
-        return StatusCode::FORBIDDEN.into_response();
+        return s.forbidden(&state, "Your role cannot see records.").await;
     }
     match crate::api::events::live(&state, s.db.clone(), s.tenant.id, s.principal.expires_at, &headers).await {
         Ok(sse) => sse.into_response(),

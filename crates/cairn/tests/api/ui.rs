@@ -310,8 +310,12 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     let deleted = browser.post_form(&format!("{path}/delete"), &[("csrf", &token)]).await;
     assert_eq!(deleted.status, 303);
     assert!(browser.get("/app/records").await.body.contains("No records yet"));
-    // Members do not see failed deliveries; the page is for admins.
+    // Members do not see failed deliveries; the page is for admins, and the refusal is audited.
     assert_eq!(browser.get("/app/events").await.status, 403);
+    let acme = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse("acme").unwrap()).await.unwrap();
+    let admin = app.token(&cairn_testkit::TestTenant { id: acme.id, slug: acme.slug }, Role::Admin);
+    let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(denied["items"][0]["details"]["reason"], "Only admins see failed deliveries.", "{denied}");
     let script = browser.get("/static/live.js").await;
     assert!(script.body.contains("EventSource"));
 });
