@@ -65,8 +65,24 @@ fn command(bin: &Path, name: &str, user: Option<(u32, u32)>) -> Command {
     c
 }
 
+/// How a throwaway server treats durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Tests: no fsync, no synchronous commit, no full-page writes. Fast, and loses data
+    /// on a crash, which a test server may.
+    Off,
+    /// PostgreSQL's defaults, as a production server runs: each commit waits for its WAL
+    /// flush. Benchmarks of write cost use this.
+    Production,
+}
+
 impl PostgresServer {
+    /// A test server ([`Durability::Off`]).
     pub fn start() -> anyhow::Result<PostgresServer> {
+        Self::start_with(Durability::Off)
+    }
+
+    pub fn start_with(durability: Durability) -> anyhow::Result<PostgresServer> {
         let bin = bin_dir()?;
         let user = run_as()?;
         let dir = tempfile::Builder::new().prefix("cairn-pg-").tempdir().context("creating a temp dir")?;
@@ -87,19 +103,19 @@ impl PostgresServer {
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))?;
         }
-        let child = command(&bin, "postgres", user)
+        let mut postgres = command(&bin, "postgres", user);
+        postgres
             .arg("-D")
             .arg(&data)
             .args(["-c", "listen_addresses=127.0.0.1", "-p", &port.to_string()])
             .arg("-k")
             .arg(dir.path())
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-            .args(["-c", "max_connections=600", "-c", "shared_buffers=128MB"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting postgres")?;
+            .args(["-c", "max_connections=600", "-c", "shared_buffers=128MB"]);
+        if durability == Durability::Off {
+            postgres.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        }
+        let child =
+            postgres.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn().context("starting postgres")?;
         let mut server = PostgresServer { child, dir: Some(dir), port };
         server.wait_ready(&bin)?;
         Ok(server)
