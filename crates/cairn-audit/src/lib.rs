@@ -22,11 +22,20 @@ use cairn_store::Migration;
 /// The audit tables; the same text serves tenant databases and (for the platform audit)
 /// the control database.
 pub fn migrations() -> Vec<Migration> {
-    vec![Migration {
-        component: "audit",
-        version: 1,
-        name: "audit",
-        sqlite: include_str!("../migrations/sqlite/0001_audit.sql"),
-        postgres: include_str!("../migrations/postgres/0001_audit.sql"),
-    }]
+    vec![
+        Migration {
+            component: "audit",
+            version: 1,
+            name: "audit",
+            sqlite: include_str!("../migrations/sqlite/0001_audit.sql"),
+            postgres: include_str!("../migrations/postgres/0001_audit.sql"),
+        },
+        Migration {
+            component: "audit",
+            version: 2,
+            name: "batched_indexes",
+            sqlite: include_str!("../migrations/sqlite/0002_batched_indexes.sql"),
+            postgres: include_str!("../migrations/postgres/0002_batched_indexes.sql"),
+        },
+    ]
 }

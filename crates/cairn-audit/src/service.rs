@@ -129,7 +129,12 @@ impl AuditService {
             // The change ran, whether or not the entry went in: never again.
             change = None;
             if appended {
-                SQLITE_HEADS.lock().expect("head cache").insert(db.name().to_owned(), (e.seq, e.hash.clone()));
+                let mut heads = SQLITE_HEADS.lock().expect("head cache");
+                let head = (e.seq, e.hash.clone());
+                match heads.get_mut(db.name()) {
+                    Some(cached) => *cached = head,
+                    None => drop(heads.insert(db.name().to_owned(), head)),
+                }
                 return Ok(e);
             }
             SQLITE_HEADS.lock().expect("head cache").remove(db.name());
@@ -223,14 +228,21 @@ impl AuditService {
         if db.backend() == Backend::Postgres {
             tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
         }
-        let report = verify_in(&mut tx, signer, scope).await;
+        let report = verify_in(&mut tx, db.backend(), signer, scope).await;
         tx.rollback().await?;
         report
     }
 }
 
-async fn verify_in(conn: &mut AnyConnection, signer: &dyn Signer, scope: &str) -> Result<VerifyReport, AuditError> {
+async fn verify_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    signer: &dyn Signer,
+    scope: &str,
+) -> Result<VerifyReport, AuditError> {
     let (head_seq, head_hash) = store::head(conn).await?;
+    // SQLite's batched indexes hold every entry up to the head's last full run.
+    let indexed_through = head_seq - head_seq % store::INDEX_BATCH;
     let rows = store::checkpoints(conn).await?;
     let mut report = VerifyReport { entries: 0, checkpoints: rows.len(), first_seq: None, head_seq, violation: None };
     let fail =
@@ -269,10 +281,10 @@ async fn verify_in(conn: &mut AnyConnection, signer: &dyn Signer, scope: &str) -
     let mut prev: Option<(i64, String)> = None;
     let mut after = 0;
     loop {
-        let batch = store::chain_after(conn, after, VERIFY_BATCH).await?;
+        let batch = store::chain_after(conn, backend, after, VERIFY_BATCH).await?;
         let Some(last) = batch.last() else { break };
-        after = last.seq;
-        for e in &batch {
+        after = last.entry.seq;
+        for store::ChainRow { entry: e, indexed } in &batch {
             let at = |reason: String| Some(fail(Some(e.seq), Some(&e.id), reason));
             let expected_prev = match &prev {
                 Some((seq, hash)) => {
@@ -316,6 +328,10 @@ async fn verify_in(conn: &mut AnyConnection, signer: &dyn Signer, scope: &str) -
             }
             if e.seq > head_seq {
                 report.violation = at(format!("lies beyond the recorded chain head {head_seq}: it was inserted"));
+                return Ok(report);
+            }
+            if !indexed && e.seq <= indexed_through {
+                report.violation = at("is missing from the filter indexes: it was hidden from queries".into());
                 return Ok(report);
             }
             report.entries += 1;

@@ -1,5 +1,8 @@
 //! SQL for the audit tables; one text for both backends except where noted.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use cairn_store::sqlx::any::{AnyArguments, AnyRow};
 use cairn_store::sqlx::query::Query;
 use cairn_store::sqlx::{self, Any, AnyConnection, Row};
@@ -30,6 +33,15 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
+/// SQLite: the entries not yet in the filter indexes (migration 0002 adds each run of
+/// [`INDEX_BATCH`] entries to them when its last entry is appended). A listing reads them
+/// through the primary key: a range of at most `INDEX_BATCH - 1` rows at the chain's end.
+const SQLITE_UNINDEXED: &str = "seq > (SELECT seq - seq % 32 FROM audit_head WHERE id = 1) AND indexed = 0";
+
+/// The run length of SQLite's batched indexes; the `32` of migration 0002's trigger and
+/// of [`SQLITE_UNINDEXED`].
+pub(crate) const INDEX_BATCH: i64 = 32;
+
 pub(crate) async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
     let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("hash")?))
@@ -55,31 +67,55 @@ fn bind_change<'q>(
     q
 }
 
+/// The text of the append statement after `change`'s (or alone), built once per change
+/// statement and backend.
+///
 /// PostgreSQL: one statement locks and moves the head (computing the link hash from the
-/// entry's content digest), and inserts the entry; with a `change`, that change's own
-/// statement runs first in the same statement (a data-modifying `WITH`), so a change and
-/// its audit entry cost one round trip. Returns (seq, prev_hash, hash).
+/// entry's content digest), and inserts the entry; the change's own statement runs first
+/// in the same statement (a data-modifying `WITH`), so a change and its audit entry cost
+/// one round trip. SQLite: the change's statement, then the insert, in one call.
+fn append_sql(backend: Backend, change: Option<&Change>) -> Arc<str> {
+    /// Keyed by (PostgreSQL?, the change's statement or "").
+    type Built = HashMap<(bool, &'static str), Arc<str>>;
+    static BUILT: LazyLock<Mutex<Built>> = LazyLock::new(Default::default);
+    let key = (backend == Backend::Postgres, change.map_or("", |c| c.sql));
+    let mut built = BUILT.lock().expect("append statements");
+    let sql = built.entry(key).or_insert_with(|| {
+        let o = change.map_or(0, |c| c.params.len());
+        match backend {
+            Backend::Postgres => {
+                let prefix = change.map(|c| format!("change AS ({}), ", c.sql)).unwrap_or_default();
+                format!(
+                    "WITH {prefix}head AS ( \
+                         UPDATE audit_head SET prev = hash, seq = seq + 1, \
+                             hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || ${}::text, 'UTF8')), 'hex') \
+                         WHERE id = 1 RETURNING seq, prev, hash) \
+                     INSERT INTO audit_entries ({COLUMNS}) \
+                     SELECT head.seq, {}, head.prev, head.hash FROM head \
+                     RETURNING seq, prev_hash, hash",
+                    o + 1,
+                    params(o + 2, 12)
+                )
+                .into()
+            }
+            Backend::Sqlite => {
+                let prefix = change.map(|c| format!("{}; ", c.sql)).unwrap_or_default();
+                format!("{prefix}INSERT INTO audit_entries ({COLUMNS}) VALUES ({})", params(o + 1, 15)).into()
+            }
+        }
+    });
+    sql.clone()
+}
+
+/// PostgreSQL: appends `e` (with `change` first, when given) at the head, in one
+/// statement. Returns (seq, prev_hash, hash).
 pub(crate) async fn append_postgres(
     conn: &mut AnyConnection,
     e: &AuditEntry,
     content_digest: &str,
     change: Option<&Change>,
 ) -> Result<(i64, String, String), sqlx::Error> {
-    let (prefix, o) = match change {
-        Some(c) => (format!("change AS ({}), ", c.sql), c.params.len()),
-        None => (String::new(), 0),
-    };
-    let sql = format!(
-        "WITH {prefix}head AS ( \
-             UPDATE audit_head SET prev = hash, seq = seq + 1, \
-                 hash = encode(sha256(convert_to(hash || ':' || (seq + 1)::text || ':' || ${}::text, 'UTF8')), 'hex') \
-             WHERE id = 1 RETURNING seq, prev, hash) \
-         INSERT INTO audit_entries ({COLUMNS}) \
-         SELECT head.seq, {}, head.prev, head.hash FROM head \
-         RETURNING seq, prev_hash, hash",
-        o + 1,
-        params(o + 2, 12)
-    );
+    let sql = append_sql(Backend::Postgres, change);
     let q = bind_change(sqlx::query(&sql), change).bind(content_digest);
     let row = bind_content(q, e).fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("prev_hash")?, row.try_get("hash")?))
@@ -94,11 +130,7 @@ pub(crate) async fn append_sqlite(
     e: &AuditEntry,
     change: Option<&Change>,
 ) -> Result<bool, sqlx::Error> {
-    let (prefix, o) = match change {
-        Some(c) => (format!("{}; ", c.sql), c.params.len()),
-        None => (String::new(), 0),
-    };
-    let sql = format!("{prefix}INSERT INTO audit_entries ({COLUMNS}) VALUES ({})", params(o + 1, 15));
+    let sql = append_sql(Backend::Sqlite, change);
     let q = bind_change(sqlx::query(&sql), change).bind(e.seq);
     let inserted = bind_content(q, e).bind(&e.prev_hash).bind(&e.hash).execute(&mut *conn).await;
     match inserted {
@@ -130,8 +162,9 @@ enum Bind {
 }
 
 /// The listing query for `filter`, newest first. Each filter column leads one index that
-/// ends in `(time, seq)`, so every filter is an index range.
-fn list_sql(filter: &AuditFilter, after: Option<AuditCursor>, limit: Option<i64>) -> (String, Vec<Bind>) {
+/// ends in `(time, seq)`, so every filter is an index range; on SQLite the entries not yet
+/// indexed join them through a primary-key range.
+fn list_sql(backend: Backend, filter: &AuditFilter, after: Option<AuditCursor>, limit: i64) -> (String, Vec<Bind>) {
     let mut clauses = Vec::new();
     let mut binds = Vec::new();
     let mut push = |clause: &str, values: Vec<Bind>| {
@@ -169,16 +202,24 @@ fn list_sql(filter: &AuditFilter, after: Option<AuditCursor>, limit: Option<i64>
     if let Some(c) = after {
         push("(time, seq) < (?, ?)", vec![Bind::Int(c.time), Bind::Int(c.seq)]);
     }
-    let mut sql = format!("SELECT {COLUMNS} FROM audit_entries");
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    sql.push_str(" ORDER BY time DESC, seq DESC");
-    if let Some(l) = limit {
-        binds.push(Bind::Int(l));
-        sql.push_str(&format!(" LIMIT ${}", binds.len()));
-    }
+    binds.push(Bind::Int(limit));
+    let limit = format!("LIMIT ${}", binds.len());
+    const NEWEST_FIRST: &str = "ORDER BY time DESC, seq DESC";
+    let sql = match backend {
+        Backend::Postgres => {
+            let filters = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+            format!("SELECT {COLUMNS} FROM audit_entries{filters} {NEWEST_FIRST} {limit}")
+        }
+        Backend::Sqlite => {
+            let filters: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
+            format!(
+                "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM audit_entries WHERE indexed = 1{filters} \
+                 {NEWEST_FIRST} {limit}) \
+                 UNION ALL SELECT {COLUMNS} FROM audit_entries WHERE {SQLITE_UNINDEXED}{filters} \
+                 {NEWEST_FIRST} {limit}"
+            )
+        }
+    };
     (sql, binds)
 }
 
@@ -199,14 +240,14 @@ pub(crate) async fn list(
     after: Option<AuditCursor>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let (sql, binds) = list_sql(filter, after, Some(limit));
+    let (sql, binds) = list_sql(db.backend(), filter, after, limit);
     let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
     rows.iter().map(entry).collect()
 }
 
 /// The query plan of the listing for `filter`, one line per plan row.
 pub(crate) async fn explain(db: &Db, filter: &AuditFilter) -> Result<Vec<String>, sqlx::Error> {
-    let (sql, binds) = list_sql(filter, Some(AuditCursor { time: i64::MAX, seq: i64::MAX }), Some(100));
+    let (sql, binds) = list_sql(db.backend(), filter, Some(AuditCursor { time: i64::MAX, seq: i64::MAX }), 100);
     match db.backend() {
         Backend::Sqlite => {
             let sql = format!("EXPLAIN QUERY PLAN {sql}");
@@ -227,25 +268,42 @@ pub(crate) async fn explain(db: &Db, filter: &AuditFilter) -> Result<Vec<String>
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<AuditEntry>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_entries WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+    let sql = match db.backend() {
+        Backend::Postgres => format!("SELECT {COLUMNS} FROM audit_entries WHERE id = $1"),
+        Backend::Sqlite => format!(
+            "SELECT {COLUMNS} FROM audit_entries WHERE id = $1 AND indexed = 1 \
+             UNION ALL SELECT {COLUMNS} FROM audit_entries WHERE {SQLITE_UNINDEXED} AND id = $1"
+        ),
+    };
+    let row = sqlx::query(&sql).bind(id).fetch_optional(db.reader()).await?;
     row.as_ref().map(entry).transpose()
+}
+
+/// One entry in chain order, with whether it is in the filter indexes (always on
+/// PostgreSQL, which indexes every entry as it is written).
+pub(crate) struct ChainRow {
+    pub entry: AuditEntry,
+    pub indexed: bool,
 }
 
 /// Entries in chain order after `after_seq`, at most `batch`.
 pub(crate) async fn chain_after(
     conn: &mut AnyConnection,
+    backend: Backend,
     after_seq: i64,
     batch: i64,
-) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"))
-        .bind(after_seq)
-        .bind(batch)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(entry).collect()
+) -> Result<Vec<ChainRow>, sqlx::Error> {
+    let indexed = match backend {
+        Backend::Sqlite => "indexed",
+        Backend::Postgres => "1 AS indexed",
+    };
+    let rows =
+        sqlx::query(&format!("SELECT {COLUMNS}, {indexed} FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after_seq)
+            .bind(batch)
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.iter().map(|r| Ok(ChainRow { entry: entry(r)?, indexed: r.try_get::<i64, _>("indexed")? != 0 })).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -286,14 +344,20 @@ pub(crate) async fn insert_checkpoint(
 
 /// Deletes up to `batch` entries older than `before` that the newest checkpoint covers.
 pub(crate) async fn prune_batch(db: &Db, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "DELETE FROM audit_entries WHERE seq IN (SELECT seq FROM audit_entries WHERE time < $1 \
-         AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints) ORDER BY seq LIMIT $2)",
-    )
-    .bind(before)
-    .bind(batch)
-    .execute(db.writer())
-    .await?;
+    const COVERED: &str = "time < $1 AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints)";
+    let expired = match db.backend() {
+        Backend::Postgres => format!("SELECT seq FROM audit_entries WHERE {COVERED} ORDER BY seq LIMIT $2"),
+        // A trail too quiet to fill a run of the batched indexes expires too.
+        Backend::Sqlite => format!(
+            "SELECT seq FROM audit_entries WHERE indexed = 1 AND {COVERED} \
+             UNION ALL SELECT seq FROM audit_entries WHERE {SQLITE_UNINDEXED} AND {COVERED} ORDER BY seq LIMIT $2"
+        ),
+    };
+    let done = sqlx::query(&format!("DELETE FROM audit_entries WHERE seq IN ({expired})"))
+        .bind(before)
+        .bind(batch)
+        .execute(db.writer())
+        .await?;
     Ok(done.rows_affected())
 }
 
