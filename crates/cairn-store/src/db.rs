@@ -80,6 +80,9 @@ impl Db {
         let opts = || {
             AnyPoolOptions::new()
                 .acquire_timeout(acquire)
+                // A ping would cost every transaction a round trip to the connection's
+                // thread, and an open SQLite file has nothing for it to find broken.
+                .test_before_acquire(false)
                 .min_connections(0)
                 .idle_timeout(Some(Duration::from_secs(300)))
                 .after_connect(|conn, _| {
