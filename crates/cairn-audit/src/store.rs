@@ -161,63 +161,130 @@ enum Bind {
     Text(String),
 }
 
+/// A prefix filter (`user.*`) is answered as a merge of one index range per action under
+/// the prefix, each already in listing order, so a page reads at most `limit` entries of
+/// each action instead of sorting every match. Past this many actions it is one range
+/// over the prefix, sorted.
+const MERGED_ACTIONS: usize = 64;
+
+/// `[prefix, upper)`: every action under `prefix` (which ends in '.'); '/' follows '.'
+/// in byte order.
+fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_owned(), format!("{}/", &prefix[..prefix.len() - 1]))
+}
+
+/// The actions present under `prefix`, found by stepping through the action index (one
+/// probe per action); `None` when there are more than [`MERGED_ACTIONS`]. On SQLite, those
+/// of indexed entries: the unindexed are read by a range anyway.
+async fn actions_under(db: &Db, prefix: &str) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let (sql, binds) = actions_under_sql(db.backend(), prefix);
+    let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
+    let actions: Vec<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    Ok((actions.len() <= MERGED_ACTIONS).then_some(actions))
+}
+
+fn actions_under_sql(backend: Backend, prefix: &str) -> (String, Vec<Bind>) {
+    let indexed = if backend == Backend::Sqlite { "indexed = 1 AND " } else { "" };
+    let (lo, hi) = prefix_range(prefix);
+    let sql = format!(
+        "WITH RECURSIVE found(action) AS ( \
+             SELECT (SELECT MIN(action) FROM audit_entries WHERE {indexed}action >= $1 AND action < $2) \
+             UNION ALL \
+             SELECT (SELECT MIN(action) FROM audit_entries WHERE {indexed}action > found.action AND action < $2) \
+             FROM found WHERE found.action IS NOT NULL) \
+         SELECT action FROM found WHERE action IS NOT NULL LIMIT $3"
+    );
+    (sql, vec![Bind::Text(lo), Bind::Text(hi), Bind::Int(MERGED_ACTIONS as i64 + 1)])
+}
+
 /// The listing query for `filter`, newest first. Each filter column leads one index that
-/// ends in `(time, seq)`, so every filter is an index range; on SQLite the entries not yet
-/// indexed join them through a primary-key range.
-fn list_sql(backend: Backend, filter: &AuditFilter, after: Option<AuditCursor>, limit: i64) -> (String, Vec<Bind>) {
-    let mut clauses = Vec::new();
+/// ends in `(time, seq)`, so every filter is an index range read in listing order: one
+/// range, or one per action of a prefix (`prefix_actions`, from [`actions_under`]),
+/// merged. On SQLite the entries not yet indexed join them through a primary-key range.
+fn list_sql(
+    backend: Backend,
+    filter: &AuditFilter,
+    prefix_actions: Option<&[String]>,
+    after: Option<AuditCursor>,
+    limit: i64,
+) -> (String, Vec<Bind>) {
     let mut binds = Vec::new();
-    let mut push = |clause: &str, values: Vec<Bind>| {
-        let mut c = clause.to_owned();
-        for v in values {
-            binds.push(v);
-            c = c.replacen('?', &format!("${}", binds.len()), 1);
-        }
-        clauses.push(c);
+    let mut bind = |v: Bind| {
+        binds.push(v);
+        format!("${}", binds.len())
     };
+    let mut common = Vec::new();
     if let Some(u) = &filter.user {
-        push("actor_id = ?", vec![Bind::Text(u.clone())]);
-    }
-    match &filter.action {
-        Some(ActionPattern::Exact(a)) => push("action = ?", vec![Bind::Text(a.clone())]),
-        // `user.` ≤ action < `user/`: '/' follows '.' in byte order, so this is the prefix range.
-        Some(ActionPattern::Prefix(p)) => {
-            let upper = format!("{}/", &p[..p.len() - 1]);
-            push("action >= ? AND action < ?", vec![Bind::Text(p.clone()), Bind::Text(upper)])
-        }
-        None => {}
+        common.push(format!("actor_id = {}", bind(Bind::Text(u.clone()))));
     }
     if let Some(t) = &filter.resource_type {
-        push("resource_type = ?", vec![Bind::Text(t.clone())]);
+        common.push(format!("resource_type = {}", bind(Bind::Text(t.clone()))));
     }
     if let Some(r) = &filter.resource_id {
-        push("resource_id = ?", vec![Bind::Text(r.clone())]);
+        common.push(format!("resource_id = {}", bind(Bind::Text(r.clone()))));
     }
     if let Some(f) = filter.from {
-        push("time >= ?", vec![Bind::Int(f)]);
+        common.push(format!("time >= {}", bind(Bind::Int(f))));
     }
     if let Some(t) = filter.to {
-        push("time < ?", vec![Bind::Int(t)]);
+        common.push(format!("time < {}", bind(Bind::Int(t))));
     }
     if let Some(c) = after {
-        push("(time, seq) < (?, ?)", vec![Bind::Int(c.time), Bind::Int(c.seq)]);
+        let (t, q) = (bind(Bind::Int(c.time)), bind(Bind::Int(c.seq)));
+        common.push(format!("(time, seq) < ({t}, {q})"));
     }
-    binds.push(Bind::Int(limit));
-    let limit = format!("LIMIT ${}", binds.len());
-    const NEWEST_FIRST: &str = "ORDER BY time DESC, seq DESC";
-    let sql = match backend {
-        Backend::Postgres => {
-            let filters = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-            format!("SELECT {COLUMNS} FROM audit_entries{filters} {NEWEST_FIRST} {limit}")
+    // The action clause of each indexed arm, and the one for SQLite's unindexed entries.
+    let (arms, unindexed_action) = match &filter.action {
+        None => (vec![None], None),
+        Some(ActionPattern::Exact(a)) => {
+            let clause = format!("action = {}", bind(Bind::Text(a.clone())));
+            (vec![Some(clause.clone())], Some(clause))
         }
-        Backend::Sqlite => {
-            let filters: String = clauses.iter().map(|c| format!(" AND {c}")).collect();
+        Some(ActionPattern::Prefix(p)) => {
+            // Too many actions to merge, or none (its empty range costs nothing): one range.
+            let merged = prefix_actions.filter(|actions| !actions.is_empty());
+            let range = (merged.is_none() || backend == Backend::Sqlite).then(|| {
+                let (lo, hi) = prefix_range(p);
+                format!("action >= {} AND action < {}", bind(Bind::Text(lo)), bind(Bind::Text(hi)))
+            });
+            match merged {
+                Some(actions) => {
+                    (actions.iter().map(|a| Some(format!("action = {}", bind(Bind::Text(a.clone()))))).collect(), range)
+                }
+                None => (vec![range.clone()], range),
+            }
+        }
+    };
+    let limit = format!("LIMIT {}", bind(Bind::Int(limit)));
+    const NEWEST_FIRST: &str = "ORDER BY time DESC, seq DESC";
+    let conditions = |first: &str, action: Option<&String>| {
+        let all: Vec<&str> = [first]
+            .into_iter()
+            .chain(action.map(String::as_str))
+            .chain(common.iter().map(String::as_str))
+            .filter(|c| !c.is_empty())
+            .collect();
+        if all.is_empty() { String::new() } else { format!(" WHERE {}", all.join(" AND ")) }
+    };
+    let indexed = if backend == Backend::Sqlite { "indexed = 1" } else { "" };
+    let mut parts: Vec<String> = arms
+        .iter()
+        .map(|action| {
             format!(
-                "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM audit_entries WHERE indexed = 1{filters} \
-                 {NEWEST_FIRST} {limit}) \
-                 UNION ALL SELECT {COLUMNS} FROM audit_entries WHERE {SQLITE_UNINDEXED}{filters} \
-                 {NEWEST_FIRST} {limit}"
+                "SELECT {COLUMNS} FROM audit_entries{} {NEWEST_FIRST} {limit}",
+                conditions(indexed, action.as_ref())
             )
+        })
+        .collect();
+    if backend == Backend::Sqlite {
+        let unindexed = conditions(SQLITE_UNINDEXED, unindexed_action.as_ref());
+        parts.push(format!("SELECT {COLUMNS} FROM audit_entries{unindexed} {NEWEST_FIRST} {limit}"));
+    }
+    let sql = match parts.as_slice() {
+        [one] => one.clone(),
+        _ => {
+            let merged: Vec<String> = parts.iter().map(|p| format!("SELECT {COLUMNS} FROM ({p}) AS arm")).collect();
+            format!("{} {NEWEST_FIRST} {limit}", merged.join(" UNION ALL "))
         }
     };
     (sql, binds)
@@ -234,37 +301,65 @@ fn bound<'q>(sql: &'q str, binds: Vec<Bind>) -> Query<'q, Any, AnyArguments<'q>>
     q
 }
 
+/// The actions a prefix filter merges, when it is one and there are few enough of them.
+async fn prefix_actions(db: &Db, filter: &AuditFilter) -> Result<Option<Vec<String>>, sqlx::Error> {
+    match &filter.action {
+        Some(ActionPattern::Prefix(p)) => actions_under(db, p).await,
+        _ => Ok(None),
+    }
+}
+
 pub(crate) async fn list(
     db: &Db,
     filter: &AuditFilter,
     after: Option<AuditCursor>,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let (sql, binds) = list_sql(db.backend(), filter, after, limit);
+    let actions = prefix_actions(db, filter).await?;
+    let (sql, binds) = list_sql(db.backend(), filter, actions.as_deref(), after, limit);
     let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
     rows.iter().map(entry).collect()
 }
 
-/// The query plan of the listing for `filter`, one line per plan row.
+/// The query plans of the listing for `filter` (with a prefix, of finding its actions
+/// too), one line per plan row.
 pub(crate) async fn explain(db: &Db, filter: &AuditFilter) -> Result<Vec<String>, sqlx::Error> {
-    let (sql, binds) = list_sql(db.backend(), filter, Some(AuditCursor { time: i64::MAX, seq: i64::MAX }), 100);
-    match db.backend() {
-        Backend::Sqlite => {
-            let sql = format!("EXPLAIN QUERY PLAN {sql}");
-            let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
-            rows.iter().map(|r| r.try_get::<String, _>("detail")).collect()
-        }
-        Backend::Postgres => {
-            // Tiny test tables make a sequential scan cheapest; forbid it to see which
-            // index the planner would use.
-            let mut tx = db.begin().await?;
-            sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
-            let sql = format!("EXPLAIN {sql}");
-            let rows = bound(&sql, binds).fetch_all(&mut *tx).await?;
-            tx.rollback().await?;
-            rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+    let actions = prefix_actions(db, filter).await?;
+    let mut queries = vec![list_sql(
+        db.backend(),
+        filter,
+        actions.as_deref(),
+        Some(AuditCursor { time: i64::MAX, seq: i64::MAX }),
+        100,
+    )];
+    if let Some(ActionPattern::Prefix(p)) = &filter.action {
+        queries.push(actions_under_sql(db.backend(), p));
+    }
+    let mut lines = Vec::new();
+    for (sql, binds) in queries {
+        match db.backend() {
+            Backend::Sqlite => {
+                let sql = format!("EXPLAIN QUERY PLAN {sql}");
+                let rows = bound(&sql, binds).fetch_all(db.reader()).await?;
+                for r in &rows {
+                    lines.push(r.try_get::<String, _>("detail")?);
+                }
+            }
+            Backend::Postgres => {
+                // Tiny test tables make a sequential scan cheapest; forbid it to see which
+                // index the planner would use.
+                let mut tx = db.begin().await?;
+                sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await?;
+                let sql = format!("EXPLAIN {sql}");
+                let rows = bound(&sql, binds).fetch_all(&mut *tx).await?;
+                tx.rollback().await?;
+                for r in &rows {
+                    lines.push(r.try_get::<String, _>(0)?);
+                }
+            }
         }
     }
+    Ok(lines)
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<AuditEntry>, sqlx::Error> {

@@ -166,6 +166,12 @@ backend_test!(async fn every_filter_is_served_by_an_index(backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let db = app.store.tenant_db(acme.id).await.unwrap();
+    // Two actions under `user.`, enough entries for SQLite's batched indexes to hold some.
+    for i in 0..40 {
+        let action = cairn_audit::Action::parse(if i % 2 == 0 { "user.created" } else { "user.deleted" }).unwrap();
+        let actor = cairn_audit::Actor { id: "alice".into(), email: None };
+        AuditService::record_now(&db, cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default())).await.unwrap();
+    }
     let filter = |f: fn(&mut AuditFilter)| {
         let mut filter = AuditFilter::default();
         f(&mut filter);
@@ -193,6 +199,18 @@ backend_test!(async fn every_filter_is_served_by_an_index(backend) {
             Backend::Postgres => plan.contains("Seq Scan"),
         };
         assert!(!full_scan, "{f:?} scans the table:\n{plan}");
+    }
+    // A prefix reads one range per action under it, each in listing order, and merges them:
+    // a page never sorts every match.
+    let prefix = filter(|f| f.action = Some(cairn_audit::ActionPattern::parse("user.*").unwrap()));
+    let plan = AuditService::explain(&db, &prefix).await.unwrap().join("\n");
+    let ordered_ranges = match backend {
+        Backend::Sqlite => plan.matches("USING INDEX audit_by_action (action=? AND").count(),
+        Backend::Postgres => plan.matches("Index Scan Backward using audit_by_action").count(),
+    };
+    assert_eq!(ordered_ranges, 2, "one ordered range for user.created, one for user.deleted:\n{plan}");
+    if backend == Backend::Postgres {
+        assert!(plan.contains("Merge Append"), "{plan}");
     }
 });
 
@@ -358,6 +376,20 @@ backend_test!(async fn listings_read_indexed_and_newest_entries_alike(backend) {
     assert_eq!(AuditService::sweep(&db, cairn_domain::now_ms() + 3 * 86_400_000, 16).await.unwrap(), 71);
     let report = verify(&app, &acme).await;
     assert_eq!((&report.violation, report.entries), (&None, 0), "{report:?}");
+});
+
+backend_test!(async fn a_prefix_over_many_actions_lists_them_all(backend) {
+    // More actions under the prefix than a listing merges range by range.
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let db = app.store.tenant_db(acme.id).await.unwrap();
+    for i in 0..80 {
+        let action = cairn_audit::Action::parse(&format!("many.a{i}")).unwrap();
+        let actor = cairn_audit::Actor { id: "alice".into(), email: None };
+        AuditService::record_now(&db, cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default())).await.unwrap();
+    }
+    let admin = app.token(&acme, Role::Admin);
+    assert_eq!(every_page(&app, &admin, "action=many.*", 30).await, (1..=80).rev().collect::<Vec<i64>>());
 });
 
 /// On SQLite an entry joins the filter indexes when its run of 32 is complete (migration
