@@ -131,9 +131,10 @@ impl AuditService {
             if appended {
                 let mut heads = SQLITE_HEADS.lock().expect("head cache");
                 let head = (e.seq, e.hash.clone());
-                match heads.get_mut(db.name()) {
-                    Some(cached) => *cached = head,
-                    None => drop(heads.insert(db.name().to_owned(), head)),
+                if let Some(cached) = heads.get_mut(db.name()) {
+                    *cached = head;
+                } else {
+                    heads.insert(db.name().to_owned(), head);
                 }
                 return Ok(e);
             }

@@ -468,3 +468,16 @@ pub(crate) async fn set_retention_days(conn: &mut AnyConnection, days: i64) -> R
     sqlx::query("UPDATE audit_settings SET retention_days = $1 WHERE id = 1").bind(days).execute(&mut *conn).await?;
     Ok(old)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unindexed_range_matches_the_batching_trigger() {
+        let migration = include_str!("../migrations/sqlite/0002_batched_indexes.sql");
+        assert!(migration.contains(&format!("WHEN NEW.seq % {INDEX_BATCH} = 0")), "{migration}");
+        assert!(migration.contains(&format!("seq > NEW.seq - {INDEX_BATCH} AND seq <= NEW.seq")), "{migration}");
+        assert!(SQLITE_UNINDEXED.contains(&format!("seq - seq % {INDEX_BATCH}")));
+    }
+}
