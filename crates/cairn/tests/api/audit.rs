@@ -29,6 +29,14 @@ async fn checkpoint(app: &TestApp, tenant: &TestTenant) {
     AuditService::checkpoint(&db, app.tokens(), &tenant.id.to_string()).await.unwrap();
 }
 
+/// Appends an entry by `actor` straight through the service, as a change would.
+async fn record(db: &cairn_store::Db, actor: &str, action: &str) {
+    let actor = cairn_audit::Actor { id: actor.into(), email: None };
+    let action = cairn_audit::Action::parse(action).unwrap();
+    let entry = cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default());
+    AuditService::record_now(db, entry).await.unwrap();
+}
+
 async fn add_entries(app: &TestApp, token: &str, actions: &[&str]) {
     for a in actions {
         let resp = app.post("/api/v1/audit", token, &json!({"action": a})).send().await.unwrap();
@@ -168,9 +176,7 @@ backend_test!(async fn every_filter_is_served_by_an_index(backend) {
     let db = app.store.tenant_db(acme.id).await.unwrap();
     // Two actions under `user.`, enough entries for SQLite's batched indexes to hold some.
     for i in 0..40 {
-        let action = cairn_audit::Action::parse(if i % 2 == 0 { "user.created" } else { "user.deleted" }).unwrap();
-        let actor = cairn_audit::Actor { id: "alice".into(), email: None };
-        AuditService::record_now(&db, cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default())).await.unwrap();
+        record(&db, "alice", if i % 2 == 0 { "user.created" } else { "user.deleted" }).await;
     }
     let filter = |f: fn(&mut AuditFilter)| {
         let mut filter = AuditFilter::default();
@@ -384,9 +390,7 @@ backend_test!(async fn a_prefix_over_many_actions_lists_them_all(backend) {
     let acme = app.create_tenant("acme").await;
     let db = app.store.tenant_db(acme.id).await.unwrap();
     for i in 0..80 {
-        let action = cairn_audit::Action::parse(&format!("many.a{i}")).unwrap();
-        let actor = cairn_audit::Actor { id: "alice".into(), email: None };
-        AuditService::record_now(&db, cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default())).await.unwrap();
+        record(&db, "alice", &format!("many.a{i}")).await;
     }
     let admin = app.token(&acme, Role::Admin);
     assert_eq!(every_page(&app, &admin, "action=many.*", 30).await, (1..=80).rev().collect::<Vec<i64>>());
@@ -434,10 +438,7 @@ backend_test!(async fn a_trail_from_before_the_batched_indexes_is_upgraded(backe
     let acme = old.create_tenant(&slug, "Acme", None).await.unwrap();
     let db = old.tenant_db(acme.id).await.unwrap();
     for i in 0..40 {
-        let actor = cairn_audit::Actor { id: format!("user-{}", i % 4), email: None };
-        let action = cairn_audit::Action::parse(if i % 2 == 0 { "old.even" } else { "old.odd" }).unwrap();
-        let entry = cairn_audit::NewEntry::new(actor, action, cairn_audit::Outcome::Success, Default::default());
-        AuditService::record_now(&db, entry).await.unwrap();
+        record(&db, &format!("user-{}", i % 4), if i % 2 == 0 { "old.even" } else { "old.odd" }).await;
     }
     old.close().await;
 
