@@ -38,6 +38,22 @@ fn entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 /// through the primary key: a range of at most `INDEX_BATCH - 1` rows at the chain's end.
 const SQLITE_UNINDEXED: &str = "seq > (SELECT seq - seq % 32 FROM audit_head WHERE id = 1) AND indexed = 0";
 
+/// SQLite: the entries in the batched indexes, the predicate of those partial indexes
+/// (which a query must repeat to use them).
+const SQLITE_INDEXED: &str = "indexed = 1";
+
+/// A query for `columns` of every entry matching `condition`: on SQLite, the indexed
+/// entries and the newest, unindexed ones.
+fn every_entry(backend: Backend, columns: &str, condition: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("SELECT {columns} FROM audit_entries WHERE {condition}"),
+        Backend::Sqlite => format!(
+            "SELECT {columns} FROM audit_entries WHERE {SQLITE_INDEXED} AND {condition} \
+             UNION ALL SELECT {columns} FROM audit_entries WHERE {SQLITE_UNINDEXED} AND {condition}"
+        ),
+    }
+}
+
 /// The run length of SQLite's batched indexes; the `32` of migration 0002's trigger and
 /// of [`SQLITE_UNINDEXED`].
 pub(crate) const INDEX_BATCH: i64 = 32;
@@ -184,7 +200,7 @@ async fn actions_under(db: &Db, prefix: &str) -> Result<Option<Vec<String>>, sql
 }
 
 fn actions_under_sql(backend: Backend, prefix: &str) -> (String, Vec<Bind>) {
-    let indexed = if backend == Backend::Sqlite { "indexed = 1 AND " } else { "" };
+    let indexed = if backend == Backend::Sqlite { format!("{SQLITE_INDEXED} AND ") } else { String::new() };
     let (lo, hi) = prefix_range(prefix);
     let sql = format!(
         "WITH RECURSIVE found(action) AS ( \
@@ -266,7 +282,7 @@ fn list_sql(
             .collect();
         if all.is_empty() { String::new() } else { format!(" WHERE {}", all.join(" AND ")) }
     };
-    let indexed = if backend == Backend::Sqlite { "indexed = 1" } else { "" };
+    let indexed = if backend == Backend::Sqlite { SQLITE_INDEXED } else { "" };
     let mut parts: Vec<String> = arms
         .iter()
         .map(|action| {
@@ -363,13 +379,7 @@ pub(crate) async fn explain(db: &Db, filter: &AuditFilter) -> Result<Vec<String>
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<AuditEntry>, sqlx::Error> {
-    let sql = match db.backend() {
-        Backend::Postgres => format!("SELECT {COLUMNS} FROM audit_entries WHERE id = $1"),
-        Backend::Sqlite => format!(
-            "SELECT {COLUMNS} FROM audit_entries WHERE id = $1 AND indexed = 1 \
-             UNION ALL SELECT {COLUMNS} FROM audit_entries WHERE {SQLITE_UNINDEXED} AND id = $1"
-        ),
-    };
+    let sql = every_entry(db.backend(), COLUMNS, "id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(db.reader()).await?;
     row.as_ref().map(entry).transpose()
 }
@@ -440,14 +450,8 @@ pub(crate) async fn insert_checkpoint(
 /// Deletes up to `batch` entries older than `before` that the newest checkpoint covers.
 pub(crate) async fn prune_batch(db: &Db, before: i64, batch: i64) -> Result<u64, sqlx::Error> {
     const COVERED: &str = "time < $1 AND seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints)";
-    let expired = match db.backend() {
-        Backend::Postgres => format!("SELECT seq FROM audit_entries WHERE {COVERED} ORDER BY seq LIMIT $2"),
-        // A trail too quiet to fill a run of the batched indexes expires too.
-        Backend::Sqlite => format!(
-            "SELECT seq FROM audit_entries WHERE indexed = 1 AND {COVERED} \
-             UNION ALL SELECT seq FROM audit_entries WHERE {SQLITE_UNINDEXED} AND {COVERED} ORDER BY seq LIMIT $2"
-        ),
-    };
+    // On SQLite, a trail too quiet to fill a run of the batched indexes expires too.
+    let expired = format!("{} ORDER BY seq LIMIT $2", every_entry(db.backend(), "seq", COVERED));
     let done = sqlx::query(&format!("DELETE FROM audit_entries WHERE seq IN ({expired})"))
         .bind(before)
         .bind(batch)
@@ -479,5 +483,6 @@ mod tests {
         assert!(migration.contains(&format!("WHEN NEW.seq % {INDEX_BATCH} = 0")), "{migration}");
         assert!(migration.contains(&format!("seq > NEW.seq - {INDEX_BATCH} AND seq <= NEW.seq")), "{migration}");
         assert!(SQLITE_UNINDEXED.contains(&format!("seq - seq % {INDEX_BATCH}")));
+        assert!(migration.contains(&format!("(action, time, seq) WHERE {SQLITE_INDEXED};")), "{migration}");
     }
 }
