@@ -2,17 +2,17 @@
 //! event's envelope signed as Standard Webhooks specifies (`webhook-id`,
 //! `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>` over
 //! `<id>.<timestamp>.<body>`), with the same retries and dead letters as every consumer, and
-//! a log of every attempt. Requests to private, loopback or link-local addresses are refused
-//! unless the operator allows them.
+//! a log of every attempt. Requests go through the guarded outbound client
+//! (`cairn-outbound`): private, loopback and link-local addresses are refused unless the
+//! operator allows them, and no redirect is followed.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{MasterKey, ValidationError, now_ms};
+use cairn_outbound::Outbound;
 use cairn_store::Db;
 use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 
@@ -47,64 +47,11 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-/// Whether an address is one a webhook may not reach by default: loopback, private,
-/// link-local, carrier-grade NAT, unique-local, unspecified, broadcast or multicast.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
-    }
-}
-
-/// Checks a receiver URL: http(s), a host, no credentials, and (unless allowed) no literal
-/// private address. Names are checked again when they resolve, at each delivery.
-pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, ValidationError> {
-    let bad = |m: &str| ValidationError::new("url", m);
-    if raw.len() > 2048 {
-        return Err(bad("at most 2048 characters"));
-    }
-    let url = url::Url::parse(raw).map_err(|e| bad(&format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must be http or https"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not contain credentials; the signature authenticates Cairn to the receiver"));
-    }
-    let ip = match url.host() {
-        None => return Err(bad("must name a host")),
-        Some(url::Host::Ipv4(a)) => Some(IpAddr::V4(a)),
-        Some(url::Host::Ipv6(a)) => Some(IpAddr::V6(a)),
-        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
-            Some(IpAddr::from([127, 0, 0, 1]))
-        }
-        Some(url::Host::Domain(_)) => None,
-    };
-    if let Some(ip) = ip.filter(|ip| !allow_private && is_private(*ip)) {
-        return Err(bad(&format!(
-            "{ip} is a private, loopback or link-local address; the operator must allow such receivers (webhooks_allow_private)"
-        )));
-    }
-    Ok(url)
+/// Checks a receiver URL as the outbound client will (https unless plain http is allowed,
+/// a host, no credentials — the signature authenticates Cairn — and no refused literal
+/// address). Names are checked again when they resolve, at each delivery.
+pub fn check_url(raw: &str, outbound: &Outbound) -> Result<url::Url, ValidationError> {
+    outbound.check_url("url", raw)
 }
 
 /// A new secret: `whsec_` and 32 random bytes in base64.
@@ -341,48 +288,17 @@ pub(crate) async fn subscriptions(conn: &mut AnyConnection) -> Result<Vec<(Strin
         .collect()
 }
 
-/// Resolves names like the system does, then drops private addresses (unless allowed), so
-/// a public name that points inside the network is refused at connection time too.
-struct GuardedResolver {
-    allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let usable: Vec<SocketAddr> = found.into_iter().filter(|a| allow || !is_private(a.ip())).collect();
-            if usable.is_empty() {
-                return Err(format!("{host} resolves only to private, loopback or link-local addresses").into());
-            }
-            Ok(Box::new(usable.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The `webhook:<id>` consumer: POSTs the envelope to the receiver.
+/// The `webhook:<id>` consumer: POSTs the envelope to the receiver through the guarded
+/// outbound client.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     key: MasterKey,
-    client: reqwest::Client,
-    allow_private: bool,
+    outbound: Outbound,
 }
 
 impl Deliverer {
-    pub fn new(key: MasterKey, allow_private: bool) -> Self {
-        // TLS is rustls on ring, as everywhere in Cairn (idempotent).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(TIMEOUT)
-            .user_agent(concat!("Cairn-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("webhook HTTP client builds");
-        Self { key, client, allow_private }
+    pub fn new(key: MasterKey, outbound: Outbound) -> Self {
+        Self { key, outbound }
     }
 
     async fn post(&self, job: &Job) -> Result<(), Failure> {
@@ -399,26 +315,30 @@ impl Deliverer {
             self.key.open(&secret, &aad(&hook.id)).ok().and_then(|s| String::from_utf8(s).ok()).ok_or_else(|| {
                 Failure::Permanent("the webhook's secret cannot be opened with this master key".into())
             })?;
-        check_url(&hook.url, self.allow_private).map_err(|e| Failure::Permanent(e.to_string()))?;
         let body = serde_json::to_vec(&job.event.envelope()).unwrap_or_default();
         let timestamp = now_ms() / 1000;
         let signature =
             sign(&secret, &job.event.id, timestamp, &body).map_err(|e| Failure::Permanent(e.to_string()))?;
         let started = Instant::now();
-        let sent = self
-            .client
-            .post(&hook.url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &job.event.id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await;
+        let sent = match self.outbound.post(&hook.url) {
+            // The URL is no longer one the operator allows: no retry will change that.
+            Err(e) => return Err(Failure::Permanent(e.to_string())),
+            Ok(request) => {
+                request
+                    .timeout(TIMEOUT)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", &job.event.id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", signature)
+                    .body(body)
+                    .send()
+                    .await
+            }
+        };
         let duration_ms = started.elapsed().as_millis() as i64;
         let (status, error) = match &sent {
             Ok(r) => (Some(i64::from(r.status().as_u16())), None),
-            Err(e) => (None, Some(describe(e))),
+            Err(e) => (None, Some(e.to_string())),
         };
         let logged = sqlx::query(
             "INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, time, status, duration_ms, error) \
@@ -445,19 +365,6 @@ impl Deliverer {
             (None, e) => Err(Failure::Retry(e.unwrap_or_default())),
         }
     }
-}
-
-/// A request error without its URL (which may carry a receiver's token), with its causes.
-fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut text = if e.is_timeout() { "timed out".to_owned() } else { "request failed".to_owned() };
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl Handler for Deliverer {

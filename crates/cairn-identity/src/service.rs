@@ -89,8 +89,9 @@ pub struct Identity {
     pub tokens: Arc<Tokens>,
     pub mailer: Mailer,
     pub public_url: String,
-    /// For upstream identity providers (SSO).
-    pub http: reqwest::Client,
+    /// The guarded client for upstream identity providers (SSO): every discovery, key,
+    /// token and userinfo request goes through it.
+    pub outbound: cairn_outbound::Outbound,
 }
 
 fn audit(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {

@@ -79,16 +79,6 @@ fn upstream(e: impl std::fmt::Display) -> IdentityError {
     IdentityError::Upstream(e.to_string())
 }
 
-/// The HTTP client for upstream providers: rustls with ring, no system TLS library.
-pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("the HTTP client builds")
-}
-
 impl From<store::ConnectionRow> for Connection {
     fn from(r: store::ConnectionRow) -> Self {
         Self { id: r.id, name: r.name, issuer: r.issuer, client_id: r.client_id, created_at: r.created_at }
@@ -107,8 +97,13 @@ impl Identity {
         if name.is_empty() {
             return Err(ValidationError::new("name", "is required").into());
         }
-        // An issuer follows the redirect-URI rule: https, or http on loopback.
-        let issuer = crate::model::check_redirect_uri("issuer", new.issuer.trim().trim_end_matches('/'))?;
+        // The issuer is fetched from an anonymous visitor's sign-in: it must be a URL the
+        // guarded outbound client may reach (https, no private address unless allowed).
+        let issuer = self.outbound.check_url("issuer", new.issuer.trim())?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(ValidationError::new("issuer", "must not have a query or fragment").into());
+        }
+        let issuer = issuer.as_str().trim_end_matches('/').to_owned();
         if new.client_id.trim().is_empty() || new.client_secret.is_empty() {
             return Err(ValidationError::new("client_id", "client_id and client_secret are required").into());
         }
@@ -158,14 +153,13 @@ impl Identity {
     async fn discover(&self, issuer: &str) -> Result<Discovery, IdentityError> {
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let d: Discovery = self
-            .http
+            .outbound
             .get(&url)
+            .map_err(upstream)?
             .send()
             .await
             .map_err(upstream)?
-            .error_for_status()
-            .map_err(upstream)?
-            .json()
+            .success_json()
             .await
             .map_err(upstream)?;
         if d.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
@@ -225,11 +219,12 @@ impl Identity {
         let secret = String::from_utf8(secret).map_err(|e| IdentityError::Key(e.to_string()))?;
         let d = self.discover(&conn.issuer).await?;
         let tokens: Value = self
-            .http
+            .outbound
             .post(&d.token_endpoint)
+            .map_err(upstream)?
             .basic_auth(
-                url::form_urlencoded::byte_serialize(conn.client_id.as_bytes()).collect::<String>(),
-                Some(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()),
+                &url::form_urlencoded::byte_serialize(conn.client_id.as_bytes()).collect::<String>(),
+                Some(&url::form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>()),
             )
             .form(&[
                 ("grant_type", "authorization_code"),
@@ -253,13 +248,14 @@ impl Identity {
         // The id token may carry only `sub`; the email comes from userinfo.
         let info: Value = match (&d.userinfo_endpoint, tokens["access_token"].as_str()) {
             (Some(endpoint), Some(at)) => self
-                .http
+                .outbound
                 .get(endpoint)
+                .map_err(upstream)?
                 .bearer_auth(at)
                 .send()
                 .await
                 .map_err(upstream)?
-                .json()
+                .success_json()
                 .await
                 .map_err(upstream)?,
             _ => Value::Object(claims.clone()),
@@ -280,7 +276,16 @@ impl Identity {
         nonce: &str,
     ) -> Result<serde_json::Map<String, Value>, IdentityError> {
         let header = crate::jws::header(token).map_err(|e| upstream(format!("id token: {e}")))?;
-        let jwks: Value = self.http.get(&d.jwks_uri).send().await.map_err(upstream)?.json().await.map_err(upstream)?;
+        let jwks: Value = self
+            .outbound
+            .get(&d.jwks_uri)
+            .map_err(upstream)?
+            .send()
+            .await
+            .map_err(upstream)?
+            .success_json()
+            .await
+            .map_err(upstream)?;
         let b64 = |v: &Value| v.as_str().and_then(|s| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok());
         let key = jwks["keys"]
             .as_array()

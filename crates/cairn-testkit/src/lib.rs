@@ -23,7 +23,7 @@ use cairn_store::{Backend as StoreBackend, Store};
 pub use cairn_store::Backend;
 
 /// An HTTP client for tests. TLS in the workspace is rustls on ring, installed here as in
-/// the server (`cairn_identity::sso::http_client`).
+/// the server (`cairn_outbound::Outbound::new`).
 pub fn http_client() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().timeout(Duration::from_secs(30))
@@ -61,11 +61,12 @@ pub fn fresh_config_on(data_dir: &std::path::Path, postgres_server: Option<&str>
     let mut layers = Layers::load(None, &|_| None).expect("defaults load");
     layers.set_flag("data_dir", data_dir.display().to_string());
     layers.set_flag("listen", "127.0.0.1:0");
-    // Event deliveries retry in a blink, and webhooks may reach the tests' receivers on loopback.
+    // Event deliveries retry in a blink; webhooks and SSO reach the tests' peers on loopback over http.
     layers.set_flag("events_retry_base", "100ms");
     layers.set_flag("events_retry_max", "1s");
     layers.set_flag("events_poll_interval", "1s");
-    layers.set_flag("webhooks_allow_private", "true");
+    layers.set_flag("outbound_allow_private", "true");
+    layers.set_flag("outbound_allow_http", "true");
     if let Some(server) = postgres_server {
         let db = format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple());
         layers.set_flag("database_url", with_database(server, &db));

@@ -81,8 +81,6 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer).
     pub trust_proxy_headers: bool,
-    /// Webhooks may target private, loopback and link-local addresses.
-    pub webhooks_allow_private: bool,
 }
 
 #[cfg(test)]

@@ -18,6 +18,11 @@ pub struct Key {
     pub doc: &'static str,
 }
 
+/// Former names still read, each as (old name, old variable, the key it now sets). The
+/// current name wins where both are given.
+const ALIASES: &[(&str, &str, &str)] =
+    &[("webhooks_allow_private", "CAIRN_WEBHOOKS_ALLOW_PRIVATE", "outbound_allow_private")];
+
 pub const KEYS: &[Key] = &[
     Key {
         name: "data_dir",
@@ -216,11 +221,18 @@ pub const KEYS: &[Key] = &[
         doc: "How long events whose deliveries all ended, and webhook delivery logs, are kept (swept every `audit_sweep_interval`). Events with a pending delivery or a dead letter stay.",
     },
     Key {
-        name: "webhooks_allow_private",
-        env: "CAIRN_WEBHOOKS_ALLOW_PRIVATE",
+        name: "outbound_allow_private",
+        env: "CAIRN_OUTBOUND_ALLOW_PRIVATE",
         default: Some("false"),
         secret: false,
-        doc: "`true` lets webhooks reach private, loopback and link-local addresses (a receiver inside your network). Off by default, so tenants cannot probe the network Cairn runs in.",
+        doc: "`true` lets requests made on a tenant's behalf (webhook deliveries, SSO providers) reach private, loopback, link-local and this host's own addresses: receivers and providers inside your network. Off by default, so tenants cannot probe the network Cairn runs in. The former name `webhooks_allow_private` (`CAIRN_WEBHOOKS_ALLOW_PRIVATE`) is still read.",
+    },
+    Key {
+        name: "outbound_allow_http",
+        env: "CAIRN_OUTBOUND_ALLOW_HTTP",
+        default: Some("false"),
+        secret: false,
+        doc: "`true` lets requests made on a tenant's behalf use plain `http://` URLs (a receiver or provider on your own network without TLS). Off by default: webhook receivers and SSO issuers must be https.",
     },
 ];
 
@@ -256,7 +268,8 @@ pub struct Config {
     pub mail_from: Option<String>,
     pub events: cairn_events::DeliverySettings,
     pub events_retention: Duration,
-    pub webhooks_allow_private: bool,
+    /// What requests made on a tenant's behalf may reach beyond public https servers.
+    pub outbound: cairn_outbound::Policy,
 }
 
 /// A configuration problem: the key (as the user named it) and what is wrong.
@@ -310,12 +323,18 @@ impl Layers {
                 .map_err(|e| err("CAIRN_CONFIG", format!("cannot read {}: {e}", path.display())))?;
             let table: toml::Table =
                 text.parse().map_err(|e: toml::de::Error| err(path.display().to_string(), e.message().to_owned()))?;
-            for (name, value) in table {
+            let current = |name: &str| table.contains_key(name);
+            for (name, value) in &table {
+                let name = match ALIASES.iter().find(|(old, _, _)| *old == name.as_str()) {
+                    Some((_, _, new)) if current(new) => continue,
+                    Some((_, _, new)) => *new,
+                    None => name.as_str(),
+                };
                 let key = KEYS
                     .iter()
                     .find(|k| k.name == name)
                     .ok_or_else(|| err(format!("{}: {name}", path.display()), "unknown key"))?;
-                let text = match value {
+                let text = match value.clone() {
                     toml::Value::String(s) => s,
                     toml::Value::Integer(i) => i.to_string(),
                     other => {
@@ -323,6 +342,14 @@ impl Layers {
                     }
                 };
                 layers.values.insert(key.name, (text, Source::File));
+            }
+        }
+        for (_, old_env, new) in ALIASES {
+            if let Some(v) = env(old_env)
+                && let Some(k) = KEYS.iter().find(|k| k.name == *new)
+                && env(k.env).is_none()
+            {
+                layers.values.insert(k.name, (v, Source::Env));
             }
         }
         for k in KEYS {
@@ -459,7 +486,10 @@ impl Layers {
         Ok(Config {
             events,
             events_retention: positive("events_retention")?,
-            webhooks_allow_private: flag("webhooks_allow_private")?,
+            outbound: cairn_outbound::Policy {
+                allow_private: flag("outbound_allow_private")?,
+                allow_http: flag("outbound_allow_http")?,
+            },
             data_dir,
             database_url,
             listen,
@@ -606,6 +636,22 @@ mod tests {
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         let e = Layers::load(Some(&file), &|_| None).unwrap_err();
         assert!(e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn the_former_name_of_outbound_allow_private_is_still_read() {
+        let c = layers(&[("CAIRN_WEBHOOKS_ALLOW_PRIVATE", "true")]).parse().unwrap();
+        assert!(c.outbound.allow_private && !c.outbound.allow_http);
+        let c = layers(&[("CAIRN_WEBHOOKS_ALLOW_PRIVATE", "true"), ("CAIRN_OUTBOUND_ALLOW_PRIVATE", "false")])
+            .parse()
+            .unwrap();
+        assert!(!c.outbound.allow_private, "the current name wins");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cairn.toml");
+        std::fs::write(&file, "webhooks_allow_private = \"true\"\n").unwrap();
+        let c = Layers::load(Some(&file), &|_| None).unwrap().parse().unwrap();
+        assert!(c.outbound.allow_private);
+        assert!(!layers(&[]).parse().unwrap().outbound.allow_private, "off by default");
     }
 
     #[test]

@@ -49,9 +49,10 @@ pub fn tenant_migrations() -> Vec<Migration> {
 
 /// Every consumer of events: publish notifications (fan-out, then one mail per
 /// subscriber) and webhooks.
-pub fn consumers(identity: Arc<Identity>, webhooks_allow_private: bool) -> cairn_events::Consumers {
+pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
     use cairn_records::notify;
     let key = identity.store.master_key().clone();
+    let outbound = identity.outbound.clone();
     cairn_events::Consumers::default()
         .subscribe(
             notify::CONSUMER,
@@ -59,7 +60,7 @@ pub fn consumers(identity: Arc<Identity>, webhooks_allow_private: bool) -> cairn
             Arc::new(notify::FanOut { identity: identity.clone() }),
         )
         .handle(notify::MAIL, Arc::new(notify::Mailer { identity }))
-        .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, webhooks_allow_private)))
+        .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, outbound)))
 }
 
 /// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).
@@ -140,8 +141,10 @@ pub fn mailer(config: &Config, public_url: &str) -> anyhow::Result<cairn_mail::M
 pub async fn identity(config: &Config, store: &Store, public_url: String) -> anyhow::Result<(Identity, bool)> {
     let (tokens, first_start) = tokens(store, public_url.clone()).await?;
     let mailer = mailer(config, &public_url)?;
-    let http = cairn_identity::sso::http_client();
-    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, http }, first_start))
+    // The one client for requests made on a tenant's behalf (SSO here, webhooks through
+    // `consumers`), guarded as the operator's policy says.
+    let outbound = cairn_outbound::Outbound::new(config.outbound);
+    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, outbound }, first_start))
 }
 
 /// What first start created, to tell the person who started it: the first admin and
@@ -188,7 +191,6 @@ impl Application {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             trust_proxy_headers: config.trust_proxy_headers,
-            webhooks_allow_private: config.webhooks_allow_private,
         };
         let state = AppState::new(identity, web);
         Ok(Application { listener, state, role, config, bootstrap })
@@ -231,7 +233,7 @@ impl Application {
                 state.tokens.clone(),
                 config.clone(),
             )));
-            let consumers = consumers(state.identity.clone(), config.webhooks_allow_private);
+            let consumers = consumers(state.identity.clone());
             let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone())
                 .with_stats(state.metrics.delivery_stats.clone());
             background.push(tokio::spawn(worker.run()));

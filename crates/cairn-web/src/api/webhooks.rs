@@ -132,7 +132,7 @@ async fn create_webhook(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.create").await?;
-    let url = webhooks::check_url(&body.url, state.config.webhooks_allow_private)?;
+    let url = webhooks::check_url(&body.url, &state.identity.outbound)?;
     let types = webhooks::check_events(&body.events, &events::ALL)?;
     let key = state.store.master_key();
     let (hook, secret) = webhooks::create(&ctx.db, key, url, types, &ctx.actor(), &ctx.meta).await?;
@@ -190,7 +190,7 @@ async fn update_webhook(
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> ApiResult<Json<Webhook>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.update").await?;
-    let url = body.url.as_deref().map(|u| webhooks::check_url(u, state.config.webhooks_allow_private)).transpose()?;
+    let url = body.url.as_deref().map(|u| webhooks::check_url(u, &state.identity.outbound)).transpose()?;
     let types = body.events.as_deref().map(|e| webhooks::check_events(e, &events::ALL)).transpose()?;
     Ok(Json(webhooks::update(&ctx.db, &id, url, types, &ctx.actor(), &ctx.meta).await?.into()))
 }

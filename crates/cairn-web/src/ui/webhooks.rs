@@ -124,7 +124,7 @@ pub(super) async fn create(State(state): State<AppState>, s: Signed, RawForm(bod
     if !s.is(Role::Admin) {
         return s.forbidden(&state, "Only admins manage webhooks.").await;
     }
-    let checked = webhooks::check_url(&d.url, state.config.webhooks_allow_private)
+    let checked = webhooks::check_url(&d.url, &state.identity.outbound)
         .and_then(|url| Ok((url, webhooks::check_events(&d.events, &events::ALL)?)));
     let (url, types) = match checked {
         Ok(ok) => ok,

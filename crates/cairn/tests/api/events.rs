@@ -239,7 +239,7 @@ backend_test!(async fn dead_letters_replay_and_discard(backend) {
 });
 
 backend_test!(async fn webhooks_to_private_addresses_are_refused_unless_allowed(backend) {
-    let app = TestApp::spawn_with(backend, |c| c.webhooks_allow_private = false).await;
+    let app = TestApp::spawn_with(backend, |c| c.outbound.allow_private = false).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     for url in ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest", "ftp://example.com/", "http://user:pw@example.com/"] {
