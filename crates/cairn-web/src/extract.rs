@@ -280,6 +280,21 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// An optional body (`Option<ApiJson<T>>`): absent when the request has no content type or
+/// an empty body, so `POST` without a body works where every field is optional.
+impl<T: DeserializeOwned + Send> axum::extract::OptionalFromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        let headers = req.headers();
+        let empty = headers.get(axum::http::header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() == b"0");
+        if empty || !headers.contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<AppState>>::from_request(req, state).await.map(Some)
+    }
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::MissingJsonContentType(_) => {

@@ -154,6 +154,41 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
     v
 }
 
+/// `tenant create --admin-email`: invites the new tenant's first admin and mails them.
+pub(crate) async fn invite_first_admin(
+    config: &Config,
+    store: &cairn_store::Store,
+    tenant: &cairn_store::Tenant,
+    email: &str,
+) -> Result<(), Failure> {
+    let new = NewUser {
+        email: Email::parse(email).map_err(|e| usage(format!("--admin-email: {}", e.message)))?,
+        given_name: String::new(),
+        family_name: String::new(),
+        roles: vec![Role::Admin],
+    };
+    let (identity, _) = startup::identity(config, store, config.public_url(config.listen)).await?;
+    let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
+    let (user, invitation) = identity
+        .create_user(tenant, &db, new, &cli_actor(), &RequestMeta::default())
+        .await
+        .map_err(identity_failure)?;
+    report_invitation(&identity, &user, identity.mailer.send(&invitation.message).await);
+    Ok(())
+}
+
+/// Says on standard error whether an invitation went out, and what to do if not.
+fn report_invitation(identity: &Identity, user: &User, sent: Result<(), cairn_mail::MailError>) {
+    match sent {
+        Ok(()) => eprintln!("invitation sent to {} through {}", user.email, identity.mailer.describe()),
+        Err(e) => eprintln!(
+            "warning: the invitation was not sent ({e}); send a new one with the users page or \
+             POST /api/v1/users/{}/reset-password",
+            user.id
+        ),
+    }
+}
+
 pub(crate) async fn user(config: Config, cmd: UserCommand) -> Result<(), Failure> {
     let meta = RequestMeta::default();
     match cmd {
@@ -173,14 +208,7 @@ pub(crate) async fn user(config: Config, cmd: UserCommand) -> Result<(), Failure
             } else {
                 println!("created {} ({}) in {}", user.email, user.id, tenant.slug);
             }
-            match sent {
-                Ok(()) => eprintln!("invitation sent to {} through {}", user.email, identity.mailer.describe()),
-                Err(e) => eprintln!(
-                    "warning: the invitation was not sent ({e}); send a new one with the users page or \
-                     POST /api/v1/users/{}/reset-password",
-                    user.id
-                ),
-            }
+            report_invitation(&identity, &user, sent);
             Ok(())
         }
         UserCommand::SetPassword { tenant, email, password, permanent } => {

@@ -88,6 +88,9 @@ enum TenantCommand {
         /// PostgreSQL server for the tenant's database (default: the control server).
         #[arg(long, value_name = "POSTGRES_URL")]
         placement: Option<String>,
+        /// Invite this person as the tenant's first admin (mailed a temporary password).
+        #[arg(long, value_name = "EMAIL")]
+        admin_email: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -363,16 +366,20 @@ async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(),
         TenantCommand::Delete { yes: false, .. } => {
             return Err(usage("tenant delete destroys the tenant's data; pass --yes to confirm"));
         }
-        TenantCommand::Create { slug: s, .. }
-        | TenantCommand::Show { slug: s, .. }
-        | TenantCommand::Delete { slug: s, .. } => {
+        TenantCommand::Create { slug: s, admin_email, .. } => {
+            slug(s)?;
+            if let Some(e) = admin_email {
+                cairn_identity::Email::parse(e).map_err(|e| usage(format!("--admin-email: {}", e.message)))?;
+            }
+        }
+        TenantCommand::Show { slug: s, .. } | TenantCommand::Delete { slug: s, .. } => {
             slug(s)?;
         }
         TenantCommand::List { .. } => {}
     }
     let store = startup::open_store(&config).await?;
     let result = match cmd {
-        TenantCommand::Create { slug: s, name, placement, json } => {
+        TenantCommand::Create { slug: s, name, placement, admin_email, json } => {
             let s = slug(&s)?;
             let name = name.unwrap_or_else(|| s.to_string());
             let t = store.create_tenant(&s, &name, placement.as_deref()).await.map_err(|e| match e {
@@ -381,16 +388,28 @@ async fn tenant(config: crate::config::Config, cmd: TenantCommand) -> Result<(),
             })?;
             record_platform(&store, "tenant.created", &t).await?;
             print_tenant(&t, json);
-            Ok(())
+            match admin_email {
+                Some(email) => crate::accounts::invite_first_admin(&config, &store, &t, &email).await,
+                None => {
+                    if !json {
+                        eprintln!(
+                            "no admin yet: invite one with `cairn user create --tenant {} --email EMAIL --role admin`",
+                            t.slug
+                        );
+                    }
+                    Ok(())
+                }
+            }
         }
         TenantCommand::List { json } => {
             let all = store.list_tenants().await.context("listing tenants")?;
             if json {
                 println!("{}", serde_json::Value::Array(all.iter().map(tenant_json).collect()));
             } else {
-                println!("{:<24} {:<38} NAME", "SLUG", "ID");
+                let width = all.iter().map(|t| t.slug.as_str().len()).max().unwrap_or(0).max("SLUG".len());
+                println!("{:<width$}  {:<36}  NAME", "SLUG", "ID");
                 for t in &all {
-                    println!("{:<24} {:<38} {}", t.slug, t.id, t.name);
+                    println!("{:<width$}  {:<36}  {}", t.slug.as_str(), t.id.to_string(), t.name);
                 }
             }
             Ok(())
@@ -428,7 +447,10 @@ async fn token_issue(config: crate::config::Config, args: TokenArgs) -> Result<(
         .transpose()
         .map_err(|e: cairn_domain::ValidationError| usage(e.to_string()))?;
     let store = startup::open_store(&config).await?;
-    let (tokens, _) = startup::tokens(&store, config.public_url(config.listen)).await?;
+    let issuer = config.public_url(config.listen);
+    // A token is only accepted by a server whose public URL is its issuer.
+    eprintln!("issuer: {issuer} (the server must run with this CAIRN_PUBLIC_URL)");
+    let (tokens, _) = startup::tokens(&store, issuer).await?;
     let grant = match (tenant_slug, role) {
         (Some(s), Some(role)) => {
             let t = store.tenant_by_slug(&s).await.context("finding the tenant")?;

@@ -178,6 +178,30 @@ backend_test!(async fn tenant_commands_manage_the_lifecycle(backend) {
     }
 });
 
+backend_test!(async fn a_tenant_is_created_with_its_first_admin_and_listed_in_columns(backend) {
+    let install = Install::new(backend);
+    let out = install.run(&["tenant", "create", "acme"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cairn user create --tenant acme"), "says how to add an admin");
+    let bad = install.run(&["tenant", "create", "globex", "--admin-email", "not an email"]);
+    assert_eq!(code(&bad), 2);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--admin-email"));
+    assert!(install.ok(&["tenant", "list"]).lines().all(|l| !l.contains("globex")), "nothing was created");
+    let long = "a-tenant-whose-slug-is-longer-than-the-old-column";
+    let out = install.run(&["tenant", "create", long, "--admin-email", "ada@globex.test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invitation sent to ada@globex.test"));
+    let users: Value = serde_json::from_str(&install.ok(&["user", "list", "--tenant", long, "--json"])).unwrap();
+    assert_eq!((users[0]["email"].as_str(), users[0]["roles"].clone()), (Some("ada@globex.test"), serde_json::json!(["admin"])));
+    assert!(install.ok(&["mail", "list"]).contains("ada@globex.test"));
+    // Columns line up whatever the slugs' lengths.
+    let list = install.ok(&["tenant", "list"]);
+    let starts: Vec<usize> = list.lines().map(|l| l.find("  ").map(|i| i + l[i..].find(|c: char| c != ' ').unwrap()).unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] == w[1]), "{list}");
+    // `token issue` says which issuer it signs for.
+    let out = install.run(&["token", "issue", "--operator", "--subject", "ops"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("issuer: http://127.0.0.1:8080"), "{}", String::from_utf8_lossy(&out.stderr));
+});
+
 backend_test!(async fn migrate_is_idempotent_and_repairs(backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);

@@ -201,6 +201,9 @@ impl Follow {
     }
 }
 
+/// How often an idle live stream sends a comment line.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Server-sent events: each of the tenant's events as it commits (`event:` the type,
 /// `id:` the event id, `data:` the envelope). Reconnecting with `Last-Event-ID` resumes
 /// after that event.
@@ -251,12 +254,16 @@ pub(crate) async fn live(
         until,
         draining: state.draining.clone(),
     };
-    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+    let events = futures_util::stream::unfold(follow, |mut f| async move {
         let e = f.next().await?;
         let sse = SseEvent::default().id(e.id.clone()).event(e.kind.clone()).data(e.envelope().to_string());
         Some((Ok(sse), f))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // A comment at once, so the client (and any proxy) sees the stream open before the
+    // first event, and one every 15 s so idle connections are not cut.
+    let opened = futures_util::stream::once(async { Ok(SseEvent::default().comment("connected")) });
+    let stream = futures_util::StreamExt::chain(opened, events);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
 /// Deliveries that exhausted their attempts, most recent first.

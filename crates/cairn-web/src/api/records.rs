@@ -323,7 +323,7 @@ async fn delete_record(State(state): State<AppState>, caller: Caller, Path(id): 
 /// Publish the record's next version; emits `record_published`, which mails subscribers.
 #[utoipa::path(post, path = "/api/v1/records/{id}/publish", tag = "records",
     params(("id" = String, Path, description = "Record id")),
-    request_body = Publish,
+    request_body(content = Option<Publish>, description = "Optional: a note for this version"),
     responses(
         (status = 201, description = "The new publish-history entry", body = PublishEntry),
         (status = 400, description = "Invalid note", body = ErrorBody),
@@ -336,10 +336,12 @@ async fn publish_record(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    body: Option<ApiJson<Value>>,
 ) -> ApiResult<(StatusCode, Json<PublishEntry>)> {
     let ctx = caller.in_tenant(&state, Role::Member, "record.publish").await?;
     let id = record_id(&id)?;
+    // The note is optional, and so is the body.
+    let body = body.map(|ApiJson(b)| b).unwrap_or_else(|| Value::Object(Default::default()));
     let obj = body.as_object().ok_or_else(|| ValidationError::new("body", "must be a JSON object"))?;
     if let Some(k) = obj.keys().find(|k| *k != "note") {
         return Err(ValidationError::new(k.clone(), "unknown field; known: note").into());

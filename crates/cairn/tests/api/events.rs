@@ -253,6 +253,16 @@ backend_test!(async fn webhooks_to_private_addresses_are_refused_unless_allowed(
     assert_eq!(list["items"], json!([]));
 });
 
+backend_test!(async fn the_live_stream_says_it_is_open_before_any_event(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let reader = app.token(&acme, Role::Readonly);
+    let mut stream = app.get("/api/v1/events/stream", &reader).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("a first line without any event").unwrap().unwrap();
+    assert_eq!(std::str::from_utf8(&chunk).unwrap(), ": connected\n\n");
+});
+
 backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;

@@ -146,3 +146,19 @@ backend_test!(async fn publish_history_counts_versions(backend) {
     assert_eq!(published.len(), 2);
     assert_eq!(published[1]["payload"], json!({"id": id, "title": "Handbook", "version": 2, "note": "typos"}));
 });
+
+backend_test!(async fn publishing_needs_no_body_since_the_note_is_optional(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let member = app.token(&acme, Role::Member);
+    let rec: Value = app.post("/api/v1/records", &member, &json!({"title": "Handbook"})).send().await.unwrap().json().await.unwrap();
+    let url = app.url(&format!("/api/v1/records/{}/publish", rec["id"].as_str().unwrap()));
+    let bare = app.client.post(&url).bearer_auth(&member).send().await.unwrap();
+    assert_eq!(bare.status(), 201);
+    let entry: Value = bare.json().await.unwrap();
+    assert_eq!((entry["version"].as_i64(), entry["note"].as_str()), (Some(1), Some("")));
+    let empty = app.client.post(&url).bearer_auth(&member).header("content-type", "application/json").header("content-length", "0").send().await.unwrap();
+    assert_eq!(empty.status(), 201, "an empty JSON body is no body");
+    let broken = app.client.post(&url).bearer_auth(&member).header("content-type", "application/json").body("{").send().await.unwrap();
+    assert_eq!(broken.status(), 400, "a body that is there must be JSON");
+});
