@@ -150,6 +150,8 @@ pub struct WebConfig {
     pub trust_proxy_headers: bool,
     /// Webhooks may target private, loopback and link-local addresses.
     pub webhooks_allow_private: bool,
+    /// The bearer token `/metrics` requires; without one, only the metrics listener serves it.
+    pub metrics_token: Option<String>,
 }
 
 #[cfg(test)]
