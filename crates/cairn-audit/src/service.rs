@@ -462,7 +462,7 @@ pub fn export_chunk(entries: &[AuditEntry], format: ExportFormat, header: bool) 
                 let seq = e.seq.to_string();
                 let time = cairn_domain::rfc3339(e.time);
                 let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let _ = w.write_record([
+                let row = [
                     e.id.as_str(),
                     &seq,
                     &time,
@@ -477,10 +477,22 @@ pub fn export_chunk(entries: &[AuditEntry], format: ExportFormat, header: bool) 
                     &opt(&e.user_agent),
                     &opt(&e.request_id),
                     &e.hash,
-                ]);
+                ];
+                let _ = w.write_record(row.map(|cell| csv_cell(cell).into_owned()));
             }
             w.into_inner().unwrap_or_default()
         }
+    }
+}
+
+/// A CSV cell that a spreadsheet shows as text: a value a caller chose (a user agent, a
+/// resource id, an email) that begins with `=`, `+`, `-`, `@`, tab or carriage return
+/// would otherwise run as a formula when the export is opened (OWASP "CSV injection"), so
+/// it gets a leading `'`.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{value}").into(),
+        _ => value.into(),
     }
 }
 
@@ -514,3 +526,18 @@ pub fn export_stream(
 }
 
 const EXPORT_PAGE: i64 = 1000;
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_quoted() {
+        for formula in ["=HYPERLINK(\"http://evil\",\"x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(csv_cell(formula), format!("'{formula}"), "{formula:?}");
+        }
+        for plain in ["", "number.created", "a=b", "{\"k\":\"=x\"}", "'=already"] {
+            assert_eq!(csv_cell(plain), plain, "{plain:?}");
+        }
+    }
+}

@@ -71,6 +71,16 @@ impl MasterKey {
         format!("v1.{}", URL_SAFE_NO_PAD.encode(out))
     }
 
+    /// HMAC-SHA256 of `message` under a key derived from the master key for `purpose`
+    /// (itself an HMAC of the purpose's name), base64url: a value only this platform can
+    /// compute, and one purpose's value never stands for another's.
+    pub fn mac(&self, purpose: &str, message: &[u8]) -> String {
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0);
+        let derived = ring::hmac::sign(&master, format!("cairn-mac:{purpose}").as_bytes());
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+        URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, message).as_ref())
+    }
+
     pub fn open(&self, sealed: &str, aad: &str) -> Result<Vec<u8>, SecretError> {
         let body = sealed.strip_prefix("v1.").ok_or(SecretError::Malformed)?;
         let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| SecretError::Malformed)?;
@@ -120,6 +130,16 @@ mod tests {
         assert_eq!(k.open(&sealed, "row-2"), Err(SecretError::WrongKey));
         assert_eq!(MasterKey::generate().open(&sealed, "row-1"), Err(SecretError::WrongKey));
         assert_eq!(k.open("v1.!!", "row-1"), Err(SecretError::Malformed));
+    }
+
+    #[test]
+    fn macs_depend_on_key_purpose_and_message() {
+        let k = MasterKey::generate();
+        let m = k.mac("csrf", b"browser-1");
+        assert_eq!(m, k.mac("csrf", b"browser-1"));
+        assert_ne!(m, k.mac("csrf", b"browser-2"));
+        assert_ne!(m, k.mac("other", b"browser-1"));
+        assert_ne!(m, MasterKey::generate().mac("csrf", b"browser-1"));
     }
 
     #[test]

@@ -61,6 +61,7 @@ pub fn fresh_config_on(data_dir: &std::path::Path, postgres_server: Option<&str>
     let mut layers = Layers::load(None, &|_| None).expect("defaults load");
     layers.set_flag("data_dir", data_dir.display().to_string());
     layers.set_flag("listen", "127.0.0.1:0");
+    layers.set_flag("metrics_listen", "127.0.0.1:0");
     // Event deliveries retry in a blink; webhooks and SSO reach the tests' peers on loopback over http.
     layers.set_flag("events_retry_base", "100ms");
     layers.set_flag("events_retry_max", "1s");
@@ -100,6 +101,8 @@ pub struct TestTenant {
 pub struct TestApp {
     pub backend: Backend,
     pub base_url: String,
+    /// The metrics listener (`metrics_listen`), when configured.
+    pub metrics_url: Option<String>,
     pub client: reqwest::Client,
     pub config: Config,
     pub store: Store,
@@ -140,6 +143,7 @@ impl TestApp {
         let mut app = Application::build(config.clone(), ServeRole::All).await.expect("application builds");
         let bootstrap = app.bootstrap.take();
         let base_url = format!("http://{}", app.local_addr());
+        let metrics_url = app.metrics_addr().map(|a| format!("http://{a}/metrics"));
         let store = app.store().clone();
         let tokens = app.tokens();
         let identity = app.identity();
@@ -150,6 +154,7 @@ impl TestApp {
         TestApp {
             backend,
             base_url,
+            metrics_url,
             client: http_client().build().expect("client"),
             config,
             store,
@@ -269,6 +274,14 @@ impl TestApp {
 
     pub fn delete(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client.delete(self.url(path)).bearer_auth(token)
+    }
+
+    /// The Prometheus text the metrics listener serves.
+    pub async fn metrics(&self) -> String {
+        let url = self.metrics_url.as_deref().expect("this app has a metrics listener");
+        let resp = self.client.get(url).send().await.expect("metrics request");
+        assert_eq!(resp.status(), 200, "metrics listener");
+        resp.text().await.expect("metrics text")
     }
 
     /// Stores a number as `token`'s holder; returns the response.

@@ -1,11 +1,13 @@
 //! Per-request context: the request id (taken from `x-request-id` or generated), the
-//! tracing span every log line of the request belongs to, the request timeout, and the
-//! request metrics.
+//! tracing span every log line of the request belongs to, the request timeout, the
+//! request metrics, and what every response carries: `nosniff`, HSTS on https,
+//! `no-store` on the API, and the error body in place of the framework's plain-text
+//! rejections.
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -24,11 +26,16 @@ pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
 }
 
-/// A caller's id is kept when it is 1–128 visible ASCII characters; otherwise one is made.
+/// A caller's id is kept when it is a short token, 1–64 of `[A-Za-z0-9._-]`; otherwise one
+/// is made. The id goes into logs, error bodies and the audit trail, so it must not carry
+/// quotes, markup, formula prefixes or log-line noise.
 fn request_id_from(value: Option<&HeaderValue>) -> String {
     value
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
@@ -48,15 +55,17 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
         subject = tracing::field::Empty,
     );
     let timeout = state.config.request_timeout;
+    let api = req.uri().path().starts_with("/api/");
     let response = REQUEST_ID
         .scope(request_id.clone(), async move {
-            match tokio::time::timeout(timeout, next.run(req)).await {
+            let resp = match tokio::time::timeout(timeout, next.run(req)).await {
                 Ok(resp) => resp,
                 Err(_) => {
                     tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");
                     ApiError::new(ErrorCode::Unavailable, "request timed out").into_response()
                 }
-            }
+            };
+            with_error_body(resp).await
         })
         .instrument(span.clone())
         .await;
@@ -70,7 +79,65 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if api {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.config.public_url.starts_with("https://") {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     response
+}
+
+/// Two years, subdomains included: once a browser has seen Cairn on https it never tries
+/// plain http again (the preload list's minimum is one year).
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// The framework answers some malformed requests itself, in plain text: a path segment
+/// that is not UTF-8, a query or form that does not parse, a wrong content type, a body
+/// too large. Cairn's own handlers never answer an error in plain text (the API uses
+/// [`ApiError`], pages render HTML, the OAuth endpoints OAuth's JSON), so such an answer is
+/// given the error body here, keeping the framework's message.
+async fn with_error_body(resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_server_error() => ErrorCode::InternalError,
+        // 400, 415, 422: the request was malformed.
+        _ => ErrorCode::ValidationError,
+    };
+    if code == ErrorCode::InternalError {
+        return ApiError::new(code, "internal error").into_response();
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 2048).await.unwrap_or_default();
+    let mut message: String = String::from_utf8_lossy(&text).trim().chars().take(300).collect();
+    if message.is_empty() {
+        message = status.canonical_reason().unwrap_or("request failed").to_lowercase();
+    }
+    let mut fixed = ApiError::new(code, message).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            fixed.headers_mut().insert(name, v.clone());
+        }
+    }
+    fixed
 }
 
 /// Settings of the request path.
@@ -81,6 +148,8 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Take the client address from `X-Forwarded-For` (behind a trusted load balancer).
     pub trust_proxy_headers: bool,
+    /// The bearer token `/metrics` requires; without one, only the metrics listener serves it.
+    pub metrics_token: Option<String>,
 }
 
 #[cfg(test)]
@@ -92,8 +161,13 @@ mod tests {
         assert_eq!(request_id_from(Some(&HeaderValue::from_static("abc-123"))), "abc-123");
         let made = request_id_from(Some(&HeaderValue::from_static("has space")));
         assert!(uuid::Uuid::parse_str(&made).is_ok());
-        let long = "x".repeat(129);
-        assert_ne!(request_id_from(Some(&HeaderValue::from_str(&long).unwrap())), long);
+        assert_eq!(request_id_from(Some(&HeaderValue::from_static("trace.A_1-z"))), "trace.A_1-z");
+        let longest = "x".repeat(64);
+        assert_eq!(request_id_from(Some(&HeaderValue::from_str(&longest).unwrap())), longest);
+        for bad in ["x".repeat(65), "<script>".into(), "a\"b".into(), "=1+2".into(), "a/b".into(), "a;b".into()] {
+            let made = request_id_from(Some(&HeaderValue::from_str(&bad).unwrap()));
+            assert!(uuid::Uuid::parse_str(&made).is_ok(), "{bad:?} was kept as {made:?}");
+        }
         assert!(uuid::Uuid::parse_str(&request_id_from(None)).is_ok());
     }
 }

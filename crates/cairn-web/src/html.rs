@@ -104,8 +104,26 @@ pub fn see_other(location: &str) -> Response {
     resp
 }
 
-/// The value of cookie `name` in the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The name a browser cookie goes by: `__Host-<base>` when Cairn is served over https.
+/// The prefix makes the browser refuse the cookie unless it is `Secure`, `Path=/` and has
+/// no `Domain`, so neither a sibling subdomain nor a plain-http response can plant or
+/// overwrite it (a planted session or CSRF cookie is how login CSRF and session fixation
+/// start). Every Cairn cookie is `Path=/` (the web UI's tenant travels inside the sealed
+/// value, not in the cookie's path), so every one can carry the prefix; `__Secure-`, which
+/// allows narrower paths and domains, is not needed. Plain http (loopback development)
+/// cannot carry the prefix, so the base name is used there.
+pub fn cookie_name(state: &AppState, base: &str) -> String {
+    if secure(state) { format!("__Host-{base}") } else { base.to_owned() }
+}
+
+/// The value of Cairn's cookie `base` in the request (by its prefixed name over https: an
+/// unprefixed cookie of the same name is ignored).
+pub fn cookie(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
+    raw_cookie(headers, &cookie_name(state, base))
+}
+
+/// The value of the cookie named exactly `name`.
+fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -116,9 +134,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` unless the
-/// public URL is plain http (loopback development). `max_age` of 0 deletes it.
-pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
+/// A `Set-Cookie` value for Cairn's cookie `base`: `HttpOnly`, `SameSite=Lax`, `Path=/`, no
+/// `Domain`; over https `Secure` and the `__Host-` prefix ([`cookie_name`]). `max_age` of 0
+/// deletes it.
+pub fn set_cookie(state: &AppState, base: &str, value: &str, max_age_secs: Option<i64>) -> HeaderValue {
+    cookie_header(&cookie_name(state, base), value, max_age_secs, secure(state))
+}
+
+fn cookie_header(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if secure {
         c.push_str("; Secure");
@@ -132,20 +155,66 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bo
 /// Compares a submitted CSRF token with the expected one in constant time.
 pub fn csrf_ok(expected: Option<&str>, given: Option<&str>) -> bool {
     match (expected, given) {
-        (Some(e), Some(g)) if !e.is_empty() => bool::from(e.as_bytes().ct_eq(g.as_bytes())),
+        (Some(e), Some(g)) => secret_eq(e, g),
         _ => false,
     }
 }
 
-/// The pre-sign-in CSRF cookie (double submit: the form carries the same value).
-pub const CSRF_COOKIE: &str = "cairn_csrf";
+/// Whether `given` is the non-empty secret `expected`, compared in constant time (only
+/// the length can differ early).
+pub fn secret_eq(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
 
-/// The CSRF cookie's value, or a new one to set.
-pub fn csrf_token(headers: &HeaderMap) -> (String, bool) {
-    match cookie(headers, CSRF_COOKIE).filter(|v| v.len() >= 22) {
-        Some(v) => (v, false),
-        None => (random_token(24), true),
+/// The hosted pages' CSRF cookie (sign-in, password change, forgot and reset, logout
+/// confirmation: pages shown before there is a session to bind a token to).
+pub const CSRF_COOKIE: &str = "cairn_csrf";
+const CSRF_MAC: &str = "hosted-page-csrf";
+
+/// The CSRF token of a hosted page's form, and the cookie to set with it when the browser
+/// had none.
+///
+/// The cookie holds a random browser id; the form carries an HMAC of that id under a key
+/// derived from the master key, and a post is accepted only when its token is the HMAC of
+/// the id in the cookie it arrives with. The form's token is never the cookie's value, so a
+/// cookie planted with a value of the attacker's choosing (double-submit's weakness) does
+/// not come with a token that matches it; over https the `__Host-` prefix keeps such a
+/// cookie from being planted at all.
+#[derive(Debug)]
+pub struct CsrfToken {
+    pub token: String,
+    set: Option<HeaderValue>,
+}
+
+impl CsrfToken {
+    /// Sets the CSRF cookie on `resp` when it is new.
+    pub fn attach(&self, mut resp: Response) -> Response {
+        if let Some(c) = &self.set {
+            resp.headers_mut().append(header::SET_COOKIE, c.clone());
+        }
+        resp
     }
+}
+
+fn csrf_for(state: &AppState, browser: &str) -> String {
+    state.store.master_key().mac(CSRF_MAC, browser.as_bytes())
+}
+
+/// The CSRF token for this browser's hosted-page forms, minting its cookie if needed.
+pub fn csrf_token(state: &AppState, headers: &HeaderMap) -> CsrfToken {
+    match cookie(state, headers, CSRF_COOKIE).filter(|v| v.len() >= 22) {
+        Some(browser) => CsrfToken { token: csrf_for(state, &browser), set: None },
+        None => {
+            let browser = random_token(24);
+            CsrfToken { token: csrf_for(state, &browser), set: Some(set_cookie(state, CSRF_COOKIE, &browser, None)) }
+        }
+    }
+}
+
+/// Whether a hosted-page form's token belongs to the CSRF cookie it came with.
+pub fn csrf_form_ok(state: &AppState, headers: &HeaderMap, given: Option<&str>) -> bool {
+    let expected = cookie(state, headers, CSRF_COOKIE).filter(|v| v.len() >= 22).map(|b| csrf_for(state, &b));
+    csrf_ok(expected.as_deref(), given)
 }
 
 /// Error page content.

@@ -108,6 +108,11 @@ pub fn probes_app(state: AppState) -> Router {
     finish(router, state)
 }
 
+/// The metrics listener (`metrics_listen`): `/metrics` and nothing else.
+pub fn metrics_app(state: AppState) -> Router {
+    finish(metrics::listener_routes(), state)
+}
+
 fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -88,3 +88,9 @@ impl Metrics {
         out
     }
 }
+
+/// The metrics listener's one route (`/metrics`, answered by the same handler the main
+/// listener documents, without its "token or nothing" rule).
+pub(crate) fn listener_routes() -> axum::Router<crate::AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(crate::api::platform::metrics_on_own_listener))
+}

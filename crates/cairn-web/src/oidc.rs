@@ -23,7 +23,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::extract::Meta;
-use crate::html::{self, CSRF_COOKIE, Chrome, internal, secure};
+use crate::html::{self, Chrome, internal};
 
 /// Cookie of the provider's browser session (the SSO session behind `prompt=none`).
 pub const SESSION_COOKIE: &str = "cairn_session";
@@ -44,7 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/introspect", post(introspect))
-        .route("/oauth2/logout", get(logout))
+        .route("/oauth2/logout", get(logout).post(logout_confirmed))
         .route("/t/{slug}/forgot", get(forgot_form).post(forgot))
         .route("/t/{slug}/reset", get(reset_form).post(reset))
         .route("/static/cairn.css", get(stylesheet))
@@ -142,7 +142,7 @@ async fn sign_in_page(
     error: Option<(StatusCode, &str)>,
 ) -> Response {
     let sealed = html::seal_json(state, req, REQUEST_AAD);
-    let (csrf, fresh) = html::csrf_token(headers);
+    let csrf = html::csrf_token(state, headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Sign in").await;
     let forgot = format!("/t/{}/forgot", ctx.tenant.slug);
     let connections = match state.identity.list_connections(&ctx.db).await {
@@ -157,17 +157,13 @@ async fn sign_in_page(
         c: &c,
         connections: &buttons,
         request: &sealed,
-        csrf: &csrf,
+        csrf: &csrf.token,
         email,
         error: error.map(|e| e.1),
         forgot_url: &forgot,
     };
     let status = error.map(|e| e.0).unwrap_or(StatusCode::OK);
-    let mut resp = html::render(status, &c, &page, &targets);
-    if fresh {
-        resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(CSRF_COOKIE, &csrf, None, secure(state)));
-    }
-    resp
+    csrf.attach(html::render(status, &c, &page, &targets))
 }
 
 async fn authorize(
@@ -182,7 +178,7 @@ async fn authorize(
         Err(AuthorizeError::Internal(e)) => return internal(e),
     };
     if !req.prompt_login
-        && let Some(handle) = html::cookie(&headers, SESSION_COOKIE)
+        && let Some(handle) = html::cookie(&state, &headers, SESSION_COOKIE)
     {
         match state.identity.session_user(ctx.tenant.id, &ctx.db, &handle).await {
             Ok(Some((user, auth_time))) => return finish(&state, &ctx.db, &req, &user, auth_time, None).await,
@@ -210,8 +206,7 @@ async fn finish(
         Ok(to) => {
             let mut resp = html::see_other(&to);
             if let Some(handle) = session {
-                resp.headers_mut()
-                    .append(header::SET_COOKIE, html::set_cookie(SESSION_COOKIE, &handle, None, secure(state)));
+                resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, SESSION_COOKIE, &handle, None));
             }
             resp
         }
@@ -257,7 +252,7 @@ async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let Some((ctx, req)) = open_request(&state, &form.request).await else { return expired_request() };
-    if !html::csrf_ok(html::cookie(&headers, CSRF_COOKIE).as_deref(), form.csrf.as_deref()) {
+    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
     let outcome = state.identity.sign_in(&ctx.tenant, &ctx.db, &form.email, &form.password, &meta).await;
@@ -331,16 +326,12 @@ async fn change_password_page(
 ) -> Response {
     let pending = PendingChange { req: req.clone(), user_id: user.id.clone(), at: now_ms() };
     let sealed = html::seal_json(state, &pending, PENDING_AAD);
-    let (csrf, fresh) = html::csrf_token(headers);
+    let csrf = html::csrf_token(state, headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Choose your password").await;
-    let page = ChangePasswordPage { c: &c, request: &sealed, csrf: &csrf, email: user.email.as_str(), error };
+    let page = ChangePasswordPage { c: &c, request: &sealed, csrf: &csrf.token, email: user.email.as_str(), error };
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let targets: Vec<String> = html::origin(&req.redirect_uri).into_iter().collect();
-    let mut resp = html::render(status, &c, &page, &targets);
-    if fresh {
-        resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(CSRF_COOKIE, &csrf, None, secure(state)));
-    }
-    resp
+    csrf.attach(html::render(status, &c, &page, &targets))
 }
 
 #[derive(Debug, Deserialize)]
@@ -359,7 +350,7 @@ async fn change_password(
     let pending = html::open_json::<PendingChange>(&state, &form.request, PENDING_AAD)
         .filter(|p| now_ms() - p.at <= PENDING_TTL_MS);
     let Some(pending) = pending else { return expired_request() };
-    if !html::csrf_ok(html::cookie(&headers, CSRF_COOKIE).as_deref(), form.csrf.as_deref()) {
+    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
     let Ok(Some(ctx)) = state.identity.client(&pending.req.client_id).await else { return expired_request() };
@@ -584,16 +575,87 @@ struct LogoutParams {
     state: Option<String>,
 }
 
-/// RP-initiated logout: ends the provider session, then returns to a registered
-/// `post_logout_redirect_uri` or shows a signed-out page.
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    c: &'a Chrome,
+    app: Option<&'a str>,
+    csrf: &'a str,
+    client_id: Option<&'a str>,
+    post_logout_redirect_uri: Option<&'a str>,
+    logout_state: Option<&'a str>,
+}
+
+/// RP-initiated logout. With a valid `id_token_hint` (the application proves it signed this
+/// user in) the provider session ends at once. Without one, anyone's page could sign the
+/// user out with a link or an image, so a browser that holds a session is asked to confirm
+/// with a CSRF-checked form first; one without a session has nothing to lose.
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     Meta(meta): Meta,
     Query(p): Query<LogoutParams>,
 ) -> Response {
-    if let Some(handle) = html::cookie(&headers, SESSION_COOKIE)
-        && let Err(e) = state.identity.end_session(&handle, &meta).await
+    let hinted = p.id_token_hint.as_deref().is_some_and(|t| state.tokens.verify_id_token_hint(t).is_ok());
+    if !hinted && html::cookie(&state, &headers, SESSION_COOKIE).is_some() {
+        let csrf = html::csrf_token(&state, &headers);
+        let client = match p.client_id.as_deref() {
+            Some(id) => state.identity.client(id).await.ok().flatten(),
+            None => None,
+        };
+        let c = Chrome::plain("Sign out");
+        let page = LogoutPage {
+            c: &c,
+            app: client.as_ref().map(|ctx| ctx.client.name.as_str()),
+            csrf: &csrf.token,
+            client_id: p.client_id.as_deref(),
+            post_logout_redirect_uri: p.post_logout_redirect_uri.as_deref(),
+            logout_state: p.state.as_deref(),
+        };
+        let targets: Vec<String> = p.post_logout_redirect_uri.as_deref().and_then(html::origin).into_iter().collect();
+        return csrf.attach(html::render(StatusCode::OK, &c, &page, &targets));
+    }
+    end_session_and_leave(&state, &headers, &meta, &p).await
+}
+
+#[derive(Debug, Deserialize)]
+struct LogoutConfirm {
+    csrf: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// The confirmation form of [`logout`]: signs out, then leaves as a hinted logout would
+/// (to a `post_logout_redirect_uri` registered for the named client, or the signed-out page).
+async fn logout_confirmed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Form(form): Form<LogoutConfirm>,
+) -> Response {
+    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
+        return csrf_failed();
+    }
+    let p = LogoutParams {
+        id_token_hint: None,
+        client_id: form.client_id,
+        post_logout_redirect_uri: form.post_logout_redirect_uri,
+        state: form.state,
+    };
+    end_session_and_leave(&state, &headers, &meta, &p).await
+}
+
+/// Ends the provider session, then returns to a registered `post_logout_redirect_uri` or
+/// shows a signed-out page.
+async fn end_session_and_leave(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: &cairn_audit::RequestMeta,
+    p: &LogoutParams,
+) -> Response {
+    if let Some(handle) = html::cookie(state, headers, SESSION_COOKIE)
+        && let Err(e) = state.identity.end_session(&handle, meta).await
     {
         return internal(e);
     }
@@ -617,7 +679,7 @@ async fn logout(
         ),
         Err(e) => return internal(e),
     };
-    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(SESSION_COOKIE, "", Some(0), secure(&state)));
+    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, SESSION_COOKIE, "", Some(0)));
     resp
 }
 
@@ -658,36 +720,29 @@ async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<(Tenant, Db), Re
     }
 }
 
-fn with_csrf_cookie(state: &AppState, mut resp: Response, csrf: &str, fresh: bool) -> Response {
-    if fresh {
-        resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(CSRF_COOKIE, csrf, None, secure(state)));
-    }
-    resp
-}
-
-/// A tenant's hosted page: the tenant, its colours, and the CSRF token (with whether its
-/// cookie must be set).
+/// A tenant's hosted page: the tenant, its colours, and the CSRF token (with its cookie,
+/// when it must be set).
 async fn hosted(
     state: &AppState,
     headers: &HeaderMap,
     slug: &str,
     title: &str,
-) -> Result<(Tenant, Chrome, String, bool), Response> {
+) -> Result<(Tenant, Chrome, html::CsrfToken), Response> {
     let (tenant, db) = tenant_by_slug(state, slug).await?;
-    let (csrf, fresh) = html::csrf_token(headers);
+    let csrf = html::csrf_token(state, headers);
     let c = chrome(state, &tenant, &db, title).await;
-    Ok((tenant, c, csrf, fresh))
+    Ok((tenant, c, csrf))
 }
 
 async fn forgot_form(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    let (tenant, c, csrf, fresh) = match hosted(&state, &headers, &slug, "Forgot password").await {
+    let (tenant, c, csrf) = match hosted(&state, &headers, &slug, "Forgot password").await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let action = format!("/t/{}/forgot", tenant.slug);
     let reset_url = format!("/t/{}/reset", tenant.slug);
-    let page = ForgotPage { c: &c, action: &action, csrf: &csrf, reset_url: &reset_url };
-    with_csrf_cookie(&state, html::render(StatusCode::OK, &c, &page, &[]), &csrf, fresh)
+    let page = ForgotPage { c: &c, action: &action, csrf: &csrf.token, reset_url: &reset_url };
+    csrf.attach(html::render(StatusCode::OK, &c, &page, &[]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -707,13 +762,13 @@ async fn forgot(
         Ok(t) => t,
         Err(r) => return r,
     };
-    if !html::csrf_ok(html::cookie(&headers, CSRF_COOKIE).as_deref(), form.csrf.as_deref()) {
+    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
     // The same answer, at once, whether or not the email has an account.
     let email = form.email.trim().to_owned();
     state.identity.start_reset(tenant.clone(), db.clone(), &email, meta);
-    let (csrf, _) = html::csrf_token(&headers);
+    let csrf = html::csrf_token(&state, &headers).token;
     let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);
     let notice = "If that email has an account, a code is on its way. It works once, for 15 minutes.";
@@ -722,13 +777,13 @@ async fn forgot(
 }
 
 async fn reset_form(State(state): State<AppState>, headers: HeaderMap, Path(slug): Path<String>) -> Response {
-    let (tenant, c, csrf, fresh) = match hosted(&state, &headers, &slug, "Reset password").await {
+    let (tenant, c, csrf) = match hosted(&state, &headers, &slug, "Reset password").await {
         Ok(v) => v,
         Err(r) => return r,
     };
     let action = format!("/t/{}/reset", tenant.slug);
-    let page = ResetPage { c: &c, action: &action, csrf: &csrf, email: "", notice: None, error: None };
-    with_csrf_cookie(&state, html::render(StatusCode::OK, &c, &page, &[]), &csrf, fresh)
+    let page = ResetPage { c: &c, action: &action, csrf: &csrf.token, email: "", notice: None, error: None };
+    csrf.attach(html::render(StatusCode::OK, &c, &page, &[]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -750,12 +805,12 @@ async fn reset(
         Ok(t) => t,
         Err(r) => return r,
     };
-    if !html::csrf_ok(html::cookie(&headers, CSRF_COOKIE).as_deref(), form.csrf.as_deref()) {
+    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
     let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);
-    let (csrf, _) = html::csrf_token(&headers);
+    let csrf = html::csrf_token(&state, &headers).token;
     let again = |error: &str, status| {
         let page = ResetPage {
             c: &c,
@@ -826,7 +881,7 @@ async fn sso_start(State(state): State<AppState>, Query(q): Query<SsoStart>) -> 
     };
     let sealed = html::seal_json(&state, &SsoState { req, pending, at: now_ms() }, SSO_AAD);
     let mut resp = html::see_other(&url);
-    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(SSO_COOKIE, &sealed, Some(900), secure(&state)));
+    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(&state, SSO_COOKIE, &sealed, Some(900)));
     resp
 }
 
@@ -844,7 +899,7 @@ async fn sso_callback(
     Meta(meta): Meta,
     Query(q): Query<SsoCallback>,
 ) -> Response {
-    let saved = html::cookie(&headers, SSO_COOKIE)
+    let saved = html::cookie(&state, &headers, SSO_COOKIE)
         .and_then(|c| html::open_json::<SsoState>(&state, &c, SSO_AAD))
         .filter(|s| now_ms() - s.at <= AUTH_REQUEST_TTL_MS);
     let Some(saved) = saved else { return expired_request() };
@@ -853,7 +908,7 @@ async fn sso_callback(
     }
     let Ok(Some(ctx)) = state.identity.client(&saved.req.client_id).await else { return expired_request() };
     let clear = |mut r: Response| {
-        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(SSO_COOKIE, "", Some(0), secure(&state)));
+        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(&state, SSO_COOKIE, "", Some(0)));
         r
     };
     if let Some(e) = q.error {

@@ -272,6 +272,9 @@ async fn serve(config: crate::config::Config, role: startup::Role) -> Result<(),
     let url = app.public_url().to_owned();
     // One write, before serving starts, so the banner is never interleaved with logs.
     let mut banner = format!("Cairn is listening on {url}\n");
+    if let Some(addr) = app.metrics_addr() {
+        banner.push_str(&format!("Prometheus metrics on http://{addr}/metrics\n"));
+    }
     if let Some(b) = &app.bootstrap {
         banner.push_str(&format!(
             "\nFirst start: created organization '{}' with its first admin. Shown once:\n\n  \

@@ -137,6 +137,20 @@ pub const KEYS: &[Key] = &[
         doc: "`true` behind a load balancer: the client address recorded in the audit trail is the one the nearest proxy appended to `X-Forwarded-For`, not the socket peer.",
     },
     Key {
+        name: "metrics_listen",
+        env: "CAIRN_METRICS_LISTEN",
+        default: None,
+        secret: false,
+        doc: "Address of a second listener that serves only `/metrics`, e.g. `127.0.0.1:9464` or a private interface Prometheus scrapes. Unset: no second listener.",
+    },
+    Key {
+        name: "metrics_token",
+        env: "CAIRN_METRICS_TOKEN",
+        default: None,
+        secret: true,
+        doc: "Bearer token (at least 16 characters) that `/metrics` requires, on `listen` and on `metrics_listen` alike; Prometheus sends it with `authorization.credentials`. Unset: `/metrics` is served only on `metrics_listen`, and `listen` answers it 404.",
+    },
+    Key {
         name: "audit_checkpoint_interval",
         env: "CAIRN_AUDIT_CHECKPOINT_INTERVAL",
         default: Some("1h"),
@@ -260,6 +274,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub shutdown_timeout: Duration,
     pub trust_proxy_headers: bool,
+    /// A second listener that serves only `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<String>,
     pub audit_checkpoint_interval: Duration,
     pub audit_sweep_interval: Duration,
     pub bootstrap_tenant: cairn_domain::TenantSlug,
@@ -450,6 +468,16 @@ impl Layers {
             }
         };
         let trust_proxy_headers = flag("trust_proxy_headers")?;
+        let metrics_listen = nonempty("metrics_listen")
+            .map(|text| {
+                text.parse::<SocketAddr>()
+                    .map_err(|_| err("CAIRN_METRICS_LISTEN", format!("{text:?} is not an address like 127.0.0.1:9464")))
+            })
+            .transpose()?;
+        let metrics_token = nonempty("metrics_token");
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16 || !t.bytes().all(|b| b.is_ascii_graphic())) {
+            return Err(err("CAIRN_METRICS_TOKEN", "must be at least 16 visible ASCII characters"));
+        }
         let positive = |name: &str| -> Result<Duration, ConfigError> {
             let d = duration(name)?;
             if d.is_zero() { Err(err(env_of(name), "must be longer than zero")) } else { Ok(d) }
@@ -506,6 +534,8 @@ impl Layers {
             shutdown_grace: duration("shutdown_grace")?,
             shutdown_timeout: duration("shutdown_timeout")?,
             trust_proxy_headers,
+            metrics_listen,
+            metrics_token,
             audit_checkpoint_interval: positive("audit_checkpoint_interval")?,
             audit_sweep_interval: positive("audit_sweep_interval")?,
             bootstrap_tenant,
@@ -622,6 +652,8 @@ mod tests {
             ("CAIRN_PUBLIC_URL", "ftp://x"),
             ("CAIRN_MAX_OPEN_TENANT_POOLS", "0"),
             ("CAIRN_TRUST_PROXY_HEADERS", "maybe"),
+            ("CAIRN_METRICS_LISTEN", "9464"),
+            ("CAIRN_METRICS_TOKEN", "short"),
             ("CAIRN_AUDIT_SWEEP_INTERVAL", "0s"),
         ] {
             let e = layers(&[(k, v)]).parse().unwrap_err();
@@ -656,9 +688,14 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let l = layers(&[("CAIRN_DATABASE_URL", "postgres://u:hunter2@h/db"), ("CAIRN_MASTER_KEY", &"ab".repeat(32))]);
+        let l = layers(&[
+            ("CAIRN_DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("CAIRN_MASTER_KEY", &"ab".repeat(32)),
+            ("CAIRN_METRICS_TOKEN", "scrape-me-secretly-42"),
+        ]);
         let shown = format!("{:?}", l.show());
         assert!(!shown.contains("hunter2") && !shown.contains(&"ab".repeat(32)), "{shown}");
+        assert!(!shown.contains("scrape-me-secretly-42"), "{shown}");
     }
 
     #[test]

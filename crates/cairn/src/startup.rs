@@ -160,6 +160,8 @@ pub struct Bootstrap {
 /// A built application, bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
+    /// `metrics_listen`: serves only `/metrics`.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     role: Role,
     config: Config,
@@ -182,6 +184,12 @@ impl Application {
         }
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.with_context(|| format!("binding metrics_listen {addr}"))?)
+            }
+            None => None,
+        };
         let public_url = config.public_url(bound);
         let (identity, first_start) = identity(&config, &store, public_url.clone()).await?;
         let bootstrap = if first_start { Some(bootstrap(&config, &identity).await?) } else { None };
@@ -191,13 +199,19 @@ impl Application {
             body_limit: config.body_limit,
             request_timeout: config.request_timeout,
             trust_proxy_headers: config.trust_proxy_headers,
+            metrics_token: config.metrics_token.clone(),
         };
         let state = AppState::new(identity, web);
-        Ok(Application { listener, state, role, config, bootstrap })
+        Ok(Application { listener, metrics_listener, state, role, config, bootstrap })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The metrics listener's address, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn public_url(&self) -> &str {
@@ -220,7 +234,7 @@ impl Application {
     /// accepted for `shutdown_grace`, then the listener closes and in-flight requests get up
     /// to `shutdown_timeout` to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, state, role, config, .. } = self;
+        let Application { listener, metrics_listener, state, role, config, .. } = self;
         let draining = state.draining.clone();
         let store = state.store.clone();
         if role == Role::Scheduler {
@@ -241,6 +255,15 @@ impl Application {
         if let Some(url) = &config.database_url {
             // Other replicas' commits wake this one's workers and live streams.
             background.push(tokio::spawn(state.bus.clone().relay_postgres(url.clone())));
+        }
+        if let Some(metrics_listener) = metrics_listener {
+            // Scrapes are read-only: the listener simply stops with the background duties.
+            let metrics = cairn_web::metrics_app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+            background.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics_listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            }));
         }
         let app = match role {
             Role::All | Role::Api => cairn_web::app(state),

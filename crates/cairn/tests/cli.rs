@@ -437,8 +437,10 @@ fn worker_and_scheduler_roles_serve_only_probes() {
     let install = Install::new(Backend::Sqlite);
     for role in ["worker", "scheduler"] {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = install
             .command(&["serve", "--role", role, "--listen", &format!("127.0.0.1:{port}")])
+            .env("CAIRN_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -447,16 +449,15 @@ fn worker_and_scheduler_roles_serve_only_probes() {
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
         let url = first.trim().strip_prefix("Cairn is listening on ").unwrap().to_owned();
-        let get = |path: &str| {
-            let out = Command::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{url}{path}")])
-                .output()
-                .unwrap();
+        let status = |url: &str| {
+            let out = Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url]).output().unwrap();
             String::from_utf8(out.stdout).unwrap()
         };
+        let get = |path: &str| status(&format!("{url}{path}"));
         assert_eq!(get("/healthz"), "200", "{role}");
         assert_eq!(get("/readyz"), "200", "{role}");
-        assert_eq!(get("/metrics"), "200", "{role}");
+        assert_eq!(get("/metrics"), "404", "{role}: no metrics on the main listener without a token");
+        assert_eq!(status(&format!("http://127.0.0.1:{metrics_port}/metrics")), "200", "{role}");
         assert_eq!(get("/api/v1/numbers"), "404", "{role} serves no API");
         signal(&child, "TERM");
         assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
@@ -522,7 +523,9 @@ backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_a
         ("CAIRN_EVENTS_POLL_INTERVAL", "500ms"),
         ("CAIRN_EVENTS_RETRY_BASE", "100ms"),
         ("CAIRN_EVENTS_MAX_ATTEMPTS", "1"),
+        // The receiver is plain http on loopback (the former name of the private setting).
         ("CAIRN_WEBHOOKS_ALLOW_PRIVATE", "true"),
+        ("CAIRN_OUTBOUND_ALLOW_HTTP", "true"),
     ];
     let token = {
         let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"])

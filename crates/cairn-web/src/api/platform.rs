@@ -4,8 +4,8 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,12 +52,37 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     Ok(Json(Health { status: "ok" }))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. On the main listener only with `metrics_token` set, and
+/// then only to a caller presenting it; the metrics listener (`metrics_listen`) serves it
+/// too. Route names, tenant pool counts and delivery rates are not for the public.
 #[utoipa::path(get, path = "/metrics", tag = "platform",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "`metrics_token` is set and the request does not carry it", body = ErrorBody),
+        (status = 404, description = "No `metrics_token` is set: served only on `metrics_listen`", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if state.config.metrics_token.is_none() {
+        return Err(ApiError::not_found("metrics are served on the metrics listener, or here with a metrics token"));
+    }
+    metrics_on_own_listener(State(state), headers).await
+}
+
+/// `/metrics` on the metrics listener: the token when one is set, else open (the
+/// listener's address is what keeps it private).
+pub(crate) async fn metrics_on_own_listener(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = match crate::extract::bearer(&headers) {
+            Some(Ok(t)) => t,
+            _ => "",
+        };
+        if !crate::html::secret_eq(expected, given) {
+            return Err(ApiError::unauthorized("/metrics requires the metrics bearer token"));
+        }
+    }
     let body = state.metrics.render(state.store.open_tenant_pools());
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
 }
 
 /// The public signing keys (JWK set) that verify Cairn's tokens.

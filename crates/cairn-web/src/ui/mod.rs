@@ -30,7 +30,7 @@ mod webhooks;
 use crate::AppState;
 use crate::extract::Meta;
 pub(super) use crate::html::internal;
-use crate::html::{self, Chrome, secure};
+use crate::html::{self, Chrome};
 
 const WEB_COOKIE: &str = "cairn_web";
 const WEB_AAD: &str = "cairn-web-session";
@@ -92,7 +92,7 @@ fn callback_url(state: &AppState) -> String {
 }
 
 fn open<T: serde::de::DeserializeOwned>(state: &AppState, headers: &HeaderMap, cookie: &str, aad: &str) -> Option<T> {
-    html::open_json(state, &html::cookie(headers, cookie)?, aad)
+    html::open_json(state, &html::cookie(state, headers, cookie)?, aad)
 }
 
 #[derive(Template)]
@@ -158,7 +158,7 @@ async fn start_sign_in(State(state): State<AppState>, Path(slug): Path<String>) 
         .append_pair("code_challenge_method", "S256");
     let mut resp = html::see_other(url.as_str());
     let cookie = html::seal_json(&state, &login, LOGIN_AAD);
-    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, &cookie, Some(1800), secure(&state)));
+    resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(&state, LOGIN_COOKIE, &cookie, Some(1800)));
     resp
 }
 
@@ -223,9 +223,9 @@ async fn callback(
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,
-        html::set_cookie(WEB_COOKIE, &html::seal_json(&state, &session, WEB_AAD), None, secure(&state)),
+        html::set_cookie(&state, WEB_COOKIE, &html::seal_json(&state, &session, WEB_AAD), None),
     );
-    h.append(header::SET_COOKIE, html::set_cookie(LOGIN_COOKIE, "", Some(0), secure(&state)));
+    h.append(header::SET_COOKIE, html::set_cookie(&state, LOGIN_COOKIE, "", Some(0)));
     resp
 }
 
@@ -261,7 +261,7 @@ impl Signed {
     /// Sets the refreshed session cookie, if the session was refreshed.
     pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
         if let Some(c) = &self.set_cookie {
-            resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, c, None, secure(state)));
+            resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, WEB_COOKIE, c, None));
         }
         resp
     }
@@ -329,7 +329,7 @@ pub(super) fn problem(e: cairn_identity::IdentityError) -> Result<(StatusCode, S
 async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> Result<Signed, Response> {
     let to = |location: &str| {
         let mut r = html::see_other(location);
-        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(state)));
+        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, WEB_COOKIE, "", Some(0)));
         r
     };
     let to_sign_in = || to("/");
@@ -371,8 +371,9 @@ struct CsrfForm {
     csrf: Option<String>,
 }
 
-/// Signs out: revokes the session's refresh tokens, clears the cookie, and ends the
-/// provider session through RP-initiated logout.
+/// Signs out: revokes the session's refresh tokens, ends the provider session (same
+/// origin, so no round trip through RP-initiated logout, which would ask again), and
+/// clears both cookies.
 async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -380,7 +381,9 @@ async fn sign_out(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let clear = |mut r: Response| {
-        r.headers_mut().append(header::SET_COOKIE, html::set_cookie(WEB_COOKIE, "", Some(0), secure(&state)));
+        let h = r.headers_mut();
+        h.append(header::SET_COOKIE, html::set_cookie(&state, WEB_COOKIE, "", Some(0)));
+        h.append(header::SET_COOKIE, html::set_cookie(&state, crate::oidc::SESSION_COOKIE, "", Some(0)));
         r
     };
     let Some(session) = open::<WebSession>(&state, &headers, WEB_COOKIE, WEB_AAD) else {
@@ -400,9 +403,10 @@ async fn sign_out(
     {
         tracing::warn!(error = %e, "could not revoke the web session's refresh token");
     }
-    let mut url = url::Url::parse(&format!("{}/oauth2/logout", state.config.public_url)).expect("public URL is a URL");
-    url.query_pairs_mut()
-        .append_pair("client_id", &web_client_id(session.tenant))
-        .append_pair("post_logout_redirect_uri", &format!("{}/", state.config.public_url));
-    clear(html::see_other(url.as_str()))
+    if let Some(handle) = html::cookie(&state, &headers, crate::oidc::SESSION_COOKIE)
+        && let Err(e) = state.identity.end_session(&handle, &meta).await
+    {
+        tracing::warn!(error = %e, "could not end the provider session");
+    }
+    clear(html::see_other("/"))
 }

@@ -153,7 +153,7 @@ backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
     let seen: Vec<(i64, i64)> = items.iter().map(|a| (a["attempt"].as_i64().unwrap(), a["status"].as_i64().unwrap())).collect();
     assert_eq!(seen, [(3, 200), (2, 500), (1, 500)]);
     assert!(items.iter().all(|a| a["duration_ms"].as_i64().unwrap() >= 0 && a["event_type"] == "record_updated"));
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app.metrics().await;
     for line in ["cairn_event_deliveries_total{outcome=\"delivered\"} 1", "cairn_event_deliveries_total{outcome=\"retried\"} 2"] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }

@@ -383,8 +383,15 @@ backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backe
     // prompt=login shows the form even with a session.
     let login = [params[0], params[1], ("prompt", "login")];
     assert_eq!(browser.get(&rp.authorize_url(&login)).await.status, 200);
-    // After logout the session is gone.
-    let out = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=z", rp.client_id)).await;
+    // After logout the session is gone. Without an id_token_hint the user confirms first.
+    let ask = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=z", rp.client_id)).await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    let fields: Vec<(&str, String)> = ["csrf", "client_id", "post_logout_redirect_uri", "state"]
+        .into_iter()
+        .map(|name| (name, ask.input(name).unwrap_or_else(|| panic!("{name} in {}", ask.body))))
+        .collect();
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = browser.post_form("/oauth2/logout", &fields).await;
     assert_eq!(out.location.as_deref(), Some("http://127.0.0.1:9/bye?state=z"));
     let page = browser.get(&rp.authorize_url(&params)).await;
     assert_eq!(page.redirect_param("error").as_deref(), Some("login_required"));

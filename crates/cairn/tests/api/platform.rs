@@ -32,7 +32,7 @@ backend_test!(async fn metrics_count_requests_by_route_and_status(backend) {
         app.client.get(app.url("/healthz")).send().await.unwrap();
     }
     app.add_number(&app.token(&acme, Role::Readonly), json!(1)).await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.metrics().await;
     assert!(text.contains(r#"cairn_http_requests_total{route="/healthz",method="GET",status="200"} 3"#), "{text}");
     assert!(text.contains(r#"cairn_http_requests_total{route="/api/v1/numbers",method="POST",status="403"} 1"#), "{text}");
     assert!(text.contains(r#"cairn_http_request_duration_seconds_count{route="/healthz",method="GET"} 3"#), "{text}");

@@ -2,4 +2,5 @@
 //! Cairn on both backends, so none of them can come back (docs/security.md lists the
 //! defences).
 
+mod hardening;
 mod ssrf;
