@@ -6,9 +6,14 @@
 //! closes and drops the database, then removes the row. Only `active` rows are tenants.
 //! A process that dies midway leaves a `creating`/`deleting` row that [`Store::migrate_all`]
 //! drives to its end, so a registry row never outlives its database or the reverse.
+//!
+//! Tenant databases are migrated lazily: when a process first opens a tenant's pool and the
+//! directory's `schema_version` is below the number of tenant migrations it knows, and by a
+//! background sweep ([`Store::migrate_pending`]); start-up never waits for them.
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +63,9 @@ pub struct Tenant {
     pub placement: Option<String>,
     pub state: TenantState,
     pub created_at: i64,
+    /// How many tenant migrations its database had when a process last checked (see
+    /// `control_0002_tenant_schema.sql`); `None` when not known.
+    pub schema_version: Option<i64>,
 }
 
 /// Progress of [`Store::migrate_all`], reported as it goes.
@@ -89,6 +97,8 @@ struct Inner {
     control: Db,
     tenant_migrations: Vec<Migration>,
     pools: Mutex<LruCache<TenantId, OpenPool>>,
+    /// Tenants the running migration sweep has still to check.
+    sweep_remaining: AtomicUsize,
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +139,14 @@ impl Store {
         migrate::run(&control, &control_migrations).await?;
         let cap = NonZeroUsize::new(config.max_open_tenant_pools.max(1)).expect("nonzero");
         Ok(Store {
-            inner: Arc::new(Inner { config, key, control, tenant_migrations, pools: Mutex::new(LruCache::new(cap)) }),
+            inner: Arc::new(Inner {
+                config,
+                key,
+                control,
+                tenant_migrations,
+                pools: Mutex::new(LruCache::new(cap)),
+                sweep_remaining: AtomicUsize::new(0),
+            }),
         })
     }
 
@@ -143,6 +160,17 @@ impl Store {
 
     pub fn master_key(&self) -> &MasterKey {
         &self.inner.key
+    }
+
+    /// Tenants the migration sweep ([`Store::migrate_pending`]) has still to check.
+    pub fn migrations_pending(&self) -> usize {
+        self.inner.sweep_remaining.load(Ordering::Relaxed)
+    }
+
+    /// The schema version of an up-to-date tenant database: how many tenant migrations
+    /// this build knows (they are forward-only, so the count only grows).
+    fn tenant_schema(&self) -> i64 {
+        self.inner.tenant_migrations.len() as i64
     }
 
     /// How many tenant pools are open now.
@@ -170,7 +198,7 @@ impl Store {
 
     // ---- directory queries -------------------------------------------------------------
 
-    const COLUMNS: &'static str = "id, slug, name, placement, state, created_at";
+    const COLUMNS: &'static str = "id, slug, name, placement, state, created_at, schema_version";
 
     fn tenant_from_row(&self, row: &sqlx::any::AnyRow) -> Result<Tenant, StoreError> {
         let corrupt = |reason: String| StoreError::Corrupt { table: "tenants", reason };
@@ -198,6 +226,7 @@ impl Store {
                 other => return Err(corrupt(format!("unknown state {other}"))),
             },
             created_at: row.try_get("created_at")?,
+            schema_version: row.try_get("schema_version")?,
         })
     }
 
@@ -273,6 +302,7 @@ impl Store {
             placement: placement.map(str::to_owned),
             state: TenantState::Creating,
             created_at: now,
+            schema_version: None,
         };
         if let Err(e) = self.create_database(&tenant).await {
             // Nothing was created: give the slug back at once.
@@ -301,10 +331,10 @@ impl Store {
         }
     }
 
-    /// The rest of a creation once the database exists: migrate it, mark the tenant active.
+    /// The rest of a creation once the database exists: migrate it (opening its pool does),
+    /// mark the tenant active.
     async fn activate(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let db = self.open_tenant_pool(tenant).await?;
-        migrate::run(&db, &self.inner.tenant_migrations).await?;
+        self.open_tenant_pool(tenant).await?;
         self.set_state(tenant.id, TenantState::Active).await
     }
 
@@ -396,21 +426,56 @@ impl Store {
         }
     }
 
+    /// A new pool on the tenant's database (not kept: see [`Store::open_tenant_pool`]).
+    async fn connect(&self, tenant: &Tenant) -> Result<Db, StoreError> {
+        let cfg = &self.inner.config;
+        match self.backend() {
+            Backend::Sqlite => {
+                Db::open_sqlite(&self.sqlite_path(tenant.id), cfg.tenant_max_connections, cfg.acquire_timeout).await
+            }
+            Backend::Postgres => {
+                let url = with_database(&self.server_url(tenant), &tenant.id.database_name())?;
+                Db::open_postgres_lazy(&url, cfg.tenant_max_connections, cfg.acquire_timeout)
+            }
+        }
+    }
+
+    /// Applies the tenant migrations `db` lacks — only when the directory says some may be
+    /// missing, unless `always` — and records the schema version reached. Safe when several
+    /// processes do it at once: each migration runs under a lock in the tenant's database,
+    /// and the recorded version only grows.
+    async fn bring_up_to_date(&self, tenant: &Tenant, db: &Db, always: bool) -> Result<usize, StoreError> {
+        let target = self.tenant_schema();
+        if !always && tenant.schema_version.is_some_and(|v| v >= target) {
+            return Ok(0);
+        }
+        let applied = migrate::run(db, &self.inner.tenant_migrations).await?;
+        sqlx::query(
+            "UPDATE tenants SET schema_version = $1 WHERE id = $2 AND (schema_version IS NULL OR schema_version < $1)",
+        )
+        .bind(target)
+        .bind(tenant.id.to_string())
+        .execute(self.control().writer())
+        .await?;
+        if applied > 0 {
+            tracing::info!(tenant = %tenant.slug, applied, schema_version = target, "tenant database migrated");
+        }
+        Ok(applied)
+    }
+
+    /// The tenant's pool, opened (and its database migrated, if the directory says it is
+    /// behind) when it is not open yet. A database whose migration fails is not kept open:
+    /// the next request tries again.
     async fn open_tenant_pool(&self, tenant: &Tenant) -> Result<Db, StoreError> {
         if let Some(open) = self.inner.pools.lock().expect("pool map").get_mut(&tenant.id) {
             open.checked = Instant::now();
             return Ok(open.db.clone());
         }
-        let cfg = &self.inner.config;
-        let db = match self.backend() {
-            Backend::Sqlite => {
-                Db::open_sqlite(&self.sqlite_path(tenant.id), cfg.tenant_max_connections, cfg.acquire_timeout).await?
-            }
-            Backend::Postgres => {
-                let url = with_database(&self.server_url(tenant), &tenant.id.database_name())?;
-                Db::open_postgres_lazy(&url, cfg.tenant_max_connections, cfg.acquire_timeout)?
-            }
-        };
+        let db = self.connect(tenant).await?;
+        if let Err(e) = self.bring_up_to_date(tenant, &db, false).await {
+            db.close().await;
+            return Err(e);
+        }
         // The lock is never held across an await: decide under it, act after it.
         let (db, surplus, evicted) = {
             let mut map = self.inner.pools.lock().expect("pool map");
@@ -453,12 +518,37 @@ impl Store {
 
     // ---- migrate and repair --------------------------------------------------------------
 
-    /// Applies migrations to the control database and every tenant database, finishes
-    /// interrupted creates and deletes, and reports what it cannot repair.
-    pub async fn migrate_all(&self, mut progress: impl FnMut(MigrateEvent<'_>)) -> Result<MigrateReport, StoreError> {
+    /// Applies migrations to every tenant database, finishes interrupted creates and
+    /// deletes, and reports what it cannot repair (`cairn migrate`).
+    pub async fn migrate_all(&self, progress: impl FnMut(MigrateEvent<'_>)) -> Result<MigrateReport, StoreError> {
+        self.sweep(false, progress).await
+    }
+
+    /// As [`Store::migrate_all`], for the tenants the directory says are behind (or
+    /// interrupted) only: the background sweep of a running server, which serves requests
+    /// meanwhile (a tenant's first request migrates it if the sweep has not yet).
+    pub async fn migrate_pending(&self, progress: impl FnMut(MigrateEvent<'_>)) -> Result<MigrateReport, StoreError> {
+        self.sweep(true, progress).await
+    }
+
+    async fn sweep(
+        &self,
+        pending_only: bool,
+        mut progress: impl FnMut(MigrateEvent<'_>),
+    ) -> Result<MigrateReport, StoreError> {
         let mut report = MigrateReport::default();
-        let all = self.query_tenants("ORDER BY slug", None).await?;
+        let all = if pending_only {
+            // The bound is this build's own count, not caller input.
+            let tail = format!(
+                "WHERE state <> 'active' OR schema_version IS NULL OR schema_version < {} ORDER BY slug",
+                self.tenant_schema()
+            );
+            self.query_tenants(&tail, None).await?
+        } else {
+            self.query_tenants("ORDER BY slug", None).await?
+        };
         let total = all.len();
+        self.inner.sweep_remaining.store(total, Ordering::Relaxed);
         for (i, tenant) in all.iter().enumerate() {
             let slug = tenant.slug.as_str();
             match tenant.state {
@@ -481,26 +571,36 @@ impl Store {
                     }
                     Err(e) => report.problems.push(format!("{slug}: cannot finish deletion: {e}")),
                 },
-                TenantState::Active => {
-                    let applied = match self.open_tenant_pool(tenant).await {
-                        Ok(db) => migrate::run(&db, &self.inner.tenant_migrations).await,
-                        Err(e) => Err(e),
-                    };
-                    match applied {
-                        Ok(n) => {
-                            report.applied += n;
-                            report.tenants += 1;
-                            progress(MigrateEvent::Tenant { slug, applied: n, done: i + 1, total });
-                        }
-                        Err(e) => report.problems.push(format!("{slug}: {e}")),
+                TenantState::Active => match self.migrate_tenant(tenant).await {
+                    Ok(n) => {
+                        report.applied += n;
+                        report.tenants += 1;
+                        progress(MigrateEvent::Tenant { slug, applied: n, done: i + 1, total });
                     }
-                }
+                    Err(e) => report.problems.push(format!("{slug}: {e}")),
+                },
             }
+            self.inner.sweep_remaining.store(total - i - 1, Ordering::Relaxed);
         }
-        if self.backend() == Backend::Sqlite {
+        if !pending_only && self.backend() == Backend::Sqlite {
             report.problems.extend(self.orphan_files(&all));
         }
         Ok(report)
+    }
+
+    /// Migrates one tenant's database through its open pool, or a pool opened for this
+    /// alone (a sweep over thousands of tenants does not churn the pools requests use).
+    async fn migrate_tenant(&self, tenant: &Tenant) -> Result<usize, StoreError> {
+        let open = self.inner.pools.lock().expect("pool map").peek(&tenant.id).map(|o| o.db.clone());
+        match open {
+            Some(db) => self.bring_up_to_date(tenant, &db, true).await,
+            None => {
+                let db = self.connect(tenant).await?;
+                let result = self.bring_up_to_date(tenant, &db, true).await;
+                db.close().await;
+                result
+            }
+        }
     }
 
     /// Tenant database files that no directory row names.

@@ -14,13 +14,22 @@ pub use migrate::Migration;
 
 /// The store's own control-database migrations (the tenant directory).
 pub fn control_migrations() -> Vec<Migration> {
-    vec![Migration {
-        component: "store",
-        version: 1,
-        name: "tenants",
-        sqlite: include_str!("../migrations/sqlite/control_0001_tenants.sql"),
-        postgres: include_str!("../migrations/postgres/control_0001_tenants.sql"),
-    }]
+    vec![
+        Migration {
+            component: "store",
+            version: 1,
+            name: "tenants",
+            sqlite: include_str!("../migrations/sqlite/control_0001_tenants.sql"),
+            postgres: include_str!("../migrations/postgres/control_0001_tenants.sql"),
+        },
+        Migration {
+            component: "store",
+            version: 2,
+            name: "tenant_schema",
+            sqlite: include_str!("../migrations/sqlite/control_0002_tenant_schema.sql"),
+            postgres: include_str!("../migrations/postgres/control_0002_tenant_schema.sql"),
+        },
+    ]
 }
 
 /// Re-exported so product crates name one sqlx.

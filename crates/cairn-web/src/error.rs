@@ -116,6 +116,12 @@ impl From<cairn_store::StoreError> for ApiError {
             E::Placement(msg) => {
                 Self { code: ErrorCode::ValidationError, message: msg, field: Some("placement".into()) }
             }
+            // One tenant's database that cannot be brought up to date fails that tenant's
+            // requests only; the cause is for the operator's log.
+            failed @ E::Migration { .. } => {
+                tracing::error!(error = %failed, "tenant database migration failed");
+                Self::new(ErrorCode::Unavailable, "this organization's database is being upgraded; try again shortly")
+            }
             other => Self::internal(other),
         }
     }
@@ -183,6 +189,9 @@ impl IntoResponse for ApiError {
         if self.code == ErrorCode::Unauthorized {
             resp.headers_mut()
                 .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer realm=\"cairn\""));
+        }
+        if self.code == ErrorCode::Unavailable {
+            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("30"));
         }
         resp
     }

@@ -226,7 +226,7 @@ impl Caller {
     async fn tenant_db(&self, state: &AppState, tenant: &TenantRef) -> Result<Db, ApiError> {
         state.store.tenant_db(tenant.id).await.map_err(|e| match e {
             cairn_store::StoreError::TenantNotFound(_) => ApiError::unauthorized("the token's tenant no longer exists"),
-            other => ApiError::internal(other),
+            other => other.into(),
         })
     }
 

@@ -20,6 +20,7 @@ pub struct Metrics {
     requests: Family<Labels, Counter>,
     latency: Family<Labels, Histogram>,
     open_tenant_pools: Gauge<i64, AtomicI64>,
+    migrations_pending: Gauge<i64, AtomicI64>,
     deliveries: Family<Labels, Counter>,
     /// What this process's event worker counts; `render` brings the counters up to it.
     pub delivery_stats: Arc<DeliveryStats>,
@@ -40,6 +41,12 @@ impl Default for Metrics {
         registry.register("cairn_http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("cairn_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
         registry.register("cairn_store_open_tenant_pools", "Tenant database pools open now", open_tenant_pools.clone());
+        let migrations_pending = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "cairn_store_tenant_migrations_pending",
+            "Tenants the background migration sweep has still to check",
+            migrations_pending.clone(),
+        );
         let deliveries = Family::<Labels, Counter>::default();
         registry.register(
             "cairn_event_deliveries",
@@ -51,6 +58,7 @@ impl Default for Metrics {
             requests,
             latency,
             open_tenant_pools,
+            migrations_pending,
             deliveries,
             delivery_stats: Arc::default(),
             synced: Mutex::new(()),
@@ -73,8 +81,9 @@ impl Metrics {
     }
 
     /// The text exposition, with gauges read at call time.
-    pub fn render(&self, open_tenant_pools: usize) -> String {
-        self.open_tenant_pools.set(open_tenant_pools as i64);
+    pub fn render(&self, store: &cairn_store::Store) -> String {
+        self.open_tenant_pools.set(store.open_tenant_pools() as i64);
+        self.migrations_pending.set(store.migrations_pending() as i64);
         {
             let _one_at_a_time = self.synced.lock().unwrap_or_else(|e| e.into_inner());
             let s = &self.delivery_stats;

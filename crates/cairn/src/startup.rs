@@ -177,11 +177,6 @@ impl std::fmt::Debug for Application {
 impl Application {
     pub async fn build(config: Config, role: Role) -> anyhow::Result<Application> {
         let store = open_store(&config).await?;
-        let report =
-            store.migrate_all(|e| tracing::info!(event = ?e, "migrate")).await.context("migrating tenant databases")?;
-        for problem in &report.problems {
-            tracing::warn!(problem = %problem, "migration problem; run `cairn migrate` for details");
-        }
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         let bound = listener.local_addr()?;
         let metrics_listener = match config.metrics_listen {
@@ -241,6 +236,9 @@ impl Application {
             tracing::info!("no scheduled jobs are defined in this version; serving probes only");
         }
         let mut background = Vec::new();
+        // Tenant databases are migrated when first used, and by this sweep; start-up does
+        // not wait for them.
+        background.push(tokio::spawn(migrate_pending(store.clone())));
         if matches!(role, Role::All | Role::Worker) {
             background.push(tokio::spawn(crate::background::audit_maintenance(
                 store.clone(),
@@ -298,6 +296,43 @@ impl Application {
         store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The background sweep over tenant databases that are behind this build's migrations (or
+/// whose creation or deletion was interrupted), logging its progress.
+async fn migrate_pending(store: Store) {
+    let started = std::time::Instant::now();
+    let report = store
+        .migrate_pending(|e| match e {
+            cairn_store::MigrateEvent::Tenant { slug, applied, done, total } => {
+                if applied > 0 || done == total || done % 100 == 0 {
+                    tracing::info!(tenant = slug, applied, done, total, "tenant migration sweep");
+                }
+            }
+            cairn_store::MigrateEvent::Repaired { slug, action } => {
+                tracing::info!(tenant = slug, action, "tenant repaired")
+            }
+            cairn_store::MigrateEvent::Control { .. } => {}
+        })
+        .await;
+    match report {
+        Ok(r) => {
+            for problem in &r.problems {
+                tracing::warn!(problem = %problem, "tenant migration problem; `cairn migrate` shows details");
+            }
+            if r.tenants > 0 || !r.repaired.is_empty() || !r.problems.is_empty() {
+                tracing::info!(
+                    tenants = r.tenants,
+                    applied = r.applied,
+                    repaired = r.repaired.len(),
+                    problems = r.problems.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "tenant migration sweep finished"
+                );
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "tenant migration sweep failed; requests still migrate each tenant"),
     }
 }
 

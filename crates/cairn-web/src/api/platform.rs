@@ -81,7 +81,7 @@ pub(crate) async fn metrics_on_own_listener(State(state): State<AppState>, heade
             return Err(ApiError::unauthorized("/metrics requires the metrics bearer token"));
         }
     }
-    let body = state.metrics.render(state.store.open_tenant_pools());
+    let body = state.metrics.render(&state.store);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
 }
 
