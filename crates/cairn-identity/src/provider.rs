@@ -303,16 +303,21 @@ impl Identity {
             }
             _ => {}
         }
-        let (mut prompt_none, mut prompt_login) = (false, false);
+        // Clients are the tenant's own applications, so consent is implied: `consent` (which
+        // OpenID Connect Core §11 asks for with offline_access) changes nothing. There is one
+        // account per browser session, so `select_account` shows the sign-in form, as `login`.
+        let (mut prompt_none, mut prompt_login, mut others) = (false, false, false);
         for v in p.prompt.as_deref().unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
             match v {
                 "none" => prompt_none = true,
-                "login" => prompt_login = true,
-                _ => return Err(fail("invalid_request", "prompt supports none and login")),
+                "login" | "select_account" => prompt_login = true,
+                "consent" => {}
+                _ => return Err(fail("invalid_request", "prompt supports none, login, consent and select_account")),
             }
+            others |= v != "none";
         }
-        if prompt_none && prompt_login {
-            return Err(fail("invalid_request", "prompt=none cannot be combined with login"));
+        if prompt_none && others {
+            return Err(fail("invalid_request", "prompt=none cannot be combined with another value"));
         }
         for (name, value) in [("state", &p.state), ("nonce", &p.nonce), ("login_hint", &p.login_hint)] {
             if value.as_ref().is_some_and(|v| v.len() > 512) {

@@ -89,7 +89,7 @@ async fn discovery(State(state): State<AppState>) -> Json<serde_json::Value> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified",
             "given_name", "family_name", "name", "cairn/tenant", "cairn/roles"],
         "authorization_response_iss_parameter_supported": true,

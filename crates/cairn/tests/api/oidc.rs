@@ -380,9 +380,17 @@ backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backe
     rp.sign_in(&browser, &params[..2]).await;
     let page = browser.get(&rp.authorize_url(&params)).await;
     assert!(page.redirect_param("code").is_some(), "{:?}", page.location);
-    // prompt=login shows the form even with a session.
+    // prompt=login shows the form even with a session, and so does select_account.
     let login = [params[0], params[1], ("prompt", "login")];
     assert_eq!(browser.get(&rp.authorize_url(&login)).await.status, 200);
+    let select = [params[0], params[1], ("prompt", "select_account")];
+    assert_eq!(browser.get(&rp.authorize_url(&select)).await.status, 200);
+    // Consent is implied for the tenant's own clients: offline_access clients ask for it.
+    let consent = [params[0], params[1], ("prompt", "consent"), ("state", "s2")];
+    let page = browser.get(&rp.authorize_url(&consent)).await;
+    assert!(page.redirect_param("code").is_some(), "{:?} {}", page.location, page.body);
+    let mixed = [params[0], params[1], ("prompt", "none consent")];
+    assert_eq!(browser.get(&rp.authorize_url(&mixed)).await.redirect_param("error").as_deref(), Some("invalid_request"));
     // After logout the session is gone. Without an id_token_hint the user confirms first.
     let ask = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=z", rp.client_id)).await;
     assert_eq!(ask.status, 200, "{}", ask.body);
