@@ -59,6 +59,18 @@ impl MasterKey {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A 256-bit key for one `purpose` (e.g. `"reset-codes"`), derived as
+    /// HMAC-SHA256(master key, purpose): a digest under it reveals nothing of the master
+    /// key or of the keys of other purposes.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"cairn key derivation v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> String {
         let cipher = Aes256Gcm::new_from_slice(&self.0).expect("32-byte key");
         let mut nonce = [0u8; 12];
@@ -120,6 +132,15 @@ mod tests {
         assert_eq!(k.open(&sealed, "row-2"), Err(SecretError::WrongKey));
         assert_eq!(MasterKey::generate().open(&sealed, "row-1"), Err(SecretError::WrongKey));
         assert_eq!(k.open("v1.!!", "row-1"), Err(SecretError::Malformed));
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_master_key() {
+        let k = MasterKey::generate();
+        assert_eq!(k.derive("reset-codes"), k.derive("reset-codes"));
+        assert_ne!(k.derive("reset-codes"), k.derive("devices"));
+        assert_ne!(k.derive("reset-codes"), MasterKey::generate().derive("reset-codes"));
+        assert_ne!(k.derive("reset-codes"), k.0);
     }
 
     #[test]
