@@ -84,8 +84,15 @@ pub fn render(status: StatusCode, chrome: &Chrome, page: &impl Template, form_ta
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Every 429 page says when to come back; a handler that knows better overrides it.
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS));
+    }
     resp
 }
+
+/// When a page refused for load (passwords being hashed) asks to be retried.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// The origin of a URL (`scheme://host[:port]`), for CSP source lists.
 pub fn origin(url: &str) -> Option<String> {
@@ -119,7 +126,12 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, path `/`, `Secure` unless the
 /// public URL is plain http (loopback development). `max_age` of 0 deletes it.
 pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    set_cookie_at(name, value, "/", max_age_secs, secure)
+}
+
+/// As [`set_cookie`], for the path `path` and below only.
+pub fn set_cookie_at(name: &str, value: &str, path: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
     if secure {
         c.push_str("; Secure");
     }

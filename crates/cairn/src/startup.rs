@@ -141,7 +141,8 @@ pub async fn identity(config: &Config, store: &Store, public_url: String) -> any
     let (tokens, first_start) = tokens(store, public_url.clone()).await?;
     let mailer = mailer(config, &public_url)?;
     let http = cairn_identity::sso::http_client();
-    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, http }, first_start))
+    let argon2 = cairn_identity::Argon2Pool::for_this_machine();
+    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, http, argon2 }, first_start))
 }
 
 /// What first start created, to tell the person who started it: the first admin and

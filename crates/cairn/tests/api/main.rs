@@ -7,6 +7,7 @@ mod numbers;
 mod oidc;
 mod platform;
 mod records;
+mod security;
 mod tenants;
 mod tokens;
 mod ui;
