@@ -130,12 +130,12 @@ backend_test!(async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backe
     let form = sign_in_form(&rp, &Browser::new(&app.base_url)).await;
     let (request, csrf) = (form.input("request").unwrap(), form.input("csrf").unwrap());
     let probe = cairn_testkit::http_client().build().unwrap();
-    // 200 health probes, one every 5 ms: the median, 99th percentile (the second slowest)
+    // 500 health probes, one every 5 ms: the median, 99th percentile (the fifth slowest)
     // and slowest.
     let percentiles = || async {
         let mut latencies = Vec::new();
         let mut every = tokio::time::interval(Duration::from_millis(5));
-        for _ in 0..200 {
+        for _ in 0..500 {
             every.tick().await;
             let started = Instant::now();
             let resp = probe.get(app.url("/healthz")).send().await.unwrap();
@@ -143,7 +143,7 @@ backend_test!(async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backe
             assert_eq!(resp.status(), 200);
         }
         latencies.sort();
-        (latencies[99], latencies[197], latencies[199])
+        (latencies[249], latencies[494], latencies[499])
     };
     // What this machine gives without the storm (other work on it slows both alike).
     let (_, quiet, _) = percentiles().await;
