@@ -50,11 +50,6 @@ fn verify(password: &str, stored: Option<&str>) -> bool {
     argon().verify_password(password.as_bytes(), &parsed).is_ok() && real
 }
 
-/// Warms the dummy hash so the first unknown-account sign-in is not faster than the rest.
-pub fn warm_up() {
-    LazyLock::force(&DUMMY_HASH);
-}
-
 /// The machine is busy hashing passwords: the caller should try again after this long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many passwords are being checked; try again in {retry_after_secs} s")]
@@ -133,6 +128,12 @@ impl Argon2Pool {
             Ok(slot) => Ok(Admission { _slot: slot, pool: self.inner.clone() }),
             Err(_) => Err(Busy { retry_after_secs: 1 }),
         }
+    }
+
+    /// Computes the dummy hash (on a blocking thread) so that the first unknown-account
+    /// sign-in is not faster than the rest.
+    pub async fn warm_up(&self) {
+        let _ = tokio::task::spawn_blocking(|| LazyLock::force(&DUMMY_HASH).len()).await;
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, Busy> {

@@ -183,7 +183,7 @@ impl Application {
         let public_url = config.public_url(bound);
         let (identity, first_start) = identity(&config, &store, public_url.clone()).await?;
         let bootstrap = if first_start { Some(bootstrap(&config, &identity).await?) } else { None };
-        cairn_identity::password::warm_up();
+        identity.argon2.warm_up().await;
         let web = WebConfig {
             public_url,
             body_limit: config.body_limit,
