@@ -59,6 +59,19 @@ impl MasterKey {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A 256-bit key for one `purpose` (e.g. `"reset-codes"`), derived as
+    /// HMAC-SHA256(master key, purpose): a digest under it reveals nothing of the master
+    /// key or of the keys of other purposes.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0);
+        let mut ctx = ring::hmac::Context::with_key(&master);
+        ctx.update(b"cairn key derivation v1\0");
+        ctx.update(purpose.as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(ctx.sign().as_ref());
+        key
+    }
+
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> String {
         let cipher = Aes256Gcm::new_from_slice(&self.0).expect("32-byte key");
         let mut nonce = [0u8; 12];
@@ -71,13 +84,11 @@ impl MasterKey {
         format!("v1.{}", URL_SAFE_NO_PAD.encode(out))
     }
 
-    /// HMAC-SHA256 of `message` under a key derived from the master key for `purpose`
-    /// (itself an HMAC of the purpose's name), base64url: a value only this platform can
-    /// compute, and one purpose's value never stands for another's.
+    /// HMAC-SHA256 of `message` under the key [`MasterKey::derive`] gives `purpose`,
+    /// base64url: a value only this platform can compute, and one purpose's value never
+    /// stands for another's.
     pub fn mac(&self, purpose: &str, message: &[u8]) -> String {
-        let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.0);
-        let derived = ring::hmac::sign(&master, format!("cairn-mac:{purpose}").as_bytes());
-        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.derive(purpose));
         URL_SAFE_NO_PAD.encode(ring::hmac::sign(&key, message).as_ref())
     }
 
@@ -140,6 +151,15 @@ mod tests {
         assert_ne!(m, k.mac("csrf", b"browser-2"));
         assert_ne!(m, k.mac("other", b"browser-1"));
         assert_ne!(m, MasterKey::generate().mac("csrf", b"browser-1"));
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_master_key() {
+        let k = MasterKey::generate();
+        assert_eq!(k.derive("reset-codes"), k.derive("reset-codes"));
+        assert_ne!(k.derive("reset-codes"), k.derive("devices"));
+        assert_ne!(k.derive("reset-codes"), MasterKey::generate().derive("reset-codes"));
+        assert_ne!(k.derive("reset-codes"), k.0);
     }
 
     #[test]

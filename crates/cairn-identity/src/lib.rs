@@ -17,13 +17,15 @@ pub mod provider;
 pub mod service;
 pub mod sso;
 mod store;
+mod throttle;
 mod tokens;
 
 pub use clients::NewClient;
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
+pub use password::Argon2Pool;
 pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
-pub use service::{Identity, Invitation, NewUser, SignIn, UserPatch};
+pub use service::{Identity, Invitation, NewUser, ResetOutcome, SignIn, UserPatch};
 pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
 
 use cairn_domain::ValidationError;
@@ -55,6 +57,13 @@ pub fn tenant_migrations() -> Vec<Migration> {
             sqlite: include_str!("../migrations/sqlite/tenant_0002_sso.sql"),
             postgres: include_str!("../migrations/postgres/tenant_0002_sso.sql"),
         },
+        Migration {
+            component: "identity",
+            version: 3,
+            name: "signin_defences",
+            sqlite: include_str!("../migrations/sqlite/tenant_0003_signin_defences.sql"),
+            postgres: include_str!("../migrations/postgres/tenant_0003_signin_defences.sql"),
+        },
     ]
 }
 
@@ -80,4 +89,7 @@ pub enum IdentityError {
     Mail(#[from] cairn_mail::MailError),
     #[error("upstream identity provider: {0}")]
     Upstream(String),
+    /// Too many passwords are being hashed right now (load shedding); not the caller's fault.
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
 }

@@ -11,26 +11,22 @@ use cairn_mail::{Mailer, Message};
 use cairn_store::sqlx::AnyConnection;
 use cairn_store::{Db, Store, Tenant};
 use serde_json::{Map, Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::model::{Email, Settings, User, UserStatus, check_app_metadata, check_name, digest};
+use crate::password::{Argon2Pool, ResetCode};
+use crate::throttle::{self, MAX_BLOCK_MS, Verdict};
 use crate::{IdentityError, Tokens, password, store};
 
 /// How long an invitation's temporary password works.
 pub const TEMPORARY_PASSWORD_DAYS: u32 = 7;
 /// How long a reset code works.
 pub const RESET_CODE_MINUTES: i64 = 15;
+/// Guesses one reset code takes before it is void.
 const RESET_CODE_MAX_ATTEMPTS: i64 = 5;
-/// Reset codes one account may be sent per 15 minutes.
-const RESET_CODES_PER_WINDOW: i64 = 3;
-
-/// Failed sign-ins an account may have before delays start, and when it is paused.
-const ACCOUNT_FREE_FAILURES: i64 = 5;
-const ACCOUNT_LOCK_FAILURES: i64 = 10;
-/// Failed sign-ins one address may have before delays start.
-const IP_FREE_FAILURES: i64 = 20;
-/// Longest pause; also how long failures are remembered after the last one.
-const MAX_BLOCK_MS: i64 = 15 * 60 * 1000;
+/// How long a browser that signed in is recognised (its device cookie's lifetime).
+pub const DEVICE_DAYS: i64 = 90;
+/// The purpose of the key that reset codes are digested under.
+const RESET_CODE_KEY: &str = "identity/reset-codes";
 
 /// What an admin gives to create a user.
 #[derive(Debug, Clone)]
@@ -92,6 +88,20 @@ pub struct Identity {
     /// The guarded client for upstream identity providers (SSO): every discovery, key,
     /// token and userinfo request goes through it.
     pub outbound: cairn_outbound::Outbound,
+    /// Where every password hash and verification runs.
+    pub argon2: Argon2Pool,
+}
+
+/// The answer to the last step of a password reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOutcome {
+    Done,
+    /// The email is unknown, or the code wrong, used or expired: the same answer for all.
+    Invalid,
+    /// Too many wrong codes from this address: try again after this many seconds.
+    Throttled {
+        retry_after_secs: i64,
+    },
 }
 
 fn audit(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
@@ -108,14 +118,6 @@ async fn load(conn: &mut AnyConnection, id: &str) -> Result<User, IdentityError>
 
 fn temporary_expiry(now: i64) -> i64 {
     now + i64::from(TEMPORARY_PASSWORD_DAYS) * 86_400_000
-}
-
-fn block_for(failures: i64, free: i64) -> i64 {
-    if failures < free {
-        return 0;
-    }
-    let exp = (failures - free).min(20) as u32;
-    (1000i64 << exp).min(MAX_BLOCK_MS)
 }
 
 impl Identity {
@@ -213,16 +215,19 @@ impl Identity {
     ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
+        let given_name = check_name("given_name", &new.given_name)?;
+        let family_name = check_name("family_name", &new.family_name)?;
+        let hash = self.argon2.hash(&temporary).await?;
         let user = User {
             id: uuid::Uuid::now_v7().to_string(),
             email: new.email,
-            given_name: check_name("given_name", &new.given_name)?,
-            family_name: check_name("family_name", &new.family_name)?,
+            given_name,
+            family_name,
             status: UserStatus::ForceChangePassword,
             roles: dedup(new.roles),
             app_metadata: Map::new(),
             user_metadata: Map::new(),
-            password_hash: Some(password::hash(&temporary)),
+            password_hash: Some(hash),
             password_expires_at: Some(temporary_expiry(now)),
             sso_required: false,
             created_at: now,
@@ -258,7 +263,7 @@ impl Identity {
     ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
-        let hash = password::hash(&temporary);
+        let hash = self.argon2.hash(&temporary).await?;
         let mut tx = db.begin().await?;
         let mut user = load(&mut tx, id).await?;
         if user.status == UserStatus::Disabled {
@@ -292,10 +297,13 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<User, IdentityError> {
         let now = now_ms();
+        let email = load(&mut *db.reader().acquire().await?, id).await?.email;
+        password::check_policy("password", new_password, &email)?;
+        // Hashed before the transaction: the writer is not held while argon2 runs.
+        let hash = self.argon2.hash(new_password).await?;
         let mut tx = db.begin().await?;
         let mut user = load(&mut tx, id).await?;
-        password::check_policy("password", new_password, &user.email)?;
-        user.password_hash = Some(password::hash(new_password));
+        user.password_hash = Some(hash);
         user.password_expires_at = if permanent { None } else { Some(temporary_expiry(now)) };
         if user.status != UserStatus::Disabled {
             user.status = if permanent { UserStatus::Active } else { UserStatus::ForceChangePassword };
@@ -432,65 +440,96 @@ impl Identity {
         Ok(user)
     }
 
-    /// Checks an email and password for sign-in, with per-account and per-address
-    /// throttling, and records the outcome in the tenant's audit trail.
+    /// Checks an email and password for sign-in, with throttling (see [`throttle`]), and
+    /// records the outcome in the tenant's audit trail. `device` is the browser's device
+    /// cookie, if it sent one: a browser that signed in to this account before is counted
+    /// on its own instead of by the account's pause.
+    ///
+    /// The attempt is reserved before the password is checked, so concurrent attempts get
+    /// no more password checks than the limits allow; a success gives the reservation back.
     pub async fn sign_in(
         &self,
         tenant: &Tenant,
         db: &Db,
         email: &str,
         password_given: &str,
+        device: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<SignIn, IdentityError> {
+        // A place in the hashing queue first: when it is full, refusing costs nothing more.
+        let admission = self.argon2.admit()?;
         let now = now_ms();
         let email = Email::parse(email).ok();
-        let account_key = format!("acct:{}", email.as_ref().map(Email::key).unwrap_or_default());
-        let ip_key = format!("ip:{}", meta.ip.as_deref().unwrap_or("-"));
         let attempted = json!({ "email": email.as_ref().map(Email::as_str) });
+        let device_hash = device.filter(|d| !d.is_empty()).map(digest);
 
         let mut conn = db.reader().acquire().await?;
-        let mut retry_after = 0;
-        for key in [&account_key, &ip_key] {
-            if let Some((_, _, blocked_until)) = store::throttle(&mut conn, key).await?
-                && blocked_until > now
-            {
-                retry_after = retry_after.max((blocked_until - now + 999) / 1000);
-            }
-        }
         let user = match &email {
             Some(e) => store::user_by_email(&mut conn, e).await?,
             None => None,
+        };
+        let recognised = match (&user, &device_hash) {
+            (Some(u), Some(h)) => store::device_known(&mut conn, h, &u.id, now).await?,
+            _ => false,
         };
         drop(conn);
         let anonymous = Actor { id: "anonymous".into(), email: email.as_ref().map(|e| e.to_string()) };
         let actor = user.as_ref().map(user_actor).unwrap_or(anonymous);
 
-        if retry_after > 0 {
-            let entry = audit(&actor, "auth.login_failed", Outcome::Denied, meta)
-                .details(json!({ "attempted": attempted, "reason": "throttled", "retry_after_secs": retry_after }));
-            AuditService::record_now(db, entry).await?;
+        let account_key = throttle::account_key(email.as_ref());
+        let address_key = throttle::address_key(meta.ip.as_deref());
+        let counters = match (&device_hash, recognised) {
+            (Some(h), true) => vec![(throttle::device_key(h), throttle::DEVICE)],
+            _ => vec![(account_key.clone(), throttle::ACCOUNT), (address_key.clone(), throttle::ADDRESS)],
+        };
+        let mut conn = db.writer().acquire().await?;
+        let mut attempts = 0;
+        let mut reserved: Vec<&str> = Vec::new();
+        let mut wait = None;
+        for (key, curve) in &counters {
+            match throttle::reserve(&mut conn, key, *curve, now).await? {
+                Verdict::Go { attempts: n } => {
+                    if reserved.is_empty() {
+                        attempts = n;
+                    }
+                    reserved.push(key);
+                }
+                Verdict::Wait { retry_after_secs } => {
+                    wait = Some(retry_after_secs);
+                    break;
+                }
+            }
+        }
+        if let Some(retry_after) = wait {
+            // Refused by a later counter: the earlier ones did not see a real attempt.
+            for key in reserved {
+                store::refund_attempt(&mut conn, key).await?;
+            }
+            drop(conn);
+            let details = json!({ "attempted": attempted, "reason": "throttled", "retry_after_secs": retry_after });
+            self.record_failed_sign_in(db, &actor, Outcome::Denied, email.as_ref(), details, meta).await?;
             return Ok(SignIn::Throttled { retry_after_secs: retry_after });
         }
+        drop(conn);
 
         // The same argon2 work whether or not the account exists.
-        let password_ok = password::verify(password_given, user.as_ref().and_then(|u| u.password_hash.as_deref()));
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let password_ok = admission.verify(password_given, stored).await;
         let Some(user) = user.filter(|_| password_ok) else {
-            let mut tx = db.begin().await?;
-            let (account_failures, _) = self.count_failure(&mut tx, &account_key, now, ACCOUNT_FREE_FAILURES).await?;
-            self.count_failure(&mut tx, &ip_key, now, IP_FREE_FAILURES).await?;
-            let entry = audit(&actor, "auth.login_failed", Outcome::Failure, meta).details(
-                json!({ "attempted": attempted, "reason": "invalid credentials", "failures": account_failures }),
-            );
-            AuditService::record(db, &mut tx, entry).await?;
-            let settings = store::settings(&mut tx).await?;
-            tx.commit().await?;
-            if account_failures == ACCOUNT_LOCK_FAILURES
+            let details = json!({
+                "attempted": attempted, "reason": "invalid credentials", "failures": attempts,
+                "recognised_device": recognised,
+            });
+            self.record_failed_sign_in(db, &actor, Outcome::Failure, email.as_ref(), details, meta).await?;
+            if !recognised
+                && attempts == throttle::ACCOUNT.pause_at
                 && let (Some(email), true) = (&email, actor.id != "anonymous")
             {
+                let settings = self.settings(db).await?;
                 let message = templates::lockout(
                     &self.branding(tenant, &settings),
                     email.as_str(),
-                    ACCOUNT_LOCK_FAILURES as u32,
+                    throttle::ACCOUNT.pause_at as u32,
                     (MAX_BLOCK_MS / 60_000) as u32,
                     &self.reset_url(tenant),
                 )?;
@@ -509,39 +548,76 @@ impl Identity {
             UserStatus::Active => (None, SignIn::Success(user.clone())),
         };
         let mut tx = db.begin().await?;
-        store::clear_throttle(&mut tx, &account_key).await?;
+        // The right password forgives the failures of the counters it was charged to: a
+        // recognised browser's own; otherwise the account's (it was not paused, or this
+        // attempt would not have been let through), and the address's shared ceiling gets
+        // this attempt back. A recognised browser's success leaves the account's pause on
+        // unrecognised clients as it is: those failures were someone else's.
+        match (&device_hash, recognised) {
+            (Some(h), true) => store::clear_throttle(&mut tx, &throttle::device_key(h)).await?,
+            _ => {
+                store::clear_throttle(&mut tx, &account_key).await?;
+                store::refund_attempt(&mut tx, &address_key).await?;
+            }
+        }
         let entry = match outcome {
             Some(reason) => audit(&actor, "auth.login_failed", Outcome::Denied, meta)
                 .resource("user", &user.id)
                 .details(json!({ "attempted": attempted, "reason": reason })),
             None => audit(&actor, "auth.login_succeeded", Outcome::Success, meta)
                 .resource("user", &user.id)
-                .details(json!({ "must_change_password": user.status == UserStatus::ForceChangePassword })),
+                .details(json!({ "must_change_password": user.status == UserStatus::ForceChangePassword,
+                    "recognised_device": recognised })),
         };
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
         Ok(result)
     }
 
-    /// Counts one failure for `key`; returns the failures so far and the block set.
-    async fn count_failure(
+    /// Writes a failed sign-in's audit entry, at most
+    /// [`throttle::AUDITED_FAILURES_PER_MINUTE`] per (account, address) and minute, so a
+    /// flood of guesses cannot flood the trail. The pair's first entry of a later minute
+    /// says how many went unrecorded before it; every failure is still counted by the
+    /// throttle.
+    async fn record_failed_sign_in(
         &self,
-        conn: &mut AnyConnection,
-        key: &str,
-        now: i64,
-        free: i64,
-    ) -> Result<(i64, i64), IdentityError> {
-        let failures = store::bump_throttle(conn, key, now, MAX_BLOCK_MS, true).await?;
-        let block = if key.starts_with("acct:") && failures >= ACCOUNT_LOCK_FAILURES {
-            MAX_BLOCK_MS
-        } else {
-            block_for(failures, free)
-        };
-        let blocked_until = if block > 0 { now + block } else { 0 };
-        if blocked_until > 0 {
-            store::block_throttle(conn, key, blocked_until).await?;
+        db: &Db,
+        actor: &Actor,
+        outcome: Outcome,
+        email: Option<&Email>,
+        mut details: Value,
+        meta: &RequestMeta,
+    ) -> Result<(), IdentityError> {
+        let cap = throttle::AUDITED_FAILURES_PER_MINUTE;
+        let key = throttle::audit_key(email, meta.ip.as_deref());
+        let minute = now_ms() / 60_000;
+        let (n, carried) = store::count_audit_event(&mut *db.writer().acquire().await?, &key, minute, cap).await?;
+        if n > cap {
+            return Ok(());
         }
-        Ok((failures, blocked_until))
+        if n == 1 && carried > 0 {
+            details["not_recorded_before"] = json!(carried);
+        }
+        if n == cap {
+            details["further_failures_this_minute"] = json!("counted, not recorded");
+        }
+        AuditService::record_now(db, audit(actor, "auth.login_failed", outcome, meta).details(details)).await?;
+        Ok(())
+    }
+
+    /// Remembers the browser that just signed in as `user` and returns the token for its
+    /// device cookie: always a new one (stored as its SHA-256); the browser's previous
+    /// token for this user, if any, is forgotten.
+    pub async fn remember_device(&self, db: &Db, user: &User, previous: Option<&str>) -> Result<String, IdentityError> {
+        let now = now_ms();
+        let token = cairn_domain::random_token(32);
+        let mut tx = db.begin().await?;
+        if let Some(p) = previous {
+            store::forget_device(&mut tx, &digest(p), &user.id).await?;
+        }
+        store::remember_device(&mut tx, &digest(&token), &user.id, now, now + DEVICE_DAYS * 86_400_000).await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     /// The user chooses their own password: at first sign-in (after a temporary one), or
@@ -555,22 +631,29 @@ impl Identity {
         meta: &RequestMeta,
     ) -> Result<User, IdentityError> {
         let now = now_ms();
-        let mut tx = db.begin().await?;
-        let mut user = load(&mut tx, id).await?;
-        if user.status == UserStatus::Disabled {
+        let before = load(&mut *db.reader().acquire().await?, id).await?;
+        if before.status == UserStatus::Disabled {
             return Err(IdentityError::Conflict("the account is disabled".into()));
         }
+        let old_hash = before.password_hash.as_deref();
         if let Some(current) = current
-            && !password::verify(current, user.password_hash.as_deref())
+            && !self.argon2.verify(current, old_hash).await?
         {
             return Err(ValidationError::new("current_password", "is not your current password").into());
         }
-        password::check_policy("new_password", new_password, &user.email)?;
-        if password::verify(new_password, user.password_hash.as_deref()) {
+        password::check_policy("new_password", new_password, &before.email)?;
+        if self.argon2.verify(new_password, old_hash).await? {
             return Err(ValidationError::new("new_password", "must differ from the current password").into());
         }
+        let hash = self.argon2.hash(new_password).await?;
+        let mut tx = db.begin().await?;
+        let mut user = load(&mut tx, id).await?;
+        // Hashing ran outside the transaction: refuse if the password changed meanwhile.
+        if user.password_hash != before.password_hash || user.status == UserStatus::Disabled {
+            return Err(IdentityError::Conflict("the account changed meanwhile; try again".into()));
+        }
         let first = user.status == UserStatus::ForceChangePassword;
-        user.password_hash = Some(password::hash(new_password));
+        user.password_hash = Some(hash);
         user.password_expires_at = None;
         user.status = UserStatus::Active;
         user.updated_at = now;
@@ -584,7 +667,8 @@ impl Identity {
     }
 
     /// Forgot password, step one. Answers at once and the same way whether or not the
-    /// email has an account: the lookup, code and mail happen in the background.
+    /// email has an account: the lookup, the counting, the code and the mail happen in the
+    /// background, with the same database work for unknown emails up to the code itself.
     pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, meta: RequestMeta) {
         let this = self.clone();
         let email = Email::parse(email).ok();
@@ -596,6 +680,13 @@ impl Identity {
         });
     }
 
+    /// The keyed digest a reset code is stored as: HMAC-SHA256 under a key derived from
+    /// the master key, over the user id and the code, so a copy of the database alone does
+    /// not allow testing guesses offline.
+    fn reset_digest(&self, user_id: &str, code: &str) -> String {
+        self.store.master_key().mac(RESET_CODE_KEY, format!("{user_id}:{code}").as_bytes())
+    }
+
     async fn send_reset_code(
         &self,
         tenant: &Tenant,
@@ -603,19 +694,21 @@ impl Identity {
         email: &Email,
         meta: &RequestMeta,
     ) -> Result<(), IdentityError> {
+        let now = now_ms();
         let mut tx = db.begin().await?;
-        let Some(user) = store::user_by_email(&mut tx, email).await? else {
+        let user = store::user_by_email(&mut tx, email).await?;
+        // Sends, not guesses, are capped (mail bombing): per (account, address), so that
+        // someone else asking for codes does not use up the owner's, and per account.
+        let (pair_key, account_key) = throttle::reset_send_keys(email, meta.ip.as_deref());
+        let from_here = store::bump_throttle(&mut tx, &pair_key, now, MAX_BLOCK_MS, false).await?;
+        let capped = from_here > throttle::RESET_SENDS_PER_ADDRESS
+            || store::bump_throttle(&mut tx, &account_key, now, MAX_BLOCK_MS, false).await?
+                > throttle::RESET_SENDS_PER_ACCOUNT;
+        let Some(user) = user.filter(|u| u.status != UserStatus::Disabled) else {
+            tx.commit().await?;
             return Ok(());
         };
-        if user.status == UserStatus::Disabled {
-            return Ok(());
-        }
-        // At most RESET_CODES_PER_WINDOW codes per account per 15 minutes: no mail bombing,
-        // and a bounded number of guesses (each code allows RESET_CODE_MAX_ATTEMPTS).
-        let now = now_ms();
-        let key = format!("reset:{}", user.email.key());
-        let sent = store::bump_throttle(&mut tx, &key, now, MAX_BLOCK_MS, false).await?;
-        if sent > RESET_CODES_PER_WINDOW {
+        if capped {
             let entry = audit(&user_actor(&user), "auth.password_reset_requested", Outcome::Denied, meta)
                 .resource("user", &user.id)
                 .details(json!({ "reason": "too many codes requested" }));
@@ -623,11 +716,13 @@ impl Identity {
             tx.commit().await?;
             return Ok(());
         }
-        let code = password::numeric_code();
+        // A new code, beside any still live, starts with no guesses counted against it.
+        let code = ResetCode::generate();
         store::put_reset_code(
             &mut tx,
             &user.id,
-            &digest(&format!("{}:{code}", user.id)),
+            &self.reset_digest(&user.id, code.as_str()),
+            now,
             now + RESET_CODE_MINUTES * 60_000,
         )
         .await?;
@@ -639,7 +734,7 @@ impl Identity {
         let message = templates::reset_code(
             &self.branding(tenant, &settings),
             user.email.as_str(),
-            &code,
+            &code.grouped(),
             &self.reset_url(tenant),
         )?;
         self.mailer.send(&message).await?;
@@ -647,7 +742,12 @@ impl Identity {
     }
 
     /// Forgot password, step two: a valid code sets the new password. Every failure is the
-    /// same `Ok(false)`, whether the email is unknown, the code wrong, used or expired.
+    /// same [`ResetOutcome::Invalid`], whether the email is unknown, the code wrong, used
+    /// or expired, after the same work: the new password is hashed first in every case,
+    /// and the code's row is looked up (and its guess counted) the same way.
+    ///
+    /// Guesses are limited per code ([`RESET_CODE_MAX_ATTEMPTS`], then the code is void)
+    /// and per address across accounts ([`throttle::RESET_GUESSES`]).
     pub async fn finish_reset(
         &self,
         db: &Db,
@@ -655,52 +755,51 @@ impl Identity {
         code: &str,
         new_password: &str,
         meta: &RequestMeta,
-    ) -> Result<bool, IdentityError> {
+    ) -> Result<ResetOutcome, IdentityError> {
         let now = now_ms();
         let email = Email::parse(email)?;
         password::check_policy("new_password", new_password, &email)?;
+        let admission = self.argon2.admit()?;
+        let guess_key = throttle::reset_guess_key(meta.ip.as_deref());
+        if let Verdict::Wait { retry_after_secs } =
+            throttle::reserve(&mut *db.writer().acquire().await?, &guess_key, throttle::RESET_GUESSES, now).await?
+        {
+            return Ok(ResetOutcome::Throttled { retry_after_secs });
+        }
+        let hash = admission.hash(new_password).await?;
+        let code = ResetCode::parse(code);
         let mut tx = db.begin().await?;
-        let user = store::user_by_email(&mut tx, &email).await?;
-        let stored = match &user {
-            Some(u) if u.status != UserStatus::Disabled => store::attempt_reset_code(&mut tx, &u.id).await?,
-            _ => None,
-        };
-        let given = digest(&format!("{}:{}", user.as_ref().map(|u| u.id.as_str()).unwrap_or("-"), code.trim()));
-        let valid = match &stored {
-            Some((hash, expires_at, attempts)) => {
-                bool::from(hash.as_bytes().ct_eq(given.as_bytes()))
-                    && *expires_at > now
-                    && *attempts <= RESET_CODE_MAX_ATTEMPTS
-            }
-            None => false,
-        };
+        let user = store::user_by_email(&mut tx, &email).await?.filter(|u| u.status != UserStatus::Disabled);
+        let user_id = user.as_ref().map(|u| u.id.clone()).unwrap_or_else(|| "-".into());
+        let given = self.reset_digest(&user_id, code.as_ref().map(ResetCode::as_str).unwrap_or("-"));
+        let stored = store::attempt_reset_code(&mut tx, &user_id, &given, now).await?;
+        let valid = code.is_some()
+            && stored.is_some_and(|(expires_at, attempts)| expires_at > now && attempts <= RESET_CODE_MAX_ATTEMPTS);
         let Some(mut user) = user.clone().filter(|_| valid) else {
-            if let Some(u) = &user {
-                let entry =
-                    audit(&user_actor(u), "auth.password_reset_failed", Outcome::Failure, meta).resource("user", &u.id);
-                AuditService::record(db, &mut tx, entry).await?;
-                if stored.as_ref().is_some_and(|(_, exp, attempts)| *attempts >= RESET_CODE_MAX_ATTEMPTS || *exp <= now)
-                {
-                    store::delete_reset_code(&mut tx, &u.id).await?;
-                }
-            }
+            let actor = Actor { id: "anonymous".into(), email: Some(email.to_string()) };
+            let actor = user.as_ref().map(user_actor).unwrap_or(actor);
+            let entry = audit(&actor, "auth.password_reset_failed", Outcome::Failure, meta)
+                .details(json!({ "attempted": { "email": email.as_str() } }));
+            AuditService::record(db, &mut tx, entry).await?;
+            store::void_reset_codes(&mut tx, &user_id, RESET_CODE_MAX_ATTEMPTS, now).await?;
             tx.commit().await?;
-            return Ok(false);
+            return Ok(ResetOutcome::Invalid);
         };
-        user.password_hash = Some(password::hash(new_password));
+        user.password_hash = Some(hash);
         user.password_expires_at = None;
         user.status = UserStatus::Active;
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
-        store::delete_reset_code(&mut tx, &user.id).await?;
+        store::delete_reset_codes(&mut tx, &user.id).await?;
         store::revoke_user_grants(&mut tx, &user.id, now, "password reset").await?;
-        store::clear_throttle(&mut tx, &format!("acct:{}", user.email.key())).await?;
+        store::clear_throttle(&mut tx, &throttle::account_key(Some(&user.email))).await?;
+        store::refund_attempt(&mut tx, &guess_key).await?;
         let entry = audit(&user_actor(&user), "user.password_reset", Outcome::Success, meta)
             .resource("user", &user.id)
             .details(json!({ "by": "emailed code" }));
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(ResetOutcome::Done)
     }
 }
 
@@ -708,15 +807,4 @@ fn dedup(mut roles: Vec<Role>) -> Vec<Role> {
     roles.sort();
     roles.dedup();
     roles
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn delays_grow_and_cap() {
-        assert_eq!(super::block_for(4, 5), 0);
-        assert_eq!(super::block_for(5, 5), 1000);
-        assert_eq!(super::block_for(6, 5), 2000);
-        assert_eq!(super::block_for(40, 5), super::MAX_BLOCK_MS);
-    }
 }

@@ -108,6 +108,10 @@ struct OpenPool {
     checked: Instant,
 }
 
+/// How long a creation or deletion may go without progress before the background sweep
+/// takes it for interrupted and finishes it (`cairn migrate` does not wait).
+const STALLED_AFTER: Duration = Duration::from_secs(600);
+
 /// How long an open pool is trusted before the directory is asked again whether its tenant
 /// is still active (another replica may have deleted it).
 const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
@@ -538,9 +542,13 @@ impl Store {
     ) -> Result<MigrateReport, StoreError> {
         let mut report = MigrateReport::default();
         let all = if pending_only {
-            // The bound is this build's own count, not caller input.
+            // Both bounds are this process's own numbers, not caller input. A creation or
+            // deletion is repaired here only once it has made no progress for a while: a
+            // younger one is most likely still running in some process.
+            let stalled = now_ms() - STALLED_AFTER.as_millis() as i64;
             let tail = format!(
-                "WHERE state <> 'active' OR schema_version IS NULL OR schema_version < {} ORDER BY slug",
+                "WHERE (state <> 'active' AND updated_at < {stalled}) \
+                 OR (state = 'active' AND (schema_version IS NULL OR schema_version < {})) ORDER BY slug",
                 self.tenant_schema()
             );
             self.query_tenants(&tail, None).await?

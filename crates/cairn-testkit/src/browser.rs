@@ -26,6 +26,16 @@ impl Page {
         Some(html_unescape(&tag[v..v + end]))
     }
 
+    /// The `action` of the form holding the input named `input`.
+    pub fn form_action(&self, input: &str) -> Option<String> {
+        let at = self.body.find(&format!("name=\"{input}\""))?;
+        let form = self.body[..at].rfind("<form")?;
+        let tag = &self.body[form..form + self.body[form..].find('>')?];
+        let a = tag.find("action=\"")? + 8;
+        let end = tag[a..].find('"')?;
+        Some(html_unescape(&tag[a..a + end]))
+    }
+
     /// A query parameter of the redirect target.
     pub fn redirect_param(&self, name: &str) -> Option<String> {
         query_param(self.location.as_deref()?, name)
@@ -70,6 +80,19 @@ pub struct Browser {
 impl Browser {
     pub fn new(base_url: &str) -> Self {
         let client = crate::http_client().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { base: base_url.to_owned(), client, jar: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// A browser whose requests come from `address`, as a proxy trusted by an app with
+    /// `trust_proxy_headers` reports it (`X-Forwarded-For`).
+    pub fn at_address(base_url: &str, address: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().expect("an address"));
+        let client = crate::http_client()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("client");
         Self { base: base_url.to_owned(), client, jar: Mutex::new(BTreeMap::new()) }
     }
 
@@ -155,14 +178,13 @@ impl Browser {
         page
     }
 
-    /// Submits the sign-in form on `page` with `email` and `password`.
+    /// Submits the sign-in form on `page` with `email` and `password`, to the form's
+    /// action (under the tenant's path, where the device cookie is sent).
     pub async fn sign_in(&self, page: &Page, email: &str, password: &str) -> Page {
         let request = page.input("request").expect("sign-in form has its request");
         let csrf = page.input("csrf").expect("sign-in form has a CSRF token");
-        self.post_form(
-            "/oauth2/signin",
-            &[("request", &request), ("csrf", &csrf), ("email", email), ("password", password)],
-        )
-        .await
+        let action = page.form_action("password").expect("sign-in form has an action");
+        self.post_form(&action, &[("request", &request), ("csrf", &csrf), ("email", email), ("password", password)])
+            .await
     }
 }

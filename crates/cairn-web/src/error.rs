@@ -67,15 +67,22 @@ pub struct ApiError {
     code: ErrorCode,
     message: String,
     field: Option<String>,
+    /// `Retry-After` seconds, for `RATE_LIMITED`.
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self { code, message: message.into(), field: None, retry_after_secs: None }
     }
 
     pub fn validation(e: ValidationError) -> Self {
-        Self { code: ErrorCode::ValidationError, message: e.to_string(), field: Some(e.field) }
+        Self { field: Some(e.field.clone()), ..Self::new(ErrorCode::ValidationError, e.to_string()) }
+    }
+
+    /// A 429 with `Retry-After: retry_after_secs`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self { retry_after_secs: Some(retry_after_secs.max(1)), ..Self::new(ErrorCode::RateLimited, message) }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -113,9 +120,7 @@ impl From<cairn_store::StoreError> for ApiError {
         match e {
             E::TenantNotFound(slug) => Self::not_found(format!("no tenant {slug}")),
             E::SlugTaken(slug) => Self::new(ErrorCode::Conflict, format!("tenant slug {slug} is taken")),
-            E::Placement(msg) => {
-                Self { code: ErrorCode::ValidationError, message: msg, field: Some("placement".into()) }
-            }
+            E::Placement(msg) => Self { field: Some("placement".into()), ..Self::new(ErrorCode::ValidationError, msg) },
             // One tenant's database that cannot be brought up to date fails that tenant's
             // requests only; the cause is for the operator's log.
             failed @ E::Migration { .. } => {
@@ -170,6 +175,7 @@ impl From<cairn_identity::IdentityError> for ApiError {
                 tracing::warn!(error = %m, "upstream identity provider");
                 Self::new(ErrorCode::UpstreamError, "the upstream identity provider failed")
             }
+            E::Busy(b) => Self::rate_limited(b.to_string(), b.retry_after_secs),
             other => Self::internal(other),
         }
     }
@@ -186,6 +192,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (self.code.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
         if self.code == ErrorCode::Unauthorized {
             resp.headers_mut()
                 .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer realm=\"cairn\""));

@@ -84,8 +84,15 @@ pub fn render(status: StatusCode, chrome: &Chrome, page: &impl Template, form_ta
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Every 429 page says when to come back; a handler that knows better overrides it.
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_SECS));
+    }
     resp
 }
+
+/// When a page refused for load (passwords being hashed) asks to be retried.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
 /// The origin of a URL (`scheme://host[:port]`), for CSP source lists.
 pub fn origin(url: &str) -> Option<String> {
@@ -138,11 +145,28 @@ fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// `Domain`; over https `Secure` and the `__Host-` prefix ([`cookie_name`]). `max_age` of 0
 /// deletes it.
 pub fn set_cookie(state: &AppState, base: &str, value: &str, max_age_secs: Option<i64>) -> HeaderValue {
-    cookie_header(&cookie_name(state, base), value, max_age_secs, secure(state))
+    cookie_header(&cookie_name(state, base), value, "/", max_age_secs, secure(state))
 }
 
-fn cookie_header(name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+/// The name of a cookie scoped to a path below `/` (an organization's device cookie):
+/// `__Host-` requires `Path=/`, so over https it carries `__Secure-`, which browsers also
+/// accept only from a secure response.
+pub fn path_cookie_name(state: &AppState, base: &str) -> String {
+    if secure(state) { format!("__Secure-{base}") } else { base.to_owned() }
+}
+
+/// The value of the path-scoped cookie `base` (see [`path_cookie_name`]).
+pub fn path_cookie(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
+    raw_cookie(headers, &path_cookie_name(state, base))
+}
+
+/// As [`set_cookie`], for `path` and below only ([`path_cookie_name`]).
+pub fn set_cookie_at(state: &AppState, base: &str, value: &str, path: &str, max_age_secs: Option<i64>) -> HeaderValue {
+    cookie_header(&path_cookie_name(state, base), value, path, max_age_secs, secure(state))
+}
+
+fn cookie_header(name: &str, value: &str, path: &str, max_age_secs: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
     if secure {
         c.push_str("; Secure");
     }

@@ -16,7 +16,10 @@ use axum::{Json, Router};
 use base64::Engine;
 use cairn_domain::{TenantSlug, now_ms};
 use cairn_identity::provider::{AUTH_REQUEST_TTL_MS, SCOPES};
-use cairn_identity::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, SignIn, User};
+use cairn_identity::{
+    AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, IdentityError, OAuthError, ResetOutcome, SignIn,
+    User,
+};
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -27,6 +30,10 @@ use crate::html::{self, Chrome, internal};
 
 /// Cookie of the provider's browser session (the SSO session behind `prompt=none`).
 pub const SESSION_COOKIE: &str = "cairn_session";
+/// A browser that signed in to an account (a random token, stored as its SHA-256), for
+/// the tenant's paths only: it lets its owner past the account's pause on unrecognised
+/// clients. The sign-in form posts under `/t/<slug>/` so that it is sent.
+pub const DEVICE_COOKIE: &str = "cairn_device";
 const REQUEST_AAD: &str = "cairn-auth-request";
 const PENDING_AAD: &str = "cairn-pending-password-change";
 /// How long the first-sign-in password form stays valid.
@@ -37,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/signin", post(sign_in))
+        .route("/t/{slug}/signin", post(tenant_sign_in))
         .route("/oauth2/change-password", post(change_password))
         .route("/oauth2/sso", get(sso_start))
         .route("/oauth2/sso/callback", get(sso_callback))
@@ -120,6 +128,7 @@ struct SignInPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     forgot_url: &'a str,
+    action: &'a str,
 }
 
 #[derive(Template)]
@@ -145,6 +154,7 @@ async fn sign_in_page(
     let csrf = html::csrf_token(state, headers);
     let c = chrome(state, &ctx.tenant, &ctx.db, "Sign in").await;
     let forgot = format!("/t/{}/forgot", ctx.tenant.slug);
+    let action = format!("/t/{}/signin", ctx.tenant.slug);
     let connections = match state.identity.list_connections(&ctx.db).await {
         Ok(c) => c,
         Err(e) => return internal(e),
@@ -161,6 +171,7 @@ async fn sign_in_page(
         email,
         error: error.map(|e| e.1),
         forgot_url: &forgot,
+        action: &action,
     };
     let status = error.map(|e| e.0).unwrap_or(StatusCode::OK);
     csrf.attach(html::render(status, &c, &page, &targets))
@@ -245,29 +256,89 @@ fn csrf_failed() -> Response {
     )
 }
 
+/// The sign-in form's target before it moved under the tenant's path (forms already open
+/// in a browser); it never sees the device cookie.
 async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     Meta(meta): Meta,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    let Some((ctx, req)) = open_request(&state, &form.request).await else { return expired_request() };
-    if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
+    sign_in_to(&state, &headers, meta, None, form).await
+}
+
+async fn tenant_sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Meta(meta): Meta,
+    Path(slug): Path<String>,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    sign_in_to(&state, &headers, meta, Some(slug), form).await
+}
+
+/// The device cookie for `tenant`'s paths.
+fn device_cookie(state: &AppState, tenant: &Tenant, token: &str) -> header::HeaderValue {
+    let path = format!("/t/{}/", tenant.slug);
+    let max_age = cairn_identity::service::DEVICE_DAYS * 86_400;
+    html::set_cookie_at(state, DEVICE_COOKIE, token, &path, Some(max_age))
+}
+
+/// Remembers the browser that signed in as `user` on `resp` (a failure to remember is
+/// logged: the sign-in itself stands).
+async fn remember_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &ClientCtx,
+    user: &User,
+    mut resp: Response,
+) -> Response {
+    let previous = html::path_cookie(state, headers, DEVICE_COOKIE);
+    match state.identity.remember_device(&ctx.db, user, previous.as_deref()).await {
+        Ok(token) => {
+            resp.headers_mut().append(header::SET_COOKIE, device_cookie(state, &ctx.tenant, &token));
+        }
+        Err(e) => tracing::error!(error = %e, "could not remember the signed-in browser"),
+    }
+    resp
+}
+
+async fn sign_in_to(
+    state: &AppState,
+    headers: &HeaderMap,
+    meta: cairn_audit::RequestMeta,
+    slug: Option<String>,
+    form: SignInForm,
+) -> Response {
+    // Under a storm of sign-ins, refuse before any database work.
+    if state.identity.argon2.saturated() {
+        return error_page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins right now", crate::ui::BUSY_GO_BACK);
+    }
+    let Some((ctx, req)) = open_request(state, &form.request).await else { return expired_request() };
+    if slug.is_some_and(|s| s != ctx.tenant.slug.as_str()) {
+        return expired_request();
+    }
+    if !html::csrf_form_ok(state, headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
-    let outcome = state.identity.sign_in(&ctx.tenant, &ctx.db, &form.email, &form.password, &meta).await;
+    let device = html::path_cookie(state, headers, DEVICE_COOKIE);
+    let outcome =
+        state.identity.sign_in(&ctx.tenant, &ctx.db, &form.email, &form.password, device.as_deref(), &meta).await;
     let email = form.email.trim();
     let retry = |secs: i64| format!("Too many attempts. Try again in {secs} seconds.");
     match outcome {
         Ok(SignIn::Success(user)) => match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
-            Ok((handle, auth_time)) => finish(&state, &ctx.db, &req, &user, auth_time, Some(handle)).await,
+            Ok((handle, auth_time)) => {
+                let resp = finish(state, &ctx.db, &req, &user, auth_time, Some(handle)).await;
+                remember_device(state, headers, &ctx, &user, resp).await
+            }
             Err(e) => internal(e),
         },
-        Ok(SignIn::MustChangePassword(user)) => change_password_page(&state, &headers, &ctx, &req, &user, None).await,
+        Ok(SignIn::MustChangePassword(user)) => change_password_page(state, headers, &ctx, &req, &user, None).await,
         Ok(SignIn::Invalid) => {
             sign_in_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 &ctx,
                 &req,
                 email,
@@ -278,7 +349,7 @@ async fn sign_in(
         Ok(SignIn::Throttled { retry_after_secs }) => {
             let msg = retry(retry_after_secs);
             let mut resp =
-                sign_in_page(&state, &headers, &ctx, &req, email, Some((StatusCode::TOO_MANY_REQUESTS, &msg))).await;
+                sign_in_page(state, headers, &ctx, &req, email, Some((StatusCode::TOO_MANY_REQUESTS, &msg))).await;
             resp.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
             resp
         }
@@ -291,8 +362,8 @@ async fn sign_in(
         }
         Ok(SignIn::TemporaryExpired) => {
             sign_in_page(
-                &state,
-                &headers,
+                state,
+                headers,
                 &ctx,
                 &req,
                 email,
@@ -302,6 +373,13 @@ async fn sign_in(
                 )),
             )
             .await
+        }
+        Err(IdentityError::Busy(b)) => {
+            let mut resp =
+                sign_in_page(state, headers, &ctx, &req, email, Some((StatusCode::TOO_MANY_REQUESTS, crate::ui::BUSY)))
+                    .await;
+            resp.headers_mut().insert(header::RETRY_AFTER, b.retry_after_secs.into());
+            resp
         }
         Err(e) => internal(e),
     }
@@ -364,11 +442,21 @@ async fn change_password(
     };
     match state.identity.change_password(&ctx.db, &user.id, None, &form.new_password, &meta).await {
         Ok(user) => match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
-            Ok((handle, auth_time)) => finish(&state, &ctx.db, &pending.req, &user, auth_time, Some(handle)).await,
+            Ok((handle, auth_time)) => {
+                let resp = finish(&state, &ctx.db, &pending.req, &user, auth_time, Some(handle)).await;
+                remember_device(&state, &headers, &ctx, &user, resp).await
+            }
             Err(e) => internal(e),
         },
-        Err(cairn_identity::IdentityError::Validation(v)) => {
+        Err(IdentityError::Validation(v)) => {
             change_password_page(&state, &headers, &ctx, &pending.req, &user, Some(&v.message)).await
+        }
+        Err(IdentityError::Busy(b)) => {
+            let mut resp =
+                change_password_page(&state, &headers, &ctx, &pending.req, &user, Some(crate::ui::BUSY)).await;
+            *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            resp.headers_mut().insert(header::RETRY_AFTER, b.retry_after_secs.into());
+            resp
         }
         Err(e) => internal(e),
     }
@@ -822,16 +910,28 @@ async fn reset(
         };
         html::render(status, &c, &page, &[])
     };
+    let wait = |error: &str, secs: u64| {
+        let mut resp = again(error, StatusCode::TOO_MANY_REQUESTS);
+        resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        resp
+    };
     match state.identity.finish_reset(&db, &form.email, &form.code, &form.new_password, &meta).await {
-        Ok(true) => html::message(
+        Ok(ResetOutcome::Done) => html::message(
             StatusCode::OK,
             &c,
             "Password changed",
             "Your password is reset. Sign in with it now.",
             Some((&format!("/t/{}/", tenant.slug), "Sign in")),
         ),
-        Ok(false) => again("That code is wrong or has expired. Ask for a new one.", StatusCode::BAD_REQUEST),
-        Err(cairn_identity::IdentityError::Validation(v)) => again(&v.to_string(), StatusCode::BAD_REQUEST),
+        Ok(ResetOutcome::Invalid) => {
+            again("That code is wrong or has expired. Ask for a new one.", StatusCode::BAD_REQUEST)
+        }
+        Ok(ResetOutcome::Throttled { retry_after_secs }) => wait(
+            &format!("Too many wrong codes from here. Try again in {retry_after_secs} seconds."),
+            retry_after_secs.unsigned_abs(),
+        ),
+        Err(IdentityError::Validation(v)) => again(&v.to_string(), StatusCode::BAD_REQUEST),
+        Err(IdentityError::Busy(b)) => wait(crate::ui::BUSY, b.retry_after_secs),
         Err(e) => internal(e),
     }
 }

@@ -144,7 +144,8 @@ pub async fn identity(config: &Config, store: &Store, public_url: String) -> any
     // The one client for requests made on a tenant's behalf (SSO here, webhooks through
     // `consumers`), guarded as the operator's policy says.
     let outbound = cairn_outbound::Outbound::new(config.outbound);
-    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, outbound }, first_start))
+    let argon2 = cairn_identity::Argon2Pool::for_this_machine();
+    Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, outbound, argon2 }, first_start))
 }
 
 /// What first start created, to tell the person who started it: the first admin and
@@ -188,7 +189,7 @@ impl Application {
         let public_url = config.public_url(bound);
         let (identity, first_start) = identity(&config, &store, public_url.clone()).await?;
         let bootstrap = if first_start { Some(bootstrap(&config, &identity).await?) } else { None };
-        cairn_identity::password::warm_up();
+        identity.argon2.warm_up().await;
         let web = WebConfig {
             public_url,
             body_limit: config.body_limit,

@@ -110,8 +110,8 @@ backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_re
         .replace("=\r\n", "")
         .lines()
         .map(str::trim)
-        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-        .expect("a six-digit code")
+        .find(|l| l.len() == 9 && l.as_bytes()[4] == b'-' && l.bytes().all(|b| b == b'-' || b.is_ascii_alphanumeric()))
+        .expect("an eight-symbol code, grouped as ABCD-EFGH")
         .to_owned();
     let ok = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "eve@acme.test"), ("code", &code), ("new_password", "copper lagoon summit")]).await;
     assert_eq!(ok.status, 200, "{}", ok.body);

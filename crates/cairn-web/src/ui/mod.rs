@@ -313,12 +313,20 @@ impl axum::extract::FromRequestParts<AppState> for Signed {
 
 /// The message a page shows for an identity error the admin or user can act on
 /// (validation 400, conflict 409, gone 404); anything else stays an internal error.
+/// What a page says when passwords cannot be hashed now (load shedding); sent as a 429
+/// with `Retry-After`.
+pub(crate) const BUSY: &str = "Too many passwords are being checked right now. Try again in a moment.";
+/// As [`BUSY`], on a page without the form.
+pub(crate) const BUSY_GO_BACK: &str =
+    "Too many passwords are being checked right now. Go back and try again in a moment.";
+
 pub(super) fn problem(e: cairn_identity::IdentityError) -> Result<(StatusCode, String), cairn_identity::IdentityError> {
     use cairn_identity::IdentityError as E;
     match e {
         E::Validation(v) => Ok((StatusCode::BAD_REQUEST, v.message)),
         E::Conflict(m) => Ok((StatusCode::CONFLICT, m)),
         E::NotFound(what) => Ok((StatusCode::NOT_FOUND, format!("That {what} no longer exists."))),
+        E::Busy(_) => Ok((StatusCode::TOO_MANY_REQUESTS, BUSY.into())),
         other => Err(other),
     }
 }

@@ -3,4 +3,5 @@
 //! defences).
 
 mod hardening;
+mod signin;
 mod ssrf;
