@@ -14,6 +14,7 @@ mod keys;
 pub mod model;
 pub mod password;
 pub mod provider;
+pub mod revocation;
 pub mod service;
 pub mod sso;
 mod store;
@@ -23,6 +24,7 @@ pub use clients::NewClient;
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
+pub use revocation::{CurrentSession, Revocations};
 pub use service::{Identity, Invitation, NewUser, SignIn, UserPatch};
 pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
 
@@ -54,6 +56,13 @@ pub fn tenant_migrations() -> Vec<Migration> {
             name: "sso",
             sqlite: include_str!("../migrations/sqlite/tenant_0002_sso.sql"),
             postgres: include_str!("../migrations/postgres/tenant_0002_sso.sql"),
+        },
+        Migration {
+            component: "identity",
+            version: 3,
+            name: "token_epochs",
+            sqlite: include_str!("../migrations/sqlite/tenant_0003_token_epochs.sql"),
+            postgres: include_str!("../migrations/postgres/tenant_0003_token_epochs.sql"),
         },
     ]
 }

@@ -16,7 +16,9 @@ use axum::{Json, Router};
 use base64::Engine;
 use cairn_domain::{TenantSlug, now_ms};
 use cairn_identity::provider::{AUTH_REQUEST_TTL_MS, SCOPES};
-use cairn_identity::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, SignIn, User};
+use cairn_identity::{
+    AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, CurrentSession, Grant, OAuthError, SignIn, User,
+};
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -371,7 +373,12 @@ async fn change_password(
         Ok(_) | Err(cairn_identity::IdentityError::NotFound(_)) => return expired_request(),
         Err(e) => return internal(e),
     };
-    match state.identity.change_password(&ctx.db, &user.id, None, &form.new_password, &meta).await {
+    // The first sign-in's change: no sign-in of the user stands yet to keep.
+    let changed = state
+        .identity
+        .change_password(ctx.tenant.id, &ctx.db, &user.id, None, &form.new_password, &CurrentSession::none(), &meta)
+        .await;
+    match changed {
         Ok(user) => match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
             Ok((handle, auth_time)) => finish(&state, &ctx.db, &pending.req, &user, auth_time, Some(handle)).await,
             Err(e) => internal(e),

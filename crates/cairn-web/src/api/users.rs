@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, ValidationError, rfc3339};
-use cairn_identity::{Email, NewUser, Settings, User, UserPatch};
+use cairn_identity::{CurrentSession, Email, NewUser, Settings, User, UserPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -262,7 +262,7 @@ async fn set_roles(
     ApiJson(body): ApiJson<SetRoles>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.set_roles").await?;
-    Ok(Json(state.identity.set_roles(&ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_roles(ctx.tenant.id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Disable a user: sign-in stops and every session and refresh token ends.
@@ -282,7 +282,7 @@ async fn disable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.disable").await?;
-    Ok(Json(state.identity.set_enabled(&ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Enable a disabled user.
@@ -301,7 +301,7 @@ async fn enable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.enable").await?;
-    Ok(Json(state.identity.set_enabled(&ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Reset a user's password to a new temporary one and mail it (also resends an invitation).
@@ -445,9 +445,19 @@ async fn change_my_password(
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     let (ctx, user) = me(&state, caller, "me.change_password").await?;
+    // The caller's own sign-in (the refresh-token family of this token) stays.
+    let session = CurrentSession { family: ctx.principal.family.clone(), provider_session: None };
     state
         .identity
-        .change_password(&ctx.db, &user.id, Some(&body.current_password), &body.new_password, &ctx.meta)
+        .change_password(
+            ctx.tenant.id,
+            &ctx.db,
+            &user.id,
+            Some(&body.current_password),
+            &body.new_password,
+            &session,
+            &ctx.meta,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

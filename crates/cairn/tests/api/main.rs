@@ -7,6 +7,7 @@ mod numbers;
 mod oidc;
 mod platform;
 mod records;
+mod sessions;
 mod tenants;
 mod tokens;
 mod ui;
