@@ -234,6 +234,18 @@ backend_test!(async fn disabling_refuses_the_users_access_tokens(backend) {
     assert_eq!(f.me(&before).await, 401);
 });
 
+backend_test!(async fn a_live_stream_ends_when_its_users_sessions_end(backend) {
+    let f = fixture(backend).await;
+    let tokens = f.app_sign_in().await;
+    let mut stream = f.app.get("/api/v1/events/stream", tokens["access_token"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let disable = f.app.url(&format!("/api/v1/users/{}/disable", f.ann));
+    assert_eq!(f.app.client.post(disable).bearer_auth(f.admin()).send().await.unwrap().status(), 200);
+    // The stream would run until the token expires (15 minutes); the epoch ends it.
+    let ended = tokio::time::timeout(AT_ONCE, async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
+    assert!(ended.is_ok(), "the live stream outlived its user's sessions");
+});
+
 fn jwt_claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("a JWT");
