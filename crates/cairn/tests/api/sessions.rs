@@ -28,7 +28,10 @@ struct Fixture {
 }
 
 async fn fixture(backend: cairn_testkit::Backend) -> Fixture {
-    let app = TestApp::spawn(backend).await;
+    fixture_on(TestApp::spawn(backend).await).await
+}
+
+async fn fixture_on(app: TestApp) -> Fixture {
     let acme = app.create_tenant("acme").await;
     let ann = app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await.id;
     let new = NewClient {
@@ -244,6 +247,27 @@ backend_test!(async fn a_live_stream_ends_when_its_users_sessions_end(backend) {
     // The stream would run until the token expires (15 minutes); the epoch ends it.
     let ended = tokio::time::timeout(AT_ONCE, async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(ended.is_ok(), "the live stream outlived its user's sessions");
+});
+
+backend_test!(async fn another_replica_refuses_the_tokens_too(backend) {
+    // Two replicas on the same databases, behind one public URL (the tokens' issuer).
+    let f = fixture_on(TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await).await;
+    let replica = TestApp::spawn_config(backend, f.app.config.clone(), tempfile::tempdir().unwrap()).await;
+    let tokens = f.app_sign_in().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let on_replica = || async { replica.get("/api/v1/me", access).send().await.unwrap().status().as_u16() };
+    // The replica reads acme's epochs at this first check, and holds them.
+    assert_eq!(on_replica().await, 200);
+    let disable = f.app.url(&format!("/api/v1/users/{}/disable", f.ann));
+    assert_eq!(f.app.client.post(disable).bearer_auth(f.admin()).send().await.unwrap().status(), 200);
+    // PostgreSQL tells the replica (NOTIFY); SQLite has no notification between processes,
+    // so this is the missed-notification case: the replica re-reads within REREAD_EVERY.
+    let deadline = match backend {
+        cairn_testkit::Backend::Postgres => AT_ONCE,
+        cairn_testkit::Backend::Sqlite => cairn_identity::revocation::REREAD_EVERY + AT_ONCE,
+    };
+    eventually("the other replica to refuse the token", deadline, || async { (on_replica().await == 401).then_some(()) })
+        .await;
 });
 
 fn jwt_claims(token: &str) -> Value {
