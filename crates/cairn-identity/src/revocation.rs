@@ -121,7 +121,7 @@ impl Revocations {
 
     /// Whether a token of `subject` in `tenant`, issued at `issued_at` (epoch ms) under the
     /// refresh-token family `family`, was issued at or before the user's revocation epoch.
-    pub async fn revoked(
+    pub(crate) async fn revoked(
         &self,
         tenant: TenantId,
         subject: &str,
@@ -172,7 +172,7 @@ impl Revocations {
     }
 
     /// The tenant's epochs changed: the next check in this process reads them again.
-    pub fn invalidate(&self, tenant: TenantId) {
+    fn invalidate(&self, tenant: TenantId) {
         let tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = tenants.peek(&tenant) {
             slot.generation.fetch_add(1, Ordering::AcqRel);
@@ -202,11 +202,6 @@ impl Revocations {
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
-    }
-
-    /// How many tenants' epochs this process holds.
-    pub fn held(&self) -> usize {
-        self.tenants.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 

@@ -448,3 +448,19 @@ impl cairn_audit::Signer for Tokens {
         crate::jws::verify(signature, &key.public).map(Value::Object).map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::issued_at_ms;
+
+    #[test]
+    fn the_issue_time_has_milliseconds_within_the_second_iat_names() {
+        assert_eq!(issued_at_ms(1_700_000_000, Some(1_700_000_000_999)), 1_700_000_000_999);
+        assert_eq!(issued_at_ms(1_700_000_000, None), 1_700_000_000_000, "older tokens: the start of the second");
+        assert_eq!(
+            issued_at_ms(1_700_000_000, Some(1_700_000_005_000)),
+            1_700_000_000_000,
+            "milliseconds that disagree with iat are not believed"
+        );
+    }
+}
