@@ -243,7 +243,8 @@ async fn update_user(
     Ok(Json(state.identity.update_user(&ctx.db, &id, patch, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
-/// Replace a user's roles (empty: the tenant's default role).
+/// Replace a user's roles (empty: the tenant's default role). Every session of the user
+/// ends and their access tokens are refused: they sign in again with the new roles.
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users",
     params(("id" = String, Path, description = "User id")),
     request_body = SetRoles,
@@ -265,7 +266,8 @@ async fn set_roles(
     Ok(Json(state.identity.set_roles(ctx.tenant.id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
-/// Disable a user: sign-in stops and every session and refresh token ends.
+/// Disable a user: sign-in stops, every session and refresh token ends, and their access
+/// tokens are refused.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
@@ -429,7 +431,8 @@ async fn put_subscriptions(
     Ok(Json(subscriptions(&user)))
 }
 
-/// Change your password (the current one is required).
+/// Change your password (the current one is required). Every other sign-in of yours ends;
+/// the one this token belongs to stays.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "users",
     request_body = ChangePassword,
     responses(
