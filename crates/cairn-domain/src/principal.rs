@@ -65,6 +65,11 @@ pub struct Principal {
     /// When the token it came from expires (epoch milliseconds): what a long-lived
     /// response (a live stream) must not outlast.
     pub expires_at: i64,
+    /// When the token was issued (epoch milliseconds), which the user's revocation epoch
+    /// is compared with.
+    pub issued_at: i64,
+    /// The refresh-token family (the sign-in) the token was issued under, if any.
+    pub family: Option<String>,
 }
 
 impl Principal {
@@ -87,6 +92,8 @@ mod tests {
             roles,
             operator: false,
             expires_at: 0,
+            issued_at: 0,
+            family: None,
         };
         assert!(p(vec![Role::Admin]).has_role(Role::Readonly));
         assert!(p(vec![Role::Admin]).has_role(Role::Member));

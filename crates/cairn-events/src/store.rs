@@ -300,6 +300,12 @@ pub(crate) async fn mark_due_and_notify(
     Ok(())
 }
 
+/// Control database (PostgreSQL): `NOTIFY channel, '<tenant>'`.
+pub(crate) async fn notify(control: &Db, channel: &str, tenant: TenantId) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(channel).bind(tenant.to_string()).execute(control.writer()).await?;
+    Ok(())
+}
+
 /// Control database: tenants with work due by `until`.
 pub(crate) async fn due_tenants(control: &Db, until: i64) -> Result<Vec<(TenantId, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT tenant_id, due_at FROM event_work WHERE due_at <= $1 ORDER BY due_at LIMIT 10000")

@@ -14,6 +14,7 @@ mod keys;
 pub mod model;
 pub mod password;
 pub mod provider;
+pub mod revocation;
 pub mod service;
 pub mod sso;
 mod store;
@@ -25,6 +26,7 @@ pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use password::Argon2Pool;
 pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
+pub use revocation::{CurrentSession, Revocations};
 pub use service::{Identity, Invitation, NewUser, ResetOutcome, SignIn, UserPatch};
 pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
 
@@ -63,6 +65,13 @@ pub fn tenant_migrations() -> Vec<Migration> {
             name: "signin_defences",
             sqlite: include_str!("../migrations/sqlite/tenant_0003_signin_defences.sql"),
             postgres: include_str!("../migrations/postgres/tenant_0003_signin_defences.sql"),
+        },
+        Migration {
+            component: "identity",
+            version: 4,
+            name: "token_epochs",
+            sqlite: include_str!("../migrations/sqlite/tenant_0004_token_epochs.sql"),
+            postgres: include_str!("../migrations/postgres/tenant_0004_token_epochs.sql"),
         },
     ]
 }

@@ -123,7 +123,8 @@ impl User {
 }
 
 /// Claim names app metadata may not take (they would shadow Cairn's own claims).
-pub const RESERVED_METADATA_KEYS: [&str; 5] = ["tenant", "roles", "operator", "app_metadata", "user_metadata"];
+pub const RESERVED_METADATA_KEYS: [&str; 7] =
+    ["tenant", "roles", "operator", "family", "iat_ms", "app_metadata", "user_metadata"];
 
 /// App metadata keys: `^[a-z][a-z0-9_]{0,63}$`, none reserved, at most 32 keys and 8 KiB.
 pub fn check_app_metadata(meta: &Map<String, Value>) -> Result<(), ValidationError> {

@@ -504,6 +504,7 @@ impl Identity {
                 &access_grant,
                 &ctx.client.client_id,
                 &family.scope,
+                Some(&family.id),
                 access_ttl,
             )?,
             token_type: "Bearer",
@@ -662,6 +663,10 @@ impl Identity {
         if !store::use_refresh(&mut tx, &hash, now).await? {
             return Err(invalid("the refresh token was already used"));
         }
+        // Ending the user's sessions in flight either waits for this rotation or wins it.
+        if !store::hold_family(&mut tx, &family.id).await? {
+            return Err(invalid("the refresh token is invalid or expired"));
+        }
         let settings = store::settings(&mut tx).await?;
         let refresh_expires = (now + i64::from(settings.refresh_ttl_secs) * 1000).min(family.expires_at);
         let tokens = self.tokens_for(ctx, &mut tx, &user, &family, None, refresh_expires).await?;
@@ -696,7 +701,7 @@ impl Identity {
             claims: Map::new(),
         };
         let ttl = Duration::from_secs(u64::from(settings.access_ttl_secs));
-        let access = self.tokens.issue_user_access(&grant, &ctx.client.client_id, "", ttl)?;
+        let access = self.tokens.issue_user_access(&grant, &ctx.client.client_id, "", None, ttl)?;
         let entry = audit(client_actor(&ctx.client), "auth.tokens_issued", Outcome::Success, meta)
             .resource("client", &ctx.client.client_id)
             .details(json!({ "grant": "client_credentials", "role": role }));
@@ -712,7 +717,8 @@ impl Identity {
     }
 
     /// RFC 7009: revoking a refresh token revokes its family. Access tokens are short-lived
-    /// JWTs and cannot be recalled; unknown tokens are not an error.
+    /// JWTs that a client cannot recall (ending a user's sessions refuses them: see
+    /// [`crate::revocation`]); unknown tokens are not an error.
     pub async fn revoke(&self, ctx: &ClientCtx, token: &str, meta: &RequestMeta) -> Result<(), OAuthError> {
         if handle_tenant(token) != Some(ctx.tenant.id) {
             return Ok(());
@@ -761,6 +767,11 @@ impl Identity {
         if tenant != Some(ctx.tenant.id) {
             return Ok(inactive);
         }
+        match self.tokens.claims_revoked(&claims).await {
+            Ok(false) => {}
+            Ok(true) => return Ok(inactive),
+            Err(e) => return Err(OAuthError::Internal(e.into())),
+        }
         let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
         if !subject.starts_with("client:") {
             let user = store::user_by_id(&mut *ctx.db.reader().acquire().await?, &subject).await?;
@@ -799,6 +810,11 @@ impl Identity {
         let claims = self.tokens.access_claims(token).map_err(|_| bad())?;
         let tenant = claims.get("cairn/tenant").and_then(|t| t["id"].as_str()).and_then(|t| t.parse::<TenantId>().ok());
         let (tenant, db) = self.tenant(tenant.ok_or_else(bad)?).await?.ok_or_else(bad)?;
+        match self.tokens.claims_revoked(&claims).await {
+            Ok(false) => {}
+            Ok(true) => return Err(bad()),
+            Err(e) => return Err(OAuthError::Internal(e.into())),
+        }
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
         let mut conn = db.reader().acquire().await?;
         let user = store::user_by_id(&mut conn, subject).await?.filter(|u| u.status == UserStatus::Active);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{Role, ValidationError, now_ms};
+use cairn_domain::{Role, TenantId, ValidationError, now_ms};
 use cairn_mail::templates::{self, Branding};
 use cairn_mail::{Mailer, Message};
 use cairn_store::sqlx::AnyConnection;
@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::model::{Email, Settings, User, UserStatus, check_app_metadata, check_name, digest};
 use crate::password::{Argon2Pool, ResetCode};
 use crate::throttle::{self, MAX_BLOCK_MS, Verdict};
-use crate::{IdentityError, Tokens, password, store};
+use crate::{CurrentSession, IdentityError, Tokens, password, store};
 
 /// How long an invitation's temporary password works.
 pub const TEMPORARY_PASSWORD_DAYS: u32 = 7;
@@ -274,21 +274,24 @@ impl Identity {
         user.status = UserStatus::ForceChangePassword;
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
-        store::revoke_user_grants(&mut tx, &user.id, now, "password reset by an admin").await?;
+        let ended = store::revoke_user_grants(&mut tx, &user.id, now, "password reset by an admin").await?;
         let entry = audit(actor, "user.password_reset", Outcome::Success, meta)
             .resource("user", &user.id)
-            .details(json!({ "by": "admin", "temporary": true }));
+            .details(json!({ "by": "admin", "temporary": true, "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
         let settings = store::settings(&mut tx).await?;
         tx.commit().await?;
+        self.tokens.revocations().ended(tenant.id).await;
         let invitation = self.invitation(tenant, &settings, &user, temporary)?;
         Ok((user, invitation))
     }
 
     /// Sets a password for automation (as Cognito's admin-set-user-password): permanent
     /// makes the user `ACTIVE`, otherwise they must change it at next sign-in.
+    #[allow(clippy::too_many_arguments)]
     pub async fn set_password(
         &self,
+        tenant: TenantId,
         db: &Db,
         id: &str,
         new_password: &str,
@@ -310,18 +313,21 @@ impl Identity {
         }
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
-        store::revoke_user_grants(&mut tx, &user.id, now, "password set by an admin").await?;
+        let ended = store::revoke_user_grants(&mut tx, &user.id, now, "password set by an admin").await?;
         let entry = audit(actor, "user.password_set", Outcome::Success, meta)
             .resource("user", &user.id)
-            .details(json!({ "permanent": permanent }));
+            .details(json!({ "permanent": permanent, "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
+        self.tokens.revocations().ended(tenant).await;
         Ok(user)
     }
 
-    /// Disables (ending every session and refresh token) or enables a user.
+    /// Disables (ending every session and refresh token, and refusing their access tokens)
+    /// or enables a user.
     pub async fn set_enabled(
         &self,
+        tenant: TenantId,
         db: &Db,
         id: &str,
         enabled: bool,
@@ -346,19 +352,26 @@ impl Identity {
         }
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
-        if !enabled {
-            store::revoke_user_grants(&mut tx, &user.id, now, "user disabled").await?;
-        }
         let action = if enabled { "user.enabled" } else { "user.disabled" };
-        let entry = audit(actor, action, Outcome::Success, meta).resource("user", &user.id);
+        let mut entry = audit(actor, action, Outcome::Success, meta).resource("user", &user.id);
+        if !enabled {
+            let ended = store::revoke_user_grants(&mut tx, &user.id, now, "user disabled").await?;
+            entry = entry.details(json!({ "sessions_revoked": ended.total() }));
+        }
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
+        if !enabled {
+            self.tokens.revocations().ended(tenant).await;
+        }
         Ok(user)
     }
 
-    /// Replaces a user's roles (empty: the tenant's default role applies).
+    /// Replaces a user's roles (empty: the tenant's default role applies). Tokens carry
+    /// roles, so the user's sessions end and their access tokens are refused: they sign in
+    /// again with the new roles.
     pub async fn set_roles(
         &self,
+        tenant: TenantId,
         db: &Db,
         id: &str,
         roles: Vec<Role>,
@@ -375,13 +388,16 @@ impl Identity {
             return Ok(user);
         }
         let before = std::mem::replace(&mut user.roles, roles);
-        user.updated_at = now_ms();
+        let now = now_ms();
+        user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
+        let ended = store::revoke_user_grants(&mut tx, &user.id, now, "roles changed").await?;
         let entry = audit(actor, "user.role_changed", Outcome::Success, meta)
             .resource("user", &user.id)
-            .details(json!({ "from": before, "to": user.roles }));
+            .details(json!({ "from": before, "to": user.roles, "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
+        self.tokens.revocations().ended(tenant).await;
         Ok(user)
     }
 
@@ -621,13 +637,18 @@ impl Identity {
     }
 
     /// The user chooses their own password: at first sign-in (after a temporary one), or
-    /// from their profile with the current password.
+    /// from their profile with the current password. Every other sign-in of the user ends
+    /// (refresh-token families, provider sessions, and their access tokens); `session`, the
+    /// one the change is made from, stays signed in.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_password(
         &self,
+        tenant: TenantId,
         db: &Db,
         id: &str,
         current: Option<&str>,
         new_password: &str,
+        session: &CurrentSession,
         meta: &RequestMeta,
     ) -> Result<User, IdentityError> {
         let now = now_ms();
@@ -658,12 +679,33 @@ impl Identity {
         user.status = UserStatus::Active;
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
+        let ended = self.end_other_sessions(&mut tx, &user.id, now, session).await?;
         let entry = audit(&user_actor(&user), "user.password_changed", Outcome::Success, meta)
             .resource("user", &user.id)
-            .details(json!({ "first_sign_in": first }));
+            .details(json!({ "first_sign_in": first, "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
+        self.tokens.revocations().ended(tenant).await;
         Ok(user)
+    }
+
+    /// Ends the user's sign-ins but `session`, in the change's transaction. The kept family
+    /// must be the user's own and still standing; otherwise nothing is kept.
+    async fn end_other_sessions(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: &str,
+        now: i64,
+        session: &CurrentSession,
+    ) -> Result<store::Ended, IdentityError> {
+        let family = match session.family.as_deref() {
+            Some(f) => store::family(conn, f).await?.filter(|f| f.user_id == user_id && !f.revoked).map(|f| f.id),
+            None => None,
+        };
+        let provider_session = session.provider_session.as_deref().map(digest);
+        let reason = "password changed";
+        Ok(store::revoke_grants_except(conn, user_id, now, reason, family.as_deref(), provider_session.as_deref())
+            .await?)
     }
 
     /// Forgot password, step one. Answers at once and the same way whether or not the
@@ -750,6 +792,7 @@ impl Identity {
     /// and per address across accounts ([`throttle::RESET_GUESSES`]).
     pub async fn finish_reset(
         &self,
+        tenant: TenantId,
         db: &Db,
         email: &str,
         code: &str,
@@ -791,14 +834,15 @@ impl Identity {
         user.updated_at = now;
         store::update_user(&mut tx, &user).await?;
         store::delete_reset_codes(&mut tx, &user.id).await?;
-        store::revoke_user_grants(&mut tx, &user.id, now, "password reset").await?;
+        let ended = store::revoke_user_grants(&mut tx, &user.id, now, "password reset").await?;
         store::clear_throttle(&mut tx, &throttle::account_key(Some(&user.email))).await?;
         store::refund_attempt(&mut tx, &guess_key).await?;
         let entry = audit(&user_actor(&user), "user.password_reset", Outcome::Success, meta)
             .resource("user", &user.id)
-            .details(json!({ "by": "emailed code" }));
+            .details(json!({ "by": "emailed code", "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
         tx.commit().await?;
+        self.tokens.revocations().ended(tenant).await;
         Ok(ResetOutcome::Done)
     }
 }

@@ -1,12 +1,13 @@
 //! Access tokens (RFC 9068 JWTs) for Cairn's APIs, and their strict verification.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_domain::{Principal, Role, TenantId, TenantRef, TenantSlug};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::SigningKeys;
+use crate::{Revocations, SigningKeys};
 
 /// The `aud` of every access token for Cairn's own APIs.
 pub const API_AUDIENCE: &str = "cairn-api";
@@ -29,6 +30,12 @@ pub enum TokenError {
     IssuedInFuture,
     #[error("token names no tenant")]
     NoTenant,
+    #[error("token was revoked: its user's sessions ended after it was issued")]
+    Revoked,
+    /// The revocation epochs could not be read (the tenant's database): neither valid nor
+    /// invalid, try again.
+    #[error("cannot check the token's revocation: {0}")]
+    Unavailable(String),
     #[error("cannot sign token: {0}")]
     Signing(String),
 }
@@ -60,6 +67,14 @@ struct AccessClaims {
     operator: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    /// When it was issued, in milliseconds (`iat` has seconds): what the user's revocation
+    /// epoch is compared with, so a token issued just after a change is told from one just
+    /// before.
+    #[serde(rename = "cairn/iat_ms", default, skip_serializing_if = "Option::is_none")]
+    iat_ms: Option<u64>,
+    /// The refresh-token family (sign-in) a user's token was issued under.
+    #[serde(rename = "cairn/family", default, skip_serializing_if = "Option::is_none")]
+    family: Option<String>,
     /// Profile and app-metadata claims of user tokens.
     #[serde(flatten)]
     extra: Map<String, Value>,
@@ -112,20 +127,46 @@ pub enum AccessGrant {
     Operator,
 }
 
-/// Issues and verifies access tokens for one issuer (the public URL).
+/// Issues and verifies access tokens for one issuer (the public URL), with the users'
+/// revocation epochs.
 #[derive(Debug)]
 pub struct Tokens {
     issuer: String,
     keys: SigningKeys,
+    revocations: Arc<Revocations>,
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    unix_now_ms() / 1000
+}
+
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A token's issue time in milliseconds: `cairn/iat_ms` when it is within the second `iat`
+/// names, else the start of that second.
+fn issued_at_ms(iat: u64, iat_ms: Option<u64>) -> i64 {
+    let ms = iat_ms.filter(|ms| ms / 1000 == iat).unwrap_or(iat.saturating_mul(1000));
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// What the revocation epoch needs of a verified token's claims: its issue time (epoch ms)
+/// and refresh-token family.
+fn epoch_claims(claims: &Map<String, Value>) -> (i64, Option<&str>) {
+    let iat = claims.get("iat").and_then(Value::as_u64).unwrap_or(0);
+    let iat_ms = claims.get("cairn/iat_ms").and_then(Value::as_u64);
+    (issued_at_ms(iat, iat_ms), claims.get("cairn/family").and_then(Value::as_str))
 }
 
 impl Tokens {
-    pub fn new(issuer: String, keys: SigningKeys) -> Self {
-        Self { issuer, keys }
+    pub fn new(issuer: String, keys: SigningKeys, revocations: Revocations) -> Self {
+        Self { issuer, keys, revocations: Arc::new(revocations) }
+    }
+
+    /// The users' revocation epochs, in this process.
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
     }
 
     pub fn issuer(&self) -> &str {
@@ -144,7 +185,8 @@ impl Tokens {
         client_id: &str,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        let now = unix_now();
+        let now_ms = unix_now_ms();
+        let now = now_ms / 1000;
         let (tenant, roles, operator) = match grant {
             AccessGrant::Tenant { id, slug, roles } => (
                 Some(TenantClaim { id: *id, slug: slug.to_string() }),
@@ -168,22 +210,30 @@ impl Tokens {
             roles,
             operator,
             scope: None,
+            iat_ms: Some(now_ms),
+            family: None,
             extra: Map::new(),
         };
         self.sign("at+jwt", &claims)
     }
 
-    /// An access token for a signed-in user (or a service client acting as itself).
+    /// An access token for a signed-in user (or a service client acting as itself), under
+    /// the user's refresh-token family `family`.
     pub fn issue_user_access(
         &self,
         grant: &UserGrant,
         client_id: &str,
         scope: &str,
+        family: Option<&str>,
         ttl: Duration,
     ) -> Result<String, TokenError> {
-        let now = unix_now();
+        let now_ms = unix_now_ms();
+        let now = now_ms / 1000;
         let mut extra = grant.claims.clone();
         let email = extra.remove("email").and_then(|v| v.as_str().map(str::to_owned));
+        // Metadata stored before these names were reserved must not shadow them.
+        extra.remove("cairn/iat_ms");
+        extra.remove("cairn/family");
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: grant.user_id.clone(),
@@ -199,6 +249,8 @@ impl Tokens {
             roles: grant.roles.iter().map(|r| r.as_str().to_owned()).collect(),
             operator: false,
             scope: Some(scope.to_owned()),
+            iat_ms: Some(now_ms),
+            family: family.map(str::to_owned),
             extra,
         };
         self.sign("at+jwt", &claims)
@@ -297,7 +349,7 @@ impl Tokens {
         Ok((header, claims))
     }
 
-    /// The claims of a valid access token (the checks of [`Tokens::verify_access`]), as JSON.
+    /// The claims of a valid access token (the checks of [`Tokens::token_principal`]), as JSON.
     pub fn access_claims(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
         let (header, claims) = self.verified(token, Some(API_AUDIENCE), true)?;
         let typ_ok = header
@@ -310,17 +362,41 @@ impl Tokens {
         Ok(claims)
     }
 
-    /// Verifies a bearer access token and builds the principal it names.
+    /// Verifies a bearer access token and builds the principal it names: the checks of
+    /// [`Tokens::token_principal`], then the user's revocation epoch (from memory; a
+    /// tenant's epochs are read from its database on its first token, and again after a
+    /// change or [`REREAD_EVERY`](crate::revocation::REREAD_EVERY)). A token issued before
+    /// its user's sessions ended is [`TokenError::Revoked`].
+    pub async fn verify_access(&self, token: &str) -> Result<Principal, TokenError> {
+        let principal = self.token_principal(token)?;
+        self.revocations.check(&principal).await?;
+        Ok(principal)
+    }
+
+    /// Whether verified access-token `claims` (of [`Tokens::access_claims`]) are refused by
+    /// their user's revocation epoch.
+    pub async fn claims_revoked(&self, claims: &Map<String, Value>) -> Result<bool, TokenError> {
+        let tenant = claims.get("cairn/tenant").and_then(|t| t["id"].as_str()).and_then(|t| t.parse::<TenantId>().ok());
+        let (Some(tenant), Some(subject)) = (tenant, claims.get("sub").and_then(Value::as_str)) else {
+            return Ok(false);
+        };
+        let (issued_at, family) = epoch_claims(claims);
+        self.revocations.revoked(tenant, subject, family, issued_at).await
+    }
+
+    /// The principal a bearer access token names, from the token alone (no revocation
+    /// epoch: requests use [`Tokens::verify_access`]).
     ///
     /// Checks, in order: the header's algorithm is RS256 (the only algorithm our keys are
     /// bound to) and its `typ` is `at+jwt`; the `kid` is one of ours (`jku`, `x5u` and `jwk`
     /// headers are never consulted); the signature; `iss`, `aud`, `exp`, `nbf` and `iat`
     /// with at most 5 s leeway; `token_use` is `access`.
-    pub fn verify_access(&self, token: &str) -> Result<Principal, TokenError> {
+    pub fn token_principal(&self, token: &str) -> Result<Principal, TokenError> {
         let claims = self.access_claims(token)?;
         let claims: AccessClaims =
             serde_json::from_value(Value::Object(claims)).map_err(|e| TokenError::Invalid(e.to_string()))?;
         let expires_at = (claims.exp as i64).saturating_mul(1000);
+        let issued_at = issued_at_ms(claims.iat, claims.iat_ms);
         if claims.operator {
             return Ok(Principal {
                 subject: claims.sub,
@@ -329,6 +405,8 @@ impl Tokens {
                 roles: Vec::new(),
                 operator: true,
                 expires_at,
+                issued_at,
+                family: None,
             });
         }
         let tenant = claims.tenant.ok_or(TokenError::NoTenant)?;
@@ -346,6 +424,8 @@ impl Tokens {
             roles,
             operator: false,
             expires_at,
+            issued_at,
+            family: claims.family,
         })
     }
 }
@@ -366,5 +446,21 @@ impl cairn_audit::Signer for Tokens {
         }
         let key = header.kid.as_deref().and_then(|kid| self.keys.find(kid)).ok_or("unknown signing key")?;
         crate::jws::verify(signature, &key.public).map(Value::Object).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issued_at_ms;
+
+    #[test]
+    fn the_issue_time_has_milliseconds_within_the_second_iat_names() {
+        assert_eq!(issued_at_ms(1_700_000_000, Some(1_700_000_000_999)), 1_700_000_000_999);
+        assert_eq!(issued_at_ms(1_700_000_000, None), 1_700_000_000_000, "older tokens: the start of the second");
+        assert_eq!(
+            issued_at_ms(1_700_000_000, Some(1_700_000_005_000)),
+            1_700_000_000_000,
+            "milliseconds that disagree with iat are not believed"
+        );
     }
 }

@@ -164,8 +164,12 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::unauthorized(message));
             }
         };
-        let principal = match state.tokens.verify_access(token) {
+        let principal = match state.tokens.verify_access(token).await {
             Ok(p) => p,
+            Err(cairn_identity::TokenError::Unavailable(cause)) => {
+                tracing::error!(error = %cause, "cannot check a token's revocation");
+                return Err(ApiError::new(ErrorCode::Unavailable, "cannot check the token now; try again"));
+            }
             Err(e) => {
                 tracing::info!(reason = %e, "bearer token rejected");
                 let message = "invalid or expired token";

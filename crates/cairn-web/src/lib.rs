@@ -46,7 +46,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(identity: Identity, config: WebConfig) -> Self {
         Self {
-            bus: cairn_events::Bus::new(identity.store.control().clone()),
+            // One bus for the process: the revocation epochs announce and hear changes on it.
+            bus: identity.tokens.revocations().bus().clone(),
             store: identity.store.clone(),
             tokens: identity.tokens.clone(),
             identity: Arc::new(identity),

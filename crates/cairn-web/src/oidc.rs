@@ -17,8 +17,8 @@ use base64::Engine;
 use cairn_domain::{TenantSlug, now_ms};
 use cairn_identity::provider::{AUTH_REQUEST_TTL_MS, SCOPES};
 use cairn_identity::{
-    AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, IdentityError, OAuthError, ResetOutcome, SignIn,
-    User,
+    AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, CurrentSession, Grant, IdentityError, OAuthError,
+    ResetOutcome, SignIn, User,
 };
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
@@ -440,7 +440,12 @@ async fn change_password(
         Ok(_) | Err(cairn_identity::IdentityError::NotFound(_)) => return expired_request(),
         Err(e) => return internal(e),
     };
-    match state.identity.change_password(&ctx.db, &user.id, None, &form.new_password, &meta).await {
+    // The first sign-in's change: no sign-in of the user stands yet to keep.
+    let changed = state
+        .identity
+        .change_password(ctx.tenant.id, &ctx.db, &user.id, None, &form.new_password, &CurrentSession::none(), &meta)
+        .await;
+    match changed {
         Ok(user) => match state.identity.start_session(&ctx.tenant, &ctx.db, &user).await {
             Ok((handle, auth_time)) => {
                 let resp = finish(&state, &ctx.db, &pending.req, &user, auth_time, Some(handle)).await;
@@ -915,7 +920,7 @@ async fn reset(
         resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
         resp
     };
-    match state.identity.finish_reset(&db, &form.email, &form.code, &form.new_password, &meta).await {
+    match state.identity.finish_reset(tenant.id, &db, &form.email, &form.code, &form.new_password, &meta).await {
         Ok(ResetOutcome::Done) => html::message(
             StatusCode::OK,
             &c,

@@ -213,10 +213,10 @@ pub(crate) async fn user(config: Config, cmd: UserCommand) -> Result<(), Failure
         }
         UserCommand::SetPassword { tenant, email, password, permanent } => {
             let email = Email::parse(&email).map_err(|e| usage(format!("--email: {}", e.message)))?;
-            let (identity, _, db) = open(&config, &tenant).await?;
+            let (identity, tenant, db) = open(&config, &tenant).await?;
             let user = identity.user_by_email(&db, &email).await.map_err(identity_failure)?;
             let user = identity
-                .set_password(&db, &user.id, &password, permanent, &cli_actor(), &meta)
+                .set_password(tenant.id, &db, &user.id, &password, permanent, &cli_actor(), &meta)
                 .await
                 .map_err(identity_failure)?;
             println!("password set for {}; status {}", user.email, user.status.as_str());

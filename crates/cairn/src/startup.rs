@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use cairn_domain::MasterKey;
-use cairn_identity::{Email, Identity, NewUser, SigningKeys, Tokens};
+use cairn_identity::{Email, Identity, NewUser, Revocations, SigningKeys, Tokens};
 use cairn_store::{Migration, Store, StoreConfig};
 use cairn_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
@@ -121,7 +121,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// whether this was the platform's first start.
 pub async fn tokens(store: &Store, issuer: String) -> anyhow::Result<(Tokens, bool)> {
     let (keys, first_start) = SigningKeys::load_or_create(store).await.context("loading signing keys")?;
-    Ok((Tokens::new(issuer, keys), first_start))
+    let revocations = Revocations::new(store.clone(), cairn_events::Bus::new(store.control().clone()));
+    Ok((Tokens::new(issuer, keys, revocations), first_start))
 }
 
 /// The mailer the configuration names; the default sender is `no-reply@<public host>`.
@@ -251,6 +252,10 @@ impl Application {
                 .with_stats(state.metrics.delivery_stats.clone());
             background.push(tokio::spawn(worker.run()));
         }
+        // Ended sessions heard on the bus (this process's, and other replicas' through the
+        // relay) make the next token check re-read that tenant's revocation epochs.
+        let revocations = state.tokens.revocations().clone();
+        background.push(tokio::spawn(revocations.follow(state.bus.subscribe_sessions())));
         if let Some(url) = &config.database_url {
             // Other replicas' commits wake this one's workers and live streams.
             background.push(tokio::spawn(state.bus.clone().relay_postgres(url.clone())));

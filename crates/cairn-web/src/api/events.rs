@@ -11,8 +11,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use cairn_domain::{Role, TenantId, rfc3339};
+use cairn_domain::{Principal, Role, TenantId, rfc3339};
 use cairn_events::{DeadLetter as Dead, DeadSelection, Event};
+use cairn_identity::Tokens;
 use cairn_store::Db;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,10 @@ struct Follow {
     /// The stream ends when the token that opened it expires (epoch ms); the client
     /// reconnects with a fresh one and `Last-Event-ID`.
     until: i64,
+    /// It also ends when the token is revoked (its user's sessions ended), checked against
+    /// the revocation epoch (from memory) at every turn, at least once a second.
+    principal: Principal,
+    tokens: Arc<Tokens>,
     draining: Arc<AtomicBool>,
 }
 
@@ -180,6 +185,9 @@ impl Follow {
             if self.draining.load(Ordering::SeqCst) || cairn_domain::now_ms() >= self.until {
                 return None;
             }
+            if self.tokens.revocations().check(&self.principal).await.is_err() {
+                return None;
+            }
             let woke = std::mem::take(&mut self.due)
                 || match tokio::time::timeout(Duration::from_secs(1), self.wakeups.recv()).await {
                     Ok(Ok(t)) => t == self.tenant,
@@ -221,16 +229,16 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
-    live(&state, ctx.db, ctx.tenant.id, ctx.principal.expires_at, &headers).await
+    live(&state, ctx.db, ctx.tenant.id, &ctx.principal, &headers).await
 }
 
-/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`) until `until`
-/// (epoch ms); the web UI's records page uses it too.
+/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`) until
+/// `principal`'s token expires or is revoked; the web UI's records page uses it too.
 pub(crate) async fn live(
     state: &AppState,
     db: Db,
     tenant: TenantId,
-    until: i64,
+    principal: &Principal,
     headers: &HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, crate::ApiError> {
     let wakeups = state.bus.subscribe();
@@ -251,7 +259,9 @@ pub(crate) async fn live(
         sent: BTreeSet::new(),
         ready: VecDeque::new(),
         due: true,
-        until,
+        until: principal.expires_at,
+        principal: principal.clone(),
+        tokens: state.tokens.clone(),
         draining: state.draining.clone(),
     };
     let events = futures_util::stream::unfold(follow, |mut f| async move {

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, ValidationError, rfc3339};
-use cairn_identity::{Email, NewUser, Settings, User, UserPatch};
+use cairn_identity::{CurrentSession, Email, NewUser, Settings, User, UserPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -243,7 +243,8 @@ async fn update_user(
     Ok(Json(state.identity.update_user(&ctx.db, &id, patch, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
-/// Replace a user's roles (empty: the tenant's default role).
+/// Replace a user's roles (empty: the tenant's default role). Every session of the user
+/// ends and their access tokens are refused: they sign in again with the new roles.
 #[utoipa::path(put, path = "/api/v1/users/{id}/roles", tag = "users",
     params(("id" = String, Path, description = "User id")),
     request_body = SetRoles,
@@ -262,10 +263,11 @@ async fn set_roles(
     ApiJson(body): ApiJson<SetRoles>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.set_roles").await?;
-    Ok(Json(state.identity.set_roles(&ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_roles(ctx.tenant.id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
-/// Disable a user: sign-in stops and every session and refresh token ends.
+/// Disable a user: sign-in stops, every session and refresh token ends, and their access
+/// tokens are refused.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
@@ -282,7 +284,7 @@ async fn disable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.disable").await?;
-    Ok(Json(state.identity.set_enabled(&ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Enable a disabled user.
@@ -301,7 +303,7 @@ async fn enable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.enable").await?;
-    Ok(Json(state.identity.set_enabled(&ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Reset a user's password to a new temporary one and mail it (also resends an invitation).
@@ -429,7 +431,8 @@ async fn put_subscriptions(
     Ok(Json(subscriptions(&user)))
 }
 
-/// Change your password (the current one is required).
+/// Change your password (the current one is required). Every other sign-in of yours ends;
+/// the one this token belongs to stays.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "users",
     request_body = ChangePassword,
     responses(
@@ -445,9 +448,19 @@ async fn change_my_password(
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     let (ctx, user) = me(&state, caller, "me.change_password").await?;
+    // The caller's own sign-in (the refresh-token family of this token) stays.
+    let session = CurrentSession { family: ctx.principal.family.clone(), provider_session: None };
     state
         .identity
-        .change_password(&ctx.db, &user.id, Some(&body.current_password), &body.new_password, &ctx.meta)
+        .change_password(
+            ctx.tenant.id,
+            &ctx.db,
+            &user.id,
+            Some(&body.current_password),
+            &body.new_password,
+            &session,
+            &ctx.meta,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,9 +2,9 @@
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use cairn_identity::{IdentityError, User, UserPatch};
+use cairn_identity::{CurrentSession, IdentityError, User, UserPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -116,7 +116,12 @@ pub(super) struct PasswordForm {
     new_password: String,
 }
 
-pub(super) async fn password(State(state): State<AppState>, s: Signed, Form(form): Form<PasswordForm>) -> Response {
+pub(super) async fn password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    s: Signed,
+    Form(form): Form<PasswordForm>,
+) -> Response {
     if !s.csrf_ok(form.csrf.as_deref()) {
         return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
     }
@@ -124,9 +129,22 @@ pub(super) async fn password(State(state): State<AppState>, s: Signed, Form(form
         Ok(u) => u,
         Err(r) => return r,
     };
+    // This browser stays signed in: its web session's family and its provider session.
+    let session = CurrentSession {
+        family: s.principal.family.clone(),
+        provider_session: html::cookie(&state, &headers, crate::oidc::SESSION_COOKIE),
+    };
     let changed = state
         .identity
-        .change_password(&s.db, &user.id, Some(&form.current_password), &form.new_password, &s.meta)
+        .change_password(
+            s.tenant.id,
+            &s.db,
+            &user.id,
+            Some(&form.current_password),
+            &form.new_password,
+            &session,
+            &s.meta,
+        )
         .await;
     match changed {
         Ok(_) => s.finish(&state, html::see_other("/app/profile?done=password")),

@@ -365,7 +365,7 @@ pub(super) async fn stream(State(state): State<AppState>, s: Signed, headers: He
     if !s.is(Role::Readonly) {
         return s.forbidden(&state, "Your role cannot see records.").await;
     }
-    match crate::api::events::live(&state, s.db.clone(), s.tenant.id, s.principal.expires_at, &headers).await {
+    match crate::api::events::live(&state, s.db.clone(), s.tenant.id, &s.principal, &headers).await {
         Ok(sse) => sse.into_response(),
         Err(e) => e.into_response(),
     }

@@ -182,13 +182,13 @@ pub(super) async fn act(
     let (identity, actor) = (&state.identity, s.actor());
     let result = match action.as_str() {
         "roles" => match role_list(form.role.as_deref()) {
-            Ok(roles) => identity.set_roles(&s.db, &id, roles, &actor, &s.meta).await.map(drop),
+            Ok(roles) => identity.set_roles(s.tenant.id, &s.db, &id, roles, &actor, &s.meta).await.map(drop),
             Err(()) => {
                 return render(&state, &s, Err((StatusCode::BAD_REQUEST, "Choose a role from the list.")), "").await;
             }
         },
-        "disable" => identity.set_enabled(&s.db, &id, false, &actor, &s.meta).await.map(drop),
-        "enable" => identity.set_enabled(&s.db, &id, true, &actor, &s.meta).await.map(drop),
+        "disable" => identity.set_enabled(s.tenant.id, &s.db, &id, false, &actor, &s.meta).await.map(drop),
+        "enable" => identity.set_enabled(s.tenant.id, &s.db, &id, true, &actor, &s.meta).await.map(drop),
         "reset" => identity
             .reset_to_temporary(&s.tenant, &s.db, &id, &actor, &s.meta)
             .await

@@ -507,7 +507,7 @@ backend_test!(async fn a_disabled_users_refresh_fails(backend) {
     let (_, db) = rp.app.tenant(&rp.acme).await;
     let ann = rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
     let admin = cairn_audit::Actor { id: "admin".into(), email: None };
-    rp.app.identity.set_enabled(&db, &ann.id, false, &admin, &Default::default()).await.unwrap();
+    rp.app.identity.set_enabled(rp.acme.id, &db, &ann.id, false, &admin, &Default::default()).await.unwrap();
     assert_eq!(oauth_error(rp.refresh(t["refresh_token"].as_str().unwrap()).await).await, "invalid_grant");
     let info = rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(info.status(), 401);

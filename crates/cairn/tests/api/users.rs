@@ -104,7 +104,7 @@ backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
     assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["cairn/plan"], "gold");
     // The role change is audited with before and after.
     let audit: Value = rp.app.get("/api/v1/audit?action=user.role_changed", &admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(audit["items"][0]["details"], json!({"from": ["member"], "to": ["admin"]}));
+    assert_eq!(audit["items"][0]["details"], json!({"from": ["member"], "to": ["admin"], "sessions_revoked": 0}));
     // Disabling ends the refresh token; enabling lets ann sign in again.
     let disabled = rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/disable"))).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "DISABLED");

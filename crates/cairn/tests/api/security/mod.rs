@@ -3,5 +3,6 @@
 //! defences).
 
 mod hardening;
+mod sessions;
 mod signin;
 mod ssrf;
