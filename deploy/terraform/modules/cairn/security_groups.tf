@@ -89,7 +89,7 @@ resource "aws_security_group" "db" {
 locals {
   db_clients = merge(
     { for role, sg in aws_security_group.tasks : role => sg.id },
-    var.enable_bastion ? { bastion = aws_security_group.bastion[0].id } : {},
+    { for sg in aws_security_group.bastion : "bastion" => sg.id },
     { for i, id in var.db_extra_ingress_security_group_ids : "extra-${i}" => id },
   )
 }
