@@ -711,12 +711,15 @@ impl Identity {
     /// Forgot password, step one. Answers at once and the same way whether or not the
     /// email has an account: the lookup, the counting, the code and the mail happen in the
     /// background, with the same database work for unknown emails up to the code itself.
-    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, meta: RequestMeta) {
+    /// `device` is the browser's device cookie: a browser recognised for the account is the
+    /// owner's, and its requests are not held by the per-account cap that others' requests
+    /// can use up.
+    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, device: Option<String>, meta: RequestMeta) {
         let this = self.clone();
         let email = Email::parse(email).ok();
         tokio::spawn(async move {
             let Some(email) = email else { return };
-            if let Err(e) = this.send_reset_code(&tenant, &db, &email, &meta).await {
+            if let Err(e) = this.send_reset_code(&tenant, &db, &email, device.as_deref(), &meta).await {
                 tracing::error!(error = %e, "password reset code not sent");
             }
         });
@@ -734,18 +737,25 @@ impl Identity {
         tenant: &Tenant,
         db: &Db,
         email: &Email,
+        device: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = now_ms();
         let mut tx = db.begin().await?;
         let user = store::user_by_email(&mut tx, email).await?;
+        let recognised = match (&user, device.filter(|d| !d.is_empty())) {
+            (Some(u), Some(d)) => store::device_known(&mut tx, &digest(d), &u.id, now).await?,
+            _ => false,
+        };
         // Sends, not guesses, are capped (mail bombing): per (account, address), so that
-        // someone else asking for codes does not use up the owner's, and per account.
+        // someone else asking for codes does not use up the owner's, and per account —
+        // except for the owner's recognised browser, which others' requests cannot hold.
         let (pair_key, account_key) = throttle::reset_send_keys(email, meta.ip.as_deref());
         let from_here = store::bump_throttle(&mut tx, &pair_key, now, MAX_BLOCK_MS, false).await?;
         let capped = from_here > throttle::RESET_SENDS_PER_ADDRESS
-            || store::bump_throttle(&mut tx, &account_key, now, MAX_BLOCK_MS, false).await?
-                > throttle::RESET_SENDS_PER_ACCOUNT;
+            || (!recognised
+                && store::bump_throttle(&mut tx, &account_key, now, MAX_BLOCK_MS, false).await?
+                    > throttle::RESET_SENDS_PER_ACCOUNT);
         let Some(user) = user.filter(|u| u.status != UserStatus::Disabled) else {
             tx.commit().await?;
             return Ok(());

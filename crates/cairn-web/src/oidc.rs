@@ -860,7 +860,8 @@ async fn forgot(
     }
     // The same answer, at once, whether or not the email has an account.
     let email = form.email.trim().to_owned();
-    state.identity.start_reset(tenant.clone(), db.clone(), &email, meta);
+    let device = html::path_cookie(&state, &headers, DEVICE_COOKIE);
+    state.identity.start_reset(tenant.clone(), db.clone(), &email, device, meta);
     let csrf = html::csrf_token(&state, &headers).token;
     let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);

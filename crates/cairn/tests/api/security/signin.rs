@@ -418,6 +418,41 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
     assert_eq!(owner.sign_in(&form, "ann@acme.test", "quartz meadow falcon").await.status, 303);
 });
 
+backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners_browser(backend) {
+    let rp = setup_behind_proxy(backend).await;
+    let owner = Browser::at_address(&rp.app.base_url, "192.0.2.10");
+    let form = sign_in_form(&rp, &owner).await;
+    assert_eq!(owner.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 303, "the owner's browser is recognised");
+    // Four addresses ask three times each: ten codes are sent, then the account is capped.
+    for a in 0..4 {
+        let attacker = Browser::at_address(&rp.app.base_url, &format!("198.51.100.{}", 80 + a));
+        for _ in 0..3 {
+            ask_for_code(&attacker, "ann@acme.test").await;
+        }
+    }
+    let handled = |n: usize| {
+        let rp = &rp;
+        async move {
+            eventually("the reset requests handled", Duration::from_secs(10), || async {
+                (audit(rp, "auth.password_reset_requested").await.len() == n).then_some(())
+            })
+            .await
+        }
+    };
+    handled(12).await;
+    assert_eq!(rp.app.mail().len(), 10, "ten codes per account per 15 minutes");
+    let stranger = Browser::at_address(&rp.app.base_url, "198.51.100.99");
+    ask_for_code(&stranger, "ann@acme.test").await;
+    handled(13).await;
+    assert_eq!(rp.app.mail().len(), 10, "an unrecognised browser is held by the cap");
+    // The owner's browser is not.
+    let last = reset_code(&rp.app);
+    ask_for_code(&owner, "ann@acme.test").await;
+    let fresh = next_code(&rp.app, last.as_deref()).await;
+    let done = try_code(&owner, "ann@acme.test", &fresh, "quartz meadow falcon").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+});
+
 backend_test!(async fn reset_code_guesses_are_limited_per_address_across_accounts(backend) {
     let rp = setup_behind_proxy(backend).await;
     for i in 0..10 {
