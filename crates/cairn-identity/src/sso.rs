@@ -150,18 +150,14 @@ impl Identity {
         Ok(())
     }
 
+    /// A provider's JSON document (discovery, keys) through the guarded client.
+    async fn fetch_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, IdentityError> {
+        self.outbound.get(url).map_err(upstream)?.send().await.map_err(upstream)?.success_json().await.map_err(upstream)
+    }
+
     async fn discover(&self, issuer: &str) -> Result<Discovery, IdentityError> {
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
-        let d: Discovery = self
-            .outbound
-            .get(&url)
-            .map_err(upstream)?
-            .send()
-            .await
-            .map_err(upstream)?
-            .success_json()
-            .await
-            .map_err(upstream)?;
+        let d: Discovery = self.fetch_json(&url).await?;
         if d.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
             return Err(upstream(format!("discovery names issuer {} instead of {issuer}", d.issuer)));
         }
@@ -276,16 +272,7 @@ impl Identity {
         nonce: &str,
     ) -> Result<serde_json::Map<String, Value>, IdentityError> {
         let header = crate::jws::header(token).map_err(|e| upstream(format!("id token: {e}")))?;
-        let jwks: Value = self
-            .outbound
-            .get(&d.jwks_uri)
-            .map_err(upstream)?
-            .send()
-            .await
-            .map_err(upstream)?
-            .success_json()
-            .await
-            .map_err(upstream)?;
+        let jwks: Value = self.fetch_json(&d.jwks_uri).await?;
         let b64 = |v: &Value| v.as_str().and_then(|s| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok());
         let key = jwks["keys"]
             .as_array()
