@@ -16,6 +16,9 @@ pub struct PostgresServer {
     child: Child,
     dir: Option<tempfile::TempDir>,
     port: u16,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
+    durability: Durability,
 }
 
 /// The folder holding `initdb` and `postgres`: `$CAIRN_PG_BIN`, else the newest
@@ -99,29 +102,31 @@ impl PostgresServer {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         let port = free_port()?;
-        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
+        std::fs::File::create(dir.path().join("postgres.log"))?;
         if let Some((uid, gid)) = user {
             std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))?;
         }
-        let mut postgres = command(&bin, "postgres", user);
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .args(["-c", "listen_addresses=127.0.0.1", "-p", &port.to_string()])
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-c", "max_connections=600", "-c", "shared_buffers=128MB"]);
-        if durability == Durability::Off {
-            postgres.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
-        }
-        let child =
-            postgres.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn().context("starting postgres")?;
-        let mut server = PostgresServer { child, dir: Some(dir), port };
-        server.wait_ready(&bin)?;
+        let child = spawn_postgres(&bin, user, dir.path(), port, durability)?;
+        let mut server = PostgresServer { child, dir: Some(dir), port, bin, user, durability };
+        server.wait_ready()?;
         Ok(server)
     }
 
-    fn wait_ready(&mut self, bin: &Path) -> anyhow::Result<()> {
+    /// Stops the server process (fast shutdown) and keeps its data: an outage, ended by
+    /// [`PostgresServer::resume`].
+    pub fn interrupt(&mut self) {
+        self.shut_down();
+    }
+
+    /// Starts the server again on the same port and data after [`PostgresServer::interrupt`].
+    pub fn resume(&mut self) -> anyhow::Result<()> {
+        let dir = self.dir.as_ref().context("the server was stopped for good")?.path().to_owned();
+        self.child = spawn_postgres(&self.bin, self.user, &dir, self.port, self.durability)?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let bin = self.bin.clone();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -159,6 +164,13 @@ impl PostgresServer {
 
     /// Fast shutdown, then removes the folder.
     pub fn stop(&mut self) {
+        self.shut_down();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+
+    fn shut_down(&mut self) {
         let pid = self.child.id() as i32;
         // SIGINT = PostgreSQL's "fast" shutdown.
         let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
@@ -171,10 +183,30 @@ impl PostgresServer {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(dir) = self.dir.take() {
-            let _ = dir.close();
-        }
     }
+}
+
+/// `postgres` on `port` over the data in `dir/data`, logging (appending) to `dir/postgres.log`.
+fn spawn_postgres(
+    bin: &Path,
+    user: Option<(u32, u32)>,
+    dir: &Path,
+    port: u16,
+    durability: Durability,
+) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().append(true).open(dir.join("postgres.log"))?;
+    let mut postgres = command(bin, "postgres", user);
+    postgres
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-c", "listen_addresses=127.0.0.1", "-p", &port.to_string()])
+        .arg("-k")
+        .arg(dir)
+        .args(["-c", "max_connections=600", "-c", "shared_buffers=128MB"]);
+    if durability == Durability::Off {
+        postgres.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+    }
+    postgres.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn().context("starting postgres")
 }
 
 impl Drop for PostgresServer {

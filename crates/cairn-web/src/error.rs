@@ -67,7 +67,7 @@ pub struct ApiError {
     code: ErrorCode,
     message: String,
     field: Option<String>,
-    /// `Retry-After` seconds, for `RATE_LIMITED`.
+    /// `Retry-After` seconds, for `RATE_LIMITED` and `UNAVAILABLE`.
     retry_after_secs: Option<u64>,
 }
 
@@ -95,6 +95,21 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
+    }
+
+    /// A 503 with `Retry-After: retry_after_secs`.
+    pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self { retry_after_secs: Some(retry_after_secs.max(1)), ..Self::new(ErrorCode::Unavailable, message) }
+    }
+
+    /// A database error: `503 UNAVAILABLE` when the database cannot be reached (the caller
+    /// did nothing wrong, and trying again later will work), else an internal error.
+    pub fn database(e: &cairn_store::sqlx::Error) -> Self {
+        if database_unreachable(e) {
+            tracing::warn!(error = %e, "database unreachable");
+            return Self::unavailable("the database is unreachable; try again shortly", 5);
+        }
+        Self::internal(e)
     }
 
     /// An unexpected failure: logged here, once, with its cause; the body stays generic.
@@ -125,8 +140,9 @@ impl From<cairn_store::StoreError> for ApiError {
             // requests only; the cause is for the operator's log.
             failed @ E::Migration { .. } => {
                 tracing::error!(error = %failed, "tenant database migration failed");
-                Self::new(ErrorCode::Unavailable, "this organization's database is being upgraded; try again shortly")
+                Self::unavailable("this organization's database is being upgraded; try again shortly", 30)
             }
+            E::Database(db) => Self::database(&db),
             other => Self::internal(other),
         }
     }
@@ -136,6 +152,7 @@ impl From<cairn_numbers::NumbersError> for ApiError {
     fn from(e: cairn_numbers::NumbersError) -> Self {
         match e {
             cairn_numbers::NumbersError::NotFound => Self::not_found("number not found"),
+            cairn_numbers::NumbersError::Database(db) => Self::database(&db),
             other => Self::internal(other),
         }
     }
@@ -147,6 +164,7 @@ impl From<cairn_records::RecordsError> for ApiError {
         match e {
             E::NotFound => Self::not_found("record not found"),
             E::Validation(v) => Self::validation(v),
+            E::Database(db) => Self::database(&db),
             other => Self::internal(other),
         }
     }
@@ -158,6 +176,7 @@ impl From<cairn_events::EventsError> for ApiError {
         match e {
             E::NotFound(what) => Self::not_found(format!("{what} not found")),
             E::Validation(v) => Self::validation(v),
+            E::Database(db) => Self::database(&db),
             other => Self::internal(other),
         }
     }
@@ -176,6 +195,7 @@ impl From<cairn_identity::IdentityError> for ApiError {
                 Self::new(ErrorCode::UpstreamError, "the upstream identity provider failed")
             }
             E::Busy(b) => Self::rate_limited(b.to_string(), b.retry_after_secs),
+            E::Database(db) | E::Audit(cairn_audit::AuditError::Database(db)) => Self::database(&db),
             other => Self::internal(other),
         }
     }
@@ -199,11 +219,22 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer realm=\"cairn\""));
         }
-        if self.code == ErrorCode::Unavailable {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("30"));
-        }
         resp
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Whether a database error means the database could not be reached at all (connection
+/// refused or lost, no free connection in time, the server shutting down or full), rather
+/// than a fault in the statement.
+pub fn database_unreachable(e: &cairn_store::sqlx::Error) -> bool {
+    use cairn_store::sqlx::Error as E;
+    match e {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot
+        // connect now), 53300 (too many connections).
+        E::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+        _ => false,
+    }
+}

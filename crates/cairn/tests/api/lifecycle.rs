@@ -235,3 +235,36 @@ backend_test!(async fn a_tenant_whose_migration_fails_is_unavailable_alone(backe
     let resp = app.get("/api/v1/numbers/stats", &app.token(&acme, Role::Member)).send().await.unwrap();
     assert_eq!(resp.status(), 200, "repaired without a restart");
 });
+
+// The database stops answering: the API says 503 UNAVAILABLE with Retry-After (the caller
+// did nothing wrong), and recovers by itself when the database is back, with every
+// acknowledged write kept. PostgreSQL only: SQLite has no server to lose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_unavailable_then_recovers_postgres() {
+    let mut server = cairn_testkit::postgres::PostgresServer::start().expect("PostgreSQL starts");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = cairn_testkit::fresh_config_on(dir.path(), Some(&server.url()));
+    config.db_acquire_timeout = std::time::Duration::from_secs(2);
+    let app = TestApp::spawn_config(cairn_testkit::Backend::Postgres, config, dir).await;
+    let acme = app.create_tenant("acme").await;
+    let member = app.token(&acme, Role::Member);
+    assert_eq!(app.add_number(&member, json!(7)).await.status(), 201);
+
+    server.interrupt();
+    let resp = app.get("/api/v1/numbers/stats", &member).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(crate::error_code(resp).await, "UNAVAILABLE");
+    let resp = app.add_number(&member, json!(8)).await;
+    assert_eq!(resp.status(), 503, "a write during the outage is refused, not half done");
+
+    server.resume().unwrap();
+    let stats = cairn_testkit::eventually("the API to recover", std::time::Duration::from_secs(30), || async {
+        let resp = app.get("/api/v1/numbers/stats", &member).send().await.ok()?;
+        (resp.status() == 200).then_some(())?;
+        resp.json::<Value>().await.ok()
+    })
+    .await;
+    assert_eq!(stats["count"], 1, "the acknowledged write is there, the refused one is not");
+    app.stop().await;
+}
