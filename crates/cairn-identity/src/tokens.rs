@@ -24,7 +24,8 @@ pub enum TokenError {
     UnknownKey,
     #[error("token is not an access token")]
     NotAccessToken,
-    #[error("token signature or claims are invalid: {0}")]
+    /// Which check failed, in words a caller may read (no key material).
+    #[error("token is invalid: {0}")]
     Invalid(String),
     #[error("token was issued in the future")]
     IssuedInFuture,
@@ -318,7 +319,9 @@ impl Tokens {
         let claims = crate::jws::verify(token, &key.public)?;
         let invalid = |m: &str| TokenError::Invalid(m.into());
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-            return Err(invalid("wrong issuer"));
+            // The expected issuer is public (discovery): saying it shows a token minted for
+            // another public URL for what it is.
+            return Err(TokenError::Invalid(format!("wrong issuer (this server is {})", self.issuer)));
         }
         if claims.get("sub").and_then(Value::as_str).is_none_or(str::is_empty) {
             return Err(invalid("no subject"));

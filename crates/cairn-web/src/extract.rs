@@ -171,9 +171,11 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::new(ErrorCode::Unavailable, "cannot check the token now; try again"));
             }
             Err(e) => {
+                // Which check failed (issuer, audience, expiry, signature, …) helps the
+                // caller and reveals nothing a token's holder could not read in it.
                 tracing::info!(reason = %e, "bearer token rejected");
-                let message = "invalid or expired token";
-                record_rejection(state, &meta, &e.to_string(), message).await;
+                let message = e.to_string();
+                record_rejection(state, &meta, &message, &message).await;
                 return Err(ApiError::unauthorized(message));
             }
         };

@@ -192,3 +192,33 @@ backend_test!(async fn a_deleted_tenants_token_is_401(backend) {
     app.store.delete_tenant(&acme.slug).await.unwrap();
     assert_rejected(&app, &token, "token of a deleted tenant").await;
 });
+
+backend_test!(async fn a_refused_token_is_told_which_check_failed(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let message = |token: String| {
+        let app = &app;
+        async move {
+            let resp = app.get("/api/v1/numbers", &token).send().await.unwrap();
+            assert_eq!(resp.status(), 401);
+            let body: Value = resp.json().await.unwrap();
+            body["error"]["message"].as_str().unwrap().to_owned()
+        }
+    };
+    // Minted for another public URL (the CLI run without the server's CAIRN_PUBLIC_URL).
+    let mut other = claims(&app, &acme);
+    other["iss"] = json!("http://localhost:9999");
+    let said = message(app.tokens().sign("at+jwt", &other).unwrap()).await;
+    assert!(said.contains("wrong issuer") && said.contains(app.issuer()), "{said}");
+    let mut expired = claims(&app, &acme);
+    expired["exp"] = json!(now() - 60);
+    assert!(message(app.tokens().sign("at+jwt", &expired).unwrap()).await.contains("expired"));
+    let mut audience = claims(&app, &acme);
+    audience["aud"] = json!("another-api");
+    assert!(message(app.tokens().sign("at+jwt", &audience).unwrap()).await.contains("audience"));
+    let good = app.tokens().sign("at+jwt", &claims(&app, &acme)).unwrap();
+    let (rest, _) = good.rsplit_once('.').unwrap();
+    let said = message(format!("{rest}.{}", URL_SAFE_NO_PAD.encode([7u8; 256]))).await;
+    assert!(said.contains("signature"), "{said}");
+    assert!(!said.contains("-----BEGIN") && !said.contains("\"n\""), "no key material: {said}");
+});
