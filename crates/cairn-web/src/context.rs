@@ -40,6 +40,49 @@ fn request_id_from(value: Option<&HeaderValue>) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// Whether `host` (a URL's or a `Host` header's, without the port) names this machine.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+}
+
+/// On one machine, a browser that opens `localhost` while the public URL says `127.0.0.1`
+/// (or the reverse) would get cookies for one name and be sent back to the other, and its
+/// sign-in would fail. A page request on another loopback name than the public URL's is
+/// redirected to the public URL first, before any cookie is set. Only between loopback
+/// names: behind a proxy that rewrites `Host`, a redirect could loop.
+pub(crate) async fn canonical_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
+        && !req.uri().path().starts_with("/api/")
+        && !matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    let asked = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    if let (true, Some(asked), Ok(public)) = (page, asked, url::Url::parse(&state.config.public_url)) {
+        let canonical = match (public.host_str(), public.port()) {
+            (Some(h), None) => h.to_owned(),
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            _ => String::new(),
+        };
+        let asked_host = asked
+            .rsplit_once(':')
+            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+            .map_or(asked.as_str(), |(h, _)| h);
+        if !canonical.is_empty()
+            && asked != canonical
+            && is_loopback_host(asked_host)
+            && public.host_str().is_some_and(is_loopback_host)
+        {
+            let target =
+                format!("{}{}", state.config.public_url, req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+            if let Ok(location) = HeaderValue::from_str(&target) {
+                return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
 pub(crate) async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_from(req.headers().get(REQUEST_ID_HEADER));

@@ -100,7 +100,11 @@ pub fn app(mut state: AppState) -> Router {
     let (router, doc) = routes();
     state.openapi = Arc::new(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
     // The provider and the pages speak OAuth and HTML, not the API: outside the OpenAPI document.
-    finish(router.merge(oidc::router()).merge(ui::router()), state)
+    let pages = router
+        .merge(oidc::router())
+        .merge(ui::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::canonical_host));
+    finish(pages, state)
 }
 
 /// The probes only (`/healthz`, `/readyz`, `/metrics`), for processes that serve no API.

@@ -425,3 +425,22 @@ backend_test!(async fn the_records_list_pages_to_older_records(backend) {
     let fragment = browser.get(&format!("/app/records/list?cursor={older}")).await;
     assert!(fragment.body.contains("record 000"));
 });
+
+backend_test!(async fn a_page_opened_on_another_loopback_name_moves_to_the_public_url_first(backend) {
+    let app = TestApp::spawn(backend).await;
+    // The public URL says 127.0.0.1; the person typed localhost.
+    let port = app.base_url.rsplit(':').next().unwrap().to_owned();
+    let client = cairn_testkit::http_client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = client.get(format!("http://localhost:{port}/t/default/?x=1")).send().await.unwrap();
+    assert_eq!(resp.status(), 307);
+    assert_eq!(resp.headers()["location"], format!("{}/t/default/?x=1", app.base_url));
+    assert!(resp.headers().get("set-cookie").is_none(), "no cookie for the wrong name");
+    // The API and the probes answer on any name.
+    let resp = client.get(format!("http://localhost:{port}/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = client.get(format!("http://localhost:{port}/api/v1/numbers")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    // The public URL's own name is served as it is.
+    let resp = client.get(app.url("/t/default/")).send().await.unwrap();
+    assert_ne!(resp.status(), 307);
+});
