@@ -125,15 +125,19 @@ impl Identity {
         Ok(store::settings(&mut *db.reader().acquire().await?).await?)
     }
 
-    pub async fn put_settings(
+    /// Changes the settings as `change` says, on the stored ones read in the same
+    /// transaction (so two partial updates at once both land), and validates the result.
+    pub async fn update_settings(
         &self,
         db: &Db,
-        settings: Settings,
+        change: impl FnOnce(&mut Settings),
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<Settings, IdentityError> {
-        settings.validate()?;
         let mut tx = db.begin().await?;
+        let mut settings = store::settings(&mut tx).await?;
+        change(&mut settings);
+        settings.validate()?;
         store::put_settings(&mut tx, &settings).await?;
         let entry = audit(actor, "identity.settings_changed", Outcome::Success, meta)
             .resource("tenant", "settings")

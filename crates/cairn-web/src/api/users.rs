@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_me, update_me))
         .routes(routes!(change_my_password))
         .routes(routes!(get_subscriptions, put_subscriptions))
-        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(get_settings, put_settings, patch_settings))
 }
 
 /// A user as admins see them. Passwords and hashes never leave the server.
@@ -523,7 +523,7 @@ async fn put_settings(
     ApiJson(body): ApiJson<SettingsView>,
 ) -> ApiResult<Json<SettingsView>> {
     let ctx = admin(&state, caller, "identity.settings.update").await?;
-    let settings = Settings {
+    let replaced = Settings {
         display_name: body.display_name.filter(|n| !n.trim().is_empty()),
         accent: body.accent,
         default_role: body.default_role,
@@ -532,5 +532,69 @@ async fn put_settings(
         refresh_ttl_secs: body.refresh_ttl_secs,
         session_ttl_secs: body.session_ttl_secs,
     };
-    Ok(Json(state.identity.put_settings(&ctx.db, settings, &ctx.actor(), &ctx.meta).await?.into()))
+    let saved = state.identity.update_settings(&ctx.db, |s| *s = replaced, &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(saved.into()))
+}
+
+/// Some of the identity settings: the fields given change, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// `null` or `""` goes back to the organization's name.
+    #[serde(default, deserialize_with = "present")]
+    pub display_name: Option<Option<String>>,
+    /// `#rrggbb`
+    pub accent: Option<String>,
+    #[schema(value_type = Option<String>, example = "member")]
+    pub default_role: Option<Role>,
+    pub access_ttl_secs: Option<u32>,
+    pub id_ttl_secs: Option<u32>,
+    pub refresh_ttl_secs: Option<u32>,
+    pub session_ttl_secs: Option<u32>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Change some of the tenant's identity settings.
+#[utoipa::path(patch, path = "/api/v1/identity/settings", tag = "users",
+    request_body = SettingsPatch,
+    responses(
+        (status = 200, description = "Saved", body = SettingsView),
+        (status = 400, description = "Invalid value", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn patch_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SettingsPatch>,
+) -> ApiResult<Json<SettingsView>> {
+    let ctx = admin(&state, caller, "identity.settings.update").await?;
+    let change = |s: &mut Settings| {
+        if let Some(name) = body.display_name {
+            s.display_name = name.filter(|n| !n.trim().is_empty());
+        }
+        if let Some(accent) = body.accent {
+            s.accent = accent;
+        }
+        if let Some(role) = body.default_role {
+            s.default_role = role;
+        }
+        for (field, value) in [
+            (&mut s.access_ttl_secs, body.access_ttl_secs),
+            (&mut s.id_ttl_secs, body.id_ttl_secs),
+            (&mut s.refresh_ttl_secs, body.refresh_ttl_secs),
+            (&mut s.session_ttl_secs, body.session_ttl_secs),
+        ] {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+    };
+    let saved = state.identity.update_settings(&ctx.db, change, &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(saved.into()))
 }

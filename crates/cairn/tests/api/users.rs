@@ -204,3 +204,28 @@ backend_test!(async fn settings_brand_the_hosted_pages_and_set_the_default_role(
     let done = browser.sign_in(&form, "dee@acme.test", PASSWORD).await;
     assert!(done.redirect_param("code").is_some());
 });
+
+backend_test!(async fn settings_change_in_part_with_patch(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let url = app.url("/api/v1/identity/settings");
+    let patch = |body: Value| app.client.patch(&url).bearer_auth(&admin).json(&body).send();
+    let resp = patch(json!({"display_name": "Acme Inc", "access_ttl_secs": 600})).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let s: Value = resp.json().await.unwrap();
+    assert_eq!((s["display_name"].as_str(), s["access_ttl_secs"].as_i64()), (Some("Acme Inc"), Some(600)));
+    assert_eq!(s["accent"], "#2563eb", "what was not given stays");
+    // A bad value, or an unknown field, changes nothing.
+    let resp = patch(json!({"accent": "red", "display_name": "Changed"})).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(crate::error_code(patch(json!({"colour": "#000000"})).await.unwrap()).await, "VALIDATION_ERROR");
+    let now: Value = app.get("/api/v1/identity/settings", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["display_name"], "Acme Inc");
+    // null goes back to the organization's name.
+    let s: Value = patch(json!({"display_name": null})).await.unwrap().json().await.unwrap();
+    assert_eq!(s["display_name"], Value::Null);
+    assert_eq!(s["access_ttl_secs"], 600);
+    let member = app.token(&acme, Role::Member);
+    assert_eq!(app.client.patch(&url).bearer_auth(&member).json(&json!({})).send().await.unwrap().status(), 403);
+});
