@@ -321,8 +321,7 @@ impl Deliverer {
             sign(&secret, &job.event.id, timestamp, &body).map_err(|e| Failure::Permanent(e.to_string()))?;
         let started = Instant::now();
         let sent = match self.outbound.post(&hook.url) {
-            // The URL is no longer one the operator allows: no retry will change that.
-            Err(e) => return Err(Failure::Permanent(e.to_string())),
+            Err(e) => Err(e),
             Ok(request) => {
                 request
                     .timeout(TIMEOUT)
@@ -340,6 +339,8 @@ impl Deliverer {
             Ok(r) => (Some(i64::from(r.status().as_u16())), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        // An address the operator does not allow stays refused: no retry will change that.
+        let refused = matches!(sent, Err(cairn_outbound::OutboundError::Refused(_)));
         let logged = sqlx::query(
             "INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, time, status, duration_ms, error) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -362,6 +363,7 @@ impl Deliverer {
             (Some(s), _) if (200..300).contains(&s) => Ok(()),
             (Some(410), _) => Err(Failure::Permanent("the receiver answered 410 Gone".into())),
             (Some(s), _) => Err(Failure::Retry(format!("the receiver answered {s}"))),
+            (None, e) if refused => Err(Failure::Permanent(e.unwrap_or_default())),
             (None, e) => Err(Failure::Retry(e.unwrap_or_default())),
         }
     }

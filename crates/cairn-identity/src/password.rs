@@ -70,7 +70,7 @@ pub struct Argon2Pool {
 struct PoolInner {
     /// Held from admission to the end of the work: running plus waiting.
     admitted: Arc<tokio::sync::Semaphore>,
-    running: tokio::sync::Semaphore,
+    running: Arc<tokio::sync::Semaphore>,
     workers: usize,
     /// Hashes and verifications done, for tests and metrics.
     done: AtomicU64,
@@ -93,7 +93,7 @@ impl Argon2Pool {
         Self {
             inner: Arc::new(PoolInner {
                 admitted: Arc::new(tokio::sync::Semaphore::new(workers + queue)),
-                running: tokio::sync::Semaphore::new(workers),
+                running: Arc::new(tokio::sync::Semaphore::new(workers)),
                 workers,
                 done: AtomicU64::new(0),
             }),
@@ -147,13 +147,23 @@ impl Argon2Pool {
 
 impl Admission {
     async fn run<T: Send + 'static>(self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Busy> {
-        let Ok(_running) = self.pool.running.acquire().await else { return Err(Busy { retry_after_secs: 1 }) };
-        let out = tokio::task::spawn_blocking(work).await.map_err(|e| {
+        let Ok(running) = self.pool.running.clone().acquire_owned().await else {
+            return Err(Busy { retry_after_secs: 1 });
+        };
+        // The places in the queue and among the workers go with the work, not with this
+        // future: a request that is dropped (its client gone, its time up) while its hash
+        // runs still holds them until the hash is done, so the bounds hold.
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            self.pool.done.fetch_add(1, Ordering::Relaxed);
+            drop((running, self));
+            out
+        })
+        .await
+        .map_err(|e| {
             tracing::error!(error = %e, "password hashing task failed");
             Busy { retry_after_secs: 1 }
-        });
-        self.pool.done.fetch_add(1, Ordering::Relaxed);
-        out
+        })
     }
 
     pub async fn hash(self, password: &str) -> Result<String, Busy> {

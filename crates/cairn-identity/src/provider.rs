@@ -20,6 +20,8 @@ use crate::{Identity, IdentityError, UserGrant, store};
 /// Scopes the provider knows; others in a request are ignored.
 pub const SCOPES: [&str; 3] = ["openid", "profile", "email"];
 const CODE_TTL_MS: i64 = 60_000;
+/// Why a sign-in that raced a change of the account's password or status ends without a grant.
+pub const ACCOUNT_CHANGED: &str = "The account changed while you were signing in. Sign in again.";
 /// How long a sign-in form stays valid after the authorization request.
 pub const AUTH_REQUEST_TTL_MS: i64 = 30 * 60_000;
 
@@ -371,7 +373,12 @@ impl Identity {
             used_at: None,
             family_id: None,
         };
-        store::insert_code(&mut *db.writer().acquire().await?, &digest(&code), &row).await?;
+        let mut tx = db.begin().await?;
+        if !store::user_unchanged(&mut tx, user).await? {
+            return Err(IdentityError::Conflict(ACCOUNT_CHANGED.into()));
+        }
+        store::insert_code(&mut tx, &digest(&code), &row).await?;
+        tx.commit().await?;
         let mut params = vec![("code", code.as_str())];
         if let Some(s) = &req.state {
             params.push(("state", s));
@@ -381,12 +388,19 @@ impl Identity {
     }
 
     /// Starts a provider session for a user who just signed in; returns the cookie value.
+    /// A user whose password or status changed since `user` was read (a change made while
+    /// this sign-in ran) gets no session: [`IdentityError::Conflict`], sign in again.
     pub async fn start_session(&self, tenant: &Tenant, db: &Db, user: &User) -> Result<(String, i64), IdentityError> {
         let settings = self.settings(db).await?;
         let handle = new_handle(tenant.id);
         let now = now_ms();
         let expires = now + i64::from(settings.session_ttl_secs) * 1000;
-        store::insert_session(&mut *db.writer().acquire().await?, &digest(&handle), &user.id, now, expires).await?;
+        let mut tx = db.begin().await?;
+        if !store::user_unchanged(&mut tx, user).await? {
+            return Err(IdentityError::Conflict(ACCOUNT_CHANGED.into()));
+        }
+        store::insert_session(&mut tx, &digest(&handle), &user.id, now, expires).await?;
+        tx.commit().await?;
         Ok((handle, now))
     }
 

@@ -221,6 +221,22 @@ pub(crate) struct SessionRow {
     pub revoked: bool,
 }
 
+/// Whether `user`'s password and status are still what `user` says, with the user's row
+/// locked to the end of the transaction on PostgreSQL (SQLite's write transactions run one
+/// at a time): a grant written after this check cannot outlive a password change or a
+/// disable, which either happened before (and the check fails) or waits and then revokes it.
+pub(crate) async fn user_unchanged(conn: &mut AnyConnection, user: &User) -> Result<bool, sqlx::Error> {
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(&format!("SELECT password_hash, status FROM users WHERE id = $1{lock}"))
+        .bind(&user.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let hash: Option<String> = row.try_get("password_hash")?;
+    let status: String = row.try_get("status")?;
+    Ok(hash == user.password_hash && status == user.status.as_str())
+}
+
 pub(crate) async fn insert_session(
     conn: &mut AnyConnection,
     id_hash: &str,
@@ -316,9 +332,10 @@ pub(crate) async fn revoke_grants_except(
     keep_family: Option<&str>,
     keep_session: Option<&str>,
 ) -> Result<Ended, sqlx::Error> {
-    // A code not yet exchanged would start a new family: it expires now. First, so that on
+    // A code not yet exchanged would start a new family: it expires — at 0, not "now", so an
+    // exchange whose clock read an instant earlier cannot take it for live. First, so that on
     // PostgreSQL an exchange in flight commits its family before the families are revoked.
-    sqlx::query("UPDATE auth_codes SET expires_at = $2 WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2")
+    sqlx::query("UPDATE auth_codes SET expires_at = 0 WHERE user_id = $1 AND used_at IS NULL AND expires_at > $2")
         .bind(user_id)
         .bind(now)
         .execute(&mut *conn)

@@ -138,13 +138,36 @@ pub fn classify_v6(ip: Ipv6Addr) -> Class {
     }
 }
 
-/// The class of an address, this host's own interface addresses counting as internal.
+/// The IPv4 address an IPv6 address carries in one of the forms judged by what they embed
+/// (mapped, translated, NAT64, 6to4).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    if s[..5] == [0; 5] && s[5] == 0xffff
+        || s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0
+        || u128::from(ip) >> 32 == 0x0064_ff9b_0000_0000_0000_0000
+    {
+        return Some(low_v4(ip));
+    }
+    if s[0] == 0x2002 {
+        let [a, b] = s[1].to_be_bytes();
+        let [c, d] = s[2].to_be_bytes();
+        return Some(Ipv4Addr::new(a, b, c, d));
+    }
+    None
+}
+
+/// The class of an address, this host's own interface addresses counting as internal —
+/// in any form that embeds one of them too.
 pub fn classify(ip: IpAddr, own: &[IpAddr]) -> Class {
     let class = match ip {
         IpAddr::V4(a) => classify_v4(a),
         IpAddr::V6(a) => classify_v6(a),
     };
-    if class == Class::Public && own.contains(&ip) {
+    let carried = match ip {
+        IpAddr::V6(a) => embedded_v4(a).map(IpAddr::V4),
+        IpAddr::V4(_) => None,
+    };
+    if class == Class::Public && (own.contains(&ip) || carried.is_some_and(|v4| own.contains(&v4))) {
         return Class::Internal("this host's own address");
     }
     class
@@ -228,5 +251,8 @@ mod tests {
         let own: IpAddr = "203.0.114.5".parse().unwrap();
         assert_eq!(classify(own, &[]), Class::Public);
         assert_eq!(classify(own, &[own]), Class::Internal("this host's own address"));
+        for form in ["::ffff:203.0.114.5", "::ffff:0:cb00:7205", "64:ff9b::cb00:7205", "2002:cb00:7205::1"] {
+            assert_eq!(classify(form.parse().unwrap(), &[own]), Class::Internal("this host's own address"), "{form}");
+        }
     }
 }

@@ -231,7 +231,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn database_unreachable(e: &cairn_store::sqlx::Error) -> bool {
     use cairn_store::sqlx::Error as E;
     match e {
-        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
+        E::PoolTimedOut | E::Io(_) | E::Tls(_) | E::WorkerCrashed => true,
         // SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down, cannot
         // connect now), 53300 (too many connections).
         E::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),

@@ -168,7 +168,7 @@ impl FromRequestParts<AppState> for Caller {
             Ok(p) => p,
             Err(cairn_identity::TokenError::Unavailable(cause)) => {
                 tracing::error!(error = %cause, "cannot check a token's revocation");
-                return Err(ApiError::new(ErrorCode::Unavailable, "cannot check the token now; try again"));
+                return Err(ApiError::unavailable("cannot check the token now; try again", 5));
             }
             Err(e) => {
                 // Which check failed (issuer, audience, expiry, signature, …) helps the

@@ -221,7 +221,7 @@ async fn finish(
             }
             resp
         }
-        Err(e) => internal(e),
+        Err(e) => grant_failed(e),
     }
 }
 
@@ -332,7 +332,7 @@ async fn sign_in_to(
                 let resp = finish(state, &ctx.db, &req, &user, auth_time, Some(handle)).await;
                 remember_device(state, headers, &ctx, &user, resp).await
             }
-            Err(e) => internal(e),
+            Err(e) => grant_failed(e),
         },
         Ok(SignIn::MustChangePassword(user)) => change_password_page(state, headers, &ctx, &req, &user, None).await,
         Ok(SignIn::Invalid) => {
@@ -451,7 +451,7 @@ async fn change_password(
                 let resp = finish(&state, &ctx.db, &pending.req, &user, auth_time, Some(handle)).await;
                 remember_device(&state, &headers, &ctx, &user, resp).await
             }
-            Err(e) => internal(e),
+            Err(e) => grant_failed(e),
         },
         Err(IdentityError::Validation(v)) => {
             change_password_page(&state, &headers, &ctx, &pending.req, &user, Some(&v.message)).await
@@ -965,6 +965,15 @@ struct SsoStart {
     connection: String,
 }
 
+/// A session or code that could not be granted: the account changed while signing in (the
+/// person signs in again), or an internal failure.
+fn grant_failed(e: IdentityError) -> Response {
+    match e {
+        IdentityError::Conflict(why) => error_page(StatusCode::CONFLICT, "Sign in again", &why),
+        other => internal(other),
+    }
+}
+
 fn upstream_failed(e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "SSO with the upstream provider failed");
     error_page(
@@ -1029,7 +1038,7 @@ async fn sso_callback(
                 Ok((handle, auth_time)) => {
                     clear(finish(&state, &ctx.db, &saved.req, &user, auth_time, Some(handle)).await)
                 }
-                Err(e) => internal(e),
+                Err(e) => clear(grant_failed(e)),
             }
         }
         Ok(cairn_identity::sso::SsoOutcome::Denied(why)) => {

@@ -275,3 +275,25 @@ fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+// A sign-in whose password check passed just before the password changed (the attacker who
+// knew the old one, racing the owner's change) gets no session: the grant is written only
+// while the account is as the check saw it.
+backend_test!(async fn a_sign_in_that_raced_a_password_change_gets_no_session(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    app.create_user(&acme, "ann@acme.test", "velvet orbit canyon", &[Role::Member]).await;
+    let (tenant, db) = app.tenant(&acme).await;
+    let meta = cairn_audit::RequestMeta::default();
+    let signed = app.identity.sign_in(&tenant, &db, "ann@acme.test", "velvet orbit canyon", None, &meta).await.unwrap();
+    let cairn_identity::SignIn::Success(user) = signed else { panic!("{signed:?}") };
+    // The owner changes the password before the attacker's session is written.
+    let owner = cairn_audit::Actor { id: user.id.clone(), email: None };
+    app.identity.set_password(tenant.id, &db, &user.id, "quartz meadow falcon", true, &owner, &meta).await.unwrap();
+    let granted = app.identity.start_session(&tenant, &db, &user).await;
+    assert!(matches!(granted, Err(cairn_identity::IdentityError::Conflict(_))), "{granted:?}");
+    // Signing in again with the new password works.
+    let again = app.identity.sign_in(&tenant, &db, "ann@acme.test", "quartz meadow falcon", None, &meta).await.unwrap();
+    let cairn_identity::SignIn::Success(user) = again else { panic!("{again:?}") };
+    assert!(app.identity.start_session(&tenant, &db, &user).await.is_ok());
+});

@@ -101,7 +101,7 @@ backend_test!(async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(
     // Registered before the operator turned private receivers off: stored, never reached.
     let (_, db) = app.tenant(&acme).await;
     let actor = Actor { id: "admin".into(), email: None };
-    cairn_events::webhooks::create(&db, app.store.master_key(), url::Url::parse(&receiver.url).unwrap(), vec!["records_created".into()], &actor, &RequestMeta::default())
+    let (hook, _) = cairn_events::webhooks::create(&db, app.store.master_key(), url::Url::parse(&receiver.url).unwrap(), vec!["records_created".into()], &actor, &RequestMeta::default())
         .await
         .unwrap();
     let member = app.token(&acme, Role::Member);
@@ -116,7 +116,52 @@ backend_test!(async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(
     let error = dead[0]["last_error"].as_str().unwrap();
     assert!(error.contains("outbound_allow_http") || error.contains("outbound_allow_private"), "{error}");
     assert_eq!(receiver.started(), 0, "no request reached the receiver");
+    let log: Value = app.get(&format!("/api/v1/webhooks/{}/deliveries", hook.id), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(log["items"].as_array().unwrap().len(), 1, "the refusal is in the delivery log: {log}");
+    assert!(log["items"][0]["error"].as_str().unwrap().contains("outbound_allow"), "{log}");
 });
+
+// A name that resolves inside the network is refused when the connection is made, and the
+// delivery ends at once: no retry would change it.
+backend_test!(async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once(backend) {
+    let app = TestApp::spawn_with(backend, |c| c.outbound = Policy { allow_private: false, allow_http: true }).await;
+    let acme = app.create_tenant("acme").await;
+    let receiver = Receiver::start().await;
+    let port = receiver.url.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    // `localhost.localdomain`-style names are resolved by the system, not special-cased.
+    let (_, db) = app.tenant(&acme).await;
+    let actor = Actor { id: "admin".into(), email: None };
+    let url = url::Url::parse(&format!("http://{}:{port}/hook", own_loopback_name())).unwrap();
+    cairn_events::webhooks::create(&db, app.store.master_key(), url, vec!["records_created".into()], &actor, &RequestMeta::default())
+        .await
+        .unwrap();
+    let member = app.token(&acme, Role::Member);
+    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
+    let admin = app.token(&acme, Role::Admin);
+    let dead = eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
+        let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+        list["items"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await;
+    assert_eq!(dead[0]["attempts"], 1, "not retried");
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("resolves to no allowed address"), "{dead:?}");
+    assert_eq!(receiver.started(), 0);
+});
+
+/// A name of this machine that the system resolves to loopback and the URL check does not
+/// special-case (`localhost` is refused before any lookup): the host's own name.
+fn own_loopback_name() -> String {
+    std::fs::read_to_string("/etc/hosts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let ip: std::net::IpAddr = words.next()?.parse().ok()?;
+            ip.is_loopback().then(|| words.find(|w| !w.contains("localhost")).map(str::to_owned)).flatten()
+        })
+        .next()
+        .expect("/etc/hosts names this machine on loopback")
+}
 
 backend_test!(async fn sso_issuers_inside_the_network_are_refused(backend) {
     let app = strict(backend).await;
