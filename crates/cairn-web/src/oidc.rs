@@ -689,8 +689,16 @@ async fn logout(
     Meta(meta): Meta,
     Query(p): Query<LogoutParams>,
 ) -> Response {
-    let hinted = p.id_token_hint.as_deref().is_some_and(|t| state.tokens.verify_id_token_hint(t).is_ok());
-    if !hinted && html::cookie(&state, &headers, SESSION_COOKIE).is_some() {
+    let session = html::cookie(&state, &headers, SESSION_COOKIE);
+    // A hint lets the sign-out proceed at once only when it names this browser's signed-in
+    // user: any id token Cairn ever issued (the attacker's own) must not sign others out.
+    let hint = p.id_token_hint.as_deref().and_then(|t| state.tokens.verify_id_token_hint(t).ok());
+    let hinted = match (&hint, &session) {
+        (Some(h), Some(handle)) => hint_names_session(&state, h, handle).await,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !hinted && session.is_some() {
         let csrf = html::csrf_token(&state, &headers);
         let client = match p.client_id.as_deref() {
             Some(id) => state.identity.client(id).await.ok().flatten(),
@@ -709,6 +717,15 @@ async fn logout(
         return csrf.attach(html::render(StatusCode::OK, &c, &page, &targets));
     }
     end_session_and_leave(&state, &headers, &meta, &p).await
+}
+
+/// Whether the provider session `handle` is the hint's user's, in the hint's tenant.
+async fn hint_names_session(state: &AppState, hint: &cairn_identity::IdTokenHint, handle: &str) -> bool {
+    let Ok(Some((_, db))) = state.identity.tenant(hint.tenant).await else { return false };
+    matches!(
+        state.identity.session_user(hint.tenant, &db, handle).await,
+        Ok(Some((user, _))) if user.id == hint.subject
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -357,8 +357,18 @@ backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
     assert_eq!(confirmed.location.as_deref(), Some("http://127.0.0.1:9/bye?state=s"));
     assert!(!signed_in(&browser.get(&rp.authorize_url(&silent)).await), "signed out");
 
-    // With a valid hint it signs out at once, to a URI registered for the hint's client only.
+    // A valid id token of someone else (the attacker's own) is no hint for this browser's user.
+    rp.app.create_user(&rp.acme, "mallory@acme.test", PASSWORD, &[Role::Member]).await;
+    let mallory = Browser::new(&rp.app.base_url);
+    let form = mallory.get(&rp.authorize_url(&params)).await;
+    let theirs = mallory.sign_in(&form, "mallory@acme.test", PASSWORD).await.redirect_param("code").unwrap();
+    let theirs: Value = rp.exchange(&theirs, &verifier).await.json().await.unwrap();
     rp.sign_in(&browser, &params).await;
+    let ask = browser.get(&format!("/oauth2/logout?id_token_hint={}", theirs["id_token"].as_str().unwrap())).await;
+    assert!(ask.body.contains("Sign out?"), "{}", ask.body);
+    assert!(signed_in(&browser.get(&rp.authorize_url(&silent)).await), "another user's token signs no one out");
+
+    // With a valid hint it signs out at once, to a URI registered for the hint's client only.
     let evil = browser.get(&format!("/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
     assert_eq!(evil.status, 200);
     assert!(evil.location.is_none() && evil.body.contains("You are signed out"), "{}", evil.body);
