@@ -72,11 +72,19 @@ impl Db {
         self.read.close().await;
     }
 
-    /// Opens (creating if missing, mode 0600) a SQLite database file.
-    pub(crate) async fn open_sqlite(path: &Path, readers: u32, acquire: Duration) -> Result<Db, StoreError> {
+    /// Opens a SQLite database file; with `create`, creates it (mode 0600) if missing,
+    /// otherwise a missing file is an error (a tenant deleted meanwhile is not re-created).
+    pub(crate) async fn open_sqlite(
+        path: &Path,
+        readers: u32,
+        acquire: Duration,
+        create: bool,
+    ) -> Result<Db, StoreError> {
         install_default_drivers();
-        create_private_file(path)?;
-        let url = format!("sqlite://{}?mode=rwc", path.display());
+        if create {
+            create_private_file(path)?;
+        }
+        let url = format!("sqlite://{}?mode={}", path.display(), if create { "rwc" } else { "rw" });
         let opts = || {
             AnyPoolOptions::new()
                 .acquire_timeout(acquire)

@@ -132,6 +132,7 @@ impl Store {
                     &config.data_dir.join("control.db"),
                     config.control_max_connections,
                     config.acquire_timeout,
+                    true,
                 )
                 .await?
             }
@@ -435,7 +436,11 @@ impl Store {
         let cfg = &self.inner.config;
         match self.backend() {
             Backend::Sqlite => {
-                Db::open_sqlite(&self.sqlite_path(tenant.id), cfg.tenant_max_connections, cfg.acquire_timeout).await
+                // Only a creation makes the file: an active tenant's file that is gone (the
+                // tenant deleted meanwhile) stays gone.
+                let create = tenant.state == TenantState::Creating;
+                Db::open_sqlite(&self.sqlite_path(tenant.id), cfg.tenant_max_connections, cfg.acquire_timeout, create)
+                    .await
             }
             Backend::Postgres => {
                 let url = with_database(&self.server_url(tenant), &tenant.id.database_name())?;

@@ -28,7 +28,7 @@ pub fn current_request_id() -> String {
 
 /// A caller's id is kept when it is a short token, 1–64 of `[A-Za-z0-9._-]`; otherwise one
 /// is made. The id goes into logs, error bodies and the audit trail, so it must not carry
-/// quotes, markup, formula prefixes or log-line noise.
+/// quotes, markup or log-line noise (a leading `-` stays possible: CSV exports quote it).
 fn request_id_from(value: Option<&HeaderValue>) -> String {
     value
         .and_then(|v| v.to_str().ok())

@@ -55,6 +55,22 @@ pub fn internal(e: impl std::fmt::Display) -> Response {
     message(StatusCode::INTERNAL_SERVER_ERROR, &Chrome::plain(heading), heading, "Please try again in a moment.", None)
 }
 
+/// The page for a dependency that does not answer now (a database, a token's revocation
+/// check): `503` with `Retry-After`; the cause is logged once here.
+pub fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "unavailable");
+    let heading = "Cairn cannot answer right now";
+    let mut resp = message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &Chrome::plain(heading),
+        heading,
+        "Please try again in a few seconds.",
+        None,
+    );
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    resp
+}
+
 /// Renders `page` with `status` and the security headers. `form_targets` are origins a
 /// form on the page may end up at (a sign-in form redirects to the client).
 pub fn render(status: StatusCode, chrome: &Chrome, page: &impl Template, form_targets: &[String]) -> Response {

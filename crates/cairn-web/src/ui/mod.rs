@@ -347,7 +347,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
     };
     let mut set_cookie = None;
     let principal = match state.tokens.verify_access(&session.access).await {
-        Err(cairn_identity::TokenError::Unavailable(e)) => return Err(internal(e)),
+        Err(cairn_identity::TokenError::Unavailable(e)) => return Err(html::unavailable(e)),
         Ok(p) => {
             if !state.identity.grant_active(&db, &session.refresh).await.map_err(internal)? {
                 return Err(to(&format!("/t/{}/", tenant.slug)));
@@ -362,7 +362,10 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
                     session.access = t.access_token;
                     session.refresh = t.refresh_token.unwrap_or_default();
                     set_cookie = Some(html::seal_json(state, &session, WEB_AAD));
-                    state.tokens.verify_access(&session.access).await.map_err(internal)?
+                    state.tokens.verify_access(&session.access).await.map_err(|e| match e {
+                        cairn_identity::TokenError::Unavailable(cause) => html::unavailable(cause),
+                        other => internal(other),
+                    })?
                 }
                 Err(cairn_identity::OAuthError::Internal(e)) => return Err(internal(e)),
                 Err(_) => return Err(to(&format!("/t/{}/", tenant.slug))),
