@@ -755,10 +755,10 @@ impl Identity {
         // someone else asking for codes does not use up the owner's, and per account —
         // except for the owner's recognised browser, which others' requests cannot hold.
         let (pair_key, account_key) = throttle::reset_send_keys(email, meta.ip.as_deref());
-        let from_here = store::bump_throttle(&mut tx, &pair_key, now, MAX_BLOCK_MS, false).await?;
+        let from_here = store::bump_throttle(&mut tx, &pair_key, now, MAX_BLOCK_MS).await?;
         let capped = from_here > throttle::RESET_SENDS_PER_ADDRESS
             || (!recognised
-                && store::bump_throttle(&mut tx, &account_key, now, MAX_BLOCK_MS, false).await?
+                && store::bump_throttle(&mut tx, &account_key, now, MAX_BLOCK_MS).await?
                     > throttle::RESET_SENDS_PER_ACCOUNT);
         let Some(user) = user.filter(|u| u.status != UserStatus::Disabled) else {
             tx.commit().await?;

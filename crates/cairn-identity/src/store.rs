@@ -653,29 +653,20 @@ pub(crate) async fn delete_reset_codes(conn: &mut AnyConnection, user_id: &str) 
     Ok(())
 }
 
-/// Counts one event for `key` atomically and returns the count in the current window. The
-/// window restarts when its `last_failure` is older than `window_ms`; with `slide` every
-/// event moves `last_failure` to now (failures forgotten `window_ms` after the last one),
-/// without it `last_failure` keeps when the window began.
+/// Counts one event for `key` atomically and returns the count in the current window: a
+/// fixed window of `window_ms` from its first count (`last_failure` keeps when it began;
+/// later counts do not extend it), restarted once it is over.
 pub(crate) async fn bump_throttle(
     conn: &mut AnyConnection,
     key: &str,
     now: i64,
     window_ms: i64,
-    slide: bool,
 ) -> Result<i64, sqlx::Error> {
-    let sql = if slide {
-        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
-         ON CONFLICT (key) DO UPDATE SET \
-         failures = CASE WHEN $2 - login_throttle.last_failure > $3 THEN 1 ELSE login_throttle.failures + 1 END, \
-         last_failure = $2 RETURNING failures"
-    } else {
-        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
+    let sql = "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, 1, $2, 0) \
          ON CONFLICT (key) DO UPDATE SET \
          failures = CASE WHEN $2 - login_throttle.last_failure > $3 THEN 1 ELSE login_throttle.failures + 1 END, \
          last_failure = CASE WHEN $2 - login_throttle.last_failure > $3 THEN $2 ELSE login_throttle.last_failure END \
-         RETURNING failures"
-    };
+         RETURNING failures";
     sqlx::query_scalar(sql).bind(key).bind(now).bind(window_ms).fetch_one(&mut *conn).await
 }
 
