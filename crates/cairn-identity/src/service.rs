@@ -461,9 +461,10 @@ impl Identity {
     }
 
     /// Checks an email and password for sign-in, with throttling (see [`throttle`]), and
-    /// records the outcome in the tenant's audit trail. `device` is the browser's device
-    /// cookie, if it sent one: a browser that signed in to this account before is counted
-    /// on its own instead of by the account's pause.
+    /// records the outcome in the tenant's audit trail. `devices` are the device cookies the
+    /// browser sent (more than one when someone planted a more specific one beside the
+    /// owner's): a browser that signed in to this account before is counted on its own
+    /// instead of by the account's pause.
     ///
     /// The attempt is reserved before the password is checked, so concurrent attempts get
     /// no more password checks than the limits allow; a success gives the reservation back.
@@ -473,7 +474,7 @@ impl Identity {
         db: &Db,
         email: &str,
         password_given: &str,
-        device: Option<&str>,
+        devices: &[String],
         meta: &RequestMeta,
     ) -> Result<SignIn, IdentityError> {
         // A place in the hashing queue first: when it is full, refusing costs nothing more.
@@ -481,18 +482,18 @@ impl Identity {
         let now = now_ms();
         let email = Email::parse(email).ok();
         let attempted = json!({ "email": email.as_ref().map(Email::as_str) });
-        let device_hash = device.filter(|d| !d.is_empty()).map(digest);
-
         let mut conn = db.reader().acquire().await?;
         let user = match &email {
             Some(e) => store::user_by_email(&mut conn, e).await?,
             None => None,
         };
-        let recognised = match (&user, &device_hash) {
-            (Some(u), Some(h)) => store::device_known(&mut conn, h, &u.id, now).await?,
-            _ => false,
+        let known = match &user {
+            Some(u) => recognised_device(&mut conn, devices, &u.id, now).await?,
+            None => None,
         };
         drop(conn);
+        let recognised = known.is_some();
+        let device_hash = known.or_else(|| devices.iter().find(|d| !d.is_empty()).map(|d| digest(d)));
         let anonymous = Actor { id: "anonymous".into(), email: email.as_ref().map(|e| e.to_string()) };
         let actor = user.as_ref().map(user_actor).unwrap_or(anonymous);
 
@@ -626,13 +627,13 @@ impl Identity {
     }
 
     /// Remembers the browser that just signed in as `user` and returns the token for its
-    /// device cookie: always a new one (stored as its SHA-256); the browser's previous
-    /// token for this user, if any, is forgotten.
-    pub async fn remember_device(&self, db: &Db, user: &User, previous: Option<&str>) -> Result<String, IdentityError> {
+    /// device cookie: always a new one (stored as its SHA-256); the tokens the browser sent
+    /// (`previous`: its own, and any planted beside it) are forgotten for this user.
+    pub async fn remember_device(&self, db: &Db, user: &User, previous: &[String]) -> Result<String, IdentityError> {
         let now = now_ms();
         let token = cairn_domain::random_token(32);
         let mut tx = db.begin().await?;
-        if let Some(p) = previous {
+        for p in previous.iter().take(4) {
             store::forget_device(&mut tx, &digest(p), &user.id).await?;
         }
         store::remember_device(&mut tx, &digest(&token), &user.id, now, now + DEVICE_DAYS * 86_400_000).await?;
@@ -718,12 +719,12 @@ impl Identity {
     /// `device` is the browser's device cookie: a browser recognised for the account is the
     /// owner's, and its requests are not held by the per-account cap that others' requests
     /// can use up.
-    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, device: Option<String>, meta: RequestMeta) {
+    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, devices: Vec<String>, meta: RequestMeta) {
         let this = self.clone();
         let email = Email::parse(email).ok();
         tokio::spawn(async move {
             let Some(email) = email else { return };
-            if let Err(e) = this.send_reset_code(&tenant, &db, &email, device.as_deref(), &meta).await {
+            if let Err(e) = this.send_reset_code(&tenant, &db, &email, &devices, &meta).await {
                 tracing::error!(error = %e, "password reset code not sent");
             }
         });
@@ -741,15 +742,15 @@ impl Identity {
         tenant: &Tenant,
         db: &Db,
         email: &Email,
-        device: Option<&str>,
+        devices: &[String],
         meta: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = now_ms();
         let mut tx = db.begin().await?;
         let user = store::user_by_email(&mut tx, email).await?;
-        let recognised = match (&user, device.filter(|d| !d.is_empty())) {
-            (Some(u), Some(d)) => store::device_known(&mut tx, &digest(d), &u.id, now).await?,
-            _ => false,
+        let recognised = match &user {
+            Some(u) => recognised_device(&mut tx, devices, &u.id, now).await?.is_some(),
+            None => false,
         };
         // Sends, not guesses, are capped (mail bombing): per (account, address), so that
         // someone else asking for codes does not use up the owner's, and per account —
@@ -859,6 +860,23 @@ impl Identity {
         self.tokens.revocations().ended(tenant).await;
         Ok(ResetOutcome::Done)
     }
+}
+
+/// The digest of the first of `devices` recognised for `user_id`; at most four are looked
+/// at (a browser sends one, or a planted one beside the owner's).
+async fn recognised_device(
+    conn: &mut AnyConnection,
+    devices: &[String],
+    user_id: &str,
+    now: i64,
+) -> Result<Option<String>, IdentityError> {
+    for d in devices.iter().filter(|d| !d.is_empty()).take(4) {
+        let hash = digest(d);
+        if store::device_known(conn, &hash, user_id, now).await? {
+            return Ok(Some(hash));
+        }
+    }
+    Ok(None)
 }
 
 fn dedup(mut roles: Vec<Role>) -> Vec<Role> {

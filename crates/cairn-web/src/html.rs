@@ -171,9 +171,19 @@ pub fn path_cookie_name(state: &AppState, base: &str) -> String {
     if secure(state) { format!("__Secure-{base}") } else { base.to_owned() }
 }
 
-/// The value of the path-scoped cookie `base` (see [`path_cookie_name`]).
-pub fn path_cookie(state: &AppState, headers: &HeaderMap, base: &str) -> Option<String> {
-    raw_cookie(headers, &path_cookie_name(state, base))
+/// Every value sent under the path-scoped cookie `base`'s name: a sibling host may plant a
+/// more specific cookie of the same name, which browsers send first.
+pub fn path_cookies(state: &AppState, headers: &HeaderMap, base: &str) -> Vec<String> {
+    let name = path_cookie_name(state, base);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .collect()
 }
 
 /// As [`set_cookie`], for `path` and below only ([`path_cookie_name`]).

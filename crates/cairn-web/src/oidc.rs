@@ -293,8 +293,8 @@ async fn remember_device(
     user: &User,
     mut resp: Response,
 ) -> Response {
-    let previous = html::path_cookie(state, headers, DEVICE_COOKIE);
-    match state.identity.remember_device(&ctx.db, user, previous.as_deref()).await {
+    let previous = html::path_cookies(state, headers, DEVICE_COOKIE);
+    match state.identity.remember_device(&ctx.db, user, &previous).await {
         Ok(token) => {
             resp.headers_mut().append(header::SET_COOKIE, device_cookie(state, &ctx.tenant, &token));
         }
@@ -321,9 +321,8 @@ async fn sign_in_to(
     if !html::csrf_form_ok(state, headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
-    let device = html::path_cookie(state, headers, DEVICE_COOKIE);
-    let outcome =
-        state.identity.sign_in(&ctx.tenant, &ctx.db, &form.email, &form.password, device.as_deref(), &meta).await;
+    let devices = html::path_cookies(state, headers, DEVICE_COOKIE);
+    let outcome = state.identity.sign_in(&ctx.tenant, &ctx.db, &form.email, &form.password, &devices, &meta).await;
     let email = form.email.trim();
     let retry = |secs: i64| format!("Too many attempts. Try again in {secs} seconds.");
     match outcome {
@@ -877,8 +876,8 @@ async fn forgot(
     }
     // The same answer, at once, whether or not the email has an account.
     let email = form.email.trim().to_owned();
-    let device = html::path_cookie(&state, &headers, DEVICE_COOKIE);
-    state.identity.start_reset(tenant.clone(), db.clone(), &email, device, meta);
+    let devices = html::path_cookies(&state, &headers, DEVICE_COOKIE);
+    state.identity.start_reset(tenant.clone(), db.clone(), &email, devices, meta);
     let csrf = html::csrf_token(&state, &headers).token;
     let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);

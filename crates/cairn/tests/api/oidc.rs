@@ -485,9 +485,9 @@ backend_test!(async fn a_lockout_is_mailed_to_the_account_owner(backend) {
     // Nine failures already counted (the delays between them are not worth waiting out here).
     cairn_store::sqlx::query("INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ('acct:ann@acme.test', 9, $1, 0)")
         .bind(cairn_domain::now_ms()).execute(db.writer()).await.unwrap();
-    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", "wrong", None, &Default::default()).await.unwrap();
+    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", "wrong", &[], &Default::default()).await.unwrap();
     assert!(matches!(outcome, cairn_identity::SignIn::Invalid));
-    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", PASSWORD, None, &Default::default()).await.unwrap();
+    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", PASSWORD, &[], &Default::default()).await.unwrap();
     assert!(matches!(outcome, cairn_identity::SignIn::Throttled { retry_after_secs } if retry_after_secs > 800), "{outcome:?}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

@@ -285,7 +285,7 @@ backend_test!(async fn a_sign_in_that_raced_a_password_change_gets_no_session(ba
     app.create_user(&acme, "ann@acme.test", "velvet orbit canyon", &[Role::Member]).await;
     let (tenant, db) = app.tenant(&acme).await;
     let meta = cairn_audit::RequestMeta::default();
-    let signed = app.identity.sign_in(&tenant, &db, "ann@acme.test", "velvet orbit canyon", None, &meta).await.unwrap();
+    let signed = app.identity.sign_in(&tenant, &db, "ann@acme.test", "velvet orbit canyon", &[], &meta).await.unwrap();
     let cairn_identity::SignIn::Success(user) = signed else { panic!("{signed:?}") };
     // The owner changes the password before the attacker's session is written.
     let owner = cairn_audit::Actor { id: user.id.clone(), email: None };
@@ -293,7 +293,7 @@ backend_test!(async fn a_sign_in_that_raced_a_password_change_gets_no_session(ba
     let granted = app.identity.start_session(&tenant, &db, &user).await;
     assert!(matches!(granted, Err(cairn_identity::IdentityError::Conflict(_))), "{granted:?}");
     // Signing in again with the new password works.
-    let again = app.identity.sign_in(&tenant, &db, "ann@acme.test", "quartz meadow falcon", None, &meta).await.unwrap();
+    let again = app.identity.sign_in(&tenant, &db, "ann@acme.test", "quartz meadow falcon", &[], &meta).await.unwrap();
     let cairn_identity::SignIn::Success(user) = again else { panic!("{again:?}") };
     assert!(app.identity.start_session(&tenant, &db, &user).await.is_ok());
 });

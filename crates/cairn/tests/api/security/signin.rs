@@ -282,8 +282,10 @@ backend_test!(async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(
     attacker.set_cookie("cairn_device", &cairn_domain::random_token(32));
     assert_eq!(attacker.sign_in(&attack_form, "ann@acme.test", PASSWORD).await.status, 429);
 
-    // The owner's browser signs in, and its cookie is replaced by a new one.
+    // The owner's browser signs in, and its cookie is replaced by a new one — even with a
+    // more specific cookie of the same name planted beside it and sent first.
     let before = owner.cookie("cairn_device").unwrap();
+    owner.set_cookie("cairn_device", &format!("{}; cairn_device={before}", cairn_domain::random_token(32)));
     let form = sign_in_form(&rp, &owner).await;
     assert_eq!(owner.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 303, "the owner's browser gets through");
     assert_ne!(owner.cookie("cairn_device").unwrap(), before);
