@@ -145,15 +145,20 @@ pub fn cookie(state: &AppState, headers: &HeaderMap, base: &str) -> Option<Strin
     raw_cookie(headers, &cookie_name(state, base))
 }
 
-/// The value of the cookie named exactly `name`.
+/// The value of the cookie named exactly `name` (the first one sent).
 fn raw_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_values(headers, name).next()
+}
+
+/// Every value sent under the cookie name `name`, in the order the browser sent them.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
+        .filter(move |(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
 
@@ -174,16 +179,7 @@ pub fn path_cookie_name(state: &AppState, base: &str) -> String {
 /// Every value sent under the path-scoped cookie `base`'s name: a sibling host may plant a
 /// more specific cookie of the same name, which browsers send first.
 pub fn path_cookies(state: &AppState, headers: &HeaderMap, base: &str) -> Vec<String> {
-    let name = path_cookie_name(state, base);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-        .collect()
+    cookie_values(headers, &path_cookie_name(state, base)).collect()
 }
 
 /// As [`set_cookie`], for `path` and below only ([`path_cookie_name`]).

@@ -13,7 +13,7 @@ use cairn_identity::sso::NewConnection;
 use cairn_outbound::{Outbound, Policy};
 use cairn_testkit::browser::Browser;
 use cairn_testkit::receiver::Receiver;
-use cairn_testkit::{Backend, TestApp, backend_test, eventually};
+use cairn_testkit::{Backend, TestApp, TestTenant, backend_test, eventually};
 use serde_json::{Value, json};
 
 /// Hosts inside the network (or no server's), each spelled as the security test did.
@@ -99,19 +99,9 @@ backend_test!(async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     // Registered before the operator turned private receivers off: stored, never reached.
-    let (_, db) = app.tenant(&acme).await;
-    let actor = Actor { id: "admin".into(), email: None };
-    let (hook, _) = cairn_events::webhooks::create(&db, app.store.master_key(), url::Url::parse(&receiver.url).unwrap(), vec!["records_created".into()], &actor, &RequestMeta::default())
-        .await
-        .unwrap();
-    let member = app.token(&acme, Role::Member);
-    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
+    let hook = stored_webhook(&app, &acme, &receiver.url).await;
+    let dead = first_dead_letter(&app, &acme).await;
     let admin = app.token(&acme, Role::Admin);
-    let dead = eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
-        let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
-        list["items"].as_array().filter(|a| !a.is_empty()).cloned()
-    })
-    .await;
     assert_eq!(dead[0]["attempts"], 1, "a refused address is not retried");
     let error = dead[0]["last_error"].as_str().unwrap();
     assert!(error.contains("outbound_allow_http") || error.contains("outbound_allow_private"), "{error}");
@@ -128,25 +118,39 @@ backend_test!(async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     let port = receiver.url.rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
-    // `localhost.localdomain`-style names are resolved by the system, not special-cased.
-    let (_, db) = app.tenant(&acme).await;
-    let actor = Actor { id: "admin".into(), email: None };
-    let url = url::Url::parse(&format!("http://{}:{port}/hook", own_loopback_name())).unwrap();
-    cairn_events::webhooks::create(&db, app.store.master_key(), url, vec!["records_created".into()], &actor, &RequestMeta::default())
-        .await
-        .unwrap();
-    let member = app.token(&acme, Role::Member);
-    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
-    let admin = app.token(&acme, Role::Admin);
-    let dead = eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
-        let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
-        list["items"].as_array().filter(|a| !a.is_empty()).cloned()
-    })
-    .await;
+    // This machine's own name: the system resolves it to loopback; only the resolver's
+    // guard can refuse it.
+    stored_webhook(&app, &acme, &format!("http://{}:{port}/hook", own_loopback_name())).await;
+    let dead = first_dead_letter(&app, &acme).await;
     assert_eq!(dead[0]["attempts"], 1, "not retried");
     assert!(dead[0]["last_error"].as_str().unwrap().contains("resolves to no allowed address"), "{dead:?}");
     assert_eq!(receiver.started(), 0);
 });
+
+/// A webhook for `records_created` at `url`, stored without the URL check (as one
+/// registered before the operator's policy changed).
+async fn stored_webhook(app: &TestApp, tenant: &TestTenant, url: &str) -> cairn_events::webhooks::Webhook {
+    let (_, db) = app.tenant(tenant).await;
+    let actor = Actor { id: "admin".into(), email: None };
+    let url = url::Url::parse(url).unwrap();
+    let events = vec!["records_created".into()];
+    cairn_events::webhooks::create(&db, app.store.master_key(), url, events, &actor, &RequestMeta::default())
+        .await
+        .unwrap()
+        .0
+}
+
+/// Creates a record, and waits for its delivery to end as a dead letter; the dead letters.
+async fn first_dead_letter(app: &TestApp, tenant: &TestTenant) -> Vec<Value> {
+    let member = app.token(tenant, Role::Member);
+    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
+    let admin = app.token(tenant, Role::Admin);
+    eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
+        let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+        list["items"].as_array().filter(|a| !a.is_empty()).cloned()
+    })
+    .await
+}
 
 /// A name of this machine that the system resolves to loopback and the URL check does not
 /// special-case (`localhost` is refused before any lookup): the host's own name.
