@@ -1,11 +1,13 @@
 //! Access tokens (RFC 9068 JWTs) for Cairn's APIs, and their strict verification.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cairn_domain::{Principal, Role, TenantId, TenantRef, TenantSlug};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::{Revocations, SigningKeys};
 
@@ -13,6 +15,9 @@ use crate::{Revocations, SigningKeys};
 pub const API_AUDIENCE: &str = "cairn-api";
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 5;
+/// How many verified access tokens [`Tokens::verify_access`] remembers (least recently
+/// used out first): about 2 MB at most.
+pub const VERIFIED_CACHE_ENTRIES: usize = 10_000;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -135,6 +140,43 @@ pub struct Tokens {
     issuer: String,
     keys: SigningKeys,
     revocations: Arc<Revocations>,
+    /// Access tokens whose signature and claims were checked, by the SHA-256 of the token
+    /// (no token is kept), until they expire. Only what the token alone decides is
+    /// remembered: the revocation epoch is checked on every use.
+    verified: VerifiedCache,
+}
+
+/// Verified access tokens by the SHA-256 of the token, each with the `exp` it holds until.
+#[derive(Debug)]
+struct VerifiedCache(Mutex<lru::LruCache<[u8; 32], (Principal, u64)>>);
+
+impl VerifiedCache {
+    fn new(capacity: usize) -> Self {
+        Self(Mutex::new(lru::LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN))))
+    }
+
+    fn key(token: &str) -> [u8; 32] {
+        Sha256::digest(token.as_bytes()).into()
+    }
+
+    /// The principal remembered for `key`, unless it expired by `now` (with the leeway
+    /// verification allows; an expired entry is dropped).
+    fn get(&self, key: &[u8; 32], now: u64) -> Option<Principal> {
+        let mut cache = self.0.lock().expect("verified-token cache");
+        match cache.get(key) {
+            Some((principal, exp)) if *exp + LEEWAY_SECS > now => Some(principal.clone()),
+            Some(_) => {
+                cache.pop(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, key: [u8; 32], principal: &Principal) {
+        let exp = u64::try_from(principal.expires_at / 1000).unwrap_or(0);
+        self.0.lock().expect("verified-token cache").put(key, (principal.clone(), exp));
+    }
 }
 
 fn unix_now() -> u64 {
@@ -162,7 +204,7 @@ fn epoch_claims(claims: &Map<String, Value>) -> (i64, Option<&str>) {
 
 impl Tokens {
     pub fn new(issuer: String, keys: SigningKeys, revocations: Revocations) -> Self {
-        Self { issuer, keys, revocations: Arc::new(revocations) }
+        Self { issuer, keys, revocations: Arc::new(revocations), verified: VerifiedCache::new(VERIFIED_CACHE_ENTRIES) }
     }
 
     /// The users' revocation epochs, in this process.
@@ -370,9 +412,27 @@ impl Tokens {
     /// tenant's epochs are read from its database on its first token, and again after a
     /// change or [`REREAD_EVERY`](crate::revocation::REREAD_EVERY)). A token issued before
     /// its user's sessions ended is [`TokenError::Revoked`].
+    ///
+    /// A token seen before is not verified again until its expiry: its principal comes from
+    /// a bounded cache keyed by the token's SHA-256 (as an API gateway's JWT filter keeps
+    /// one). Only a successful verification is remembered, the expiry is checked on every
+    /// hit with the same leeway, and the revocation epoch is checked on every call, so a
+    /// cached token is refused as soon as its user's sessions end. The signing keys are
+    /// fixed for the life of the process, so no key change can outdate an entry.
     pub async fn verify_access(&self, token: &str) -> Result<Principal, TokenError> {
-        let principal = self.token_principal(token)?;
+        let principal = self.cached_principal(token)?;
         self.revocations.check(&principal).await?;
+        Ok(principal)
+    }
+
+    /// [`Tokens::token_principal`] through the cache of verified tokens.
+    fn cached_principal(&self, token: &str) -> Result<Principal, TokenError> {
+        let key = VerifiedCache::key(token);
+        if let Some(principal) = self.verified.get(&key, unix_now()) {
+            return Ok(principal);
+        }
+        let principal = self.token_principal(token)?;
+        self.verified.put(key, &principal);
         Ok(principal)
     }
 
@@ -454,7 +514,44 @@ impl cairn_audit::Signer for Tokens {
 
 #[cfg(test)]
 mod tests {
-    use super::issued_at_ms;
+    use cairn_domain::Principal;
+
+    use super::{LEEWAY_SECS, VerifiedCache, issued_at_ms};
+
+    fn principal(subject: &str, exp: u64) -> Principal {
+        Principal {
+            subject: subject.into(),
+            email: None,
+            tenant: None,
+            roles: Vec::new(),
+            operator: true,
+            expires_at: (exp * 1000) as i64,
+            issued_at: 0,
+            family: None,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_holds_until_its_expiry_and_leeway_only() {
+        let cache = VerifiedCache::new(8);
+        let key = VerifiedCache::key("a.b.c");
+        cache.put(key, &principal("u1", 1_000));
+        assert_eq!(cache.get(&key, 1_000).map(|p| p.subject), Some("u1".into()));
+        assert!(cache.get(&key, 1_000 + LEEWAY_SECS - 1).is_some(), "within the leeway verification allows");
+        assert!(cache.get(&key, 1_000 + LEEWAY_SECS).is_none(), "expired as verification would say");
+        assert!(cache.get(&key, 0).is_none(), "an expired entry is dropped, not kept for a clock going back");
+        assert!(cache.get(&VerifiedCache::key("a.b.d"), 0).is_none(), "another token is not a hit");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bound() {
+        let cache = VerifiedCache::new(2);
+        for t in ["t1", "t2", "t3"] {
+            cache.put(VerifiedCache::key(t), &principal(t, 10));
+        }
+        assert!(cache.get(&VerifiedCache::key("t1"), 0).is_none(), "the least recently used went first");
+        assert!(cache.get(&VerifiedCache::key("t3"), 0).is_some());
+    }
 
     #[test]
     fn the_issue_time_has_milliseconds_within_the_second_iat_names() {

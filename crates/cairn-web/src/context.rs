@@ -4,6 +4,7 @@
 //! `no-store` on the API, and the error body in place of the framework's plain-text
 //! rejections.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -16,14 +17,30 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST: Arc<RequestScope>;
+}
+
+/// What a request's log line says beyond what the middleware sees: who the caller was,
+/// once a token or session named them.
+#[derive(Debug, Default)]
+struct RequestScope {
+    id: String,
+    caller: Mutex<Option<(Option<String>, String)>>,
+}
+
+/// Notes the tenant (slug) and subject of the current request for its `request completed`
+/// line (nothing outside a request).
+pub fn note_caller(tenant: Option<&str>, subject: &str) {
+    let _ = REQUEST.try_with(|r| {
+        *r.caller.lock().unwrap_or_else(|e| e.into_inner()) = Some((tenant.map(str::to_owned), subject.to_owned()));
+    });
 }
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The current request's id, or `-` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+    REQUEST.try_with(|r| r.id.clone()).unwrap_or_else(|_| "-".into())
 }
 
 /// A caller's id is kept when it is a short token, 1–64 of `[A-Za-z0-9._-]`; otherwise one
@@ -57,50 +74,51 @@ pub(crate) async fn canonical_host(State(state): State<AppState>, req: Request, 
     let page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
         && !req.uri().path().starts_with("/api/")
         && !matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
-    let asked = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
-    if let (true, Some(asked), Ok(public)) = (page, asked, url::Url::parse(&state.config.public_url)) {
-        let canonical = match (public.host_str(), public.port()) {
-            (Some(h), None) => h.to_owned(),
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            _ => String::new(),
-        };
-        let asked_host = asked
-            .rsplit_once(':')
-            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-            .map_or(asked.as_str(), |(h, _)| h);
-        if !canonical.is_empty()
-            && asked != canonical
-            && is_loopback_host(asked_host)
-            && public.host_str().is_some_and(is_loopback_host)
-        {
-            let target =
-                format!("{}{}", state.config.public_url, req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-            if let Ok(location) = HeaderValue::from_str(&target) {
-                return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+    if let (true, Some(canonical)) = (page, state.loopback_public_host.as_deref()) {
+        let asked = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+        if let Some(asked) = asked {
+            let asked_host = asked
+                .rsplit_once(':')
+                .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+                .map_or(asked.as_str(), |(h, _)| h);
+            if asked != canonical && is_loopback_host(asked_host) {
+                let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                if let Ok(location) = HeaderValue::from_str(&format!("{}{path}", state.config.public_url)) {
+                    return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, location)]).into_response();
+                }
             }
         }
     }
     next.run(req).await
 }
 
+/// `host[:port]` of `public_url` when its host names this machine: the name
+/// [`canonical_host`] sends other loopback names to.
+pub(crate) fn loopback_host_of(public_url: &str) -> Option<String> {
+    let public = url::Url::parse(public_url).ok()?;
+    let host = public.host_str().filter(|h| is_loopback_host(h))?;
+    Some(match public.port() {
+        None => host.to_owned(),
+        Some(p) => format!("{host}:{p}"),
+    })
+}
+
 pub(crate) async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_from(req.headers().get(REQUEST_ID_HEADER));
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = req.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-        tenant = tracing::field::Empty,
-        subject = tracing::field::Empty,
-    );
+    // Every line logged while serving the request carries its id, method and route; the
+    // span's fields are fixed when it opens (recording more later costs a re-encoding of
+    // them all per field). The one `request completed` line, logged outside the span, has
+    // every field at its top level: id, method, route, status, latency, tenant, subject.
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let timeout = state.config.request_timeout;
     let api = req.uri().path().starts_with("/api/");
-    let response = REQUEST_ID
-        .scope(request_id.clone(), async move {
+    let scope = Arc::new(RequestScope { id: request_id, caller: Mutex::default() });
+    let response = REQUEST
+        .scope(scope.clone(), async move {
             let resp = match tokio::time::timeout(timeout, next.run(req)).await {
                 Ok(resp) => resp,
                 Err(_) => {
@@ -110,16 +128,25 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
             };
             with_error_body(resp).await
         })
-        .instrument(span.clone())
+        .instrument(span)
         .await;
     let mut response = response;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request completed");
-    });
-    state.metrics.observe_request(&route, method.as_str(), status, elapsed);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    let caller = scope.caller.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let (tenant, subject) = caller.as_ref().map_or((None, None), |(t, s)| (t.as_deref(), Some(s.as_str())));
+    tracing::info!(
+        request_id = %scope.id,
+        method = %method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        tenant,
+        subject,
+        "request completed"
+    );
+    state.metrics.observe_request(route, method.as_str(), status, elapsed);
+    if let Ok(v) = HeaderValue::from_str(&scope.id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let h = response.headers_mut();

@@ -179,11 +179,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::unauthorized(message));
             }
         };
-        let span = tracing::Span::current();
-        span.record("subject", principal.subject.as_str());
-        if let Some(t) = &principal.tenant {
-            span.record("tenant", t.slug.as_str());
-        }
+        crate::context::note_caller(principal.tenant.as_ref().map(|t| t.slug.as_str()), &principal.subject);
         Ok(Caller { principal, meta })
     }
 }

@@ -12,8 +12,8 @@ pub mod metrics;
 pub mod oidc;
 pub mod ui;
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,8 +27,22 @@ pub use context::WebConfig;
 pub use error::{ApiError, ErrorCode};
 pub use metrics::Metrics;
 
+/// What every handler shares, behind one reference count: a request clones its state
+/// several times on its way through the middleware and the router, and each clone is one
+/// atomic increment.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+#[derive(Debug)]
+pub struct Shared {
     pub store: Store,
     pub tokens: Arc<Tokens>,
     pub identity: Arc<Identity>,
@@ -40,12 +54,15 @@ pub struct AppState {
     pub rejections: Arc<extract::RejectionLimiter>,
     /// Wakes event workers and live streams after a commit.
     pub bus: cairn_events::Bus,
-    openapi: Arc<serde_json::Value>,
+    /// `host[:port]` of the public URL when it names this machine (see
+    /// [`context::canonical_host`]), parsed once.
+    pub(crate) loopback_public_host: Option<String>,
+    openapi: OnceLock<serde_json::Value>,
 }
 
 impl AppState {
     pub fn new(identity: Identity, config: WebConfig) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             // One bus for the process: the revocation epochs announce and hear changes on it.
             bus: identity.tokens.revocations().bus().clone(),
             store: identity.store.clone(),
@@ -53,10 +70,16 @@ impl AppState {
             identity: Arc::new(identity),
             metrics: Arc::new(Metrics::default()),
             draining: Arc::new(AtomicBool::new(false)),
+            loopback_public_host: context::loopback_host_of(&config.public_url),
             config: Arc::new(config),
             rejections: Arc::default(),
-            openapi: Arc::new(serde_json::Value::Null),
-        }
+            openapi: OnceLock::new(),
+        }))
+    }
+
+    /// The OpenAPI document, once [`app`] has built the routes.
+    pub fn openapi(&self) -> &serde_json::Value {
+        self.openapi.get().unwrap_or(&serde_json::Value::Null)
     }
 }
 
@@ -69,6 +92,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::numbers::router())
         .merge(api::tenants::router())
         .merge(api::users::router())
+        .merge(api::caller::router())
         .merge(api::clients::router())
         .merge(api::sso::router())
         .merge(api::records::router())
@@ -96,9 +120,10 @@ fn describe(mut doc: OpenApi) -> OpenApi {
 }
 
 /// The application: routes, error fallbacks, body limit and request context.
-pub fn app(mut state: AppState) -> Router {
+pub fn app(state: AppState) -> Router {
     let (router, doc) = routes();
-    state.openapi = Arc::new(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
+    // The same routes give the same document, so a second `app` over this state keeps the first.
+    let _ = state.openapi.set(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
     // The provider and the pages speak OAuth and HTML, not the API: outside the OpenAPI document.
     let pages = router
         .merge(oidc::router())

@@ -249,7 +249,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let config = layers.parse().map_err(anyhow::Error::from)?;
-    crate::telemetry::init(&config);
+    let _logs = crate::telemetry::init(&config);
 
     match cli.command {
         Command::Serve(args) => serve(config, args.role).await,

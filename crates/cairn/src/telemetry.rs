@@ -1,13 +1,19 @@
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Logs go to standard error, so standard output carries only command results.
-pub fn init(config: &Config) {
+/// Logs go to standard error, so standard output carries only command results. Lines are
+/// written by a thread of their own, so a request does not wait on a write to the terminal
+/// or the log collector's pipe; when that thread falls behind, logging waits rather than
+/// dropping lines. Everything logged is written out when the returned guard drops.
+pub fn init(config: &Config) -> WorkerGuard {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    guard
 }

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_testkit::{Backend, backend_test};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A data directory (and, on PostgreSQL, a control database) that commands share.
 struct Install {
@@ -244,16 +244,23 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     assert_eq!(resp.status(), 403);
     signal(&child, "TERM");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
-    // Every line of the request's log carries its id, tenant and subject; no token leaks.
+    // The request logs one line with its id, method, route, status, latency, tenant and
+    // subject as JSON values; any other line logged while serving it carries its id in its
+    // span. No token leaks.
     let logs = std::fs::read_to_string(&log_path).unwrap();
     let lines: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
-    let mine: Vec<&Value> = lines.iter().filter(|l| l["span"]["request_id"] == "req-cli-1").collect();
-    assert!(!mine.is_empty(), "{logs}");
-    for line in &mine {
-        assert_eq!(line["span"]["tenant"], "acme", "{line}");
-        assert_eq!(line["span"]["subject"], "ci-bot", "{line}");
-    }
-    assert!(mine.iter().any(|l| l["message"] == "request completed" && l["status"] == 201), "{logs}");
+    let done: Vec<&Value> =
+        lines.iter().filter(|l| l["message"] == "request completed" && l["request_id"] == "req-cli-1").collect();
+    assert_eq!(done.len(), 1, "{logs}");
+    let line = done[0];
+    assert_eq!((&line["method"], &line["route"], &line["status"]), (&json!("POST"), &json!("/api/v1/numbers"), &json!(201)), "{line}");
+    assert_eq!((&line["tenant"], &line["subject"]), (&json!("acme"), &json!("ci-bot")), "{line}");
+    assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
+    assert!(line.get("span").is_none(), "the completion line stands alone: {line}");
+    let inner = lines.iter().filter(|l| l["span"]["request_id"] == "req-cli-1");
+    assert!(inner.clone().all(|l| l["span"]["route"] == "/api/v1/numbers"), "{logs}");
+    let denied = lines.iter().find(|l| l["message"] == "request completed" && l["status"] == 403).expect("the 403's line");
+    assert_eq!((&denied["tenant"], &denied["subject"]), (&json!("acme"), &json!("ci-bot")), "{denied}");
     assert!(!logs.contains(&member) && !logs.contains(&operator), "a token was logged");
 });
 

@@ -1,6 +1,7 @@
 //! `/api/v1`: one module per product; each owns its routes.
 
 pub mod audit;
+pub mod caller;
 pub mod clients;
 pub mod events;
 pub mod numbers;

@@ -96,5 +96,5 @@ async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
 #[utoipa::path(get, path = "/api/openapi.json", tag = "platform",
     responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
 async fn openapi_json(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json((*state.openapi).clone())
+    Json(state.openapi().clone())
 }

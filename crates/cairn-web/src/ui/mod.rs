@@ -375,6 +375,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
     if principal.tenant.as_ref().map(|t| t.id) != Some(tenant.id) {
         return Err(to_sign_in());
     }
+    crate::context::note_caller(Some(tenant.slug.as_str()), &principal.subject);
     Ok(Signed { principal, tenant, db, session, set_cookie, meta })
 }
 

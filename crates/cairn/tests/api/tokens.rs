@@ -222,3 +222,38 @@ backend_test!(async fn a_refused_token_is_told_which_check_failed(backend) {
     assert!(said.contains("signature"), "{said}");
     assert!(!said.contains("-----BEGIN") && !said.contains("\"n\""), "no key material: {said}");
 });
+
+backend_test!(async fn a_token_seen_before_does_not_vouch_for_an_altered_copy(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let good = app.tokens().sign("at+jwt", &claims(&app, &acme)).unwrap();
+    // Twice: the second call is answered from the cache of verified tokens.
+    assert_eq!(status_with(&app, &good).await, 200);
+    assert_eq!(status_with(&app, &good).await, 200);
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut raised = claims(&app, &acme);
+    raised["sub"] = json!("eve");
+    let altered_payload = format!("{}.{}.{}", parts[0], b64(&raised), parts[2]);
+    assert_rejected(&app, &altered_payload, "a verified token's signature on other claims").await;
+    let first = if parts[2].starts_with('A') { "B" } else { "A" };
+    let sig = format!("{first}{}", &parts[2][1..]);
+    assert_rejected(&app, &format!("{}.{}.{sig}", parts[0], parts[1]), "a verified token with another signature").await;
+    assert_eq!(status_with(&app, &good).await, 200, "the genuine token still passes");
+});
+
+backend_test!(async fn the_caller_endpoint_says_what_the_token_grants(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let body: Value =
+        app.get("/api/v1/caller", &app.token_for(&acme, Role::Member, "ci-bot")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["subject"], "ci-bot");
+    assert_eq!(body["tenant"]["slug"], "acme");
+    assert_eq!(body["tenant"]["id"], acme.id.to_string());
+    assert_eq!(body["roles"], json!(["member"]));
+    assert_eq!(body["operator"], false);
+    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'), "{body}");
+    let op: Value = app.get("/api/v1/caller", &app.operator_token()).send().await.unwrap().json().await.unwrap();
+    assert_eq!((op["operator"].as_bool(), op["tenant"].is_null()), (Some(true), true), "{op}");
+    let resp = app.client.get(app.url("/api/v1/caller")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+});
