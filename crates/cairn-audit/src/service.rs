@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{LazyLock, Mutex};
 
 use cairn_domain::now_ms;
-use cairn_store::sqlx::{self, AnyConnection, Connection, Executor};
+use cairn_store::sqlx::{self, AnyConnection, Connection};
 use cairn_store::{Backend, Db};
 use serde_json::{Value, json};
 
@@ -226,9 +226,7 @@ impl AuditService {
     pub async fn verify(db: &Db, signer: &dyn Signer, scope: &str) -> Result<VerifyReport, AuditError> {
         let mut conn = db.reader().acquire().await?;
         let mut tx = conn.begin().await?;
-        if db.backend() == Backend::Postgres {
-            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
-        }
+        store::snapshot(&mut tx, db.backend()).await?;
         let report = verify_in(&mut tx, db.backend(), signer, scope).await;
         tx.rollback().await?;
         report

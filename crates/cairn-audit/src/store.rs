@@ -58,6 +58,15 @@ fn every_entry(backend: Backend, columns: &str, condition: &str) -> String {
 /// of [`SQLITE_UNINDEXED`].
 pub(crate) const INDEX_BATCH: i64 = 32;
 
+/// Makes the transaction just begun on `conn` one consistent, read-only snapshot (SQLite's
+/// transactions already are: one writer, and readers see the state they began in).
+pub(crate) async fn snapshot(conn: &mut AnyConnection, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(conn).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn head(conn: &mut AnyConnection) -> Result<(i64, String), sqlx::Error> {
     let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
     Ok((row.try_get("seq")?, row.try_get("hash")?))

@@ -7,6 +7,7 @@ use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 use cairn_store::{Backend, Db};
 
 use crate::model::{DeadLetter, Event};
+use crate::webhooks::{Attempt, Webhook};
 
 const EVENT_COLUMNS: &str =
     "id, type, time, actor_id, actor_email, resource_type, resource_id, payload, schema_version";
@@ -352,4 +353,164 @@ pub(crate) async fn settle_tenant(
         }
     }
     Ok(())
+}
+
+// ---- webhooks ------------------------------------------------------------------------------
+
+/// The columns `webhook_row` reads.
+const HOOK_COLUMNS: &str = "id, url, events, created_at, created_by";
+
+fn webhook_row(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
+    let events: String = r.try_get("events")?;
+    Ok(Webhook {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        events: serde_json::from_str(&events).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        created_at: r.try_get("created_at")?,
+        created_by: r.try_get("created_by")?,
+    })
+}
+
+pub(crate) async fn count_webhooks(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM webhooks").fetch_one(conn).await
+}
+
+/// Inserts `hook` with its secret sealed by the caller.
+pub(crate) async fn insert_webhook(
+    conn: &mut AnyConnection,
+    hook: &Webhook,
+    sealed_secret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhooks (id, url, events, secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&hook.id)
+    .bind(&hook.url)
+    .bind(serde_json::to_string(&hook.events).unwrap_or_default())
+    .bind(sealed_secret)
+    .bind(hook.created_at)
+    .bind(&hook.created_by)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub(crate) async fn webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks ORDER BY id")).fetch_all(conn).await?;
+    rows.iter().map(webhook_row).collect()
+}
+
+pub(crate) async fn webhook(conn: &mut AnyConnection, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| webhook_row(&r)).transpose()
+}
+
+/// The webhook and its sealed secret, for a delivery.
+pub(crate) async fn webhook_with_secret(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(Webhook, String)>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS}, secret FROM webhooks WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((webhook_row(&r)?, r.try_get("secret")?))).transpose()
+}
+
+pub(crate) async fn update_webhook(conn: &mut AnyConnection, hook: &Webhook) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhooks SET url = $2, events = $3 WHERE id = $1")
+        .bind(&hook.id)
+        .bind(&hook.url)
+        .bind(serde_json::to_string(&hook.events).unwrap_or_default())
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Whether the webhook existed.
+pub(crate) async fn set_webhook_secret(conn: &mut AnyConnection, id: &str, sealed: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1").bind(id).bind(sealed).execute(conn).await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Whether the webhook existed.
+pub(crate) async fn delete_webhook(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+    let gone = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(gone.rows_affected() > 0)
+}
+
+/// Every webhook's id and event types, for the dispatcher.
+pub(crate) async fn subscriptions(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, events FROM webhooks").fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let events: String = r.try_get(1)?;
+            Ok((r.try_get(0)?, serde_json::from_str(&events).unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// A webhook's delivery log, newest first, before the attempt id `before`.
+pub(crate) async fn webhook_attempts(
+    conn: &mut AnyConnection,
+    webhook_id: &str,
+    limit: i64,
+    before: Option<&str>,
+) -> Result<Vec<Attempt>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, event_id, event_type, attempt, time, status, duration_ms, error FROM webhook_attempts \
+         WHERE webhook_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(webhook_id)
+    .bind(before.unwrap_or("~"))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Attempt {
+                id: r.try_get(0)?,
+                event_id: r.try_get(1)?,
+                event_type: r.try_get(2)?,
+                attempt: r.try_get(3)?,
+                time: r.try_get(4)?,
+                status: r.try_get(5)?,
+                duration_ms: r.try_get(6)?,
+                error: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
+/// One POST to a receiver, for its delivery log.
+pub(crate) struct NewAttempt<'a> {
+    pub webhook_id: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub attempt: i64,
+    pub status: Option<i64>,
+    pub duration_ms: i64,
+    pub error: Option<&'a str>,
+}
+
+pub(crate) async fn log_attempt(conn: &mut AnyConnection, a: &NewAttempt<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, time, status, duration_ms, error) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(a.webhook_id)
+    .bind(a.event_id)
+    .bind(a.event_type)
+    .bind(a.attempt)
+    .bind(cairn_domain::now_ms())
+    .bind(a.status)
+    .bind(a.duration_ms)
+    .bind(a.error)
+    .execute(conn)
+    .await
+    .map(drop)
 }

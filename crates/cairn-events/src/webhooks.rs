@@ -14,9 +14,9 @@ use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{MasterKey, ValidationError, now_ms};
 use cairn_outbound::Outbound;
 use cairn_store::Db;
-use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 
 use crate::model::EventsError;
+use crate::store;
 use crate::worker::{Failure, Handler, HandlerFuture, Job};
 
 /// Most webhooks per tenant.
@@ -78,22 +78,8 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     Ok(format!("v1,{}", STANDARD.encode(ctx.sign().as_ref())))
 }
 
-/// The columns `webhook` reads.
-const HOOK_COLUMNS: &str = "id, url, events, created_at, created_by";
-
 fn aad(id: &str) -> String {
     format!("webhook:{id}")
-}
-
-fn webhook(r: &AnyRow) -> Result<Webhook, sqlx::Error> {
-    let events: String = r.try_get("events")?;
-    Ok(Webhook {
-        id: r.try_get("id")?,
-        url: r.try_get("url")?,
-        events: serde_json::from_str(&events).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        created_at: r.try_get("created_at")?,
-        created_by: r.try_get("created_by")?,
-    })
 }
 
 /// Validates a registration: the URL (see [`check_url`]) and 1–20 distinct known event types.
@@ -134,21 +120,10 @@ pub async fn create(
     };
     let secret = new_secret();
     let mut tx = db.begin().await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhooks").fetch_one(&mut *tx).await?;
-    if count >= MAX_WEBHOOKS {
+    if store::count_webhooks(&mut tx).await? >= MAX_WEBHOOKS {
         return Err(ValidationError::new("webhooks", format!("a tenant has at most {MAX_WEBHOOKS}")).into());
     }
-    sqlx::query(
-        "INSERT INTO webhooks (id, url, events, secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&hook.id)
-    .bind(&hook.url)
-    .bind(serde_json::to_string(&hook.events).unwrap_or_default())
-    .bind(key.seal(secret.as_bytes(), &aad(&hook.id)))
-    .bind(hook.created_at)
-    .bind(&hook.created_by)
-    .execute(&mut *tx)
-    .await?;
+    store::insert_webhook(&mut tx, &hook, &key.seal(secret.as_bytes(), &aad(&hook.id))).await?;
     let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.created"), Outcome::Success, meta.clone())
         .resource("webhook", &hook.id)
         .details(serde_json::json!({ "url": hook.url, "events": hook.events }));
@@ -158,16 +133,11 @@ pub async fn create(
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Webhook>, EventsError> {
-    let rows = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks ORDER BY id")).fetch_all(db.reader()).await?;
-    Ok(rows.iter().map(webhook).collect::<Result<_, _>>()?)
+    Ok(store::webhooks(&mut *db.reader().acquire().await?).await?)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
-    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
-    row.map(|r| webhook(&r)).transpose()?.ok_or(EventsError::NotFound("webhook"))
+    store::webhook(&mut *db.reader().acquire().await?, id).await?.ok_or(EventsError::NotFound("webhook"))
 }
 
 /// Changes a webhook's receiver or event types (`None` keeps it). New types apply to events
@@ -181,23 +151,14 @@ pub async fn update(
     meta: &RequestMeta,
 ) -> Result<Webhook, EventsError> {
     let mut tx = db.begin().await?;
-    let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let mut hook = row.map(|r| webhook(&r)).transpose()?.ok_or(EventsError::NotFound("webhook"))?;
+    let mut hook = store::webhook(&mut tx, id).await?.ok_or(EventsError::NotFound("webhook"))?;
     if let Some(u) = url {
         hook.url = u.to_string();
     }
     if let Some(e) = events {
         hook.events = e;
     }
-    sqlx::query("UPDATE webhooks SET url = $2, events = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&hook.url)
-        .bind(serde_json::to_string(&hook.events).unwrap_or_default())
-        .execute(&mut *tx)
-        .await?;
+    store::update_webhook(&mut tx, &hook).await?;
     let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.updated"), Outcome::Success, meta.clone())
         .resource("webhook", id)
         .details(serde_json::json!({ "url": hook.url, "events": hook.events }));
@@ -217,12 +178,7 @@ pub async fn rotate_secret(
 ) -> Result<String, EventsError> {
     let secret = new_secret();
     let mut tx = db.begin().await?;
-    let done = sqlx::query("UPDATE webhooks SET secret = $2 WHERE id = $1")
-        .bind(id)
-        .bind(key.seal(secret.as_bytes(), &aad(id)))
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
+    if !store::set_webhook_secret(&mut tx, id, &key.seal(secret.as_bytes(), &aad(id))).await? {
         return Err(EventsError::NotFound("webhook"));
     }
     let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.secret_rotated"), Outcome::Success, meta.clone())
@@ -235,8 +191,7 @@ pub async fn rotate_secret(
 /// Removes a webhook; its pending deliveries end without a request.
 pub async fn delete(db: &Db, id: &str, actor: &Actor, meta: &RequestMeta) -> Result<(), EventsError> {
     let mut tx = db.begin().await?;
-    let gone = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    if gone.rows_affected() == 0 {
+    if !store::delete_webhook(&mut tx, id).await? {
         return Err(EventsError::NotFound("webhook"));
     }
     let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.deleted"), Outcome::Success, meta.clone())
@@ -253,39 +208,7 @@ pub async fn attempts(
     limit: i64,
     before: Option<&str>,
 ) -> Result<Vec<Attempt>, EventsError> {
-    let rows = sqlx::query(
-        "SELECT id, event_id, event_type, attempt, time, status, duration_ms, error FROM webhook_attempts \
-         WHERE webhook_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-    )
-    .bind(webhook_id)
-    .bind(before.unwrap_or("~"))
-    .bind(limit)
-    .fetch_all(db.reader())
-    .await?;
-    let attempt = |r: &AnyRow| -> Result<Attempt, sqlx::Error> {
-        Ok(Attempt {
-            id: r.try_get(0)?,
-            event_id: r.try_get(1)?,
-            event_type: r.try_get(2)?,
-            attempt: r.try_get(3)?,
-            time: r.try_get(4)?,
-            status: r.try_get(5)?,
-            duration_ms: r.try_get(6)?,
-            error: r.try_get(7)?,
-        })
-    };
-    Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
-}
-
-/// Every webhook's id and event types, for the dispatcher.
-pub(crate) async fn subscriptions(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, events FROM webhooks").fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            let events: String = r.try_get(1)?;
-            Ok((r.try_get(0)?, serde_json::from_str(&events).unwrap_or_default()))
-        })
-        .collect()
+    Ok(store::webhook_attempts(&mut *db.reader().acquire().await?, webhook_id, limit, before).await?)
 }
 
 /// The `webhook:<id>` consumer: POSTs the envelope to the receiver through the guarded
@@ -302,15 +225,12 @@ impl Deliverer {
     }
 
     async fn post(&self, job: &Job) -> Result<(), Failure> {
-        let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS}, secret FROM webhooks WHERE id = $1"))
-            .bind(job.key())
-            .fetch_optional(job.db.reader())
-            .await
-            .map_err(|e| Failure::Retry(e.to_string()))?;
+        let retry = |e: cairn_store::sqlx::Error| Failure::Retry(e.to_string());
+        let mut conn = job.db.reader().acquire().await.map_err(retry)?;
+        let found = store::webhook_with_secret(&mut conn, job.key()).await.map_err(retry)?;
+        drop(conn);
         // Deleted since the event: nothing to send.
-        let Some(row) = row else { return Ok(()) };
-        let hook = webhook(&row).map_err(|e| Failure::Retry(e.to_string()))?;
-        let secret: String = row.try_get("secret").map_err(|e| Failure::Retry(e.to_string()))?;
+        let Some((hook, secret)) = found else { return Ok(()) };
         let secret =
             self.key.open(&secret, &aad(&hook.id)).ok().and_then(|s| String::from_utf8(s).ok()).ok_or_else(|| {
                 Failure::Permanent("the webhook's secret cannot be opened with this master key".into())
@@ -341,21 +261,19 @@ impl Deliverer {
         };
         // An address the operator does not allow stays refused: no retry will change that.
         let refused = matches!(sent, Err(cairn_outbound::OutboundError::Refused(_)));
-        let logged = sqlx::query(
-            "INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, time, status, duration_ms, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&hook.id)
-        .bind(&job.event.id)
-        .bind(&job.event.kind)
-        .bind(job.attempt)
-        .bind(now_ms())
-        .bind(status)
-        .bind(duration_ms)
-        .bind(error.clone())
-        .execute(job.db.writer())
-        .await;
+        let attempt = store::NewAttempt {
+            webhook_id: &hook.id,
+            event_id: &job.event.id,
+            event_type: &job.event.kind,
+            attempt: job.attempt,
+            status,
+            duration_ms,
+            error: error.as_deref(),
+        };
+        let logged = match job.db.writer().acquire().await {
+            Ok(mut conn) => store::log_attempt(&mut conn, &attempt).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = logged {
             tracing::warn!(error = %e, "webhook attempt not logged");
         }

@@ -17,7 +17,6 @@ use tokio::task::JoinSet;
 use crate::bus::Bus;
 use crate::model::{Event, EventsError};
 use crate::store::{self, Claimed, Settle};
-use crate::webhooks;
 
 /// Every this many polls, a worker checks every tenant, not only the marked ones.
 const FULL_SCAN_EVERY: u32 = 60;
@@ -161,21 +160,30 @@ pub struct Worker {
     stats: Arc<DeliveryStats>,
 }
 
+/// `host:pid:random`: which process holds a lease, for operators reading the table.
+fn owner_name(host: &str) -> String {
+    format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[20..])
+}
+
 impl Worker {
     pub fn new(store: Store, bus: Bus, consumers: Consumers, settings: DeliverySettings) -> Self {
-        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
-        let owner = format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::now_v7().simple().to_string()[20..]);
         Self {
             store,
             bus,
             consumers: Arc::new(consumers),
             settings: Arc::new(settings),
-            owner: owner.into(),
+            owner: owner_name("localhost").into(),
             stats: Arc::default(),
         }
     }
 
     /// Counts outcomes into `stats` (shared with whoever reports them).
+    /// Names the host in this worker's leases (the binary passes the machine's name).
+    pub fn with_host(mut self, host: &str) -> Self {
+        self.owner = owner_name(host).into();
+        self
+    }
+
     pub fn with_stats(mut self, stats: Arc<DeliveryStats>) -> Self {
         self.stats = stats;
         self
@@ -334,7 +342,7 @@ impl Worker {
             if rows.is_empty() {
                 break;
             }
-            let hooks = webhooks::subscriptions(&mut tx).await?;
+            let hooks = store::subscriptions(&mut tx).await?;
             let now = now_ms();
             for (id, kind) in &rows {
                 for consumer in self.consumers.of(kind) {

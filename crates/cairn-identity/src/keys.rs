@@ -5,7 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::now_ms;
 use cairn_store::Store;
-use cairn_store::sqlx::{self, Row};
 use ring::signature::{RsaKeyPair, RsaPublicKeyComponents};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::traits::PublicKeyParts;
@@ -46,16 +45,15 @@ impl SigningKeys {
         }
         let generated = generate_rsa_key()?;
         // Two replicas starting together both try generation 1; one row wins.
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, generation, alg, private_key, public_n, public_e, created_at) \
-             VALUES ($1, 1, 'RS256', $2, $3, $4, $5) ON CONFLICT (generation) DO NOTHING",
+        let sealed = store.master_key().seal(generated.pem.as_bytes(), &aad(&generated.kid));
+        crate::store::insert_first_signing_key(
+            store.control(),
+            &generated.kid,
+            &sealed,
+            &generated.n,
+            &generated.e,
+            now_ms(),
         )
-        .bind(&generated.kid)
-        .bind(store.master_key().seal(generated.pem.as_bytes(), &aad(&generated.kid)))
-        .bind(&generated.n)
-        .bind(&generated.e)
-        .bind(now_ms())
-        .execute(store.control().writer())
         .await?;
         let keys = Self::load(store).await?.ok_or_else(|| IdentityError::Key("no key after creating one".into()))?;
         let created = keys.signing_kid == generated.kid;
@@ -63,22 +61,16 @@ impl SigningKeys {
     }
 
     async fn load(store: &Store) -> Result<Option<SigningKeys>, IdentityError> {
-        let rows = sqlx::query(
-            "SELECT kid, private_key, public_n, public_e FROM signing_keys WHERE alg = 'RS256' ORDER BY generation DESC",
-        )
-        .fetch_all(store.control().reader())
-        .await?;
+        let rows = crate::store::signing_keys(store.control()).await?;
         let Some(newest) = rows.first() else { return Ok(None) };
-        let signing_kid: String = newest.try_get("kid")?;
-        let sealed: String = newest.try_get("private_key")?;
-        let pem = store.master_key().open(&sealed, &aad(&signing_kid)).map_err(|e| {
+        let signing_kid = newest.kid.clone();
+        let pem = store.master_key().open(&newest.sealed_private_key, &aad(&signing_kid)).map_err(|e| {
             IdentityError::Key(format!("{e} (is CAIRN_MASTER_KEY the one this data was created with?)"))
         })?;
         let signing = signing_key(&pem)?;
         let mut verifying = Vec::with_capacity(rows.len());
         for row in &rows {
-            let (kid, n, e): (String, String, String) =
-                (row.try_get("kid")?, row.try_get("public_n")?, row.try_get("public_e")?);
+            let (kid, n, e) = (row.kid.clone(), row.n.clone(), row.e.clone());
             let bytes =
                 |v: &str| URL_SAFE_NO_PAD.decode(v).map_err(|_| IdentityError::Key(format!("key {kid} is corrupt")));
             let public = RsaPublicKeyComponents { n: bytes(&n)?, e: bytes(&e)? };

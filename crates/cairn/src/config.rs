@@ -552,6 +552,12 @@ fn redact(name: &str, value: &str) -> String {
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
+/// The machine's name as the environment gives it (`HOSTNAME`; containers and ECS set it),
+/// else `localhost`: it names this process in event leases.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "localhost".into())
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration like 500ms, 30s, 5m, 1h or 1d");
     let t = text.trim();

@@ -249,7 +249,8 @@ impl Application {
             )));
             let consumers = consumers(state.identity.clone());
             let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone())
-                .with_stats(state.metrics.delivery_stats.clone());
+                .with_stats(state.metrics.delivery_stats.clone())
+                .with_host(&crate::config::host_name());
             background.push(tokio::spawn(worker.run()));
         }
         // Ended sessions heard on the bus (this process's, and other replicas' through the

@@ -1,0 +1,92 @@
+//! Boundaries ARCHITECTURE.md states, checked over the sources (every crate's `src/`, read
+//! from the directory, so a new file or crate is covered without being listed here).
+
+use std::path::{Path, PathBuf};
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("crates/")
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// `(crate name, source file)` for every crate but `skip`.
+fn sources(skip: &[&str]) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(crates_dir()).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if skip.contains(&name.as_str()) || !dir.join("src").is_dir() {
+            continue;
+        }
+        out.extend(rust_files(&dir.join("src")).into_iter().map(|f| (name.clone(), f)));
+    }
+    assert!(out.len() > 50, "the scan found only {} files: is it looking in the right place?", out.len());
+    out
+}
+
+/// Lines of `files` containing any of `needles`, as `path:line: text`.
+fn offending(files: &[(String, PathBuf)], needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (_, file) in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if needles.iter().any(|needle| code.contains(needle)) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_the_binary_reads_the_environment() {
+    // The binary's configuration (`cairn/src/config.rs`) is the one place settings come
+    // from; a library reading a variable would be a setting `cairn config show` cannot see.
+    // The test kit reads the test harness's variables.
+    let libraries = sources(&["cairn", "cairn-testkit"]);
+    let found = offending(&libraries, &["env::var", "env::vars", "var_os(", "env::args"]);
+    assert!(found.is_empty(), "environment read outside the binary:\n{}", found.join("\n"));
+}
+
+#[test]
+fn sql_lives_only_in_store_modules() {
+    // Services say what happens; the SQL of a crate's tables is in its `store.rs` (or under
+    // `store/`), and `cairn-store` owns connections, migrations and the tenant directory.
+    let files: Vec<_> = sources(&["cairn-store", "cairn-testkit"])
+        .into_iter()
+        .filter(|(_, f)| {
+            f.file_name().is_none_or(|n| n != "store.rs") && !f.components().any(|c| c.as_os_str() == "store")
+        })
+        .collect();
+    let found = offending(
+        &files,
+        &["sqlx::query", "query_scalar(", "query_as(", "fetch_one(", "fetch_all(", "fetch_optional(", ".execute(\""],
+    );
+    assert!(found.is_empty(), "SQL outside a store module:\n{}", found.join("\n"));
+}
+
+#[test]
+fn the_scans_see_what_they_look_for() {
+    // The needles match the forms the sources use, so the two tests above can fail.
+    let store = crates_dir().join("cairn-events/src/store.rs");
+    let files = vec![("cairn-events".to_owned(), store)];
+    assert!(!offending(&files, &["sqlx::query"]).is_empty());
+    let config = vec![("cairn".to_owned(), crates_dir().join("cairn/src/config.rs"))];
+    assert!(!offending(&config, &["env::var"]).is_empty());
+}
