@@ -90,3 +90,19 @@ fn the_scans_see_what_they_look_for() {
     let config = vec![("cairn".to_owned(), crates_dir().join("cairn/src/config.rs"))];
     assert!(!offending(&config, &["env::var"]).is_empty());
 }
+
+#[test]
+fn no_page_handler_checks_a_role_or_a_csrf_token_itself() {
+    // The web UI's handlers take `Page<R>` and `CsrfForm<T>` (ui/guard.rs), which check the
+    // role (auditing a denial) and the form's token; nothing else in ui/ compares either,
+    // or reads a form past the check.
+    let ui = crates_dir().join("cairn-web/src/ui");
+    let files: Vec<_> = rust_files(&ui)
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != "guard.rs"))
+        .map(|f| ("cairn-web".to_owned(), f))
+        .collect();
+    assert!(files.len() >= 8, "the scan found only {} files in {}", files.len(), ui.display());
+    let found = offending(&files, &["csrf_ok(", "has_role(", ": Form<", "RawForm", "csrf_form_ok("]);
+    assert!(found.is_empty(), "a role or CSRF check outside ui/guard.rs:\n{}", found.join("\n"));
+}

@@ -6,10 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_audit::{AuditCursor, AuditEntryView, AuditLimit, AuditService};
-use cairn_domain::Role;
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal};
+use super::{Admin, Nav, Page, PageError};
 use crate::AppState;
 use crate::api::audit::AuditFilterParams;
 use crate::html::Chrome;
@@ -138,10 +137,11 @@ struct EntryPage<'a> {
     details: String,
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(f): Query<FilterForm>) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins read the audit log.").await;
-    }
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Query(f): Query<FilterForm>,
+) -> Result<Response, PageError> {
     let (c, nav) = s.shell(&state, "Audit log", "audit").await;
     let parsed = f.params().filter().and_then(|filter| {
         let cursor = f.cursor.as_deref().map(AuditCursor::parse).transpose()?;
@@ -153,14 +153,11 @@ pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(f): Que
             let message = e.to_string();
             let view =
                 AuditPage { c: &c, nav: &nav, notice: None, error: Some(&message), f: &f, rows: vec![], next: None };
-            return s.render(&state, StatusCode::BAD_REQUEST, &c, &view);
+            return Ok(s.render(&state, StatusCode::BAD_REQUEST, &c, &view));
         }
     };
     let limit = AuditLimit::parse(Some(PAGE)).expect("the page size is within the limit");
-    let (entries, next) = match AuditService::list(&s.db, &filter, cursor, limit).await {
-        Ok(v) => v,
-        Err(e) => return internal(e),
-    };
+    let (entries, next) = AuditService::list(&s.db, &filter, cursor, limit).await?;
     let rows = entries
         .iter()
         .map(|e| {
@@ -183,34 +180,31 @@ pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(f): Que
         .collect();
     let next = next.map(|c| f.next_url(&c.encode()));
     let view = AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, rows, next };
-    s.render(&state, StatusCode::OK, &c, &view)
+    Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 
-pub(super) async fn entry(State(state): State<AppState>, s: Signed, Path(id): Path<String>) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins read the audit log.").await;
-    }
+pub(super) async fn entry(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let (c, nav) = s.shell(&state, "Audit entry", "audit").await;
-    let found = match AuditService::get(&s.db, &id).await {
-        Ok(e) => e,
-        Err(e) => return internal(e),
-    };
-    let Some(found) = found else {
-        return s.finish(
+    let Some(found) = AuditService::get(&s.db, &id).await? else {
+        return Ok(s.finish(
             &state,
             crate::html::message(
                 StatusCode::NOT_FOUND,
                 &c,
                 "No such entry",
-                "It may have passed its retention.",
+                "It may have passed its retention, or the link is wrong.",
                 Some(("/app/audit", "Audit log")),
             ),
-        );
+        ));
     };
     let e = AuditEntryView::from(&found);
     let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
     let view = EntryPage { c: &c, nav: &nav, notice: None, error: None, label: readable(&e.action), e, details };
-    s.render(&state, StatusCode::OK, &c, &view)
+    Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 
 #[cfg(test)]

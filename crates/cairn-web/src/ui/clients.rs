@@ -2,14 +2,14 @@
 //! once, rotate it, delete a client.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use cairn_domain::Role;
 use cairn_identity::{Client, NewClient};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal, problem};
+use super::{Admin, CsrfForm, Flash, Nav, Page, PageError, Signed, problem};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -40,7 +40,6 @@ impl From<Client> for ClientRow {
 /// The registration form as typed, kept when it is sent back with an error.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct CreateForm {
-    csrf: Option<String>,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -83,11 +82,8 @@ impl<'a> Outcome<'a> {
     }
 }
 
-async fn render(state: &AppState, s: &Signed, out: Outcome<'_>, form: &CreateForm) -> Response {
-    let clients = match state.identity.list_clients(&s.db).await {
-        Ok(c) => c,
-        Err(e) => return internal(e),
-    };
+async fn render(state: &AppState, s: &Signed, out: Outcome<'_>, form: &CreateForm) -> Result<Response, PageError> {
+    let clients = state.identity.list_clients(&s.db).await?;
     let (c, nav) = s.shell(state, "Applications", "clients").await;
     let view = ClientsPage {
         c: &c,
@@ -99,15 +95,7 @@ async fn render(state: &AppState, s: &Signed, out: Outcome<'_>, form: &CreateFor
         revealed: out.revealed,
         form,
     };
-    s.render(state, out.status, &c, &view)
-}
-
-/// An admin's page request, or the 403 page.
-async fn admin(state: &AppState, s: Signed) -> Result<Signed, Response> {
-    if !s.is(Role::Admin) {
-        return Err(s.forbidden(state, "Only admins manage applications.").await);
-    }
-    Ok(s)
+    Ok(s.render(state, out.status, &c, &view))
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,34 +103,34 @@ pub(super) struct Done {
     done: Option<String>,
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
-    let s = match admin(&state, s).await {
-        Ok(s) => s,
-        Err(r) => return r,
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    headers: HeaderMap,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let blank = CreateForm { kind: "confidential".into(), ..Default::default() };
+    if let Some(flash) = Flash::take(&state, &s, &headers, "clients") {
+        let out = Outcome { notice: Some(&flash.notice), revealed: Some((&flash.id, &flash.secret)), ..Outcome::ok() };
+        return Ok(Flash::clear(&state, render(&state, &s, out, &blank).await?));
+    }
+    let notice = match q.done.as_deref() {
+        Some("delete") => Some("Application deleted; its refresh tokens are revoked."),
+        Some("created") => Some("Application registered."),
+        _ => None,
     };
-    let notice =
-        (q.done.as_deref() == Some("delete")).then_some("Application deleted; its refresh tokens are revoked.");
-    render(
-        &state,
-        &s,
-        Outcome { notice, ..Outcome::ok() },
-        &CreateForm { kind: "confidential".into(), ..Default::default() },
-    )
-    .await
+    render(&state, &s, Outcome { notice, ..Outcome::ok() }, &blank).await
 }
 
 fn lines(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
-pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<CreateForm>) -> Response {
-    let s = match admin(&state, s).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Outcome::fail(StatusCode::FORBIDDEN, "The form expired; try again."), &form).await;
-    }
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
     let service_role = match form.kind.as_str() {
         "service" => match form.service_role.as_deref().map(str::parse::<Role>) {
             Some(Ok(r)) => Some(r),
@@ -167,40 +155,30 @@ pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form):
     match state.identity.create_client(&s.tenant, &s.db, new, &s.actor(), &s.meta).await {
         Ok((client, secret)) => {
             let created = format!("Registered {}.", client.name);
-            let out = Outcome {
-                status: StatusCode::CREATED,
-                notice: Some(&created),
-                error: None,
-                revealed: secret.as_deref().map(|sec| (client.client_id.as_str(), sec)),
-            };
-            render(&state, &s, out, &CreateForm { kind: "confidential".into(), ..Default::default() }).await
+            Ok(match secret {
+                Some(secret) => {
+                    Flash::new(&s, "clients", &client.client_id, &secret, &created).redirect(&state, &s, "/app/clients")
+                }
+                None => s.finish(&state, html::see_other("/app/clients?done=created")),
+            })
         }
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Outcome::fail(status, &msg), &form).await,
-            Err(e) => internal(e),
-        },
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Outcome::fail(status, &msg), &form).await
+        }
     }
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ActionForm {
-    csrf: Option<String>,
-}
+pub(super) struct ActionForm {}
 
 pub(super) async fn act(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Admin>,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    let s = match admin(&state, s).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    CsrfForm(ActionForm {}): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
     let blank = CreateForm { kind: "confidential".into(), ..Default::default() };
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Outcome::fail(StatusCode::FORBIDDEN, "The form expired; try again."), &blank).await;
-    }
     let result = match action.as_str() {
         "rotate" => state.identity.rotate_client_secret(&s.db, &id, &s.actor(), &s.meta).await.map(Some),
         "delete" => state.identity.delete_client(&s.db, &id, &s.actor(), &s.meta).await.map(|()| None),
@@ -208,17 +186,43 @@ pub(super) async fn act(
     };
     match result {
         Ok(Some(secret)) => {
-            let out = Outcome {
-                revealed: Some((&id, &secret)),
-                notice: Some("The old secret no longer works."),
-                ..Outcome::ok()
-            };
-            render(&state, &s, out, &blank).await
+            let flash = Flash::new(&s, "clients", &id, &secret, "The old secret no longer works.");
+            Ok(flash.redirect(&state, &s, "/app/clients"))
         }
-        Ok(None) => s.finish(&state, html::see_other("/app/clients?done=delete")),
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Outcome::fail(status, &msg), &blank).await,
-            Err(e) => internal(e),
-        },
+        Ok(None) => Ok(s.finish(&state, html::see_other("/app/clients?done=delete"))),
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Outcome::fail(status, &msg), &blank).await
+        }
     }
+}
+
+/// Asks before giving an application a new secret or deleting it.
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let clients = state.identity.list_clients(&s.db).await?;
+    let Some(client) = clients.into_iter().find(|c| c.client_id == id) else {
+        return Ok(s.not_found(&state, "No such application", ("/app/clients", "Applications")).await);
+    };
+    let (heading, question, button) = match action.as_str() {
+        "rotate" if !client.public => (
+            "New secret",
+            format!("Give {} a new secret? The current one stops working at once.", client.name),
+            "Make a new secret",
+        ),
+        "delete" => (
+            "Delete application",
+            format!(
+                "Delete {}? Its users' refresh tokens are revoked and it can no longer sign anyone in.",
+                client.name
+            ),
+            "Delete",
+        ),
+        _ => return Ok(s.not_found(&state, "No such page", ("/app/clients", "Applications")).await),
+    };
+    let action_url = format!("/app/clients/{}/{action}", client.client_id);
+    Ok(super::confirm(&state, &s, heading, &question, &action_url, button, "/app/clients").await)
 }

@@ -1,14 +1,14 @@
 //! Failed deliveries (dead letters) for admins: replay or discard them.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_domain::{Role, rfc3339};
+use cairn_domain::rfc3339;
 use cairn_events::{DeadSelection, EventsError};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal};
+use super::{Admin, CsrfForm, Nav, Page, PageError, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -32,14 +32,8 @@ struct EventsPage<'a> {
     rows: Vec<Row>,
 }
 
-async fn render(state: &AppState, s: &Signed, msg: Option<(StatusCode, &str)>) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(state, "Only admins see failed deliveries.").await;
-    }
-    let dead = match cairn_events::dead_letters(&s.db, 500).await {
-        Ok(d) => d,
-        Err(e) => return internal(e),
-    };
+async fn render(state: &AppState, s: &Signed, msg: Option<(StatusCode, &str)>) -> Result<Response, PageError> {
+    let dead = cairn_events::dead_letters(&s.db, 500).await?;
     let (c, nav) = s.shell(state, "Failed deliveries", "events").await;
     let (notice, error) = match msg {
         Some((StatusCode::OK, m)) => (Some(m), None),
@@ -59,47 +53,90 @@ async fn render(state: &AppState, s: &Signed, msg: Option<(StatusCode, &str)>) -
         })
         .collect();
     let view = EventsPage { c: &c, nav: &nav, notice, error, rows };
-    s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view)
+    Ok(s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
-    render(&state, &s, None).await
+/// What the page says after a replay or discard (post/redirect/get).
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+    n: Option<u64>,
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let notice = match (q.done.as_deref(), q.n) {
+        (Some("replay"), Some(n)) => Some(format!("{n} queued again.")),
+        (Some("discard"), Some(n)) => Some(format!("{n} discarded.")),
+        (Some("gone"), _) => None,
+        _ => None,
+    };
+    match (q.done.as_deref(), notice) {
+        (Some("gone"), _) => {
+            render(&state, &s, Some((StatusCode::NOT_FOUND, "That delivery is no longer failed."))).await
+        }
+        (_, Some(n)) => render(&state, &s, Some((StatusCode::OK, &n))).await,
+        _ => render(&state, &s, None).await,
+    }
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct ActForm {
-    csrf: Option<String>,
-}
+pub(super) struct ActForm {}
 
 pub(super) async fn act(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Admin>,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<ActForm>,
-) -> Response {
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
-    }
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins replay or discard failed deliveries.").await;
-    }
+    CsrfForm(ActForm {}): CsrfForm<ActForm>,
+) -> Result<Response, PageError> {
     let which = if id == "all" { DeadSelection::All } else { DeadSelection::One(id) };
     let done = match action.as_str() {
         "replay" => cairn_events::replay(&s.db, &which, &s.actor(), &s.meta).await,
         "discard" => cairn_events::discard(&s.db, &which, &s.actor(), &s.meta).await,
-        _ => return html::see_other("/app/events"),
+        _ => return Ok(s.finish(&state, html::see_other("/app/events"))),
     };
     match done {
         Ok(n) => {
             if action == "replay" {
                 state.bus.committed(s.tenant.id).await;
             }
-            let verb = if action == "replay" { "queued again" } else { "discarded" };
-            s.finish(&state, render(&state, &s, Some((StatusCode::OK, &format!("{n} {verb}.")))).await)
+            Ok(s.finish(&state, html::see_other(&format!("/app/events?done={action}&n={n}"))))
         }
-        Err(EventsError::NotFound(_)) => {
-            render(&state, &s, Some((StatusCode::NOT_FOUND, "That delivery is no longer failed."))).await
-        }
-        Err(e) => internal(e),
+        Err(EventsError::NotFound(_)) => Ok(s.finish(&state, html::see_other("/app/events?done=gone"))),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Asks before discarding a failed delivery, or replaying them all.
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let (heading, question, button) = match (id.as_str(), action.as_str()) {
+        ("all", "replay") => {
+            let n = cairn_events::dead_letters(&s.db, 500).await?.len();
+            ("Replay all", format!("Queue all {n} failed deliveries again?"), "Replay all")
+        }
+        (_, "discard") => {
+            let dead = cairn_events::dead_letters(&s.db, 500).await?;
+            let Some(d) = dead.into_iter().find(|d| d.id == id) else {
+                return Ok(s.not_found(&state, "No such failed delivery", ("/app/events", "Failed deliveries")).await);
+            };
+            (
+                "Discard delivery",
+                format!(
+                    "Discard the {} delivery of {} to {}? It is not sent again.",
+                    d.event_type, d.event_id, d.consumer
+                ),
+                "Discard",
+            )
+        }
+        _ => return Ok(s.not_found(&state, "No such page", ("/app/events", "Failed deliveries")).await),
+    };
+    let action_url = format!("/app/events/{id}/{action}");
+    Ok(super::confirm(&state, &s, heading, &question, &action_url, button, "/app/events").await)
 }

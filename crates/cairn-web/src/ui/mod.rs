@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 mod audit;
 mod clients;
 mod events;
+mod guard;
 mod numbers;
 mod profile;
 mod records;
@@ -27,6 +28,7 @@ mod unsubscribe;
 mod users;
 mod webhooks;
 
+pub(crate) use self::guard::{Admin, CsrfForm, Flash, Member, Page, PageError, Readonly};
 use crate::AppState;
 use crate::extract::Meta;
 pub(super) use crate::html::internal;
@@ -46,11 +48,11 @@ pub fn router() -> Router<AppState> {
         .route("/auth/callback", get(callback))
         .route("/app/numbers", get(numbers::page).post(numbers::add))
         .route("/app/users", get(users::page).post(users::create))
-        .route("/app/users/{id}/{action}", post(users::act))
+        .route("/app/users/{id}/{action}", get(users::confirm).post(users::act))
         .route("/app/profile", get(profile::page).post(profile::save))
         .route("/app/profile/password", post(profile::password))
         .route("/app/clients", get(clients::page).post(clients::create))
-        .route("/app/clients/{id}/{action}", post(clients::act))
+        .route("/app/clients/{id}/{action}", get(clients::confirm).post(clients::act))
         .route("/app/audit", get(audit::page))
         .route("/app/audit/{id}", get(audit::entry))
         .route("/app/records", get(records::page).post(records::create))
@@ -58,13 +60,13 @@ pub fn router() -> Router<AppState> {
         .route("/app/records/list", get(records::fragment))
         .route("/app/records/{id}", get(records::show).post(records::save))
         .route("/app/records/{id}/publish", post(records::publish))
-        .route("/app/records/{id}/delete", post(records::delete))
+        .route("/app/records/{id}/delete", get(records::confirm_delete).post(records::delete))
         .route("/t/{slug}/records/{id}", get(records::link))
         .route("/app/webhooks", get(webhooks::page).post(webhooks::create))
         .route("/app/webhooks/{id}", get(webhooks::log))
-        .route("/app/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/app/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
         .route("/app/events", get(events::page))
-        .route("/app/events/{id}/{action}", post(events::act))
+        .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
 }
@@ -194,7 +196,7 @@ async fn callback(
     else {
         return restart("This sign-in was not started in this browser, or it took too long.");
     };
-    if !html::csrf_ok(Some(&login.state), q.state.as_deref()) {
+    if !q.state.as_deref().is_some_and(|given| html::secret_eq(&login.state, given)) {
         return restart("The response does not belong to this sign-in.");
     }
     if let Some(e) = q.error {
@@ -254,10 +256,6 @@ impl Signed {
         Actor { id: self.principal.subject.clone(), email: self.principal.email.clone() }
     }
 
-    pub fn is(&self, role: Role) -> bool {
-        self.principal.has_role(role)
-    }
-
     /// Sets the refreshed session cookie, if the session was refreshed.
     pub fn finish(&self, state: &AppState, mut resp: Response) -> Response {
         if let Some(c) = &self.set_cookie {
@@ -274,7 +272,7 @@ impl Signed {
             section,
             who: self.principal.email.clone().unwrap_or_else(|| self.principal.subject.clone()),
             csrf: self.session.csrf.clone(),
-            admin: self.is(Role::Admin),
+            admin: self.can(Role::Admin),
             org: self.tenant.slug.to_string(),
         };
         (Chrome::new(title, b.org, b.accent), nav)
@@ -285,19 +283,23 @@ impl Signed {
         self.finish(state, html::render(status, chrome, view, &[]))
     }
 
-    pub fn csrf_ok(&self, given: Option<&str>) -> bool {
-        html::csrf_ok(Some(&self.session.csrf), given)
-    }
-
-    /// A 403 page for a section the caller's role does not reach.
-    /// The refusal page; the denial is recorded in the tenant's audit trail first.
-    pub async fn forbidden(&self, state: &AppState, what: &str) -> Response {
-        crate::extract::record_denial_of(&self.db, &self.principal, &self.meta, "web page", what).await;
+    /// The 403 page for `attempted` (`GET /app/users`); the denial is recorded in the
+    /// tenant's audit trail first.
+    async fn forbidden(&self, state: &AppState, attempted: &str, reason: &str) -> Response {
+        crate::extract::record_denial_of(&self.db, &self.principal, &self.meta, attempted, reason).await;
         let (c, _) = self.shell(state, "Not allowed", "").await;
+        let text = format!("This page {reason}.");
         self.finish(
             state,
-            html::message(StatusCode::FORBIDDEN, &c, "Not allowed", what, Some(("/app/numbers", "Back"))),
+            html::message(StatusCode::FORBIDDEN, &c, "Not allowed", &text, Some(("/app/numbers", "Back"))),
         )
+    }
+
+    /// The page for something that is not there (an unknown or deleted id).
+    pub async fn not_found(&self, state: &AppState, heading: &str, back: (&str, &str)) -> Response {
+        let (c, _) = self.shell(state, heading, "").await;
+        let text = "It may have been deleted, or the link is wrong.";
+        self.finish(state, html::message(StatusCode::NOT_FOUND, &c, heading, text, Some(back)))
     }
 }
 
@@ -307,8 +309,43 @@ impl axum::extract::FromRequestParts<AppState> for Signed {
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
         let meta = crate::extract::request_meta(parts, state.config.trust_proxy_headers);
-        signed_in(state, &parts.headers, meta).await
+        let signed = signed_in(state, &parts.headers, meta).await?;
+        parts
+            .extensions
+            .insert(guard::SessionForm { csrf: signed.session.csrf.clone(), set_cookie: signed.set_cookie.clone() });
+        Ok(signed)
     }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage<'a> {
+    c: &'a Chrome,
+    nav: &'a Nav,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    heading: &'a str,
+    question: &'a str,
+    action: &'a str,
+    button: &'a str,
+    cancel: &'a str,
+}
+
+/// The page a destructive action's button leads to: the question, a button whose form
+/// posts to `action` (with the CSRF token), and a way back to `cancel`. Works without
+/// JavaScript; nothing changes until the form is sent.
+pub(super) async fn confirm(
+    state: &AppState,
+    s: &Signed,
+    heading: &str,
+    question: &str,
+    action: &str,
+    button: &str,
+    cancel: &str,
+) -> Response {
+    let (c, nav) = s.shell(state, heading, "").await;
+    let view = ConfirmPage { c: &c, nav: &nav, notice: None, error: None, heading, question, action, button, cancel };
+    s.render(state, StatusCode::OK, &c, &view)
 }
 
 /// The message a page shows for an identity error the admin or user can act on
@@ -379,11 +416,6 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
     Ok(Signed { principal, tenant, db, session, set_cookie, meta })
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: Option<String>,
-}
-
 /// Signs out: revokes the session's refresh tokens, ends the provider session (same
 /// origin, so no round trip through RP-initiated logout, which would ask again), and
 /// clears both cookies.
@@ -391,7 +423,7 @@ async fn sign_out(
     State(state): State<AppState>,
     headers: HeaderMap,
     Meta(meta): Meta,
-    Form(form): Form<CsrfForm>,
+    form: guard::SignOutForm,
 ) -> Response {
     let clear = |mut r: Response| {
         let h = r.headers_mut();
@@ -399,18 +431,9 @@ async fn sign_out(
         h.append(header::SET_COOKIE, html::set_cookie(&state, crate::oidc::SESSION_COOKIE, "", Some(0)));
         r
     };
-    let Some(session) = open::<WebSession>(&state, &headers, WEB_COOKIE, WEB_AAD) else {
+    let guard::SignOutForm(Some(session)) = form else {
         return clear(html::see_other("/"));
     };
-    if !html::csrf_ok(Some(&session.csrf), form.csrf.as_deref()) {
-        return html::message(
-            StatusCode::FORBIDDEN,
-            &Chrome::plain("Sign out"),
-            "Sign out failed",
-            "The form expired; go back and try again.",
-            None,
-        );
-    }
     if let Ok(Some(ctx)) = web_client(&state, session.tenant).await
         && let Err(e) = state.identity.revoke(&ctx, &session.refresh, &meta).await
     {

@@ -1,14 +1,14 @@
 //! The numbers page: statistics, the latest numbers, and a form to add one.
 
 use askama::Template;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_domain::Role;
 use cairn_numbers::{NumberValue, NumbersService, PageLimit};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal};
+use super::{CsrfForm, Member, Nav, Page, PageError, Readonly, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -42,19 +42,10 @@ struct NumbersPage<'a> {
     rows: Vec<Row>,
 }
 
-async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>) -> Response {
-    if !s.is(Role::Readonly) {
-        return s.forbidden(state, "Your role cannot see numbers.").await;
-    }
+async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>) -> Result<Response, PageError> {
     let limit = PageLimit::parse(None).expect("the default page size is valid");
-    let page = match NumbersService::list(&s.db, limit, None).await {
-        Ok(p) => p,
-        Err(e) => return internal(e),
-    };
-    let stats = match NumbersService::stats(&s.db).await {
-        Ok(st) => st,
-        Err(e) => return internal(e),
-    };
+    let page = NumbersService::list(&s.db, limit, None).await?;
+    let stats = NumbersService::stats(&s.db).await?;
     let dash = |v: Option<f64>| v.map(fmt_number).unwrap_or_else(|| "–".into());
     let (c, nav) = s.shell(state, "Numbers", "numbers").await;
     let view = NumbersPage {
@@ -62,7 +53,7 @@ async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>)
         nav: &nav,
         notice: None,
         error: error.map(|e| e.1),
-        can_write: s.is(Role::Member),
+        can_write: s.can(Role::Member),
         stats: StatsView {
             count: stats.count,
             sum: fmt_number(stats.sum),
@@ -80,32 +71,28 @@ async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>)
             })
             .collect(),
     };
-    s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view)
+    Ok(s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
+pub(super) async fn page(State(state): State<AppState>, s: Page<Readonly>) -> Result<Response, PageError> {
     render(&state, &s, None).await
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct AddForm {
-    csrf: Option<String>,
+    #[serde(default)]
     value: String,
 }
 
-pub(super) async fn add(State(state): State<AppState>, s: Signed, Form(form): Form<AddForm>) -> Response {
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
-    }
-    if !s.is(Role::Member) {
-        return render(&state, &s, Some((StatusCode::FORBIDDEN, "Your role cannot add numbers."))).await;
-    }
+pub(super) async fn add(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    CsrfForm(form): CsrfForm<AddForm>,
+) -> Result<Response, PageError> {
     let value = form.value.trim().parse::<f64>().ok().and_then(|v| NumberValue::parse(v).ok());
     let Some(value) = value else {
         return render(&state, &s, Some((StatusCode::BAD_REQUEST, "Enter a finite number within ±1e15."))).await;
     };
-    match NumbersService::create(&s.db, value, &s.actor(), &s.meta).await {
-        Ok(_) => s.finish(&state, html::see_other("/app/numbers")),
-        Err(e) => internal(e),
-    }
+    NumbersService::create(&s.db, value, &s.actor(), &s.meta).await?;
+    Ok(s.finish(&state, html::see_other("/app/numbers")))
 }

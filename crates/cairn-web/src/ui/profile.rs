@@ -1,14 +1,14 @@
 //! The profile page: names, email subscriptions (user metadata) and password.
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use cairn_identity::{CurrentSession, IdentityError, User, UserPatch};
+use cairn_identity::{CurrentSession, User, UserPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Nav, Signed, internal, problem};
+use super::{CsrfForm, Nav, Page, PageError, Readonly, Signed, problem};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -33,19 +33,17 @@ pub(super) struct Done {
     done: Option<String>,
 }
 
-async fn me(state: &AppState, s: &Signed) -> Result<User, Response> {
-    match state.identity.get_user(&s.db, &s.principal.subject).await {
-        Ok(u) => Ok(u),
-        Err(IdentityError::NotFound(_)) => Err(s.forbidden(state, "This session belongs to no user.").await),
-        Err(e) => Err(internal(e)),
-    }
+/// The signed-in user (a web session is always a user's: users are disabled, never removed).
+async fn me(state: &AppState, s: &Signed) -> Result<User, PageError> {
+    Ok(state.identity.get_user(&s.db, &s.principal.subject).await?)
 }
 
-async fn render(state: &AppState, s: &Signed, message: Result<Option<&str>, (StatusCode, &str)>) -> Response {
-    let user = match me(state, s).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn render(
+    state: &AppState,
+    s: &Signed,
+    message: Result<Option<&str>, (StatusCode, &str)>,
+) -> Result<Response, PageError> {
+    let user = me(state, s).await?;
     let (c, nav) = s.shell(state, "Profile", "profile").await;
     let (notice, error, status) = match message {
         Ok(n) => (n, None, StatusCode::OK),
@@ -61,10 +59,14 @@ async fn render(state: &AppState, s: &Signed, message: Result<Option<&str>, (Sta
         family_name: &user.family_name,
         publish_history: user.user_metadata.get(PUBLISH_HISTORY).and_then(Value::as_bool).unwrap_or(false),
     };
-    s.render(state, status, &c, &view)
+    Ok(s.render(state, status, &c, &view))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
     let notice = match q.done.as_deref() {
         Some("saved") => Some("Profile saved."),
         Some("password") => Some("Password changed."),
@@ -75,7 +77,6 @@ pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Que
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ProfileForm {
-    csrf: Option<String>,
     #[serde(default)]
     given_name: String,
     #[serde(default)]
@@ -83,14 +84,12 @@ pub(super) struct ProfileForm {
     publish_history: Option<String>,
 }
 
-pub(super) async fn save(State(state): State<AppState>, s: Signed, Form(form): Form<ProfileForm>) -> Response {
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
-    }
-    let user = match me(&state, &s).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+pub(super) async fn save(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    let user = me(&state, &s).await?;
     let mut metadata = Map::new();
     metadata.insert(PUBLISH_HISTORY.into(), Value::Bool(form.publish_history.is_some()));
     let patch = UserPatch {
@@ -101,34 +100,29 @@ pub(super) async fn save(State(state): State<AppState>, s: Signed, Form(form): F
         sso_required: None,
     };
     match state.identity.update_user(&s.db, &user.id, patch, &s.actor(), &s.meta).await {
-        Ok(_) => s.finish(&state, html::see_other("/app/profile?done=saved")),
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Err((status, &msg))).await,
-            Err(e) => internal(e),
-        },
+        Ok(_) => Ok(s.finish(&state, html::see_other("/app/profile?done=saved"))),
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Err((status, &msg))).await
+        }
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct PasswordForm {
-    csrf: Option<String>,
+    #[serde(default)]
     current_password: String,
+    #[serde(default)]
     new_password: String,
 }
 
 pub(super) async fn password(
     State(state): State<AppState>,
     headers: HeaderMap,
-    s: Signed,
-    Form(form): Form<PasswordForm>,
-) -> Response {
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
-    }
-    let user = match me(&state, &s).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+    s: Page<Readonly>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    let user = me(&state, &s).await?;
     // This browser stays signed in: its web session's family and its provider session.
     let session = CurrentSession {
         family: s.principal.family.clone(),
@@ -147,10 +141,10 @@ pub(super) async fn password(
         )
         .await;
     match changed {
-        Ok(_) => s.finish(&state, html::see_other("/app/profile?done=password")),
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Err((status, &msg))).await,
-            Err(e) => internal(e),
-        },
+        Ok(_) => Ok(s.finish(&state, html::see_other("/app/profile?done=password"))),
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Err((status, &msg))).await
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! edit, publish and delete forms and its publish history.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, rfc3339};
@@ -11,14 +11,13 @@ use cairn_records::{RecordInput, RecordPatch, Records, RecordsError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Nav, Signed, internal};
+use super::{CsrfForm, Member, Nav, Page, PageError, Readonly, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
 /// What the create and edit forms hold (as typed, so an error keeps the input).
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RecordForm {
-    csrf: Option<String>,
     #[serde(default)]
     title: String,
     #[serde(default)]
@@ -29,7 +28,7 @@ pub(super) struct RecordForm {
 
 impl RecordForm {
     fn of(r: &Record) -> Self {
-        Self { csrf: None, title: r.title.clone(), tags: r.tags.join(", "), body: r.body.clone() }
+        Self { title: r.title.clone(), tags: r.tags.join(", "), body: r.body.clone() }
     }
 
     fn tags(&self) -> Value {
@@ -121,14 +120,8 @@ async fn list(
     q: &PageQuery,
     form: RecordForm,
     error: Option<(StatusCode, &str)>,
-) -> Response {
-    if !s.is(Role::Readonly) {
-        return s.forbidden(state, "Your role cannot see records.").await;
-    }
-    let (rows, next) = match rows(state, s, q).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
+) -> Result<Response, PageError> {
+    let (rows, next) = rows(state, s, q).await?;
     let list_url = match q.cursor() {
         Some(c) => format!("/app/records/list?cursor={c}"),
         None => "/app/records/list".into(),
@@ -139,14 +132,14 @@ async fn list(
         nav: &nav,
         notice: None,
         error: error.map(|e| e.1),
-        can_write: s.is(Role::Member),
+        can_write: s.can(Role::Member),
         open_form: error.is_some(),
         form,
         rows,
         next,
         list_url,
     };
-    s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view)
+    Ok(s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view))
 }
 
 #[derive(Template)]
@@ -174,49 +167,39 @@ async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, 
 }
 
 /// The list alone, which the page's script swaps in when an event arrives.
-pub(super) async fn fragment(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
-    if !s.is(Role::Readonly) {
-        return s.forbidden(&state, "Your role cannot see records.").await;
-    }
-    match rows(&state, &s, &q).await {
-        Ok((rows, next)) => s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows, next }),
-        Err(e) => internal(e),
-    }
+pub(super) async fn fragment(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let (rows, next) = rows(&state, &s, &q).await?;
+    Ok(s.render(&state, StatusCode::OK, &Chrome::plain("Records"), &ListFragment { rows, next }))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<PageQuery>) -> Response {
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
     list(&state, &s, &q, RecordForm::default(), None).await
 }
 
-pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<RecordForm>) -> Response {
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return list(
-            &state,
-            &s,
-            &PageQuery::default(),
-            form,
-            Some((StatusCode::FORBIDDEN, "The form expired; try again.")),
-        )
-        .await;
-    }
-    if !s.is(Role::Member) {
-        return list(
-            &state,
-            &s,
-            &PageQuery::default(),
-            form,
-            Some((StatusCode::FORBIDDEN, "Your role cannot create records.")),
-        )
-        .await;
-    }
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    CsrfForm(form): CsrfForm<RecordForm>,
+) -> Result<Response, PageError> {
     let input = match form.input() {
         Ok(i) => i,
         Err(e) => return list(&state, &s, &PageQuery::default(), form, Some((StatusCode::BAD_REQUEST, &e))).await,
     };
-    match records(&state, &s).create(vec![input], &s.actor(), &s.meta).await {
-        Ok(created) => s.finish(&state, html::see_other(&format!("/app/records/{}", created[0].id))),
-        Err(e) => internal(e),
-    }
+    let created = records(&state, &s).create(vec![input], &s.actor(), &s.meta).await?;
+    Ok(s.finish(&state, html::see_other(&format!("/app/records/{}", created[0].id))))
+}
+
+/// The 404 page for a record id that names no record of this organization.
+async fn no_record(state: &AppState, s: &Signed) -> Response {
+    s.not_found(state, "No such record", ("/app/records", "Records")).await
 }
 
 async fn one(
@@ -225,21 +208,14 @@ async fn one(
     id: &str,
     form: Option<RecordForm>,
     msg: Option<(StatusCode, &str)>,
-) -> Response {
-    if !s.is(Role::Readonly) {
-        return s.forbidden(state, "Your role cannot see records.").await;
-    }
-    let not_found = || html::see_other("/app/records");
-    let Ok(id) = model::parse_id(id, "id") else { return not_found() };
+) -> Result<Response, PageError> {
+    let Ok(id) = model::parse_id(id, "id") else { return Ok(no_record(state, s).await) };
     let r = match records(state, s).get(&id).await {
         Ok(r) => r,
-        Err(RecordsError::NotFound) => return not_found(),
-        Err(e) => return internal(e),
+        Err(RecordsError::NotFound) => return Ok(no_record(state, s).await),
+        Err(e) => return Err(e.into()),
     };
-    let history = match records(state, s).history(&id).await {
-        Ok(h) => h,
-        Err(e) => return internal(e),
-    };
+    let history = records(state, s).history(&id).await?;
     let (c, nav) = s.shell(state, &r.title, "records").await;
     let (notice, error) = match msg {
         Some((StatusCode::OK, m)) => (Some(m), None),
@@ -251,7 +227,7 @@ async fn one(
         nav: &nav,
         notice,
         error,
-        can_write: s.is(Role::Member),
+        can_write: s.can(Role::Member),
         id: r.id.clone(),
         title: r.title.clone(),
         version: r.version,
@@ -269,102 +245,116 @@ async fn one(
             })
             .collect(),
     };
-    s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view)
+    Ok(s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view))
 }
 
-pub(super) async fn show(State(state): State<AppState>, s: Signed, Path(id): Path<String>) -> Response {
-    one(&state, &s, &id, None, None).await
+/// What a record's page says after a change (post/redirect/get).
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+    version: Option<i64>,
 }
 
-/// Checks the form's CSRF token and the member role; the refusal page when either fails.
-async fn may_change(state: &AppState, s: &Signed, id: &str, csrf: Option<&str>) -> Option<Response> {
-    if !s.csrf_ok(csrf) {
-        return Some(one(state, s, id, None, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await);
-    }
-    if !s.is(Role::Member) {
-        return Some(one(state, s, id, None, Some((StatusCode::FORBIDDEN, "Your role cannot change records."))).await);
-    }
-    None
+pub(super) async fn show(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    Path(id): Path<String>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let notice = match (q.done.as_deref(), q.version) {
+        (Some("published"), Some(v)) => Some(format!("Published version {v}. Subscribers are being notified.")),
+        (Some("saved"), _) => Some("Saved.".to_owned()),
+        _ => None,
+    };
+    one(&state, &s, &id, None, notice.as_deref().map(|n| (StatusCode::OK, n))).await
 }
 
 pub(super) async fn save(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Member>,
     Path(id): Path<String>,
-    Form(form): Form<RecordForm>,
-) -> Response {
-    if let Some(refused) = may_change(&state, &s, &id, form.csrf.as_deref()).await {
-        return refused;
-    }
-    let Ok(rid) = model::parse_id(&id, "id") else { return html::see_other("/app/records") };
+    CsrfForm(form): CsrfForm<RecordForm>,
+) -> Result<Response, PageError> {
+    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let patch = match form.patch() {
         Ok(p) => p,
         Err(e) => return one(&state, &s, &id, Some(form), Some((StatusCode::BAD_REQUEST, &e))).await,
     };
     match records(&state, &s).update(&rid, patch, &s.actor(), &s.meta).await {
-        Ok(_) => s.finish(&state, html::see_other(&format!("/app/records/{rid}"))),
-        Err(RecordsError::NotFound) => html::see_other("/app/records"),
-        Err(e) => internal(e),
+        Ok(_) => Ok(s.finish(&state, html::see_other(&format!("/app/records/{rid}?done=saved")))),
+        Err(RecordsError::NotFound) => Ok(no_record(&state, &s).await),
+        Err(e) => Err(e.into()),
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct PublishForm {
-    csrf: Option<String>,
     #[serde(default)]
     note: String,
 }
 
 pub(super) async fn publish(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Member>,
     Path(id): Path<String>,
-    Form(form): Form<PublishForm>,
-) -> Response {
-    if let Some(refused) = may_change(&state, &s, &id, form.csrf.as_deref()).await {
-        return refused;
-    }
-    let Ok(rid) = model::parse_id(&id, "id") else { return html::see_other("/app/records") };
+    CsrfForm(form): CsrfForm<PublishForm>,
+) -> Result<Response, PageError> {
+    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let note = match model::parse_note(Some(&json!(form.note))) {
         Ok(n) => n,
         Err(e) => return one(&state, &s, &id, None, Some((StatusCode::BAD_REQUEST, &e.message))).await,
     };
     match records(&state, &s).publish(&rid, note, &s.actor(), &s.meta).await {
         Ok(p) => {
-            let msg = format!("Published version {}. Subscribers are being notified.", p.version);
-            s.finish(&state, one(&state, &s, &rid, None, Some((StatusCode::OK, &msg))).await)
+            let to = format!("/app/records/{rid}?done=published&version={}", p.version);
+            Ok(s.finish(&state, html::see_other(&to)))
         }
-        Err(RecordsError::NotFound) => html::see_other("/app/records"),
-        Err(e) => internal(e),
+        Err(RecordsError::NotFound) => Ok(no_record(&state, &s).await),
+        Err(e) => Err(e.into()),
     }
 }
 
 #[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: Option<String>,
+pub(super) struct DeleteForm {}
+
+/// Asks before deleting: the delete button leads here, and this page's form posts.
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    let r = match records(&state, &s).get(&rid).await {
+        Ok(r) => r,
+        Err(RecordsError::NotFound) => return Ok(no_record(&state, &s).await),
+        Err(e) => return Err(e.into()),
+    };
+    let question = format!("Delete “{}”? Its publish history goes with it.", r.title);
+    Ok(super::confirm(
+        &state,
+        &s,
+        "Delete record",
+        &question,
+        &format!("/app/records/{rid}/delete"),
+        "Delete",
+        &format!("/app/records/{rid}"),
+    )
+    .await)
 }
 
 pub(super) async fn delete(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Member>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if let Some(refused) = may_change(&state, &s, &id, form.csrf.as_deref()).await {
-        return refused;
-    }
-    let Ok(rid) = model::parse_id(&id, "id") else { return html::see_other("/app/records") };
-    match records(&state, &s).delete(&[rid], &s.actor(), &s.meta).await {
-        Ok(_) => s.finish(&state, html::see_other("/app/records")),
-        Err(e) => internal(e),
-    }
+    CsrfForm(DeleteForm {}): CsrfForm<DeleteForm>,
+) -> Result<Response, PageError> {
+    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    records(&state, &s).delete(&[rid], &s.actor(), &s.meta).await?;
+    Ok(s.finish(&state, html::see_other("/app/records")))
 }
 
 /// The records page's live feed: the tenant's events, for a signed-in reader.
-pub(super) async fn stream(State(state): State<AppState>, s: Signed, headers: HeaderMap) -> Response {
-    if !s.is(Role::Readonly) {
-        return s.forbidden(&state, "Your role cannot see records.").await;
-    }
+pub(super) async fn stream(State(state): State<AppState>, s: Page<Readonly>, headers: HeaderMap) -> Response {
     match crate::api::events::live(&state, s.db.clone(), s.tenant.id, &s.principal, &headers).await {
         Ok(sse) => sse.into_response(),
         Err(e) => e.into_response(),

@@ -2,14 +2,14 @@
 //! temporary password (which is also how an invitation is resent).
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_domain::Role;
 use cairn_identity::{Email, NewUser, User, UserStatus};
 use serde::Deserialize;
 
-use super::{Nav, Signed, internal, problem};
+use super::{Admin, CsrfForm, Nav, Page, PageError, Signed, problem};
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -24,11 +24,15 @@ struct UserRow {
     status: &'static str,
     disabled: bool,
     role: String,
+    role_label: &'static str,
     reset_label: &'static str,
+    /// The signed-in admin's own row: no disabling, resetting or changing their own role
+    /// from here (the server refuses the first and the last; a reset would sign them out).
+    is_me: bool,
 }
 
-impl From<User> for UserRow {
-    fn from(u: User) -> Self {
+impl UserRow {
+    fn of(u: User, me: &str) -> Self {
         let name = format!("{} {}", u.given_name, u.family_name).trim().to_owned();
         Self {
             status: match u.status {
@@ -43,6 +47,13 @@ impl From<User> for UserRow {
             },
             disabled: u.status == UserStatus::Disabled,
             role: u.roles.iter().max().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            role_label: match u.roles.iter().max() {
+                Some(Role::Admin) => "Admin",
+                Some(Role::Member) => "Member",
+                Some(Role::Readonly) => "Read-only",
+                None => "Default role",
+            },
+            is_me: u.id == me,
             id: u.id,
             email: u.email.to_string(),
             name,
@@ -84,14 +95,8 @@ async fn render(
     s: &Signed,
     message: Result<Option<&str>, (StatusCode, &str)>,
     email: &str,
-) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(state, "Only admins manage users.").await;
-    }
-    let mut users = match state.identity.list_users(&s.db, SHOWN + 1, None).await {
-        Ok(u) => u,
-        Err(e) => return internal(e),
-    };
+) -> Result<Response, PageError> {
+    let mut users = state.identity.list_users(&s.db, SHOWN + 1, None).await?;
     let more = users.len() as i64 > SHOWN;
     users.truncate(SHOWN as usize);
     let (c, nav) = s.shell(state, "Users", "users").await;
@@ -104,15 +109,19 @@ async fn render(
         nav: &nav,
         notice,
         error,
-        users: users.into_iter().map(UserRow::from).collect(),
+        users: users.into_iter().map(|u| UserRow::of(u, &s.principal.subject)).collect(),
         more,
         role_options: &ROLE_OPTIONS,
         form_email: email,
     };
-    s.render(state, status, &c, &view)
+    Ok(s.render(state, status, &c, &view))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed, Query(q): Query<Done>) -> Response {
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
     render(&state, &s, Ok(notice(q.done.as_deref())), "").await
 }
 
@@ -125,7 +134,6 @@ fn role_list(raw: Option<&str>) -> Result<Vec<Role>, ()> {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct CreateForm {
-    csrf: Option<String>,
     email: String,
     #[serde(default)]
     given_name: String,
@@ -134,13 +142,11 @@ pub(super) struct CreateForm {
     role: Option<String>,
 }
 
-pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form): Form<CreateForm>) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins manage users.").await;
-    }
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again.")), &form.email).await;
-    }
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<Response, PageError> {
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(e) => return render(&state, &s, Err((StatusCode::BAD_REQUEST, &e.to_string())), &form.email).await,
@@ -152,33 +158,26 @@ pub(super) async fn create(State(state): State<AppState>, s: Signed, Form(form):
     match state.identity.create_user(&s.tenant, &s.db, new, &s.actor(), &s.meta).await {
         Ok((_, invitation)) => {
             state.identity.deliver(invitation.message);
-            s.finish(&state, html::see_other("/app/users?done=created"))
+            Ok(s.finish(&state, html::see_other("/app/users?done=created")))
         }
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Err((status, &msg)), &form.email).await,
-            Err(e) => internal(e),
-        },
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Err((status, &msg)), &form.email).await
+        }
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ActionForm {
-    csrf: Option<String>,
     role: Option<String>,
 }
 
 pub(super) async fn act(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Admin>,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins manage users.").await;
-    }
-    if !s.csrf_ok(form.csrf.as_deref()) {
-        return render(&state, &s, Err((StatusCode::FORBIDDEN, "The form expired; try again.")), "").await;
-    }
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<Response, PageError> {
     let (identity, actor) = (&state.identity, s.actor());
     let result = match action.as_str() {
         "roles" => match role_list(form.role.as_deref()) {
@@ -196,10 +195,48 @@ pub(super) async fn act(
         _ => return render(&state, &s, Err((StatusCode::NOT_FOUND, "No such action.")), "").await,
     };
     match result {
-        Ok(()) => s.finish(&state, html::see_other(&format!("/app/users?done={action}"))),
-        Err(e) => match problem(e) {
-            Ok((status, msg)) => render(&state, &s, Err((status, &msg)), "").await,
-            Err(e) => internal(e),
-        },
+        Ok(()) => Ok(s.finish(&state, html::see_other(&format!("/app/users?done={action}")))),
+        Err(e) => {
+            let (status, msg) = problem(e)?;
+            render(&state, &s, Err((status, &msg)), "").await
+        }
     }
+}
+
+/// Asks before disabling a user or resetting their password; other actions have no page.
+pub(super) async fn confirm(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let user = match state.identity.get_user(&s.db, &id).await {
+        Ok(u) => u,
+        Err(cairn_identity::IdentityError::NotFound(_)) => {
+            return Ok(s.not_found(&state, "No such user", ("/app/users", "Users")).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (heading, question, button) = match action.as_str() {
+        "disable" => (
+            "Disable user",
+            format!("Disable {}? They are signed out everywhere and cannot sign in until enabled.", user.email),
+            "Disable",
+        ),
+        "reset" if user.status == UserStatus::ForceChangePassword => (
+            "Resend invitation",
+            format!("Send {} a new invitation? The temporary password in the last one stops working.", user.email),
+            "Resend invitation",
+        ),
+        "reset" => (
+            "Reset password",
+            format!(
+                "Reset the password of {}? They are signed out everywhere and get a temporary password by mail.",
+                user.email
+            ),
+            "Reset password",
+        ),
+        _ => return Ok(s.not_found(&state, "No such page", ("/app/users", "Users")).await),
+    };
+    let action_url = format!("/app/users/{}/{action}", user.id);
+    Ok(super::confirm(&state, &s, heading, &question, &action_url, button, "/app/users").await)
 }

@@ -2,16 +2,17 @@
 //! delete it, and read its delivery log.
 
 use askama::Template;
-use axum::extract::{Path, RawForm, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use cairn_domain::{Role, events, rfc3339};
+use cairn_domain::{events, rfc3339};
 use cairn_events::EventsError;
 use cairn_events::webhooks;
 
-use super::{Nav, Signed, internal};
+use super::{Admin, CsrfForm, Flash, Nav, Page, PageError, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
+use serde::Deserialize;
 
 struct HookRow {
     id: String,
@@ -56,24 +57,12 @@ struct WebhookPage<'a> {
 }
 
 /// What the add form held, kept when it is shown again with an error.
-#[derive(Default)]
-struct Draft {
-    csrf: Option<String>,
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct Draft {
+    #[serde(default)]
     url: String,
+    #[serde(default)]
     events: Vec<String>,
-}
-
-fn draft(body: &[u8]) -> Draft {
-    let mut d = Draft::default();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "csrf" => d.csrf = Some(v.into_owned()),
-            "url" => d.url = v.trim().to_owned(),
-            "events" => d.events.push(v.into_owned()),
-            _ => {}
-        }
-    }
-    d
 }
 
 async fn render(
@@ -82,14 +71,8 @@ async fn render(
     d: &Draft,
     revealed: Option<(&str, &str)>,
     msg: Option<(StatusCode, &str)>,
-) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(state, "Only admins manage webhooks.").await;
-    }
-    let hooks = match webhooks::list(&s.db).await {
-        Ok(h) => h,
-        Err(e) => return internal(e),
-    };
+) -> Result<Response, PageError> {
+    let hooks = webhooks::list(&s.db).await?;
     let (c, nav) = s.shell(state, "Webhooks", "webhooks").await;
     let (notice, error) = match msg {
         Some((StatusCode::OK, m)) => (Some(m), None),
@@ -102,29 +85,42 @@ async fn render(
         notice,
         error,
         revealed,
-        url: &d.url,
+        url: d.url.trim(),
         types: events::ALL.iter().map(|t| (*t, d.events.iter().any(|e| e == t))).collect(),
         hooks: hooks
             .into_iter()
             .map(|h| HookRow { id: h.id, url: h.url, events: h.events.join(", "), created_at: rfc3339(h.created_at) })
             .collect(),
     };
-    s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view)
+    Ok(s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view))
 }
 
-pub(super) async fn page(State(state): State<AppState>, s: Signed) -> Response {
-    render(&state, &s, &Draft::default(), None, None).await
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
 }
 
-pub(super) async fn create(State(state): State<AppState>, s: Signed, RawForm(body): RawForm) -> Response {
-    let d = draft(&body);
-    if !s.csrf_ok(d.csrf.as_deref()) {
-        return render(&state, &s, &d, None, Some((StatusCode::FORBIDDEN, "The form expired; try again."))).await;
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    headers: HeaderMap,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    if let Some(flash) = Flash::take(&state, &s, &headers, "webhooks") {
+        let msg = Some((StatusCode::OK, flash.notice.as_str()));
+        let page = render(&state, &s, &Draft::default(), Some((&flash.id, &flash.secret)), msg).await?;
+        return Ok(Flash::clear(&state, page));
     }
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins manage webhooks.").await;
-    }
-    let checked = webhooks::check_url(&d.url, &state.identity.outbound)
+    let msg = (q.done.as_deref() == Some("deleted")).then_some((StatusCode::OK, "Webhook deleted."));
+    render(&state, &s, &Draft::default(), None, msg).await
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(d): CsrfForm<Draft>,
+) -> Result<Response, PageError> {
+    let checked = webhooks::check_url(d.url.trim(), &state.identity.outbound)
         .and_then(|url| Ok((url, webhooks::check_events(&d.events, &events::ALL)?)));
     let (url, types) = match checked {
         Ok(ok) => ok,
@@ -132,55 +128,63 @@ pub(super) async fn create(State(state): State<AppState>, s: Signed, RawForm(bod
     };
     match webhooks::create(&s.db, state.store.master_key(), url, types, &s.actor(), &s.meta).await {
         Ok((hook, secret)) => {
-            let page = render(&state, &s, &Draft::default(), Some((&hook.id, &secret)), None).await;
-            s.finish(&state, page)
+            let notice = format!("Webhook added for {}.", hook.url);
+            Ok(Flash::new(&s, "webhooks", &hook.id, &secret, &notice).redirect(&state, &s, "/app/webhooks"))
         }
         Err(EventsError::Validation(v)) => {
             render(&state, &s, &d, None, Some((StatusCode::BAD_REQUEST, &v.to_string()))).await
         }
-        Err(e) => internal(e),
+        Err(e) => Err(e.into()),
     }
 }
+
+/// The 404 page for a webhook id that names none of this organization's.
+async fn no_webhook(state: &AppState, s: &Signed) -> Response {
+    s.not_found(state, "No such webhook", ("/app/webhooks", "Webhooks")).await
+}
+
+/// Asks before deleting a webhook.
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let hook = match webhooks::get(&s.db, &id).await {
+        Ok(h) => h,
+        Err(EventsError::NotFound(_)) => return Ok(no_webhook(&state, &s).await),
+        Err(e) => return Err(e.into()),
+    };
+    let question = format!("Delete the webhook to {}? Deliveries still pending to it end unsent.", hook.url);
+    let action = format!("/app/webhooks/{}/delete", hook.id);
+    Ok(super::confirm(&state, &s, "Delete webhook", &question, &action, "Delete", "/app/webhooks").await)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct DeleteForm {}
 
 pub(super) async fn delete(
     State(state): State<AppState>,
-    s: Signed,
+    s: Page<Admin>,
     Path(id): Path<String>,
-    RawForm(body): RawForm,
-) -> Response {
-    let d = draft(&body);
-    if !s.csrf_ok(d.csrf.as_deref()) {
-        return render(
-            &state,
-            &s,
-            &Draft::default(),
-            None,
-            Some((StatusCode::FORBIDDEN, "The form expired; try again.")),
-        )
-        .await;
-    }
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins manage webhooks.").await;
-    }
+    CsrfForm(DeleteForm {}): CsrfForm<DeleteForm>,
+) -> Result<Response, PageError> {
     match webhooks::delete(&s.db, &id, &s.actor(), &s.meta).await {
-        Ok(()) | Err(EventsError::NotFound(_)) => s.finish(&state, html::see_other("/app/webhooks")),
-        Err(e) => internal(e),
+        Ok(()) | Err(EventsError::NotFound(_)) => Ok(s.finish(&state, html::see_other("/app/webhooks?done=deleted"))),
+        Err(e) => Err(e.into()),
     }
 }
 
-pub(super) async fn log(State(state): State<AppState>, s: Signed, Path(id): Path<String>) -> Response {
-    if !s.is(Role::Admin) {
-        return s.forbidden(&state, "Only admins manage webhooks.").await;
-    }
+pub(super) async fn log(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let hook = match webhooks::get(&s.db, &id).await {
         Ok(h) => h,
-        Err(EventsError::NotFound(_)) => return html::see_other("/app/webhooks"),
-        Err(e) => return internal(e),
+        Err(EventsError::NotFound(_)) => return Ok(no_webhook(&state, &s).await),
+        Err(e) => return Err(e.into()),
     };
-    let attempts = match webhooks::attempts(&s.db, &id, 200, None).await {
-        Ok(a) => a,
-        Err(e) => return internal(e),
-    };
+    let attempts = webhooks::attempts(&s.db, &id, 200, None).await?;
     let (c, nav) = s.shell(&state, "Webhook deliveries", "webhooks").await;
     let view = WebhookPage {
         c: &c,
@@ -202,5 +206,5 @@ pub(super) async fn log(State(state): State<AppState>, s: Signed, Path(id): Path
             })
             .collect(),
     };
-    s.render(&state, StatusCode::OK, &c, &view)
+    Ok(s.render(&state, StatusCode::OK, &c, &view))
 }

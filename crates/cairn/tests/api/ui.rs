@@ -204,8 +204,12 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     assert!(insecure.body.contains("value=\"Portal\""), "the form keeps what was typed");
     let created = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
         ("redirect_uris", "https://portal.example/cb\nhttps://portal.example/cb2"), ("post_logout_uris", "")]).await;
-    assert_eq!(created.status, 201, "{}", created.body);
+    // Post/redirect/get: the secret rides a one-time flash to the page the form redirects to.
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert!(created.location.as_deref().is_some_and(|l| l.ends_with("/app/clients")), "{:?}", created.location);
+    let created = browser.follow(created).await;
     let secret = secret_of(&created).expect("the secret is shown");
+    assert!(secret_of(&browser.get("/app/clients").await).is_none(), "a refresh does not show it again");
     let admin = app.token(&acme, Role::Admin);
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
     let id = clients[0]["client_id"].as_str().unwrap().to_owned();
@@ -214,16 +218,21 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200);
     // The list never shows it again.
     assert!(secret_of(&browser.get("/app/clients").await).is_none());
-    let rotated = browser.post_form(&format!("/app/clients/{id}/rotate"), &[("csrf", &token)]).await;
+    let ask = browser.get(&format!("/app/clients/{id}/rotate")).await;
+    assert!(ask.status == 200 && ask.body.contains("stops working at once"), "rotating asks first: {}", ask.body);
+    assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200, "asking changes nothing");
+    let rotated = browser.follow(browser.post_form(&format!("/app/clients/{id}/rotate"), &[("csrf", &csrf(&ask))]).await).await;
     let new_secret = secret_of(&rotated).unwrap();
     assert_ne!(new_secret, secret);
     assert_eq!(introspect(secret).await.unwrap().status(), 401);
     let public = browser.post_form("/app/clients", &[("csrf", &token), ("name", "SPA"), ("kind", "public"),
         ("redirect_uris", "http://localhost:3000/cb")]).await;
-    assert_eq!(public.status, 201);
-    assert!(secret_of(&public).is_none(), "a public client has no secret");
+    assert_eq!(public.status, 303);
+    assert!(secret_of(&browser.follow(public).await).is_none(), "a public client has no secret");
     let service = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Importer"), ("kind", "service"), ("service_role", "member")]).await;
-    assert_eq!(service.status, 201);
+    assert_eq!(service.status, 303);
+    assert!(browser.get(&format!("/app/clients/{id}/delete")).await.body.contains("Delete Portal?"));
+    assert_eq!(browser.get("/app/clients/nope/delete").await.status, 404);
     let deleted = browser.post_form(&format!("/app/clients/{id}/delete"), &[("csrf", &token)]).await;
     assert_eq!(deleted.status, 303);
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
@@ -301,21 +310,29 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     let saved = browser.post_form(&path, &[("csrf", &token), ("title", "Field guide 2"), ("tags", "ops"), ("body", "Step one, two")]).await;
     assert_eq!(saved.status, 303);
     let published = browser.post_form(&format!("{path}/publish"), &[("csrf", &token), ("note", "First release")]).await;
-    assert_eq!(published.status, 200);
+    assert_eq!(published.status, 303, "a refresh does not publish again");
+    let published = browser.follow(published).await;
     assert!(published.body.contains("Published version 1") && published.body.contains("First release"), "{}", published.body);
     let forged = browser.post_form(&format!("{path}/publish"), &[("csrf", "forged"), ("note", "x")]).await;
     assert_eq!(forged.status, 403);
     let list = browser.get("/app/records").await;
     assert!(list.body.contains("Field guide 2") && list.body.contains("v1"), "{}", list.body);
+    let ask = browser.get(&format!("{path}/delete")).await;
+    assert!(ask.status == 200 && ask.body.contains("Delete “Field guide 2”?"), "deleting asks first: {}", ask.body);
+    assert!(browser.get("/app/records").await.body.contains("Field guide 2"), "asking changes nothing");
     let deleted = browser.post_form(&format!("{path}/delete"), &[("csrf", &token)]).await;
     assert_eq!(deleted.status, 303);
+    let gone = browser.get(&path).await;
+    assert_eq!(gone.status, 404, "an unknown record says so");
+    assert!(gone.body.contains("No such record"), "{}", gone.body);
     assert!(browser.get("/app/records").await.body.contains("No records yet"));
     // Members do not see failed deliveries; the page is for admins, and the refusal is audited.
     assert_eq!(browser.get("/app/events").await.status, 403);
     let acme = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse("acme").unwrap()).await.unwrap();
     let admin = app.token(&cairn_testkit::TestTenant { id: acme.id, slug: acme.slug }, Role::Admin);
     let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(denied["items"][0]["details"]["reason"], "Only admins see failed deliveries.", "{denied}");
+    assert_eq!(denied["items"][0]["details"]["reason"], "requires the admin role", "{denied}");
+    assert_eq!(denied["items"][0]["details"]["attempted"], "GET /app/events", "{denied}");
     let script = browser.get("/static/live.js").await;
     assert!(script.body.contains("EventSource"));
 });
@@ -347,8 +364,11 @@ backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) 
     let token = csrf(&page);
     let forged = browser.post_form("/app/events/all/replay", &[("csrf", "nope")]).await;
     assert_eq!(forged.status, 403);
+    let ask = browser.get("/app/events/all/replay").await;
+    assert!(ask.status == 200 && ask.body.contains("Queue all 1 failed deliveries again?"), "{}", ask.body);
     let done = browser.post_form("/app/events/all/replay", &[("csrf", &token)]).await;
-    assert_eq!(done.status, 200);
+    assert_eq!(done.status, 303, "a refresh of the result does not replay again");
+    let done = browser.follow(done).await;
     assert!(done.body.contains("1 queued again"), "{}", done.body);
     let got = receiver.wait_for(2, std::time::Duration::from_secs(20)).await;
     assert_eq!(got[1].status, 200);
@@ -376,7 +396,8 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     let added = browser
         .post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")])
         .await;
-    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.status, 303, "{}", added.body);
+    let added = browser.follow(added).await;
     let secret = added.body.split("<code id=\"secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
     let again = browser.get("/app/webhooks").await;
@@ -396,6 +417,9 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     })
     .await;
     assert!(log.body.contains(">200<"), "{}", log.body);
+    let ask = browser.get(&format!("/app/webhooks/{id}/delete")).await;
+    assert!(ask.body.contains(&format!("Delete the webhook to {}", receiver.url)), "{}", ask.body);
+    assert_eq!(browser.get("/app/webhooks/01900000-0000-7000-8000-000000000000").await.status, 404);
     let deleted = browser.post_form(&format!("/app/webhooks/{id}/delete"), &[("csrf", &token)]).await;
     assert_eq!(deleted.status, 303);
     assert!(browser.get("/app/webhooks").await.body.contains("No webhooks yet"));
@@ -443,4 +467,50 @@ backend_test!(async fn a_page_opened_on_another_loopback_name_moves_to_the_publi
     // The public URL's own name is served as it is.
     let resp = client.get(app.url("/t/default/")).send().await.unwrap();
     assert_ne!(resp.status(), 307);
+});
+
+/// Users of `tenant` by email, as the API lists them.
+async fn user_ids(app: &TestApp, admin: &str) -> std::collections::HashMap<String, String> {
+    let users: Value = app.get("/api/v1/users", admin).send().await.unwrap().json().await.unwrap();
+    let items = users["items"].as_array().or_else(|| users.as_array()).cloned().unwrap_or_default();
+    items.iter().map(|u| (u["email"].as_str().unwrap().to_owned(), u["id"].as_str().unwrap().to_owned())).collect()
+}
+
+backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let admin = app.token(&acme, Role::Admin);
+    let ids = user_ids(&app, &admin).await;
+    // A member posting an admin form with a valid token: 403, audited, nothing created.
+    let bob = Browser::new(&app.base_url);
+    web_sign_in(&bob, "acme", "bob@acme.test", PASSWORD).await;
+    let token = csrf(&bob.get("/app/numbers").await);
+    let invite = bob.post_form("/app/users", &[("csrf", &token), ("email", "eve@acme.test")]).await;
+    assert_eq!(invite.status, 403, "{}", invite.body);
+    assert!(!user_ids(&app, &admin).await.contains_key("eve@acme.test"), "the refused form created nothing");
+    let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    let entry = &denied["items"][0];
+    assert_eq!((&entry["details"]["attempted"], &entry["actor"]["id"]), (&serde_json::json!("POST /app/users"), &serde_json::json!(ids["bob@acme.test"])), "{denied}");
+    // A form without this session's token changes nothing, whatever the role.
+    let ada = Browser::new(&app.base_url);
+    web_sign_in(&ada, "acme", "ada@acme.test", PASSWORD).await;
+    let forged = ada.post_form("/app/numbers", &[("csrf", &token), ("value", "7")]).await;
+    assert_eq!(forged.status, 403, "bob's token is not ada's");
+    let stats: Value = app.get("/api/v1/numbers/stats", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["count"], 0, "{stats}");
+    let added = ada.post_form("/app/numbers", &[("csrf", &csrf(&ada.get("/app/numbers").await)), ("value", "7")]).await;
+    assert_eq!(added.status, 303);
+    // The admin is not offered to disable, reset or re-role themselves; others, after asking.
+    let users = ada.get("/app/users").await;
+    let (me, other) = (&ids["ada@acme.test"], &ids["bob@acme.test"]);
+    assert!(!users.body.contains(&format!("/app/users/{me}/disable")) && !users.body.contains(&format!("/app/users/{me}/roles")), "{}", users.body);
+    assert!(users.body.contains(&format!("/app/users/{other}/disable")));
+    let ask = ada.get(&format!("/app/users/{other}/disable")).await;
+    assert!(ask.status == 200 && ask.body.contains("Disable bob@acme.test?"), "{}", ask.body);
+    let user: Value = app.get(&format!("/api/v1/users/{other}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_ne!(user["status"], "DISABLED", "asking changes nothing");
+    let done = ada.post_form(&format!("/app/users/{other}/disable"), &[("csrf", &csrf(&ask))]).await;
+    assert_eq!(done.status, 303);
+    let user: Value = app.get(&format!("/api/v1/users/{other}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(user["status"], "DISABLED", "{user}");
+    assert_eq!(ada.get("/app/users/nobody/disable").await.status, 404);
 });
