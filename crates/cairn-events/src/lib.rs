@@ -73,6 +73,7 @@ pub async fn enqueue(conn: &mut AnyConnection, event_id: &str, consumer: &str) -
 }
 
 /// The tenant's recent events, newest first, older than `before` (an event id) when given.
+/// Internal events (`internal.*`: account mail, reset requests) are never listed.
 pub async fn recent(db: &Db, tenant: TenantId, limit: i64, before: Option<&str>) -> Result<Vec<Event>, EventsError> {
     Ok(store::recent(db, tenant, limit, before).await?)
 }
@@ -80,6 +81,11 @@ pub async fn recent(db: &Db, tenant: TenantId, limit: i64, before: Option<&str>)
 /// Events after `after` (an event id) in id order, at most `limit`: the live stream's reads.
 pub async fn after(db: &Db, tenant: TenantId, after: Option<&str>, limit: i64) -> Result<Vec<Event>, EventsError> {
     Ok(store::after(db, tenant, after, limit).await?)
+}
+
+/// Whether the delivery of event `event_id` to `consumer` is done (delivered).
+pub async fn delivered(db: &Db, event_id: &str, consumer: &str) -> Result<bool, EventsError> {
+    Ok(store::delivery_state(db, event_id, consumer).await?.as_deref() == Some("done"))
 }
 
 /// Dead letters, most recently failed first.

@@ -184,6 +184,18 @@ pub(crate) async fn has_undispatched(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(n > 0)
 }
 
+/// Events a tenant's users may see: not Cairn's own `internal.*` work (account mail, reset
+/// requests), whose payloads are sealed and whose existence is nobody else's business.
+const PUBLIC: &str = "type NOT LIKE 'internal.%'";
+
+pub(crate) async fn delivery_state(db: &Db, event_id: &str, consumer: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT state FROM deliveries WHERE event_id = $1 AND consumer = $2")
+        .bind(event_id)
+        .bind(consumer)
+        .fetch_optional(db.reader())
+        .await
+}
+
 pub(crate) async fn recent(
     db: &Db,
     tenant: TenantId,
@@ -192,14 +204,16 @@ pub(crate) async fn recent(
 ) -> Result<Vec<Event>, sqlx::Error> {
     let rows = match before {
         Some(b) => {
-            sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id < $1 ORDER BY id DESC LIMIT $2"))
-                .bind(b)
-                .bind(limit)
-                .fetch_all(db.reader())
-                .await?
+            sqlx::query(&format!(
+                "SELECT {EVENT_COLUMNS} FROM outbox WHERE id < $1 AND {PUBLIC} ORDER BY id DESC LIMIT $2"
+            ))
+            .bind(b)
+            .bind(limit)
+            .fetch_all(db.reader())
+            .await?
         }
         None => {
-            sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1"))
+            sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE {PUBLIC} ORDER BY id DESC LIMIT $1"))
                 .bind(limit)
                 .fetch_all(db.reader())
                 .await?
@@ -214,11 +228,12 @@ pub(crate) async fn after(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Event>, sqlx::Error> {
-    let rows = sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"))
-        .bind(after.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(db.reader())
-        .await?;
+    let rows =
+        sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id > $1 AND {PUBLIC} ORDER BY id LIMIT $2"))
+            .bind(after.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(db.reader())
+            .await?;
     rows.iter().map(|r| event(tenant, r)).collect()
 }
 

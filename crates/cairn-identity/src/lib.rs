@@ -11,6 +11,7 @@
 mod clients;
 mod jws;
 mod keys;
+pub mod mail;
 pub mod model;
 pub mod password;
 pub mod provider;

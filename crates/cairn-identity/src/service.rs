@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{Role, TenantId, ValidationError, now_ms};
-use cairn_mail::templates::{self, Branding};
-use cairn_mail::{Mailer, Message};
+use cairn_mail::Mailer;
+use cairn_mail::templates::Branding;
 use cairn_store::sqlx::AnyConnection;
 use cairn_store::{Db, Store, Tenant};
 use serde_json::{Map, Value, json};
 
+use crate::mail::AccountMail;
 use crate::model::{Email, Settings, User, UserStatus, check_app_metadata, check_name, digest};
 use crate::password::{Argon2Pool, ResetCode};
 use crate::throttle::{self, MAX_BLOCK_MS, Verdict};
@@ -37,12 +38,12 @@ pub struct NewUser {
     pub roles: Vec<Role>,
 }
 
-/// An invitation: the message to mail and the temporary password it carries (for the
-/// first start's banner, which prints it instead of mailing it).
+/// An invitation: the temporary password (for the first start's banner, which prints it
+/// instead of mailing it), and the outbox event of its mail when one was queued.
 #[derive(Debug, Clone)]
 pub struct Invitation {
-    pub message: Message,
     pub temporary_password: String,
+    pub mail_event: Option<String>,
 }
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -159,18 +160,8 @@ impl Identity {
         format!("{}/t/{}/", self.public_url, tenant.slug)
     }
 
-    fn reset_url(&self, tenant: &Tenant) -> String {
+    pub(crate) fn reset_url(&self, tenant: &Tenant) -> String {
         format!("{}/t/{}/reset", self.public_url, tenant.slug)
-    }
-
-    /// Sends `message` in the background; a failure is logged (the admin can resend).
-    pub fn deliver(&self, message: Message) {
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&message).await {
-                tracing::error!(error = %e, subject = %message.subject, "mail not sent");
-            }
-        });
     }
 
     pub async fn get_user(&self, db: &Db, id: &str) -> Result<User, IdentityError> {
@@ -190,25 +181,8 @@ impl Identity {
         Ok(store::count_users(db).await?)
     }
 
-    fn invitation(
-        &self,
-        tenant: &Tenant,
-        settings: &Settings,
-        user: &User,
-        temporary_password: String,
-    ) -> Result<Invitation, IdentityError> {
-        let message = templates::invitation(
-            &self.branding(tenant, settings),
-            user.email.as_str(),
-            &temporary_password,
-            &self.sign_in_url(tenant),
-            TEMPORARY_PASSWORD_DAYS,
-        )?;
-        Ok(Invitation { message, temporary_password })
-    }
-
-    /// Creates a user with a temporary password; returns the user and the invitation to
-    /// send (the caller sends it, after this commit).
+    /// Creates a user with a temporary password and queues their invitation mail in the
+    /// same transaction ([`crate::mail`]).
     pub async fn create_user(
         &self,
         tenant: &Tenant,
@@ -216,6 +190,31 @@ impl Identity {
         new: NewUser,
         actor: &Actor,
         meta: &RequestMeta,
+    ) -> Result<(User, Invitation), IdentityError> {
+        self.insert_user(tenant, db, new, actor, meta, true).await
+    }
+
+    /// As [`Identity::create_user`], without the mail: the first start prints the first
+    /// admin's password instead (they may have no mailbox yet).
+    pub async fn create_user_unmailed(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        new: NewUser,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(User, Invitation), IdentityError> {
+        self.insert_user(tenant, db, new, actor, meta, false).await
+    }
+
+    async fn insert_user(
+        &self,
+        tenant: &Tenant,
+        db: &Db,
+        new: NewUser,
+        actor: &Actor,
+        meta: &RequestMeta,
+        mail: bool,
     ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
@@ -249,14 +248,22 @@ impl Identity {
             "email": user.email, "roles": user.roles, "given_name": user.given_name, "family_name": user.family_name,
         }));
         AuditService::record(db, &mut tx, entry).await?;
-        let settings = store::settings(&mut tx).await?;
+        let mail_event = if mail {
+            let invitation = AccountMail::Invitation { temporary_password: temporary.clone() };
+            Some(self.queue_mail(&mut tx, tenant.id, &user.id, invitation).await?)
+        } else {
+            None
+        };
         tx.commit().await?;
-        let invitation = self.invitation(tenant, &settings, &user, temporary)?;
-        Ok((user, invitation))
+        if mail {
+            self.wake(tenant.id).await;
+        }
+        Ok((user, Invitation { temporary_password: temporary, mail_event }))
     }
 
     /// Gives the user a new temporary password (status `FORCE_CHANGE_PASSWORD`), ends their
-    /// sessions, and returns the invitation to send. Also how an invitation is resent.
+    /// sessions, and queues the invitation mail with the change. Also how an invitation is
+    /// resent.
     pub async fn reset_to_temporary(
         &self,
         tenant: &Tenant,
@@ -283,11 +290,12 @@ impl Identity {
             .resource("user", &user.id)
             .details(json!({ "by": "admin", "temporary": true, "sessions_revoked": ended.total() }));
         AuditService::record(db, &mut tx, entry).await?;
-        let settings = store::settings(&mut tx).await?;
+        let invitation = AccountMail::Invitation { temporary_password: temporary.clone() };
+        let mail_event = self.queue_mail(&mut tx, tenant.id, &user.id, invitation).await?;
         tx.commit().await?;
         self.tokens.revocations().ended(tenant.id).await;
-        let invitation = self.invitation(tenant, &settings, &user, temporary)?;
-        Ok((user, invitation))
+        self.wake(tenant.id).await;
+        Ok((user, Invitation { temporary_password: temporary, mail_event: Some(mail_event) }))
     }
 
     /// Sets a password for automation (as Cognito's admin-set-user-password): permanent
@@ -542,19 +550,13 @@ impl Identity {
                 "recognised_device": recognised,
             });
             self.record_failed_sign_in(db, &actor, Outcome::Failure, email.as_ref(), details, meta).await?;
-            if !recognised
-                && attempts == throttle::ACCOUNT.pause_at
-                && let (Some(email), true) = (&email, actor.id != "anonymous")
-            {
-                let settings = self.settings(db).await?;
-                let message = templates::lockout(
-                    &self.branding(tenant, &settings),
-                    email.as_str(),
-                    throttle::ACCOUNT.pause_at as u32,
-                    (MAX_BLOCK_MS / 60_000) as u32,
-                    &self.reset_url(tenant),
-                )?;
-                self.deliver(message);
+            if !recognised && attempts == throttle::ACCOUNT.pause_at && actor.id != "anonymous" {
+                // The owner hears of the pause; the notice waits in the outbox while the
+                // mail server does not answer.
+                let mut tx = db.begin().await?;
+                self.queue_mail(&mut tx, tenant.id, &actor.id, AccountMail::Lockout).await?;
+                tx.commit().await?;
+                self.wake(tenant.id).await;
             }
             return Ok(SignIn::Invalid);
         };
@@ -713,23 +715,6 @@ impl Identity {
             .await?)
     }
 
-    /// Forgot password, step one. Answers at once and the same way whether or not the
-    /// email has an account: the lookup, the counting, the code and the mail happen in the
-    /// background, with the same database work for unknown emails up to the code itself.
-    /// `device` is the browser's device cookie: a browser recognised for the account is the
-    /// owner's, and its requests are not held by the per-account cap that others' requests
-    /// can use up.
-    pub fn start_reset(&self, tenant: Tenant, db: Db, email: &str, devices: Vec<String>, meta: RequestMeta) {
-        let this = self.clone();
-        let email = Email::parse(email).ok();
-        tokio::spawn(async move {
-            let Some(email) = email else { return };
-            if let Err(e) = this.send_reset_code(&tenant, &db, &email, &devices, &meta).await {
-                tracing::error!(error = %e, "password reset code not sent");
-            }
-        });
-    }
-
     /// The keyed digest a reset code is stored as: HMAC-SHA256 under a key derived from
     /// the master key, over the user id and the code, so a copy of the database alone does
     /// not allow testing guesses offline.
@@ -737,7 +722,9 @@ impl Identity {
         self.store.master_key().mac(RESET_CODE_KEY, format!("{user_id}:{code}").as_bytes())
     }
 
-    async fn send_reset_code(
+    /// Forgot password, what the `password_reset` consumer does for one request
+    /// ([`Identity::request_reset`]): the caps, a new code, and its mail queued with it.
+    pub(crate) async fn send_reset_code(
         &self,
         tenant: &Tenant,
         db: &Db,
@@ -786,15 +773,9 @@ impl Identity {
         let entry = audit(&user_actor(&user), "auth.password_reset_requested", Outcome::Success, meta)
             .resource("user", &user.id);
         AuditService::record(db, &mut tx, entry).await?;
-        let settings = store::settings(&mut tx).await?;
+        self.queue_mail(&mut tx, tenant.id, &user.id, AccountMail::ResetCode { code: code.grouped() }).await?;
         tx.commit().await?;
-        let message = templates::reset_code(
-            &self.branding(tenant, &settings),
-            user.email.as_str(),
-            &code.grouped(),
-            &self.reset_url(tenant),
-        )?;
-        self.mailer.send(&message).await?;
+        self.wake(tenant.id).await;
         Ok(())
     }
 

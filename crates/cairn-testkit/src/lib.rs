@@ -222,7 +222,9 @@ impl TestApp {
             family_name: "User".into(),
             roles: roles.to_vec(),
         };
-        let (user, _) = self.identity.create_user(&t, &db, new, &admin, &RequestMeta::default()).await.expect("user");
+        // No invitation: the user gets a password at once, and tests count the mail they cause.
+        let (user, _) =
+            self.identity.create_user_unmailed(&t, &db, new, &admin, &RequestMeta::default()).await.expect("user");
         let user = self
             .identity
             .set_password(t.id, &db, &user.id, password, true, &admin, &RequestMeta::default())
@@ -244,6 +246,16 @@ impl TestApp {
         let (client, secret) =
             self.identity.create_client(&t, &db, new, &admin, &RequestMeta::default()).await.expect("client");
         (client.client_id, secret)
+    }
+
+    /// The newest mail to `to` containing `text`, once the outbox's worker has sent it
+    /// (account mail and notices go out after their change commits).
+    pub async fn mail_to(&self, to: &str, text: &str) -> String {
+        let header = format!("To: {to}");
+        eventually(&format!("a mail to {to} containing {text:?}"), Duration::from_secs(20), || async {
+            self.mail().into_iter().rev().find(|m| m.contains(&header) && m.contains(text))
+        })
+        .await
     }
 
     /// The `.eml` messages the file mail transport wrote, oldest first.

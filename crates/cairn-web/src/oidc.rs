@@ -874,10 +874,18 @@ async fn forgot(
     if !html::csrf_form_ok(&state, &headers, form.csrf.as_deref()) {
         return csrf_failed();
     }
-    // The same answer, at once, whether or not the email has an account.
+    // The same answer, after the same work, whether or not the email has an account: the
+    // request is queued, and the outbox's consumer looks the account up.
     let email = form.email.trim().to_owned();
     let devices = html::path_cookies(&state, &headers, DEVICE_COOKIE);
-    state.identity.start_reset(tenant.clone(), db.clone(), &email, devices, meta);
+    if let Err(e) = state.identity.request_reset(tenant.id, &db, &email, devices, &meta).await {
+        return match e {
+            cairn_identity::IdentityError::Database(db_error) if crate::error::database_unreachable(&db_error) => {
+                html::unavailable(db_error)
+            }
+            other => internal(other),
+        };
+    }
     let csrf = html::csrf_token(&state, &headers).token;
     let c = chrome(&state, &tenant, &db, "Reset password").await;
     let action = format!("/t/{}/reset", tenant.slug);

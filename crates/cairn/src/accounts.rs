@@ -2,6 +2,8 @@
 //! from the command line, for operators and automation. Changes are recorded in the
 //! tenant's audit trail with the operating-system user as the actor.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use cairn_audit::RequestMeta;
 use cairn_domain::Role;
@@ -115,13 +117,13 @@ fn roles(raw: &[String]) -> Result<Vec<Role>, Failure> {
 }
 
 /// The identity service, a tenant and its database, for one CLI action.
-async fn open(config: &Config, tenant: &str) -> Result<(Identity, cairn_store::Tenant, cairn_store::Db), Failure> {
+async fn open(config: &Config, tenant: &str) -> Result<(Arc<Identity>, cairn_store::Tenant, cairn_store::Db), Failure> {
     let slug = slug(tenant)?;
     let store = startup::open_store(config).await?;
     let (identity, _) = startup::identity(config, &store, config.public_url(config.listen)).await?;
     let tenant = store.tenant_by_slug(&slug).await.context("finding the tenant")?;
     let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
-    Ok((identity, tenant, db))
+    Ok((Arc::new(identity), tenant, db))
 }
 
 /// Maps validation and conflicts to exit code 2 with the service's message.
@@ -173,19 +175,43 @@ pub(crate) async fn invite_first_admin(
         .create_user(tenant, &db, new, &cli_actor(), &RequestMeta::default())
         .await
         .map_err(identity_failure)?;
-    report_invitation(&identity, &user, identity.mailer.send(&invitation.message).await);
+    report_invitation(config, &Arc::new(identity), tenant, &db, &user, &invitation).await;
     Ok(())
 }
 
-/// Says on standard error whether an invitation went out, and what to do if not.
-fn report_invitation(identity: &Identity, user: &User, sent: Result<(), cairn_mail::MailError>) {
-    match sent {
-        Ok(()) => eprintln!("invitation sent to {} through {}", user.email, identity.mailer.describe()),
-        Err(e) => eprintln!(
-            "warning: the invitation was not sent ({e}); send a new one with the users page or \
-             POST /api/v1/users/{}/reset-password",
-            user.id
-        ),
+/// Delivers the invitation queued in the tenant's outbox now, as a server's worker would
+/// (the CLI is one more process that may run deliveries), and says on standard error
+/// whether it went out. When the mail server does not answer, the delivery stays queued
+/// and a running Cairn retries it.
+async fn report_invitation(
+    config: &Config,
+    identity: &Arc<Identity>,
+    tenant: &cairn_store::Tenant,
+    db: &cairn_store::Db,
+    user: &User,
+    invitation: &cairn_identity::Invitation,
+) {
+    let Some(event) = &invitation.mail_event else { return };
+    let bus = identity.tokens.revocations().bus().clone();
+    let worker = cairn_events::Worker::new(
+        identity.store.clone(),
+        bus,
+        startup::consumers(identity.clone()),
+        config.events.clone(),
+    )
+    .with_host(&crate::config::host_name());
+    let sent = match worker.run_tenant(tenant.id).await {
+        Ok(_) => cairn_events::delivered(db, event, cairn_identity::mail::MAIL_CONSUMER).await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if sent {
+        eprintln!("invitation sent to {} through {}", user.email, identity.mailer.describe());
+    } else {
+        eprintln!(
+            "warning: the invitation to {} is queued but not sent yet (the mail server did not take it); \
+             a running Cairn retries it, and `cairn events dead --tenant {}` lists it if it gives up",
+            user.email, tenant.slug
+        );
     }
 }
 
@@ -202,13 +228,12 @@ pub(crate) async fn user(config: Config, cmd: UserCommand) -> Result<(), Failure
             let (identity, tenant, db) = open(&config, &tenant).await?;
             let (user, invitation) =
                 identity.create_user(&tenant, &db, new, &cli_actor(), &meta).await.map_err(identity_failure)?;
-            let sent = identity.mailer.send(&invitation.message).await;
             if json {
                 println!("{}", user_json(&user));
             } else {
                 println!("created {} ({}) in {}", user.email, user.id, tenant.slug);
             }
-            report_invitation(&identity, &user, sent);
+            report_invitation(&config, &identity, &tenant, &db, &user, &invitation).await;
             Ok(())
         }
         UserCommand::SetPassword { tenant, email, password, permanent } => {

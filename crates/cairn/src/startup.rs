@@ -50,6 +50,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
 /// Every consumer of events: publish notifications (fan-out, then one mail per
 /// subscriber) and webhooks.
 pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
+    use cairn_identity::mail;
     use cairn_records::notify;
     let key = identity.store.master_key().clone();
     let outbound = identity.outbound.clone();
@@ -59,7 +60,13 @@ pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
             &[cairn_domain::events::RECORD_PUBLISHED],
             Arc::new(notify::FanOut { identity: identity.clone() }),
         )
-        .handle(notify::MAIL, Arc::new(notify::Mailer { identity }))
+        .handle(notify::MAIL, Arc::new(notify::Mailer { identity: identity.clone() }))
+        .subscribe(
+            mail::MAIL_CONSUMER,
+            &[mail::ACCOUNT_MAIL],
+            Arc::new(mail::AccountMailer { identity: identity.clone() }),
+        )
+        .subscribe(mail::RESET_CONSUMER, &[mail::RESET_REQUESTED], Arc::new(mail::ResetRequests { identity }))
         .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, outbound)))
 }
 
@@ -374,7 +381,7 @@ async fn bootstrap(config: &Config, identity: &Identity) -> anyhow::Result<Boots
     let meta = cairn_audit::RequestMeta::default();
     // The password is printed, not mailed: the first admin may have no mailbox yet.
     let (_, invitation) =
-        identity.create_user(&tenant, &db, new, &system, &meta).await.context("creating the first admin")?;
+        identity.create_user_unmailed(&tenant, &db, new, &system, &meta).await.context("creating the first admin")?;
     Ok(Bootstrap {
         tenant: tenant.slug.to_string(),
         email: config.bootstrap_email.clone(),

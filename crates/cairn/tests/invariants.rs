@@ -106,3 +106,16 @@ fn no_page_handler_checks_a_role_or_a_csrf_token_itself() {
     let found = offending(&files, &["csrf_ok(", "has_role(", ": Form<", "RawForm", "csrf_form_ok("]);
     assert!(found.is_empty(), "a role or CSRF check outside ui/guard.rs:\n{}", found.join("\n"));
 }
+
+#[test]
+fn mail_is_sent_only_by_outbox_consumers() {
+    // Account mail and notices go through the event outbox (retried, listed when they fail);
+    // a `Mailer::send` anywhere else would be a mail a crash or an outage can lose.
+    let consumers = [Path::new("cairn-identity/src/mail.rs"), Path::new("cairn-records/src/notify.rs")];
+    let files: Vec<_> = sources(&["cairn-mail", "cairn-testkit"])
+        .into_iter()
+        .filter(|(_, f)| !consumers.iter().any(|c| f.ends_with(c)))
+        .collect();
+    let found = offending(&files, &["mailer.send(", ".send(&message)"]);
+    assert!(found.is_empty(), "mail sent outside an outbox consumer:\n{}", found.join("\n"));
+}

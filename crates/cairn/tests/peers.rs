@@ -283,3 +283,80 @@ backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(b
         }
     }
 });
+
+backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backend) {
+    use cairn_store::sqlx;
+    use cairn_testkit::smtp::SmtpServer;
+    use serde_json::{Value, json};
+    let mut smtp = SmtpServer::start();
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    smtp.stop();
+    // An invitation and a reset code asked for while the mail server is down.
+    let resp = app.post("/api/v1/users", &admin, &json!({"email": "dee@acme.test"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let dee: Value = resp.json().await.unwrap();
+    app.create_user(&acme, "eli@acme.test", "correct horse battery", &[Role::Member]).await;
+    let browser = cairn_testkit::browser::Browser::new(&app.base_url);
+    let form = browser.get("/t/acme/forgot").await;
+    let sent = browser.post_form("/t/acme/forgot", &[("csrf", &form.input("csrf").unwrap()), ("email", "eli@acme.test")]).await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let (_, db) = app.tenant(&acme).await;
+    cairn_testkit::eventually("both mails failing and retried", std::time::Duration::from_secs(20), || async {
+        let failing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE consumer = 'account_mail' AND state = 'pending' AND attempts >= 2",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+        (failing == 2).then_some(())
+    })
+    .await;
+    assert!(smtp.messages().is_empty());
+    // The outbox holds neither the temporary password nor the code in the clear, and the
+    // events are nobody's to list.
+    let payloads: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE type LIKE 'internal.%'").fetch_all(db.reader()).await.unwrap();
+    assert_eq!(payloads.len(), 3, "an invitation, a reset request and its code's mail: {payloads:?}");
+    assert!(payloads.iter().all(|p| !p.contains("eli@acme.test") && !p.contains("dee@acme.test")), "{payloads:?}");
+    let listed: Value = app.get("/api/v1/events", &admin).send().await.unwrap().json().await.unwrap();
+    assert!(!listed.to_string().contains("internal."), "internal events are not listed: {listed}");
+    smtp.restart();
+    let got = smtp.wait_for(2).await;
+    let invitation = got.iter().find(|m| m.contains("To: dee@acme.test")).expect("the invitation");
+    let reset = got.iter().find(|m| m.contains("To: eli@acme.test")).expect("the reset code");
+    assert!(invitation.contains("temporary password") || invitation.contains("Temporary password"), "{invitation}");
+    assert!(reset.to_lowercase().contains("code"), "{reset}");
+    assert!(invitation.contains("Message-ID: <") || invitation.contains("Message-Id: <"), "{invitation}");
+    cairn_testkit::eventually("the deliveries done", std::time::Duration::from_secs(20), || async {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE consumer IN ('account_mail', 'password_reset') AND state <> 'done'")
+            .fetch_one(db.reader()).await.unwrap();
+        (open == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 2, "each mail once");
+    assert_eq!(dee["status"], "FORCE_CHANGE_PASSWORD");
+});
+
+backend_test!(async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend) {
+    use serde_json::{Value, json};
+    // Nothing listens on port 9 of loopback: every attempt fails; one attempt allowed.
+    let app = TestApp::spawn_with(backend, |c| {
+        c.mail_url = "smtp://127.0.0.1:9".into();
+        c.events.max_attempts = 1;
+    })
+    .await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let resp = app.post("/api/v1/users", &admin, &json!({"email": "dee@acme.test"})).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let dead = cairn_testkit::eventually("the invitation among failed deliveries", std::time::Duration::from_secs(20), || async {
+        let dead: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+        dead["items"].as_array().and_then(|items| items.iter().find(|d| d["consumer"] == "account_mail").cloned())
+    })
+    .await;
+    assert_eq!(dead["event_type"], "internal.account_mail", "{dead}");
+    assert!(dead["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{dead}");
+});

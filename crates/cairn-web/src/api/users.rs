@@ -167,8 +167,7 @@ async fn create_user(
         family_name: body.family_name,
         roles: body.roles,
     };
-    let (user, invitation) = state.identity.create_user(&tenant, &ctx.db, new, &ctx.actor(), &ctx.meta).await?;
-    state.identity.deliver(invitation.message);
+    let (user, _) = state.identity.create_user(&tenant, &ctx.db, new, &ctx.actor(), &ctx.meta).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -324,8 +323,7 @@ async fn reset_password(
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.reset_password").await?;
     let tenant = tenant_record(&state, &ctx).await?;
-    let (user, invitation) = state.identity.reset_to_temporary(&tenant, &ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
-    state.identity.deliver(invitation.message);
+    let (user, _) = state.identity.reset_to_temporary(&tenant, &ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
     Ok(Json(user.into()))
 }
 

@@ -156,10 +156,7 @@ pub(super) async fn create(
     };
     let new = NewUser { email, given_name: form.given_name, family_name: form.family_name, roles };
     match state.identity.create_user(&s.tenant, &s.db, new, &s.actor(), &s.meta).await {
-        Ok((_, invitation)) => {
-            state.identity.deliver(invitation.message);
-            Ok(s.finish(&state, html::see_other("/app/users?done=created")))
-        }
+        Ok(_) => Ok(s.finish(&state, html::see_other("/app/users?done=created"))),
         Err(e) => {
             let (status, msg) = problem(e)?;
             render(&state, &s, Err((status, &msg)), &form.email).await
@@ -188,10 +185,7 @@ pub(super) async fn act(
         },
         "disable" => identity.set_enabled(s.tenant.id, &s.db, &id, false, &actor, &s.meta).await.map(drop),
         "enable" => identity.set_enabled(s.tenant.id, &s.db, &id, true, &actor, &s.meta).await.map(drop),
-        "reset" => identity
-            .reset_to_temporary(&s.tenant, &s.db, &id, &actor, &s.meta)
-            .await
-            .map(|(_, invitation)| identity.deliver(invitation.message)),
+        "reset" => identity.reset_to_temporary(&s.tenant, &s.db, &id, &actor, &s.meta).await.map(drop),
         _ => return render(&state, &s, Err((StatusCode::NOT_FOUND, "No such action.")), "").await,
     };
     match result {

@@ -537,7 +537,12 @@ backend_test!(async fn first_sign_in_requires_a_new_password(backend) {
     let new = cairn_identity::NewUser { email: cairn_identity::Email::parse("bo@acme.test").unwrap(),
         given_name: "Bo".into(), family_name: "Li".into(), roles: vec![] };
     let (_, invitation) = rp.app.identity.create_user(&tenant, &db, new, &admin, &Default::default()).await.unwrap();
-    assert!(invitation.message.text.contains(&invitation.temporary_password));
+    // The invitation goes through the outbox, with the password in it and nowhere in the clear.
+    rp.app.mail_to("bo@acme.test", &invitation.temporary_password).await;
+    let payloads: Vec<String> = cairn_store::sqlx::query_scalar("SELECT payload FROM outbox WHERE type = 'internal.account_mail'")
+        .fetch_all(db.reader()).await.unwrap();
+    assert_eq!(payloads.len(), 1);
+    assert!(!payloads[0].contains(&invitation.temporary_password), "the outbox holds the password sealed: {}", payloads[0]);
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
     let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
