@@ -116,6 +116,7 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let timeout = state.config.request_timeout;
     let api = req.uri().path().starts_with("/api/");
+    let page = wants_page(req.headers(), req.uri().path());
     let scope = Arc::new(RequestScope { id: request_id, caller: Mutex::default() });
     let response = REQUEST
         .scope(scope.clone(), async move {
@@ -126,7 +127,7 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
                     ApiError::new(ErrorCode::Unavailable, "request timed out").into_response()
                 }
             };
-            with_error_body(resp).await
+            if page { with_error_page(resp) } else { with_error_body(resp).await }
         })
         .instrument(span)
         .await;
@@ -163,6 +164,53 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
 /// Two years, subdomains included: once a browser has seen Cairn on https it never tries
 /// plain http again (the preload list's minimum is one year).
 pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+/// Whether a request is a browser's for a page: it accepts HTML and its path is none of the
+/// machine interfaces (the API, the provider's JSON endpoints, discovery, the probes). Such
+/// a request's errors are pages, not JSON.
+pub(crate) fn wants_page(headers: &axum::http::HeaderMap, path: &str) -> bool {
+    let machine =
+        ["/api/", "/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke", "/oauth2/introspect", "/.well-known/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+            || matches!(path, "/healthz" | "/readyz" | "/metrics");
+    !machine
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.split(',').any(|t| t.trim().starts_with("text/html")))
+}
+
+/// A framework or fallback error for a page request, as a page (404, 405, 413, 500…): the
+/// heading says what happened, a link leads back to Cairn. Cairn's own pages answer HTML
+/// already and pass through.
+fn with_error_page(resp: Response) -> Response {
+    let status = resp.status();
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || html {
+        return resp;
+    }
+    let (heading, text) = match status {
+        StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address. Check the link you followed."),
+        StatusCode::METHOD_NOT_ALLOWED => ("Not allowed here", "This address does not take that kind of request."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("Too large", "What you sent is larger than Cairn accepts."),
+        StatusCode::SERVICE_UNAVAILABLE => ("Cairn cannot answer right now", "Please try again in a few seconds."),
+        s if s.is_server_error() => ("Something went wrong", "Please try again in a moment."),
+        _ => ("The request could not be read", "Go back and try again."),
+    };
+    let mut page =
+        crate::html::message(status, &crate::html::Chrome::plain(heading), heading, text, Some(("/", "Go to Cairn")));
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = resp.headers().get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    page
+}
 
 /// The framework answers some malformed requests itself, in plain text: a path segment
 /// that is not UTF-8, a query or form that does not parse, a wrong content type, a body

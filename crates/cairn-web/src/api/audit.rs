@@ -228,7 +228,10 @@ async fn create_audit_entry(
 #[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit",
     params(AuditFilterParams, ExportParams),
     responses(
-        (status = 200, description = "JSON lines (`application/x-ndjson`) or CSV (`text/csv`) with a header row", body = String),
+        (status = 200, description = "JSON lines (`format=jsonl`), or CSV with a header row (`format=csv`)", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
         (status = 400, description = "Invalid format or filter", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),

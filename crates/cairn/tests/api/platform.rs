@@ -176,3 +176,39 @@ backend_test!(async fn an_internal_failure_is_a_generic_500(backend) {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, json!({"error": {"code": "INTERNAL_ERROR", "message": "internal error", "request_id": "boom-1"}}));
 });
+
+backend_test!(async fn browsers_get_error_pages_and_api_clients_json(backend) {
+    let app = TestApp::spawn(backend).await;
+    let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page = app.client.get(app.url("/no/such/page")).header("accept", html).send().await.unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Page not found") && body.contains("href=\"/\""), "{body}");
+    // A form route asked with the wrong method: a page too, with the methods it takes.
+    let wrong = app.client.delete(app.url("/app/numbers")).header("accept", html).send().await.unwrap();
+    assert_eq!(wrong.status(), 405);
+    assert!(wrong.headers().contains_key("allow"));
+    assert!(wrong.text().await.unwrap().contains("Not allowed here"));
+    // API clients, and browsers on the API, keep the JSON error body.
+    for (path, accept) in [("/no/such/page", "application/json"), ("/api/v1/nothing", html), ("/no/such/page", "*/*")] {
+        let resp = app.client.get(app.url(path)).header("accept", accept).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path} {accept}");
+        assert_eq!(error_code(resp).await, "NOT_FOUND", "{path} {accept}");
+    }
+});
+
+backend_test!(async fn the_audit_export_sends_the_content_types_the_document_declares(backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let declared: Vec<String> =
+        doc["paths"]["/api/v1/audit/export"]["get"]["responses"]["200"]["content"].as_object().unwrap().keys().cloned().collect();
+    for format in ["jsonl", "csv"] {
+        let resp = app.get(&format!("/api/v1/audit/export?format={format}"), &admin).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let sent = resp.headers()["content-type"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        assert!(declared.contains(&sent), "{format} sends {sent}, the document declares {declared:?}");
+    }
+});
