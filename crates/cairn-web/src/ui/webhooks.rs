@@ -138,9 +138,15 @@ pub(super) async fn create(
     }
 }
 
-/// The 404 page for a webhook id that names none of this organization's.
-async fn no_webhook(state: &AppState, s: &Signed) -> Response {
-    s.not_found(state, "No such webhook", ("/app/webhooks", "Webhooks")).await
+/// The webhook `id`, or the 404 page when it names none of this organization's.
+async fn hook(state: &AppState, s: &Signed, id: &str) -> Result<Result<webhooks::Webhook, Response>, PageError> {
+    match webhooks::get(&s.db, id).await {
+        Ok(h) => Ok(Ok(h)),
+        Err(EventsError::NotFound(_)) => {
+            Ok(Err(s.not_found(state, "No such webhook", ("/app/webhooks", "Webhooks")).await))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Asks before deleting a webhook.
@@ -149,10 +155,9 @@ pub(super) async fn confirm_delete(
     s: Page<Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let hook = match webhooks::get(&s.db, &id).await {
+    let hook = match hook(&state, &s, &id).await? {
         Ok(h) => h,
-        Err(EventsError::NotFound(_)) => return Ok(no_webhook(&state, &s).await),
-        Err(e) => return Err(e.into()),
+        Err(page) => return Ok(page),
     };
     let question = format!("Delete the webhook to {}? Deliveries still pending to it end unsent.", hook.url);
     let action = format!("/app/webhooks/{}/delete", hook.id);
@@ -179,10 +184,9 @@ pub(super) async fn log(
     s: Page<Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let hook = match webhooks::get(&s.db, &id).await {
+    let hook = match hook(&state, &s, &id).await? {
         Ok(h) => h,
-        Err(EventsError::NotFound(_)) => return Ok(no_webhook(&state, &s).await),
-        Err(e) => return Err(e.into()),
+        Err(page) => return Ok(page),
     };
     let attempts = webhooks::attempts(&s.db, &id, 200, None).await?;
     let (c, nav) = s.shell(&state, "Webhook deliveries", "webhooks").await;
