@@ -114,8 +114,9 @@ impl Identity {
         devices: Vec<String>,
         meta: &RequestMeta,
     ) -> Result<(), IdentityError> {
+        // Device cookies travel as the digests they are stored as, never as the cookies.
         let request = json!({
-            "email": email, "devices": devices,
+            "email": email, "device_digests": crate::service::device_digests(&devices),
             "ip": meta.ip, "user_agent": meta.user_agent, "request_id": meta.request_id,
         });
         let sealed = self.store.master_key().seal(request.to_string().as_bytes(), RESET_AAD);
@@ -191,7 +192,7 @@ impl Identity {
             .ok_or_else(|| Failure::Permanent("the reset request cannot be opened with this master key".into()))?;
         // An address that is no email has no account: nothing to do, as for an unknown one.
         let Some(email) = request["email"].as_str().and_then(|e| Email::parse(e).ok()) else { return Ok(()) };
-        let devices: Vec<String> = request["devices"]
+        let devices: Vec<String> = request["device_digests"]
             .as_array()
             .map(|d| d.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();

@@ -729,14 +729,14 @@ impl Identity {
         tenant: &Tenant,
         db: &Db,
         email: &Email,
-        devices: &[String],
+        device_digests: &[String],
         meta: &RequestMeta,
     ) -> Result<(), IdentityError> {
         let now = now_ms();
         let mut tx = db.begin().await?;
         let user = store::user_by_email(&mut tx, email).await?;
         let recognised = match &user {
-            Some(u) => recognised_device(&mut tx, devices, &u.id, now).await?.is_some(),
+            Some(u) => recognised_digest(&mut tx, device_digests, &u.id, now).await?.is_some(),
             None => false,
         };
         // Sends, not guesses, are capped (mail bombing): per (account, address), so that
@@ -851,10 +851,24 @@ async fn recognised_device(
     user_id: &str,
     now: i64,
 ) -> Result<Option<String>, IdentityError> {
-    for d in devices.iter().filter(|d| !d.is_empty()).take(4) {
-        let hash = digest(d);
-        if store::device_known(conn, &hash, user_id, now).await? {
-            return Ok(Some(hash));
+    recognised_digest(conn, &device_digests(devices), user_id, now).await
+}
+
+/// The digests device cookies are stored and compared as: at most four, none empty.
+pub(crate) fn device_digests(devices: &[String]) -> Vec<String> {
+    devices.iter().filter(|d| !d.is_empty()).take(4).map(|d| digest(d)).collect()
+}
+
+/// As [`recognised_device`], from the cookies' digests.
+async fn recognised_digest(
+    conn: &mut AnyConnection,
+    digests: &[String],
+    user_id: &str,
+    now: i64,
+) -> Result<Option<String>, IdentityError> {
+    for hash in digests {
+        if store::device_known(conn, hash, user_id, now).await? {
+            return Ok(Some(hash.clone()));
         }
     }
     Ok(None)

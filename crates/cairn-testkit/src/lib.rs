@@ -248,6 +248,23 @@ impl TestApp {
         (client.client_id, secret)
     }
 
+    /// Waits until every event of `tenant` is dispatched and none of its deliveries is
+    /// pending: everything its changes set going (mail, webhooks) has been done or has failed.
+    pub async fn settled(&self, tenant: &TestTenant) {
+        let (_, db) = self.tenant(tenant).await;
+        eventually("the tenant's outbox to settle", Duration::from_secs(20), || async {
+            let open: i64 = cairn_store::sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL) \
+                 + (SELECT COUNT(*) FROM deliveries WHERE state = 'pending')",
+            )
+            .fetch_one(db.reader())
+            .await
+            .ok()?;
+            (open == 0).then_some(())
+        })
+        .await
+    }
+
     /// The newest mail to `to` containing `text`, once the outbox's worker has sent it
     /// (account mail and notices go out after their change commits).
     pub async fn mail_to(&self, to: &str, text: &str) -> String {
