@@ -88,9 +88,14 @@ pub async fn delivered(db: &Db, event_id: &str, consumer: &str) -> Result<bool, 
     Ok(store::delivery_state(db, event_id, consumer).await?.as_deref() == Some("done"))
 }
 
-/// Dead letters, most recently failed first.
+/// Dead letters, newest first.
 pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, EventsError> {
-    Ok(store::dead_letters(db, limit).await?)
+    dead_letters_before(db, None, limit).await
+}
+
+/// Dead letters, newest first, older than `before` (a dead letter's id) when given.
+pub async fn dead_letters_before(db: &Db, before: Option<&str>, limit: i64) -> Result<Vec<DeadLetter>, EventsError> {
+    Ok(store::dead_letters(db, before, limit).await?)
 }
 
 /// Retention: deletes up to `batch` events older than `before` whose deliveries all ended

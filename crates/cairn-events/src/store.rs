@@ -237,12 +237,14 @@ pub(crate) async fn after(
     rows.iter().map(|r| event(tenant, r)).collect()
 }
 
-pub(crate) async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>, sqlx::Error> {
+/// Dead letters newest first (by delivery id), those older than `before` when given.
+pub(crate) async fn dead_letters(db: &Db, before: Option<&str>, limit: i64) -> Result<Vec<DeadLetter>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT d.id, d.event_id, o.type, d.consumer, d.attempts, d.last_error, d.updated_at, o.time \
          FROM deliveries d JOIN outbox o ON o.id = d.event_id WHERE d.state = 'dead' \
-         ORDER BY d.updated_at DESC, d.id DESC LIMIT $1",
+         AND ($1 = '' OR d.id < $1) ORDER BY d.id DESC LIMIT $2",
     )
+    .bind(before.unwrap_or(""))
     .bind(limit)
     .fetch_all(db.reader())
     .await?;

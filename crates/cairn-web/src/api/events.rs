@@ -16,14 +16,14 @@ use cairn_events::{DeadLetter as Dead, DeadSelection, Event};
 use cairn_identity::Tokens;
 use cairn_store::Db;
 use futures_util::Stream;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{page_limit, paged};
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, Caller};
@@ -35,22 +35,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_dead))
         .routes(routes!(replay_dead))
         .routes(routes!(discard_dead))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventList {
-    /// Envelopes: `id`, `type`, `tenant`, `time`, `actor`, `resource`, `payload`, `schema_version`.
-    #[schema(value_type = Vec<Object>)]
-    pub items: Vec<Value>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventParams {
-    /// 1–500, default 50.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -83,11 +67,6 @@ impl From<Dead> for DeadLetter {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterList {
-    pub items: Vec<DeadLetter>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct Settled {
     /// How many dead letters changed.
     pub count: u64,
@@ -95,9 +74,9 @@ pub struct Settled {
 
 /// The tenant's events, newest first.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
-    params(EventParams),
+    params(PageParams),
     responses(
-        (status = 200, description = "A page of events", body = EventList),
+        (status = 200, description = "A page of envelopes (`id`, `type`, `tenant`, `time`, `actor`, `resource`, `payload`, `schema_version`)", body = Page<Value>),
         (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires readonly", body = ErrorBody),
@@ -106,13 +85,12 @@ pub struct Settled {
 async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<EventParams>,
-) -> ApiResult<Json<EventList>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<Value>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.list").await?;
-    let limit = page_limit(q.limit)?;
+    let limit = q.limit()?;
     let items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
-    let (items, next_cursor) = paged(items, limit, |e| e.id.clone());
-    Ok(Json(EventList { items: items.iter().map(Event::envelope).collect(), next_cursor }))
+    Ok(Json(Page::cut(items, limit, |e| e.id.clone()).map(|e| e.envelope())))
 }
 
 /// Follows a tenant's outbox for one live stream.
@@ -276,11 +254,11 @@ pub(crate) async fn live(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
 }
 
-/// Deliveries that exhausted their attempts, most recent first.
+/// Deliveries that exhausted their attempts, newest first.
 #[utoipa::path(get, path = "/api/v1/events/dead", tag = "events",
-    params(EventParams),
+    params(PageParams),
     responses(
-        (status = 200, description = "Dead letters", body = DeadLetterList),
+        (status = 200, description = "A page of dead letters", body = Page<DeadLetter>),
         (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
@@ -289,11 +267,12 @@ pub(crate) async fn live(
 async fn list_dead(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<EventParams>,
-) -> ApiResult<Json<DeadLetterList>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<DeadLetter>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "event.dead_list").await?;
-    let items = cairn_events::dead_letters(&ctx.db, page_limit(q.limit)?).await?;
-    Ok(Json(DeadLetterList { items: items.into_iter().map(Into::into).collect() }))
+    let limit = q.limit()?;
+    let items = cairn_events::dead_letters_before(&ctx.db, q.cursor.as_deref(), limit + 1).await?;
+    Ok(Json(Page::cut(items, limit, |d| d.id.clone()).map(Into::into)))
 }
 
 /// Put a dead letter back in the queue with a fresh attempt budget.

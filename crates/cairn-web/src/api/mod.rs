@@ -13,21 +13,55 @@ pub mod users;
 pub mod webhooks;
 
 use cairn_domain::ValidationError;
-use serde::Serializer;
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::{IntoParams, ToSchema};
+
+/// One page of a list: every list endpoint answers this shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The last item's id when more follow: pass it as `cursor` for the next page. `null`
+    /// on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Cuts `items` (fetched with one extra, as `limit + 1`) to `limit`, with the last
+    /// kept item's id as the cursor when the extra one shows that more follow.
+    pub(crate) fn cut(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> String) -> Self {
+        let more = items.len() as i64 > limit;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(id) } else { None };
+        Page { items, next_cursor }
+    }
+
+    /// The same page with each item turned into its wire type.
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+/// `?limit=&cursor=`, the paging parameters every list takes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    /// A previous page's `next_cursor`: the last item's id.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The checked limit.
+    pub(crate) fn limit(&self) -> Result<i64, ValidationError> {
+        page_limit(self.limit)
+    }
+}
 
 /// A page size from `?limit=`: 1–500, default 50.
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ValidationError> {
     let l = limit.unwrap_or(50);
     if (1..=500).contains(&l) { Ok(l) } else { Err(ValidationError::new("limit", "must be between 1 and 500")) }
-}
-
-/// Cuts `items` (fetched with one extra) to `limit`; the cursor is the last item's key when
-/// more follow.
-pub(crate) fn paged<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    let next = if more { items.last().map(key) } else { None };
-    (items, next)
 }
 
 /// Serialises an integral value as a JSON integer, so `{"value": 42}` reads back as 42.

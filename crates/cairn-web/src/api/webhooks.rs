@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use cairn_domain::{Role, events, rfc3339};
 use cairn_events::webhooks::{self, Attempt, Webhook as Hook};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{page_limit, paged};
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -100,20 +100,6 @@ impl From<Attempt> for DeliveryAttempt {
             error: a.error,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliveryLog {
-    pub items: Vec<DeliveryAttempt>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LogParams {
-    /// 1–500, default 50.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 /// Register a webhook.
@@ -237,9 +223,9 @@ async fn delete_webhook(
 
 /// The webhook's delivery log: every attempt with its status code and timing, newest first.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id"), LogParams),
+    params(("id" = String, Path, description = "Webhook id"), PageParams),
     responses(
-        (status = 200, description = "Attempts, newest first", body = DeliveryLog),
+        (status = 200, description = "Attempts, newest first", body = Page<DeliveryAttempt>),
         (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
@@ -250,12 +236,11 @@ async fn webhook_deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    ApiQuery(q): ApiQuery<LogParams>,
-) -> ApiResult<Json<DeliveryLog>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<DeliveryAttempt>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
-    let limit = page_limit(q.limit)?;
+    let limit = q.limit()?;
     webhooks::get(&ctx.db, &id).await?;
     let items = webhooks::attempts(&ctx.db, &id, limit + 1, q.cursor.as_deref()).await?;
-    let (items, next_cursor) = paged(items, limit, |a| a.id.clone());
-    Ok(Json(DeliveryLog { items: items.into_iter().map(Into::into).collect(), next_cursor }))
+    Ok(Json(Page::cut(items, limit, |a| a.id.clone()).map(Into::into)))
 }
