@@ -417,6 +417,16 @@ pub(crate) async fn webhooks(conn: &mut AnyConnection) -> Result<Vec<Webhook>, s
     rows.iter().map(webhook_row).collect()
 }
 
+/// Webhooks in id order after `after` (a webhook id), at most `limit`.
+pub(crate) async fn webhooks_after(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<Webhook>, sqlx::Error> {
+    let rows = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id > $1 ORDER BY id LIMIT $2"))
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(webhook_row).collect()
+}
+
 pub(crate) async fn webhook(conn: &mut AnyConnection, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE id = $1"))
         .bind(id)

@@ -136,6 +136,11 @@ pub async fn list(db: &Db) -> Result<Vec<Webhook>, EventsError> {
     Ok(store::webhooks(&mut *db.reader().acquire().await?).await?)
 }
 
+/// Webhooks in id order after `after` (a webhook id), at most `limit`: one page of a list.
+pub async fn list_after(db: &Db, limit: i64, after: Option<&str>) -> Result<Vec<Webhook>, EventsError> {
+    Ok(store::webhooks_after(db, after, limit).await?)
+}
+
 pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
     store::webhook(&mut *db.reader().acquire().await?, id).await?.ok_or(EventsError::NotFound("webhook"))
 }

@@ -90,6 +90,16 @@ impl Identity {
         Ok(store::list_clients(db).await?)
     }
 
+    /// Clients in client-id order after `after`, at most `limit`: one page of a list.
+    pub async fn list_clients_after(
+        &self,
+        db: &Db,
+        limit: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<Client>, IdentityError> {
+        Ok(store::clients_after(db, after, limit).await?)
+    }
+
     pub async fn get_client(&self, db: &Db, client_id: &str) -> Result<Client, IdentityError> {
         store::client_by_id(&mut *db.reader().acquire().await?, client_id)
             .await?

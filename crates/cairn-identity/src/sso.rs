@@ -131,6 +131,16 @@ impl Identity {
         Ok(store::connections(db).await?.into_iter().map(Connection::from).collect())
     }
 
+    /// Connections in id (creation) order after `after`, at most `limit`: one page of a list.
+    pub async fn list_connections_after(
+        &self,
+        db: &Db,
+        limit: i64,
+        after: Option<&str>,
+    ) -> Result<Vec<Connection>, IdentityError> {
+        Ok(store::connections_after(db, after, limit).await?.into_iter().map(Connection::from).collect())
+    }
+
     pub async fn delete_connection(
         &self,
         db: &Db,

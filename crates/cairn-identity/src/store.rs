@@ -181,6 +181,12 @@ pub(crate) async fn list_clients(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
     sqlx::query(&sql).fetch_all(db.reader()).await?.iter().map(client).collect()
 }
 
+/// Clients in client-id order after `after`, at most `limit`.
+pub(crate) async fn clients_after(db: &Db, after: Option<&str>, limit: i64) -> Result<Vec<Client>, sqlx::Error> {
+    let sql = format!("SELECT {CLIENT_COLUMNS} FROM oauth_clients WHERE client_id > $1 ORDER BY client_id LIMIT $2");
+    sqlx::query(&sql).bind(after.unwrap_or("")).bind(limit).fetch_all(db.reader()).await?.iter().map(client).collect()
+}
+
 pub(crate) async fn set_client_secret(
     conn: &mut AnyConnection,
     id: &str,
@@ -878,6 +884,23 @@ pub(crate) async fn connections(db: &Db) -> Result<Vec<ConnectionRow>, sqlx::Err
     let rows = sqlx::query(
         "SELECT id, name, issuer, client_id, client_secret, created_at FROM sso_connections ORDER BY created_at",
     )
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter().map(connection).collect()
+}
+
+/// Connections in id (creation) order after `after`, at most `limit`.
+pub(crate) async fn connections_after(
+    db: &Db,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ConnectionRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, issuer, client_id, client_secret, created_at FROM sso_connections \
+         WHERE id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after.unwrap_or(""))
+    .bind(limit)
     .fetch_all(db.reader())
     .await?;
     rows.iter().map(connection).collect()

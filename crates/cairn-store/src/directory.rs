@@ -240,6 +240,14 @@ impl Store {
         self.query_tenants("WHERE state = 'active' ORDER BY slug", None).await
     }
 
+    /// Active tenants in id (creation) order after `after` (a tenant id), at most `limit`.
+    pub async fn list_tenants_after(&self, limit: i64, after: Option<&str>) -> Result<Vec<Tenant>, StoreError> {
+        let sql =
+            format!("SELECT {} FROM tenants WHERE state = 'active' AND id > $1 ORDER BY id LIMIT $2", Self::COLUMNS);
+        let rows = sqlx::query(&sql).bind(after.unwrap_or("")).bind(limit).fetch_all(self.control().reader()).await?;
+        rows.iter().map(|r| self.tenant_from_row(r)).collect()
+    }
+
     async fn query_tenants(&self, tail: &str, bind: Option<&str>) -> Result<Vec<Tenant>, StoreError> {
         let sql = format!("SELECT {} FROM tenants {tail}", Self::COLUMNS);
         let mut q = sqlx::query(&sql);

@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -103,18 +104,25 @@ async fn create_client(
     Ok((StatusCode::CREATED, Json(ClientView::new(client, secret))))
 }
 
-/// The tenant's clients.
+/// The tenant's clients, in client-id order.
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients",
+    params(PageParams),
     responses(
-        (status = 200, description = "Clients, oldest first", body = [ClientView]),
+        (status = 200, description = "A page of clients", body = Page<ClientView>),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn list_clients(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ClientView>>> {
+async fn list_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<ClientView>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.list").await?;
-    let clients = state.identity.list_clients(&ctx.db).await?;
-    Ok(Json(clients.into_iter().map(|c| ClientView::new(c, None)).collect()))
+    let limit = q.limit()?;
+    let clients = state.identity.list_clients_after(&ctx.db, limit + 1, q.cursor.as_deref()).await?;
+    Ok(Json(Page::cut(clients, limit, |c| c.client_id.clone()).map(|c| ClientView::new(c, None))))
 }
 
 /// One client.

@@ -11,9 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_connection, list_connections)).routes(routes!(delete_connection))
@@ -72,17 +73,25 @@ async fn create_connection(
     Ok((StatusCode::CREATED, Json(c.into())))
 }
 
-/// The tenant's SSO connections.
+/// The tenant's SSO connections, oldest first.
 #[utoipa::path(get, path = "/api/v1/sso-connections", tag = "users",
+    params(PageParams),
     responses(
-        (status = 200, description = "Connections", body = [ConnectionView]),
+        (status = 200, description = "A page of connections", body = Page<ConnectionView>),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn list_connections(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ConnectionView>>> {
+async fn list_connections(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<ConnectionView>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "sso.list").await?;
-    Ok(Json(state.identity.list_connections(&ctx.db).await?.into_iter().map(ConnectionView::from).collect()))
+    let limit = q.limit()?;
+    let connections = state.identity.list_connections_after(&ctx.db, limit + 1, q.cursor.as_deref()).await?;
+    Ok(Json(Page::cut(connections, limit, |c| c.id.clone()).map(ConnectionView::from)))
 }
 
 /// Delete a connection and unlink its identities.

@@ -12,9 +12,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller};
 use cairn_domain::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -90,23 +91,31 @@ async fn create_tenant(
     Ok((StatusCode::CREATED, Json(tenant.into())))
 }
 
-/// List tenants.
+/// List tenants, oldest first.
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    params(PageParams),
     responses(
-        (status = 200, description = "Every tenant, by slug", body = Vec<TenantView>),
+        (status = 200, description = "A page of tenants", body = Page<TenantView>),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires an operator token", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn list_tenants(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TenantView>>> {
+async fn list_tenants(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<TenantView>>> {
     let op = caller.operator(&state, "tenant.list").await?;
-    let all = state.store.list_tenants().await?;
+    let limit = q.limit()?;
+    let tenants = state.store.list_tenants_after(limit + 1, q.cursor.as_deref()).await?;
+    let page = Page::cut(tenants, limit, |t| t.id.to_string());
     op.record(&state, |actor, meta| {
         NewEntry::new(actor, Action::fixed("tenant.listed"), Outcome::Success, meta)
-            .details(json!({"count": all.len()}))
+            .details(json!({"count": page.items.len()}))
     })
     .await?;
-    Ok(Json(all.into_iter().map(TenantView::from).collect()))
+    Ok(Json(page.map(TenantView::from)))
 }
 
 fn slug_param(slug: &str) -> Result<TenantSlug, ApiError> {

@@ -4,14 +4,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use cairn_domain::{Role, ValidationError, rfc3339};
+use cairn_domain::{Role, rfc3339};
 use cairn_identity::{CurrentSession, Email, NewUser, Settings, User, UserPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
@@ -70,13 +71,6 @@ impl From<User> for UserView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserPage {
-    pub items: Vec<UserView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
@@ -89,14 +83,6 @@ pub struct CreateUser {
     #[serde(default)]
     #[schema(value_type = Vec<String>, example = json!(["member"]))]
     pub roles: Vec<Role>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserListParams {
-    /// 1–500, default 100.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -173,9 +159,9 @@ async fn create_user(
 
 /// List users in creation order.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
-    params(UserListParams),
+    params(PageParams),
     responses(
-        (status = 200, description = "A page of users", body = UserPage),
+        (status = 200, description = "A page of users", body = Page<UserView>),
         (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
@@ -184,18 +170,12 @@ async fn create_user(
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(p): ApiQuery<UserListParams>,
-) -> ApiResult<Json<UserPage>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<UserView>>> {
     let ctx = admin(&state, caller, "user.list").await?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 500").into());
-    }
-    let mut users = state.identity.list_users(&ctx.db, limit + 1, p.cursor.as_deref()).await?;
-    let more = users.len() as i64 > limit;
-    users.truncate(limit as usize);
-    let next_cursor = if more { users.last().map(|u| u.id.clone()) } else { None };
-    Ok(Json(UserPage { items: users.into_iter().map(UserView::from).collect(), next_cursor }))
+    let limit = q.limit()?;
+    let users = state.identity.list_users(&ctx.db, limit + 1, q.cursor.as_deref()).await?;
+    Ok(Json(Page::cut(users, limit, |u| u.id.clone()).map(UserView::from)))
 }
 
 /// One user.

@@ -69,11 +69,6 @@ pub struct CreatedWebhook {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookList {
-    pub items: Vec<Webhook>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryAttempt {
     pub id: String,
     pub event_id: String,
@@ -125,17 +120,25 @@ async fn create_webhook(
     Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: hook.into(), secret })))
 }
 
-/// List webhooks.
+/// List webhooks, in id (creation) order.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
+    params(PageParams),
     responses(
-        (status = 200, description = "Every webhook", body = WebhookList),
+        (status = 200, description = "A page of webhooks", body = Page<Webhook>),
+        (status = 400, description = "Invalid limit", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn list_webhooks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<WebhookList>> {
+async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<Webhook>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.list").await?;
-    Ok(Json(WebhookList { items: webhooks::list(&ctx.db).await?.into_iter().map(Into::into).collect() }))
+    let limit = q.limit()?;
+    let items = webhooks::list_after(&ctx.db, limit + 1, q.cursor.as_deref()).await?;
+    Ok(Json(Page::cut(items, limit, |h| h.id.clone()).map(Into::into)))
 }
 
 /// One webhook.

@@ -41,7 +41,7 @@ backend_test!(async fn interrupted_creates_and_deletes_are_repaired(backend) {
     // Neither is a tenant while in progress.
     let op = app.operator_token();
     let listed: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
-    assert!(listed.as_array().unwrap().iter().all(|t| t["slug"] != "half" && t["slug"] != "doomed"), "{listed}");
+    assert!(listed["items"].as_array().unwrap().iter().all(|t| t["slug"] != "half" && t["slug"] != "doomed"), "{listed}");
     // This replica had the pool open; it notices the change within a second.
     let doomed_token = app.token(&doomed, Role::Admin);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);

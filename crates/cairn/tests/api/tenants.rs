@@ -38,7 +38,7 @@ backend_test!(async fn operators_create_list_show_and_delete_tenants(backend) {
     assert!(database_exists(&app, &id).await);
 
     let listed: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
-    let slugs: Vec<&str> = listed.as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
+    let slugs: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|t| t["slug"].as_str().unwrap()).collect();
     assert!(slugs.contains(&"globex"), "{listed}");
     let shown: Value = app.get("/api/v1/tenants/globex", &op).send().await.unwrap().json().await.unwrap();
     assert_eq!(shown, created);
@@ -82,7 +82,7 @@ backend_test!(async fn bad_tenant_requests_are_rejected_and_change_nothing(backe
     assert_eq!(resp.status(), 409);
     assert_eq!(error_code(resp).await, "CONFLICT");
     let after: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
-    assert_eq!(after.as_array().unwrap().len(), before.as_array().unwrap().len() + 1);
+    assert_eq!(after["items"].as_array().unwrap().len(), before["items"].as_array().unwrap().len() + 1);
 });
 
 backend_test!(async fn only_operators_reach_the_tenant_api(backend) {

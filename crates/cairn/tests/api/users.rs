@@ -171,8 +171,8 @@ backend_test!(async fn clients_are_managed_by_admins_and_secrets_shown_once(back
     let id = c["client_id"].as_str().unwrap();
     assert!(c["client_secret"].as_str().unwrap().len() >= 43);
     let listed: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed[0]["client_id"], id);
-    assert!(listed[0].get("client_secret").is_none());
+    assert_eq!(listed["items"][0]["client_id"], id);
+    assert!(listed["items"][0].get("client_secret").is_none());
     let rotated: Value = app.client.post(app.url(&format!("/api/v1/clients/{id}/rotate-secret"))).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     assert_ne!(rotated["client_secret"], c["client_secret"]);
     // The old secret no longer authenticates; the new one does (introspection needs a confidential client).
