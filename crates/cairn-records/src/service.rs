@@ -229,6 +229,18 @@ impl Records<'_> {
     /// The record's publications, latest first.
     pub async fn history(&self, id: &str) -> Result<Vec<PublishEntry>, RecordsError> {
         self.get(id).await?;
-        Ok(store::history(self.db, id).await?)
+        Ok(store::history(self.db, id, None).await?)
+    }
+
+    /// At most `limit` of the record's publications older than version `before`, latest
+    /// first: one page of its history.
+    pub async fn history_before(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<PublishEntry>, RecordsError> {
+        self.get(id).await?;
+        Ok(store::history(self.db, id, Some((before, limit))).await?)
     }
 }

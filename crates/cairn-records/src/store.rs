@@ -108,12 +108,21 @@ pub(crate) async fn insert_publish(conn: &mut AnyConnection, p: &PublishEntry) -
     Ok(())
 }
 
-pub(crate) async fn history(db: &Db, record_id: &str) -> Result<Vec<PublishEntry>, sqlx::Error> {
+/// The record's publications, latest first: every one, or with `page` = (`before`, `limit`)
+/// at most `limit` of those older than version `before`.
+pub(crate) async fn history(
+    db: &Db,
+    record_id: &str,
+    page: Option<(Option<i64>, i64)>,
+) -> Result<Vec<PublishEntry>, sqlx::Error> {
+    let (before, limit) = page.unwrap_or((None, i64::MAX));
     let rows = sqlx::query(
         "SELECT record_id, version, publisher_id, publisher_email, time, note FROM publish_history \
-         WHERE record_id = $1 ORDER BY version DESC",
+         WHERE record_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3",
     )
     .bind(record_id)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
     .fetch_all(db.reader())
     .await?;
     rows.iter()

@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -63,14 +64,6 @@ pub struct AuditFilterParams {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// 1–1000, default 100.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `jsonl` (default) or `csv`.
     pub format: Option<String>,
@@ -101,18 +94,11 @@ impl AuditFilterParams {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub items: Vec<AuditEntryView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 /// Query the audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(AuditFilterParams, PageParams),
     responses(
-        (status = 200, description = "A page of entries", body = AuditPage),
+        (status = 200, description = "A page of entries", body = Page<AuditEntryView>),
         (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin (tenant) or operator (platform)", body = ErrorBody),
@@ -123,16 +109,26 @@ async fn list_audit(
     caller: Caller,
     ApiQuery(filter): ApiQuery<AuditFilterParams>,
     ApiQuery(page): ApiQuery<PageParams>,
-) -> ApiResult<Json<AuditPage>> {
+) -> ApiResult<Json<Page<AuditEntryView>>> {
     let scope = scope(caller, &state, "audit.read").await?;
     let filter = filter.filter()?;
-    let limit = AuditLimit::parse(page.limit)?;
-    let cursor = page.cursor.as_deref().map(AuditCursor::parse).transpose()?;
+    let limit = AuditLimit::parse(Some(page.limit()?))?;
+    let cursor = match page.cursor.as_deref() {
+        Some(id) => Some(position(&scope.db, id).await?),
+        None => None,
+    };
     let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await.map_err(ApiError::internal)?;
-    Ok(Json(AuditPage {
-        items: items.iter().map(AuditEntryView::from).collect(),
-        next_cursor: next.map(|c| c.encode()),
-    }))
+    let next_cursor = next.and(items.last().map(|e| e.id.clone()));
+    Ok(Json(Page { items: items.iter().map(AuditEntryView::from).collect(), next_cursor }))
+}
+
+/// Where the entry a cursor names sits in the trail (its time and sequence number).
+async fn position(db: &Db, id: &str) -> Result<AuditCursor, ApiError> {
+    let entry = AuditService::get(db, id).await.map_err(ApiError::internal)?;
+    let entry = entry.ok_or_else(|| {
+        ValidationError::new("cursor", "must be the id of an entry in this trail (it may have passed its retention)")
+    })?;
+    Ok(AuditCursor { time: entry.time, seq: entry.seq })
 }
 
 /// One audit entry.

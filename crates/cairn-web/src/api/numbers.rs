@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use cairn_domain::{Role, ValidationError};
 use cairn_numbers::{Cursor, NumberId, NumberItem, NumberValue, NumbersService, PageLimit};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{serialize_number, serialize_opt_number};
+use super::{Page, PageParams, serialize_number, serialize_opt_number};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -44,22 +44,6 @@ impl From<NumberItem> for Number {
     fn from(n: NumberItem) -> Self {
         Self { id: n.id, value: n.value, created_at: rfc3339(n.created_at), created_by: n.created_by }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NumberPage {
-    pub items: Vec<Number>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1–500, default 50.
-    pub limit: Option<i64>,
-    /// From a previous page's `next_cursor`.
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,9 +94,9 @@ async fn create_number(
 
 /// List numbers, newest first.
 #[utoipa::path(get, path = "/api/v1/numbers", tag = "numbers",
-    params(ListParams),
+    params(PageParams),
     responses(
-        (status = 200, description = "A page of numbers", body = NumberPage),
+        (status = 200, description = "A page of numbers", body = Page<Number>),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires readonly", body = ErrorBody),
@@ -121,13 +105,13 @@ async fn create_number(
 async fn list_numbers(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<NumberPage>> {
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<Number>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "number.list").await?;
-    let limit = PageLimit::parse(params.limit)?;
+    let limit = PageLimit::parse(Some(params.limit()?))?;
     let cursor = params.cursor.as_deref().map(Cursor::parse).transpose()?;
     let page = NumbersService::list(&ctx.db, limit, cursor.as_ref()).await?;
-    Ok(Json(NumberPage {
+    Ok(Json(Page {
         items: page.items.into_iter().map(Number::from).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
     }))

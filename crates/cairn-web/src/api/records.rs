@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
@@ -76,12 +77,6 @@ pub struct RecordFields {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RecordPage {
-    pub items: Vec<Record>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct RecordList {
     pub items: Vec<Record>,
 }
@@ -139,18 +134,9 @@ impl From<Entry> for PublishEntry {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublishHistory {
-    pub items: Vec<PublishEntry>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// 1–500, default 50.
-    pub limit: Option<i64>,
-    /// From a previous page's `next_cursor`.
-    pub cursor: Option<String>,
+pub struct TagParam {
     /// Only records carrying this tag.
     pub tag: Option<String>,
 }
@@ -242,9 +228,9 @@ async fn bulk_delete(
 
 /// List records, newest first.
 #[utoipa::path(get, path = "/api/v1/records", tag = "records",
-    params(ListParams),
+    params(PageParams, TagParam),
     responses(
-        (status = 200, description = "A page of records", body = RecordPage),
+        (status = 200, description = "A page of records", body = Page<Record>),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires readonly", body = ErrorBody),
@@ -253,13 +239,14 @@ async fn bulk_delete(
 async fn list_records(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<ListParams>,
-) -> ApiResult<Json<RecordPage>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+    ApiQuery(t): ApiQuery<TagParam>,
+) -> ApiResult<Json<Page<Record>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "record.list").await?;
-    let limit = super::page_limit(q.limit)?;
+    let limit = q.limit()?;
     let cursor = q.cursor.as_deref().map(|c| model::parse_id(c, "cursor")).transpose()?;
-    let page = records(&ctx, &state).list(limit, cursor.as_deref(), q.tag.as_deref()).await?;
-    Ok(Json(RecordPage { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
+    let page = records(&ctx, &state).list(limit, cursor.as_deref(), t.tag.as_deref()).await?;
+    Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 
 /// One record.
@@ -351,11 +338,12 @@ async fn publish_record(
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
-/// The record's publications, latest first.
+/// The record's publications, latest first; the cursor is the last entry's version.
 #[utoipa::path(get, path = "/api/v1/records/{id}/publish-history", tag = "records",
-    params(("id" = String, Path, description = "Record id")),
+    params(("id" = String, Path, description = "Record id"), PageParams),
     responses(
-        (status = 200, description = "Publish history", body = PublishHistory),
+        (status = 200, description = "A page of the publish history", body = Page<PublishEntry>),
+        (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires readonly", body = ErrorBody),
         (status = 404, description = "No such record", body = ErrorBody),
@@ -365,8 +353,20 @@ async fn publish_history(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<PublishHistory>> {
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> ApiResult<Json<Page<PublishEntry>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "record.read").await?;
-    let items = records(&ctx, &state).history(&record_id(&id)?).await?;
-    Ok(Json(PublishHistory { items: items.into_iter().map(Into::into).collect() }))
+    let limit = q.limit()?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| ValidationError::new("cursor", "must be a version number from this history"))
+        })
+        .transpose()?;
+    let items = records(&ctx, &state).history_before(&record_id(&id)?, before, limit + 1).await?;
+    Ok(Json(Page::cut(items, limit, |e| e.version.to_string()).map(Into::into)))
 }
