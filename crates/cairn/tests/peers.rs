@@ -168,7 +168,7 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     })).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let listed: Value = app.get("/api/v1/sso-connections", &admin).send().await.unwrap().json().await.unwrap();
-    assert!(listed[0].get("client_secret").is_none(), "the secret is write-only");
+    assert!(listed["items"][0].get("client_secret").is_none(), "the secret is write-only");
 
     let (verifier, challenge) = pkce();
     let authorize = format!(

@@ -5,6 +5,7 @@ mod events;
 mod lifecycle;
 mod numbers;
 mod oidc;
+mod pages;
 mod platform;
 mod records;
 mod security;
