@@ -3,14 +3,15 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{Principal, Role, TenantRef};
+use cairn_domain::{Principal, Role, TenantRef, ValidationError};
 use cairn_store::Db;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use serde_path_to_error::Segment;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorCode};
@@ -267,7 +268,8 @@ impl Caller {
     }
 }
 
-/// `Json<T>` whose rejections are API errors.
+/// A JSON body whose rejections are API errors that name the field at fault and say, in
+/// plain words, what it must be.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -275,11 +277,37 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(ValidationError::new("body", "must be JSON, sent with content-type: application/json").into());
         }
+        let body = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large"));
+            }
+            Err(_) => return Err(ValidationError::new("body", "could not be read").into()),
+        };
+        Ok(ApiJson(parse_json(&body)?))
     }
+}
+
+/// A JSON body as `T`, or the field at fault and what it must be.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    let not_json = || ValidationError::new("body", "is not valid JSON");
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        Err(e) if e.inner().is_data() => return Err(in_plain_words("body", e.path(), &json_message(e.inner()))),
+        // serde_json reports a number or an array where a (unit) enum's name belongs as a
+        // syntax error, though the body is JSON.
+        Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            return Err(ValidationError::new(field_at("body", e.path()), "must be a string"));
+        }
+        Err(_) => return Err(not_json()),
+    };
+    // Nothing but whitespace may follow the value.
+    de.end().map_err(|_| not_json())?;
+    Ok(value)
 }
 
 /// An optional body (`Option<ApiJson<T>>`): absent when the request has no content type or
@@ -297,38 +325,241 @@ impl<T: DeserializeOwned + Send> axum::extract::OptionalFromRequest<AppState> fo
     }
 }
 
-fn json_rejection(r: JsonRejection) -> ApiError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(ErrorCode::ValidationError, "expected content-type: application/json")
+/// `application/json`, or any `application/<x>+json`, parameters aside.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// serde_json's message without the " at line 1 column 9" it appends.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((message, at))
+            if at.split_once(" column ").is_some_and(|(l, c)| {
+                l.bytes().all(|b| b.is_ascii_digit()) && c.bytes().all(|b| b.is_ascii_digit())
+            }) =>
+        {
+            message.to_owned()
         }
-        JsonRejection::JsonSyntaxError(_) => ApiError::new(ErrorCode::ValidationError, "body is not valid JSON"),
-        JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::ValidationError, e.body_text()),
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large")
-        }
-        other => ApiError::new(ErrorCode::ValidationError, other.body_text()),
+        _ => text,
     }
 }
 
-/// `Query<T>` whose rejections are API errors.
+/// A query string whose rejections are API errors that name the parameter at fault and say
+/// what it must be. An empty value (`?cursor=`) counts as absent.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::ValidationError, e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiQuery(parse_query(parts.uri.query().unwrap_or_default())?))
+    }
+}
+
+/// A query string as `T`, or the parameter at fault and what it must be.
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ValidationError> {
+    let de = serde_html_form::Deserializer::from_bytes(query.as_bytes());
+    serde_path_to_error::deserialize(de).map_err(|e| in_plain_words("query", e.path(), &e.inner().to_string()))
+}
+
+/// The field a deserializer's complaint is about, and what it means in plain words. `root`
+/// names the whole input (`body`, `query`). Serde's own messages (`unknown variant`,
+/// `invalid type`, `missing field`, …) are turned into words; any other message is Cairn's
+/// own (a type's `Deserialize` that explains itself) and is kept.
+fn in_plain_words(root: &str, path: &serde_path_to_error::Path, message: &str) -> ValidationError {
+    let at = field_at("", path);
+    let here = if at.is_empty() { root.to_owned() } else { at.clone() };
+    let inside = |name: &str| if at.is_empty() { name.to_owned() } else { format!("{at}.{name}") };
+    // The names serde quotes after "expected": `a`, `a` or `b`, one of `a`, `b`, `c`.
+    let quoted = |list: &str| list.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>();
+    let first_quoted = |rest: &str| rest.split('`').next().unwrap_or_default().to_owned();
+
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return ValidationError::new(inside(&first_quoted(rest)), "is required");
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field `") {
+        return ValidationError::new(inside(&first_quoted(rest)), "is given more than once");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        // The path already ends at the unknown key.
+        let inside = |name: &str| match path.iter().last() {
+            Some(Segment::Map { key }) if key == name => here.clone(),
+            _ => inside(name),
+        };
+        // The list of known names comes from Cairn's types; the unknown one is the caller's,
+        // so it is read up to the last "`, expected".
+        return match rest.rsplit_once("`, expected ") {
+            Some((name, known)) => {
+                ValidationError::new(inside(name), format!("is not a known field; known: {}", quoted(known).join(", ")))
+            }
+            None => ValidationError::new(
+                inside(rest.rsplit_once("`, there are no fields").map_or(rest, |(n, _)| n)),
+                "is not a known field",
+            ),
+        };
+    }
+    if message.starts_with("unknown variant `") {
+        return match message.rsplit_once("`, expected ") {
+            Some((_, allowed)) => ValidationError::new(here, format!("must be one of: {}", quoted(allowed).join(", "))),
+            None => ValidationError::new(here, "is not an allowed value"),
+        };
+    }
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if message.starts_with(prefix)
+            && let Some((_, expected)) = message.rsplit_once(", expected ")
+        {
+            return ValidationError::new(here, format!("must be {}", expectation(expected)));
+        }
+    }
+    // What `str::parse` says of a query parameter that is not a number or a boolean.
+    let parse_failures = [
+        ("invalid digit found in string", "a whole number"),
+        ("cannot parse integer from empty string", "a whole number"),
+        ("number too large to fit in target type", "a smaller whole number"),
+        ("number too small to fit in target type", "a larger whole number"),
+        ("invalid float literal", "a number"),
+        ("cannot parse float from empty string", "a number"),
+        ("provided string was not `true` or `false`", "true or false"),
+    ];
+    if let Some((_, what)) = parse_failures.iter().find(|(m, _)| *m == message) {
+        return ValidationError::new(here, format!("must be {what}"));
+    }
+    ValidationError::new(here, message)
+}
+
+/// A path as the API names fields (`roles[0]`, `address.lines`), or `root` for the whole.
+fn field_at(root: &str, path: &serde_path_to_error::Path) -> String {
+    let mut at = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => at.push_str(&format!("[{index}]")),
+            Segment::Map { key } if at.is_empty() => at.push_str(key),
+            Segment::Map { key } => at.push_str(&format!(".{key}")),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    if at.is_empty() { root.to_owned() } else { at }
+}
+
+/// What serde's "expected …" means for a JSON or query value.
+fn expectation(expected: &str) -> String {
+    let range = |min: i128, max: i128| format!("a whole number from {min} to {max}");
+    match expected {
+        "a string" | "a borrowed string" | "a character" => "a string".into(),
+        "a boolean" => "true or false".into(),
+        "i8" => range(i8::MIN.into(), i8::MAX.into()),
+        "i16" => range(i16::MIN.into(), i16::MAX.into()),
+        "i32" => range(i32::MIN.into(), i32::MAX.into()),
+        "u8" => range(0, u8::MAX.into()),
+        "u16" => range(0, u16::MAX.into()),
+        "u32" => range(0, u32::MAX.into()),
+        "i64" | "isize" | "i128" => "a whole number".into(),
+        "u64" | "usize" | "u128" => "a whole number, 0 or more".into(),
+        "f32" | "f64" => "a number".into(),
+        e if e.starts_with("a sequence") || e.starts_with("a tuple") => "an array".into(),
+        e if e == "a map" || e.starts_with("struct ") => "an object".into(),
+        // A unit-only enum is written as its name.
+        e if e.starts_with("enum ") => "a string".into(),
+        other => other.into(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::RejectionLimiter;
+    use super::{RejectionLimiter, parse_json, parse_query};
+    use cairn_domain::{Role, ValidationError};
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Member {
+        email: String,
+        #[serde(default)]
+        roles: Vec<Role>,
+        ttl_secs: Option<u32>,
+        active: Option<bool>,
+        address: Option<Address>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Address {
+        lines: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Params {
+        limit: Option<i64>,
+        cursor: Option<String>,
+        verbose: Option<bool>,
+    }
+
+    fn body(text: &str) -> (String, String) {
+        let e: ValidationError = parse_json::<Member>(text.as_bytes()).unwrap_err();
+        (e.field, e.message)
+    }
+
+    fn query(text: &str) -> (String, String) {
+        let e: ValidationError = parse_query::<Params>(text).unwrap_err();
+        (e.field, e.message)
+    }
+
+    #[test]
+    fn body_errors_name_the_field_and_say_what_is_allowed() {
+        let cases = [
+            (r#"{"email": "a@b.c", "roles": ["owner"]}"#, "roles[0]", "must be one of: readonly, member, admin"),
+            (r#"{"email": "a@b.c", "roles": ["member", 7]}"#, "roles[1]", "must be a string"),
+            (r#"{"email": 1}"#, "email", "must be a string"),
+            (r#"{"email": null}"#, "email", "must be a string"),
+            (r#"{"email": "a@b.c", "roles": "admin"}"#, "roles", "must be an array"),
+            (r#"{"email": "a@b.c", "ttl_secs": -1}"#, "ttl_secs", "must be a whole number from 0 to 4294967295"),
+            (r#"{"email": "a@b.c", "ttl_secs": 1.5}"#, "ttl_secs", "must be a whole number from 0 to 4294967295"),
+            (r#"{"email": "a@b.c", "active": "yes"}"#, "active", "must be true or false"),
+            (r#"{"email": "a@b.c", "address": {"lines": [1]}}"#, "address.lines[0]", "must be a string"),
+            (r#"{"email": "a@b.c", "address": []}"#, "address", "must be an object"),
+            (r#"{"roles": []}"#, "email", "is required"),
+            (r#"{"email": "a@b.c", "address": {}}"#, "address.lines", "is required"),
+            (r#"{"email": "a@b.c", "email": "d@e.f"}"#, "email", "is given more than once"),
+            (
+                r#"{"email": "a@b.c", "nickname": "x"}"#,
+                "nickname",
+                "is not a known field; known: email, roles, ttl_secs, active, address",
+            ),
+            (r#""a@b.c""#, "body", "must be an object"),
+            ("7", "body", "must be an object"),
+            (r#"{"email": "a@b.c""#, "body", "is not valid JSON"),
+            (r#"{"email": "a@b.c"} {}"#, "body", "is not valid JSON"),
+            ("", "body", "is not valid JSON"),
+            ("{email: 1}", "body", "is not valid JSON"),
+        ];
+        for (text, field, message) in cases {
+            assert_eq!(body(text), (field.to_owned(), message.to_owned()), "{text}");
+        }
+        // What the caller sent is not repeated, whatever it holds.
+        let (field, message) = body(r#"{"email": "a@b.c", "roles": ["x`, expected `root"]}"#);
+        assert_eq!((field.as_str(), message.as_str()), ("roles[0]", "must be one of: readonly, member, admin"));
+        assert!(parse_json::<Member>(br#"{"email": "a@b.c", "roles": ["admin"]}"#).is_ok());
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        assert_eq!(query("limit=ten"), ("limit".into(), "must be a whole number".into()));
+        assert_eq!(query("limit=1.5"), ("limit".into(), "must be a whole number".into()));
+        assert_eq!(query("limit=99999999999999999999"), ("limit".into(), "must be a smaller whole number".into()));
+        assert_eq!(query("cursor=x&verbose=maybe"), ("verbose".into(), "must be true or false".into()));
+        let ok: Params = parse_query("limit=5&cursor=abc&other=ignored").unwrap();
+        assert_eq!((ok.limit, ok.cursor.as_deref()), (Some(5), Some("abc")));
+        let empty: Params = parse_query("limit=&cursor=").unwrap();
+        assert_eq!((empty.limit, empty.cursor), (None, None), "an empty value is absent");
+    }
 
     #[test]
     fn rejections_are_recorded_at_most_ten_a_minute_per_address() {
