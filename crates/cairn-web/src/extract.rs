@@ -396,11 +396,11 @@ fn in_plain_words(root: &str, path: &serde_path_to_error::Path, message: &str) -
         // so it is read up to the last "`, expected".
         return match rest.rsplit_once("`, expected ") {
             Some((name, known)) => {
-                ValidationError::new(inside(name), format!("is not a known field; known: {}", quoted(known).join(", ")))
+                ValidationError::new(inside(name), format!("unknown field; known: {}", quoted(known).join(", ")))
             }
             None => ValidationError::new(
                 inside(rest.rsplit_once("`, there are no fields").map_or(rest, |(n, _)| n)),
-                "is not a known field",
+                "unknown field",
             ),
         };
     }
@@ -531,7 +531,7 @@ mod tests {
             (
                 r#"{"email": "a@b.c", "nickname": "x"}"#,
                 "nickname",
-                "is not a known field; known: email, roles, ttl_secs, active, address",
+                "unknown field; known: email, roles, ttl_secs, active, address",
             ),
             (r#""a@b.c""#, "body", "must be an object"),
             ("7", "body", "must be an object"),

@@ -2,6 +2,7 @@
 
 mod audit;
 mod events;
+mod input;
 mod lifecycle;
 mod numbers;
 mod oidc;
