@@ -388,7 +388,7 @@ fn in_plain_words(root: &str, path: &serde_path_to_error::Path, message: &str) -
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         // The path already ends at the unknown key.
-        let inside = |name: &str| match path.iter().last() {
+        let inside = |name: &str| match path.iter().next_back() {
             Some(Segment::Map { key }) if key == name => here.clone(),
             _ => inside(name),
         };
