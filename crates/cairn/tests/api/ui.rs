@@ -212,8 +212,8 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     assert!(secret_of(&browser.get("/app/clients").await).is_none(), "a refresh does not show it again");
     let admin = app.token(&acme, Role::Admin);
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
-    let id = clients[0]["client_id"].as_str().unwrap().to_owned();
-    assert_eq!(clients[0]["redirect_uris"].as_array().unwrap().len(), 2);
+    let id = clients["items"][0]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(clients["items"][0]["redirect_uris"].as_array().unwrap().len(), 2);
     let introspect = |s: String| app.client.post(app.url("/oauth2/introspect")).basic_auth(&id, Some(s)).form(&[("token", "x")]).send();
     assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200);
     // The list never shows it again.
@@ -236,8 +236,10 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     let deleted = browser.post_form(&format!("/app/clients/{id}/delete"), &[("csrf", &token)]).await;
     assert_eq!(deleted.status, 303);
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = clients.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["SPA", "Importer"]);
+    // The API lists clients by client id.
+    let mut names: Vec<&str> = clients["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["Importer", "SPA"]);
     // Members cannot reach the page.
     let member = Browser::new(&app.base_url);
     web_sign_in(&member, "acme", "bob@acme.test", PASSWORD).await;
