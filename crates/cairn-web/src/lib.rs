@@ -1,9 +1,10 @@
 //! Cairn's HTTP surface: the `/api/v1` routers, platform endpoints, the OpenID Connect
-//! provider and its hosted pages, the web UI, the caller extractor,
+//! provider and its hosted pages, the web UI and the static files its pages link, the caller extractor,
 //! the one error type, request context (ids, logs, metrics, timeouts) and the OpenAPI
 //! description generated from the handlers. No SQL lives here.
 
 pub mod api;
+pub mod assets;
 pub mod context;
 pub mod error;
 pub mod extract;
@@ -128,6 +129,7 @@ pub fn app(state: AppState) -> Router {
     let pages = router
         .merge(oidc::router())
         .merge(ui::router())
+        .merge(assets::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::canonical_host));
     finish(pages, state)
 }
