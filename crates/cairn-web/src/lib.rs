@@ -11,6 +11,8 @@ pub mod extract;
 pub mod html;
 pub mod metrics;
 pub mod oidc;
+pub mod query;
+pub mod stream;
 pub mod ui;
 
 use std::sync::atomic::AtomicBool;

@@ -108,6 +108,22 @@ fn no_page_handler_checks_a_role_or_a_csrf_token_itself() {
 }
 
 #[test]
+fn the_web_ui_takes_nothing_from_the_api_modules() {
+    // What the pages share with the API (the live events stream, the audit filters) lives
+    // in modules both use (`stream.rs`, `query.rs`), so the API's handlers can change
+    // without reaching into the pages, and the other way round.
+    let ui = crates_dir().join("cairn-web/src/ui");
+    let files: Vec<_> = rust_files(&ui).into_iter().map(|f| ("cairn-web".to_owned(), f)).collect();
+    assert!(files.len() >= 8, "the scan found only {} files in {}", files.len(), ui.display());
+    let needles = ["crate::api", "super::api", "{api", " api::"];
+    let found = offending(&files, &needles);
+    assert!(found.is_empty(), "the web UI names the API modules:\n{}", found.join("\n"));
+    // The needles match the form the crate's other modules use, so the scan can fail.
+    let metrics = vec![("cairn-web".to_owned(), crates_dir().join("cairn-web/src/metrics.rs"))];
+    assert!(!offending(&metrics, &needles).is_empty(), "metrics.rs no longer names crate::api: pick another witness");
+}
+
+#[test]
 fn mail_is_sent_only_by_outbox_consumers() {
     // Account mail and notices go through the event outbox (retried, listed when they fail);
     // a `Mailer::send` anywhere else would be a mail a crash or an outage can lose.

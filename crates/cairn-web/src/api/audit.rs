@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_audit::{
-    Action, ActionPattern, Actor, AuditCursor, AuditEntryView, AuditFilter, AuditLimit, AuditService, ExportFormat,
-    NewEntry, Outcome, RequestMeta, RetentionDays,
+    Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, ExportFormat, NewEntry, Outcome, RequestMeta,
+    RetentionDays,
 };
 use cairn_domain::{Role, ValidationError};
 use cairn_store::Db;
@@ -21,6 +21,7 @@ use super::{Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::query::AuditFilterParams;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,50 +49,9 @@ async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scop
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AuditFilterParams {
-    /// Actor id (user id or token subject).
-    pub user: Option<String>,
-    /// An action (`user.role_changed`) or a prefix (`user.*`).
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    /// Requires `resource_type`.
-    pub resource_id: Option<String>,
-    /// RFC 3339; entries at or after.
-    pub from: Option<String>,
-    /// RFC 3339; entries before.
-    pub to: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `jsonl` (default) or `csv`.
     pub format: Option<String>,
-}
-
-fn time_param(field: &str, v: &Option<String>) -> Result<Option<i64>, ValidationError> {
-    v.as_deref()
-        .map(|s| {
-            s.parse::<jiff::Timestamp>()
-                .map(|t| t.as_millisecond())
-                .map_err(|_| ValidationError::new(field, "must be an RFC 3339 time, e.g. 2026-01-31T00:00:00Z"))
-        })
-        .transpose()
-}
-
-impl AuditFilterParams {
-    pub(crate) fn filter(&self) -> Result<AuditFilter, ValidationError> {
-        let filter = AuditFilter {
-            user: self.user.clone(),
-            action: self.action.as_deref().map(ActionPattern::parse).transpose()?,
-            resource_type: self.resource_type.clone(),
-            resource_id: self.resource_id.clone(),
-            from: time_param("from", &self.from)?,
-            to: time_param("to", &self.to)?,
-        };
-        filter.check()?;
-        Ok(filter)
-    }
 }
 
 /// Query the audit trail, newest first.

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::{Admin, Nav, Page, PageError};
 use crate::AppState;
-use crate::api::audit::AuditFilterParams;
 use crate::html::Chrome;
+use crate::query::AuditFilterParams;
 
 const PAGE: i64 = 50;
 
