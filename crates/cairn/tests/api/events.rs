@@ -251,6 +251,24 @@ backend_test!(async fn webhooks_to_private_addresses_are_refused_unless_allowed(
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "events");
     let list: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]));
+
+    // Where the operator allows private receivers (as the tests' own configuration does),
+    // the same addresses are accepted; an address of no server, another scheme or
+    // credentials in the URL still are not.
+    let allowing = TestApp::spawn(backend).await;
+    assert!(allowing.config.outbound.allow_private);
+    let acme = allowing.create_tenant("acme").await;
+    let admin = allowing.token(&acme, Role::Admin);
+    for url in ["http://127.0.0.1:9/hook", "http://10.1.2.3/", "http://[::1]/", "http://169.254.169.254/latest"] {
+        let resp = allowing.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": ["records_created"]})).send().await.unwrap();
+        assert_eq!(resp.status(), 201, "{url}");
+    }
+    for url in ["http://0.0.0.0/", "ftp://example.com/", "http://user:pw@example.com/"] {
+        let resp = allowing.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": ["records_created"]})).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{url}");
+    }
+    let list: Value = allowing.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
 });
 
 backend_test!(async fn the_live_stream_says_it_is_open_before_any_event(backend) {

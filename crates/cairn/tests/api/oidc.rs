@@ -458,7 +458,10 @@ backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(bac
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
     let blocked = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(blocked.status, 429, "{}", blocked.body);
-    assert!(blocked.headers.contains_key("retry-after"));
+    // The person at the form is told when to come back, and the page says the same as the header.
+    let retry_after: u64 = blocked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert!(blocked.body.contains(&format!("Try again in {retry_after} seconds.")), "{}", blocked.body);
     // An unknown account is throttled the same way.
     for _ in 0..6 {
         browser.sign_in(&form, "ghost@acme.test", "not the password").await;

@@ -114,9 +114,15 @@ backend_test!(async fn bad_input_is_400_and_changes_nothing(backend) {
     assert_eq!(resp.status(), 400);
 
     // Readers cannot write; the denial is audited.
-    let reader = app.token(&acme, Role::Readonly);
+    let reader = app.token_for(&acme, Role::Readonly, "rita");
     let resp = app.post("/api/v1/records", &reader, &json!({"title": "x"})).send().await.unwrap();
     assert_eq!(resp.status(), 403);
+    let admin = app.token(&acme, Role::Admin);
+    let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    let denied = denied["items"].as_array().unwrap();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!((denied[0]["actor"]["id"].as_str(), denied[0]["outcome"].as_str()), (Some("rita"), Some("denied")), "{denied:?}");
+    assert_eq!(denied[0]["details"]["attempted"], "record.create", "{denied:?}");
 
     let list: Value = app.get("/api/v1/records", &member).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]));

@@ -69,16 +69,24 @@ backend_test!(async fn missing_and_malformed_tokens_are_401(backend) {
 backend_test!(async fn bad_signature_is_401(backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
-    let token = app.token(&acme, Role::Admin);
+    // A reader's token: good for reading, refused for writing.
+    let token = app.token(&acme, Role::Readonly);
+    assert_eq!(status_with(&app, &token).await, 200);
+    assert_eq!(app.add_number(&token, json!(1)).await.status(), 403);
     let (head, sig) = token.rsplit_once('.').unwrap();
     let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
     sig[10] ^= 0x01;
     assert_rejected(&app, &format!("{head}.{}", URL_SAFE_NO_PAD.encode(sig)), "flipped signature bit").await;
-    // Same signature, changed payload (roles escalated).
-    let mut c = claims(&app, &acme);
-    c["cairn/roles"] = json!(["admin"]);
+    // Same signature, the reader's own claims with the roles escalated to admin.
     let parts: Vec<&str> = token.split('.').collect();
-    assert_rejected(&app, &format!("{}.{}.{}", parts[0], b64(&c), parts[2]), "payload swapped under a valid signature").await;
+    let mut c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(c["cairn/roles"], json!(["readonly"]));
+    c["cairn/roles"] = json!(["admin"]);
+    let escalated = format!("{}.{}.{}", parts[0], b64(&c), parts[2]);
+    assert_rejected(&app, &escalated, "roles escalated under a valid signature").await;
+    let resp = app.add_number(&escalated, json!(1)).await;
+    assert_eq!(resp.status(), 401, "the escalated token cannot write either");
+    assert_eq!(crate::count(&app, &app.token(&acme, Role::Readonly)).await, 0);
 });
 
 backend_test!(async fn alg_none_is_401(backend) {

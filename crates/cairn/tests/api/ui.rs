@@ -59,6 +59,20 @@ backend_test!(async fn the_session_cookie_is_httponly_lax_and_sealed(backend) {
     assert!(web.contains("HttpOnly") && web.contains("SameSite=Lax"), "{web}");
     assert!(!web.contains("Secure"), "plain-http loopback: no Secure flag");
     assert!(!web.contains("eyJ"), "tokens are sealed, not readable: {web}");
+    // Sealed with the master key: it opens to the session, whose tokens the cookie does not show.
+    let value = web.trim_start_matches("cairn_web=").split(';').next().unwrap();
+    let opened = app.store.master_key().open(value, "cairn-web-session").expect("the cookie opens with the master key");
+    let session: Value = serde_json::from_slice(&opened).unwrap();
+    let refresh = session["refresh"].as_str().expect("the session holds its refresh token");
+    assert!(!web.contains(refresh), "{web}");
+    assert_eq!(browser.get("/app/numbers").await.status, 200);
+    // One character changed, and it is no session at all.
+    let mut altered = value.to_owned().into_bytes();
+    let at = altered.len() / 2;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let forger = Browser::new(&app.base_url);
+    forger.set_cookie("cairn_web", std::str::from_utf8(&altered).unwrap());
+    assert_eq!(forger.get("/app/numbers").await.status, 303);
 });
 
 backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {

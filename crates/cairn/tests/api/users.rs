@@ -74,13 +74,19 @@ backend_test!(async fn bad_user_input_is_a_400_naming_the_field(backend) {
 backend_test!(async fn members_cannot_manage_users_and_the_denial_is_audited(backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
-    let member = app.token(&acme, Role::Member);
-    let resp = app.post("/api/v1/users", &member, &json!({"email": "x@acme.test"})).send().await.unwrap();
+    let member = app.token_for(&acme, Role::Member, "mo");
+    let resp = app.post("/api/v1/users", &member, &json!({"email": "x@acme.test"})).header("x-request-id", "req-mo").send().await.unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "FORBIDDEN");
     let admin = app.token(&acme, Role::Admin);
     let audit: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(audit["items"][0]["details"]["attempted"], "user.create");
+    let denied = audit["items"].as_array().unwrap();
+    assert_eq!(denied.len(), 1, "{audit}");
+    assert_eq!(denied[0]["details"]["attempted"], "user.create");
+    assert_eq!((denied[0]["actor"]["id"].as_str(), denied[0]["outcome"].as_str()), (Some("mo"), Some("denied")), "{audit}");
+    assert_eq!(denied[0]["request_id"], "req-mo");
+    let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(users["items"], json!([]), "the refused call created nobody");
 });
 
 backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
