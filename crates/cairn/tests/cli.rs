@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_testkit::{Backend, backend_test};
 use serde_json::{Value, json};
@@ -75,15 +75,14 @@ fn code(out: &Output) -> i32 {
     out.status.code().expect("exited, not signalled")
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().expect("exited normally");
-        }
-        assert!(Instant::now() < deadline, "process did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits for `child` to exit; its exit code.
+async fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let exited = cairn_testkit::eventually("the process to exit", within, || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    exited.code().expect("exited normally")
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -243,7 +242,7 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&member).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
     // The request logs one line with its id, method, route, status, latency, tenant and
     // subject as JSON values; any other line logged while serving it carries its id in its
     // span. No token leaks.
@@ -284,27 +283,24 @@ backend_test!(async fn sigterm_drains_in_flight_requests_and_exits_0(backend) {
     signal(&child, "TERM");
     // While draining, readiness is false but the process still answers.
     let client = cairn_testkit::http_client().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    cairn_testkit::eventually("readyz to turn 503", Duration::from_secs(5), || async {
         let status = client.get(format!("{url}/readyz")).send().await.unwrap().status();
-        if status == 503 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "readyz never turned 503");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (status == 503).then_some(())
+    })
+    .await;
     assert!(child.try_wait().unwrap().is_none(), "still draining");
     stream.write_all(&body[4..]).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
 });
 
 backend_test!(async fn first_start_prints_credentials_once(backend) {
     let install = Install::new(backend);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let run_once = || {
+    let install = &install;
+    let run_once = move || async move {
         let mut child = install.command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -314,10 +310,10 @@ backend_test!(async fn first_start_prints_credentials_once(backend) {
         // Whatever else start-up prints comes before the server runs; stop it and read the rest.
         signal(&child, "TERM");
         std::io::Read::read_to_string(&mut out, &mut text).unwrap();
-        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
         text
     };
-    let first = run_once();
+    let first = run_once().await;
     assert!(first.contains("First start: created organization 'default'"), "{first}");
     let field = |name: &str| {
         first.lines().find_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
@@ -325,7 +321,7 @@ backend_test!(async fn first_start_prints_credentials_once(backend) {
     assert_eq!(field("sign in at:"), format!("http://127.0.0.1:{port}/t/default/"));
     assert_eq!(field("email:"), "admin@localhost");
     assert_eq!(field("temporary password:").len(), 23, "{first}");
-    let second = run_once();
+    let second = run_once().await;
     assert!(!second.contains("First start"), "{second}");
     assert!(install.ok(&["tenant", "list"]).contains("default"));
 });
@@ -398,7 +394,7 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
         assert_eq!(resp.status(), 201);
     }
     signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
 
     // tenant.created acme, token.issued ×2, tenant.listed, tenant.created other, tenant.listed
     let platform = install.ok(&["audit", "verify", "--platform"]);
@@ -439,8 +435,8 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     assert!(stdout.contains("BROKEN at entry 2") && stdout.contains("altered"), "{stdout}");
 });
 
-#[test]
-fn worker_and_scheduler_roles_serve_only_probes() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_and_scheduler_roles_serve_only_probes() {
     let install = Install::new(Backend::Sqlite);
     for role in ["worker", "scheduler"] {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -467,7 +463,7 @@ fn worker_and_scheduler_roles_serve_only_probes() {
         assert_eq!(status(&format!("http://127.0.0.1:{metrics_port}/metrics")), "200", "{role}");
         assert_eq!(get("/api/v1/numbers"), "404", "{role} serves no API");
         signal(&child, "TERM");
-        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
     }
 }
 
@@ -584,5 +580,5 @@ backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_a
     assert_eq!(got.last().unwrap().status, 200);
     assert!(install.ok(&["events", "dead", "discard", "--tenant", "acme", "--all"]).contains("0 discarded"));
     signal(&second, "TERM");
-    assert_eq!(wait_exit(&mut second, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut second, Duration::from_secs(30)).await, 0);
 });

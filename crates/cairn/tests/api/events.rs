@@ -6,40 +6,25 @@ use std::time::Duration;
 use base64::Engine;
 use cairn_domain::Role;
 use cairn_store::sqlx;
-use cairn_testkit::receiver::Receiver;
-use cairn_testkit::{TestApp, TestTenant, backend_test, eventually};
+use cairn_testkit::receiver::{Received, Receiver};
+use cairn_testkit::{TestApp, backend_test, eventually};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-async fn pending(app: &TestApp, tenant: &TestTenant) -> i64 {
-    let (_, db) = app.tenant(tenant).await;
-    let sql = "SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending') \
-               + (SELECT COUNT(*) FROM outbox WHERE dispatched_at IS NULL)";
-    sqlx::query_scalar(sql).fetch_one(db.reader()).await.unwrap()
-}
-
-/// Waits until every event is dispatched and every delivery has settled (done or dead).
-async fn settled(app: &TestApp, tenant: &TestTenant) {
-    eventually("deliveries to settle", WAIT, || async { (pending(app, tenant).await == 0).then_some(()) }).await;
-}
 
 fn publish_mails<'a>(all: &'a [String], to: &str) -> Vec<&'a String> {
     all.iter().filter(|m| m.contains(&format!("To: {to}")) && m.contains("Subject: Published:")).collect()
 }
 
-async fn new_record(app: &TestApp, token: &str, title: &str) -> String {
-    let resp = app.post("/api/v1/records", token, &json!({"title": title})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
-}
-
-async fn register(app: &TestApp, tenant: &TestTenant, url: &str, events: &[&str]) -> (String, String) {
-    let admin = app.token(tenant, Role::Admin);
-    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": events})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let hook: Value = resp.json().await.unwrap();
-    (hook["id"].as_str().unwrap().to_owned(), hook["secret"].as_str().unwrap().to_owned())
+/// Asserts the request carries the Standard Webhooks signature made with `secret`:
+/// `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`, checked here with ring.
+fn assert_signed(request: &Received, secret: &str) {
+    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
+    let mut content = format!("{}.{}.", request.header("webhook-id"), request.header("webhook-timestamp")).into_bytes();
+    content.extend_from_slice(&request.body);
+    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &content);
+    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.as_ref()));
+    assert_eq!(request.header("webhook-signature"), expected);
 }
 
 backend_test!(async fn publish_mails_subscribers_once_and_unsubscribe_stops_them(backend) {
@@ -61,10 +46,10 @@ backend_test!(async fn publish_mails_subscribers_once_and_unsubscribe_stops_them
     assert_eq!(got, json!({"publish_history": false}));
 
     let member = app.token(&acme, Role::Member);
-    let id = new_record(&app, &member, "Release notes").await;
+    let id = app.create_record(&member, "Release notes").await;
     let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": "Ready for review"})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-    settled(&app, &acme).await;
+    app.settled(&acme).await;
     // The tenant's mark in the control database, which every worker polls, is cleared.
     eventually("the tenant's event work cleared", WAIT, || async {
         let marks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_work WHERE tenant_id = $1")
@@ -96,7 +81,7 @@ backend_test!(async fn publish_mails_subscribers_once_and_unsubscribe_stops_them
         let attempts: i64 = sqlx::query_scalar("SELECT attempts FROM deliveries WHERE consumer = 'publish_history'").fetch_one(db.reader()).await.unwrap();
         (attempts == 2).then_some(())
     }).await;
-    settled(&app, &acme).await;
+    app.settled(&acme).await;
     assert_eq!(publish_mails(&app.mail(), "ann@acme.test").len(), 1, "a redelivered event mails nobody twice");
 
     // One-click unsubscribe (RFC 8058): a GET only asks; the POST unsubscribes.
@@ -110,7 +95,7 @@ backend_test!(async fn publish_mails_subscribers_once_and_unsubscribe_stops_them
 
     let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": "Final"})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-    settled(&app, &acme).await;
+    app.settled(&acme).await;
     let mail = app.mail();
     assert_eq!(publish_mails(&mail, "ann@acme.test").len(), 1, "unsubscribed: nothing further");
     assert_eq!(publish_mails(&mail, "cy@acme.test").len(), 2);
@@ -121,10 +106,10 @@ backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     receiver.script(&[500, 500]);
-    let (hook, secret) = register(&app, &acme, &receiver.url, &["record_updated"]).await;
+    let (hook, secret) = app.add_webhook(&acme, &receiver.url, &["record_updated"]).await;
     assert!(secret.starts_with("whsec_"));
     let member = app.token(&acme, Role::Member);
-    let id = new_record(&app, &member, "Budget").await;
+    let id = app.create_record(&member, "Budget").await;
     let resp = app.client.patch(app.url(&format!("/api/v1/records/{id}"))).bearer_auth(&member).json(&json!({"title": "Budget 2027"})).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 
@@ -135,19 +120,12 @@ backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
     assert_eq!(body["type"], "record_updated", "only subscribed types arrive");
     assert_eq!(body["payload"]["changed"], json!({"title": "Budget 2027"}));
     assert_eq!(last.header("webhook-id"), body["id"].as_str().unwrap());
-    // Standard Webhooks: v1,<base64 HMAC-SHA256(key, id.timestamp.body)>.
-    let key = base64::engine::general_purpose::STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap();
-    let signed = format!("{}.{}.", last.header("webhook-id"), last.header("webhook-timestamp"));
-    let mut content = signed.into_bytes();
-    content.extend_from_slice(&last.body);
-    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &content);
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.as_ref()));
-    assert_eq!(last.header("webhook-signature"), expected);
+    assert_signed(last, &secret);
     let ts: i64 = last.header("webhook-timestamp").parse().unwrap();
     assert!((ts - cairn_domain::now_ms() / 1000).abs() < 60);
 
     let admin = app.token(&acme, Role::Admin);
-    settled(&app, &acme).await;
+    app.settled(&acme).await;
     let log: Value = app.get(&format!("/api/v1/webhooks/{hook}/deliveries"), &admin).send().await.unwrap().json().await.unwrap();
     let items = log["items"].as_array().unwrap();
     let seen: Vec<(i64, i64)> = items.iter().map(|a| (a["attempt"].as_i64().unwrap(), a["status"].as_i64().unwrap())).collect();
@@ -167,15 +145,11 @@ backend_test!(async fn webhooks_are_signed_retried_and_logged(backend) {
     let rolled: Value = app.post(&format!("/api/v1/webhooks/{hook}/rotate-secret"), &admin, &json!({})).send().await.unwrap().json().await.unwrap();
     let new_secret = rolled["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, secret);
-    new_record(&app, &member, "Forecast").await;
+    app.create_record(&member, "Forecast").await;
     let got = receiver.wait_for(4, WAIT).await;
     let last = &got[3];
     assert_eq!(last.json()["type"], "records_created");
-    let key = base64::engine::general_purpose::STANDARD.decode(new_secret.trim_start_matches("whsec_")).unwrap();
-    let mut content = format!("{}.{}.", last.header("webhook-id"), last.header("webhook-timestamp")).into_bytes();
-    content.extend_from_slice(&last.body);
-    let mac = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key), &content);
-    assert_eq!(last.header("webhook-signature"), format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.as_ref())));
+    assert_signed(last, &new_secret);
     assert_eq!(app.post("/api/v1/webhooks/nope/rotate-secret", &admin, &json!({})).send().await.unwrap().status(), 404);
 
     // Listing never shows the secret; deleting stops deliveries.
@@ -191,10 +165,10 @@ backend_test!(async fn dead_letters_replay_and_discard(backend) {
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     receiver.set_default(503);
-    register(&app, &acme, &receiver.url, &["records_created"]).await;
+    app.add_webhook(&acme, &receiver.url, &["records_created"]).await;
     let member = app.token(&acme, Role::Member);
-    new_record(&app, &member, "one").await;
-    new_record(&app, &member, "two").await;
+    app.create_record(&member, "one").await;
+    app.create_record(&member, "two").await;
     let admin = app.token(&acme, Role::Admin);
     let dead = eventually("two dead letters", WAIT, || async {
         let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
@@ -219,7 +193,7 @@ backend_test!(async fn dead_letters_replay_and_discard(backend) {
     assert_eq!(resp.status(), 200);
     let resp = app.post(&format!("/api/v1/events/dead/{second}/discard"), &admin, &json!({})).send().await.unwrap();
     assert_eq!(resp.status(), 404);
-    settled(&app, &acme).await;
+    app.settled(&acme).await;
     let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]));
     assert_eq!(receiver.answered().len(), 5, "the discarded letter was not sent again");
@@ -286,11 +260,11 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     let acme = app.create_tenant("acme").await;
     let reader = app.token(&acme, Role::Readonly);
     let member = app.token(&acme, Role::Member);
-    new_record(&app, &member, "before").await;
+    app.create_record(&member, "before").await;
     let mut stream = app.get("/api/v1/events/stream", &reader).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
-    let id = new_record(&app, &member, "after").await;
+    let id = app.create_record(&member, "after").await;
     let mut text = String::new();
     while !text.contains("\n\n") || !text.contains("data:") {
         let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("an event within the wait").unwrap().unwrap();
@@ -304,7 +278,7 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     drop(stream);
 
     // Reconnecting after that event resumes with the next one.
-    new_record(&app, &member, "later").await;
+    app.create_record(&member, "later").await;
     let mut stream = app.get("/api/v1/events/stream", &reader).header("last-event-id", &event_id).send().await.unwrap();
     let mut text = String::new();
     while !text.contains("data:") {
@@ -319,7 +293,7 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     let mut stream = app.get("/api/v1/events/stream", &reader).send().await.unwrap();
     let early = uuid::Uuid::now_v7().to_string();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let a = new_record(&app, &member, "a").await;
+    let a = app.create_record(&member, "a").await;
     let (_, db) = app.tenant(&acme).await;
     sqlx::query(
         "INSERT INTO outbox (id, type, time, actor_id, actor_email, resource_type, resource_id, payload, schema_version, dispatched_at) \
@@ -330,7 +304,7 @@ backend_test!(async fn the_live_stream_carries_events_as_they_commit(backend) {
     .execute(db.writer())
     .await
     .unwrap();
-    let b = new_record(&app, &member, "b").await;
+    let b = app.create_record(&member, "b").await;
     let mut text = String::new();
     while !(text.contains(&a) && text.contains(&b) && text.contains("late")) {
         let chunk = tokio::time::timeout(WAIT, stream.chunk()).await.expect("events within the wait").unwrap().unwrap();
@@ -358,14 +332,14 @@ backend_test!(async fn two_workers_never_deliver_one_event_at_once(backend) {
     let acme = first.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     receiver.set_delay(Duration::from_millis(150));
-    register(&first, &acme, &receiver.url, &["records_created"]).await;
+    first.add_webhook(&acme, &receiver.url, &["records_created"]).await;
     let member = first.token(&acme, Role::Member);
     for i in 0..16 {
         let app = if i % 2 == 0 { &first } else { &second };
-        new_record(app, &member, &format!("r{i}")).await;
+        app.create_record(&member, &format!("r{i}")).await;
     }
     let got = receiver.wait_for(16, Duration::from_secs(60)).await;
-    settled(&first, &acme).await;
+    first.settled(&acme).await;
     assert_eq!(receiver.overlaps(), 0);
     let mut ids: Vec<String> = got.iter().map(|r| r.header("webhook-id").to_owned()).collect();
     ids.sort();
@@ -386,10 +360,10 @@ backend_test!(async fn a_worker_that_dies_mid_delivery_loses_nothing(backend) {
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
     receiver.set_delay(Duration::from_secs(30));
-    register(&app, &acme, &receiver.url, &["records_created"]).await;
+    app.add_webhook(&acme, &receiver.url, &["records_created"]).await;
     let member = app.token(&acme, Role::Member);
     for i in 0..3 {
-        new_record(&app, &member, &format!("r{i}")).await;
+        app.create_record(&member, &format!("r{i}")).await;
     }
     eventually("the worker to be mid-delivery", WAIT, || async { (receiver.started() == 3).then_some(()) }).await;
     // The worker dies holding its leases: nothing was answered.
@@ -398,7 +372,7 @@ backend_test!(async fn a_worker_that_dies_mid_delivery_loses_nothing(backend) {
     receiver.set_delay(Duration::ZERO);
     let got = receiver.wait_for(3, WAIT).await;
     assert!(got.iter().all(|r| r.status == 200));
-    settled(&restarted, &acme).await;
+    restarted.settled(&acme).await;
     let (_, db) = restarted.tenant(&acme).await;
     let attempts: Vec<i64> = sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts").fetch_all(db.reader()).await.unwrap();
     assert_eq!(attempts, [2, 2, 2], "each delivery was taken over once its lease ended");

@@ -1,108 +1,14 @@
 //! The OpenID Connect provider, walked as a browser and a relying party would, and each
 //! security case of the identity reference as its own test.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::time::Duration;
+
 use cairn_domain::Role;
 use cairn_identity::NewClient;
 use cairn_testkit::browser::{Browser, Page, pkce};
-use cairn_testkit::{TestApp, TestTenant, backend_test};
+use cairn_testkit::rp::{PASSWORD, REDIRECT, RelyingParty, jwt_claims};
+use cairn_testkit::{TestApp, backend_test, eventually, mail};
 use serde_json::Value;
-
-pub const PASSWORD: &str = "velvet orbit canyon";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-
-/// A tenant with a member `ann@acme.test`, and a client registered for `REDIRECT`.
-pub struct Rp {
-    pub app: TestApp,
-    pub acme: TestTenant,
-    pub client_id: String,
-    pub secret: Option<String>,
-}
-
-pub async fn setup(backend: cairn_testkit::Backend, public: bool) -> Rp {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let new = NewClient {
-        name: "Acme app".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        post_logout_uris: vec!["http://127.0.0.1:9/bye".into()],
-        public,
-        service_role: None,
-    };
-    let (client_id, secret) = app.create_client(&acme, new).await;
-    Rp { app, acme, client_id, secret }
-}
-
-impl Rp {
-    pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
-        let mut u = url::Url::parse(&self.app.url("/oauth2/authorize")).unwrap();
-        {
-            let mut q = u.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", REDIRECT)
-                .append_pair("scope", "openid email profile");
-            for (k, v) in extra {
-                q.append_pair(k, v);
-            }
-        }
-        u.to_string()
-    }
-
-    /// Signs in as ann through the hosted page; returns the redirect to the client.
-    pub async fn sign_in(&self, browser: &Browser, extra: &[(&str, &str)]) -> Page {
-        let form = browser.get(&self.authorize_url(extra)).await;
-        assert_eq!(form.status, 200, "{}", form.body);
-        let done = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
-        assert_eq!(done.status, 303, "{}", done.body);
-        done
-    }
-
-    /// A code for ann with the PKCE `challenge`.
-    pub async fn code(&self, challenge: &str) -> String {
-        let browser = Browser::new(&self.app.base_url);
-        let done = self.sign_in(&browser, &[("code_challenge", challenge), ("code_challenge_method", "S256")]).await;
-        done.redirect_param("code").expect("a code")
-    }
-
-    pub async fn token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("client_id", &self.client_id));
-        if let Some(s) = &self.secret {
-            form.push(("client_secret", s));
-        }
-        self.app.client.post(self.app.url("/oauth2/token")).form(&form).send().await.unwrap()
-    }
-
-    pub async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ])
-        .await
-    }
-
-    pub async fn tokens(&self) -> Value {
-        let (verifier, challenge) = pkce();
-        let code = self.code(&challenge).await;
-        let resp = self.exchange(&code, &verifier).await;
-        assert_eq!(resp.status(), 200);
-        resp.json().await.unwrap()
-    }
-
-    pub async fn refresh(&self, rt: &str) -> reqwest::Response {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
-    }
-}
-
-pub fn jwt_claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 async fn oauth_error(resp: reqwest::Response) -> String {
     let body: Value = resp.json().await.unwrap();
@@ -128,7 +34,7 @@ backend_test!(async fn discovery_names_the_issuer_and_exactly_what_is_implemente
 });
 
 backend_test!(async fn code_flow_with_pkce_state_and_nonce(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let (verifier, challenge) = pkce();
     let browser = Browser::new(&rp.app.base_url);
     let done = rp.sign_in(&browser, &[("code_challenge", &challenge), ("code_challenge_method", "S256"),
@@ -168,7 +74,7 @@ backend_test!(async fn code_flow_with_pkce_state_and_nonce(backend) {
 });
 
 backend_test!(async fn id_tokens_are_not_access_tokens(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let id = t["id_token"].as_str().unwrap();
     let resp = rp.app.get("/api/v1/numbers", id).send().await.unwrap();
@@ -178,7 +84,7 @@ backend_test!(async fn id_tokens_are_not_access_tokens(backend) {
 });
 
 backend_test!(async fn a_reused_code_is_refused_and_revokes_what_it_issued(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let (verifier, challenge) = pkce();
     let code = rp.code(&challenge).await;
     let first: Value = rp.exchange(&code, &verifier).await.json().await.unwrap();
@@ -191,8 +97,8 @@ backend_test!(async fn a_reused_code_is_refused_and_revokes_what_it_issued(backe
 });
 
 backend_test!(async fn a_code_is_bound_to_its_client_and_redirect_uri(backend) {
-    let rp = setup(backend, true).await;
-    let (other_id, _) = rp.app.create_client(&rp.acme, NewClient {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let (other_id, _) = rp.app.create_client(&rp.tenant, NewClient {
         name: "Other".into(), redirect_uris: vec![REDIRECT.into()], public: true, ..Default::default()
     }).await;
     let (verifier, challenge) = pkce();
@@ -209,7 +115,7 @@ backend_test!(async fn a_code_is_bound_to_its_client_and_redirect_uri(backend) {
 });
 
 backend_test!(async fn pkce_is_required_for_public_clients_and_s256_only(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
     for (extra, what) in [
@@ -230,7 +136,7 @@ backend_test!(async fn pkce_is_required_for_public_clients_and_s256_only(backend
 });
 
 backend_test!(async fn a_verifier_without_a_stored_challenge_is_refused(backend) {
-    let rp = setup(backend, false).await;
+    let rp = RelyingParty::spawn(backend, false).await;
     let browser = Browser::new(&rp.app.base_url);
     // A confidential client may skip PKCE; then a verifier at the token endpoint is an error.
     let done = rp.sign_in(&browser, &[]).await;
@@ -240,7 +146,7 @@ backend_test!(async fn a_verifier_without_a_stored_challenge_is_refused(backend)
 });
 
 backend_test!(async fn a_bad_client_or_redirect_uri_gets_an_error_page_never_a_redirect(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
     let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
@@ -256,7 +162,7 @@ backend_test!(async fn a_bad_client_or_redirect_uri_gets_an_error_page_never_a_r
 });
 
 backend_test!(async fn refresh_rotates_and_reuse_revokes_the_family(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let rt1 = t["refresh_token"].as_str().unwrap();
     let r2: Value = rp.refresh(rt1).await.json().await.unwrap();
@@ -269,7 +175,7 @@ backend_test!(async fn refresh_rotates_and_reuse_revokes_the_family(backend) {
 });
 
 backend_test!(async fn refresh_tokens_are_bound_to_their_tenant_and_client(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let rt = t["refresh_token"].as_str().unwrap();
     let globex = rp.app.create_tenant("globex").await;
@@ -293,7 +199,7 @@ backend_test!(async fn refresh_tokens_are_bound_to_their_tenant_and_client(backe
 });
 
 backend_test!(async fn confidential_clients_authenticate_by_basic_or_post(backend) {
-    let rp = setup(backend, false).await;
+    let rp = RelyingParty::spawn(backend, false).await;
     let secret = rp.secret.clone().unwrap();
     let browser = Browser::new(&rp.app.base_url);
     let code = rp.sign_in(&browser, &[]).await.redirect_param("code").unwrap();
@@ -308,15 +214,15 @@ backend_test!(async fn confidential_clients_authenticate_by_basic_or_post(backen
 });
 
 backend_test!(async fn there_is_no_password_grant(backend) {
-    let rp = setup(backend, false).await;
+    let rp = RelyingParty::spawn(backend, false).await;
     let resp = rp.token(&[("grant_type", "password"), ("username", "ann@acme.test"), ("password", PASSWORD)]).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(oauth_error(resp).await, "unsupported_grant_type");
 });
 
 backend_test!(async fn service_clients_use_client_credentials(backend) {
-    let rp = setup(backend, false).await;
-    let (svc, secret) = rp.app.create_client(&rp.acme, NewClient {
+    let rp = RelyingParty::spawn(backend, false).await;
+    let (svc, secret) = rp.app.create_client(&rp.tenant, NewClient {
         name: "Importer".into(), service_role: Some(Role::Member), ..Default::default()
     }).await;
     let secret = secret.unwrap();
@@ -334,7 +240,7 @@ backend_test!(async fn service_clients_use_client_credentials(backend) {
 });
 
 backend_test!(async fn revocation_and_introspection(backend) {
-    let rp = setup(backend, false).await;
+    let rp = RelyingParty::spawn(backend, false).await;
     let secret = rp.secret.clone().unwrap();
     let browser = Browser::new(&rp.app.base_url);
     let code = rp.sign_in(&browser, &[]).await.redirect_param("code").unwrap();
@@ -370,7 +276,7 @@ backend_test!(async fn revocation_and_introspection(backend) {
 });
 
 backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
     let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("prompt", "none"), ("state", "s1")];
@@ -406,7 +312,7 @@ backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backe
 });
 
 backend_test!(async fn logout_redirects_only_to_registered_uris(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let out = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", rp.client_id)).await;
     assert_eq!(out.status, 200);
@@ -417,13 +323,12 @@ backend_test!(async fn logout_redirects_only_to_registered_uris(backend) {
 });
 
 backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     for i in 0..3 {
-        rp.app.create_user(&rp.acme, &format!("user{i}@acme.test"), PASSWORD, &[Role::Member]).await;
+        rp.app.create_user(&rp.tenant, &format!("user{i}@acme.test"), PASSWORD, &[Role::Member]).await;
     }
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..3 {
@@ -446,10 +351,9 @@ backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
 });
 
 backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(browser.sign_in(&form, "ann@acme.test", "not the password").await.status);
@@ -470,10 +374,9 @@ backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(bac
 });
 
 backend_test!(async fn one_address_guessing_many_accounts_is_throttled(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     // One failure each for fifty accounts: no account is throttled, the address is.
     for i in 0..50 {
         assert_eq!(browser.sign_in(&form, &format!("guess{i}@acme.test"), "password guess").await.status, 401);
@@ -483,8 +386,8 @@ backend_test!(async fn one_address_guessing_many_accounts_is_throttled(backend) 
 });
 
 backend_test!(async fn a_lockout_is_mailed_to_the_account_owner(backend) {
-    let rp = setup(backend, true).await;
-    let (tenant, db) = rp.app.tenant(&rp.acme).await;
+    let rp = RelyingParty::spawn(backend, true).await;
+    let (tenant, db) = rp.app.tenant(&rp.tenant).await;
     // Nine failures already counted (the delays between them are not worth waiting out here).
     cairn_store::sqlx::query("INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ('acct:ann@acme.test', 9, $1, 0)")
         .bind(cairn_domain::now_ms()).execute(db.writer()).await.unwrap();
@@ -492,35 +395,25 @@ backend_test!(async fn a_lockout_is_mailed_to_the_account_owner(backend) {
     assert!(matches!(outcome, cairn_identity::SignIn::Invalid));
     let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", PASSWORD, &[], &Default::default()).await.unwrap();
     assert!(matches!(outcome, cairn_identity::SignIn::Throttled { retry_after_secs } if retry_after_secs > 800), "{outcome:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mail = rp.app.mail();
-        if let Some(m) = mail.iter().find(|m| m.contains("is paused")) {
-            assert!(m.contains("To: ann@acme.test"), "{m}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no lockout mail: {mail:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    rp.app.mail_to("ann@acme.test", "is paused").await;
 });
 
 backend_test!(async fn a_disabled_users_refresh_fails(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     let ann = rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
     let admin = cairn_audit::Actor { id: "admin".into(), email: None };
-    rp.app.identity.set_enabled(rp.acme.id, &db, &ann.id, false, &admin, &Default::default()).await.unwrap();
+    rp.app.identity.set_enabled(rp.tenant.id, &db, &ann.id, false, &admin, &Default::default()).await.unwrap();
     assert_eq!(oauth_error(rp.refresh(t["refresh_token"].as_str().unwrap()).await).await, "invalid_grant");
     let info = rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(info.status(), 401);
 });
 
 backend_test!(async fn the_sign_in_form_needs_its_csrf_cookie(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     browser.clear_cookies();
     let resp = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
@@ -534,14 +427,11 @@ backend_test!(async fn the_sign_in_form_needs_its_csrf_cookie(backend) {
 });
 
 backend_test!(async fn first_sign_in_requires_a_new_password(backend) {
-    let rp = setup(backend, true).await;
-    let (tenant, db) = rp.app.tenant(&rp.acme).await;
-    let admin = cairn_audit::Actor { id: "admin".into(), email: None };
-    let new = cairn_identity::NewUser { email: cairn_identity::Email::parse("bo@acme.test").unwrap(),
-        given_name: "Bo".into(), family_name: "Li".into(), roles: vec![] };
-    let (_, invitation) = rp.app.identity.create_user(&tenant, &db, new, &admin, &Default::default()).await.unwrap();
-    // The invitation goes through the outbox, with the password in it and nowhere in the clear.
-    rp.app.mail_to("bo@acme.test", &invitation.temporary_password).await;
+    let rp = RelyingParty::spawn(backend, true).await;
+    // Invited without a role: the tenant's default role.
+    let invitation = rp.app.invite(&rp.tenant, "bo@acme.test", &[]).await;
+    // The invitation went through the outbox, with the password in it and nowhere in the clear.
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     let payloads: Vec<String> = cairn_store::sqlx::query_scalar("SELECT payload FROM outbox WHERE type = 'internal.account_mail'")
         .fetch_all(db.reader()).await.unwrap();
     assert_eq!(payloads.len(), 1);
@@ -565,28 +455,13 @@ backend_test!(async fn first_sign_in_requires_a_new_password(backend) {
     // No explicit role: the tenant's default role (member).
     assert_eq!(jwt_claims(t["access_token"].as_str().unwrap())["cairn/roles"], serde_json::json!(["member"]));
     // The temporary password no longer works; the new one does.
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256"), ("prompt", "login")])).await;
+    let form = rp.sign_in_form(&browser, &[("prompt", "login")]).await;
     assert_eq!(browser.sign_in(&form, "bo@acme.test", &invitation.temporary_password).await.status, 401);
     assert_eq!(browser.sign_in(&form, "bo@acme.test", "granite harbor lantern").await.status, 303);
 });
 
-/// The reset code in the newest reset mail.
-pub fn reset_code(app: &TestApp) -> Option<String> {
-    let mail = app.mail();
-    let m = mail.iter().rev().find(|m| m.contains("password reset code"))?;
-    let text = m.replace("=\r\n", "");
-    text.lines()
-        .map(str::trim)
-        .find(|l| {
-            l.len() == 9
-                && l.as_bytes()[4] == b'-'
-                && l.bytes().all(|b| b == b'-' || b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b))
-        })
-        .map(str::to_owned)
-}
-
 backend_test!(async fn forgot_password_by_emailed_code(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let page = browser.get("/t/acme/forgot").await;
     assert_eq!(page.status, 200);
@@ -596,13 +471,8 @@ backend_test!(async fn forgot_password_by_emailed_code(backend) {
     assert_eq!((unknown.status, known.status), (200, 200));
     let notice = |p: &Page| p.body.split("role=\"status\">").nth(1).and_then(|r| r.split('<').next()).map(str::to_owned);
     assert_eq!(notice(&unknown), notice(&known));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let code = loop {
-        if let Some(c) = reset_code(&rp.app) { break c; }
-        assert!(std::time::Instant::now() < deadline, "no reset mail");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    rp.app.settled(&rp.acme).await;
+    let code = mail::reset_code(&rp.app.mail_to("ann@acme.test", "password reset code").await).expect("a code");
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 1, "the unknown email got no mail");
     let wrong = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", "000000"), ("new_password", "quartz meadow falcon")]).await;
     assert_eq!(wrong.status, 400);
@@ -610,19 +480,19 @@ backend_test!(async fn forgot_password_by_emailed_code(backend) {
     assert_eq!(ok.status, 200, "{}", ok.body);
     let again = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", &code), ("new_password", "another good phrase")]).await;
     assert_eq!(again.status, 400, "single use");
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert_eq!(browser.sign_in(&form, "ann@acme.test", "quartz meadow falcon").await.status, 303);
 });
 
 backend_test!(async fn sign_in_and_failures_are_audited(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let form = browser.get(&rp.authorize_url(&pkce_params)).await;
     browser.sign_in(&form, "ann@acme.test", "bad password").await;
-    rp.sign_in(&browser, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+    rp.sign_in(&browser, &pkce_params).await;
+    let admin = rp.admin();
     let entries: Value = rp.app.get("/api/v1/audit?action=auth.*", &admin).send().await.unwrap().json().await.unwrap();
     let actions: Vec<&str> = entries["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["auth.login_succeeded", "auth.login_failed"]);
@@ -634,24 +504,20 @@ backend_test!(async fn sign_in_and_failures_are_audited(backend) {
 });
 
 backend_test!(async fn reset_codes_are_limited_per_account_and_address(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let csrf = browser.get("/t/acme/forgot").await.input("csrf").unwrap();
     for _ in 0..5 {
         assert_eq!(browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "ann@acme.test")]).await.status, 200);
     }
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let admin = rp.admin();
+    let entries = eventually("five reset requests recorded", Duration::from_secs(10), || async {
         let entries: Value = rp.app.get("/api/v1/audit?action=auth.password_reset_requested", &admin).send().await.unwrap().json().await.unwrap();
-        if entries["items"].as_array().unwrap().len() == 5 {
-            let denied = entries["items"].as_array().unwrap().iter().filter(|e| e["outcome"] == "denied").count();
-            assert_eq!(denied, 2, "{entries}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{entries}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    rp.app.settled(&rp.acme).await;
+        let items = entries["items"].as_array().unwrap().clone();
+        (items.len() == 5).then_some(items)
+    })
+    .await;
+    assert_eq!(entries.iter().filter(|e| e["outcome"] == "denied").count(), 2, "{entries:?}");
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 3, "three codes at most per account and address per 15 minutes");
 });

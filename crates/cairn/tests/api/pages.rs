@@ -138,17 +138,14 @@ backend_test!(async fn webhooks_their_attempts_and_dead_letters_page_one_at_a_ti
     receiver.set_default(503);
     let mut hooks = Vec::new();
     for _ in 0..2 {
-        let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": receiver.url, "events": ["records_created"]})).send().await.unwrap();
-        assert_eq!(resp.status(), 201);
-        hooks.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        hooks.push(app.add_webhook(&acme, &receiver.url, &["records_created"]).await.0);
     }
     let items = one_at_a_time(&app, &admin, "/api/v1/webhooks", "id").await;
     assert_eq!(field(&items, "id"), [&hooks[0], &hooks[1]]);
     assert!(items.iter().all(|h| h.get("secret").is_none()));
 
     // One event, two attempts at each webhook, then a dead letter for each.
-    let resp = app.post("/api/v1/records", &admin, &json!({"title": "fails"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.create_record(&admin, "fails").await;
     let dead = eventually("two dead letters", Duration::from_secs(20), || async {
         let list = get(&app, &admin, "/api/v1/events/dead").await;
         (list["items"].as_array().unwrap().len() == 2).then_some(list)

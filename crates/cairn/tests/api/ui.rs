@@ -4,21 +4,9 @@
 
 use cairn_domain::Role;
 use cairn_testkit::browser::{Browser, Page};
+use cairn_testkit::rp::PASSWORD;
 use cairn_testkit::{TestApp, backend_test};
 use serde_json::Value;
-
-use crate::oidc::PASSWORD;
-
-/// Signs in to the web UI of `slug`; returns the first page after sign-in.
-async fn web_sign_in(browser: &Browser, slug: &str, email: &str, password: &str) -> Page {
-    let start = browser.get(&format!("/t/{slug}/")).await;
-    assert_eq!(start.status, 303);
-    let form = browser.follow(start).await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    let done = browser.sign_in(&form, email, password).await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    browser.follow(done).await
-}
 
 fn csrf(page: &Page) -> String {
     page.input("csrf").expect("the page has a CSRF token")
@@ -78,7 +66,7 @@ backend_test!(async fn the_session_cookie_is_httponly_lax_and_sealed(backend) {
 backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     assert!(page.body.contains("<h1>Numbers</h1>"), "{}", page.body);
     assert!(!page.body.contains("/app/users"), "members see no users link");
     let token = csrf(&page);
@@ -99,8 +87,7 @@ backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {
 
 backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/users").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("bob@acme.test"));
@@ -138,7 +125,7 @@ backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
 backend_test!(async fn the_profile_page_saves_names_subscriptions_and_password(backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     let token = csrf(&page);
     let saved = browser.post_form("/app/profile", &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables"), ("publish_history", "on")]).await;
     assert_eq!(saved.status, 303);
@@ -163,12 +150,12 @@ backend_test!(async fn switching_organization_signs_in_to_the_other_tenant(backe
     let globex = app.create_tenant("globex").await;
     app.create_user(&globex, "ada@acme.test", "another pass phrase", &[Role::Member]).await;
     let browser = Browser::new(&app.base_url);
-    let acme_page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let acme_page = browser.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
     assert!(acme_page.body.contains("<strong>acme</strong>"));
     let switch = browser.get("/signin?org=globex").await;
     assert_eq!(switch.location.as_deref(), Some(app.url("/t/globex/").as_str()));
     // The acme session does not sign anyone in to globex: the form asks again.
-    let globex_page = web_sign_in(&browser, "globex", "ada@acme.test", "another pass phrase").await;
+    let globex_page = browser.web_sign_in("globex", "ada@acme.test", "another pass phrase").await;
     assert!(globex_page.body.contains("<strong>globex</strong>"), "{}", globex_page.body);
     assert!(!globex_page.body.contains("/app/users"), "a member in globex");
 });
@@ -176,7 +163,7 @@ backend_test!(async fn switching_organization_signs_in_to_the_other_tenant(backe
 backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backend) {
     let (app, _) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
     let stolen = browser.cookie("cairn_web").unwrap();
     let out = browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await;
     assert_eq!(out.status, 303);
@@ -206,8 +193,7 @@ backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backen
 
 backend_test!(async fn admins_register_applications_and_see_each_secret_once(backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/clients").await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
@@ -255,15 +241,13 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     names.sort();
     assert_eq!(names, ["Importer", "SPA"]);
     // Members cannot reach the page.
-    let member = Browser::new(&app.base_url);
-    web_sign_in(&member, "acme", "bob@acme.test", PASSWORD).await;
+    let member = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(member.get("/app/clients").await.status, 403);
 });
 
 backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(browser.get("/app/numbers").await.status, 200);
     let admin = app.token(&acme, Role::Admin);
     let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
@@ -278,9 +262,8 @@ backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) 
 });
 
 backend_test!(async fn a_revoked_grant_signs_in_again_through_the_provider_session(backend) {
-    let (app, _) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     // Two tabs refreshing at once would trip reuse detection; simulate the revoked family.
     let sealed = app.store.master_key().open(&browser.cookie("cairn_web").unwrap(), "cairn-web-session").unwrap();
     let session: Value = serde_json::from_slice(&sealed).unwrap();
@@ -299,7 +282,7 @@ backend_test!(async fn a_revoked_grant_signs_in_again_through_the_provider_sessi
 backend_test!(async fn signing_out_is_audited(backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     browser.follow(browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await).await;
     let admin = app.token(&acme, Role::Admin);
     let entries: Value = app.get("/api/v1/audit?action=auth.logged_out", &admin).send().await.unwrap().json().await.unwrap();
@@ -308,9 +291,8 @@ backend_test!(async fn signing_out_is_audited(backend) {
 });
 
 backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
-    let (app, _) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let list = browser.get("/app/records").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains("No records yet"));
@@ -344,8 +326,7 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     assert!(browser.get("/app/records").await.body.contains("No records yet"));
     // Members do not see failed deliveries; the page is for admins, and the refusal is audited.
     assert_eq!(browser.get("/app/events").await.status, 403);
-    let acme = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse("acme").unwrap()).await.unwrap();
-    let admin = app.token(&cairn_testkit::TestTenant { id: acme.id, slug: acme.slug }, Role::Admin);
+    let admin = app.token(&acme, Role::Admin);
     let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(denied["items"][0]["details"]["reason"], "requires the admin role", "{denied}");
     assert_eq!(denied["items"][0]["details"]["attempted"], "GET /app/events", "{denied}");
@@ -355,21 +336,16 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
 
 backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) {
     use cairn_testkit::receiver::Receiver;
-    use serde_json::json;
     let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 1).await;
     let acme = app.create_tenant("acme").await;
     app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
     let receiver = Receiver::start().await;
     receiver.set_default(500);
-    let admin = app.token(&acme, Role::Admin);
-    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": receiver.url, "events": ["records_created"]})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let resp = app.post("/api/v1/records", &admin, &json!({"title": "x"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.add_webhook(&acme, &receiver.url, &["records_created"]).await;
+    app.create_record(&app.token(&acme, Role::Member), "x").await;
     receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
 
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = cairn_testkit::eventually("the failed delivery listed", std::time::Duration::from_secs(20), || async {
         let page = browser.get("/app/events").await;
         page.body.contains("the receiver answered 500").then_some(page)
@@ -399,8 +375,7 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     use cairn_testkit::receiver::Receiver;
     let (app, acme) = app_with_admin(backend).await;
     let receiver = Receiver::start().await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/webhooks").await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
@@ -421,8 +396,7 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     assert!(again.body.contains("records_created, record_published"));
 
     let member = app.token(&acme, Role::Member);
-    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "x"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.create_record(&member, "x").await;
     receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
     let admin = app.token(&acme, Role::Admin);
     let hooks: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
@@ -440,8 +414,7 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     assert_eq!(deleted.status, 303);
     assert!(browser.get("/app/webhooks").await.body.contains("No webhooks yet"));
     // Members may not manage webhooks.
-    let other = Browser::new(&app.base_url);
-    web_sign_in(&other, "acme", "bob@acme.test", PASSWORD).await;
+    let other = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(other.get("/app/webhooks").await.status, 403);
 });
 
@@ -451,10 +424,8 @@ backend_test!(async fn the_records_list_pages_to_older_records(backend) {
     let first: Vec<Value> = (0..100).map(|i| serde_json::json!({"title": format!("record {i:03}")})).collect();
     let resp = app.post("/api/v1/records/bulk", &member, &serde_json::json!({"records": first})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "newest"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    app.create_record(&member, "newest").await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let page = browser.get("/app/records").await;
     assert!(page.body.contains("newest") && !page.body.contains("record 000"), "100 a page, newest first");
     let older = page.body.split("href=\"/app/records?cursor=").nth(1).expect("a link to older records").split('"').next().unwrap().to_owned();
@@ -497,8 +468,7 @@ backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(back
     let admin = app.token(&acme, Role::Admin);
     let ids = user_ids(&app, &admin).await;
     // A member posting an admin form with a valid token: 403, audited, nothing created.
-    let bob = Browser::new(&app.base_url);
-    web_sign_in(&bob, "acme", "bob@acme.test", PASSWORD).await;
+    let bob = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let token = csrf(&bob.get("/app/numbers").await);
     let invite = bob.post_form("/app/users", &[("csrf", &token), ("email", "eve@acme.test")]).await;
     assert_eq!(invite.status, 403, "{}", invite.body);
@@ -507,8 +477,7 @@ backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(back
     let entry = &denied["items"][0];
     assert_eq!((&entry["details"]["attempted"], &entry["actor"]["id"]), (&serde_json::json!("POST /app/users"), &serde_json::json!(ids["bob@acme.test"])), "{denied}");
     // A form without this session's token changes nothing, whatever the role.
-    let ada = Browser::new(&app.base_url);
-    web_sign_in(&ada, "acme", "ada@acme.test", PASSWORD).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let forged = ada.post_form("/app/numbers", &[("csrf", &token), ("value", "7")]).await;
     assert_eq!(forged.status, 403, "bob's token is not ada's");
     let stats: Value = app.get("/api/v1/numbers/stats", &admin).send().await.unwrap().json().await.unwrap();

@@ -1,24 +1,12 @@
 //! Users, clients and identity settings over the API, as a tenant's admins manage them.
 
 use cairn_domain::Role;
-use cairn_testkit::browser::{Browser, pkce};
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::browser::Browser;
+use cairn_testkit::rp::{PASSWORD, RelyingParty, jwt_claims};
+use cairn_testkit::{TestApp, backend_test, mail};
 use serde_json::{Value, json};
 
 use crate::error_code;
-use crate::oidc::{PASSWORD, jwt_claims, setup};
-
-async fn wait_for_mail(app: &TestApp, n: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mail = app.mail();
-        if mail.len() >= n {
-            return mail;
-        }
-        assert!(std::time::Instant::now() < deadline, "expected {n} mails, have {}", mail.len());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
 
 backend_test!(async fn admins_create_users_who_are_invited_by_mail(backend) {
     let app = TestApp::spawn(backend).await;
@@ -31,10 +19,8 @@ backend_test!(async fn admins_create_users_who_are_invited_by_mail(backend) {
     assert_eq!(user["status"], "FORCE_CHANGE_PASSWORD");
     assert_eq!(user["roles"], json!(["member"]));
     assert!(user.get("password_hash").is_none());
-    let mail = wait_for_mail(&app, 1).await;
-    assert!(mail[0].contains("To: Cy@Acme.test"), "{}", mail[0]);
-    assert!(mail[0].contains("temporary password"), "{}", mail[0]);
-    assert!(mail[0].contains("/t/acme/"));
+    let invitation = app.mail_to("Cy@Acme.test", "temporary password").await;
+    assert!(invitation.contains("/t/acme/"), "{invitation}");
     // The same email (any case) is a conflict in this tenant…
     let dup = app.post("/api/v1/users", &admin, &json!({"email": "cy@acme.TEST"})).send().await.unwrap();
     assert_eq!(dup.status(), 409);
@@ -90,10 +76,9 @@ backend_test!(async fn members_cannot_manage_users_and_the_denial_is_audited(bac
 });
 
 backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let list: Value = rp.app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let ann = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
+    let ann = &rp.member.id;
     let reserved = rp.app.client.patch(rp.app.url(&format!("/api/v1/users/{ann}"))).bearer_auth(&admin)
         .json(&json!({"app_metadata": {"roles": ["admin"]}})).send().await.unwrap();
     assert_eq!(reserved.status(), 400);
@@ -116,8 +101,7 @@ backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
     assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "DISABLED");
     assert_eq!(rp.refresh(t["refresh_token"].as_str().unwrap()).await.status(), 400);
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let denied = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(denied.redirect_param("error").as_deref(), Some("access_denied"));
     rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/enable"))).bearer_auth(&admin).send().await.unwrap();
@@ -125,25 +109,21 @@ backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
 });
 
 backend_test!(async fn an_admin_reset_sends_a_new_temporary_password(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let list: Value = rp.app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let ann = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
+    let ann = &rp.member.id;
     let resp = rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/reset-password"))).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "FORCE_CHANGE_PASSWORD");
-    let mail = wait_for_mail(&rp.app, 1).await;
-    let text = mail[0].replace("=\r\n", "");
-    let temp = text.lines().find_map(|l| l.strip_prefix("Your temporary password is: ")).unwrap().trim().to_owned();
+    let temp = mail::value_after(&rp.app.mail_to("ann@acme.test", mail::TEMPORARY_PASSWORD).await, mail::TEMPORARY_PASSWORD);
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert_eq!(browser.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 401, "the old password is gone");
     let change = browser.sign_in(&form, "ann@acme.test", &temp).await;
     assert!(change.body.contains("Choose your password"), "{}", change.body);
 });
 
 backend_test!(async fn me_reads_and_updates_the_signed_in_user(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let at = t["access_token"].as_str().unwrap();
     let me: Value = rp.app.get("/api/v1/me", at).send().await.unwrap().json().await.unwrap();
@@ -162,7 +142,7 @@ backend_test!(async fn me_reads_and_updates_the_signed_in_user(backend) {
         .json(&json!({"current_password": PASSWORD, "new_password": "sturdy cobalt ladder"})).send().await.unwrap();
     assert_eq!(ok.status(), 204);
     // A service or test token names no user.
-    assert_eq!(rp.app.get("/api/v1/me", &rp.app.token(&rp.acme, Role::Member)).send().await.unwrap().status(), 404);
+    assert_eq!(rp.app.get("/api/v1/me", &rp.app.token(&rp.tenant, Role::Member)).send().await.unwrap().status(), 404);
 });
 
 backend_test!(async fn clients_are_managed_by_admins_and_secrets_shown_once(backend) {
@@ -190,8 +170,8 @@ backend_test!(async fn clients_are_managed_by_admins_and_secrets_shown_once(back
 });
 
 backend_test!(async fn settings_brand_the_hosted_pages_and_set_the_default_role(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
     let mut s: Value = rp.app.get("/api/v1/identity/settings", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(s["default_role"], "member");
     s["accent"] = json!("red; }</style><script>");
@@ -201,12 +181,11 @@ backend_test!(async fn settings_brand_the_hosted_pages_and_set_the_default_role(
     s["default_role"] = json!("readonly");
     assert_eq!(rp.app.client.put(rp.app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&s).send().await.unwrap().status(), 200);
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.body.contains("--accent: #ff5500"));
     assert!(form.body.contains("Acme Corp"));
     // A user without explicit roles now gets readonly.
-    rp.app.create_user(&rp.acme, "dee@acme.test", PASSWORD, &[]).await;
+    rp.app.create_user(&rp.tenant, "dee@acme.test", PASSWORD, &[]).await;
     let done = browser.sign_in(&form, "dee@acme.test", PASSWORD).await;
     assert!(done.redirect_param("code").is_some());
 });

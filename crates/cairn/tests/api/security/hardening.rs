@@ -4,11 +4,11 @@
 
 use cairn_domain::Role;
 use cairn_testkit::browser::{Browser, Page, pkce};
+use cairn_testkit::rp::{PASSWORD, RelyingParty};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
 use crate::error_code;
-use crate::oidc::{PASSWORD, setup};
 
 fn set_cookies(page: &Page) -> Vec<String> {
     page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
@@ -199,7 +199,7 @@ backend_test!(async fn metrics_with_a_token_require_it(backend) {
 // --- Cookies and CSRF.
 
 backend_test!(async fn a_planted_csrf_cookie_is_refused(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let (_, challenge) = pkce();
     let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
     // The attacker's own visit gives them a valid authorization request blob.
@@ -323,7 +323,7 @@ async fn cookies_over_https_are_host_prefixed_and_only_those_are_read() {
 // --- RP-initiated logout.
 
 backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
     let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
@@ -358,7 +358,7 @@ backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
     assert!(!signed_in(&browser.get(&rp.authorize_url(&silent)).await), "signed out");
 
     // A valid id token of someone else (the attacker's own) is no hint for this browser's user.
-    rp.app.create_user(&rp.acme, "mallory@acme.test", PASSWORD, &[Role::Member]).await;
+    rp.app.create_user(&rp.tenant, "mallory@acme.test", PASSWORD, &[Role::Member]).await;
     let mallory = Browser::new(&rp.app.base_url);
     let form = mallory.get(&rp.authorize_url(&params)).await;
     let theirs = mallory.sign_in(&form, "mallory@acme.test", PASSWORD).await.redirect_param("code").unwrap();

@@ -6,41 +6,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_domain::Role;
-use cairn_testkit::browser::{Browser, Page, pkce};
-use cairn_testkit::{TestApp, backend_test, eventually};
+use cairn_testkit::browser::{Browser, Page};
+use cairn_testkit::rp::{PASSWORD, RelyingParty};
+use cairn_testkit::{TestApp, backend_test, eventually, mail};
 use serde_json::Value;
 
-use crate::oidc::{PASSWORD, Rp, reset_code, setup};
-
-/// `setup`, with client addresses taken from `X-Forwarded-For` so that a test can speak
-/// from several addresses.
-async fn setup_behind_proxy(backend: cairn_testkit::Backend) -> Rp {
-    let app = TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await;
-    let acme = app.create_tenant("acme").await;
-    app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let new = cairn_identity::NewClient {
-        name: "Acme app".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-        post_logout_uris: vec![],
-        public: true,
-        service_role: None,
-    };
-    let (client_id, secret) = app.create_client(&acme, new).await;
-    Rp { app, acme, client_id, secret }
+/// The relying party, with client addresses taken from `X-Forwarded-For` so that a test can
+/// speak from several addresses.
+async fn setup_behind_proxy(backend: cairn_testkit::Backend) -> RelyingParty {
+    RelyingParty::on(TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await, true).await
 }
 
-/// The hosted sign-in form, as `browser` opens it.
-async fn sign_in_form(rp: &Rp, browser: &Browser) -> Page {
-    let (_, challenge) = pkce();
-    let form = browser
-        .get(&rp.authorize_url(&[
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("prompt", "login"),
-        ]))
-        .await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    form
+/// The hosted sign-in form, as `browser` opens it (asking for the password even when the
+/// browser is signed in).
+async fn sign_in_form(rp: &RelyingParty, browser: &Browser) -> Page {
+    rp.sign_in_form(browser, &[("prompt", "login")]).await
 }
 
 /// Signs in with each password of `passwords` at once, all from `browser`'s form.
@@ -63,8 +43,8 @@ fn statuses(pages: &[Page], status: u16) -> usize {
     pages.iter().filter(|p| p.status == status).count()
 }
 
-async fn audit(rp: &Rp, action: &str) -> Vec<Value> {
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+async fn audit(rp: &RelyingParty, action: &str) -> Vec<Value> {
+    let admin = rp.admin();
     let resp = rp.app.get(&format!("/api/v1/audit?action={action}&limit=200"), &admin).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
@@ -73,8 +53,8 @@ async fn audit(rp: &Rp, action: &str) -> Vec<Value> {
 
 /// Counts `failures` failed sign-ins for `email` as already made (the delays between them
 /// are not worth waiting out in a test), the last one now.
-async fn failures_so_far(rp: &Rp, email: &str, failures: i64) {
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+async fn failures_so_far(rp: &RelyingParty, email: &str, failures: i64) {
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     cairn_store::sqlx::query(
         "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, $2, $3, 0)",
     )
@@ -89,7 +69,7 @@ async fn failures_so_far(rp: &Rp, email: &str, failures: i64) {
 // --- Finding 2: throttling holds under concurrency.
 
 backend_test!(async fn thirty_parallel_wrong_passwords_get_exactly_five_password_checks(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Arc::new(Browser::new(&rp.app.base_url));
     let form = sign_in_form(&rp, &browser).await;
     let checks_before = rp.app.identity.argon2.completed();
@@ -103,7 +83,7 @@ backend_test!(async fn thirty_parallel_wrong_passwords_get_exactly_five_password
 });
 
 backend_test!(async fn at_the_limit_thirty_parallel_attempts_with_the_right_password_all_fail(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Arc::new(Browser::new(&rp.app.base_url));
     let form = sign_in_form(&rp, &browser).await;
     // Nine failures counted; the tenth, for real, pauses the account.
@@ -236,7 +216,7 @@ backend_test!(async fn a_shed_api_call_gets_the_rate_limited_body_with_retry_aft
 });
 
 backend_test!(async fn a_shed_sign_in_gets_a_429_page_with_retry_after(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let form = sign_in_form(&rp, &browser).await;
     let held: Vec<_> = std::iter::from_fn(|| rp.app.identity.argon2.admit().ok()).collect();
@@ -299,10 +279,7 @@ backend_test!(async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(
     assert_eq!(elsewhere.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 429);
 
     // The owner is told.
-    eventually("the lockout mail", Duration::from_secs(10), || async {
-        rp.app.mail().into_iter().find(|m| m.contains("is paused") && m.contains("To: ann@acme.test"))
-    })
-    .await;
+    rp.app.mail_to("ann@acme.test", "is paused").await;
 });
 
 backend_test!(async fn a_recognised_browser_is_throttled_on_its_own(backend) {
@@ -346,6 +323,12 @@ async fn ask_for_code(browser: &Browser, email: &str) {
     assert_eq!(browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", email)]).await.status, 200);
 }
 
+/// The code in the newest reset mail.
+fn reset_code(app: &TestApp) -> Option<String> {
+    app.mail().iter().rev().find(|m| m.contains("password reset code")).and_then(|m| mail::reset_code(m))
+}
+
+/// Waits for a reset mail whose code is not `after`; the code.
 async fn next_code(app: &TestApp, after: Option<&str>) -> String {
     eventually("a reset code", Duration::from_secs(10), || async {
         reset_code(app).filter(|c| Some(c.as_str()) != after)
@@ -371,7 +354,7 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
     assert_eq!(code.len(), 9, "eight symbols, grouped: {code}");
 
     // Stored as HMAC-SHA256 under a key derived from the master key, not as a plain digest.
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     let ann = rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
     let stored: String = cairn_store::sqlx::query_scalar("SELECT code_hash FROM reset_codes WHERE user_id = $1")
         .bind(&ann.id)
@@ -396,7 +379,7 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
         (audit(&rp, "auth.password_reset_requested").await.len() == 5).then_some(())
     })
     .await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 4, "three codes per account and address per 15 minutes");
 
     // Five wrong guesses void every live code, even for the right one after them.
@@ -443,12 +426,12 @@ backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners
         }
     };
     handled(12).await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 10, "ten codes per account per 15 minutes");
     let stranger = Browser::at_address(&rp.app.base_url, "198.51.100.99");
     ask_for_code(&stranger, "ann@acme.test").await;
     handled(13).await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 10, "an unrecognised browser is held by the cap");
     // The owner's browser is not.
     let last = reset_code(&rp.app);
@@ -461,7 +444,7 @@ backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners
 backend_test!(async fn reset_code_guesses_are_limited_per_address_across_accounts(backend) {
     let rp = setup_behind_proxy(backend).await;
     for i in 0..10 {
-        rp.app.create_user(&rp.acme, &format!("u{i}@acme.test"), PASSWORD, &[Role::Member]).await;
+        rp.app.create_user(&rp.tenant, &format!("u{i}@acme.test"), PASSWORD, &[Role::Member]).await;
     }
     let guesser = Browser::at_address(&rp.app.base_url, "198.51.100.77");
     for i in 0..10 {
@@ -479,7 +462,7 @@ backend_test!(async fn reset_code_guesses_are_limited_per_address_across_account
 });
 
 backend_test!(async fn a_reset_for_an_unknown_email_does_the_same_work(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let before = rp.app.identity.argon2.completed();
     assert_eq!(try_code(&browser, "nobody@acme.test", "ABCD-EFGH", "quartz meadow falcon").await.status, 400);
@@ -497,7 +480,7 @@ backend_test!(async fn a_reset_for_an_unknown_email_does_the_same_work(backend) 
 // --- Finding 7: failed sign-ins cannot flood the audit trail.
 
 backend_test!(async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_address_a_minute(backend) {
-    let rp = setup(backend, true).await;
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let form = sign_in_form(&rp, &browser).await;
     // Start early in a minute, so that the flood below falls in one.
@@ -513,7 +496,7 @@ backend_test!(async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_a
     assert_eq!(entries.len(), 10, "{entries:?}");
     assert_eq!(entries[0]["details"]["further_failures_this_minute"], "counted, not recorded");
     // The pair's first entry of a later minute says how many went unrecorded.
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     cairn_store::sqlx::query("UPDATE audit_caps SET minute = minute - 1").execute(db.writer()).await.unwrap();
     browser.sign_in(&form, "ghost@acme.test", "one more").await;
     let entries = audit(&rp, "auth.login_failed").await;

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use cairn_audit::{Actor, RequestMeta};
 use cairn_domain::Role;
-use cairn_identity::NewClient;
 use cairn_identity::sso::NewConnection;
 use cairn_outbound::{Outbound, Policy};
 use cairn_testkit::browser::Browser;
 use cairn_testkit::receiver::Receiver;
+use cairn_testkit::rp::RelyingParty;
 use cairn_testkit::{Backend, TestApp, TestTenant, backend_test, eventually};
 use serde_json::{Value, json};
 
@@ -142,8 +142,7 @@ async fn stored_webhook(app: &TestApp, tenant: &TestTenant, url: &str) -> cairn_
 
 /// Creates a record, and waits for its delivery to end as a dead letter; the dead letters.
 async fn first_dead_letter(app: &TestApp, tenant: &TestTenant) -> Vec<Value> {
-    let member = app.token(tenant, Role::Member);
-    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
+    app.create_record(&app.token(tenant, Role::Member), "t").await;
     let admin = app.token(tenant, Role::Admin);
     eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
         let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
@@ -189,28 +188,19 @@ backend_test!(async fn sso_issuers_inside_the_network_are_refused(backend) {
 });
 
 backend_test!(async fn an_anonymous_visitor_cannot_make_cairn_fetch_an_issuer_inside(backend) {
-    let app = strict(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let redirect = "http://127.0.0.1:9/cb";
-    let (client_id, _) = app
-        .create_client(&acme, NewClient { name: "App".into(), redirect_uris: vec![redirect.into()], public: true, ..Default::default() })
-        .await;
+    let rp = RelyingParty::on(strict(backend).await, true).await;
+    let app = &rp.app;
     // A connection whose issuer is inside, stored as if before the guard (its discovery
     // document would name the token endpoint that receives the client secret).
     let (issuer, connections) = counting_listener().await;
     let mut lenient = (*app.identity).clone();
     lenient.outbound = Outbound::new(Policy { allow_private: true, allow_http: true });
-    let (_, db) = app.tenant(&acme).await;
+    let (_, db) = app.tenant(&rp.tenant).await;
     let new = NewConnection { name: "Inside".into(), issuer, client_id: "cairn".into(), client_secret: "the-client-secret".into() };
     lenient.create_connection(&db, new, &Actor { id: "admin".into(), email: None }, &RequestMeta::default()).await.unwrap();
 
     let browser = Browser::new(&app.base_url);
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>(),
-        cairn_testkit::browser::pkce().1,
-    );
-    let form = browser.get(&authorize).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.body.contains("Continue with Inside"), "{}", form.body);
     let start = format!(
         "/oauth2/sso?request={}&connection={}",
