@@ -155,29 +155,6 @@ async fn openapi_is_valid_and_matches_the_router() {
         }
     }
     assert!(operations >= 12, "{operations} operations documented");
-    // Each API module registers only through the documented router (no bare `.route(`):
-    // every file under `api/`, read from the directory, so a new module is covered too.
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cairn-web/src");
-    let mut files = vec![web.join("lib.rs")];
-    let mut dirs = vec![web.join("api")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    let mut registering = 0;
-    for file in &files {
-        let src = std::fs::read_to_string(file).unwrap();
-        assert!(!src.contains(".route("), "{} registers a route outside the OpenAPI router", file.display());
-        registering += usize::from(src.contains("routes!("));
-    }
-    // The scan sees the modules that register routes (it would pass vacuously on none).
-    assert!(registering >= 10, "only {registering} of {} files under api/ register routes", files.len());
 }
 
 backend_test!(async fn a_request_that_outlives_the_timeout_is_503(backend) {
