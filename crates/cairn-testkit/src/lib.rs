@@ -392,8 +392,20 @@ impl Drop for TestApp {
     }
 }
 
-/// Runs an async test body once per backend: `backend_test!(async fn name(backend) { … })`
-/// expands to `name::sqlite` and `name::postgres`.
+/// Runs an async test once per backend:
+///
+/// ```ignore
+/// async fn name(backend: Backend) { … }
+/// backend_test!(name);
+/// ```
+///
+/// expands to the tests `name::sqlite` and `name::postgres`, each calling `name` (a module
+/// and a function live in different namespaces). Attributes in the call apply to both
+/// tests — `backend_test!(#[should_panic] name);` —; a `#[cfg(…)]` goes on the function
+/// and in the call alike.
+///
+/// `backend_test!(async fn name(backend) { … })`, the whole test inside the call, is read
+/// too, but rustfmt does not format a body written that way: tests take the form above.
 #[macro_export]
 macro_rules! backend_test {
     ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
@@ -412,6 +424,21 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 run($crate::Backend::Postgres).await
+            }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident $(,)?) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
             }
         }
     };
