@@ -8,7 +8,7 @@ use std::time::Duration;
 use cairn_domain::Role;
 use cairn_testkit::browser::{Browser, Page};
 use cairn_testkit::rp::{MEMBER, PASSWORD, RelyingParty, jwt_claims};
-use cairn_testkit::{TestApp, backend_test, eventually};
+use cairn_testkit::{Backend, TestApp, backend_test, eventually};
 use serde_json::{Value, json};
 
 const NEW_PASSWORD: &str = "lilac pepper harbor";
@@ -61,7 +61,7 @@ async fn signed_out(app: &TestApp, browser: &Browser) -> bool {
     again.status == 200 && again.body.contains("name=\"password\"")
 }
 
-backend_test!(async fn a_password_change_on_the_profile_page_ends_the_other_sessions_and_keeps_this_one(backend) {
+async fn a_password_change_on_the_profile_page_ends_the_other_sessions_and_keeps_this_one(backend: Backend) {
     let rp = RelyingParty::spawn(backend, false).await;
     let here = Browser::new(&rp.app.base_url);
     let page = web_sign_in(&here).await;
@@ -72,7 +72,10 @@ backend_test!(async fn a_password_change_on_the_profile_page_ends_the_other_sess
 
     let csrf = page.input("csrf").unwrap();
     let changed = here
-        .post_form("/app/profile/password", &[("csrf", &csrf), ("current_password", PASSWORD), ("new_password", NEW_PASSWORD)])
+        .post_form(
+            "/app/profile/password",
+            &[("csrf", &csrf), ("current_password", PASSWORD), ("new_password", NEW_PASSWORD)],
+        )
         .await;
     assert_eq!(changed.status, 303, "{}", changed.body);
 
@@ -87,15 +90,17 @@ backend_test!(async fn a_password_change_on_the_profile_page_ends_the_other_sess
     refused(&rp, &elsewhere, "the other sign-in's access token to be refused").await;
     // Two sign-ins ended, each a refresh-token family and a provider session.
     assert_eq!(audited(&rp, "user.password_changed").await["sessions_revoked"], 4);
-});
+}
+backend_test!(a_password_change_on_the_profile_page_ends_the_other_sessions_and_keeps_this_one);
 
-backend_test!(async fn a_password_change_through_the_api_keeps_only_the_callers_sign_in(backend) {
+async fn a_password_change_through_the_api_keeps_only_the_callers_sign_in(backend: Backend) {
     let rp = RelyingParty::spawn(backend, false).await;
     let mine = rp.tokens().await;
     let other = rp.tokens().await;
     let access = mine["access_token"].as_str().unwrap();
     let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-    let resp = rp.app.client.put(rp.app.url("/api/v1/me/password")).bearer_auth(access).json(&body).send().await.unwrap();
+    let resp =
+        rp.app.client.put(rp.app.url("/api/v1/me/password")).bearer_auth(access).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 204);
 
     // The caller's token keeps working, and so does its refresh, at once (same second).
@@ -123,10 +128,15 @@ backend_test!(async fn a_password_change_through_the_api_keeps_only_the_callers_
         .await
         .unwrap();
     assert_eq!(introspected["active"], false);
-    assert_eq!(audited(&rp, "user.password_changed").await["sessions_revoked"], 3, "the other family, two provider sessions");
-});
+    assert_eq!(
+        audited(&rp, "user.password_changed").await["sessions_revoked"],
+        3,
+        "the other family, two provider sessions"
+    );
+}
+backend_test!(a_password_change_through_the_api_keeps_only_the_callers_sign_in);
 
-backend_test!(async fn a_role_change_ends_every_session_of_the_user(backend) {
+async fn a_role_change_ends_every_session_of_the_user(backend: Backend) {
     let rp = RelyingParty::spawn(backend, false).await;
     let browser = Browser::new(&rp.app.base_url);
     web_sign_in(&browser).await;
@@ -152,9 +162,10 @@ backend_test!(async fn a_role_change_ends_every_session_of_the_user(backend) {
     let claims = jwt_claims(after["access_token"].as_str().unwrap());
     assert_eq!(claims["cairn/roles"], json!(["readonly"]));
     assert_eq!(audited(&rp, "user.role_changed").await["sessions_revoked"], 4);
-});
+}
+backend_test!(a_role_change_ends_every_session_of_the_user);
 
-backend_test!(async fn disabling_refuses_the_users_access_tokens(backend) {
+async fn disabling_refuses_the_users_access_tokens(backend: Backend) {
     let rp = RelyingParty::spawn(backend, false).await;
     let before = rp.tokens().await;
     assert_eq!(me(&rp, &before).await, 200);
@@ -170,23 +181,30 @@ backend_test!(async fn disabling_refuses_the_users_access_tokens(backend) {
     let after = rp.tokens().await;
     assert_eq!(me(&rp, &after).await, 200);
     assert_eq!(me(&rp, &before).await, 401);
-});
+}
+backend_test!(disabling_refuses_the_users_access_tokens);
 
-backend_test!(async fn a_live_stream_ends_when_its_users_sessions_end(backend) {
+async fn a_live_stream_ends_when_its_users_sessions_end(backend: Backend) {
     let rp = RelyingParty::spawn(backend, false).await;
     let tokens = rp.tokens().await;
-    let mut stream = rp.app.get("/api/v1/events/stream", tokens["access_token"].as_str().unwrap()).send().await.unwrap();
+    let mut stream =
+        rp.app.get("/api/v1/events/stream", tokens["access_token"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(stream.status(), 200);
     let disable = rp.app.url(&format!("/api/v1/users/{}/disable", rp.member.id));
     assert_eq!(rp.app.client.post(disable).bearer_auth(rp.admin()).send().await.unwrap().status(), 200);
     // The stream would run until the token expires (15 minutes); the epoch ends it.
     let ended = tokio::time::timeout(AT_ONCE, async { while let Ok(Some(_)) = stream.chunk().await {} }).await;
     assert!(ended.is_ok(), "the live stream outlived its user's sessions");
-});
+}
+backend_test!(a_live_stream_ends_when_its_users_sessions_end);
 
-backend_test!(async fn another_replica_refuses_the_tokens_too(backend) {
+async fn another_replica_refuses_the_tokens_too(backend: Backend) {
     // Two replicas on the same databases, behind one public URL (the tokens' issuer).
-    let rp = RelyingParty::on(TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await, false).await;
+    let rp = RelyingParty::on(
+        TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await,
+        false,
+    )
+    .await;
     let replica = TestApp::spawn_config(backend, rp.app.config.clone(), tempfile::tempdir().unwrap()).await;
     let tokens = rp.tokens().await;
     let access = tokens["access_token"].as_str().unwrap();
@@ -201,14 +219,17 @@ backend_test!(async fn another_replica_refuses_the_tokens_too(backend) {
         cairn_testkit::Backend::Postgres => AT_ONCE,
         cairn_testkit::Backend::Sqlite => cairn_identity::revocation::REREAD_EVERY + AT_ONCE,
     };
-    eventually("the other replica to refuse the token", deadline, || async { (on_replica().await == 401).then_some(()) })
-        .await;
-});
+    eventually("the other replica to refuse the token", deadline, || async {
+        (on_replica().await == 401).then_some(())
+    })
+    .await;
+}
+backend_test!(another_replica_refuses_the_tokens_too);
 
 // A sign-in whose password check passed just before the password changed (the attacker who
 // knew the old one, racing the owner's change) gets no session: the grant is written only
 // while the account is as the check saw it.
-backend_test!(async fn a_sign_in_that_raced_a_password_change_gets_no_session(backend) {
+async fn a_sign_in_that_raced_a_password_change_gets_no_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     app.create_user(&acme, "ann@acme.test", "velvet orbit canyon", &[Role::Member]).await;
@@ -225,4 +246,5 @@ backend_test!(async fn a_sign_in_that_raced_a_password_change_gets_no_session(ba
     let again = app.identity.sign_in(&tenant, &db, "ann@acme.test", "quartz meadow falcon", &[], &meta).await.unwrap();
     let cairn_identity::SignIn::Success(user) = again else { panic!("{again:?}") };
     assert!(app.identity.start_session(&tenant, &db, &user).await.is_ok());
-});
+}
+backend_test!(a_sign_in_that_raced_a_password_change_gets_no_session);
