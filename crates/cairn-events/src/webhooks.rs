@@ -297,3 +297,55 @@ impl Handler for Deliverer {
         Box::pin(self.post(job))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Standard Webhooks reference libraries' own signing vector.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const TIMESTAMP: i64 = 1_614_265_330;
+    const BODY: &[u8] = br#"{"test": 2432232314}"#;
+
+    #[test]
+    fn signatures_match_the_standard_webhooks_vector() {
+        assert_eq!(sign(SECRET, ID, TIMESTAMP, BODY).unwrap(), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn every_signed_part_counts() {
+        let reference = sign(SECRET, ID, TIMESTAMP, BODY).unwrap();
+        let changed = [
+            sign(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJel", TIMESTAMP, BODY).unwrap(),
+            sign(SECRET, ID, TIMESTAMP + 1, BODY).unwrap(),
+            sign(SECRET, ID, TIMESTAMP, br#"{"test": 2432232315}"#).unwrap(),
+            sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx", ID, TIMESTAMP, BODY).unwrap(),
+        ];
+        for other in &changed {
+            assert_ne!(other, &reference);
+        }
+        // The dots keep the parts apart: moving a digit from the id to the timestamp is
+        // another signature.
+        assert_ne!(sign(SECRET, "msg_1", 23, BODY).unwrap(), sign(SECRET, "msg_12", 3, BODY).unwrap());
+    }
+
+    #[test]
+    fn only_a_webhook_secret_signs() {
+        for bad in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+            let err = sign(bad, ID, TIMESTAMP, BODY).unwrap_err();
+            assert_eq!(err.field, "secret", "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_secrets_are_32_random_bytes_that_sign() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a, b);
+        for s in [&a, &b] {
+            let key = STANDARD.decode(s.strip_prefix("whsec_").expect("the whsec_ prefix")).unwrap();
+            assert_eq!(key.len(), 32, "{s}");
+            assert!(sign(s, ID, TIMESTAMP, BODY).unwrap().starts_with("v1,"));
+        }
+    }
+}

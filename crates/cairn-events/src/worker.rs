@@ -410,3 +410,74 @@ impl Worker {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paced(base_ms: u64, max_ms: u64) -> DeliverySettings {
+        DeliverySettings {
+            retry_base: Duration::from_millis(base_ms),
+            retry_max: Duration::from_millis(max_ms),
+            ..DeliverySettings::default()
+        }
+    }
+
+    /// Many waits before retry `attempt`, in milliseconds.
+    fn waits(settings: &DeliverySettings, attempt: i64) -> Vec<u64> {
+        (0..500).map(|_| settings.backoff(attempt).as_millis() as u64).collect()
+    }
+
+    /// Asserts every wait lies in the upper half of `full` (the jitter's bounds), and that
+    /// the waits spread over that half rather than bunching.
+    fn assert_jittered(waits: &[u64], full: u64, what: &str) {
+        assert!(
+            waits.iter().all(|ms| (full / 2..=full).contains(ms)),
+            "{what}: {waits:?} outside {}..={full}",
+            full / 2
+        );
+        let (low, high) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*low < full / 2 + full / 10 && *high > full - full / 10, "{what}: {low}..={high} of {full}");
+    }
+
+    #[test]
+    fn each_retry_waits_about_twice_as_long_as_the_one_before() {
+        let settings = paced(1000, 3_600_000);
+        for attempt in 1..=10 {
+            let full = 1000 << (attempt - 1);
+            assert_jittered(&waits(&settings, attempt), full, &format!("attempt {attempt}"));
+        }
+        // The first retry waits about the base, however the attempt is counted below one.
+        for attempt in [0, -1] {
+            assert_jittered(&waits(&settings, attempt), 1000, &format!("attempt {attempt}"));
+        }
+    }
+
+    #[test]
+    fn no_wait_is_longer_than_the_cap() {
+        let settings = paced(1000, 10_000);
+        assert_jittered(&waits(&settings, 4), 8000, "below the cap");
+        for attempt in [5, 6, 31, 64, 1000, i64::MAX] {
+            assert_jittered(&waits(&settings, attempt), 10_000, &format!("attempt {attempt}"));
+        }
+        // A long base and many attempts neither overflow nor pass the cap.
+        let hours = paced(3_600_000, 86_400_000);
+        assert_jittered(&waits(&hours, i64::MAX), 86_400_000, "an hour's base");
+    }
+
+    #[test]
+    fn failures_that_happened_together_do_not_retry_together() {
+        let settings = paced(1000, 3_600_000);
+        let mut waits = waits(&settings, 5);
+        waits.sort_unstable();
+        waits.dedup();
+        // 500 draws over 8001 possible waits: a few collide, hardly more.
+        assert!(waits.len() > 450, "only {} distinct waits", waits.len());
+    }
+
+    #[test]
+    fn a_zero_base_retries_at_once() {
+        let settings = paced(0, 0);
+        assert!(waits(&settings, 1).iter().chain(&waits(&settings, 40)).all(|&ms| ms <= 1));
+    }
+}

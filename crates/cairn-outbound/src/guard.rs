@@ -246,6 +246,133 @@ mod tests {
         }
     }
 
+    /// Each special-purpose IPv4 range, at its first and last address, with the name the
+    /// guard gives it (IANA's registry, RFC 6890 and successors).
+    #[test]
+    fn each_special_ipv4_range_is_named_from_its_first_to_its_last_address() {
+        let ranges = [
+            ("0.0.0.1", "0.255.255.255", "this network"),
+            ("10.0.0.0", "10.255.255.255", "private"),
+            ("100.64.0.0", "100.127.255.255", "shared address space (carrier-grade NAT)"),
+            ("127.0.0.0", "127.255.255.255", "loopback"),
+            ("169.254.0.0", "169.254.255.255", "link-local"),
+            ("172.16.0.0", "172.31.255.255", "private"),
+            ("192.0.0.0", "192.0.0.255", "IETF protocol assignments"),
+            ("192.0.2.0", "192.0.2.255", "documentation"),
+            ("192.88.99.0", "192.88.99.255", "6to4 relay anycast"),
+            ("192.168.0.0", "192.168.255.255", "private"),
+            ("198.18.0.0", "198.19.255.255", "benchmarking"),
+            ("198.51.100.0", "198.51.100.255", "documentation"),
+            ("203.0.113.0", "203.0.113.255", "documentation"),
+            ("240.0.0.0", "255.255.255.254", "reserved"),
+        ];
+        for (first, last, name) in ranges {
+            assert_eq!(class(first), Class::Internal(name), "{first}");
+            assert_eq!(class(last), Class::Internal(name), "{last}");
+        }
+    }
+
+    /// The addresses just outside each range are public: no range is wider than IANA's.
+    #[test]
+    fn the_neighbours_of_each_ipv4_range_are_public() {
+        for a in [
+            "1.0.0.0",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "126.255.255.255",
+            "128.0.0.0",
+            "169.253.255.255",
+            "169.255.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "191.255.255.255",
+            "192.0.1.0",
+            "192.0.3.0",
+            "192.88.98.255",
+            "192.88.100.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "198.51.99.255",
+            "198.51.101.0",
+            "203.0.112.255",
+            "203.0.114.0",
+            "223.255.255.255",
+        ] {
+            assert_eq!(class(a), Class::Public, "{a}");
+        }
+    }
+
+    #[test]
+    fn multicast_broadcast_and_unspecified_ipv4_are_never_reached() {
+        assert_eq!(class("0.0.0.0"), Class::Never("unspecified"));
+        assert_eq!(class("255.255.255.255"), Class::Never("broadcast"));
+        for a in ["224.0.0.0", "232.1.2.3", "239.255.255.255"] {
+            assert_eq!(class(a), Class::Never("multicast"), "{a}");
+        }
+    }
+
+    /// Each special-purpose IPv6 range, at both ends, and the address just past it.
+    #[test]
+    fn each_special_ipv6_range_is_named_and_ends_where_it_should() {
+        let ranges = [
+            ("64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "64:ff9b:2::", "local-use NAT64"),
+            ("100::", "100::ffff:ffff:ffff:ffff", "100:0:0:1::", "discard-only"),
+            ("2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:200::", "IETF protocol assignments"),
+            ("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "documentation"),
+            ("3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", "3fff:1000::", "documentation"),
+            ("5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "5f01::", "segment routing"),
+            (
+                "fc00::",
+                "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "unique local",
+            ),
+            (
+                "fe80::",
+                "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "link-local",
+            ),
+            ("fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2600::", "site-local"),
+        ];
+        for (first, last, outside, name) in ranges {
+            assert_eq!(class(first), Class::Internal(name), "{first}");
+            assert_eq!(class(last), Class::Internal(name), "{last}");
+            assert_eq!(class(outside), Class::Public, "{outside}, past {name}");
+        }
+        assert_eq!(class("::1"), Class::Internal("loopback"));
+        assert_eq!(class("::"), Class::Never("unspecified"));
+        for a in ["ff00::", "ff02::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] {
+            assert_eq!(class(a), Class::Never("multicast"), "{a}");
+        }
+    }
+
+    /// An IPv6 form that carries an IPv4 address is judged by that address, and a refusal
+    /// names the form; the deprecated IPv4-compatible form is refused whatever it carries.
+    #[test]
+    fn embedded_ipv4_forms_are_judged_by_what_they_carry() {
+        let forms = [
+            ("::ffff:10.0.0.1", "::ffff:8.8.8.8", "::ffff:224.0.0.1", "IPv4-mapped"),
+            ("::ffff:0:10.0.0.1", "::ffff:0:8.8.8.8", "::ffff:0:224.0.0.1", "IPv4-translated"),
+            ("64:ff9b::10.0.0.1", "64:ff9b::8.8.8.8", "64:ff9b::255.255.255.255", "NAT64"),
+            ("2002:a00:1::", "2002:808:808::", "2002:e000:1::", "6to4"),
+        ];
+        for (internal, public, never, form) in forms {
+            assert_eq!(class(internal), Class::Internal(form), "{internal}");
+            assert_eq!(class(public), Class::Public, "{public}");
+            assert_eq!(class(never), Class::Never(form), "{never}");
+        }
+        // 6to4 takes its address from bits 16 to 48, whatever follows.
+        assert_eq!(class("2002:7f00:1:ffff:1:2:3:4"), Class::Internal("6to4"));
+        for a in ["::10.0.0.1", "::8.8.8.8", "::0.0.0.2"] {
+            assert_eq!(class(a), Class::Internal("IPv4-compatible"), "{a}");
+        }
+    }
+
     #[test]
     fn this_hosts_own_addresses_are_internal() {
         let own: IpAddr = "203.0.114.5".parse().unwrap();
@@ -254,5 +381,12 @@ mod tests {
         for form in ["::ffff:203.0.114.5", "::ffff:0:cb00:7205", "64:ff9b::cb00:7205", "2002:cb00:7205::1"] {
             assert_eq!(classify(form.parse().unwrap(), &[own]), Class::Internal("this host's own address"), "{form}");
         }
+        // An own IPv6 address too; another address of its network stays public.
+        let own6: IpAddr = "2a00:1450:4001::5".parse().unwrap();
+        assert_eq!(classify(own6, &[own, own6]), Class::Internal("this host's own address"));
+        assert_eq!(classify("2a00:1450:4001::6".parse().unwrap(), &[own, own6]), Class::Public);
+        // An address already refused keeps its own name.
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(classify(lo, &[lo]), Class::Internal("loopback"));
     }
 }

@@ -178,6 +178,21 @@ impl Browser {
         page
     }
 
+    /// Signs in to the web UI of the organization `slug` as a person does: its sign-in
+    /// link, the provider's hosted form, back through the callback. Returns the first page
+    /// after signing in.
+    pub async fn web_sign_in(&self, slug: &str, email: &str, password: &str) -> Page {
+        let start = self.get(&format!("/t/{slug}/")).await;
+        assert_eq!(start.status, 303, "/t/{slug}/ starts the sign-in: {}", start.body);
+        let form = self.follow(start).await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let done = self.sign_in(&form, email, password).await;
+        assert_eq!(done.status, 303, "{email} signs in to {slug}: {}", done.body);
+        let page = self.follow(done).await;
+        assert_eq!(page.status, 200, "the first page after signing in: {}", page.body);
+        page
+    }
+
     /// Submits the sign-in form on `page` with `email` and `password`, to the form's
     /// action (under the tenant's path, where the device cookie is sent).
     pub async fn sign_in(&self, page: &Page, email: &str, password: &str) -> Page {

@@ -5,9 +5,11 @@
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
 pub mod browser;
+pub mod mail;
 pub mod peers;
 pub mod postgres;
 pub mod receiver;
+pub mod rp;
 pub mod smtp;
 
 use std::sync::Arc;
@@ -325,6 +327,61 @@ impl TestApp {
     pub async fn add_number(&self, token: &str, value: serde_json::Value) -> reqwest::Response {
         self.post("/api/v1/numbers", token, &serde_json::json!({ "value": value })).send().await.expect("request")
     }
+
+    /// Creates a record titled `title` as `token`'s holder (`POST /api/v1/records`); its id.
+    pub async fn create_record(&self, token: &str, title: &str) -> String {
+        let resp =
+            self.post("/api/v1/records", token, &serde_json::json!({ "title": title })).send().await.expect("request");
+        assert_eq!(resp.status(), 201, "creating the record {title:?}");
+        let record: serde_json::Value = resp.json().await.expect("the record");
+        record["id"].as_str().expect("the record's id").to_owned()
+    }
+
+    /// Registers a webhook to `url` for `events` as one of `tenant`'s admins; its id and
+    /// its secret (shown this once).
+    pub async fn add_webhook(&self, tenant: &TestTenant, url: &str, events: &[&str]) -> (String, String) {
+        let admin = self.token(tenant, Role::Admin);
+        let body = serde_json::json!({ "url": url, "events": events });
+        let resp = self.post("/api/v1/webhooks", &admin, &body).send().await.expect("request");
+        assert_eq!(resp.status(), 201, "registering a webhook to {url}");
+        let hook: serde_json::Value = resp.json().await.expect("the webhook");
+        (hook["id"].as_str().expect("an id").to_owned(), hook["secret"].as_str().expect("a secret").to_owned())
+    }
+
+    /// Invites `email` into `tenant` with `roles`, as its admins do (`POST /api/v1/users`),
+    /// and waits for the invitation mail.
+    pub async fn invite(&self, tenant: &TestTenant, email: &str, roles: &[Role]) -> Invitation {
+        let admin = self.token(tenant, Role::Admin);
+        let mut body = serde_json::json!({ "email": email });
+        if !roles.is_empty() {
+            body["roles"] = roles.iter().map(ToString::to_string).collect();
+        }
+        let resp = self.post("/api/v1/users", &admin, &body).send().await.expect("request");
+        assert_eq!(resp.status(), 201, "inviting {email}");
+        let user: serde_json::Value = resp.json().await.expect("the user");
+        let mail = self.mail_to(email, mail::TEMPORARY_PASSWORD).await;
+        Invitation {
+            user_id: user["id"].as_str().expect("the user's id").to_owned(),
+            temporary_password: mail::value_after(&mail, mail::TEMPORARY_PASSWORD),
+            mail,
+        }
+    }
+
+    /// A browser signed in to `tenant`'s web UI as `email`, through the provider's hosted
+    /// sign-in as a person would (see [`browser::Browser::web_sign_in`]).
+    pub async fn sign_in(&self, tenant: &TestTenant, email: &str, password: &str) -> browser::Browser {
+        let browser = browser::Browser::new(&self.base_url);
+        browser.web_sign_in(tenant.slug.as_str(), email, password).await;
+        browser
+    }
+}
+
+/// A user invited by [`TestApp::invite`], and the mail that invited them.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub user_id: String,
+    pub temporary_password: String,
+    pub mail: String,
 }
 
 impl Drop for TestApp {
@@ -335,8 +392,20 @@ impl Drop for TestApp {
     }
 }
 
-/// Runs an async test body once per backend: `backend_test!(async fn name(backend) { … })`
-/// expands to `name::sqlite` and `name::postgres`.
+/// Runs an async test once per backend:
+///
+/// ```ignore
+/// async fn name(backend: Backend) { … }
+/// backend_test!(name);
+/// ```
+///
+/// expands to the tests `name::sqlite` and `name::postgres`, each calling `name` (a module
+/// and a function live in different namespaces). Attributes in the call apply to both
+/// tests — `backend_test!(#[should_panic] name);` —; a `#[cfg(…)]` goes on the function
+/// and in the call alike.
+///
+/// `backend_test!(async fn name(backend) { … })`, the whole test inside the call, is read
+/// too, but rustfmt does not format a body written that way: tests take the form above.
 #[macro_export]
 macro_rules! backend_test {
     ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
@@ -355,6 +424,21 @@ macro_rules! backend_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 run($crate::Backend::Postgres).await
+            }
+        }
+    };
+    ($(#[$meta:meta])* $name:ident $(,)?) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$meta])*
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await
             }
         }
     };

@@ -98,15 +98,11 @@ impl SmtpServer {
 
     /// Waits until at least `n` messages arrived; returns them.
     pub async fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        crate::eventually(&format!("{n} messages at the SMTP server"), Duration::from_secs(15), || async {
             let m = self.messages();
-            if m.len() >= n {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "expected {n} messages at the SMTP server, got {}", m.len());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (m.len() >= n).then_some(m)
+        })
+        .await
     }
 }
 

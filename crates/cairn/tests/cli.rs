@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_testkit::{Backend, backend_test};
 use serde_json::{Value, json};
@@ -75,15 +75,14 @@ fn code(out: &Output) -> i32 {
     out.status.code().expect("exited, not signalled")
 }
 
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().expect("exited normally");
-        }
-        assert!(Instant::now() < deadline, "process did not exit in {within:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits for `child` to exit; its exit code.
+async fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let exited = cairn_testkit::eventually("the process to exit", within, || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    exited.code().expect("exited normally")
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -155,9 +154,10 @@ fn bad_usage_and_bad_config_exit_2_with_one_clear_line() {
     assert_eq!(code(&out), 2);
 }
 
-backend_test!(async fn tenant_commands_manage_the_lifecycle(backend) {
+async fn tenant_commands_manage_the_lifecycle(backend: Backend) {
     let install = Install::new(backend);
-    let created: Value = serde_json::from_str(&install.ok(&["tenant", "create", "acme", "--name", "Acme Inc", "--json"])).unwrap();
+    let created: Value =
+        serde_json::from_str(&install.ok(&["tenant", "create", "acme", "--name", "Acme Inc", "--json"])).unwrap();
     assert_eq!(created["slug"], "acme");
     assert_eq!(created["name"], "Acme Inc");
     let out = install.run(&["tenant", "create", "acme"]);
@@ -176,12 +176,16 @@ backend_test!(async fn tenant_commands_manage_the_lifecycle(backend) {
         let files: Vec<_> = std::fs::read_dir(install.dir.path().join("tenants")).unwrap().collect();
         assert!(files.is_empty(), "tenant file removed");
     }
-});
+}
+backend_test!(tenant_commands_manage_the_lifecycle);
 
-backend_test!(async fn a_tenant_is_created_with_its_first_admin_and_listed_in_columns(backend) {
+async fn a_tenant_is_created_with_its_first_admin_and_listed_in_columns(backend: Backend) {
     let install = Install::new(backend);
     let out = install.run(&["tenant", "create", "acme"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cairn user create --tenant acme"), "says how to add an admin");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cairn user create --tenant acme"),
+        "says how to add an admin"
+    );
     let bad = install.run(&["tenant", "create", "globex", "--admin-email", "not an email"]);
     assert_eq!(code(&bad), 2);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--admin-email"));
@@ -191,18 +195,27 @@ backend_test!(async fn a_tenant_is_created_with_its_first_admin_and_listed_in_co
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("invitation sent to ada@globex.test"));
     let users: Value = serde_json::from_str(&install.ok(&["user", "list", "--tenant", long, "--json"])).unwrap();
-    assert_eq!((users[0]["email"].as_str(), users[0]["roles"].clone()), (Some("ada@globex.test"), serde_json::json!(["admin"])));
+    assert_eq!(
+        (users[0]["email"].as_str(), users[0]["roles"].clone()),
+        (Some("ada@globex.test"), serde_json::json!(["admin"]))
+    );
     assert!(install.ok(&["mail", "list"]).contains("ada@globex.test"));
     // Columns line up whatever the slugs' lengths.
     let list = install.ok(&["tenant", "list"]);
-    let starts: Vec<usize> = list.lines().map(|l| l.find("  ").map(|i| i + l[i..].find(|c: char| c != ' ').unwrap()).unwrap()).collect();
+    let starts: Vec<usize> =
+        list.lines().map(|l| l.find("  ").map(|i| i + l[i..].find(|c: char| c != ' ').unwrap()).unwrap()).collect();
     assert!(starts.windows(2).all(|w| w[0] == w[1]), "{list}");
     // `token issue` says which issuer it signs for.
     let out = install.run(&["token", "issue", "--operator", "--subject", "ops"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("issuer: http://127.0.0.1:8080"), "{}", String::from_utf8_lossy(&out.stderr));
-});
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("issuer: http://127.0.0.1:8080"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+backend_test!(a_tenant_is_created_with_its_first_admin_and_listed_in_columns);
 
-backend_test!(async fn migrate_is_idempotent_and_repairs(backend) {
+async fn migrate_is_idempotent_and_repairs(backend: Backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
     let first = install.ok(&["migrate"]);
@@ -217,9 +230,10 @@ backend_test!(async fn migrate_is_idempotent_and_repairs(backend) {
         assert!(String::from_utf8_lossy(&out.stdout).contains("database file without a tenant"));
         assert!(stray.exists());
     }
-});
+}
+backend_test!(migrate_is_idempotent_and_repairs);
 
-backend_test!(async fn issued_tokens_work_against_the_server(backend) {
+async fn issued_tokens_work_against_the_server(backend: Backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
     let log_path = install.dir.path().join("serve.log");
@@ -231,11 +245,18 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
-    let member = issue(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "ci-bot", "--ttl", "10m"]);
+    let member =
+        issue(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "ci-bot", "--ttl", "10m"]);
     let operator = issue(&["token", "issue", "--operator", "--subject", "ops"]);
     let client = cairn_testkit::http_client().build().unwrap();
-    let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&member).header("x-request-id", "req-cli-1")
-        .json(&serde_json::json!({"value": 5})).send().await.unwrap();
+    let resp = client
+        .post(format!("{url}/api/v1/numbers"))
+        .bearer_auth(&member)
+        .header("x-request-id", "req-cli-1")
+        .json(&serde_json::json!({"value": 5}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     assert_eq!(resp.json::<Value>().await.unwrap()["created_by"], "ci-bot");
     let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&operator).send().await.unwrap();
@@ -243,7 +264,7 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
     let resp = client.get(format!("{url}/api/v1/tenants")).bearer_auth(&member).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
     // The request logs one line with its id, method, route, status, latency, tenant and
     // subject as JSON values; any other line logged while serving it carries its id in its
     // span. No token leaks.
@@ -253,60 +274,75 @@ backend_test!(async fn issued_tokens_work_against_the_server(backend) {
         lines.iter().filter(|l| l["message"] == "request completed" && l["request_id"] == "req-cli-1").collect();
     assert_eq!(done.len(), 1, "{logs}");
     let line = done[0];
-    assert_eq!((&line["method"], &line["route"], &line["status"]), (&json!("POST"), &json!("/api/v1/numbers"), &json!(201)), "{line}");
+    assert_eq!(
+        (&line["method"], &line["route"], &line["status"]),
+        (&json!("POST"), &json!("/api/v1/numbers"), &json!(201)),
+        "{line}"
+    );
     assert_eq!((&line["tenant"], &line["subject"]), (&json!("acme"), &json!("ci-bot")), "{line}");
     assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{line}");
     assert!(line.get("span").is_none(), "the completion line stands alone: {line}");
     let inner = lines.iter().filter(|l| l["span"]["request_id"] == "req-cli-1");
     assert!(inner.clone().all(|l| l["span"]["route"] == "/api/v1/numbers"), "{logs}");
-    let denied = lines.iter().find(|l| l["message"] == "request completed" && l["status"] == 403).expect("the 403's line");
+    let denied =
+        lines.iter().find(|l| l["message"] == "request completed" && l["status"] == 403).expect("the 403's line");
     assert_eq!((&denied["tenant"], &denied["subject"]), (&json!("acme"), &json!("ci-bot")), "{denied}");
     assert!(!logs.contains(&member) && !logs.contains(&operator), "a token was logged");
-});
+}
+backend_test!(issued_tokens_work_against_the_server);
 
-backend_test!(async fn sigterm_drains_in_flight_requests_and_exits_0(backend) {
+async fn sigterm_drains_in_flight_requests_and_exits_0(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
     let (mut child, url) = install.serve(&[("CAIRN_SHUTDOWN_GRACE", "1s")]);
     let token = {
-        let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "t"])
-            .env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+        let out = install
+            .command(&["token", "issue", "--tenant", "acme", "--role", "member", "--subject", "t"])
+            .env("CAIRN_PUBLIC_URL", &url)
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let addr = url.trim_start_matches("http://").to_owned();
     let body = br#"{"value": 7}"#;
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!("POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..4]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "TERM");
     // While draining, readiness is false but the process still answers.
     let client = cairn_testkit::http_client().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    cairn_testkit::eventually("readyz to turn 503", Duration::from_secs(5), || async {
         let status = client.get(format!("{url}/readyz")).send().await.unwrap().status();
-        if status == 503 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "readyz never turned 503");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (status == 503).then_some(())
+    })
+    .await;
     assert!(child.try_wait().unwrap().is_none(), "still draining");
     stream.write_all(&body[4..]).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
-});
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
+}
+backend_test!(sigterm_drains_in_flight_requests_and_exits_0);
 
-backend_test!(async fn first_start_prints_credentials_once(backend) {
+async fn first_start_prints_credentials_once(backend: Backend) {
     let install = Install::new(backend);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let run_once = || {
-        let mut child = install.command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let install = &install;
+    let run_once = move || async move {
+        let mut child = install
+            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut text = String::new();
         out.read_line(&mut text).unwrap();
@@ -314,10 +350,10 @@ backend_test!(async fn first_start_prints_credentials_once(backend) {
         // Whatever else start-up prints comes before the server runs; stop it and read the rest.
         signal(&child, "TERM");
         std::io::Read::read_to_string(&mut out, &mut text).unwrap();
-        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
         text
     };
-    let first = run_once();
+    let first = run_once().await;
     assert!(first.contains("First start: created organization 'default'"), "{first}");
     let field = |name: &str| {
         first.lines().find_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
@@ -325,10 +361,11 @@ backend_test!(async fn first_start_prints_credentials_once(backend) {
     assert_eq!(field("sign in at:"), format!("http://127.0.0.1:{port}/t/default/"));
     assert_eq!(field("email:"), "admin@localhost");
     assert_eq!(field("temporary password:").len(), 23, "{first}");
-    let second = run_once();
+    let second = run_once().await;
     assert!(!second.contains("First start"), "{second}");
     assert!(install.ok(&["tenant", "list"]).contains("default"));
-});
+}
+backend_test!(first_start_prints_credentials_once);
 
 #[test]
 fn config_show_redacts_secrets_and_names_sources() {
@@ -372,33 +409,48 @@ fn sqlite_files_and_the_key_file_are_private() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("master key"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
+async fn audit_commands_verify_checkpoint_and_export(backend: Backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
     // The CLI's own actions land in the platform trail.
-    let platform: Vec<Value> = install.ok(&["audit", "export", "--platform"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let platform: Vec<Value> =
+        install.ok(&["audit", "export", "--platform"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(platform.len(), 1);
     assert_eq!(platform[0]["action"], "tenant.created");
     assert!(platform[0]["actor"]["id"].as_str().unwrap().starts_with("cli:"));
     assert!(install.ok(&["audit", "verify", "--platform"]).starts_with("intact: 1 entries"));
 
     let (mut child, url) = install.serve(&[]);
-    let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+    let out = install
+        .command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"])
+        .env("CAIRN_PUBLIC_URL", &url)
+        .output()
+        .unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let client = cairn_testkit::http_client().build().unwrap();
     // The server and the CLI both append to the platform trail; neither forks it.
-    let out = install.command(&["token", "issue", "--operator", "--subject", "ops"]).env("CAIRN_PUBLIC_URL", &url).output().unwrap();
+    let out = install
+        .command(&["token", "issue", "--operator", "--subject", "ops"])
+        .env("CAIRN_PUBLIC_URL", &url)
+        .output()
+        .unwrap();
     let operator = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let list = || client.get(format!("{url}/api/v1/tenants")).bearer_auth(&operator).send();
     assert_eq!(list().await.unwrap().status(), 200);
     install.ok(&["tenant", "create", "other"]);
     assert_eq!(list().await.unwrap().status(), 200);
     for v in 0..3 {
-        let resp = client.post(format!("{url}/api/v1/numbers")).bearer_auth(&token).json(&serde_json::json!({"value": v})).send().await.unwrap();
+        let resp = client
+            .post(format!("{url}/api/v1/numbers"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"value": v}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 201);
     }
     signal(&child, "TERM");
-    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
 
     // tenant.created acme, token.issued ×2, tenant.listed, tenant.created other, tenant.listed
     let platform = install.ok(&["audit", "verify", "--platform"]);
@@ -423,13 +475,15 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     match backend {
         Backend::Sqlite => {
             let url = format!("sqlite://{}", install.dir.path().join("tenants").join(format!("{id}.db")).display());
-            let mut conn = <cairn_store::sqlx::SqliteConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
+            let mut conn =
+                <cairn_store::sqlx::SqliteConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
             cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();
         }
         Backend::Postgres => {
             let db = format!("cairn_t_{}", id.replace('-', ""));
             let url = cairn_testkit::with_database(&cairn_testkit::postgres_url(), &db);
-            let mut conn = <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
+            let mut conn =
+                <cairn_store::sqlx::PgConnection as cairn_store::sqlx::Connection>::connect(&url).await.unwrap();
             cairn_store::sqlx::query(edit).execute(&mut conn).await.unwrap();
         }
     }
@@ -437,10 +491,11 @@ backend_test!(async fn audit_commands_verify_checkpoint_and_export(backend) {
     assert_eq!(code(&out), 1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("BROKEN at entry 2") && stdout.contains("altered"), "{stdout}");
-});
+}
+backend_test!(audit_commands_verify_checkpoint_and_export);
 
-#[test]
-fn worker_and_scheduler_roles_serve_only_probes() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_and_scheduler_roles_serve_only_probes() {
     let install = Install::new(Backend::Sqlite);
     for role in ["worker", "scheduler"] {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -467,15 +522,25 @@ fn worker_and_scheduler_roles_serve_only_probes() {
         assert_eq!(status(&format!("http://127.0.0.1:{metrics_port}/metrics")), "200", "{role}");
         assert_eq!(get("/api/v1/numbers"), "404", "{role} serves no API");
         signal(&child, "TERM");
-        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+        assert_eq!(wait_exit(&mut child, Duration::from_secs(30)).await, 0);
     }
 }
 
-backend_test!(async fn users_clients_and_mail_from_the_command_line(backend) {
+async fn users_clients_and_mail_from_the_command_line(backend: Backend) {
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
     let created: Value = serde_json::from_str(&install.ok(&[
-        "user", "create", "--tenant", "acme", "--email", "ops@acme.test", "--role", "admin", "--given-name", "Oli", "--json",
+        "user",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "ops@acme.test",
+        "--role",
+        "admin",
+        "--given-name",
+        "Oli",
+        "--json",
     ]))
     .unwrap();
     assert_eq!(created["status"], "FORCE_CHANGE_PASSWORD");
@@ -484,28 +549,76 @@ backend_test!(async fn users_clients_and_mail_from_the_command_line(backend) {
     assert!(mail.contains("ops@acme.test") && mail.contains("Your acme account"), "{mail}");
     let dup = install.run(&["user", "create", "--tenant", "acme", "--email", "OPS@acme.test"]);
     assert_eq!(code(&dup), 2, "{}", String::from_utf8_lossy(&dup.stderr));
-    let weak = install.run(&["user", "set-password", "--tenant", "acme", "--email", "ops@acme.test", "--password", "password", "--permanent"]);
+    let weak = install.run(&[
+        "user",
+        "set-password",
+        "--tenant",
+        "acme",
+        "--email",
+        "ops@acme.test",
+        "--password",
+        "password",
+        "--permanent",
+    ]);
     assert_eq!(code(&weak), 2);
     assert!(String::from_utf8_lossy(&weak.stderr).contains("--password"), "{}", String::from_utf8_lossy(&weak.stderr));
-    install.ok(&["user", "set-password", "--tenant", "acme", "--email", "ops@acme.test", "--password", "tidal marble orchard", "--permanent"]);
+    install.ok(&[
+        "user",
+        "set-password",
+        "--tenant",
+        "acme",
+        "--email",
+        "ops@acme.test",
+        "--password",
+        "tidal marble orchard",
+        "--permanent",
+    ]);
     let users: Value = serde_json::from_str(&install.ok(&["user", "list", "--tenant", "acme", "--json"])).unwrap();
     assert_eq!(users[0]["status"], "ACTIVE");
 
     let public: Value = serde_json::from_str(&install.ok(&[
-        "client", "create", "--tenant", "acme", "--name", "SPA", "--redirect-uri", "http://127.0.0.1:3000/cb", "--public", "--json",
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/cb",
+        "--public",
+        "--json",
     ]))
     .unwrap();
     assert!(public.get("client_secret").is_none());
     let conf: Value = serde_json::from_str(&install.ok(&[
-        "client", "create", "--tenant", "acme", "--name", "Portal", "--redirect-uri", "https://portal.example/cb",
-        "--post-logout-uri", "https://portal.example/", "--json",
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Portal",
+        "--redirect-uri",
+        "https://portal.example/cb",
+        "--post-logout-uri",
+        "https://portal.example/",
+        "--json",
     ]))
     .unwrap();
     let id = conf["client_id"].as_str().unwrap();
     assert!(conf["client_secret"].as_str().unwrap().len() >= 43);
-    let rotated: Value = serde_json::from_str(&install.ok(&["client", "rotate-secret", "--tenant", "acme", id, "--json"])).unwrap();
+    let rotated: Value =
+        serde_json::from_str(&install.ok(&["client", "rotate-secret", "--tenant", "acme", id, "--json"])).unwrap();
     assert_ne!(rotated["client_secret"], conf["client_secret"]);
-    let insecure = install.run(&["client", "create", "--tenant", "acme", "--name", "X", "--redirect-uri", "http://portal.example/cb"]);
+    let insecure = install.run(&[
+        "client",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "X",
+        "--redirect-uri",
+        "http://portal.example/cb",
+    ]);
     assert_eq!(code(&insecure), 2);
     assert_eq!(code(&install.run(&["client", "delete", "--tenant", "acme", id])), 2, "needs --yes");
     install.ok(&["client", "delete", "--tenant", "acme", id, "--yes"]);
@@ -516,9 +629,10 @@ backend_test!(async fn users_clients_and_mail_from_the_command_line(backend) {
     assert_eq!(trail.lines().count(), 4, "{trail}");
     let users_trail = install.ok(&["audit", "export", "--tenant", "acme", "--action", "user.*"]);
     assert!(users_trail.contains("\"user.created\"") && users_trail.contains("\"cli:"), "{users_trail}");
-});
+}
+backend_test!(users_clients_and_mail_from_the_command_line);
 
-backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_from_the_cli(backend) {
+async fn a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_from_the_cli(backend: Backend) {
     use cairn_testkit::receiver::Receiver;
     let install = Install::new(backend);
     install.ok(&["tenant", "create", "acme"]);
@@ -535,21 +649,31 @@ backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_a
         ("CAIRN_OUTBOUND_ALLOW_HTTP", "true"),
     ];
     let token = {
-        let out = install.command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"])
-            .env("CAIRN_PUBLIC_URL", public).output().unwrap();
+        let out = install
+            .command(&["token", "issue", "--tenant", "acme", "--role", "admin", "--subject", "t"])
+            .env("CAIRN_PUBLIC_URL", public)
+            .output()
+            .unwrap();
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let receiver = Receiver::start().await;
     receiver.set_delay(Duration::from_secs(60));
     let (mut first, url) = install.serve(&env);
     let client = cairn_testkit::http_client().build().unwrap();
-    let post = |path: &str, body: serde_json::Value| client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send();
-    let hook = post("/api/v1/webhooks", serde_json::json!({"url": receiver.url, "events": ["records_created"]})).await.unwrap();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send()
+    };
+    let hook = post("/api/v1/webhooks", serde_json::json!({"url": receiver.url, "events": ["records_created"]}))
+        .await
+        .unwrap();
     assert_eq!(hook.status(), 201);
     for i in 0..3 {
         assert_eq!(post("/api/v1/records", serde_json::json!({"title": format!("r{i}")})).await.unwrap().status(), 201);
     }
-    cairn_testkit::eventually("three deliveries in flight", Duration::from_secs(20), || async { (receiver.started() == 3).then_some(()) }).await;
+    cairn_testkit::eventually("three deliveries in flight", Duration::from_secs(20), || async {
+        (receiver.started() == 3).then_some(())
+    })
+    .await;
     signal(&first, "KILL");
     first.wait().unwrap();
     assert!(receiver.answered().is_empty());
@@ -567,12 +691,16 @@ backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_a
 
     // One attempt only: a failure is a dead letter at once, for the CLI to list and replay.
     receiver.set_default(500);
-    let post = |path: &str, body: serde_json::Value| client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{url}{path}")).bearer_auth(&token).json(&body).send()
+    };
     assert_eq!(post("/api/v1/records", serde_json::json!({"title": "fails"})).await.unwrap().status(), 201);
     let dead = cairn_testkit::eventually("a dead letter", Duration::from_secs(20), || async {
-        let listed: Value = serde_json::from_str(&install.ok(&["events", "dead", "list", "--tenant", "acme", "--json"])).unwrap();
+        let listed: Value =
+            serde_json::from_str(&install.ok(&["events", "dead", "list", "--tenant", "acme", "--json"])).unwrap();
         (listed.as_array().unwrap().len() == 1).then_some(listed[0].clone())
-    }).await;
+    })
+    .await;
     assert_eq!(dead["last_error"], "the receiver answered 500");
     let usage = install.run(&["events", "dead", "replay", "--tenant", "acme"]);
     assert_eq!(code(&usage), 2);
@@ -584,5 +712,6 @@ backend_test!(async fn a_killed_worker_process_loses_no_event_and_dead_letters_a
     assert_eq!(got.last().unwrap().status, 200);
     assert!(install.ok(&["events", "dead", "discard", "--tenant", "acme", "--all"]).contains("0 discarded"));
     signal(&second, "TERM");
-    assert_eq!(wait_exit(&mut second, Duration::from_secs(30)), 0);
-});
+    assert_eq!(wait_exit(&mut second, Duration::from_secs(30)).await, 0);
+}
+backend_test!(a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_from_the_cli);

@@ -135,3 +135,21 @@ fn mail_is_sent_only_by_outbox_consumers() {
     let found = offending(&files, &["mailer.send(", ".send(&message)"]);
     assert!(found.is_empty(), "mail sent outside an outbox consumer:\n{}", found.join("\n"));
 }
+
+#[test]
+fn api_routes_are_registered_only_through_the_openapi_router() {
+    // Every `/api/v1` route goes through `OpenApiRouter` (`routes!`), so the OpenAPI document
+    // and the router come from the same registrations: a bare `.route(` would serve what the
+    // document does not describe. Every file under `api/`, read from the directory, so a new
+    // module is covered without being listed here.
+    let web = crates_dir().join("cairn-web/src");
+    let mut files: Vec<_> = rust_files(&web.join("api")).into_iter().map(|f| ("cairn-web".to_owned(), f)).collect();
+    files.push(("cairn-web".to_owned(), web.join("lib.rs")));
+    let registering = files.iter().filter(|(_, f)| std::fs::read_to_string(f).unwrap().contains("routes!(")).count();
+    assert!(registering >= 10, "only {registering} of {} files under api/ register routes", files.len());
+    let found = offending(&files, &[".route("]);
+    assert!(found.is_empty(), "a route registered outside the OpenAPI router:\n{}", found.join("\n"));
+    // The needle matches the form a plain router uses, so the scan can fail.
+    let metrics = vec![("cairn-web".to_owned(), web.join("metrics.rs"))];
+    assert!(!offending(&metrics, &[".route("]).is_empty(), "metrics.rs no longer calls .route(: pick another witness");
+}

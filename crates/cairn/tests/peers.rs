@@ -2,35 +2,21 @@
 //! SMTP server, and headless Chromium. Each runs on SQLite and on PostgreSQL.
 
 use cairn_domain::Role;
-use cairn_identity::NewClient;
-use cairn_testkit::{TestApp, backend_test, peers};
+use cairn_testkit::rp::{self, MEMBER, PASSWORD, RelyingParty};
+use cairn_testkit::{Backend, TestApp, backend_test, mail, peers};
 
-const PASSWORD: &str = "velvet orbit canyon";
-
-async fn relying_party(backend: cairn_testkit::Backend, public: bool) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let redirect = "http://127.0.0.1:9/callback";
-    let bye = "http://127.0.0.1:9/bye";
-    let new = NewClient {
-        name: "openid-client".into(),
-        redirect_uris: vec![redirect.into()],
-        post_logout_uris: vec![bye.into()],
-        public,
-        service_role: None,
-    };
-    let (client_id, secret) = app.create_client(&acme, new).await;
-    let secret = secret.unwrap_or_default();
+/// openid-client signs the member in to the relying party's client, `public` or not.
+async fn openid_client(backend: cairn_testkit::Backend, public: bool) {
+    let rp = RelyingParty::spawn(backend, public).await;
     let out = peers::node(
         "rp.mjs",
         &[
-            ("CAIRN_ISSUER", app.issuer()),
-            ("CLIENT_ID", &client_id),
-            ("CLIENT_SECRET", &secret),
-            ("REDIRECT_URI", redirect),
-            ("POST_LOGOUT_URI", bye),
-            ("EMAIL", "ann@acme.test"),
+            ("CAIRN_ISSUER", rp.app.issuer()),
+            ("CLIENT_ID", &rp.client_id),
+            ("CLIENT_SECRET", rp.secret.as_deref().unwrap_or_default()),
+            ("REDIRECT_URI", rp::REDIRECT),
+            ("POST_LOGOUT_URI", rp::POST_LOGOUT),
+            ("EMAIL", MEMBER),
             ("PASSWORD", PASSWORD),
         ],
     )
@@ -45,59 +31,52 @@ async fn relying_party(backend: cairn_testkit::Backend, public: bool) {
     }
 }
 
-backend_test!(async fn openid_client_completes_the_flow_as_a_confidential_client(backend) {
-    relying_party(backend, false).await;
-});
-
-backend_test!(async fn openid_client_completes_the_flow_as_a_public_client(backend) {
-    relying_party(backend, true).await;
-});
-
-/// A line's value after `prefix` in a mail's plain-text part.
-fn mail_value(mail: &str, prefix: &str) -> String {
-    let text = mail.replace("=\r\n", "").replace("=\n", "");
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("{prefix} in {mail}"))
-        .trim()
-        .to_owned()
+async fn openid_client_completes_the_flow_as_a_confidential_client(backend: Backend) {
+    openid_client(backend, false).await;
 }
+backend_test!(openid_client_completes_the_flow_as_a_confidential_client);
 
-backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_real_smtp_server(backend) {
-    use cairn_testkit::browser::{Browser, pkce};
+async fn openid_client_completes_the_flow_as_a_public_client(backend: Backend) {
+    openid_client(backend, true).await;
+}
+backend_test!(openid_client_completes_the_flow_as_a_public_client);
+
+async fn invitation_first_sign_in_and_forgot_password_through_a_real_smtp_server(backend: Backend) {
+    use cairn_testkit::browser::Browser;
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::json;
     let smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
-    let acme = app.create_tenant("acme").await;
-    let admin = app.token(&acme, Role::Admin);
-    let resp = app.post("/api/v1/users", &admin, &json!({"email": "eve@acme.test", "given_name": "Eve"})).send().await.unwrap();
+    let rp = RelyingParty::on(TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await, true).await;
+    let app = &rp.app;
+    let admin = rp.admin();
+    let resp = app
+        .post("/api/v1/users", &admin, &json!({"email": "eve@acme.test", "given_name": "Eve"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let invitation = smtp.wait_for(1).await.remove(0);
     assert!(invitation.contains("To: eve@acme.test"), "{invitation}");
     assert!(invitation.contains("From: Cairn <no-reply@localhost>"), "{invitation}");
     assert!(invitation.contains("Content-Type: text/html"), "both parts: {invitation}");
-    let temporary = mail_value(&invitation, "Your temporary password is:");
+    let temporary = mail::value_after(&invitation, mail::TEMPORARY_PASSWORD);
 
-    let redirect = "http://127.0.0.1:9/cb";
-    let (client_id, _) = app.create_client(&acme, NewClient {
-        name: "App".into(), redirect_uris: vec![redirect.into()], public: true, ..Default::default()
-    }).await;
-    let (_, challenge) = pkce();
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&code_challenge={challenge}&code_challenge_method=S256&prompt=login",
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
     let browser = Browser::new(&app.base_url);
-    let form = browser.get(&authorize).await;
+    let form = rp.sign_in_form(&browser, &[("prompt", "login")]).await;
     let change = browser.sign_in(&form, "eve@acme.test", &temporary).await;
     assert!(change.body.contains("Choose your password"), "{}", change.body);
-    let done = browser.post_form("/oauth2/change-password", &[
-        ("request", &change.input("request").unwrap()), ("csrf", &change.input("csrf").unwrap()),
-        ("new_password", "harbor violet engine"),
-    ]).await;
+    let done = browser
+        .post_form(
+            "/oauth2/change-password",
+            &[
+                ("request", &change.input("request").unwrap()),
+                ("csrf", &change.input("csrf").unwrap()),
+                ("new_password", "harbor violet engine"),
+            ],
+        )
+        .await;
     assert!(done.redirect_param("code").is_some(), "{}", done.body);
-    let form = browser.get(&authorize).await;
+    let form = rp.sign_in_form(&browser, &[("prompt", "login")]).await;
     assert!(browser.sign_in(&form, "eve@acme.test", "harbor violet engine").await.redirect_param("code").is_some());
 
     // Forgot password: the code arrives by SMTP and works once.
@@ -106,50 +85,49 @@ backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_re
     browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "eve@acme.test")]).await;
     let reset = smtp.wait_for(2).await.remove(1);
     assert!(reset.contains("password reset code"), "{reset}");
-    let code = reset
-        .replace("=\r\n", "")
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 9 && l.as_bytes()[4] == b'-' && l.bytes().all(|b| b == b'-' || b.is_ascii_alphanumeric()))
-        .expect("an eight-symbol code, grouped as ABCD-EFGH")
-        .to_owned();
-    let ok = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "eve@acme.test"), ("code", &code), ("new_password", "copper lagoon summit")]).await;
+    let code = mail::reset_code(&reset).expect("an eight-symbol code, grouped as ABCD-EFGH");
+    let ok = browser
+        .post_form(
+            "/t/acme/reset",
+            &[("csrf", &csrf), ("email", "eve@acme.test"), ("code", &code), ("new_password", "copper lagoon summit")],
+        )
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let form = browser.get(&authorize).await;
+    let form = rp.sign_in_form(&browser, &[("prompt", "login")]).await;
     assert!(browser.sign_in(&form, "eve@acme.test", "copper lagoon summit").await.redirect_param("code").is_some());
-});
+}
+backend_test!(invitation_first_sign_in_and_forgot_password_through_a_real_smtp_server);
 
-backend_test!(async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium(backend) {
+async fn a_person_signs_in_adds_a_number_and_signs_out_in_chromium(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let first = app.bootstrap.as_ref().expect("a fresh app bootstraps");
     let tenant = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse(&first.tenant).unwrap()).await.unwrap();
     let robot = app.token_for(&cairn_testkit::TestTenant { id: tenant.id, slug: tenant.slug }, Role::Member, "robot");
-    let out = peers::node("browser.mjs", &[
-        ("CAIRN_URL", &app.base_url),
-        ("API_TOKEN", &robot),
-        ("ORG", &first.tenant),
-        ("EMAIL", &first.email),
-        ("TEMPORARY_PASSWORD", &first.temporary_password),
-        ("NEW_PASSWORD", "meadow granite compass"),
-    ])
+    let out = peers::node(
+        "browser.mjs",
+        &[
+            ("CAIRN_URL", &app.base_url),
+            ("API_TOKEN", &robot),
+            ("ORG", &first.tenant),
+            ("EMAIL", &first.email),
+            ("TEMPORARY_PASSWORD", &first.temporary_password),
+            ("NEW_PASSWORD", "meadow granite compass"),
+        ],
+    )
     .await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("saw a record appear live"), "{stdout}");
-});
+}
+backend_test!(a_person_signs_in_adds_a_number_and_signs_out_in_chromium);
 
-backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enforces_sso(backend) {
+async fn sso_through_oidc_provider_links_by_verified_email_and_enforces_sso(backend: Backend) {
     use cairn_testkit::browser::{Browser, Page, pkce, query_param};
     use cairn_testkit::peers::NodeServer;
     use serde_json::{Value, json};
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let ann = app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let redirect = "http://127.0.0.1:9/cb";
-    let (client_id, _) = app
-        .create_client(&acme, NewClient { name: "App".into(), redirect_uris: vec![redirect.into()], public: true, ..Default::default() })
-        .await;
+    let rp = RelyingParty::spawn(backend, true).await;
+    let (app, ann, redirect) = (&rp.app, &rp.member, rp::REDIRECT);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
     let accounts = json!({
         "ann-upstream": {"email": "ann@acme.test", "email_verified": true},
@@ -158,11 +136,18 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     })
     .to_string();
     let callback = app.url("/oauth2/sso/callback");
-    let upstream = NodeServer::start("upstream-idp.mjs", &[
-        ("PORT", &port), ("REDIRECT_URI", &callback), ("CLIENT_ID", "cairn"), ("CLIENT_SECRET", "upstream-secret-0123456789"),
-        ("ACCOUNTS", &accounts), ("NODE_ENV", "production"),
-    ]);
-    let admin = app.token(&acme, Role::Admin);
+    let upstream = NodeServer::start(
+        "upstream-idp.mjs",
+        &[
+            ("PORT", &port),
+            ("REDIRECT_URI", &callback),
+            ("CLIENT_ID", "cairn"),
+            ("CLIENT_SECRET", "upstream-secret-0123456789"),
+            ("ACCOUNTS", &accounts),
+            ("NODE_ENV", "production"),
+        ],
+    );
+    let admin = rp.admin();
     let created = app.post("/api/v1/sso-connections", &admin, &json!({
         "name": "Acme IdP", "issuer": upstream.url, "client_id": "cairn", "client_secret": "upstream-secret-0123456789",
     })).send().await.unwrap();
@@ -171,13 +156,11 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     assert!(listed["items"][0].get("client_secret").is_none(), "the secret is write-only");
 
     let (verifier, challenge) = pkce();
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid%20email&code_challenge={challenge}&code_challenge_method=S256&state=s1",
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
+    let authorize =
+        rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256"), ("state", "s1")]);
     // Signs in through the upstream provider as `account`; returns the redirect to the app.
     let sso = |account: &'static str| {
-        let (app, upstream, authorize) = (&app, &upstream, authorize.clone());
+        let (upstream, authorize) = (&upstream, authorize.clone());
         async move {
             app.client.get(format!("{}/_login_as/{account}", upstream.url)).send().await.unwrap();
             let browser = Browser::new(&app.base_url);
@@ -198,13 +181,11 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     assert!(back.starts_with(redirect), "{back}");
     assert_eq!(query_param(&back, "state").as_deref(), Some("s1"));
     let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
-    let t: Value = app.client.post(app.url("/oauth2/token")).form(&[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", redirect), ("code_verifier", &verifier), ("client_id", &client_id)]).send().await.unwrap().json().await.unwrap();
-    let id = t["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
-    use base64::Engine;
-    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).unwrap()).unwrap();
+    let t: Value = rp.exchange(&code, &verifier).await.json().await.unwrap();
+    let claims = rp::jwt_claims(t["id_token"].as_str().unwrap());
     assert_eq!(claims["sub"], ann.id.as_str(), "the password user stays primary");
-    let audit: Value = app.get("/api/v1/audit?action=user.identity_linked", &admin).send().await.unwrap().json().await.unwrap();
+    let audit: Value =
+        app.get("/api/v1/audit?action=user.identity_linked", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(audit["items"][0]["resource"]["id"], ann.id.as_str());
 
     // No password user with that email, or an unverified email: denied, told to the app.
@@ -215,8 +196,14 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     }
 
     // Rule 3: a user flagged SSO may not sign in with a password, only through SSO.
-    let flagged = app.client.patch(app.url(&format!("/api/v1/users/{}", ann.id))).bearer_auth(&admin)
-        .json(&json!({"sso_required": true})).send().await.unwrap();
+    let flagged = app
+        .client
+        .patch(app.url(&format!("/api/v1/users/{}", ann.id)))
+        .bearer_auth(&admin)
+        .json(&json!({"sso_required": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(flagged.status(), 200);
     let browser = Browser::new(&app.base_url);
     let form = browser.get(&authorize).await;
@@ -228,12 +215,13 @@ backend_test!(async fn sso_through_oidc_provider_links_by_verified_email_and_enf
     );
     let back = sso("ann-upstream").await;
     assert!(query_param(&back, "code").is_some(), "{back}");
-});
+}
+backend_test!(sso_through_oidc_provider_links_by_verified_email_and_enforces_sso);
 
-backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(backend) {
+async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(backend: Backend) {
     use cairn_store::sqlx;
     use cairn_testkit::smtp::SmtpServer;
-    use serde_json::{Value, json};
+    use serde_json::json;
     let mut smtp = SmtpServer::start();
     let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
     let acme = app.create_tenant("acme").await;
@@ -241,16 +229,23 @@ backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(b
     for name in ["ann", "bob", "cy"] {
         let user = app.create_user(&acme, &format!("{name}@acme.test"), "correct horse battery", &[Role::Member]).await;
         let token = app.token_for(&acme, Role::Member, &user.id);
-        let resp = app.client.put(app.url("/api/v1/me/subscriptions")).bearer_auth(&token).json(&json!({"publish_history": true})).send().await.unwrap();
+        let resp = app
+            .client
+            .put(app.url("/api/v1/me/subscriptions"))
+            .bearer_auth(&token)
+            .json(&json!({"publish_history": true}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         subscribers.push(format!("{name}@acme.test"));
     }
     smtp.stop();
     let member = app.token(&acme, Role::Member);
-    let rec: Value = app.post("/api/v1/records", &member, &json!({"title": "Outage drill"})).send().await.unwrap().json().await.unwrap();
-    let id = rec["id"].as_str().unwrap();
+    let id = app.create_record(&member, "Outage drill").await;
     for note in ["first", "second"] {
-        let resp = app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": note})).send().await.unwrap();
+        let resp =
+            app.post(&format!("/api/v1/records/{id}/publish"), &member, &json!({"note": note})).send().await.unwrap();
         assert_eq!(resp.status(), 201);
     }
     // Every mail delivery fails while the server is down, and is retried.
@@ -269,7 +264,10 @@ backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(b
     smtp.restart();
     let got = smtp.wait_for(6).await;
     cairn_testkit::eventually("deliveries to settle", std::time::Duration::from_secs(20), || async {
-        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'").fetch_one(db.reader()).await.unwrap();
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
         (open == 0).then_some(())
     })
     .await;
@@ -278,13 +276,17 @@ backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(b
     assert_eq!(got.len(), 6, "each subscriber got each publication once");
     for to in &subscribers {
         for version in [1, 2] {
-            let n = got.iter().filter(|m| m.contains(&format!("To: {to}")) && m.contains(&format!("(version {version})"))).count();
+            let n = got
+                .iter()
+                .filter(|m| m.contains(&format!("To: {to}")) && m.contains(&format!("(version {version})")))
+                .count();
             assert_eq!(n, 1, "{to}, version {version}");
         }
     }
-});
+}
+backend_test!(publish_notices_wait_out_an_smtp_outage_and_arrive_once);
 
-backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backend) {
+async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backend: Backend) {
     use cairn_store::sqlx;
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::{Value, json};
@@ -300,7 +302,9 @@ backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backe
     app.create_user(&acme, "eli@acme.test", "correct horse battery", &[Role::Member]).await;
     let browser = cairn_testkit::browser::Browser::new(&app.base_url);
     let form = browser.get("/t/acme/forgot").await;
-    let sent = browser.post_form("/t/acme/forgot", &[("csrf", &form.input("csrf").unwrap()), ("email", "eli@acme.test")]).await;
+    let sent = browser
+        .post_form("/t/acme/forgot", &[("csrf", &form.input("csrf").unwrap()), ("email", "eli@acme.test")])
+        .await;
     assert_eq!(sent.status, 200, "{}", sent.body);
     let (_, db) = app.tenant(&acme).await;
     cairn_testkit::eventually("both mails failing and retried", std::time::Duration::from_secs(20), || async {
@@ -316,8 +320,10 @@ backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backe
     assert!(smtp.messages().is_empty());
     // The outbox holds neither the temporary password nor the code in the clear, and the
     // events are nobody's to list.
-    let payloads: Vec<String> =
-        sqlx::query_scalar("SELECT payload FROM outbox WHERE type LIKE 'internal.%'").fetch_all(db.reader()).await.unwrap();
+    let payloads: Vec<String> = sqlx::query_scalar("SELECT payload FROM outbox WHERE type LIKE 'internal.%'")
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
     assert_eq!(payloads.len(), 3, "an invitation, a reset request and its code's mail: {payloads:?}");
     assert!(payloads.iter().all(|p| !p.contains("eli@acme.test") && !p.contains("dee@acme.test")), "{payloads:?}");
     let listed: Value = app.get("/api/v1/events", &admin).send().await.unwrap().json().await.unwrap();
@@ -330,17 +336,22 @@ backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backe
     assert!(reset.to_lowercase().contains("code"), "{reset}");
     assert!(invitation.contains("Message-ID: <") || invitation.contains("Message-Id: <"), "{invitation}");
     cairn_testkit::eventually("the deliveries done", std::time::Duration::from_secs(20), || async {
-        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE consumer IN ('account_mail', 'password_reset') AND state <> 'done'")
-            .fetch_one(db.reader()).await.unwrap();
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries WHERE consumer IN ('account_mail', 'password_reset') AND state <> 'done'",
+        )
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
         (open == 0).then_some(())
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(smtp.messages().len(), 2, "each mail once");
     assert_eq!(dee["status"], "FORCE_CHANGE_PASSWORD");
-});
+}
+backend_test!(account_mail_waits_out_an_smtp_outage_in_the_outbox);
 
-backend_test!(async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend) {
+async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend: Backend) {
     use serde_json::{Value, json};
     // Nothing listens on port 9 of loopback: every attempt fails; one attempt allowed.
     let app = TestApp::spawn_with(backend, |c| {
@@ -352,11 +363,16 @@ backend_test!(async fn account_mail_that_never_goes_out_is_a_failed_delivery(bac
     let admin = app.token(&acme, Role::Admin);
     let resp = app.post("/api/v1/users", &admin, &json!({"email": "dee@acme.test"})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-    let dead = cairn_testkit::eventually("the invitation among failed deliveries", std::time::Duration::from_secs(20), || async {
-        let dead: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
-        dead["items"].as_array().and_then(|items| items.iter().find(|d| d["consumer"] == "account_mail").cloned())
-    })
+    let dead = cairn_testkit::eventually(
+        "the invitation among failed deliveries",
+        std::time::Duration::from_secs(20),
+        || async {
+            let dead: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
+            dead["items"].as_array().and_then(|items| items.iter().find(|d| d["consumer"] == "account_mail").cloned())
+        },
+    )
     .await;
     assert_eq!(dead["event_type"], "internal.account_mail", "{dead}");
     assert!(dead["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{dead}");
-});
+}
+backend_test!(account_mail_that_never_goes_out_is_a_failed_delivery);

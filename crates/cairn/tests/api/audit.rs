@@ -44,16 +44,30 @@ async fn add_entries(app: &TestApp, token: &str, actions: &[&str]) {
     }
 }
 
-backend_test!(async fn changes_are_recorded_with_actor_ip_and_request_id(backend) {
+async fn changes_are_recorded_with_actor_ip_and_request_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let member = app.token_for(&acme, Role::Member, "ann");
     let admin = app.token(&acme, Role::Admin);
-    let resp = app.client.post(app.url("/api/v1/numbers")).bearer_auth(&member).header("x-request-id", "req-create")
-        .header("user-agent", "audit-test/1.0").json(&json!({"value": 12.5})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/numbers"))
+        .bearer_auth(&member)
+        .header("x-request-id", "req-create")
+        .header("user-agent", "audit-test/1.0")
+        .json(&json!({"value": 12.5}))
+        .send()
+        .await
+        .unwrap();
     let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let resp = app.client.delete(app.url(&format!("/api/v1/numbers/{id}"))).bearer_auth(&admin)
-        .header("x-request-id", "req-delete").send().await.unwrap();
+    let resp = app
+        .client
+        .delete(app.url(&format!("/api/v1/numbers/{id}")))
+        .bearer_auth(&admin)
+        .header("x-request-id", "req-delete")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 204);
 
     let entries = audit(&app, &admin, "").await;
@@ -72,19 +86,34 @@ backend_test!(async fn changes_are_recorded_with_actor_ip_and_request_id(backend
     app.get("/api/v1/numbers", &admin).send().await.unwrap();
     assert_eq!(app.add_number(&member, json!("nope")).await.status(), 400);
     assert_eq!(audit(&app, &admin, "").await.len(), 2);
-    let one: Value = app.get(&format!("/api/v1/audit/{}", created["id"].as_str().unwrap()), &admin).send().await.unwrap().json().await.unwrap();
+    let one: Value = app
+        .get(&format!("/api/v1/audit/{}", created["id"].as_str().unwrap()), &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(&one, created);
     let resp = app.get("/api/v1/audit/01a2aaaa-0000-7000-8000-000000000000", &admin).send().await.unwrap();
     assert_eq!(resp.status(), 404);
-});
+}
+backend_test!(changes_are_recorded_with_actor_ip_and_request_id);
 
-backend_test!(async fn denials_are_recorded_before_the_403(backend) {
+async fn denials_are_recorded_before_the_403(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let reader = app.token_for(&acme, Role::Readonly, "rita");
     let admin = app.token(&acme, Role::Admin);
-    let resp = app.client.post(app.url("/api/v1/numbers")).bearer_auth(&reader).header("x-request-id", "req-denied")
-        .json(&json!({"value": 1})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/numbers"))
+        .bearer_auth(&reader)
+        .header("x-request-id", "req-denied")
+        .json(&json!({"value": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     // A tenant token on the operator API is denied in its tenant's trail too.
     assert_eq!(app.get("/api/v1/tenants", &admin).send().await.unwrap().status(), 403);
@@ -93,7 +122,9 @@ backend_test!(async fn denials_are_recorded_before_the_403(backend) {
 
     let denied = audit(&app, &admin, "action=access.denied").await;
     assert_eq!(denied.len(), 3);
-    let by_attempt = |a: &str| denied.iter().find(|e| e["details"]["attempted"] == a).unwrap_or_else(|| panic!("{a}: {denied:?}")).clone();
+    let by_attempt = |a: &str| {
+        denied.iter().find(|e| e["details"]["attempted"] == a).unwrap_or_else(|| panic!("{a}: {denied:?}")).clone()
+    };
     let create = by_attempt("number.create");
     assert_eq!(create["actor"]["id"], "rita");
     assert_eq!(create["outcome"], "denied");
@@ -108,9 +139,10 @@ backend_test!(async fn denials_are_recorded_before_the_403(backend) {
     let platform = audit(&app, &op, "action=access.denied").await;
     assert_eq!(platform.len(), 1);
     assert_eq!(platform[0]["details"]["attempted"], "number.list");
-});
+}
+backend_test!(denials_are_recorded_before_the_403);
 
-backend_test!(async fn platform_actions_go_to_the_platform_trail(backend) {
+async fn platform_actions_go_to_the_platform_trail(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let op = app.operator_token();
     app.post("/api/v1/tenants", &op, &json!({"slug": "globex"})).send().await.unwrap();
@@ -124,9 +156,10 @@ backend_test!(async fn platform_actions_go_to_the_platform_trail(backend) {
     assert_eq!(entries[2]["details"]["slug"], "default");
     let report = AuditService::verify(app.store.control(), app.tokens(), "platform").await.unwrap();
     assert_eq!(report.violation, None);
-});
+}
+backend_test!(platform_actions_go_to_the_platform_trail);
 
-backend_test!(async fn filters_and_pagination(backend) {
+async fn filters_and_pagination(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let (alice, bob) = (app.token_for(&acme, Role::Admin, "alice"), app.token_for(&acme, Role::Admin, "bob"));
@@ -139,10 +172,16 @@ backend_test!(async fn filters_and_pagination(backend) {
     let resp = app.post("/api/v1/audit", &bob, &json!({"action": "invoice.approved", "resource_type": "invoice", "resource_id": "inv-7", "details": {"amount": 12}})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
 
-    assert_eq!(actions(&audit(&app, &alice, "user=alice").await), ["invoice.paid", "user.role_changed", "user.created"]);
+    assert_eq!(
+        actions(&audit(&app, &alice, "user=alice").await),
+        ["invoice.paid", "user.role_changed", "user.created"]
+    );
     assert_eq!(actions(&audit(&app, &alice, "action=user.created").await), ["user.created", "user.created"]);
     // A prefix matches whole segments: user.* is not users.*.
-    assert_eq!(actions(&audit(&app, &alice, "action=user.*").await), ["user.created", "user.role_changed", "user.created"]);
+    assert_eq!(
+        actions(&audit(&app, &alice, "action=user.*").await),
+        ["user.created", "user.role_changed", "user.created"]
+    );
     assert_eq!(actions(&audit(&app, &alice, "resource_type=invoice&resource_id=inv-7").await), ["invoice.approved"]);
     assert_eq!(actions(&audit(&app, &alice, "resource_type=invoice").await), ["invoice.approved"]);
     let from = before_bob.to_string();
@@ -153,7 +192,8 @@ backend_test!(async fn filters_and_pagination(backend) {
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = app.get(&format!("/api/v1/audit?limit=2{cursor}"), &alice).send().await.unwrap().json().await.unwrap();
+        let page: Value =
+            app.get(&format!("/api/v1/audit?limit=2{cursor}"), &alice).send().await.unwrap().json().await.unwrap();
         seen.extend(page["items"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -162,15 +202,24 @@ backend_test!(async fn filters_and_pagination(backend) {
     }
     assert_eq!(seen, [6, 5, 4, 3, 2, 1]);
 
-    for bad in ["limit=0", "limit=501", "action=User", "action=*", "from=yesterday", "resource_id=x", "cursor=@@",
-                &format!("from={}&to=2000-01-01T00:00:00Z", jiff::Timestamp::now())] {
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "action=User",
+        "action=*",
+        "from=yesterday",
+        "resource_id=x",
+        "cursor=@@",
+        &format!("from={}&to=2000-01-01T00:00:00Z", jiff::Timestamp::now()),
+    ] {
         let resp = app.get(&format!("/api/v1/audit?{bad}"), &alice).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{bad}");
         assert_eq!(error_code(resp).await, "VALIDATION_ERROR");
     }
-});
+}
+backend_test!(filters_and_pagination);
 
-backend_test!(async fn every_filter_is_served_by_an_index(backend) {
+async fn every_filter_is_served_by_an_index(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let db = app.store.tenant_db(acme.id).await.unwrap();
@@ -191,7 +240,13 @@ backend_test!(async fn every_filter_is_served_by_an_index(backend) {
         (filter(|f| f.action = Some(cairn_audit::ActionPattern::parse("user.created").unwrap())), "audit_by_action"),
         (filter(|f| f.action = Some(cairn_audit::ActionPattern::parse("user.*").unwrap())), "audit_by_action"),
         (filter(|f| f.resource_type = Some("invoice".into())), "audit_by_resource"),
-        (filter(|f| { f.resource_type = Some("invoice".into()); f.resource_id = Some("7".into()) }), "audit_by_resource"),
+        (
+            filter(|f| {
+                f.resource_type = Some("invoice".into());
+                f.resource_id = Some("7".into())
+            }),
+            "audit_by_resource",
+        ),
     ];
     for (f, index) in cases {
         let plan = AuditService::explain(&db, &f).await.unwrap().join("\n");
@@ -218,20 +273,37 @@ backend_test!(async fn every_filter_is_served_by_an_index(backend) {
     if backend == Backend::Postgres {
         assert!(plan.contains("Merge Append"), "{plan}");
     }
-});
+}
+backend_test!(every_filter_is_served_by_an_index);
 
-backend_test!(async fn custom_entries_take_the_caller_as_actor(backend) {
+async fn custom_entries_take_the_caller_as_actor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token_for(&acme, Role::Admin, "svc-billing");
-    let resp = app.post("/api/v1/audit", &admin, &json!({"action": "invoice.approved", "outcome": "failure", "details": {"why": "limit"}})).send().await.unwrap();
+    let resp = app
+        .post(
+            "/api/v1/audit",
+            &admin,
+            &json!({"action": "invoice.approved", "outcome": "failure", "details": {"why": "limit"}}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let e: Value = resp.json().await.unwrap();
     assert_eq!(e["actor"]["id"], "svc-billing");
     assert_eq!(e["outcome"], "failure");
-    for bad in [json!({"action": "Invoice.approved"}), json!({"action": "invoice"}), json!({"action": "a.b", "actor": "someone-else"}),
-                json!({"action": "a.b", "details": [1]}), json!({"action": "a.b", "outcome": "meh"}), json!({"action": "a.b", "resource_id": "x"}),
-                json!({"action": "a.b", "resource_type": "Bad Type"}), json!({"action": "a.b", "details": {"x": "y".repeat(17000)}}), json!({})] {
+    for bad in [
+        json!({"action": "Invoice.approved"}),
+        json!({"action": "invoice"}),
+        json!({"action": "a.b", "actor": "someone-else"}),
+        json!({"action": "a.b", "details": [1]}),
+        json!({"action": "a.b", "outcome": "meh"}),
+        json!({"action": "a.b", "resource_id": "x"}),
+        json!({"action": "a.b", "resource_type": "Bad Type"}),
+        json!({"action": "a.b", "details": {"x": "y".repeat(17000)}}),
+        json!({}),
+    ] {
         let resp = app.post("/api/v1/audit", &admin, &bad).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{bad}");
     }
@@ -239,9 +311,10 @@ backend_test!(async fn custom_entries_take_the_caller_as_actor(backend) {
     assert_eq!(app.post("/api/v1/audit", &member, &json!({"action": "a.b"})).send().await.unwrap().status(), 403);
     let all = audit(&app, &admin, "").await;
     assert_eq!(actions(&all), ["access.denied", "invoice.approved"]);
-});
+}
+backend_test!(custom_entries_take_the_caller_as_actor);
 
-backend_test!(async fn export_streams_jsonl_and_csv_with_filters(backend) {
+async fn export_streams_jsonl_and_csv_with_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -263,31 +336,56 @@ backend_test!(async fn export_streams_jsonl_and_csv_with_filters(backend) {
     assert!(rows[1].contains(r#""{}""#) || rows[1].contains(",{},"), "{}", rows[1]);
     let resp = app.get("/api/v1/audit/export?format=xml", &admin).send().await.unwrap();
     assert_eq!(resp.status(), 400);
-});
+}
+backend_test!(export_streams_jsonl_and_csv_with_filters);
 
-backend_test!(async fn retention_settings_are_admin_only_and_audited(backend) {
+async fn retention_settings_are_admin_only_and_audited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     let got: Value = app.get("/api/v1/audit/settings", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(got, json!({"retention_days": 30}));
-    let resp = app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&admin).json(&json!({"retention_days": 7})).send().await.unwrap();
+    let resp = app
+        .client
+        .put(app.url("/api/v1/audit/settings"))
+        .bearer_auth(&admin)
+        .json(&json!({"retention_days": 7}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    for bad in [json!({"retention_days": 0}), json!({"retention_days": 3651}), json!({"retention_days": "7"}), json!({})] {
-        let resp = app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&admin).json(&bad).send().await.unwrap();
+    for bad in
+        [json!({"retention_days": 0}), json!({"retention_days": 3651}), json!({"retention_days": "7"}), json!({})]
+    {
+        let resp =
+            app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&admin).json(&bad).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{bad}");
     }
-    let member = app.token(&acme, Role::Member);
-    let resp = app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&member).json(&json!({"retention_days": 1})).send().await.unwrap();
+    let member = app.token_for(&acme, Role::Member, "mo");
+    let resp = app
+        .client
+        .put(app.url("/api/v1/audit/settings"))
+        .bearer_auth(&member)
+        .json(&json!({"retention_days": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     let got: Value = app.get("/api/v1/audit/settings", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(got, json!({"retention_days": 7}));
+    let denied = audit(&app, &admin, "action=access.denied").await;
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(
+        (&denied[0]["actor"]["id"], &denied[0]["details"]["attempted"]),
+        (&json!("mo"), &json!("audit.settings.write"))
+    );
     let changed = audit(&app, &admin, "action=audit.settings_changed").await;
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0]["details"], json!({"retention_days": {"from": 30, "to": 7}}));
-});
+}
+backend_test!(retention_settings_are_admin_only_and_audited);
 
-backend_test!(async fn retention_pruning_keeps_the_chain_verifiable(backend) {
+async fn retention_pruning_keeps_the_chain_verifiable(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -296,7 +394,13 @@ backend_test!(async fn retention_pruning_keeps_the_chain_verifiable(backend) {
     checkpoint(&app, &acme).await;
     add_entries(&app, &admin, &["b.six", "b.seven"]).await;
     // Three days on, with a one-day retention: only what the checkpoint covers may go.
-    app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&admin).json(&json!({"retention_days": 1})).send().await.unwrap();
+    app.client
+        .put(app.url("/api/v1/audit/settings"))
+        .bearer_auth(&admin)
+        .json(&json!({"retention_days": 1}))
+        .send()
+        .await
+        .unwrap();
     let later = cairn_domain::now_ms() + 3 * 86_400_000;
     assert_eq!(AuditService::sweep(&db, later, 2).await.unwrap(), 5);
     let report = verify(&app, &acme).await;
@@ -313,7 +417,8 @@ backend_test!(async fn retention_pruning_keeps_the_chain_verifiable(backend) {
     // And the chain continues.
     add_entries(&app, &admin, &["c.nine"]).await;
     assert_eq!(verify(&app, &acme).await.violation, None);
-});
+}
+backend_test!(retention_pruning_keeps_the_chain_verifiable);
 
 /// The `seq` of every entry matching `query`, newest first, read `limit` at a time.
 async fn every_page(app: &TestApp, token: &str, query: &str, limit: usize) -> Vec<i64> {
@@ -356,7 +461,7 @@ async fn seventy_entries(app: &TestApp, tenant: &TestTenant) {
     }
 }
 
-backend_test!(async fn listings_read_indexed_and_newest_entries_alike(backend) {
+async fn listings_read_indexed_and_newest_entries_alike(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     seventy_entries(&app, &acme).await;
@@ -367,24 +472,41 @@ backend_test!(async fn listings_read_indexed_and_newest_entries_alike(backend) {
     assert_eq!(every_page(&app, &admin, "action=x.beta", 5).await, newest_first(&|i| kind(i).1 == "x.beta"));
     assert_eq!(every_page(&app, &admin, "action=x.*", 7).await, newest_first(&|i| kind(i).1.starts_with("x.")));
     assert_eq!(every_page(&app, &admin, "resource_type=doc&resource_id=d0", 1).await, newest_first(&|i| i % 10 == 0));
-    assert_eq!(every_page(&app, &admin, "user=bob&action=y.gamma", 3).await, newest_first(&|i| kind(i) == ("bob", "y.gamma")));
+    assert_eq!(
+        every_page(&app, &admin, "user=bob&action=y.gamma", 3).await,
+        newest_first(&|i| kind(i) == ("bob", "y.gamma"))
+    );
     // By id, whether its entry is in the indexes or not.
     let all = audit(&app, &admin, "limit=500").await;
     for e in [&all[0], &all[69]] {
-        let one: Value = app.get(&format!("/api/v1/audit/{}", e["id"].as_str().unwrap()), &admin).send().await.unwrap().json().await.unwrap();
+        let one: Value = app
+            .get(&format!("/api/v1/audit/{}", e["id"].as_str().unwrap()), &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(&one, e);
     }
     assert_eq!(verify(&app, &acme).await.violation, None);
     // Retention takes indexed and newest entries alike, a small batch at a time.
-    app.client.put(app.url("/api/v1/audit/settings")).bearer_auth(&admin).json(&json!({"retention_days": 1})).send().await.unwrap();
+    app.client
+        .put(app.url("/api/v1/audit/settings"))
+        .bearer_auth(&admin)
+        .json(&json!({"retention_days": 1}))
+        .send()
+        .await
+        .unwrap();
     checkpoint(&app, &acme).await;
     let db = app.store.tenant_db(acme.id).await.unwrap();
     assert_eq!(AuditService::sweep(&db, cairn_domain::now_ms() + 3 * 86_400_000, 16).await.unwrap(), 71);
     let report = verify(&app, &acme).await;
     assert_eq!((&report.violation, report.entries), (&None, 0), "{report:?}");
-});
+}
+backend_test!(listings_read_indexed_and_newest_entries_alike);
 
-backend_test!(async fn a_prefix_over_many_actions_lists_them_all(backend) {
+async fn a_prefix_over_many_actions_lists_them_all(backend: Backend) {
     // More actions under the prefix than a listing merges range by range.
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
@@ -394,7 +516,8 @@ backend_test!(async fn a_prefix_over_many_actions_lists_them_all(backend) {
     }
     let admin = app.token(&acme, Role::Admin);
     assert_eq!(every_page(&app, &admin, "action=many.*", 30).await, (1..=80).rev().collect::<Vec<i64>>());
-});
+}
+backend_test!(a_prefix_over_many_actions_lists_them_all);
 
 /// On SQLite an entry joins the filter indexes when its run of 32 is complete (migration
 /// 0002); clearing its mark would hide it from every filtered listing. PostgreSQL has no
@@ -411,7 +534,7 @@ async fn an_entry_hidden_from_the_sqlite_indexes_is_detected() {
     assert_eq!(broken_at(&app, &acme).await, 40);
 }
 
-backend_test!(async fn a_trail_from_before_the_batched_indexes_is_upgraded(backend) {
+async fn a_trail_from_before_the_batched_indexes_is_upgraded(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let config = cairn_testkit::fresh_config(backend, dir.path());
     let without_batches = |all: Vec<cairn_store::Migration>| {
@@ -446,7 +569,10 @@ backend_test!(async fn a_trail_from_before_the_batched_indexes_is_upgraded(backe
     let acme = TestTenant { id: acme.id, slug: acme.slug };
     assert_eq!(verify(&app, &acme).await.violation, None);
     let admin = app.token(&acme, Role::Admin);
-    assert_eq!(every_page(&app, &admin, "action=old.odd", 7).await, (1..=40).rev().filter(|i| i % 2 == 0).collect::<Vec<_>>());
+    assert_eq!(
+        every_page(&app, &admin, "action=old.odd", 7).await,
+        (1..=40).rev().filter(|i| i % 2 == 0).collect::<Vec<_>>()
+    );
     assert_eq!(every_page(&app, &admin, "user=user-3", 100).await, [40, 36, 32, 28, 24, 20, 16, 12, 8, 4]);
     // The chain goes on past the next run of the batched indexes.
     add_entries(&app, &admin, &["new.one"; 30]).await;
@@ -454,7 +580,8 @@ backend_test!(async fn a_trail_from_before_the_batched_indexes_is_upgraded(backe
     assert_eq!(every_page(&app, &admin, "", 500).await, (1..=70).rev().collect::<Vec<_>>());
     assert_eq!(verify(&app, &acme).await.violation, None);
     assert_eq!(AuditService::verify(app.store.control(), app.tokens(), "platform").await.unwrap().violation, None);
-});
+}
+backend_test!(a_trail_from_before_the_batched_indexes_is_upgraded);
 
 /// A tenant whose trail holds five entries, verified intact.
 async fn chain_with_entries(backend: Backend) -> (TestApp, TestTenant, cairn_store::Db) {
@@ -472,13 +599,14 @@ async fn broken_at(app: &TestApp, acme: &TestTenant) -> i64 {
     report.violation.clone().unwrap_or_else(|| panic!("tampering not detected: {report:?}")).seq.unwrap()
 }
 
-backend_test!(async fn an_edited_entry_is_detected(backend) {
+async fn an_edited_entry_is_detected(backend: Backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
     sqlx::query("UPDATE audit_entries SET actor_id = 'someone-else' WHERE seq = 3").execute(db.writer()).await.unwrap();
     assert_eq!(broken_at(&app, &acme).await, 3);
-});
+}
+backend_test!(an_edited_entry_is_detected);
 
-backend_test!(async fn a_deleted_entry_is_detected(backend) {
+async fn a_deleted_entry_is_detected(backend: Backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
     sqlx::query("DELETE FROM audit_entries WHERE seq = 3").execute(db.writer()).await.unwrap();
     assert_eq!(broken_at(&app, &acme).await, 4);
@@ -490,9 +618,10 @@ backend_test!(async fn a_deleted_entry_is_detected(backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
     sqlx::query("DELETE FROM audit_entries WHERE seq = 5").execute(db.writer()).await.unwrap();
     assert_eq!(broken_at(&app, &acme).await, 4);
-});
+}
+backend_test!(a_deleted_entry_is_detected);
 
-backend_test!(async fn an_inserted_entry_is_detected(backend) {
+async fn an_inserted_entry_is_detected(backend: Backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
     if backend == Backend::Sqlite {
         // An attacker with the file can remove the guard that refuses out-of-place appends.
@@ -500,7 +629,11 @@ backend_test!(async fn an_inserted_entry_is_detected(backend) {
     }
     // Make room after entry 2 and slip in a forged entry, linked and hashed correctly.
     for seq in (3..=5).rev() {
-        sqlx::query("UPDATE audit_entries SET seq = seq + 1 WHERE seq = $1").bind(seq).execute(db.writer()).await.unwrap();
+        sqlx::query("UPDATE audit_entries SET seq = seq + 1 WHERE seq = $1")
+            .bind(seq)
+            .execute(db.writer())
+            .await
+            .unwrap();
     }
     let second = audit(&app, &app.token(&acme, Role::Admin), "limit=500").await;
     let second = second.iter().find(|e| e["seq"] == 2).unwrap();
@@ -517,17 +650,23 @@ backend_test!(async fn an_inserted_entry_is_detected(backend) {
         .execute(db.writer()).await.unwrap();
     // The forged entry itself is consistent; the one it displaced no longer links.
     assert_eq!(broken_at(&app, &acme).await, 4);
-});
+}
+backend_test!(an_inserted_entry_is_detected);
 
-backend_test!(async fn swapped_entries_are_detected(backend) {
+async fn swapped_entries_are_detected(backend: Backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
-    for sql in ["UPDATE audit_entries SET seq = 100 WHERE seq = 2", "UPDATE audit_entries SET seq = 2 WHERE seq = 3", "UPDATE audit_entries SET seq = 3 WHERE seq = 100"] {
+    for sql in [
+        "UPDATE audit_entries SET seq = 100 WHERE seq = 2",
+        "UPDATE audit_entries SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_entries SET seq = 3 WHERE seq = 100",
+    ] {
         sqlx::query(sql).execute(db.writer()).await.unwrap();
     }
     assert_eq!(broken_at(&app, &acme).await, 2);
-});
+}
+backend_test!(swapped_entries_are_detected);
 
-backend_test!(async fn a_rewritten_chain_fails_against_its_checkpoint(backend) {
+async fn a_rewritten_chain_fails_against_its_checkpoint(backend: Backend) {
     let (app, acme, db) = chain_with_entries(backend).await;
     checkpoint(&app, &acme).await;
     // Edit entry 2 and recompute every later hash and the head: only the signature catches it.
@@ -548,7 +687,13 @@ backend_test!(async fn a_rewritten_chain_fails_against_its_checkpoint(backend) {
         e.hash = e.compute_hash();
         prev = e.hash.clone();
         sqlx::query("UPDATE audit_entries SET actor_id = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
-            .bind(&e.actor_id).bind(&e.prev_hash).bind(&e.hash).bind(e.seq).execute(db.writer()).await.unwrap();
+            .bind(&e.actor_id)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .bind(e.seq)
+            .execute(db.writer())
+            .await
+            .unwrap();
     }
     sqlx::query("UPDATE audit_head SET hash = $1").bind(&prev).execute(db.writer()).await.unwrap();
     let report = verify(&app, &acme).await;
@@ -557,9 +702,10 @@ backend_test!(async fn a_rewritten_chain_fails_against_its_checkpoint(backend) {
     sqlx::query("UPDATE audit_checkpoints SET hash = $1").bind(&prev).execute(db.writer()).await.unwrap();
     let v = verify(&app, &acme).await.violation.unwrap();
     assert!(v.reason.contains("checkpoint"), "{v}");
-});
+}
+backend_test!(a_rewritten_chain_fails_against_its_checkpoint);
 
-backend_test!(async fn concurrent_writers_never_fork_the_chain(backend) {
+async fn concurrent_writers_never_fork_the_chain(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let app = std::sync::Arc::new(app);
@@ -581,32 +727,45 @@ backend_test!(async fn concurrent_writers_never_fork_the_chain(backend) {
     assert_eq!(report.violation, None, "{report:?}");
     assert_eq!(report.entries, 120);
     assert_eq!(report.head_seq, 120);
-});
+}
+backend_test!(concurrent_writers_never_fork_the_chain);
 
-backend_test!(async fn the_worker_checkpoints_and_sweeps_on_its_own(backend) {
+async fn the_worker_checkpoints_and_sweeps_on_its_own(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
         c.audit_checkpoint_interval = std::time::Duration::from_millis(100);
         c.audit_sweep_interval = std::time::Duration::from_millis(100);
+        c.events_retention = std::time::Duration::from_millis(1);
     })
     .await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
+    let db = app.store.tenant_db(acme.id).await.unwrap();
+    // Days pass: every entry is past retention once a checkpoint covers it (the API takes
+    // one day at least, which a test cannot wait out).
+    sqlx::query("UPDATE audit_settings SET retention_days = 0").execute(db.writer()).await.unwrap();
     add_entries(&app, &admin, &["w.one", "w.two"]).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let report = verify(&app, &acme).await;
-        assert_eq!(report.violation, None);
-        if report.checkpoints > 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint was made");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    assert_eq!(app.post("/api/v1/records", &admin, &json!({"title": "swept"})).send().await.unwrap().status(), 201);
+    // The worker checkpoints the chain, then sweeps what the checkpoint covers, and the
+    // events whose deliveries ended; what remains still verifies.
+    let report =
+        cairn_testkit::eventually("a checkpoint, then a sweep", std::time::Duration::from_secs(20), || async {
+            let report = verify(&app, &acme).await;
+            assert_eq!(report.violation, None, "{report:?}");
+            (report.checkpoints > 0 && report.entries == 0).then_some(report)
+        })
+        .await;
+    assert!(report.head_seq >= 3, "the swept entries were written: {report:?}");
+    cairn_testkit::eventually("the delivered event swept", std::time::Duration::from_secs(20), || async {
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(db.reader()).await.unwrap();
+        (events == 0).then_some(())
+    })
+    .await;
     let platform = AuditService::verify(app.store.control(), app.tokens(), "platform").await.unwrap();
     assert_eq!(platform.violation, None);
-});
+}
+backend_test!(the_worker_checkpoints_and_sweeps_on_its_own);
 
-backend_test!(async fn rejected_tokens_are_recorded_in_the_platform_trail(backend) {
+async fn rejected_tokens_are_recorded_in_the_platform_trail(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.get("/api/v1/numbers", "not-a-jwt").header("x-request-id", "reject-1").send().await.unwrap();
     assert_eq!(resp.status(), 401);
@@ -622,4 +781,5 @@ backend_test!(async fn rejected_tokens_are_recorded_in_the_platform_trail(backen
     let entries = audit(&app, &op, "action=auth.token_rejected").await;
     assert_eq!(entries[0]["details"]["reason"], "missing");
     // How many a flood may add is bounded per address and minute (see RejectionLimiter's test).
-});
+}
+backend_test!(rejected_tokens_are_recorded_in_the_platform_trail);

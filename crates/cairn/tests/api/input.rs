@@ -2,7 +2,7 @@
 //! must be, in plain words: never the deserializer's own text.
 
 use cairn_domain::Role;
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
 /// Asserts a `400 VALIDATION_ERROR` naming `field`, whose message is `field: message`.
@@ -17,7 +17,7 @@ async fn refused(resp: reqwest::Response, field: &str, message: &str) {
     assert!(!error["message"].as_str().unwrap().contains("Failed to deserialize"), "{url}: {body}");
 }
 
-backend_test!(async fn bad_bodies_and_queries_name_the_field_in_plain_words(backend) {
+async fn bad_bodies_and_queries_name_the_field_in_plain_words(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -27,31 +27,86 @@ backend_test!(async fn bad_bodies_and_queries_name_the_field_in_plain_words(back
 
     // An unknown enum variant, inside an array.
     let roles = format!("/api/v1/users/{}/roles", ann.id);
-    refused(put(&roles, json!({"roles": ["member", "owner"]})).await.unwrap(), "roles[1]", "must be one of: readonly, member, admin").await;
+    refused(
+        put(&roles, json!({"roles": ["member", "owner"]})).await.unwrap(),
+        "roles[1]",
+        "must be one of: readonly, member, admin",
+    )
+    .await;
     refused(put(&roles, json!({"roles": [1]})).await.unwrap(), "roles[0]", "must be a string").await;
-    refused(patch("/api/v1/identity/settings", json!({"default_role": "root"})).await.unwrap(), "default_role", "must be one of: readonly, member, admin").await;
+    refused(
+        patch("/api/v1/identity/settings", json!({"default_role": "root"})).await.unwrap(),
+        "default_role",
+        "must be one of: readonly, member, admin",
+    )
+    .await;
     // Wrong types.
-    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": "records_created"})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": "records_created"}))
+        .send()
+        .await
+        .unwrap();
     refused(resp, "events", "must be an array").await;
-    refused(app.post("/api/v1/users", &admin, &json!({"email": 5})).send().await.unwrap(), "email", "must be a string").await;
-    refused(patch("/api/v1/identity/settings", json!({"access_ttl_secs": -5})).await.unwrap(), "access_ttl_secs", "must be a whole number from 0 to 4294967295").await;
-    refused(patch(&format!("/api/v1/users/{}", ann.id), json!({"sso_required": "yes"})).await.unwrap(), "sso_required", "must be true or false").await;
+    refused(app.post("/api/v1/users", &admin, &json!({"email": 5})).send().await.unwrap(), "email", "must be a string")
+        .await;
+    refused(
+        patch("/api/v1/identity/settings", json!({"access_ttl_secs": -5})).await.unwrap(),
+        "access_ttl_secs",
+        "must be a whole number from 0 to 4294967295",
+    )
+    .await;
+    refused(
+        patch(&format!("/api/v1/users/{}", ann.id), json!({"sso_required": "yes"})).await.unwrap(),
+        "sso_required",
+        "must be true or false",
+    )
+    .await;
     // Missing and unknown fields.
-    refused(app.post("/api/v1/clients", &admin, &json!({"redirect_uris": []})).send().await.unwrap(), "name", "is required").await;
+    refused(
+        app.post("/api/v1/clients", &admin, &json!({"redirect_uris": []})).send().await.unwrap(),
+        "name",
+        "is required",
+    )
+    .await;
     refused(put(&roles, json!({})).await.unwrap(), "roles", "is required").await;
     let op = app.operator_token();
-    refused(app.post("/api/v1/tenants", &op, &json!({"slug": "globex", "owner": "me"})).send().await.unwrap(), "owner", "unknown field; known: slug, name, placement").await;
+    refused(
+        app.post("/api/v1/tenants", &op, &json!({"slug": "globex", "owner": "me"})).send().await.unwrap(),
+        "owner",
+        "unknown field; known: slug, name, placement",
+    )
+    .await;
     // Malformed JSON, and a body that is not JSON at all.
     let raw = |body: &'static str, content_type: &'static str| {
-        app.client.post(app.url("/api/v1/users")).bearer_auth(&admin).header("content-type", content_type).body(body).send()
+        app.client
+            .post(app.url("/api/v1/users"))
+            .bearer_auth(&admin)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
     refused(raw(r#"{"email": "bo@acme.test""#, "application/json").await.unwrap(), "body", "is not valid JSON").await;
-    refused(raw(r#"{"email": "bo@acme.test"} trailing"#, "application/json").await.unwrap(), "body", "is not valid JSON").await;
-    refused(raw("email=bo@acme.test", "application/x-www-form-urlencoded").await.unwrap(), "body", "must be JSON, sent with content-type: application/json").await;
+    refused(
+        raw(r#"{"email": "bo@acme.test"} trailing"#, "application/json").await.unwrap(),
+        "body",
+        "is not valid JSON",
+    )
+    .await;
+    refused(
+        raw("email=bo@acme.test", "application/x-www-form-urlencoded").await.unwrap(),
+        "body",
+        "must be JSON, sent with content-type: application/json",
+    )
+    .await;
     // Bad query values.
     refused(app.get("/api/v1/users?limit=ten", &admin).send().await.unwrap(), "limit", "must be a whole number").await;
     refused(app.get("/api/v1/audit?limit=2.5", &admin).send().await.unwrap(), "limit", "must be a whole number").await;
-    refused(app.get("/api/v1/records?limit=99999999999999999999", &admin).send().await.unwrap(), "limit", "must be a smaller whole number").await;
+    refused(
+        app.get("/api/v1/records?limit=99999999999999999999", &admin).send().await.unwrap(),
+        "limit",
+        "must be a smaller whole number",
+    )
+    .await;
 
     // Nothing was changed by any of them.
     let user: Value = app.get(&format!("/api/v1/users/{}", ann.id), &admin).send().await.unwrap().json().await.unwrap();
@@ -64,4 +119,5 @@ backend_test!(async fn bad_bodies_and_queries_name_the_field_in_plain_words(back
     let settings: Value = app.get("/api/v1/identity/settings", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(settings["default_role"], "member");
     assert!(settings["access_ttl_secs"].as_u64().unwrap() > 0);
-});
+}
+backend_test!(bad_bodies_and_queries_name_the_field_in_plain_words);

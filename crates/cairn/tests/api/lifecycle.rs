@@ -4,13 +4,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use cairn_domain::{Role, TenantId, now_ms};
 use cairn_store::sqlx;
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
 use crate::count;
 use crate::tenants::database_exists;
 
-backend_test!(async fn data_survives_a_restart(backend) {
+async fn data_survives_a_restart(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -25,34 +25,41 @@ backend_test!(async fn data_survives_a_restart(backend) {
     let jwks_before = app.tokens().keys().jwks();
     let app = app.restart().await;
     assert_eq!(app.tokens().keys().jwks(), jwks_before, "keys persist across restarts");
-});
+}
+backend_test!(data_survives_a_restart);
 
 // A process that died after registering a tenant but before creating its database left a
 // `creating` row; one that died mid-delete left a `deleting` row. `migrate_all` finishes both.
-backend_test!(async fn interrupted_creates_and_deletes_are_repaired(backend) {
+async fn interrupted_creates_and_deletes_are_repaired(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let half_created = TenantId::new();
     sqlx::query("INSERT INTO tenants (id, slug, name, placement, state, created_at, updated_at) VALUES ($1, 'half', 'half', NULL, 'creating', $2, $2)")
         .bind(half_created.to_string()).bind(now_ms()).execute(app.store.control().writer()).await.unwrap();
     let doomed = app.create_tenant("doomed").await;
     sqlx::query("UPDATE tenants SET state = 'deleting' WHERE id = $1")
-        .bind(doomed.id.to_string()).execute(app.store.control().writer()).await.unwrap();
+        .bind(doomed.id.to_string())
+        .execute(app.store.control().writer())
+        .await
+        .unwrap();
 
     // Neither is a tenant while in progress.
     let op = app.operator_token();
     let listed: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
-    assert!(listed["items"].as_array().unwrap().iter().all(|t| t["slug"] != "half" && t["slug"] != "doomed"), "{listed}");
+    assert!(
+        listed["items"].as_array().unwrap().iter().all(|t| t["slug"] != "half" && t["slug"] != "doomed"),
+        "{listed}"
+    );
     // This replica had the pool open; it notices the change within a second.
     let doomed_token = app.token(&doomed, Role::Admin);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let status = app.get("/api/v1/numbers", &doomed_token).send().await.unwrap().status();
-        if status == 401 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "a tenant being deleted still answers {status}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    cairn_testkit::eventually(
+        "a tenant being deleted to stop answering",
+        std::time::Duration::from_secs(5),
+        || async {
+            let status = app.get("/api/v1/numbers", &doomed_token).send().await.unwrap().status();
+            (status == 401).then_some(())
+        },
+    )
+    .await;
 
     let report = app.store.migrate_all(|_| {}).await.unwrap();
     assert_eq!(report.repaired.len(), 2, "{report:?}");
@@ -66,9 +73,10 @@ backend_test!(async fn interrupted_creates_and_deletes_are_repaired(backend) {
     // Running it again is a no-op.
     let again = app.store.migrate_all(|_| {}).await.unwrap();
     assert!(again.repaired.is_empty() && again.applied == 0 && again.problems.is_empty(), "{again:?}");
-});
+}
+backend_test!(interrupted_creates_and_deletes_are_repaired);
 
-backend_test!(async fn tenant_pools_are_bounded(backend) {
+async fn tenant_pools_are_bounded(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.max_open_tenant_pools = 2).await;
     let mut tokens = Vec::new();
     for slug in ["one", "two", "three", "four"] {
@@ -84,9 +92,10 @@ backend_test!(async fn tenant_pools_are_bounded(backend) {
         assert_eq!(count(&app, token).await, 1);
     }
     assert_eq!(app.store.open_tenant_pools(), 2);
-});
+}
+backend_test!(tenant_pools_are_bounded);
 
-backend_test!(async fn shutdown_lets_an_in_flight_request_finish(backend) {
+async fn shutdown_lets_an_in_flight_request_finish(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let member = app.token(&acme, Role::Member);
@@ -94,7 +103,10 @@ backend_test!(async fn shutdown_lets_an_in_flight_request_finish(backend) {
     let body = br#"{"value": 99}"#;
     // Send the headers and half the body, then ask the server to stop.
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!("POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(&body[..5]).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -107,7 +119,8 @@ backend_test!(async fn shutdown_lets_an_in_flight_request_finish(backend) {
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     stopping.await.unwrap();
-});
+}
+backend_test!(shutdown_lets_an_in_flight_request_finish);
 
 /// Whether `table` exists in `db`.
 async fn has_table(db: &cairn_store::Db, table: &str) -> bool {
@@ -128,7 +141,7 @@ async fn schema_version(app: &TestApp, id: TenantId) -> Option<i64> {
 
 // A new release brings a tenant migration: opening the store waits for no tenant database;
 // a tenant's first use migrates it, and the background sweep migrates the rest.
-backend_test!(async fn tenant_databases_are_migrated_on_first_use_and_by_the_sweep(backend) {
+async fn tenant_databases_are_migrated_on_first_use_and_by_the_sweep(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let globex = app.create_tenant("globex").await;
@@ -152,12 +165,16 @@ backend_test!(async fn tenant_databases_are_migrated_on_first_use_and_by_the_swe
         max_open_tenant_pools: 8,
         acquire_timeout: std::time::Duration::from_secs(10),
     };
-    let upgraded = cairn_store::Store::open(config, app.store.master_key().clone(), cairn::startup::control_migrations(), newer)
-        .await
-        .unwrap();
+    let upgraded =
+        cairn_store::Store::open(config, app.store.master_key().clone(), cairn::startup::control_migrations(), newer)
+            .await
+            .unwrap();
     let (_, acme_db) = app.tenant(&acme).await;
     let (_, globex_db) = app.tenant(&globex).await;
-    assert!(!has_table(&acme_db, "lazy_probe").await && !has_table(&globex_db, "lazy_probe").await, "opening migrated nothing");
+    assert!(
+        !has_table(&acme_db, "lazy_probe").await && !has_table(&globex_db, "lazy_probe").await,
+        "opening migrated nothing"
+    );
 
     upgraded.tenant_db(acme.id).await.unwrap();
     assert!(has_table(&acme_db, "lazy_probe").await, "the first use migrated acme");
@@ -185,11 +202,12 @@ backend_test!(async fn tenant_databases_are_migrated_on_first_use_and_by_the_swe
     let again = upgraded.migrate_pending(|_| {}).await.unwrap();
     assert_eq!(again.tenants, 0, "nothing left: {again:?}");
     upgraded.close().await;
-});
+}
+backend_test!(tenant_databases_are_migrated_on_first_use_and_by_the_sweep);
 
 // One tenant whose database cannot be migrated answers 503 for itself only, and recovers
 // once the database is fixed, without a restart.
-backend_test!(async fn a_tenant_whose_migration_fails_is_unavailable_alone(backend) {
+async fn a_tenant_whose_migration_fails_is_unavailable_alone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let globex = app.create_tenant("globex").await;
@@ -218,23 +236,28 @@ backend_test!(async fn a_tenant_whose_migration_fails_is_unavailable_alone(backe
 
     // Fixed by hand, beside Cairn (whose own pool for acme does not open).
     let url = match &app.config.database_url {
-        None => format!("sqlite://{}/tenants/{}.db", std::path::absolute(&app.config.data_dir).unwrap().display(), acme.id),
+        None => {
+            format!("sqlite://{}/tenants/{}.db", std::path::absolute(&app.config.data_dir).unwrap().display(), acme.id)
+        }
         Some(control) => cairn_testkit::with_database(control, &acme.id.database_name()),
     };
     let acme_db = sqlx::AnyPool::connect(&url).await.unwrap();
-    sqlx::query("INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&forgotten.0)
-        .bind(forgotten.1)
-        .bind(&forgotten.2)
-        .bind(&forgotten.3)
-        .bind(forgotten.4)
-        .execute(&acme_db)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&forgotten.0)
+    .bind(forgotten.1)
+    .bind(&forgotten.2)
+    .bind(&forgotten.3)
+    .bind(forgotten.4)
+    .execute(&acme_db)
+    .await
+    .unwrap();
     acme_db.close().await;
     let resp = app.get("/api/v1/numbers/stats", &app.token(&acme, Role::Member)).send().await.unwrap();
     assert_eq!(resp.status(), 200, "repaired without a restart");
-});
+}
+backend_test!(a_tenant_whose_migration_fails_is_unavailable_alone);
 
 // The database stops answering: the API says 503 UNAVAILABLE with Retry-After (the caller
 // did nothing wrong), and recovers by itself when the database is back, with every

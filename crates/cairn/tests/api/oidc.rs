@@ -1,138 +1,62 @@
 //! The OpenID Connect provider, walked as a browser and a relying party would, and each
 //! security case of the identity reference as its own test.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::time::Duration;
+
 use cairn_domain::Role;
 use cairn_identity::NewClient;
 use cairn_testkit::browser::{Browser, Page, pkce};
-use cairn_testkit::{TestApp, TestTenant, backend_test};
+use cairn_testkit::rp::{PASSWORD, REDIRECT, RelyingParty, jwt_claims};
+use cairn_testkit::{Backend, TestApp, backend_test, eventually, mail};
 use serde_json::Value;
-
-pub const PASSWORD: &str = "velvet orbit canyon";
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
-
-/// A tenant with a member `ann@acme.test`, and a client registered for `REDIRECT`.
-pub struct Rp {
-    pub app: TestApp,
-    pub acme: TestTenant,
-    pub client_id: String,
-    pub secret: Option<String>,
-}
-
-pub async fn setup(backend: cairn_testkit::Backend, public: bool) -> Rp {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let new = NewClient {
-        name: "Acme app".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        post_logout_uris: vec!["http://127.0.0.1:9/bye".into()],
-        public,
-        service_role: None,
-    };
-    let (client_id, secret) = app.create_client(&acme, new).await;
-    Rp { app, acme, client_id, secret }
-}
-
-impl Rp {
-    pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
-        let mut u = url::Url::parse(&self.app.url("/oauth2/authorize")).unwrap();
-        {
-            let mut q = u.query_pairs_mut();
-            q.append_pair("response_type", "code")
-                .append_pair("client_id", &self.client_id)
-                .append_pair("redirect_uri", REDIRECT)
-                .append_pair("scope", "openid email profile");
-            for (k, v) in extra {
-                q.append_pair(k, v);
-            }
-        }
-        u.to_string()
-    }
-
-    /// Signs in as ann through the hosted page; returns the redirect to the client.
-    pub async fn sign_in(&self, browser: &Browser, extra: &[(&str, &str)]) -> Page {
-        let form = browser.get(&self.authorize_url(extra)).await;
-        assert_eq!(form.status, 200, "{}", form.body);
-        let done = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
-        assert_eq!(done.status, 303, "{}", done.body);
-        done
-    }
-
-    /// A code for ann with the PKCE `challenge`.
-    pub async fn code(&self, challenge: &str) -> String {
-        let browser = Browser::new(&self.app.base_url);
-        let done = self.sign_in(&browser, &[("code_challenge", challenge), ("code_challenge_method", "S256")]).await;
-        done.redirect_param("code").expect("a code")
-    }
-
-    pub async fn token(&self, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("client_id", &self.client_id));
-        if let Some(s) = &self.secret {
-            form.push(("client_secret", s));
-        }
-        self.app.client.post(self.app.url("/oauth2/token")).form(&form).send().await.unwrap()
-    }
-
-    pub async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier),
-        ])
-        .await
-    }
-
-    pub async fn tokens(&self) -> Value {
-        let (verifier, challenge) = pkce();
-        let code = self.code(&challenge).await;
-        let resp = self.exchange(&code, &verifier).await;
-        assert_eq!(resp.status(), 200);
-        resp.json().await.unwrap()
-    }
-
-    pub async fn refresh(&self, rt: &str) -> reqwest::Response {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).await
-    }
-}
-
-pub fn jwt_claims(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 async fn oauth_error(resp: reqwest::Response) -> String {
     let body: Value = resp.json().await.unwrap();
     body["error"].as_str().unwrap_or_default().to_owned()
 }
 
-backend_test!(async fn discovery_names_the_issuer_and_exactly_what_is_implemented(backend) {
+async fn discovery_names_the_issuer_and_exactly_what_is_implemented(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let d: Value = app.client.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    let d: Value =
+        app.client.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
     assert_eq!(d["issuer"], app.issuer());
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
     assert!(!d["grant_types_supported"].as_array().unwrap().contains(&"password".into()));
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
-    for k in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "revocation_endpoint",
-              "introspection_endpoint", "end_session_endpoint"] {
+    for k in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+    ] {
         let url = d[k].as_str().unwrap();
         assert!(url.starts_with(app.issuer()), "{k}");
         let status = app.client.get(url).send().await.unwrap().status().as_u16();
         assert_ne!(status, 404, "{k} is served");
     }
-});
+}
+backend_test!(discovery_names_the_issuer_and_exactly_what_is_implemented);
 
-backend_test!(async fn code_flow_with_pkce_state_and_nonce(backend) {
-    let rp = setup(backend, true).await;
+async fn code_flow_with_pkce_state_and_nonce(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let (verifier, challenge) = pkce();
     let browser = Browser::new(&rp.app.base_url);
-    let done = rp.sign_in(&browser, &[("code_challenge", &challenge), ("code_challenge_method", "S256"),
-        ("state", "st-123"), ("nonce", "n-456")]).await;
+    let done = rp
+        .sign_in(
+            &browser,
+            &[
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("state", "st-123"),
+                ("nonce", "n-456"),
+            ],
+        )
+        .await;
     let location = done.location.clone().unwrap();
     assert!(location.starts_with(REDIRECT), "{location}");
     assert_eq!(done.redirect_param("state").as_deref(), Some("st-123"));
@@ -161,24 +85,27 @@ backend_test!(async fn code_flow_with_pkce_state_and_nonce(backend) {
     let entries: Value = rp.app.get("/api/v1/numbers", at).send().await.unwrap().json().await.unwrap();
     assert_eq!(entries["items"][0]["created_by"], access["sub"]);
     // Userinfo gives the current claims.
-    let info: Value = rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(at).send().await.unwrap().json().await.unwrap();
+    let info: Value =
+        rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(at).send().await.unwrap().json().await.unwrap();
     assert_eq!(info["sub"], access["sub"]);
     assert_eq!(info["email"], "ann@acme.test");
     assert_eq!(info["email_verified"], true);
-});
+}
+backend_test!(code_flow_with_pkce_state_and_nonce);
 
-backend_test!(async fn id_tokens_are_not_access_tokens(backend) {
-    let rp = setup(backend, true).await;
+async fn id_tokens_are_not_access_tokens(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let id = t["id_token"].as_str().unwrap();
     let resp = rp.app.get("/api/v1/numbers", id).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let resp = rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(id).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-});
+}
+backend_test!(id_tokens_are_not_access_tokens);
 
-backend_test!(async fn a_reused_code_is_refused_and_revokes_what_it_issued(backend) {
-    let rp = setup(backend, true).await;
+async fn a_reused_code_is_refused_and_revokes_what_it_issued(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let (verifier, challenge) = pkce();
     let code = rp.code(&challenge).await;
     let first: Value = rp.exchange(&code, &verifier).await.json().await.unwrap();
@@ -188,28 +115,56 @@ backend_test!(async fn a_reused_code_is_refused_and_revokes_what_it_issued(backe
     // The refresh token the code issued died with the replay.
     let refresh = rp.refresh(first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(oauth_error(refresh).await, "invalid_grant");
-});
+}
+backend_test!(a_reused_code_is_refused_and_revokes_what_it_issued);
 
-backend_test!(async fn a_code_is_bound_to_its_client_and_redirect_uri(backend) {
-    let rp = setup(backend, true).await;
-    let (other_id, _) = rp.app.create_client(&rp.acme, NewClient {
-        name: "Other".into(), redirect_uris: vec![REDIRECT.into()], public: true, ..Default::default()
-    }).await;
+async fn a_code_is_bound_to_its_client_and_redirect_uri(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let (other_id, _) = rp
+        .app
+        .create_client(
+            &rp.tenant,
+            NewClient {
+                name: "Other".into(),
+                redirect_uris: vec![REDIRECT.into()],
+                public: true,
+                ..Default::default()
+            },
+        )
+        .await;
     let (verifier, challenge) = pkce();
     let code = rp.code(&challenge).await;
-    let by_other = rp.app.client.post(rp.app.url("/oauth2/token")).form(&[("grant_type", "authorization_code"),
-        ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier), ("client_id", &other_id)])
-        .send().await.unwrap();
+    let by_other = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &other_id),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(oauth_error(by_other).await, "invalid_grant");
-    let wrong_redirect = rp.token(&[("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", "http://127.0.0.1:9/other"), ("code_verifier", &verifier)]).await;
+    let wrong_redirect = rp
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/other"),
+            ("code_verifier", &verifier),
+        ])
+        .await;
     assert_eq!(oauth_error(wrong_redirect).await, "invalid_grant");
     // The rightful exchange still works: the failures above did not consume the code.
     assert_eq!(rp.exchange(&code, &verifier).await.status(), 200);
-});
+}
+backend_test!(a_code_is_bound_to_its_client_and_redirect_uri);
 
-backend_test!(async fn pkce_is_required_for_public_clients_and_s256_only(backend) {
-    let rp = setup(backend, true).await;
+async fn pkce_is_required_for_public_clients_and_s256_only(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
     for (extra, what) in [
@@ -227,20 +182,22 @@ backend_test!(async fn pkce_is_required_for_public_clients_and_s256_only(backend
     let missing = rp.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).await;
     assert_eq!(oauth_error(missing).await, "invalid_grant");
     assert_eq!(rp.exchange(&code, &verifier).await.status(), 200);
-});
+}
+backend_test!(pkce_is_required_for_public_clients_and_s256_only);
 
-backend_test!(async fn a_verifier_without_a_stored_challenge_is_refused(backend) {
-    let rp = setup(backend, false).await;
+async fn a_verifier_without_a_stored_challenge_is_refused(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, false).await;
     let browser = Browser::new(&rp.app.base_url);
     // A confidential client may skip PKCE; then a verifier at the token endpoint is an error.
     let done = rp.sign_in(&browser, &[]).await;
     let code = done.redirect_param("code").unwrap();
     let (verifier, _) = pkce();
     assert_eq!(oauth_error(rp.exchange(&code, &verifier).await).await, "invalid_grant");
-});
+}
+backend_test!(a_verifier_without_a_stored_challenge_is_refused);
 
-backend_test!(async fn a_bad_client_or_redirect_uri_gets_an_error_page_never_a_redirect(backend) {
-    let rp = setup(backend, true).await;
+async fn a_bad_client_or_redirect_uri_gets_an_error_page_never_a_redirect(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
     let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
@@ -253,10 +210,11 @@ backend_test!(async fn a_bad_client_or_redirect_uri_gets_an_error_page_never_a_r
         assert!(page.location.is_none(), "{what}");
         assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
     }
-});
+}
+backend_test!(a_bad_client_or_redirect_uri_gets_an_error_page_never_a_redirect);
 
-backend_test!(async fn refresh_rotates_and_reuse_revokes_the_family(backend) {
-    let rp = setup(backend, true).await;
+async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let rt1 = t["refresh_token"].as_str().unwrap();
     let r2: Value = rp.refresh(rt1).await.json().await.unwrap();
@@ -266,62 +224,109 @@ backend_test!(async fn refresh_rotates_and_reuse_revokes_the_family(backend) {
     // Replaying RT1 fails and kills RT2.
     assert_eq!(oauth_error(rp.refresh(rt1).await).await, "invalid_grant");
     assert_eq!(oauth_error(rp.refresh(rt2).await).await, "invalid_grant");
-});
+}
+backend_test!(refresh_rotates_and_reuse_revokes_the_family);
 
-backend_test!(async fn refresh_tokens_are_bound_to_their_tenant_and_client(backend) {
-    let rp = setup(backend, true).await;
+async fn refresh_tokens_are_bound_to_their_tenant_and_client(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let rt = t["refresh_token"].as_str().unwrap();
     let globex = rp.app.create_tenant("globex").await;
-    let (globex_client, globex_secret) = rp.app.create_client(&globex, NewClient {
-        name: "Globex".into(), redirect_uris: vec![REDIRECT.into()], ..Default::default()
-    }).await;
+    let (globex_client, globex_secret) = rp
+        .app
+        .create_client(
+            &globex,
+            NewClient { name: "Globex".into(), redirect_uris: vec![REDIRECT.into()], ..Default::default() },
+        )
+        .await;
     let secret = globex_secret.unwrap();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", &globex_client),
-        ("client_secret", &secret)];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("client_id", &globex_client),
+        ("client_secret", &secret),
+    ];
     let resp = rp.app.client.post(rp.app.url("/oauth2/token")).form(&form).send().await.unwrap();
     assert_eq!(oauth_error(resp).await, "invalid_grant");
     // Introspection by another tenant's client says nothing about acme's tokens.
     let at = t["access_token"].as_str().unwrap();
     for token in [at, rt] {
-        let v: Value = rp.app.client.post(rp.app.url("/oauth2/introspect"))
-            .basic_auth(&globex_client, Some(&secret)).form(&[("token", token)]).send().await.unwrap().json().await.unwrap();
+        let v: Value = rp
+            .app
+            .client
+            .post(rp.app.url("/oauth2/introspect"))
+            .basic_auth(&globex_client, Some(&secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         assert_eq!(v["active"], false);
     }
     // Acme's token still works in acme: the failed attempt changed nothing.
     assert_eq!(rp.refresh(rt).await.status(), 200);
-});
+}
+backend_test!(refresh_tokens_are_bound_to_their_tenant_and_client);
 
-backend_test!(async fn confidential_clients_authenticate_by_basic_or_post(backend) {
-    let rp = setup(backend, false).await;
+async fn confidential_clients_authenticate_by_basic_or_post(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, false).await;
     let secret = rp.secret.clone().unwrap();
     let browser = Browser::new(&rp.app.base_url);
     let code = rp.sign_in(&browser, &[]).await.redirect_param("code").unwrap();
-    let wrong = rp.app.client.post(rp.app.url("/oauth2/token")).basic_auth(&rp.client_id, Some("nope"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).send().await.unwrap();
+    let wrong = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/token"))
+        .basic_auth(&rp.client_id, Some("nope"))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().contains_key("www-authenticate"));
     assert_eq!(oauth_error(wrong).await, "invalid_client");
-    let ok = rp.app.client.post(rp.app.url("/oauth2/token")).basic_auth(&rp.client_id, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)]).send().await.unwrap();
+    let ok = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/token"))
+        .basic_auth(&rp.client_id, Some(&secret))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-});
+}
+backend_test!(confidential_clients_authenticate_by_basic_or_post);
 
-backend_test!(async fn there_is_no_password_grant(backend) {
-    let rp = setup(backend, false).await;
+async fn there_is_no_password_grant(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, false).await;
     let resp = rp.token(&[("grant_type", "password"), ("username", "ann@acme.test"), ("password", PASSWORD)]).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(oauth_error(resp).await, "unsupported_grant_type");
-});
+}
+backend_test!(there_is_no_password_grant);
 
-backend_test!(async fn service_clients_use_client_credentials(backend) {
-    let rp = setup(backend, false).await;
-    let (svc, secret) = rp.app.create_client(&rp.acme, NewClient {
-        name: "Importer".into(), service_role: Some(Role::Member), ..Default::default()
-    }).await;
+async fn service_clients_use_client_credentials(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, false).await;
+    let (svc, secret) = rp
+        .app
+        .create_client(
+            &rp.tenant,
+            NewClient { name: "Importer".into(), service_role: Some(Role::Member), ..Default::default() },
+        )
+        .await;
     let secret = secret.unwrap();
-    let resp = rp.app.client.post(rp.app.url("/oauth2/token")).basic_auth(&svc, Some(&secret))
-        .form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let resp = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/token"))
+        .basic_auth(&svc, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let t: Value = resp.json().await.unwrap();
     assert!(t.get("refresh_token").is_none() && t.get("id_token").is_none());
@@ -331,22 +336,35 @@ backend_test!(async fn service_clients_use_client_credentials(backend) {
     // A client without a service role may not.
     let resp = rp.token(&[("grant_type", "client_credentials")]).await;
     assert_eq!(oauth_error(resp).await, "unauthorized_client");
-});
+}
+backend_test!(service_clients_use_client_credentials);
 
-backend_test!(async fn revocation_and_introspection(backend) {
-    let rp = setup(backend, false).await;
+async fn revocation_and_introspection(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, false).await;
     let secret = rp.secret.clone().unwrap();
     let browser = Browser::new(&rp.app.base_url);
     let code = rp.sign_in(&browser, &[]).await.redirect_param("code").unwrap();
-    let t: Value = rp.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)])
-        .await.json().await.unwrap();
+    let t: Value = rp
+        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)])
+        .await
+        .json()
+        .await
+        .unwrap();
     let (at, rt) = (t["access_token"].as_str().unwrap(), t["refresh_token"].as_str().unwrap());
     let introspect = |token: String| {
         let app = &rp.app;
         let (id, secret) = (rp.client_id.clone(), secret.clone());
         async move {
-            app.client.post(app.url("/oauth2/introspect")).basic_auth(id, Some(secret)).form(&[("token", token)])
-                .send().await.unwrap().json::<Value>().await.unwrap()
+            app.client
+                .post(app.url("/oauth2/introspect"))
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
         }
     };
     let a = introspect(at.to_owned()).await;
@@ -355,25 +373,45 @@ backend_test!(async fn revocation_and_introspection(backend) {
     assert_eq!(a["username"], "ann@acme.test");
     assert_eq!(introspect(rt.to_owned()).await["active"], true);
     assert_eq!(introspect("garbage".into()).await["active"], false);
-    let resp = rp.app.client.post(rp.app.url("/oauth2/revoke")).basic_auth(&rp.client_id, Some(&secret))
-        .form(&[("token", rt)]).send().await.unwrap();
+    let resp = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/revoke"))
+        .basic_auth(&rp.client_id, Some(&secret))
+        .form(&[("token", rt)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(introspect(rt.to_owned()).await["active"], false);
     assert_eq!(oauth_error(rp.refresh(rt).await).await, "invalid_grant");
     // Unknown tokens revoke "successfully" (RFC 7009 §2.2).
-    let resp = rp.app.client.post(rp.app.url("/oauth2/revoke")).basic_auth(&rp.client_id, Some(&secret))
-        .form(&[("token", "nope")]).send().await.unwrap();
+    let resp = rp
+        .app
+        .client
+        .post(rp.app.url("/oauth2/revoke"))
+        .basic_auth(&rp.client_id, Some(&secret))
+        .form(&[("token", "nope")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     // Introspection needs client authentication.
     let resp = rp.app.client.post(rp.app.url("/oauth2/introspect")).form(&[("token", at)]).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-});
+}
+backend_test!(revocation_and_introspection);
 
-backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backend) {
-    let rp = setup(backend, true).await;
+async fn prompt_none_uses_the_session_or_says_login_required(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
-    let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("prompt", "none"), ("state", "s1")];
+    let params = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("prompt", "none"),
+        ("state", "s1"),
+    ];
     let page = browser.get(&rp.authorize_url(&params)).await;
     assert_eq!(page.redirect_param("error").as_deref(), Some("login_required"));
     assert_eq!(page.redirect_param("state").as_deref(), Some("s1"));
@@ -390,9 +428,17 @@ backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backe
     let page = browser.get(&rp.authorize_url(&consent)).await;
     assert!(page.redirect_param("code").is_some(), "{:?} {}", page.location, page.body);
     let mixed = [params[0], params[1], ("prompt", "none consent")];
-    assert_eq!(browser.get(&rp.authorize_url(&mixed)).await.redirect_param("error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        browser.get(&rp.authorize_url(&mixed)).await.redirect_param("error").as_deref(),
+        Some("invalid_request")
+    );
     // After logout the session is gone. Without an id_token_hint the user confirms first.
-    let ask = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=z", rp.client_id)).await;
+    let ask = browser
+        .get(&format!(
+            "/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=z",
+            rp.client_id
+        ))
+        .await;
     assert_eq!(ask.status, 200, "{}", ask.body);
     let fields: Vec<(&str, String)> = ["csrf", "client_id", "post_logout_redirect_uri", "state"]
         .into_iter()
@@ -403,27 +449,38 @@ backend_test!(async fn prompt_none_uses_the_session_or_says_login_required(backe
     assert_eq!(out.location.as_deref(), Some("http://127.0.0.1:9/bye?state=z"));
     let page = browser.get(&rp.authorize_url(&params)).await;
     assert_eq!(page.redirect_param("error").as_deref(), Some("login_required"));
-});
+}
+backend_test!(prompt_none_uses_the_session_or_says_login_required);
 
-backend_test!(async fn logout_redirects_only_to_registered_uris(backend) {
-    let rp = setup(backend, true).await;
+async fn logout_redirects_only_to_registered_uris(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let out = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F", rp.client_id)).await;
+    let out = browser
+        .get(&format!(
+            "/oauth2/logout?client_id={}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+            rp.client_id
+        ))
+        .await;
     assert_eq!(out.status, 200);
     assert!(out.location.is_none());
     assert!(out.body.contains("signed out"));
-    let plain = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye", rp.client_id)).await;
+    let plain = browser
+        .get(&format!(
+            "/oauth2/logout?client_id={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye",
+            rp.client_id
+        ))
+        .await;
     assert_eq!(plain.location.as_deref(), Some("http://127.0.0.1:9/bye"), "exactly the registered URI");
-});
+}
+backend_test!(logout_redirects_only_to_registered_uris);
 
-backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
-    let rp = setup(backend, true).await;
+async fn wrong_password_and_unknown_email_look_the_same(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     for i in 0..3 {
-        rp.app.create_user(&rp.acme, &format!("user{i}@acme.test"), PASSWORD, &[Role::Member]).await;
+        rp.app.create_user(&rp.tenant, &format!("user{i}@acme.test"), PASSWORD, &[Role::Member]).await;
     }
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..3 {
@@ -434,7 +491,8 @@ backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
         let b = browser.sign_in(&form, &format!("nobody{i}@acme.test"), "wrong password here").await;
         unknown.push(started.elapsed());
         assert_eq!((a.status, b.status), (401, 401));
-        let error = |p: &Page| p.body.split("role=\"alert\">").nth(1).and_then(|r| r.split('<').next()).map(str::to_owned);
+        let error =
+            |p: &Page| p.body.split("role=\"alert\">").nth(1).and_then(|r| r.split('<').next()).map(str::to_owned);
         assert_eq!(error(&a), error(&b));
         assert_eq!(error(&a).as_deref(), Some("Incorrect email or password."));
     }
@@ -443,13 +501,13 @@ backend_test!(async fn wrong_password_and_unknown_email_look_the_same(backend) {
     // Both pay for an argon2id verification: the medians are of the same order.
     let ratio = known[1].as_secs_f64() / unknown[1].as_secs_f64();
     assert!((0.33..3.0).contains(&ratio), "known {known:?} unknown {unknown:?}");
-});
+}
+backend_test!(wrong_password_and_unknown_email_look_the_same);
 
-backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(backend) {
-    let rp = setup(backend, true).await;
+async fn repeated_failures_are_throttled_and_the_owner_is_told(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(browser.sign_in(&form, "ann@acme.test", "not the password").await.status);
@@ -458,66 +516,75 @@ backend_test!(async fn repeated_failures_are_throttled_and_the_owner_is_told(bac
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
     let blocked = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(blocked.status, 429, "{}", blocked.body);
-    assert!(blocked.headers.contains_key("retry-after"));
+    // The person at the form is told when to come back, and the page says the same as the header.
+    let retry_after: u64 = blocked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert!(blocked.body.contains(&format!("Try again in {retry_after} seconds.")), "{}", blocked.body);
     // An unknown account is throttled the same way.
     for _ in 0..6 {
         browser.sign_in(&form, "ghost@acme.test", "not the password").await;
     }
     assert_eq!(browser.sign_in(&form, "ghost@acme.test", "x").await.status, 429);
-});
+}
+backend_test!(repeated_failures_are_throttled_and_the_owner_is_told);
 
-backend_test!(async fn one_address_guessing_many_accounts_is_throttled(backend) {
-    let rp = setup(backend, true).await;
+async fn one_address_guessing_many_accounts_is_throttled(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     // One failure each for fifty accounts: no account is throttled, the address is.
     for i in 0..50 {
         assert_eq!(browser.sign_in(&form, &format!("guess{i}@acme.test"), "password guess").await.status, 401);
     }
     let next = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(next.status, 429, "{}", next.body);
-});
+}
+backend_test!(one_address_guessing_many_accounts_is_throttled);
 
-backend_test!(async fn a_lockout_is_mailed_to_the_account_owner(backend) {
-    let rp = setup(backend, true).await;
-    let (tenant, db) = rp.app.tenant(&rp.acme).await;
+async fn a_lockout_is_mailed_to_the_account_owner(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let (tenant, db) = rp.app.tenant(&rp.tenant).await;
     // Nine failures already counted (the delays between them are not worth waiting out here).
     cairn_store::sqlx::query("INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ('acct:ann@acme.test', 9, $1, 0)")
         .bind(cairn_domain::now_ms()).execute(db.writer()).await.unwrap();
-    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", "wrong", &[], &Default::default()).await.unwrap();
+    let outcome =
+        rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", "wrong", &[], &Default::default()).await.unwrap();
     assert!(matches!(outcome, cairn_identity::SignIn::Invalid));
-    let outcome = rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", PASSWORD, &[], &Default::default()).await.unwrap();
-    assert!(matches!(outcome, cairn_identity::SignIn::Throttled { retry_after_secs } if retry_after_secs > 800), "{outcome:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mail = rp.app.mail();
-        if let Some(m) = mail.iter().find(|m| m.contains("is paused")) {
-            assert!(m.contains("To: ann@acme.test"), "{m}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no lockout mail: {mail:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-});
+    let outcome =
+        rp.app.identity.sign_in(&tenant, &db, "ann@acme.test", PASSWORD, &[], &Default::default()).await.unwrap();
+    assert!(
+        matches!(outcome, cairn_identity::SignIn::Throttled { retry_after_secs } if retry_after_secs > 800),
+        "{outcome:?}"
+    );
+    rp.app.mail_to("ann@acme.test", "is paused").await;
+}
+backend_test!(a_lockout_is_mailed_to_the_account_owner);
 
-backend_test!(async fn a_disabled_users_refresh_fails(backend) {
-    let rp = setup(backend, true).await;
+async fn a_disabled_users_refresh_fails(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
-    let (_, db) = rp.app.tenant(&rp.acme).await;
-    let ann = rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
+    let ann =
+        rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
     let admin = cairn_audit::Actor { id: "admin".into(), email: None };
-    rp.app.identity.set_enabled(rp.acme.id, &db, &ann.id, false, &admin, &Default::default()).await.unwrap();
+    rp.app.identity.set_enabled(rp.tenant.id, &db, &ann.id, false, &admin, &Default::default()).await.unwrap();
     assert_eq!(oauth_error(rp.refresh(t["refresh_token"].as_str().unwrap()).await).await, "invalid_grant");
-    let info = rp.app.client.get(rp.app.url("/oauth2/userinfo")).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap();
+    let info = rp
+        .app
+        .client
+        .get(rp.app.url("/oauth2/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(info.status(), 401);
-});
+}
+backend_test!(a_disabled_users_refresh_fails);
 
-backend_test!(async fn the_sign_in_form_needs_its_csrf_cookie(backend) {
-    let rp = setup(backend, true).await;
+async fn the_sign_in_form_needs_its_csrf_cookie(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     browser.clear_cookies();
     let resp = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
@@ -526,64 +593,68 @@ backend_test!(async fn the_sign_in_form_needs_its_csrf_cookie(backend) {
     // A forged request blob is refused too.
     let csrf = form.input("csrf").unwrap();
     browser.set_cookie("cairn_csrf", &csrf);
-    let forged = browser.post_form("/oauth2/signin", &[("request", "v1.AAAA"), ("csrf", &csrf), ("email", "ann@acme.test"), ("password", PASSWORD)]).await;
+    let forged = browser
+        .post_form(
+            "/oauth2/signin",
+            &[("request", "v1.AAAA"), ("csrf", &csrf), ("email", "ann@acme.test"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(forged.status, 400);
-});
+}
+backend_test!(the_sign_in_form_needs_its_csrf_cookie);
 
-backend_test!(async fn first_sign_in_requires_a_new_password(backend) {
-    let rp = setup(backend, true).await;
-    let (tenant, db) = rp.app.tenant(&rp.acme).await;
-    let admin = cairn_audit::Actor { id: "admin".into(), email: None };
-    let new = cairn_identity::NewUser { email: cairn_identity::Email::parse("bo@acme.test").unwrap(),
-        given_name: "Bo".into(), family_name: "Li".into(), roles: vec![] };
-    let (_, invitation) = rp.app.identity.create_user(&tenant, &db, new, &admin, &Default::default()).await.unwrap();
-    // The invitation goes through the outbox, with the password in it and nowhere in the clear.
-    rp.app.mail_to("bo@acme.test", &invitation.temporary_password).await;
-    let payloads: Vec<String> = cairn_store::sqlx::query_scalar("SELECT payload FROM outbox WHERE type = 'internal.account_mail'")
-        .fetch_all(db.reader()).await.unwrap();
+async fn first_sign_in_requires_a_new_password(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    // Invited without a role: the tenant's default role.
+    let invitation = rp.app.invite(&rp.tenant, "bo@acme.test", &[]).await;
+    // The invitation went through the outbox, with the password in it and nowhere in the clear.
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
+    let payloads: Vec<String> =
+        cairn_store::sqlx::query_scalar("SELECT payload FROM outbox WHERE type = 'internal.account_mail'")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
     assert_eq!(payloads.len(), 1);
-    assert!(!payloads[0].contains(&invitation.temporary_password), "the outbox holds the password sealed: {}", payloads[0]);
+    assert!(
+        !payloads[0].contains(&invitation.temporary_password),
+        "the outbox holds the password sealed: {}",
+        payloads[0]
+    );
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form =
+        browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
     let change = browser.sign_in(&form, "bo@acme.test", &invitation.temporary_password).await;
     assert_eq!(change.status, 200, "{}", change.body);
     assert!(change.body.contains("Choose your password"));
     let request = change.input("request").unwrap();
     let csrf = change.input("csrf").unwrap();
-    let weak = browser.post_form("/oauth2/change-password", &[("request", &request), ("csrf", &csrf), ("new_password", "short")]).await;
+    let weak = browser
+        .post_form("/oauth2/change-password", &[("request", &request), ("csrf", &csrf), ("new_password", "short")])
+        .await;
     assert_eq!(weak.status, 400);
     assert!(weak.body.contains("at least 12 characters"));
     let request = weak.input("request").unwrap();
-    let done = browser.post_form("/oauth2/change-password", &[("request", &request), ("csrf", &csrf), ("new_password", "granite harbor lantern")]).await;
+    let done = browser
+        .post_form(
+            "/oauth2/change-password",
+            &[("request", &request), ("csrf", &csrf), ("new_password", "granite harbor lantern")],
+        )
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
     let code = done.redirect_param("code").unwrap();
     let t: Value = rp.exchange(&code, &verifier).await.json().await.unwrap();
     // No explicit role: the tenant's default role (member).
     assert_eq!(jwt_claims(t["access_token"].as_str().unwrap())["cairn/roles"], serde_json::json!(["member"]));
     // The temporary password no longer works; the new one does.
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256"), ("prompt", "login")])).await;
+    let form = rp.sign_in_form(&browser, &[("prompt", "login")]).await;
     assert_eq!(browser.sign_in(&form, "bo@acme.test", &invitation.temporary_password).await.status, 401);
     assert_eq!(browser.sign_in(&form, "bo@acme.test", "granite harbor lantern").await.status, 303);
-});
-
-/// The reset code in the newest reset mail.
-pub fn reset_code(app: &TestApp) -> Option<String> {
-    let mail = app.mail();
-    let m = mail.iter().rev().find(|m| m.contains("password reset code"))?;
-    let text = m.replace("=\r\n", "");
-    text.lines()
-        .map(str::trim)
-        .find(|l| {
-            l.len() == 9
-                && l.as_bytes()[4] == b'-'
-                && l.bytes().all(|b| b == b'-' || b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b))
-        })
-        .map(str::to_owned)
 }
+backend_test!(first_sign_in_requires_a_new_password);
 
-backend_test!(async fn forgot_password_by_emailed_code(backend) {
-    let rp = setup(backend, true).await;
+async fn forgot_password_by_emailed_code(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let page = browser.get("/t/acme/forgot").await;
     assert_eq!(page.status, 200);
@@ -591,64 +662,91 @@ backend_test!(async fn forgot_password_by_emailed_code(backend) {
     let unknown = browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "nobody@acme.test")]).await;
     let known = browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "ann@acme.test")]).await;
     assert_eq!((unknown.status, known.status), (200, 200));
-    let notice = |p: &Page| p.body.split("role=\"status\">").nth(1).and_then(|r| r.split('<').next()).map(str::to_owned);
+    let notice =
+        |p: &Page| p.body.split("role=\"status\">").nth(1).and_then(|r| r.split('<').next()).map(str::to_owned);
     assert_eq!(notice(&unknown), notice(&known));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let code = loop {
-        if let Some(c) = reset_code(&rp.app) { break c; }
-        assert!(std::time::Instant::now() < deadline, "no reset mail");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    rp.app.settled(&rp.acme).await;
+    let code = mail::reset_code(&rp.app.mail_to("ann@acme.test", "password reset code").await).expect("a code");
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 1, "the unknown email got no mail");
-    let wrong = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", "000000"), ("new_password", "quartz meadow falcon")]).await;
+    let wrong = browser
+        .post_form(
+            "/t/acme/reset",
+            &[
+                ("csrf", &csrf),
+                ("email", "ann@acme.test"),
+                ("code", "000000"),
+                ("new_password", "quartz meadow falcon"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status, 400);
-    let ok = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", &code), ("new_password", "quartz meadow falcon")]).await;
+    let ok = browser
+        .post_form(
+            "/t/acme/reset",
+            &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", &code), ("new_password", "quartz meadow falcon")],
+        )
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let again = browser.post_form("/t/acme/reset", &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", &code), ("new_password", "another good phrase")]).await;
+    let again = browser
+        .post_form(
+            "/t/acme/reset",
+            &[("csrf", &csrf), ("email", "ann@acme.test"), ("code", &code), ("new_password", "another good phrase")],
+        )
+        .await;
     assert_eq!(again.status, 400, "single use");
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert_eq!(browser.sign_in(&form, "ann@acme.test", "quartz meadow falcon").await.status, 303);
-});
+}
+backend_test!(forgot_password_by_emailed_code);
 
-backend_test!(async fn sign_in_and_failures_are_audited(backend) {
-    let rp = setup(backend, true).await;
+async fn sign_in_and_failures_are_audited(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let pkce_params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
+    let form = browser.get(&rp.authorize_url(&pkce_params)).await;
     browser.sign_in(&form, "ann@acme.test", "bad password").await;
-    rp.sign_in(&browser, &[("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+    rp.sign_in(&browser, &pkce_params).await;
+    let admin = rp.admin();
     let entries: Value = rp.app.get("/api/v1/audit?action=auth.*", &admin).send().await.unwrap().json().await.unwrap();
-    let actions: Vec<&str> = entries["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        entries["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["auth.login_succeeded", "auth.login_failed"]);
     let failed = &entries["items"][1];
     assert_eq!(failed["details"]["attempted"]["email"], "ann@acme.test");
     assert_eq!(failed["ip"], "127.0.0.1");
     assert!(failed["request_id"].is_string());
     assert_eq!(entries["items"][0]["actor"]["email"], "ann@acme.test");
-});
+}
+backend_test!(sign_in_and_failures_are_audited);
 
-backend_test!(async fn reset_codes_are_limited_per_account_and_address(backend) {
-    let rp = setup(backend, true).await;
+async fn reset_codes_are_limited_per_account_and_address(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let csrf = browser.get("/t/acme/forgot").await.input("csrf").unwrap();
     for _ in 0..5 {
-        assert_eq!(browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "ann@acme.test")]).await.status, 200);
+        assert_eq!(
+            browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", "ann@acme.test")]).await.status,
+            200
+        );
     }
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let entries: Value = rp.app.get("/api/v1/audit?action=auth.password_reset_requested", &admin).send().await.unwrap().json().await.unwrap();
-        if entries["items"].as_array().unwrap().len() == 5 {
-            let denied = entries["items"].as_array().unwrap().iter().filter(|e| e["outcome"] == "denied").count();
-            assert_eq!(denied, 2, "{entries}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{entries}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    rp.app.settled(&rp.acme).await;
+    let admin = rp.admin();
+    let entries = eventually("five reset requests recorded", Duration::from_secs(10), || async {
+        let entries: Value = rp
+            .app
+            .get("/api/v1/audit?action=auth.password_reset_requested", &admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = entries["items"].as_array().unwrap().clone();
+        (items.len() == 5).then_some(items)
+    })
+    .await;
+    assert_eq!(entries.iter().filter(|e| e["outcome"] == "denied").count(), 2, "{entries:?}");
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 3, "three codes at most per account and address per 15 minutes");
-});
+}
+backend_test!(reset_codes_are_limited_per_account_and_address);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use cairn_domain::Role;
 use cairn_identity::NewClient;
 use cairn_testkit::receiver::Receiver;
-use cairn_testkit::{TestApp, backend_test, eventually};
+use cairn_testkit::{Backend, TestApp, backend_test, eventually};
 use serde_json::{Value, json};
 
 async fn get(app: &TestApp, token: &str, url: &str) -> Value {
@@ -62,7 +62,7 @@ fn field<'a>(items: &'a [Value], key: &str) -> Vec<&'a str> {
     items.iter().map(|i| i[key].as_str().unwrap()).collect()
 }
 
-backend_test!(async fn tenant_lists_page_one_item_at_a_time(backend) {
+async fn tenant_lists_page_one_item_at_a_time(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -77,7 +77,10 @@ backend_test!(async fn tenant_lists_page_one_item_at_a_time(backend) {
     let items = one_at_a_time(&app, &admin, "/api/v1/numbers", "id").await;
     assert_eq!(field(&items, "id"), [&numbers[1], &numbers[0]]);
     let items = one_at_a_time(&app, &admin, "/api/v1/audit?action=number.created", "id").await;
-    assert_eq!(items.iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect::<Vec<_>>(), [&numbers[1], &numbers[0]]);
+    assert_eq!(
+        items.iter().map(|e| e["resource"]["id"].as_str().unwrap()).collect::<Vec<_>>(),
+        [&numbers[1], &numbers[0]]
+    );
 
     // Records (also by tag) and their events, newest first.
     let mut records = Vec::new();
@@ -87,18 +90,29 @@ backend_test!(async fn tenant_lists_page_one_item_at_a_time(backend) {
         records.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(field(&one_at_a_time(&app, &admin, "/api/v1/records", "id").await, "id"), [&records[1], &records[0]]);
-    assert_eq!(field(&one_at_a_time(&app, &admin, "/api/v1/records?tag=q3", "id").await, "id"), [&records[1], &records[0]]);
+    assert_eq!(
+        field(&one_at_a_time(&app, &admin, "/api/v1/records?tag=q3", "id").await, "id"),
+        [&records[1], &records[0]]
+    );
     let events = one_at_a_time(&app, &admin, "/api/v1/events", "id").await;
     assert_eq!(field(&events, "type"), ["records_created", "records_created"]);
 
     // Publish history, latest version first; the cursor is the version.
     for _ in 0..2 {
-        let resp = app.client.post(app.url(&format!("/api/v1/records/{}/publish", records[0]))).bearer_auth(&admin).send().await.unwrap();
+        let resp = app
+            .client
+            .post(app.url(&format!("/api/v1/records/{}/publish", records[0])))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 201);
     }
-    let history = one_at_a_time(&app, &admin, &format!("/api/v1/records/{}/publish-history", records[0]), "version").await;
+    let history =
+        one_at_a_time(&app, &admin, &format!("/api/v1/records/{}/publish-history", records[0]), "version").await;
     assert_eq!(history.iter().map(|e| e["version"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1]);
-    let resp = app.get(&format!("/api/v1/records/{}/publish-history?cursor=latest", records[0]), &admin).send().await.unwrap();
+    let resp =
+        app.get(&format!("/api/v1/records/{}/publish-history?cursor=latest", records[0]), &admin).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], "cursor");
 
@@ -110,7 +124,8 @@ backend_test!(async fn tenant_lists_page_one_item_at_a_time(backend) {
     // Clients, by client id.
     let mut clients = Vec::new();
     for name in ["Portal", "Shop"] {
-        let new = NewClient { name: name.into(), redirect_uris: vec!["https://app.example/cb".into()], ..Default::default() };
+        let new =
+            NewClient { name: name.into(), redirect_uris: vec!["https://app.example/cb".into()], ..Default::default() };
         clients.push(app.create_client(&acme, new).await.0);
     }
     clients.sort();
@@ -127,10 +142,14 @@ backend_test!(async fn tenant_lists_page_one_item_at_a_time(backend) {
         assert_eq!(resp.status(), 201);
         connections.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
     }
-    assert_eq!(field(&one_at_a_time(&app, &admin, "/api/v1/sso-connections", "id").await, "id"), [&connections[0], &connections[1]]);
-});
+    assert_eq!(
+        field(&one_at_a_time(&app, &admin, "/api/v1/sso-connections", "id").await, "id"),
+        [&connections[0], &connections[1]]
+    );
+}
+backend_test!(tenant_lists_page_one_item_at_a_time);
 
-backend_test!(async fn webhooks_their_attempts_and_dead_letters_page_one_at_a_time(backend) {
+async fn webhooks_their_attempts_and_dead_letters_page_one_at_a_time(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 2).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -138,17 +157,14 @@ backend_test!(async fn webhooks_their_attempts_and_dead_letters_page_one_at_a_ti
     receiver.set_default(503);
     let mut hooks = Vec::new();
     for _ in 0..2 {
-        let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": receiver.url, "events": ["records_created"]})).send().await.unwrap();
-        assert_eq!(resp.status(), 201);
-        hooks.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        hooks.push(app.add_webhook(&acme, &receiver.url, &["records_created"]).await.0);
     }
     let items = one_at_a_time(&app, &admin, "/api/v1/webhooks", "id").await;
     assert_eq!(field(&items, "id"), [&hooks[0], &hooks[1]]);
     assert!(items.iter().all(|h| h.get("secret").is_none()));
 
     // One event, two attempts at each webhook, then a dead letter for each.
-    let resp = app.post("/api/v1/records", &admin, &json!({"title": "fails"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.create_record(&admin, "fails").await;
     let dead = eventually("two dead letters", Duration::from_secs(20), || async {
         let list = get(&app, &admin, "/api/v1/events/dead").await;
         (list["items"].as_array().unwrap().len() == 2).then_some(list)
@@ -165,9 +181,10 @@ backend_test!(async fn webhooks_their_attempts_and_dead_letters_page_one_at_a_ti
         let attempts = one_at_a_time(&app, &admin, &format!("/api/v1/webhooks/{hook}/deliveries"), "id").await;
         assert_eq!(attempts.iter().map(|a| a["attempt"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 1]);
     }
-});
+}
+backend_test!(webhooks_their_attempts_and_dead_letters_page_one_at_a_time);
 
-backend_test!(async fn tenants_page_one_at_a_time(backend) {
+async fn tenants_page_one_at_a_time(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let op = app.operator_token();
     for slug in ["globex", "initech"] {
@@ -175,10 +192,12 @@ backend_test!(async fn tenants_page_one_at_a_time(backend) {
     }
     let tenants = one_at_a_time(&app, &op, "/api/v1/tenants", "id").await;
     let slugs = field(&tenants, "slug");
-    let (g, i) = (slugs.iter().position(|s| *s == "globex").unwrap(), slugs.iter().position(|s| *s == "initech").unwrap());
+    let (g, i) =
+        (slugs.iter().position(|s| *s == "globex").unwrap(), slugs.iter().position(|s| *s == "initech").unwrap());
     assert!(g < i, "oldest first: {slugs:?}");
     let ids = field(&tenants, "id");
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted, "in id order");
-});
+}
+backend_test!(tenants_page_one_at_a_time);

@@ -2,30 +2,32 @@
 //! error bodies, body limit, JWKS and the OpenAPI description.
 
 use cairn_domain::Role;
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
 use crate::error_code;
 
-backend_test!(async fn health_and_readiness(backend) {
+async fn health_and_readiness(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-});
+}
+backend_test!(health_and_readiness);
 
-backend_test!(async fn readiness_fails_when_the_control_database_is_gone(backend) {
+async fn readiness_fails_when_the_control_database_is_gone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.store.control().close().await;
     let resp = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(error_code(resp).await, "UNAVAILABLE");
     assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-});
+}
+backend_test!(readiness_fails_when_the_control_database_is_gone);
 
-backend_test!(async fn metrics_count_requests_by_route_and_status(backend) {
+async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     for _ in 0..3 {
@@ -34,14 +36,18 @@ backend_test!(async fn metrics_count_requests_by_route_and_status(backend) {
     app.add_number(&app.token(&acme, Role::Readonly), json!(1)).await;
     let text = app.metrics().await;
     assert!(text.contains(r#"cairn_http_requests_total{route="/healthz",method="GET",status="200"} 3"#), "{text}");
-    assert!(text.contains(r#"cairn_http_requests_total{route="/api/v1/numbers",method="POST",status="403"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"cairn_http_requests_total{route="/api/v1/numbers",method="POST",status="403"} 1"#),
+        "{text}"
+    );
     assert!(text.contains(r#"cairn_http_request_duration_seconds_count{route="/healthz",method="GET"} 3"#), "{text}");
     let pools: Vec<&str> = text.lines().filter(|l| l.starts_with("cairn_store_open_tenant_pools")).collect();
     // The bootstrap tenant and acme.
     assert_eq!(pools, ["cairn_store_open_tenant_pools 2"]);
-});
+}
+backend_test!(metrics_count_requests_by_route_and_status);
 
-backend_test!(async fn request_ids_are_echoed_and_in_error_bodies(backend) {
+async fn request_ids_are_echoed_and_in_error_bodies(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.client.get(app.url("/api/v1/numbers")).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(resp.headers()["x-request-id"], "trace-me-42");
@@ -50,9 +56,10 @@ backend_test!(async fn request_ids_are_echoed_and_in_error_bodies(backend) {
     let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
     let generated = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
-});
+}
+backend_test!(request_ids_are_echoed_and_in_error_bodies);
 
-backend_test!(async fn unknown_routes_and_methods_use_the_error_body(backend) {
+async fn unknown_routes_and_methods_use_the_error_body(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.client.get(app.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -60,21 +67,30 @@ backend_test!(async fn unknown_routes_and_methods_use_the_error_body(backend) {
     let resp = app.client.put(app.url("/api/v1/numbers")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(error_code(resp).await, "METHOD_NOT_ALLOWED");
-});
+}
+backend_test!(unknown_routes_and_methods_use_the_error_body);
 
-backend_test!(async fn bodies_over_the_limit_are_413(backend) {
+async fn bodies_over_the_limit_are_413(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let member = app.token(&acme, Role::Member);
     let big = format!(r#"{{"value": 1, "pad": "{}"}}"#, "x".repeat(1024 * 1024 + 10));
-    let resp = app.client.post(app.url("/api/v1/numbers")).bearer_auth(&member)
-        .header("content-type", "application/json").body(big).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/numbers"))
+        .bearer_auth(&member)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
     assert_eq!(error_code(resp).await, "PAYLOAD_TOO_LARGE");
     assert_eq!(crate::count(&app, &member).await, 0);
-});
+}
+backend_test!(bodies_over_the_limit_are_413);
 
-backend_test!(async fn jwks_publishes_the_verifying_key(backend) {
+async fn jwks_publishes_the_verifying_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     let key = &jwks["keys"][0];
@@ -89,7 +105,26 @@ backend_test!(async fn jwks_publishes_the_verifying_key(backend) {
     let header = jsonwebtoken::decode_header(&token).unwrap();
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-});
+    let public =
+        jsonwebtoken::DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["cairn-api"]);
+    validation.set_issuer(&[app.issuer()]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &public, &validation)
+        .expect("the published key verifies the token")
+        .claims;
+    assert_eq!(claims["cairn/tenant"]["slug"], "acme");
+    // It verifies only what the server signed: the same signature over other claims fails.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut other = claims.clone();
+    other["sub"] = json!("someone-else");
+    let forged = format!("{}.{}.{}", parts[0], b64.encode(serde_json::to_vec(&other).unwrap()), parts[2]);
+    let refused = jsonwebtoken::decode::<Value>(&forged, &public, &validation).unwrap_err();
+    assert_eq!(refused.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);
+}
+backend_test!(jwks_publishes_the_verifying_key);
 
 /// The OpenAPI document is valid 3.1 (checked by Python's openapi-spec-validator), and every
 /// documented operation is routed.
@@ -140,14 +175,9 @@ async fn openapi_is_valid_and_matches_the_router() {
         }
     }
     assert!(operations >= 12, "{operations} operations documented");
-    // Each router module registers only through the documented router (no bare `.route(`).
-    for file in ["api/numbers.rs", "api/tenants.rs", "api/platform.rs", "lib.rs"] {
-        let src = std::fs::read_to_string(format!("{}/../cairn-web/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        assert!(!src.contains(".route("), "{file} registers a route outside the OpenAPI router");
-    }
 }
 
-backend_test!(async fn a_request_that_outlives_the_timeout_is_503(backend) {
+async fn a_request_that_outlives_the_timeout_is_503(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(backend, |c| c.request_timeout = std::time::Duration::from_millis(300)).await;
     let acme = app.create_tenant("acme").await;
@@ -155,16 +185,22 @@ backend_test!(async fn a_request_that_outlives_the_timeout_is_503(backend) {
     let addr = app.base_url.trim_start_matches("http://").to_owned();
     // A body that never finishes arriving keeps the handler waiting past the timeout.
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!("POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{{\"val");
+    let head = format!(
+        "POST /api/v1/numbers HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {member}\r\nContent-Type: application/json\r\nContent-Length: 20\r\nConnection: close\r\n\r\n{{\"val"
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut response = String::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut response)).await.unwrap().unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(response.contains(r#""code":"UNAVAILABLE""#), "{response}");
     assert_eq!(crate::count(&app, &member).await, 0);
-});
+}
+backend_test!(a_request_that_outlives_the_timeout_is_503);
 
-backend_test!(async fn an_internal_failure_is_a_generic_500(backend) {
+async fn an_internal_failure_is_a_generic_500(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let reader = app.token(&acme, Role::Readonly);
@@ -175,9 +211,10 @@ backend_test!(async fn an_internal_failure_is_a_generic_500(backend) {
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body, json!({"error": {"code": "INTERNAL_ERROR", "message": "internal error", "request_id": "boom-1"}}));
-});
+}
+backend_test!(an_internal_failure_is_a_generic_500);
 
-backend_test!(async fn browsers_get_error_pages_and_api_clients_json(backend) {
+async fn browsers_get_error_pages_and_api_clients_json(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     let page = app.client.get(app.url("/no/such/page")).header("accept", html).send().await.unwrap();
@@ -196,19 +233,25 @@ backend_test!(async fn browsers_get_error_pages_and_api_clients_json(backend) {
         assert_eq!(resp.status(), 404, "{path} {accept}");
         assert_eq!(error_code(resp).await, "NOT_FOUND", "{path} {accept}");
     }
-});
+}
+backend_test!(browsers_get_error_pages_and_api_clients_json);
 
-backend_test!(async fn the_audit_export_sends_the_content_types_the_document_declares(backend) {
+async fn the_audit_export_sends_the_content_types_the_document_declares(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
-    let declared: Vec<String> =
-        doc["paths"]["/api/v1/audit/export"]["get"]["responses"]["200"]["content"].as_object().unwrap().keys().cloned().collect();
+    let declared: Vec<String> = doc["paths"]["/api/v1/audit/export"]["get"]["responses"]["200"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     for format in ["jsonl", "csv"] {
         let resp = app.get(&format!("/api/v1/audit/export?format={format}"), &admin).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let sent = resp.headers()["content-type"].to_str().unwrap().split(';').next().unwrap().to_owned();
         assert!(declared.contains(&sent), "{format} sends {sent}, the document declares {declared:?}");
     }
-});
+}
+backend_test!(the_audit_export_sends_the_content_types_the_document_declares);

@@ -25,10 +25,11 @@ pub async fn database_exists(app: &TestApp, id: &str) -> bool {
     }
 }
 
-backend_test!(async fn operators_create_list_show_and_delete_tenants(backend) {
+async fn operators_create_list_show_and_delete_tenants(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let op = app.operator_token();
-    let resp = app.post("/api/v1/tenants", &op, &json!({"slug": "globex", "name": "Globex Corp"})).send().await.unwrap();
+    let resp =
+        app.post("/api/v1/tenants", &op, &json!({"slug": "globex", "name": "Globex Corp"})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let created: Value = resp.json().await.unwrap();
     assert_eq!(created["slug"], "globex");
@@ -44,7 +45,8 @@ backend_test!(async fn operators_create_list_show_and_delete_tenants(backend) {
     assert_eq!(shown, created);
 
     // The new tenant is usable at once.
-    let globex = cairn_testkit::TestTenant { id: id.parse().unwrap(), slug: cairn_domain::TenantSlug::parse("globex").unwrap() };
+    let globex =
+        cairn_testkit::TestTenant { id: id.parse().unwrap(), slug: cairn_domain::TenantSlug::parse("globex").unwrap() };
     assert_eq!(app.add_number(&app.token(&globex, Role::Member), json!(1)).await.status(), 201);
 
     assert_eq!(app.delete("/api/v1/tenants/globex", &op).send().await.unwrap().status(), 204);
@@ -56,25 +58,42 @@ backend_test!(async fn operators_create_list_show_and_delete_tenants(backend) {
     // The slug is free again.
     let resp = app.post("/api/v1/tenants", &op, &json!({"slug": "globex"})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-});
+}
+backend_test!(operators_create_list_show_and_delete_tenants);
 
-backend_test!(async fn bad_tenant_requests_are_rejected_and_change_nothing(backend) {
+async fn bad_tenant_requests_are_rejected_and_change_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let op = app.operator_token();
     let before: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
-    for body in [json!({"slug": "A"}), json!({"slug": "1abc"}), json!({"slug": "x"}), json!({"slug": "has space"}),
-                 json!({"slug": format!("a{}", "b".repeat(63))}), json!({}), json!({"slug": 5}),
-                 json!({"slug": "okay", "name": ""}), json!({"slug": "okay", "name": "n".repeat(201)}),
-                 json!({"slug": "okay", "extra": true})] {
+    for body in [
+        json!({"slug": "A"}),
+        json!({"slug": "1abc"}),
+        json!({"slug": "x"}),
+        json!({"slug": "has space"}),
+        json!({"slug": format!("a{}", "b".repeat(63))}),
+        json!({}),
+        json!({"slug": 5}),
+        json!({"slug": "okay", "name": ""}),
+        json!({"slug": "okay", "name": "n".repeat(201)}),
+        json!({"slug": "okay", "extra": true}),
+    ] {
         let resp = app.post("/api/v1/tenants", &op, &body).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{body}");
         assert_eq!(error_code(resp).await, "VALIDATION_ERROR");
     }
     if backend == Backend::Sqlite {
-        let resp = app.post("/api/v1/tenants", &op, &json!({"slug": "placed", "placement": "postgres://x@127.0.0.1:1/db"})).send().await.unwrap();
+        let resp = app
+            .post("/api/v1/tenants", &op, &json!({"slug": "placed", "placement": "postgres://x@127.0.0.1:1/db"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400, "placement needs PostgreSQL");
     } else {
-        let resp = app.post("/api/v1/tenants", &op, &json!({"slug": "placed", "placement": "mysql://x/db"})).send().await.unwrap();
+        let resp = app
+            .post("/api/v1/tenants", &op, &json!({"slug": "placed", "placement": "mysql://x/db"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400);
     }
     assert_eq!(app.post("/api/v1/tenants", &op, &json!({"slug": "dup"})).send().await.unwrap().status(), 201);
@@ -83,9 +102,10 @@ backend_test!(async fn bad_tenant_requests_are_rejected_and_change_nothing(backe
     assert_eq!(error_code(resp).await, "CONFLICT");
     let after: Value = app.get("/api/v1/tenants", &op).send().await.unwrap().json().await.unwrap();
     assert_eq!(after["items"].as_array().unwrap().len(), before["items"].as_array().unwrap().len() + 1);
-});
+}
+backend_test!(bad_tenant_requests_are_rejected_and_change_nothing);
 
-backend_test!(async fn only_operators_reach_the_tenant_api(backend) {
+async fn only_operators_reach_the_tenant_api(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -96,7 +116,8 @@ backend_test!(async fn only_operators_reach_the_tenant_api(backend) {
     assert_eq!(app.client.get(app.url("/api/v1/tenants")).send().await.unwrap().status(), 401);
     let op = app.operator_token();
     assert_eq!(app.get("/api/v1/tenants/acme", &op).send().await.unwrap().status(), 200);
-});
+}
+backend_test!(only_operators_reach_the_tenant_api);
 
 /// Placements exist only on PostgreSQL; the SQLite refusal is tested above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_domain::Role;
-use cairn_testkit::{TestApp, TestTenant, backend_test};
+use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
@@ -46,42 +46,54 @@ fn kid_of(app: &TestApp) -> String {
     app.tokens().keys().jwks()["keys"][0]["kid"].as_str().unwrap().to_owned()
 }
 
-backend_test!(async fn a_valid_token_passes_and_the_crafted_baseline_is_valid(backend) {
+async fn a_valid_token_passes_and_the_crafted_baseline_is_valid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     assert_eq!(status_with(&app, &app.token(&acme, Role::Readonly)).await, 200);
     // The forgeries below start from these claims; signed properly they pass.
     let good = app.tokens().sign("at+jwt", &claims(&app, &acme)).unwrap();
     assert_eq!(status_with(&app, &good).await, 200);
-});
+}
+backend_test!(a_valid_token_passes_and_the_crafted_baseline_is_valid);
 
-backend_test!(async fn missing_and_malformed_tokens_are_401(backend) {
+async fn missing_and_malformed_tokens_are_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.client.get(app.url("/api/v1/numbers")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(error_code(resp).await, "UNAUTHORIZED");
-    let resp = app.client.get(app.url("/api/v1/numbers")).header("authorization", "Basic Zm9vOmJhcg==").send().await.unwrap();
+    let resp =
+        app.client.get(app.url("/api/v1/numbers")).header("authorization", "Basic Zm9vOmJhcg==").send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_rejected(&app, "not-a-jwt", "garbage").await;
     assert_rejected(&app, "a.b.c", "three garbage segments").await;
-});
+}
+backend_test!(missing_and_malformed_tokens_are_401);
 
-backend_test!(async fn bad_signature_is_401(backend) {
+async fn bad_signature_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
-    let token = app.token(&acme, Role::Admin);
+    // A reader's token: good for reading, refused for writing.
+    let token = app.token(&acme, Role::Readonly);
+    assert_eq!(status_with(&app, &token).await, 200);
+    assert_eq!(app.add_number(&token, json!(1)).await.status(), 403);
     let (head, sig) = token.rsplit_once('.').unwrap();
     let mut sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
     sig[10] ^= 0x01;
     assert_rejected(&app, &format!("{head}.{}", URL_SAFE_NO_PAD.encode(sig)), "flipped signature bit").await;
-    // Same signature, changed payload (roles escalated).
-    let mut c = claims(&app, &acme);
-    c["cairn/roles"] = json!(["admin"]);
+    // Same signature, the reader's own claims with the roles escalated to admin.
     let parts: Vec<&str> = token.split('.').collect();
-    assert_rejected(&app, &format!("{}.{}.{}", parts[0], b64(&c), parts[2]), "payload swapped under a valid signature").await;
-});
+    let mut c: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(c["cairn/roles"], json!(["readonly"]));
+    c["cairn/roles"] = json!(["admin"]);
+    let escalated = format!("{}.{}.{}", parts[0], b64(&c), parts[2]);
+    assert_rejected(&app, &escalated, "roles escalated under a valid signature").await;
+    let resp = app.add_number(&escalated, json!(1)).await;
+    assert_eq!(resp.status(), 401, "the escalated token cannot write either");
+    assert_eq!(crate::count(&app, &app.token(&acme, Role::Readonly)).await, 0);
+}
+backend_test!(bad_signature_is_401);
 
-backend_test!(async fn alg_none_is_401(backend) {
+async fn alg_none_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let c = claims(&app, &acme);
@@ -90,9 +102,10 @@ backend_test!(async fn alg_none_is_401(backend) {
         assert_rejected(&app, &format!("{}.{}.", b64(&header), b64(&c)), alg).await;
         assert_rejected(&app, &format!("{}.{}", b64(&header), b64(&c)), "two segments").await;
     }
-});
+}
+backend_test!(alg_none_is_401);
 
-backend_test!(async fn hs256_signed_with_the_public_key_is_401(backend) {
+async fn hs256_signed_with_the_public_key_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let jwk = &app.tokens().keys().jwks()["keys"][0];
@@ -102,11 +115,13 @@ backend_test!(async fn hs256_signed_with_the_public_key_is_401(backend) {
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(kid_of(&app));
     header.typ = Some("at+jwt".into());
-    let token = jsonwebtoken::encode(&header, &claims(&app, &acme), &EncodingKey::from_secret(public_pem.as_bytes())).unwrap();
+    let token =
+        jsonwebtoken::encode(&header, &claims(&app, &acme), &EncodingKey::from_secret(public_pem.as_bytes())).unwrap();
     assert_rejected(&app, &token, "HS256 keyed with the RSA public key").await;
-});
+}
+backend_test!(hs256_signed_with_the_public_key_is_401);
 
-backend_test!(async fn time_claims_are_enforced(backend) {
+async fn time_claims_are_enforced(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let t = now();
@@ -129,9 +144,10 @@ backend_test!(async fn time_claims_are_enforced(backend) {
     skewed["iat"] = json!(t + 2);
     skewed["nbf"] = json!(t + 2);
     assert_eq!(status_with(&app, &app.tokens().sign("at+jwt", &skewed).unwrap()).await, 200);
-});
+}
+backend_test!(time_claims_are_enforced);
 
-backend_test!(async fn wrong_issuer_or_audience_is_401(backend) {
+async fn wrong_issuer_or_audience_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let mut c = claims(&app, &acme);
@@ -149,9 +165,10 @@ backend_test!(async fn wrong_issuer_or_audience_is_401(backend) {
     let mut c = claims(&app, &acme);
     c["aud"] = json!(["cairn-api", "another-api"]);
     assert_rejected(&app, &app.tokens().sign("at+jwt", &c).unwrap(), "an extra untrusted audience").await;
-});
+}
+backend_test!(wrong_issuer_or_audience_is_401);
 
-backend_test!(async fn unknown_kid_and_embedded_keys_are_401(backend) {
+async fn unknown_kid_and_embedded_keys_are_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     // A token signed by an attacker's key, naming it by jwk/jku/x5u headers and an unknown kid.
@@ -167,9 +184,10 @@ backend_test!(async fn unknown_kid_and_embedded_keys_are_401(backend) {
         let token = jsonwebtoken::encode(&header, &claims(&app, &acme), &key).unwrap();
         assert_rejected(&app, &token, &format!("attacker key with kid {kid:?}")).await;
     }
-});
+}
+backend_test!(unknown_kid_and_embedded_keys_are_401);
 
-backend_test!(async fn an_id_style_token_is_401(backend) {
+async fn an_id_style_token_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     // As an id token would be: typ JWT, token_use id, audience the client.
@@ -182,18 +200,20 @@ backend_test!(async fn an_id_style_token_is_401(backend) {
     c["token_use"] = json!("id");
     assert_rejected(&app, &app.tokens().sign("at+jwt", &c).unwrap(), "token_use id").await;
     assert_rejected(&app, &app.tokens().sign("JWT", &claims(&app, &acme)).unwrap(), "typ JWT").await;
-});
+}
+backend_test!(an_id_style_token_is_401);
 
-backend_test!(async fn a_deleted_tenants_token_is_401(backend) {
+async fn a_deleted_tenants_token_is_401(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let token = app.token(&acme, Role::Admin);
     assert_eq!(status_with(&app, &token).await, 200);
     app.store.delete_tenant(&acme.slug).await.unwrap();
     assert_rejected(&app, &token, "token of a deleted tenant").await;
-});
+}
+backend_test!(a_deleted_tenants_token_is_401);
 
-backend_test!(async fn a_refused_token_is_told_which_check_failed(backend) {
+async fn a_refused_token_is_told_which_check_failed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let message = |token: String| {
@@ -221,9 +241,10 @@ backend_test!(async fn a_refused_token_is_told_which_check_failed(backend) {
     let said = message(format!("{rest}.{}", URL_SAFE_NO_PAD.encode([7u8; 256]))).await;
     assert!(said.contains("signature"), "{said}");
     assert!(!said.contains("-----BEGIN") && !said.contains("\"n\""), "no key material: {said}");
-});
+}
+backend_test!(a_refused_token_is_told_which_check_failed);
 
-backend_test!(async fn a_token_seen_before_does_not_vouch_for_an_altered_copy(backend) {
+async fn a_token_seen_before_does_not_vouch_for_an_altered_copy(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let good = app.tokens().sign("at+jwt", &claims(&app, &acme)).unwrap();
@@ -239,13 +260,20 @@ backend_test!(async fn a_token_seen_before_does_not_vouch_for_an_altered_copy(ba
     let sig = format!("{first}{}", &parts[2][1..]);
     assert_rejected(&app, &format!("{}.{}.{sig}", parts[0], parts[1]), "a verified token with another signature").await;
     assert_eq!(status_with(&app, &good).await, 200, "the genuine token still passes");
-});
+}
+backend_test!(a_token_seen_before_does_not_vouch_for_an_altered_copy);
 
-backend_test!(async fn the_caller_endpoint_says_what_the_token_grants(backend) {
+async fn the_caller_endpoint_says_what_the_token_grants(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
-    let body: Value =
-        app.get("/api/v1/caller", &app.token_for(&acme, Role::Member, "ci-bot")).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .get("/api/v1/caller", &app.token_for(&acme, Role::Member, "ci-bot"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["subject"], "ci-bot");
     assert_eq!(body["tenant"]["slug"], "acme");
     assert_eq!(body["tenant"]["id"], acme.id.to_string());
@@ -256,4 +284,5 @@ backend_test!(async fn the_caller_endpoint_says_what_the_token_grants(backend) {
     assert_eq!((op["operator"].as_bool(), op["tenant"].is_null()), (Some(true), true), "{op}");
     let resp = app.client.get(app.url("/api/v1/caller")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-});
+}
+backend_test!(the_caller_endpoint_says_what_the_token_grants);

@@ -4,21 +4,9 @@
 
 use cairn_domain::Role;
 use cairn_testkit::browser::{Browser, Page};
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::rp::PASSWORD;
+use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::Value;
-
-use crate::oidc::PASSWORD;
-
-/// Signs in to the web UI of `slug`; returns the first page after sign-in.
-async fn web_sign_in(browser: &Browser, slug: &str, email: &str, password: &str) -> Page {
-    let start = browser.get(&format!("/t/{slug}/")).await;
-    assert_eq!(start.status, 303);
-    let form = browser.follow(start).await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    let done = browser.sign_in(&form, email, password).await;
-    assert_eq!(done.status, 303, "{}", done.body);
-    browser.follow(done).await
-}
 
 fn csrf(page: &Page) -> String {
     page.input("csrf").expect("the page has a CSRF token")
@@ -32,7 +20,7 @@ async fn app_with_admin(backend: cairn_testkit::Backend) -> (TestApp, cairn_test
     (app, acme)
 }
 
-backend_test!(async fn signed_out_visitors_go_to_sign_in(backend) {
+async fn signed_out_visitors_go_to_sign_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let browser = Browser::new(&app.base_url);
     for path in ["/app/numbers", "/app/users", "/app/profile", "/app/audit"] {
@@ -45,9 +33,10 @@ backend_test!(async fn signed_out_visitors_go_to_sign_in(backend) {
     assert!(home.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     let unknown = browser.get("/t/nope/").await;
     assert_eq!(unknown.status, 404);
-});
+}
+backend_test!(signed_out_visitors_go_to_sign_in);
 
-backend_test!(async fn the_session_cookie_is_httponly_lax_and_sealed(backend) {
+async fn the_session_cookie_is_httponly_lax_and_sealed(backend: Backend) {
     let (app, _) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
     let start = browser.get("/t/acme/").await;
@@ -59,12 +48,27 @@ backend_test!(async fn the_session_cookie_is_httponly_lax_and_sealed(backend) {
     assert!(web.contains("HttpOnly") && web.contains("SameSite=Lax"), "{web}");
     assert!(!web.contains("Secure"), "plain-http loopback: no Secure flag");
     assert!(!web.contains("eyJ"), "tokens are sealed, not readable: {web}");
-});
+    // Sealed with the master key: it opens to the session, whose tokens the cookie does not show.
+    let value = web.trim_start_matches("cairn_web=").split(';').next().unwrap();
+    let opened = app.store.master_key().open(value, "cairn-web-session").expect("the cookie opens with the master key");
+    let session: Value = serde_json::from_slice(&opened).unwrap();
+    let refresh = session["refresh"].as_str().expect("the session holds its refresh token");
+    assert!(!web.contains(refresh), "{web}");
+    assert_eq!(browser.get("/app/numbers").await.status, 200);
+    // One character changed, and it is no session at all.
+    let mut altered = value.to_owned().into_bytes();
+    let at = altered.len() / 2;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let forger = Browser::new(&app.base_url);
+    forger.set_cookie("cairn_web", std::str::from_utf8(&altered).unwrap());
+    assert_eq!(forger.get("/app/numbers").await.status, 303);
+}
+backend_test!(the_session_cookie_is_httponly_lax_and_sealed);
 
-backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {
+async fn numbers_page_adds_with_csrf_only(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     assert!(page.body.contains("<h1>Numbers</h1>"), "{}", page.body);
     assert!(!page.body.contains("/app/users"), "members see no users link");
     let token = csrf(&page);
@@ -81,17 +85,22 @@ backend_test!(async fn numbers_page_adds_with_csrf_only(backend) {
     // A member is refused the admin pages.
     assert_eq!(browser.get("/app/users").await.status, 403);
     assert_eq!(browser.get("/app/audit").await.status, 403);
-});
+}
+backend_test!(numbers_page_adds_with_csrf_only);
 
-backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
+async fn admins_manage_users_on_the_users_page(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/users").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("bob@acme.test"));
     let token = csrf(&page);
-    let created = browser.post_form("/app/users", &[("csrf", &token), ("email", "cat@acme.test"), ("given_name", "Cat"), ("role", "readonly")]).await;
+    let created = browser
+        .post_form(
+            "/app/users",
+            &[("csrf", &token), ("email", "cat@acme.test"), ("given_name", "Cat"), ("role", "readonly")],
+        )
+        .await;
     assert_eq!(created.status, 303);
     let listed = browser.follow(created).await;
     assert!(listed.body.contains("the invitation is on its way"), "{}", listed.body);
@@ -100,7 +109,10 @@ backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
     assert_eq!(dup.status, 409);
     let admin = app.token(&acme, Role::Admin);
     let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
+    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let roles = browser.post_form(&format!("/app/users/{bob}/roles"), &[("csrf", &token), ("role", "admin")]).await;
     assert_eq!(roles.status, 303);
     let disabled = browser.post_form(&format!("/app/users/{bob}/disable"), &[("csrf", &token)]).await;
@@ -119,50 +131,79 @@ backend_test!(async fn admins_manage_users_on_the_users_page(backend) {
     assert!(detail.body.contains("Request id") && detail.body.contains("127.0.0.1"), "{}", detail.body);
     let bad_filter = browser.get("/app/audit?action=Not%20An%20Action").await;
     assert_eq!(bad_filter.status, 400);
-});
+}
+backend_test!(admins_manage_users_on_the_users_page);
 
-backend_test!(async fn the_profile_page_saves_names_subscriptions_and_password(backend) {
+async fn the_profile_page_saves_names_subscriptions_and_password(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     let token = csrf(&page);
-    let saved = browser.post_form("/app/profile", &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables"), ("publish_history", "on")]).await;
+    let saved = browser
+        .post_form(
+            "/app/profile",
+            &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables"), ("publish_history", "on")],
+        )
+        .await;
     assert_eq!(saved.status, 303);
     let profile = browser.follow(saved).await;
-    assert!(profile.body.contains("Profile saved") && profile.body.contains("value=\"Bobby\"") && profile.body.contains(" checked"));
+    assert!(
+        profile.body.contains("Profile saved")
+            && profile.body.contains("value=\"Bobby\"")
+            && profile.body.contains(" checked")
+    );
     let admin = app.token(&acme, Role::Admin);
     let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
     let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap().clone();
     assert_eq!(bob["user_metadata"]["publish_history"], true);
     // Unticking turns the subscription off.
     browser.post_form("/app/profile", &[("csrf", &token), ("given_name", "Bobby"), ("family_name", "Tables")]).await;
-    let bob: Value = app.get(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap()), &admin).send().await.unwrap().json().await.unwrap();
+    let bob: Value = app
+        .get(&format!("/api/v1/users/{}", bob["id"].as_str().unwrap()), &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(bob["user_metadata"]["publish_history"], false);
-    let wrong = browser.post_form("/app/profile/password", &[("csrf", &token), ("current_password", "nope"), ("new_password", "lilac pepper harbor")]).await;
+    let wrong = browser
+        .post_form(
+            "/app/profile/password",
+            &[("csrf", &token), ("current_password", "nope"), ("new_password", "lilac pepper harbor")],
+        )
+        .await;
     assert_eq!(wrong.status, 400);
-    let ok = browser.post_form("/app/profile/password", &[("csrf", &token), ("current_password", PASSWORD), ("new_password", "lilac pepper harbor")]).await;
+    let ok = browser
+        .post_form(
+            "/app/profile/password",
+            &[("csrf", &token), ("current_password", PASSWORD), ("new_password", "lilac pepper harbor")],
+        )
+        .await;
     assert_eq!(ok.status, 303);
-});
+}
+backend_test!(the_profile_page_saves_names_subscriptions_and_password);
 
-backend_test!(async fn switching_organization_signs_in_to_the_other_tenant(backend) {
+async fn switching_organization_signs_in_to_the_other_tenant(backend: Backend) {
     let (app, _) = app_with_admin(backend).await;
     let globex = app.create_tenant("globex").await;
     app.create_user(&globex, "ada@acme.test", "another pass phrase", &[Role::Member]).await;
     let browser = Browser::new(&app.base_url);
-    let acme_page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let acme_page = browser.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
     assert!(acme_page.body.contains("<strong>acme</strong>"));
     let switch = browser.get("/signin?org=globex").await;
     assert_eq!(switch.location.as_deref(), Some(app.url("/t/globex/").as_str()));
     // The acme session does not sign anyone in to globex: the form asks again.
-    let globex_page = web_sign_in(&browser, "globex", "ada@acme.test", "another pass phrase").await;
+    let globex_page = browser.web_sign_in("globex", "ada@acme.test", "another pass phrase").await;
     assert!(globex_page.body.contains("<strong>globex</strong>"), "{}", globex_page.body);
     assert!(!globex_page.body.contains("/app/users"), "a member in globex");
-});
+}
+backend_test!(switching_organization_signs_in_to_the_other_tenant);
 
-backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backend) {
+async fn signing_out_ends_the_session_and_its_refresh_token(backend: Backend) {
     let (app, _) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
     let stolen = browser.cookie("cairn_web").unwrap();
     let out = browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await;
     assert_eq!(out.status, 303);
@@ -182,28 +223,54 @@ backend_test!(async fn signing_out_ends_the_session_and_its_refresh_token(backen
     let sealed = app.store.master_key().open(&stolen, "cairn-web-session").unwrap();
     let session: Value = serde_json::from_slice(&sealed).unwrap();
     let tenant = session["tenant"].as_str().unwrap().replace('-', "");
-    let resp = app.client.post(app.url("/oauth2/token"))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", session["refresh"].as_str().unwrap()),
-            ("client_id", &format!("{tenant}.web"))])
-        .send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", session["refresh"].as_str().unwrap()),
+            ("client_id", &format!("{tenant}.web")),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"], "invalid_grant");
-});
+}
+backend_test!(signing_out_ends_the_session_and_its_refresh_token);
 
-backend_test!(async fn admins_register_applications_and_see_each_secret_once(backend) {
+async fn admins_register_applications_and_see_each_secret_once(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/clients").await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
     let secret_of = |p: &Page| p.body.split("id=\"secret\">").nth(1).map(|r| r.split('<').next().unwrap().to_owned());
-    let insecure = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
-        ("redirect_uris", "http://portal.example/cb")]).await;
+    let insecure = browser
+        .post_form(
+            "/app/clients",
+            &[
+                ("csrf", &token),
+                ("name", "Portal"),
+                ("kind", "confidential"),
+                ("redirect_uris", "http://portal.example/cb"),
+            ],
+        )
+        .await;
     assert_eq!(insecure.status, 400);
     assert!(insecure.body.contains("value=\"Portal\""), "the form keeps what was typed");
-    let created = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"),
-        ("redirect_uris", "https://portal.example/cb\nhttps://portal.example/cb2"), ("post_logout_uris", "")]).await;
+    let created = browser
+        .post_form(
+            "/app/clients",
+            &[
+                ("csrf", &token),
+                ("name", "Portal"),
+                ("kind", "confidential"),
+                ("redirect_uris", "https://portal.example/cb\nhttps://portal.example/cb2"),
+                ("post_logout_uris", ""),
+            ],
+        )
+        .await;
     // Post/redirect/get: the secret rides a one-time flash to the page the form redirects to.
     assert_eq!(created.status, 303, "{}", created.body);
     assert!(created.location.as_deref().is_some_and(|l| l.ends_with("/app/clients")), "{:?}", created.location);
@@ -214,22 +281,34 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
     let id = clients["items"][0]["client_id"].as_str().unwrap().to_owned();
     assert_eq!(clients["items"][0]["redirect_uris"].as_array().unwrap().len(), 2);
-    let introspect = |s: String| app.client.post(app.url("/oauth2/introspect")).basic_auth(&id, Some(s)).form(&[("token", "x")]).send();
+    let introspect = |s: String| {
+        app.client.post(app.url("/oauth2/introspect")).basic_auth(&id, Some(s)).form(&[("token", "x")]).send()
+    };
     assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200);
     // The list never shows it again.
     assert!(secret_of(&browser.get("/app/clients").await).is_none());
     let ask = browser.get(&format!("/app/clients/{id}/rotate")).await;
     assert!(ask.status == 200 && ask.body.contains("stops working at once"), "rotating asks first: {}", ask.body);
     assert_eq!(introspect(secret.clone()).await.unwrap().status(), 200, "asking changes nothing");
-    let rotated = browser.follow(browser.post_form(&format!("/app/clients/{id}/rotate"), &[("csrf", &csrf(&ask))]).await).await;
+    let rotated =
+        browser.follow(browser.post_form(&format!("/app/clients/{id}/rotate"), &[("csrf", &csrf(&ask))]).await).await;
     let new_secret = secret_of(&rotated).unwrap();
     assert_ne!(new_secret, secret);
     assert_eq!(introspect(secret).await.unwrap().status(), 401);
-    let public = browser.post_form("/app/clients", &[("csrf", &token), ("name", "SPA"), ("kind", "public"),
-        ("redirect_uris", "http://localhost:3000/cb")]).await;
+    let public = browser
+        .post_form(
+            "/app/clients",
+            &[("csrf", &token), ("name", "SPA"), ("kind", "public"), ("redirect_uris", "http://localhost:3000/cb")],
+        )
+        .await;
     assert_eq!(public.status, 303);
     assert!(secret_of(&browser.follow(public).await).is_none(), "a public client has no secret");
-    let service = browser.post_form("/app/clients", &[("csrf", &token), ("name", "Importer"), ("kind", "service"), ("service_role", "member")]).await;
+    let service = browser
+        .post_form(
+            "/app/clients",
+            &[("csrf", &token), ("name", "Importer"), ("kind", "service"), ("service_role", "member")],
+        )
+        .await;
     assert_eq!(service.status, 303);
     assert!(browser.get(&format!("/app/clients/{id}/delete")).await.body.contains("Delete Portal?"));
     assert_eq!(browser.get("/app/clients/nope/delete").await.status, 404);
@@ -237,23 +316,26 @@ backend_test!(async fn admins_register_applications_and_see_each_secret_once(bac
     assert_eq!(deleted.status, 303);
     let clients: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
     // The API lists clients by client id.
-    let mut names: Vec<&str> = clients["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> =
+        clients["items"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["Importer", "SPA"]);
     // Members cannot reach the page.
-    let member = Browser::new(&app.base_url);
-    web_sign_in(&member, "acme", "bob@acme.test", PASSWORD).await;
+    let member = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(member.get("/app/clients").await.status, 403);
-});
+}
+backend_test!(admins_register_applications_and_see_each_secret_once);
 
-backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) {
+async fn disabling_a_user_ends_their_web_session_at_once(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(browser.get("/app/numbers").await.status, 200);
     let admin = app.token(&acme, Role::Admin);
     let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"].as_str().unwrap().to_owned();
+    let bob = users["items"].as_array().unwrap().iter().find(|u| u["email"] == "bob@acme.test").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.client.post(app.url(&format!("/api/v1/users/{bob}/disable"))).bearer_auth(&admin).send().await.unwrap();
     let page = browser.get("/app/numbers").await;
     assert_eq!(page.status, 303);
@@ -261,42 +343,47 @@ backend_test!(async fn disabling_a_user_ends_their_web_session_at_once(backend) 
     // And bob cannot come back through the provider session either.
     let again = browser.follow(browser.get("/t/acme/").await).await;
     assert!(again.location.as_deref().is_none_or(|l| !l.contains("/auth/callback")), "{:?}", again.location);
-});
+}
+backend_test!(disabling_a_user_ends_their_web_session_at_once);
 
-backend_test!(async fn a_revoked_grant_signs_in_again_through_the_provider_session(backend) {
-    let (app, _) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+async fn a_revoked_grant_signs_in_again_through_the_provider_session(backend: Backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     // Two tabs refreshing at once would trip reuse detection; simulate the revoked family.
     let sealed = app.store.master_key().open(&browser.cookie("cairn_web").unwrap(), "cairn-web-session").unwrap();
     let session: Value = serde_json::from_slice(&sealed).unwrap();
     let tenant = session["tenant"].as_str().unwrap().replace('-', "");
-    app.client.post(app.url("/oauth2/revoke"))
+    app.client
+        .post(app.url("/oauth2/revoke"))
         .form(&[("token", session["refresh"].as_str().unwrap()), ("client_id", &format!("{tenant}.web"))])
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     let page = browser.get("/app/numbers").await;
     assert_eq!(page.location.as_deref(), Some(app.url("/t/acme/").as_str()));
     // The provider session is still good: no password asked, straight back to the app.
     let back = browser.follow(page).await;
     assert_eq!(back.status, 200, "{}", back.body);
     assert!(back.body.contains("<h1>Numbers</h1>"), "{}", back.body);
-});
+}
+backend_test!(a_revoked_grant_signs_in_again_through_the_provider_session);
 
-backend_test!(async fn signing_out_is_audited(backend) {
+async fn signing_out_is_audited(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
     let browser = Browser::new(&app.base_url);
-    let page = web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    let page = browser.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
     browser.follow(browser.post_form("/app/signout", &[("csrf", &csrf(&page))]).await).await;
     let admin = app.token(&acme, Role::Admin);
-    let entries: Value = app.get("/api/v1/audit?action=auth.logged_out", &admin).send().await.unwrap().json().await.unwrap();
+    let entries: Value =
+        app.get("/api/v1/audit?action=auth.logged_out", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(entries["items"].as_array().unwrap().len(), 1, "{entries}");
     assert_eq!(entries["items"][0]["actor"]["email"], "bob@acme.test");
-});
+}
+backend_test!(signing_out_is_audited);
 
-backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
-    let (app, _) = app_with_admin(backend).await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+async fn records_pages_create_edit_publish_and_delete(backend: Backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let list = browser.get("/app/records").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains("No records yet"));
@@ -304,17 +391,28 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     let token = csrf(&list);
     let bad = browser.post_form("/app/records", &[("csrf", &token), ("title", " "), ("tags", ""), ("body", "")]).await;
     assert_eq!(bad.status, 400);
-    let created = browser.post_form("/app/records", &[("csrf", &token), ("title", "Field guide"), ("tags", "ops, guide"), ("body", "Step one")]).await;
+    let created = browser
+        .post_form(
+            "/app/records",
+            &[("csrf", &token), ("title", "Field guide"), ("tags", "ops, guide"), ("body", "Step one")],
+        )
+        .await;
     assert_eq!(created.status, 303, "{}", created.body);
     let path = created.location.clone().expect("the new record's page");
     let record = browser.follow(created).await;
     assert!(record.body.contains("Field guide") && record.body.contains("Never published"), "{}", record.body);
-    let saved = browser.post_form(&path, &[("csrf", &token), ("title", "Field guide 2"), ("tags", "ops"), ("body", "Step one, two")]).await;
+    let saved = browser
+        .post_form(&path, &[("csrf", &token), ("title", "Field guide 2"), ("tags", "ops"), ("body", "Step one, two")])
+        .await;
     assert_eq!(saved.status, 303);
     let published = browser.post_form(&format!("{path}/publish"), &[("csrf", &token), ("note", "First release")]).await;
     assert_eq!(published.status, 303, "a refresh does not publish again");
     let published = browser.follow(published).await;
-    assert!(published.body.contains("Published version 1") && published.body.contains("First release"), "{}", published.body);
+    assert!(
+        published.body.contains("Published version 1") && published.body.contains("First release"),
+        "{}",
+        published.body
+    );
     let forged = browser.post_form(&format!("{path}/publish"), &[("csrf", "forged"), ("note", "x")]).await;
     assert_eq!(forged.status, 403);
     let list = browser.get("/app/records").await;
@@ -330,32 +428,28 @@ backend_test!(async fn records_pages_create_edit_publish_and_delete(backend) {
     assert!(browser.get("/app/records").await.body.contains("No records yet"));
     // Members do not see failed deliveries; the page is for admins, and the refusal is audited.
     assert_eq!(browser.get("/app/events").await.status, 403);
-    let acme = app.store.tenant_by_slug(&cairn_domain::TenantSlug::parse("acme").unwrap()).await.unwrap();
-    let admin = app.token(&cairn_testkit::TestTenant { id: acme.id, slug: acme.slug }, Role::Admin);
-    let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    let admin = app.token(&acme, Role::Admin);
+    let denied: Value =
+        app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(denied["items"][0]["details"]["reason"], "requires the admin role", "{denied}");
     assert_eq!(denied["items"][0]["details"]["attempted"], "GET /app/events", "{denied}");
     let script = browser.get("/static/live.js").await;
     assert!(script.body.contains("EventSource"));
-});
+}
+backend_test!(records_pages_create_edit_publish_and_delete);
 
-backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) {
+async fn admins_replay_failed_deliveries_from_their_page(backend: Backend) {
     use cairn_testkit::receiver::Receiver;
-    use serde_json::json;
     let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 1).await;
     let acme = app.create_tenant("acme").await;
     app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
     let receiver = Receiver::start().await;
     receiver.set_default(500);
-    let admin = app.token(&acme, Role::Admin);
-    let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": receiver.url, "events": ["records_created"]})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let resp = app.post("/api/v1/records", &admin, &json!({"title": "x"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.add_webhook(&acme, &receiver.url, &["records_created"]).await;
+    app.create_record(&app.token(&acme, Role::Member), "x").await;
     receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
 
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = cairn_testkit::eventually("the failed delivery listed", std::time::Duration::from_secs(20), || async {
         let page = browser.get("/app/events").await;
         page.body.contains("the receiver answered 500").then_some(page)
@@ -374,29 +468,37 @@ backend_test!(async fn admins_replay_failed_deliveries_from_their_page(backend) 
     assert!(done.body.contains("1 queued again"), "{}", done.body);
     let got = receiver.wait_for(2, std::time::Duration::from_secs(20)).await;
     assert_eq!(got[1].status, 200);
-    assert!(cairn_testkit::eventually("an empty page", std::time::Duration::from_secs(20), || async {
-        let page = browser.get("/app/events").await;
-        page.body.contains("Nothing failed").then_some(true)
-    })
-    .await);
-});
+    assert!(
+        cairn_testkit::eventually("an empty page", std::time::Duration::from_secs(20), || async {
+            let page = browser.get("/app/events").await;
+            page.body.contains("Nothing failed").then_some(true)
+        })
+        .await
+    );
+}
+backend_test!(admins_replay_failed_deliveries_from_their_page);
 
-backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(backend) {
+async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(backend: Backend) {
     use cairn_testkit::receiver::Receiver;
     let (app, acme) = app_with_admin(backend).await;
     let receiver = Receiver::start().await;
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "ada@acme.test", PASSWORD).await;
+    let browser = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = browser.get("/app/webhooks").await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
-    let bad = browser.post_form("/app/webhooks", &[("csrf", &token), ("url", "ftp://x.test/"), ("events", "records_created")]).await;
+    let bad = browser
+        .post_form("/app/webhooks", &[("csrf", &token), ("url", "ftp://x.test/"), ("events", "records_created")])
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("must be http or https"), "{}", bad.body);
-    let none = browser.post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("url", &receiver.url)]).await;
+    let none =
+        browser.post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("url", &receiver.url)]).await;
     assert_eq!(none.status, 400, "at least one event type");
     let added = browser
-        .post_form("/app/webhooks", &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")])
+        .post_form(
+            "/app/webhooks",
+            &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")],
+        )
         .await;
     assert_eq!(added.status, 303, "{}", added.body);
     let added = browser.follow(added).await;
@@ -407,8 +509,7 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     assert!(again.body.contains("records_created, record_published"));
 
     let member = app.token(&acme, Role::Member);
-    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "x"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
+    app.create_record(&member, "x").await;
     receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
     let admin = app.token(&acme, Role::Admin);
     let hooks: Value = app.get("/api/v1/webhooks", &admin).send().await.unwrap().json().await.unwrap();
@@ -426,33 +527,43 @@ backend_test!(async fn admins_add_webhooks_see_the_secret_once_and_read_the_log(
     assert_eq!(deleted.status, 303);
     assert!(browser.get("/app/webhooks").await.body.contains("No webhooks yet"));
     // Members may not manage webhooks.
-    let other = Browser::new(&app.base_url);
-    web_sign_in(&other, "acme", "bob@acme.test", PASSWORD).await;
+    let other = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     assert_eq!(other.get("/app/webhooks").await.status, 403);
-});
+}
+backend_test!(admins_add_webhooks_see_the_secret_once_and_read_the_log);
 
-backend_test!(async fn the_records_list_pages_to_older_records(backend) {
+async fn the_records_list_pages_to_older_records(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
     let member = app.token(&acme, Role::Member);
     let first: Vec<Value> = (0..100).map(|i| serde_json::json!({"title": format!("record {i:03}")})).collect();
     let resp = app.post("/api/v1/records/bulk", &member, &serde_json::json!({"records": first})).send().await.unwrap();
     assert_eq!(resp.status(), 201);
-    let resp = app.post("/api/v1/records", &member, &serde_json::json!({"title": "newest"})).send().await.unwrap();
-    assert_eq!(resp.status(), 201);
-    let browser = Browser::new(&app.base_url);
-    web_sign_in(&browser, "acme", "bob@acme.test", PASSWORD).await;
+    app.create_record(&member, "newest").await;
+    let browser = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let page = browser.get("/app/records").await;
     assert!(page.body.contains("newest") && !page.body.contains("record 000"), "100 a page, newest first");
-    let older = page.body.split("href=\"/app/records?cursor=").nth(1).expect("a link to older records").split('"').next().unwrap().to_owned();
+    let older = page
+        .body
+        .split("href=\"/app/records?cursor=")
+        .nth(1)
+        .expect("a link to older records")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let page2 = browser.get(&format!("/app/records?cursor={older}")).await;
     assert!(page2.body.contains("record 000") && !page2.body.contains("newest"), "{}", page2.body);
-    assert!(page2.body.contains(&format!("data-list=\"/app/records/list?cursor={older}\"")), "live updates keep the page");
+    assert!(
+        page2.body.contains(&format!("data-list=\"/app/records/list?cursor={older}\"")),
+        "live updates keep the page"
+    );
     assert!(!page2.body.contains("Older records"));
     let fragment = browser.get(&format!("/app/records/list?cursor={older}")).await;
     assert!(fragment.body.contains("record 000"));
-});
+}
+backend_test!(the_records_list_pages_to_older_records);
 
-backend_test!(async fn a_page_opened_on_another_loopback_name_moves_to_the_public_url_first(backend) {
+async fn a_page_opened_on_another_loopback_name_moves_to_the_public_url_first(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     // The public URL says 127.0.0.1; the person typed localhost.
     let port = app.base_url.rsplit(':').next().unwrap().to_owned();
@@ -469,7 +580,8 @@ backend_test!(async fn a_page_opened_on_another_loopback_name_moves_to_the_publi
     // The public URL's own name is served as it is.
     let resp = client.get(app.url("/t/default/")).send().await.unwrap();
     assert_ne!(resp.status(), 307);
-});
+}
+backend_test!(a_page_opened_on_another_loopback_name_moves_to_the_public_url_first);
 
 /// Users of `tenant` by email, as the API lists them.
 async fn user_ids(app: &TestApp, admin: &str) -> std::collections::HashMap<String, String> {
@@ -478,23 +590,26 @@ async fn user_ids(app: &TestApp, admin: &str) -> std::collections::HashMap<Strin
     items.iter().map(|u| (u["email"].as_str().unwrap().to_owned(), u["id"].as_str().unwrap().to_owned())).collect()
 }
 
-backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(backend) {
+async fn page_guards_refuse_and_audit_before_anything_changes(backend: Backend) {
     let (app, acme) = app_with_admin(backend).await;
     let admin = app.token(&acme, Role::Admin);
     let ids = user_ids(&app, &admin).await;
     // A member posting an admin form with a valid token: 403, audited, nothing created.
-    let bob = Browser::new(&app.base_url);
-    web_sign_in(&bob, "acme", "bob@acme.test", PASSWORD).await;
+    let bob = app.sign_in(&acme, "bob@acme.test", PASSWORD).await;
     let token = csrf(&bob.get("/app/numbers").await);
     let invite = bob.post_form("/app/users", &[("csrf", &token), ("email", "eve@acme.test")]).await;
     assert_eq!(invite.status, 403, "{}", invite.body);
     assert!(!user_ids(&app, &admin).await.contains_key("eve@acme.test"), "the refused form created nothing");
-    let denied: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    let denied: Value =
+        app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
     let entry = &denied["items"][0];
-    assert_eq!((&entry["details"]["attempted"], &entry["actor"]["id"]), (&serde_json::json!("POST /app/users"), &serde_json::json!(ids["bob@acme.test"])), "{denied}");
+    assert_eq!(
+        (&entry["details"]["attempted"], &entry["actor"]["id"]),
+        (&serde_json::json!("POST /app/users"), &serde_json::json!(ids["bob@acme.test"])),
+        "{denied}"
+    );
     // A form without this session's token changes nothing, whatever the role.
-    let ada = Browser::new(&app.base_url);
-    web_sign_in(&ada, "acme", "ada@acme.test", PASSWORD).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let forged = ada.post_form("/app/numbers", &[("csrf", &token), ("value", "7")]).await;
     assert_eq!(forged.status, 403, "bob's token is not ada's");
     let stats: Value = app.get("/api/v1/numbers/stats", &admin).send().await.unwrap().json().await.unwrap();
@@ -504,7 +619,12 @@ backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(back
     // The admin is not offered to disable, reset or re-role themselves; others, after asking.
     let users = ada.get("/app/users").await;
     let (me, other) = (&ids["ada@acme.test"], &ids["bob@acme.test"]);
-    assert!(!users.body.contains(&format!("/app/users/{me}/disable")) && !users.body.contains(&format!("/app/users/{me}/roles")), "{}", users.body);
+    assert!(
+        !users.body.contains(&format!("/app/users/{me}/disable"))
+            && !users.body.contains(&format!("/app/users/{me}/roles")),
+        "{}",
+        users.body
+    );
     assert!(users.body.contains(&format!("/app/users/{other}/disable")));
     let ask = ada.get(&format!("/app/users/{other}/disable")).await;
     assert!(ask.status == 200 && ask.body.contains("Disable bob@acme.test?"), "{}", ask.body);
@@ -515,4 +635,5 @@ backend_test!(async fn page_guards_refuse_and_audit_before_anything_changes(back
     let user: Value = app.get(&format!("/api/v1/users/{other}"), &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(user["status"], "DISABLED", "{user}");
     assert_eq!(ada.get("/app/users/nobody/disable").await.status, 404);
-});
+}
+backend_test!(page_guards_refuse_and_audit_before_anything_changes);

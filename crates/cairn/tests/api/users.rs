@@ -1,55 +1,53 @@
 //! Users, clients and identity settings over the API, as a tenant's admins manage them.
 
 use cairn_domain::Role;
-use cairn_testkit::browser::{Browser, pkce};
-use cairn_testkit::{TestApp, backend_test};
+use cairn_testkit::browser::Browser;
+use cairn_testkit::rp::{PASSWORD, RelyingParty, jwt_claims};
+use cairn_testkit::{Backend, TestApp, backend_test, mail};
 use serde_json::{Value, json};
 
 use crate::error_code;
-use crate::oidc::{PASSWORD, jwt_claims, setup};
 
-async fn wait_for_mail(app: &TestApp, n: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mail = app.mail();
-        if mail.len() >= n {
-            return mail;
-        }
-        assert!(std::time::Instant::now() < deadline, "expected {n} mails, have {}", mail.len());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
-backend_test!(async fn admins_create_users_who_are_invited_by_mail(backend) {
+async fn admins_create_users_who_are_invited_by_mail(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
-    let resp = app.post("/api/v1/users", &admin, &json!({"email": " Cy@Acme.test ", "given_name": "Cy", "roles": ["member"]})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/users", &admin, &json!({"email": " Cy@Acme.test ", "given_name": "Cy", "roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let user: Value = resp.json().await.unwrap();
     assert_eq!(user["email"], "Cy@Acme.test");
     assert_eq!(user["status"], "FORCE_CHANGE_PASSWORD");
     assert_eq!(user["roles"], json!(["member"]));
     assert!(user.get("password_hash").is_none());
-    let mail = wait_for_mail(&app, 1).await;
-    assert!(mail[0].contains("To: Cy@Acme.test"), "{}", mail[0]);
-    assert!(mail[0].contains("temporary password"), "{}", mail[0]);
-    assert!(mail[0].contains("/t/acme/"));
+    let invitation = app.mail_to("Cy@Acme.test", "temporary password").await;
+    assert!(invitation.contains("/t/acme/"), "{invitation}");
     // The same email (any case) is a conflict in this tenant…
     let dup = app.post("/api/v1/users", &admin, &json!({"email": "cy@acme.TEST"})).send().await.unwrap();
     assert_eq!(dup.status(), 409);
     // …and an independent account in another.
     let globex = app.create_tenant("globex").await;
-    let other = app.post("/api/v1/users", &app.token(&globex, Role::Admin), &json!({"email": "cy@acme.test"})).send().await.unwrap();
+    let other = app
+        .post("/api/v1/users", &app.token(&globex, Role::Admin), &json!({"email": "cy@acme.test"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 201);
     // Each tenant sees only its own users.
     let id = user["id"].as_str().unwrap();
-    assert_eq!(app.get(&format!("/api/v1/users/{id}"), &app.token(&globex, Role::Admin)).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.get(&format!("/api/v1/users/{id}"), &app.token(&globex, Role::Admin)).send().await.unwrap().status(),
+        404
+    );
     let list: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-});
+}
+backend_test!(admins_create_users_who_are_invited_by_mail);
 
-backend_test!(async fn bad_user_input_is_a_400_naming_the_field(backend) {
+async fn bad_user_input_is_a_400_naming_the_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -69,33 +67,71 @@ backend_test!(async fn bad_user_input_is_a_400_naming_the_field(backend) {
     }
     let list: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"], json!([]), "nothing was created");
-});
+}
+backend_test!(bad_user_input_is_a_400_naming_the_field);
 
-backend_test!(async fn members_cannot_manage_users_and_the_denial_is_audited(backend) {
+async fn members_cannot_manage_users_and_the_denial_is_audited(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
-    let member = app.token(&acme, Role::Member);
-    let resp = app.post("/api/v1/users", &member, &json!({"email": "x@acme.test"})).send().await.unwrap();
+    let member = app.token_for(&acme, Role::Member, "mo");
+    let resp = app
+        .post("/api/v1/users", &member, &json!({"email": "x@acme.test"}))
+        .header("x-request-id", "req-mo")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(error_code(resp).await, "FORBIDDEN");
     let admin = app.token(&acme, Role::Admin);
-    let audit: Value = app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(audit["items"][0]["details"]["attempted"], "user.create");
-});
+    let audit: Value =
+        app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    let denied = audit["items"].as_array().unwrap();
+    assert_eq!(denied.len(), 1, "{audit}");
+    assert_eq!(denied[0]["details"]["attempted"], "user.create");
+    assert_eq!(
+        (denied[0]["actor"]["id"].as_str(), denied[0]["outcome"].as_str()),
+        (Some("mo"), Some("denied")),
+        "{audit}"
+    );
+    assert_eq!(denied[0]["request_id"], "req-mo");
+    let users: Value = app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(users["items"], json!([]), "the refused call created nobody");
+}
+backend_test!(members_cannot_manage_users_and_the_denial_is_audited);
 
-backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let list: Value = rp.app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let ann = list["items"][0]["id"].as_str().unwrap().to_owned();
-    let reserved = rp.app.client.patch(rp.app.url(&format!("/api/v1/users/{ann}"))).bearer_auth(&admin)
-        .json(&json!({"app_metadata": {"roles": ["admin"]}})).send().await.unwrap();
+async fn roles_metadata_and_status_flow_into_tokens(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
+    let ann = &rp.member.id;
+    let reserved = rp
+        .app
+        .client
+        .patch(rp.app.url(&format!("/api/v1/users/{ann}")))
+        .bearer_auth(&admin)
+        .json(&json!({"app_metadata": {"roles": ["admin"]}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reserved.status(), 400);
-    let ok = rp.app.client.patch(rp.app.url(&format!("/api/v1/users/{ann}"))).bearer_auth(&admin)
-        .json(&json!({"app_metadata": {"plan": "gold"}})).send().await.unwrap();
+    let ok = rp
+        .app
+        .client
+        .patch(rp.app.url(&format!("/api/v1/users/{ann}")))
+        .bearer_auth(&admin)
+        .json(&json!({"app_metadata": {"plan": "gold"}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let roles = rp.app.client.put(rp.app.url(&format!("/api/v1/users/{ann}/roles"))).bearer_auth(&admin)
-        .json(&json!({"roles": ["admin"]})).send().await.unwrap();
+    let roles = rp
+        .app
+        .client
+        .put(rp.app.url(&format!("/api/v1/users/{ann}/roles")))
+        .bearer_auth(&admin)
+        .json(&json!({"roles": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(roles.status(), 200);
     let t = rp.tokens().await;
     let access = jwt_claims(t["access_token"].as_str().unwrap());
@@ -103,69 +139,123 @@ backend_test!(async fn roles_metadata_and_status_flow_into_tokens(backend) {
     assert_eq!(access["cairn/plan"], "gold");
     assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["cairn/plan"], "gold");
     // The role change is audited with before and after.
-    let audit: Value = rp.app.get("/api/v1/audit?action=user.role_changed", &admin).send().await.unwrap().json().await.unwrap();
+    let audit: Value =
+        rp.app.get("/api/v1/audit?action=user.role_changed", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(audit["items"][0]["details"], json!({"from": ["member"], "to": ["admin"], "sessions_revoked": 0}));
     // Disabling ends the refresh token; enabling lets ann sign in again.
-    let disabled = rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/disable"))).bearer_auth(&admin).send().await.unwrap();
+    let disabled = rp
+        .app
+        .client
+        .post(rp.app.url(&format!("/api/v1/users/{ann}/disable")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "DISABLED");
     assert_eq!(rp.refresh(t["refresh_token"].as_str().unwrap()).await.status(), 400);
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     let denied = browser.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(denied.redirect_param("error").as_deref(), Some("access_denied"));
     rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/enable"))).bearer_auth(&admin).send().await.unwrap();
     assert!(browser.sign_in(&form, "ann@acme.test", PASSWORD).await.redirect_param("code").is_some());
-});
+}
+backend_test!(roles_metadata_and_status_flow_into_tokens);
 
-backend_test!(async fn an_admin_reset_sends_a_new_temporary_password(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
-    let list: Value = rp.app.get("/api/v1/users", &admin).send().await.unwrap().json().await.unwrap();
-    let ann = list["items"][0]["id"].as_str().unwrap().to_owned();
-    let resp = rp.app.client.post(rp.app.url(&format!("/api/v1/users/{ann}/reset-password"))).bearer_auth(&admin).send().await.unwrap();
+async fn an_admin_reset_sends_a_new_temporary_password(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
+    let ann = &rp.member.id;
+    let resp = rp
+        .app
+        .client
+        .post(rp.app.url(&format!("/api/v1/users/{ann}/reset-password")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "FORCE_CHANGE_PASSWORD");
-    let mail = wait_for_mail(&rp.app, 1).await;
-    let text = mail[0].replace("=\r\n", "");
-    let temp = text.lines().find_map(|l| l.strip_prefix("Your temporary password is: ")).unwrap().trim().to_owned();
+    let temp =
+        mail::value_after(&rp.app.mail_to("ann@acme.test", mail::TEMPORARY_PASSWORD).await, mail::TEMPORARY_PASSWORD);
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert_eq!(browser.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 401, "the old password is gone");
     let change = browser.sign_in(&form, "ann@acme.test", &temp).await;
     assert!(change.body.contains("Choose your password"), "{}", change.body);
-});
+}
+backend_test!(an_admin_reset_sends_a_new_temporary_password);
 
-backend_test!(async fn me_reads_and_updates_the_signed_in_user(backend) {
-    let rp = setup(backend, true).await;
+async fn me_reads_and_updates_the_signed_in_user(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let t = rp.tokens().await;
     let at = t["access_token"].as_str().unwrap();
     let me: Value = rp.app.get("/api/v1/me", at).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["email"], "ann@acme.test");
-    let updated: Value = rp.app.client.patch(rp.app.url("/api/v1/me")).bearer_auth(at)
-        .json(&json!({"given_name": "Ann", "user_metadata": {"publish_history": true}})).send().await.unwrap().json().await.unwrap();
+    let updated: Value = rp
+        .app
+        .client
+        .patch(rp.app.url("/api/v1/me"))
+        .bearer_auth(at)
+        .json(&json!({"given_name": "Ann", "user_metadata": {"publish_history": true}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(updated["given_name"], "Ann");
     assert_eq!(updated["user_metadata"], json!({"publish_history": true}));
     // A user cannot set their own app metadata or roles through /me.
-    let resp = rp.app.client.patch(rp.app.url("/api/v1/me")).bearer_auth(at).json(&json!({"app_metadata": {"plan": "x"}})).send().await.unwrap();
+    let resp = rp
+        .app
+        .client
+        .patch(rp.app.url("/api/v1/me"))
+        .bearer_auth(at)
+        .json(&json!({"app_metadata": {"plan": "x"}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
-    let wrong = rp.app.client.put(rp.app.url("/api/v1/me/password")).bearer_auth(at)
-        .json(&json!({"current_password": "nope", "new_password": "sturdy cobalt ladder"})).send().await.unwrap();
+    let wrong = rp
+        .app
+        .client
+        .put(rp.app.url("/api/v1/me/password"))
+        .bearer_auth(at)
+        .json(&json!({"current_password": "nope", "new_password": "sturdy cobalt ladder"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 400);
-    let ok = rp.app.client.put(rp.app.url("/api/v1/me/password")).bearer_auth(at)
-        .json(&json!({"current_password": PASSWORD, "new_password": "sturdy cobalt ladder"})).send().await.unwrap();
+    let ok = rp
+        .app
+        .client
+        .put(rp.app.url("/api/v1/me/password"))
+        .bearer_auth(at)
+        .json(&json!({"current_password": PASSWORD, "new_password": "sturdy cobalt ladder"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 204);
     // A service or test token names no user.
-    assert_eq!(rp.app.get("/api/v1/me", &rp.app.token(&rp.acme, Role::Member)).send().await.unwrap().status(), 404);
-});
+    assert_eq!(rp.app.get("/api/v1/me", &rp.app.token(&rp.tenant, Role::Member)).send().await.unwrap().status(), 404);
+}
+backend_test!(me_reads_and_updates_the_signed_in_user);
 
-backend_test!(async fn clients_are_managed_by_admins_and_secrets_shown_once(backend) {
+async fn clients_are_managed_by_admins_and_secrets_shown_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
-    let bad = app.post("/api/v1/clients", &admin, &json!({"name": "x", "redirect_uris": ["http://app.example/cb"]})).send().await.unwrap();
+    let bad = app
+        .post("/api/v1/clients", &admin, &json!({"name": "x", "redirect_uris": ["http://app.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400, "http only on loopback");
-    let resp = app.post("/api/v1/clients", &admin, &json!({"name": "Portal", "redirect_uris": ["https://portal.example/cb"]})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/clients", &admin, &json!({"name": "Portal", "redirect_uris": ["https://portal.example/cb"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     let c: Value = resp.json().await.unwrap();
     let id = c["client_id"].as_str().unwrap();
@@ -173,39 +263,73 @@ backend_test!(async fn clients_are_managed_by_admins_and_secrets_shown_once(back
     let listed: Value = app.get("/api/v1/clients", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["items"][0]["client_id"], id);
     assert!(listed["items"][0].get("client_secret").is_none());
-    let rotated: Value = app.client.post(app.url(&format!("/api/v1/clients/{id}/rotate-secret"))).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let rotated: Value = app
+        .client
+        .post(app.url(&format!("/api/v1/clients/{id}/rotate-secret")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(rotated["client_secret"], c["client_secret"]);
     // The old secret no longer authenticates; the new one does (introspection needs a confidential client).
-    let introspect = |secret: String| app.client.post(app.url("/oauth2/introspect")).basic_auth(id, Some(secret)).form(&[("token", "x")]).send();
+    let introspect = |secret: String| {
+        app.client.post(app.url("/oauth2/introspect")).basic_auth(id, Some(secret)).form(&[("token", "x")]).send()
+    };
     assert_eq!(introspect(c["client_secret"].as_str().unwrap().into()).await.unwrap().status(), 401);
     assert_eq!(introspect(rotated["client_secret"].as_str().unwrap().into()).await.unwrap().status(), 200);
     assert_eq!(app.delete(&format!("/api/v1/clients/{id}"), &admin).send().await.unwrap().status(), 204);
     assert_eq!(app.get(&format!("/api/v1/clients/{id}"), &admin).send().await.unwrap().status(), 404);
-});
+}
+backend_test!(clients_are_managed_by_admins_and_secrets_shown_once);
 
-backend_test!(async fn settings_brand_the_hosted_pages_and_set_the_default_role(backend) {
-    let rp = setup(backend, true).await;
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+async fn settings_brand_the_hosted_pages_and_set_the_default_role(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
+    let admin = rp.admin();
     let mut s: Value = rp.app.get("/api/v1/identity/settings", &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(s["default_role"], "member");
     s["accent"] = json!("red; }</style><script>");
-    assert_eq!(rp.app.client.put(rp.app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&s).send().await.unwrap().status(), 400);
+    assert_eq!(
+        rp.app
+            .client
+            .put(rp.app.url("/api/v1/identity/settings"))
+            .bearer_auth(&admin)
+            .json(&s)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
     s["accent"] = json!("#ff5500");
     s["display_name"] = json!("Acme Corp");
     s["default_role"] = json!("readonly");
-    assert_eq!(rp.app.client.put(rp.app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&s).send().await.unwrap().status(), 200);
+    assert_eq!(
+        rp.app
+            .client
+            .put(rp.app.url("/api/v1/identity/settings"))
+            .bearer_auth(&admin)
+            .json(&s)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let browser = Browser::new(&rp.app.base_url);
-    let (_, challenge) = pkce();
-    let form = browser.get(&rp.authorize_url(&[("code_challenge", &challenge), ("code_challenge_method", "S256")])).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.body.contains("--accent: #ff5500"));
     assert!(form.body.contains("Acme Corp"));
     // A user without explicit roles now gets readonly.
-    rp.app.create_user(&rp.acme, "dee@acme.test", PASSWORD, &[]).await;
+    rp.app.create_user(&rp.tenant, "dee@acme.test", PASSWORD, &[]).await;
     let done = browser.sign_in(&form, "dee@acme.test", PASSWORD).await;
     assert!(done.redirect_param("code").is_some());
-});
+}
+backend_test!(settings_brand_the_hosted_pages_and_set_the_default_role);
 
-backend_test!(async fn settings_change_in_part_with_patch(backend) {
+async fn settings_change_in_part_with_patch(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -228,4 +352,5 @@ backend_test!(async fn settings_change_in_part_with_patch(backend) {
     assert_eq!(s["access_ttl_secs"], 600);
     let member = app.token(&acme, Role::Member);
     assert_eq!(app.client.patch(&url).bearer_auth(&member).json(&json!({})).send().await.unwrap().status(), 403);
-});
+}
+backend_test!(settings_change_in_part_with_patch);

@@ -4,11 +4,11 @@
 
 use cairn_domain::Role;
 use cairn_testkit::browser::{Browser, Page, pkce};
+use cairn_testkit::rp::{PASSWORD, RelyingParty};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
 use crate::error_code;
-use crate::oidc::{PASSWORD, setup};
 
 fn set_cookies(page: &Page) -> Vec<String> {
     page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect()
@@ -20,7 +20,7 @@ fn header<'a>(resp: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 
 // --- CSV export.
 
-backend_test!(async fn csv_export_cells_never_start_a_formula(backend) {
+async fn csv_export_cells_never_start_a_formula(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token_for(&acme, Role::Admin, "+cmd|' /C calc'!A0");
@@ -44,15 +44,17 @@ backend_test!(async fn csv_export_cells_never_start_a_formula(backend) {
         assert!(!bare.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell} in {row}");
     }
     // JSON lines are not read by spreadsheets: the values stay as recorded.
-    let jsonl = app.get("/api/v1/audit/export?action=invoice.approved", &admin).send().await.unwrap().text().await.unwrap();
+    let jsonl =
+        app.get("/api/v1/audit/export?action=invoice.approved", &admin).send().await.unwrap().text().await.unwrap();
     let line: Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
     assert_eq!(line["resource"]["id"], "=HYPERLINK(\"http://evil.example\",\"open me\")");
     assert_eq!(line["user_agent"], "@SUM(1+1)");
-});
+}
+backend_test!(csv_export_cells_never_start_a_formula);
 
 // --- Headers.
 
-backend_test!(async fn every_response_is_nosniff_and_the_api_is_never_cached(backend) {
+async fn every_response_is_nosniff_and_the_api_is_never_cached(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let member = app.token(&acme, Role::Member);
@@ -72,7 +74,8 @@ backend_test!(async fn every_response_is_nosniff_and_the_api_is_never_cached(bac
         let resp = app.client.get(app.url(path)).send().await.unwrap();
         assert_eq!(header(&resp, "x-content-type-options"), Some("nosniff"), "{path}");
     }
-});
+}
+backend_test!(every_response_is_nosniff_and_the_api_is_never_cached);
 
 /// A deployment whose public URL is https: HSTS on every response, and only
 /// `__Host-`-prefixed cookies (Secure, Path=/, no Domain).
@@ -89,7 +92,7 @@ async fn https_deployments_send_hsts() {
     }
 }
 
-backend_test!(async fn framework_rejections_use_the_error_body(backend) {
+async fn framework_rejections_use_the_error_body(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -116,13 +119,23 @@ backend_test!(async fn framework_rejections_use_the_error_body(backend) {
     )
     .await;
     error_body("not JSON", 400, "VALIDATION_ERROR")(
-        c.post(app.url("/api/v1/numbers")).bearer_auth(&admin).header("content-type", "application/json")
-            .body("{").send().await.unwrap(),
+        c.post(app.url("/api/v1/numbers"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body("{")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     error_body("wrong content type", 400, "VALIDATION_ERROR")(
-        c.post(app.url("/api/v1/numbers")).bearer_auth(&admin).header("content-type", "text/plain")
-            .body("{\"value\": 1}").send().await.unwrap(),
+        c.post(app.url("/api/v1/numbers"))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body("{\"value\": 1}")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     // Forms and queries of the provider and the pages, parsed by the framework.
@@ -140,16 +153,18 @@ backend_test!(async fn framework_rejections_use_the_error_body(backend) {
     .await;
     error_body("an unknown API route", 404, "NOT_FOUND")(c.get(app.url("/api/v2/numbers")).send().await.unwrap()).await;
     // The token endpoint keeps OAuth's error format (RFC 6749 §5.2), also for a JSON body.
-    let resp = c.post(app.url("/oauth2/token")).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let resp =
+        c.post(app.url("/oauth2/token")).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request", "{body}");
     assert!(body["error_description"].is_string(), "{body}");
-});
+}
+backend_test!(framework_rejections_use_the_error_body);
 
 // --- Request ids.
 
-backend_test!(async fn unsafe_request_ids_are_replaced(backend) {
+async fn unsafe_request_ids_are_replaced(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let long = "a".repeat(65);
     for bad in ["<script>alert(1)</script>", "a\"b", "=1+2", "id with spaces", "../../etc", long.as_str()] {
@@ -161,11 +176,12 @@ backend_test!(async fn unsafe_request_ids_are_replaced(backend) {
     }
     let resp = app.client.get(app.url("/healthz")).header("x-request-id", "lb-7f.A_9-x").send().await.unwrap();
     assert_eq!(header(&resp, "x-request-id"), Some("lb-7f.A_9-x"));
-});
+}
+backend_test!(unsafe_request_ids_are_replaced);
 
 // --- Metrics.
 
-backend_test!(async fn metrics_are_served_only_on_their_own_listener(backend) {
+async fn metrics_are_served_only_on_their_own_listener(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -178,9 +194,10 @@ backend_test!(async fn metrics_are_served_only_on_their_own_listener(backend) {
         let resp = app.client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(resp.status(), 404, "{path}");
     }
-});
+}
+backend_test!(metrics_are_served_only_on_their_own_listener);
 
-backend_test!(async fn metrics_with_a_token_require_it(backend) {
+async fn metrics_with_a_token_require_it(backend: Backend) {
     const TOKEN: &str = "prometheus-scrape-token-1";
     let app = TestApp::spawn_with(backend, |c| c.metrics_token = Some(TOKEN.into())).await;
     let metrics_url = app.metrics_url.clone().unwrap();
@@ -194,12 +211,13 @@ backend_test!(async fn metrics_with_a_token_require_it(backend) {
         assert_eq!(resp.status(), 200, "{url} with the token");
         assert!(resp.text().await.unwrap().contains("cairn_http_requests_total"));
     }
-});
+}
+backend_test!(metrics_with_a_token_require_it);
 
 // --- Cookies and CSRF.
 
-backend_test!(async fn a_planted_csrf_cookie_is_refused(backend) {
-    let rp = setup(backend, true).await;
+async fn a_planted_csrf_cookie_is_refused(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let (_, challenge) = pkce();
     let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
     // The attacker's own visit gives them a valid authorization request blob.
@@ -216,7 +234,10 @@ backend_test!(async fn a_planted_csrf_cookie_is_refused(backend) {
     let victim = Browser::new(&rp.app.base_url);
     victim.set_cookie("cairn_csrf", planted);
     let forged = victim
-        .post_form("/oauth2/signin", &[("request", &request), ("csrf", planted), ("email", "ann@acme.test"), ("password", PASSWORD)])
+        .post_form(
+            "/oauth2/signin",
+            &[("request", &request), ("csrf", planted), ("email", "ann@acme.test"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(forged.status, 403, "{}", forged.body);
     assert!(victim.cookie("cairn_session").is_none(), "no session was started");
@@ -224,13 +245,22 @@ backend_test!(async fn a_planted_csrf_cookie_is_refused(backend) {
     assert_eq!(forged.status, 403);
     // The token of the attacker's own cookie does not pass with the victim's cookie either.
     let forged = victim
-        .post_form("/oauth2/signin", &[("request", &request), ("csrf", &form.input("csrf").unwrap()), ("email", "ann@acme.test"), ("password", PASSWORD)])
+        .post_form(
+            "/oauth2/signin",
+            &[
+                ("request", &request),
+                ("csrf", &form.input("csrf").unwrap()),
+                ("email", "ann@acme.test"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(forged.status, 403);
     // The page's own token, with its own cookie, signs in.
     let done = attacker.sign_in(&form, "ann@acme.test", PASSWORD).await;
     assert_eq!(done.status, 303, "{}", done.body);
-});
+}
+backend_test!(a_planted_csrf_cookie_is_refused);
 
 /// Starts the web UI's sign-in to acme as `email` in `browser`; returns the provider's
 /// redirect to the web UI's callback (not yet followed).
@@ -244,7 +274,7 @@ async fn web_sign_in_until_callback(browser: &Browser, email: &str) -> String {
     callback
 }
 
-backend_test!(async fn the_callback_needs_the_state_cookie_of_this_browser(backend) {
+async fn the_callback_needs_the_state_cookie_of_this_browser(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     app.create_user(&acme, "mallory@acme.test", PASSWORD, &[Role::Admin]).await;
@@ -269,7 +299,8 @@ backend_test!(async fn the_callback_needs_the_state_cookie_of_this_browser(backe
     let page = attacker.follow(attacker.get(&callback).await).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(attacker.cookie("cairn_web").is_some());
-});
+}
+backend_test!(the_callback_needs_the_state_cookie_of_this_browser);
 
 /// The same path on the test server, for a URL under the https public URL.
 fn local(app: &TestApp, url: &str) -> String {
@@ -322,8 +353,8 @@ async fn cookies_over_https_are_host_prefixed_and_only_those_are_read() {
 
 // --- RP-initiated logout.
 
-backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
-    let rp = setup(backend, true).await;
+async fn logout_without_a_valid_hint_asks_first(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let (verifier, challenge) = pkce();
     let params = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
@@ -337,28 +368,40 @@ backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
 
     // A link or an image on someone else's page: no hint, or a hint that does not verify.
     for hint in ["", "&id_token_hint=eyJhbGciOiJub25lIn0.e30.", "&id_token_hint=garbage"] {
-        let ask = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri={bye}&state=s{hint}", rp.client_id)).await;
+        let ask = browser
+            .get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri={bye}&state=s{hint}", rp.client_id))
+            .await;
         assert_eq!(ask.status, 200, "{hint}: {}", ask.body);
         assert!(ask.body.contains("Sign out?") && ask.body.contains("Acme app"), "{}", ask.body);
         assert!(ask.location.is_none());
         assert!(signed_in(&browser.get(&rp.authorize_url(&silent)).await), "{hint}: still signed in");
     }
     // The confirmation needs its CSRF token.
-    let ask = browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri={bye}&state=s", rp.client_id)).await;
+    let ask =
+        browser.get(&format!("/oauth2/logout?client_id={}&post_logout_redirect_uri={bye}&state=s", rp.client_id)).await;
     let field = |name: &str| ask.input(name).unwrap_or_else(|| panic!("{name} in {}", ask.body));
     let (client_id, uri, state) = (field("client_id"), field("post_logout_redirect_uri"), field("state"));
-    let forged = browser.post_form("/oauth2/logout", &[("client_id", &client_id), ("post_logout_redirect_uri", &uri)]).await;
+    let forged =
+        browser.post_form("/oauth2/logout", &[("client_id", &client_id), ("post_logout_redirect_uri", &uri)]).await;
     assert_eq!(forged.status, 403);
     assert!(signed_in(&browser.get(&rp.authorize_url(&silent)).await), "a forged confirmation signs no one out");
     let confirmed = browser
-        .post_form("/oauth2/logout", &[("csrf", &field("csrf")), ("client_id", &client_id), ("post_logout_redirect_uri", &uri), ("state", &state)])
+        .post_form(
+            "/oauth2/logout",
+            &[
+                ("csrf", &field("csrf")),
+                ("client_id", &client_id),
+                ("post_logout_redirect_uri", &uri),
+                ("state", &state),
+            ],
+        )
         .await;
     assert_eq!(confirmed.status, 303, "{}", confirmed.body);
     assert_eq!(confirmed.location.as_deref(), Some("http://127.0.0.1:9/bye?state=s"));
     assert!(!signed_in(&browser.get(&rp.authorize_url(&silent)).await), "signed out");
 
     // A valid id token of someone else (the attacker's own) is no hint for this browser's user.
-    rp.app.create_user(&rp.acme, "mallory@acme.test", PASSWORD, &[Role::Member]).await;
+    rp.app.create_user(&rp.tenant, "mallory@acme.test", PASSWORD, &[Role::Member]).await;
     let mallory = Browser::new(&rp.app.base_url);
     let form = mallory.get(&rp.authorize_url(&params)).await;
     let theirs = mallory.sign_in(&form, "mallory@acme.test", PASSWORD).await.redirect_param("code").unwrap();
@@ -369,12 +412,16 @@ backend_test!(async fn logout_without_a_valid_hint_asks_first(backend) {
     assert!(signed_in(&browser.get(&rp.authorize_url(&silent)).await), "another user's token signs no one out");
 
     // With a valid hint it signs out at once, to a URI registered for the hint's client only.
-    let evil = browser.get(&format!("/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F")).await;
+    let evil = browser
+        .get(&format!("/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"))
+        .await;
     assert_eq!(evil.status, 200);
     assert!(evil.location.is_none() && evil.body.contains("You are signed out"), "{}", evil.body);
     assert!(!signed_in(&browser.get(&rp.authorize_url(&silent)).await), "signed out");
     rp.sign_in(&browser, &params).await;
-    let out = browser.get(&format!("/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri={bye}&state=t")).await;
+    let out =
+        browser.get(&format!("/oauth2/logout?id_token_hint={id_token}&post_logout_redirect_uri={bye}&state=t")).await;
     assert_eq!(out.location.as_deref(), Some("http://127.0.0.1:9/bye?state=t"));
     assert!(!signed_in(&browser.get(&rp.authorize_url(&silent)).await), "signed out");
-});
+}
+backend_test!(logout_without_a_valid_hint_asks_first);

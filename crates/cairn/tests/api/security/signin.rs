@@ -6,41 +6,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cairn_domain::Role;
-use cairn_testkit::browser::{Browser, Page, pkce};
-use cairn_testkit::{TestApp, backend_test, eventually};
+use cairn_testkit::browser::{Browser, Page};
+use cairn_testkit::rp::{PASSWORD, RelyingParty};
+use cairn_testkit::{Backend, TestApp, backend_test, eventually, mail};
 use serde_json::Value;
 
-use crate::oidc::{PASSWORD, Rp, reset_code, setup};
-
-/// `setup`, with client addresses taken from `X-Forwarded-For` so that a test can speak
-/// from several addresses.
-async fn setup_behind_proxy(backend: cairn_testkit::Backend) -> Rp {
-    let app = TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await;
-    let acme = app.create_tenant("acme").await;
-    app.create_user(&acme, "ann@acme.test", PASSWORD, &[Role::Member]).await;
-    let new = cairn_identity::NewClient {
-        name: "Acme app".into(),
-        redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-        post_logout_uris: vec![],
-        public: true,
-        service_role: None,
-    };
-    let (client_id, secret) = app.create_client(&acme, new).await;
-    Rp { app, acme, client_id, secret }
+/// The relying party, with client addresses taken from `X-Forwarded-For` so that a test can
+/// speak from several addresses.
+async fn setup_behind_proxy(backend: cairn_testkit::Backend) -> RelyingParty {
+    RelyingParty::on(TestApp::spawn_with(backend, |c| c.trust_proxy_headers = true).await, true).await
 }
 
-/// The hosted sign-in form, as `browser` opens it.
-async fn sign_in_form(rp: &Rp, browser: &Browser) -> Page {
-    let (_, challenge) = pkce();
-    let form = browser
-        .get(&rp.authorize_url(&[
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("prompt", "login"),
-        ]))
-        .await;
-    assert_eq!(form.status, 200, "{}", form.body);
-    form
+/// The hosted sign-in form, as `browser` opens it (asking for the password even when the
+/// browser is signed in).
+async fn sign_in_form(rp: &RelyingParty, browser: &Browser) -> Page {
+    rp.sign_in_form(browser, &[("prompt", "login")]).await
 }
 
 /// Signs in with each password of `passwords` at once, all from `browser`'s form.
@@ -63,8 +43,8 @@ fn statuses(pages: &[Page], status: u16) -> usize {
     pages.iter().filter(|p| p.status == status).count()
 }
 
-async fn audit(rp: &Rp, action: &str) -> Vec<Value> {
-    let admin = rp.app.token(&rp.acme, Role::Admin);
+async fn audit(rp: &RelyingParty, action: &str) -> Vec<Value> {
+    let admin = rp.admin();
     let resp = rp.app.get(&format!("/api/v1/audit?action={action}&limit=200"), &admin).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
@@ -73,8 +53,8 @@ async fn audit(rp: &Rp, action: &str) -> Vec<Value> {
 
 /// Counts `failures` failed sign-ins for `email` as already made (the delays between them
 /// are not worth waiting out in a test), the last one now.
-async fn failures_so_far(rp: &Rp, email: &str, failures: i64) {
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+async fn failures_so_far(rp: &RelyingParty, email: &str, failures: i64) {
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     cairn_store::sqlx::query(
         "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES ($1, $2, $3, 0)",
     )
@@ -88,8 +68,8 @@ async fn failures_so_far(rp: &Rp, email: &str, failures: i64) {
 
 // --- Finding 2: throttling holds under concurrency.
 
-backend_test!(async fn thirty_parallel_wrong_passwords_get_exactly_five_password_checks(backend) {
-    let rp = setup(backend, true).await;
+async fn thirty_parallel_wrong_passwords_get_exactly_five_password_checks(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Arc::new(Browser::new(&rp.app.base_url));
     let form = sign_in_form(&rp, &browser).await;
     let checks_before = rp.app.identity.argon2.completed();
@@ -100,10 +80,11 @@ backend_test!(async fn thirty_parallel_wrong_passwords_get_exactly_five_password
     assert_eq!(statuses(&pages, 429), 25);
     assert!(pages.iter().filter(|p| p.status == 429).all(|p| p.headers.contains_key("retry-after")));
     assert_eq!(rp.app.identity.argon2.completed() - checks_before, 5, "exactly five password checks");
-});
+}
+backend_test!(thirty_parallel_wrong_passwords_get_exactly_five_password_checks);
 
-backend_test!(async fn at_the_limit_thirty_parallel_attempts_with_the_right_password_all_fail(backend) {
-    let rp = setup(backend, true).await;
+async fn at_the_limit_thirty_parallel_attempts_with_the_right_password_all_fail(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Arc::new(Browser::new(&rp.app.base_url));
     let form = sign_in_form(&rp, &browser).await;
     // Nine failures counted; the tenth, for real, pauses the account.
@@ -120,11 +101,12 @@ backend_test!(async fn at_the_limit_thirty_parallel_attempts_with_the_right_pass
     assert!(retry.iter().all(|&s| s > 800 || s == 1), "{retry:?}");
     assert!(retry.iter().any(|&s| s > 800), "{retry:?}");
     assert_eq!(rp.app.identity.argon2.completed(), checks_before, "no password was checked");
-});
+}
+backend_test!(at_the_limit_thirty_parallel_attempts_with_the_right_password_all_fail);
 
 // --- Finding 3: hashing off the async workers, shedding beyond the queue.
 
-backend_test!(async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backend) {
+async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let app = &rp.app;
     let browser = Browser::new(&app.base_url);
@@ -172,7 +154,12 @@ backend_test!(async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backe
                     .post(&url)
                     .header("cookie", format!("cairn_csrf={csrf_cookie}"))
                     .header("x-forwarded-for", format!("10.{}.{}.{}", i / 250, i % 250, n % 250))
-                    .form(&[("request", request.as_str()), ("csrf", &csrf), ("email", &email), ("password", "storm guess")])
+                    .form(&[
+                        ("request", request.as_str()),
+                        ("csrf", &csrf),
+                        ("email", &email),
+                        ("password", "storm guess"),
+                    ])
                     .send()
                     .await
                     .unwrap();
@@ -215,9 +202,10 @@ backend_test!(async fn healthz_stays_fast_while_two_hundred_sign_ins_storm(backe
     assert!(shed > 0, "the storm overflowed the hashing queue");
     assert!(checks_during > 0, "passwords were being hashed while health was probed");
     assert!(p99 < quiet + Duration::from_millis(50), "healthz p99 {p99:?} under the storm, {quiet:?} without");
-});
+}
+backend_test!(healthz_stays_fast_while_two_hundred_sign_ins_storm);
 
-backend_test!(async fn a_shed_api_call_gets_the_rate_limited_body_with_retry_after(backend) {
+async fn a_shed_api_call_gets_the_rate_limited_body_with_retry_after(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -226,17 +214,26 @@ backend_test!(async fn a_shed_api_call_gets_the_rate_limited_body_with_retry_aft
     while let Ok(a) = app.identity.argon2.admit() {
         held.push(a);
     }
-    let resp = app.post("/api/v1/users", &admin, &serde_json::json!({"email": "cy@acme.test", "roles": ["member"]})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/users", &admin, &serde_json::json!({"email": "cy@acme.test", "roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
     assert_eq!(crate::error_code(resp).await, "RATE_LIMITED");
     drop(held);
-    let resp = app.post("/api/v1/users", &admin, &serde_json::json!({"email": "cy@acme.test", "roles": ["member"]})).send().await.unwrap();
+    let resp = app
+        .post("/api/v1/users", &admin, &serde_json::json!({"email": "cy@acme.test", "roles": ["member"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201, "nothing was created by the refused call");
-});
+}
+backend_test!(a_shed_api_call_gets_the_rate_limited_body_with_retry_after);
 
-backend_test!(async fn a_shed_sign_in_gets_a_429_page_with_retry_after(backend) {
-    let rp = setup(backend, true).await;
+async fn a_shed_sign_in_gets_a_429_page_with_retry_after(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let form = sign_in_form(&rp, &browser).await;
     let held: Vec<_> = std::iter::from_fn(|| rp.app.identity.argon2.admit().ok()).collect();
@@ -248,11 +245,12 @@ backend_test!(async fn a_shed_sign_in_gets_a_429_page_with_retry_after(backend) 
     drop(held);
     // Nothing was counted against the account: the next attempt signs in.
     assert_eq!(browser.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 303);
-});
+}
+backend_test!(a_shed_sign_in_gets_a_429_page_with_retry_after);
 
 // --- Finding 4: an attacker cannot lock the owner out.
 
-backend_test!(async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(backend) {
+async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let owner = Browser::at_address(&rp.app.base_url, "192.0.2.10");
     let form = sign_in_form(&rp, &owner).await;
@@ -265,7 +263,10 @@ backend_test!(async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|c| c.starts_with("cairn_device="))
         .expect("a device cookie at sign-in");
-    assert!(cookie.contains("Path=/t/acme/") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("Path=/t/acme/") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert!(cookie.contains(&format!("Max-Age={}", 90 * 86_400)), "{cookie}");
 
     // The attacker, from another address, fails ten times and more (nine counted here, the
@@ -299,13 +300,11 @@ backend_test!(async fn an_attacker_elsewhere_cannot_lock_out_the_owners_browser(
     assert_eq!(elsewhere.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 429);
 
     // The owner is told.
-    eventually("the lockout mail", Duration::from_secs(10), || async {
-        rp.app.mail().into_iter().find(|m| m.contains("is paused") && m.contains("To: ann@acme.test"))
-    })
-    .await;
-});
+    rp.app.mail_to("ann@acme.test", "is paused").await;
+}
+backend_test!(an_attacker_elsewhere_cannot_lock_out_the_owners_browser);
 
-backend_test!(async fn a_recognised_browser_is_throttled_on_its_own(backend) {
+async fn a_recognised_browser_is_throttled_on_its_own(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let owner = Browser::at_address(&rp.app.base_url, "192.0.2.10");
     let form = sign_in_form(&rp, &owner).await;
@@ -323,9 +322,10 @@ backend_test!(async fn a_recognised_browser_is_throttled_on_its_own(backend) {
     let other = Browser::at_address(&rp.app.base_url, "192.0.2.11");
     let form = sign_in_form(&rp, &other).await;
     assert_eq!(other.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 303);
-});
+}
+backend_test!(a_recognised_browser_is_throttled_on_its_own);
 
-backend_test!(async fn one_address_is_held_by_a_higher_ceiling_across_accounts(backend) {
+async fn one_address_is_held_by_a_higher_ceiling_across_accounts(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let sprayer = Browser::at_address(&rp.app.base_url, "198.51.100.9");
     let form = sign_in_form(&rp, &sprayer).await;
@@ -337,7 +337,8 @@ backend_test!(async fn one_address_is_held_by_a_higher_ceiling_across_accounts(b
     let neighbour = Browser::at_address(&rp.app.base_url, "198.51.100.10");
     let form = sign_in_form(&rp, &neighbour).await;
     assert_eq!(neighbour.sign_in(&form, "ann@acme.test", PASSWORD).await.status, 303);
-});
+}
+backend_test!(one_address_is_held_by_a_higher_ceiling_across_accounts);
 
 // --- Finding 5: reset codes resist guessing.
 
@@ -346,6 +347,12 @@ async fn ask_for_code(browser: &Browser, email: &str) {
     assert_eq!(browser.post_form("/t/acme/forgot", &[("csrf", &csrf), ("email", email)]).await.status, 200);
 }
 
+/// The code in the newest reset mail.
+fn reset_code(app: &TestApp) -> Option<String> {
+    app.mail().iter().rev().find(|m| m.contains("password reset code")).and_then(|m| mail::reset_code(m))
+}
+
+/// Waits for a reset mail whose code is not `after`; the code.
 async fn next_code(app: &TestApp, after: Option<&str>) -> String {
     eventually("a reset code", Duration::from_secs(10), || async {
         reset_code(app).filter(|c| Some(c.as_str()) != after)
@@ -363,7 +370,7 @@ async fn try_code(browser: &Browser, email: &str, code: &str, new_password: &str
         .await
 }
 
-backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) {
+async fn reset_codes_are_long_keyed_and_limited_per_code(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let owner = Browser::at_address(&rp.app.base_url, "192.0.2.10");
     ask_for_code(&owner, "ann@acme.test").await;
@@ -371,8 +378,9 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
     assert_eq!(code.len(), 9, "eight symbols, grouped: {code}");
 
     // Stored as HMAC-SHA256 under a key derived from the master key, not as a plain digest.
-    let (_, db) = rp.app.tenant(&rp.acme).await;
-    let ann = rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
+    let ann =
+        rp.app.identity.user_by_email(&db, &cairn_identity::Email::parse("ann@acme.test").unwrap()).await.unwrap();
     let stored: String = cairn_store::sqlx::query_scalar("SELECT code_hash FROM reset_codes WHERE user_id = $1")
         .bind(&ann.id)
         .fetch_one(db.reader())
@@ -396,7 +404,7 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
         (audit(&rp, "auth.password_reset_requested").await.len() == 5).then_some(())
     })
     .await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 4, "three codes per account and address per 15 minutes");
 
     // Five wrong guesses void every live code, even for the right one after them.
@@ -419,9 +427,10 @@ backend_test!(async fn reset_codes_are_long_keyed_and_limited_per_code(backend) 
     assert_eq!(done.status, 200, "{}", done.body);
     let form = sign_in_form(&rp, &owner).await;
     assert_eq!(owner.sign_in(&form, "ann@acme.test", "quartz meadow falcon").await.status, 303);
-});
+}
+backend_test!(reset_codes_are_long_keyed_and_limited_per_code);
 
-backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners_browser(backend) {
+async fn others_using_up_the_accounts_codes_do_not_hold_the_owners_browser(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     let owner = Browser::at_address(&rp.app.base_url, "192.0.2.10");
     let form = sign_in_form(&rp, &owner).await;
@@ -443,12 +452,12 @@ backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners
         }
     };
     handled(12).await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 10, "ten codes per account per 15 minutes");
     let stranger = Browser::at_address(&rp.app.base_url, "198.51.100.99");
     ask_for_code(&stranger, "ann@acme.test").await;
     handled(13).await;
-    rp.app.settled(&rp.acme).await;
+    rp.app.settled(&rp.tenant).await;
     assert_eq!(rp.app.mail().len(), 10, "an unrecognised browser is held by the cap");
     // The owner's browser is not.
     let last = reset_code(&rp.app);
@@ -456,12 +465,13 @@ backend_test!(async fn others_using_up_the_accounts_codes_do_not_hold_the_owners
     let fresh = next_code(&rp.app, last.as_deref()).await;
     let done = try_code(&owner, "ann@acme.test", &fresh, "quartz meadow falcon").await;
     assert_eq!(done.status, 200, "{}", done.body);
-});
+}
+backend_test!(others_using_up_the_accounts_codes_do_not_hold_the_owners_browser);
 
-backend_test!(async fn reset_code_guesses_are_limited_per_address_across_accounts(backend) {
+async fn reset_code_guesses_are_limited_per_address_across_accounts(backend: Backend) {
     let rp = setup_behind_proxy(backend).await;
     for i in 0..10 {
-        rp.app.create_user(&rp.acme, &format!("u{i}@acme.test"), PASSWORD, &[Role::Member]).await;
+        rp.app.create_user(&rp.tenant, &format!("u{i}@acme.test"), PASSWORD, &[Role::Member]).await;
     }
     let guesser = Browser::at_address(&rp.app.base_url, "198.51.100.77");
     for i in 0..10 {
@@ -476,10 +486,11 @@ backend_test!(async fn reset_code_guesses_are_limited_per_address_across_account
     ask_for_code(&owner, "ann@acme.test").await;
     let code = next_code(&rp.app, None).await;
     assert_eq!(try_code(&owner, "ann@acme.test", &code, "quartz meadow falcon").await.status, 200);
-});
+}
+backend_test!(reset_code_guesses_are_limited_per_address_across_accounts);
 
-backend_test!(async fn a_reset_for_an_unknown_email_does_the_same_work(backend) {
-    let rp = setup(backend, true).await;
+async fn a_reset_for_an_unknown_email_does_the_same_work(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let before = rp.app.identity.argon2.completed();
     assert_eq!(try_code(&browser, "nobody@acme.test", "ABCD-EFGH", "quartz meadow falcon").await.status, 400);
@@ -492,12 +503,13 @@ backend_test!(async fn a_reset_for_an_unknown_email_does_the_same_work(backend) 
     assert_eq!(failed.len(), 2, "both recorded, the same way: {failed:?}");
     assert_eq!(failed[0]["details"]["attempted"]["email"], "ann@acme.test");
     assert_eq!(failed[1]["details"]["attempted"]["email"], "nobody@acme.test");
-});
+}
+backend_test!(a_reset_for_an_unknown_email_does_the_same_work);
 
 // --- Finding 7: failed sign-ins cannot flood the audit trail.
 
-backend_test!(async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_address_a_minute(backend) {
-    let rp = setup(backend, true).await;
+async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_address_a_minute(backend: Backend) {
+    let rp = RelyingParty::spawn(backend, true).await;
     let browser = Browser::new(&rp.app.base_url);
     let form = sign_in_form(&rp, &browser).await;
     // Start early in a minute, so that the flood below falls in one.
@@ -513,7 +525,7 @@ backend_test!(async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_a
     assert_eq!(entries.len(), 10, "{entries:?}");
     assert_eq!(entries[0]["details"]["further_failures_this_minute"], "counted, not recorded");
     // The pair's first entry of a later minute says how many went unrecorded.
-    let (_, db) = rp.app.tenant(&rp.acme).await;
+    let (_, db) = rp.app.tenant(&rp.tenant).await;
     cairn_store::sqlx::query("UPDATE audit_caps SET minute = minute - 1").execute(db.writer()).await.unwrap();
     browser.sign_in(&form, "ghost@acme.test", "one more").await;
     let entries = audit(&rp, "auth.login_failed").await;
@@ -522,4 +534,5 @@ backend_test!(async fn failed_sign_ins_are_audited_at_most_ten_per_account_and_a
     // Another account from the same address has its own allowance.
     browser.sign_in(&form, "ann@acme.test", "wrong").await;
     assert_eq!(audit(&rp, "auth.login_failed").await.len(), 12);
-});
+}
+backend_test!(failed_sign_ins_are_audited_at_most_ten_per_account_and_address_a_minute);

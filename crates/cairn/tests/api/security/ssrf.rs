@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use cairn_audit::{Actor, RequestMeta};
 use cairn_domain::Role;
-use cairn_identity::NewClient;
 use cairn_identity::sso::NewConnection;
 use cairn_outbound::{Outbound, Policy};
 use cairn_testkit::browser::Browser;
 use cairn_testkit::receiver::Receiver;
+use cairn_testkit::rp::RelyingParty;
 use cairn_testkit::{Backend, TestApp, TestTenant, backend_test, eventually};
 use serde_json::{Value, json};
 
@@ -67,14 +67,18 @@ async fn counting_listener() -> (String, Arc<AtomicUsize>) {
     (format!("https://{addr}"), seen)
 }
 
-backend_test!(async fn webhook_receivers_inside_the_network_are_refused(backend) {
+async fn webhook_receivers_inside_the_network_are_refused(backend: Backend) {
     let app = strict(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     let plain_http = "http://hooks.example.com";
     for base in INSIDE.iter().chain([&plain_http]) {
         let url = format!("{base}/hook");
-        let resp = app.post("/api/v1/webhooks", &admin, &json!({"url": url, "events": ["records_created"]})).send().await.unwrap();
+        let resp = app
+            .post("/api/v1/webhooks", &admin, &json!({"url": url, "events": ["records_created"]}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400, "{url}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "VALIDATION_ERROR", "{url}");
@@ -84,17 +88,28 @@ backend_test!(async fn webhook_receivers_inside_the_network_are_refused(backend)
     assert_eq!(list["items"], json!([]), "nothing was stored");
 
     // A public receiver is accepted, and cannot be moved inside afterwards.
-    let created = app.post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": ["records_created"]})).send().await.unwrap();
+    let created = app
+        .post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": ["records_created"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let id = created.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let moved = app.client.patch(app.url(&format!("/api/v1/webhooks/{id}"))).bearer_auth(&admin)
-        .json(&json!({"url": "https://[::ffff:0:a9fe:a9fe]/latest/meta-data"})).send().await.unwrap();
+    let moved = app
+        .client
+        .patch(app.url(&format!("/api/v1/webhooks/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"url": "https://[::ffff:0:a9fe:a9fe]/latest/meta-data"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(moved.status(), 400);
     let hook: Value = app.get(&format!("/api/v1/webhooks/{id}"), &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(hook["url"], "https://hooks.example.com/x");
-});
+}
+backend_test!(webhook_receivers_inside_the_network_are_refused);
 
-backend_test!(async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(backend) {
+async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(backend: Backend) {
     let app = strict(backend).await;
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
@@ -106,14 +121,22 @@ backend_test!(async fn a_webhook_stored_before_the_guard_reaches_nothing_inside(
     let error = dead[0]["last_error"].as_str().unwrap();
     assert!(error.contains("outbound_allow_http") || error.contains("outbound_allow_private"), "{error}");
     assert_eq!(receiver.started(), 0, "no request reached the receiver");
-    let log: Value = app.get(&format!("/api/v1/webhooks/{}/deliveries", hook.id), &admin).send().await.unwrap().json().await.unwrap();
+    let log: Value = app
+        .get(&format!("/api/v1/webhooks/{}/deliveries", hook.id), &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(log["items"].as_array().unwrap().len(), 1, "the refusal is in the delivery log: {log}");
     assert!(log["items"][0]["error"].as_str().unwrap().contains("outbound_allow"), "{log}");
-});
+}
+backend_test!(a_webhook_stored_before_the_guard_reaches_nothing_inside);
 
 // A name that resolves inside the network is refused when the connection is made, and the
 // delivery ends at once: no retry would change it.
-backend_test!(async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once(backend) {
+async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.outbound = Policy { allow_private: false, allow_http: true }).await;
     let acme = app.create_tenant("acme").await;
     let receiver = Receiver::start().await;
@@ -125,7 +148,8 @@ backend_test!(async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at
     assert_eq!(dead[0]["attempts"], 1, "not retried");
     assert!(dead[0]["last_error"].as_str().unwrap().contains("resolves to no allowed address"), "{dead:?}");
     assert_eq!(receiver.started(), 0);
-});
+}
+backend_test!(a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once);
 
 /// A webhook for `records_created` at `url`, stored without the URL check (as one
 /// registered before the operator's policy changed).
@@ -142,8 +166,7 @@ async fn stored_webhook(app: &TestApp, tenant: &TestTenant, url: &str) -> cairn_
 
 /// Creates a record, and waits for its delivery to end as a dead letter; the dead letters.
 async fn first_dead_letter(app: &TestApp, tenant: &TestTenant) -> Vec<Value> {
-    let member = app.token(tenant, Role::Member);
-    assert_eq!(app.post("/api/v1/records", &member, &json!({"title": "t"})).send().await.unwrap().status(), 201);
+    app.create_record(&app.token(tenant, Role::Member), "t").await;
     let admin = app.token(tenant, Role::Admin);
     eventually("the delivery to end as a dead letter", Duration::from_secs(20), || async {
         let list: Value = app.get("/api/v1/events/dead", &admin).send().await.unwrap().json().await.unwrap();
@@ -167,15 +190,23 @@ fn own_loopback_name() -> String {
         .expect("/etc/hosts names this machine on loopback")
 }
 
-backend_test!(async fn sso_issuers_inside_the_network_are_refused(backend) {
+async fn sso_issuers_inside_the_network_are_refused(backend: Backend) {
     let app = strict(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     let plain_http = "http://idp.example.com";
     for issuer in INSIDE.iter().chain([&plain_http]) {
-        let resp = app.post("/api/v1/sso-connections", &admin, &json!({
-            "name": "Evil", "issuer": issuer, "client_id": "cairn", "client_secret": "s3cret-s3cret",
-        })).send().await.unwrap();
+        let resp = app
+            .post(
+                "/api/v1/sso-connections",
+                &admin,
+                &json!({
+                    "name": "Evil", "issuer": issuer, "client_id": "cairn", "client_secret": "s3cret-s3cret",
+                }),
+            )
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400, "{issuer}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["field"], "issuer", "{issuer}: {body}");
@@ -186,31 +217,31 @@ backend_test!(async fn sso_issuers_inside_the_network_are_refused(backend) {
         "name": "Acme IdP", "issuer": "https://idp.example.com/realms/acme", "client_id": "cairn", "client_secret": "s3cret-s3cret",
     })).send().await.unwrap();
     assert_eq!(resp.status(), 201, "a public https issuer is accepted");
-});
+}
+backend_test!(sso_issuers_inside_the_network_are_refused);
 
-backend_test!(async fn an_anonymous_visitor_cannot_make_cairn_fetch_an_issuer_inside(backend) {
-    let app = strict(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let redirect = "http://127.0.0.1:9/cb";
-    let (client_id, _) = app
-        .create_client(&acme, NewClient { name: "App".into(), redirect_uris: vec![redirect.into()], public: true, ..Default::default() })
-        .await;
+async fn an_anonymous_visitor_cannot_make_cairn_fetch_an_issuer_inside(backend: Backend) {
+    let rp = RelyingParty::on(strict(backend).await, true).await;
+    let app = &rp.app;
     // A connection whose issuer is inside, stored as if before the guard (its discovery
     // document would name the token endpoint that receives the client secret).
     let (issuer, connections) = counting_listener().await;
     let mut lenient = (*app.identity).clone();
     lenient.outbound = Outbound::new(Policy { allow_private: true, allow_http: true });
-    let (_, db) = app.tenant(&acme).await;
-    let new = NewConnection { name: "Inside".into(), issuer, client_id: "cairn".into(), client_secret: "the-client-secret".into() };
-    lenient.create_connection(&db, new, &Actor { id: "admin".into(), email: None }, &RequestMeta::default()).await.unwrap();
+    let (_, db) = app.tenant(&rp.tenant).await;
+    let new = NewConnection {
+        name: "Inside".into(),
+        issuer,
+        client_id: "cairn".into(),
+        client_secret: "the-client-secret".into(),
+    };
+    lenient
+        .create_connection(&db, new, &Actor { id: "admin".into(), email: None }, &RequestMeta::default())
+        .await
+        .unwrap();
 
     let browser = Browser::new(&app.base_url);
-    let authorize = format!(
-        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>(),
-        cairn_testkit::browser::pkce().1,
-    );
-    let form = browser.get(&authorize).await;
+    let form = rp.sign_in_form(&browser, &[]).await;
     assert!(form.body.contains("Continue with Inside"), "{}", form.body);
     let start = format!(
         "/oauth2/sso?request={}&connection={}",
@@ -221,4 +252,5 @@ backend_test!(async fn an_anonymous_visitor_cannot_make_cairn_fetch_an_issuer_in
     assert_eq!(page.status, 502, "{}", page.body);
     assert!(page.location.is_none(), "no redirect to anything the issuer named");
     assert_eq!(connections.load(Ordering::SeqCst), 0, "Cairn never connected to the issuer");
-});
+}
+backend_test!(an_anonymous_visitor_cannot_make_cairn_fetch_an_issuer_inside);
