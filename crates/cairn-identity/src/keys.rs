@@ -46,7 +46,7 @@ impl SigningKeys {
         let generated = generate_rsa_key()?;
         // Two replicas starting together both try generation 1; one row wins.
         let sealed = store.master_key().seal(generated.pem.as_bytes(), &aad(&generated.kid));
-        crate::store::insert_first_signing_key(
+        crate::store::keys::insert_first_signing_key(
             store.control(),
             &generated.kid,
             &sealed,
@@ -61,7 +61,7 @@ impl SigningKeys {
     }
 
     async fn load(store: &Store) -> Result<Option<SigningKeys>, IdentityError> {
-        let rows = crate::store::signing_keys(store.control()).await?;
+        let rows = crate::store::keys::signing_keys(store.control()).await?;
         let Some(newest) = rows.first() else { return Ok(None) };
         let signing_kid = newest.kid.clone();
         let pem = store.master_key().open(&newest.sealed_private_key, &aad(&signing_kid)).map_err(|e| {

@@ -15,24 +15,52 @@ pub mod mail;
 pub mod model;
 pub mod password;
 pub mod provider;
+pub mod reset;
 pub mod revocation;
-pub mod service;
+pub mod signin;
 pub mod sso;
 mod store;
-mod throttle;
 mod tokens;
+pub mod users;
 
 pub use clients::NewClient;
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use password::Argon2Pool;
 pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
+pub use reset::ResetOutcome;
 pub use revocation::{CurrentSession, Revocations};
-pub use service::{Identity, Invitation, NewUser, ResetOutcome, SignIn, UserPatch};
+pub use signin::SignIn;
 pub use tokens::{API_AUDIENCE, AccessGrant, IdTokenHint, TokenError, Tokens, UserGrant};
+pub use users::{Invitation, NewUser, UserPatch};
 
+use std::sync::Arc;
+
+use cairn_audit::{Action, Actor, NewEntry, Outcome, RequestMeta};
 use cairn_domain::ValidationError;
-use cairn_store::Migration;
+use cairn_mail::Mailer;
+use cairn_store::{Migration, Store};
+
+/// The identity service, one facade over every feature: its methods are defined in each
+/// feature's `service.rs`. It holds the store, the token issuer, the mailer and the public
+/// URL links in mail point to.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    pub mailer: Mailer,
+    pub public_url: String,
+    /// The guarded client for upstream identity providers (SSO): every discovery, key,
+    /// token and userinfo request goes through it.
+    pub outbound: cairn_outbound::Outbound,
+    /// Where every password hash and verification runs.
+    pub argon2: Argon2Pool,
+}
+
+/// An audit entry of `action` by `actor`, for the change's transaction.
+pub(crate) fn audit_entry(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
+    NewEntry::new(actor.clone(), Action::fixed(action), outcome, meta.clone())
+}
 
 pub fn control_migrations() -> Vec<Migration> {
     vec![Migration {

@@ -10,33 +10,25 @@
 //! key in the event's payload, bound to the user, so the outbox holds no secret in the
 //! clear. `internal.*` events are never listed, streamed or offered to webhooks.
 //!
-//! Forgot-password requests go the same way one step earlier: the request writes one
-//! `internal.password_reset_requested` event, the same work whether or not the email has
-//! an account, and the `password_reset` consumer looks the account up, applies the caps,
-//! stores a code and queues its mail.
+//! Forgot-password requests go the same way one step earlier ([`crate::reset`]).
 
 use std::sync::Arc;
 
-use cairn_audit::{Actor, RequestMeta};
+use cairn_audit::Actor;
 use cairn_domain::TenantId;
 use cairn_events::{Failure, Handler, HandlerFuture, Job, NewEvent};
 use cairn_mail::templates;
 use cairn_store::sqlx::AnyConnection;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::model::Email;
-use crate::service::TEMPORARY_PASSWORD_DAYS;
-use crate::throttle::{self, MAX_BLOCK_MS};
+use crate::signin::throttle::{self, MAX_BLOCK_MS};
+use crate::users::TEMPORARY_PASSWORD_DAYS;
 use crate::{Identity, IdentityError, UserStatus};
 
 /// The event type of an account mail.
 pub const ACCOUNT_MAIL: &str = "internal.account_mail";
 /// The consumer that sends account mail.
 pub const MAIL_CONSUMER: &str = "account_mail";
-/// The event type of a forgot-password request.
-pub const RESET_REQUESTED: &str = "internal.password_reset_requested";
-/// The consumer that answers forgot-password requests.
-pub const RESET_CONSUMER: &str = "password_reset";
 
 /// Which mail, with the secret it carries.
 #[derive(Debug, Clone)]
@@ -69,9 +61,8 @@ fn mail_aad(kind: &str, user_id: &str) -> String {
     format!("account-mail:{kind}:{user_id}")
 }
 
-const RESET_AAD: &str = "password-reset-request";
-
-fn system() -> Actor {
+/// Cairn itself, the actor of the events it writes for its own work.
+pub(crate) fn system() -> Actor {
     Actor { id: "cairn".into(), email: None }
 }
 
@@ -99,38 +90,6 @@ impl Identity {
     /// Tells the event workers that `tenant` has new events.
     pub(crate) async fn wake(&self, tenant: TenantId) {
         self.tokens.revocations().bus().committed(tenant).await;
-    }
-
-    /// Forgot password, step one. Writes the request and answers: one insert, the same for
-    /// any email, known or not (nothing here tells them apart); the `password_reset`
-    /// consumer does the rest. `devices` are the browser's device cookies: a browser
-    /// recognised for the account is the owner's, and is not held by the per-account cap on
-    /// codes that others' requests can use up.
-    pub async fn request_reset(
-        &self,
-        tenant: TenantId,
-        db: &cairn_store::Db,
-        email: &str,
-        devices: Vec<String>,
-        meta: &RequestMeta,
-    ) -> Result<(), IdentityError> {
-        // Device cookies travel as the digests they are stored as, never as the cookies.
-        let request = json!({
-            "email": email, "device_digests": crate::service::device_digests(&devices),
-            "ip": meta.ip, "user_agent": meta.user_agent, "request_id": meta.request_id,
-        });
-        let sealed = self.store.master_key().seal(request.to_string().as_bytes(), RESET_AAD);
-        let event = NewEvent {
-            kind: RESET_REQUESTED,
-            resource_type: "user",
-            resource_id: String::new(),
-            payload: json!({ "sealed": sealed }),
-        };
-        let mut tx = db.begin().await?;
-        cairn_events::emit(&mut tx, tenant, &system(), event).await?;
-        tx.commit().await?;
-        self.wake(tenant).await;
-        Ok(())
     }
 
     /// The mail an `internal.account_mail` event asks for, ready to send; `None` when there
@@ -180,28 +139,6 @@ impl Identity {
         message.message_id = Some(format!("<{}@{}>", job.event.id, host_of(&self.public_url)));
         Ok(Some(message))
     }
-
-    async fn answer_reset_request(&self, job: &Job) -> Result<(), Failure> {
-        let sealed = job.event.payload["sealed"].as_str().unwrap_or_default();
-        let request: Value = self
-            .store
-            .master_key()
-            .open(sealed, RESET_AAD)
-            .ok()
-            .and_then(|plain| serde_json::from_slice(&plain).ok())
-            .ok_or_else(|| Failure::Permanent("the reset request cannot be opened with this master key".into()))?;
-        // An address that is no email has no account: nothing to do, as for an unknown one.
-        let Some(email) = request["email"].as_str().and_then(|e| Email::parse(e).ok()) else { return Ok(()) };
-        let devices: Vec<String> = request["device_digests"]
-            .as_array()
-            .map(|d| d.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let text = |k: &str| request[k].as_str().map(str::to_owned);
-        let meta = RequestMeta { ip: text("ip"), user_agent: text("user_agent"), request_id: text("request_id") };
-        self.send_reset_code(&job.tenant, &job.db, &email, &devices, &meta)
-            .await
-            .map_err(|e| Failure::Retry(e.to_string()))
-    }
 }
 
 fn host_of(url: &str) -> String {
@@ -220,17 +157,5 @@ impl Handler for AccountMailer {
             let Some(message) = self.identity.account_message(job).await? else { return Ok(()) };
             self.identity.mailer.send(&message).await.map_err(|e| Failure::Retry(e.to_string()))
         })
-    }
-}
-
-/// The `password_reset` consumer.
-#[derive(Debug, Clone)]
-pub struct ResetRequests {
-    pub identity: Arc<Identity>,
-}
-
-impl Handler for ResetRequests {
-    fn handle<'a>(&'a self, job: &'a Job) -> HandlerFuture<'a> {
-        Box::pin(self.identity.answer_reset_request(job))
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use cairn_audit::Actor;
 use cairn_domain::{Role, TenantId, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -113,6 +114,11 @@ impl User {
     /// The roles tokens carry: the explicit ones, or the tenant's default role.
     pub fn effective_roles(&self, settings: &Settings) -> Vec<Role> {
         if self.roles.is_empty() { vec![settings.default_role] } else { self.roles.clone() }
+    }
+
+    /// The user as the actor of an audit entry.
+    pub(crate) fn actor(&self) -> Actor {
+        Actor { id: self.id.clone(), email: Some(self.email.to_string()) }
     }
 
     pub fn display_name(&self) -> String {

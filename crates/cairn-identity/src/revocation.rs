@@ -167,7 +167,8 @@ impl Revocations {
             Err(e) => return Err(unavailable(&e)),
         };
         let mut conn = db.reader().acquire().await.map_err(|e| unavailable(&e))?;
-        let rows = store::token_epochs(&mut conn, now_ms() - HORIZON_MS).await.map_err(|e| unavailable(&e))?;
+        let rows =
+            store::revocation::token_epochs(&mut conn, now_ms() - HORIZON_MS).await.map_err(|e| unavailable(&e))?;
         Ok(rows.into_iter().map(|(user, not_before, kept_family)| (user, Epoch { not_before, kept_family })).collect())
     }
 

@@ -50,7 +50,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
 /// Every consumer of events: publish notifications (fan-out, then one mail per
 /// subscriber) and webhooks.
 pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
-    use cairn_identity::mail;
+    use cairn_identity::{mail, reset};
     use cairn_records::notify;
     let key = identity.store.master_key().clone();
     let outbound = identity.outbound.clone();
@@ -66,7 +66,7 @@ pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
             &[mail::ACCOUNT_MAIL],
             Arc::new(mail::AccountMailer { identity: identity.clone() }),
         )
-        .subscribe(mail::RESET_CONSUMER, &[mail::RESET_REQUESTED], Arc::new(mail::ResetRequests { identity }))
+        .subscribe(reset::RESET_CONSUMER, &[reset::RESET_REQUESTED], Arc::new(reset::ResetRequests { identity }))
         .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, outbound)))
 }
 

@@ -137,7 +137,7 @@ async fn tenant_sign_in(
 /// The device cookie for `tenant`'s paths.
 fn device_cookie(state: &AppState, tenant: &Tenant, token: &str) -> header::HeaderValue {
     let path = format!("/t/{}/", tenant.slug);
-    let max_age = cairn_identity::service::DEVICE_DAYS * 86_400;
+    let max_age = cairn_identity::signin::DEVICE_DAYS * 86_400;
     html::set_cookie_at(state, DEVICE_COOKIE, token, &path, Some(max_age))
 }
 

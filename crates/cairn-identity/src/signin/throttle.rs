@@ -9,8 +9,8 @@
 
 use cairn_store::sqlx::{self, AnyConnection};
 
+use super::store::{self, Curve, Reservation};
 use crate::model::Email;
-use crate::store::{self, Curve, Reservation};
 
 /// Longest pause; also how long attempts are remembered after the last one let through.
 pub const MAX_BLOCK_MS: i64 = 15 * 60 * 1000;
@@ -92,6 +92,23 @@ pub async fn reserve(conn: &mut AnyConnection, key: &str, curve: Curve, now: i64
     } else {
         Verdict::Wait { retry_after_secs: retry_secs(blocked_until, now) }
     })
+}
+
+/// Gives back one reserved attempt on `key` (a success that should not count against a
+/// shared ceiling, or an attempt another key refused).
+pub async fn refund(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    store::refund_attempt(conn, key).await
+}
+
+/// Forgets `key`'s attempts and block.
+pub async fn clear(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+    store::clear_throttle(conn, key).await
+}
+
+/// Counts one event on `key` (a reset code sent) and returns the count in its window of
+/// [`MAX_BLOCK_MS`]: a cap, not a delay curve.
+pub async fn count(conn: &mut AnyConnection, key: &str, now: i64) -> Result<i64, sqlx::Error> {
+    store::bump_throttle(conn, key, now, MAX_BLOCK_MS).await
 }
 
 fn retry_secs(blocked_until: i64, now: i64) -> i64 {

@@ -1,222 +1,23 @@
-//! The OpenID Connect provider's logic: clients, the authorization request, the
-//! provider's browser sessions, codes, the token endpoint's grants, revocation,
-//! introspection and userinfo. The web layer maps these onto HTTP.
+//! The provider's use cases on [`Identity`]; their SQL is in [`super::store`].
 
 use std::time::Duration;
 
-use base64::Engine;
-use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_audit::{Actor, AuditService, Outcome, RequestMeta};
 use cairn_domain::{TenantId, now_ms};
 use cairn_store::sqlx::AnyConnection;
 use cairn_store::{Db, StoreError, Tenant};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::{
+    ACCOUNT_CHANGED, AuthRequest, AuthorizeError, AuthorizeParams, CODE_TTL_MS, ClientCtx, Grant, OAuthError, SCOPES,
+    TokenSet, pkce_challenge, redirect, scope_has, store, valid_pkce_value, web_client,
+};
 use crate::model::{Client, Settings, User, UserStatus, digest, handle_tenant, new_handle, web_client_id};
-use crate::{Identity, IdentityError, UserGrant, store};
-
-/// Scopes the provider knows; others in a request are ignored.
-pub const SCOPES: [&str; 3] = ["openid", "profile", "email"];
-const CODE_TTL_MS: i64 = 60_000;
-/// Why a sign-in that raced a change of the account's password or status ends without a grant.
-pub const ACCOUNT_CHANGED: &str = "The account changed while you were signing in. Sign in again.";
-/// How long a sign-in form stays valid after the authorization request.
-pub const AUTH_REQUEST_TTL_MS: i64 = 30 * 60_000;
-
-/// An OAuth error with its RFC 6749 code.
-#[derive(Debug, thiserror::Error)]
-pub enum OAuthError {
-    #[error("invalid_request: {0}")]
-    InvalidRequest(String),
-    #[error("invalid_client: {0}")]
-    InvalidClient(String),
-    #[error("invalid_grant: {0}")]
-    InvalidGrant(String),
-    #[error("unauthorized_client: {0}")]
-    UnauthorizedClient(String),
-    #[error("unsupported_grant_type: {0}")]
-    UnsupportedGrantType(String),
-    #[error("invalid_scope: {0}")]
-    InvalidScope(String),
-    #[error("invalid_token: {0}")]
-    InvalidToken(String),
-    #[error(transparent)]
-    Internal(#[from] IdentityError),
-}
-
-impl OAuthError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            OAuthError::InvalidRequest(_) => "invalid_request",
-            OAuthError::InvalidClient(_) => "invalid_client",
-            OAuthError::InvalidGrant(_) => "invalid_grant",
-            OAuthError::UnauthorizedClient(_) => "unauthorized_client",
-            OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
-            OAuthError::InvalidScope(_) => "invalid_scope",
-            OAuthError::InvalidToken(_) => "invalid_token",
-            OAuthError::Internal(_) => "server_error",
-        }
-    }
-
-    pub fn description(&self) -> String {
-        match self {
-            OAuthError::InvalidRequest(m)
-            | OAuthError::InvalidClient(m)
-            | OAuthError::InvalidGrant(m)
-            | OAuthError::UnauthorizedClient(m)
-            | OAuthError::UnsupportedGrantType(m)
-            | OAuthError::InvalidScope(m)
-            | OAuthError::InvalidToken(m) => m.clone(),
-            OAuthError::Internal(_) => "internal error".into(),
-        }
-    }
-}
-
-impl From<cairn_store::sqlx::Error> for OAuthError {
-    fn from(e: cairn_store::sqlx::Error) -> Self {
-        OAuthError::Internal(e.into())
-    }
-}
-
-impl From<cairn_audit::AuditError> for OAuthError {
-    fn from(e: cairn_audit::AuditError) -> Self {
-        OAuthError::Internal(e.into())
-    }
-}
-
-impl From<crate::TokenError> for OAuthError {
-    fn from(e: crate::TokenError) -> Self {
-        OAuthError::Internal(e.into())
-    }
-}
-
-/// The query of `GET /oauth2/authorize`, as received.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct AuthorizeParams {
-    pub response_type: Option<String>,
-    pub client_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub scope: Option<String>,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub code_challenge_method: Option<String>,
-    pub prompt: Option<String>,
-    pub login_hint: Option<String>,
-    pub response_mode: Option<String>,
-}
-
-/// A validated authorization request: what the sign-in form carries (sealed) until the
-/// user has signed in.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AuthRequest {
-    pub tenant: TenantId,
-    pub client_id: String,
-    pub redirect_uri: String,
-    pub scope: String,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
-    pub code_challenge: Option<String>,
-    pub login_hint: Option<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub created_at: i64,
-}
-
-/// Why an authorization request failed: either the client and redirect URI cannot be
-/// trusted (show a page, never redirect), or the error goes back to the client.
-#[derive(Debug)]
-pub enum AuthorizeError {
-    Page(String),
-    Redirect(String),
-    Internal(IdentityError),
-}
-
-impl From<IdentityError> for AuthorizeError {
-    fn from(e: IdentityError) -> Self {
-        AuthorizeError::Internal(e)
-    }
-}
-
-/// Tokens from the token endpoint.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenSet {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-}
-
-/// A token endpoint request, by grant.
-#[derive(Debug, Clone)]
-pub enum Grant {
-    AuthorizationCode { code: String, redirect_uri: Option<String>, code_verifier: Option<String> },
-    RefreshToken { refresh_token: String, scope: Option<String> },
-    ClientCredentials { scope: Option<String> },
-}
-
-/// A client with its tenant and database.
-#[derive(Debug, Clone)]
-pub struct ClientCtx {
-    pub tenant: Tenant,
-    pub db: Db,
-    pub client: Client,
-}
-
-/// The built-in client of the web UI: public, PKCE, redirecting to `/auth/callback`.
-pub fn web_client(public_url: &str, tenant: TenantId) -> Client {
-    Client {
-        client_id: web_client_id(tenant),
-        name: "Cairn web UI".into(),
-        secret_hash: None,
-        public: true,
-        service_role: None,
-        redirect_uris: vec![format!("{public_url}/auth/callback")],
-        post_logout_uris: vec![format!("{public_url}/")],
-        created_at: 0,
-    }
-}
-
-/// `base64url(SHA-256(verifier))`, the S256 challenge of a PKCE verifier.
-pub fn pkce_challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-fn valid_pkce_value(v: &str) -> bool {
-    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-}
-
-fn redirect(base: &str, params: &[(&str, &str)]) -> String {
-    let mut u = url::Url::parse(base).expect("registered redirect URIs are absolute URLs");
-    if !params.is_empty() {
-        let mut q = u.query_pairs_mut();
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
-    }
-    u.to_string()
-}
-
-fn scope_has(scope: &str, s: &str) -> bool {
-    scope.split(' ').any(|x| x == s)
-}
-
-fn audit(actor: Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta) -> NewEntry {
-    NewEntry::new(actor, Action::fixed(action), outcome, meta.clone())
-}
+use crate::{Identity, IdentityError, UserGrant, audit_entry, users};
 
 fn client_actor(c: &Client) -> Actor {
     Actor { id: format!("client:{}", c.client_id), email: None }
-}
-
-fn user_actor(u: &User) -> Actor {
-    Actor { id: u.id.clone(), email: Some(u.email.to_string()) }
 }
 
 impl Identity {
@@ -231,7 +32,7 @@ impl Identity {
         let client = if client_id == web_client_id(tenant_id) {
             Some(web_client(&self.public_url, tenant_id))
         } else {
-            store::client_by_id(&mut *db.reader().acquire().await?, client_id).await?
+            crate::clients::store::client_by_id(&mut *db.reader().acquire().await?, client_id).await?
         };
         Ok(client.map(|client| ClientCtx { tenant, db, client }))
     }
@@ -374,7 +175,7 @@ impl Identity {
             family_id: None,
         };
         let mut tx = db.begin().await?;
-        if !store::user_unchanged(&mut tx, user).await? {
+        if !users::store::user_unchanged(&mut tx, user).await? {
             return Err(IdentityError::Conflict(ACCOUNT_CHANGED.into()));
         }
         store::insert_code(&mut tx, &digest(&code), &row).await?;
@@ -396,7 +197,7 @@ impl Identity {
         let now = now_ms();
         let expires = now + i64::from(settings.session_ttl_secs) * 1000;
         let mut tx = db.begin().await?;
-        if !store::user_unchanged(&mut tx, user).await? {
+        if !users::store::user_unchanged(&mut tx, user).await? {
             return Err(IdentityError::Conflict(ACCOUNT_CHANGED.into()));
         }
         store::insert_session(&mut tx, &digest(&handle), &user.id, now, expires).await?;
@@ -419,7 +220,7 @@ impl Identity {
         if s.revoked || s.expires_at <= now_ms() {
             return Ok(None);
         }
-        let user = store::user_by_id(&mut conn, &s.user_id).await?;
+        let user = users::store::user_by_id(&mut conn, &s.user_id).await?;
         Ok(user.filter(|u| u.status == UserStatus::Active).map(|u| (u, s.auth_time)))
     }
 
@@ -434,7 +235,7 @@ impl Identity {
         if row.used_at.is_some() || row.expires_at <= now || family.revoked || family.expires_at <= now {
             return Ok(false);
         }
-        let user = store::user_by_id(&mut conn, &family.user_id).await?;
+        let user = users::store::user_by_id(&mut conn, &family.user_id).await?;
         Ok(user.is_some_and(|u| u.status == UserStatus::Active))
     }
 
@@ -444,8 +245,8 @@ impl Identity {
         let Some((_, db)) = self.tenant(tenant).await? else { return Ok(()) };
         let mut tx = db.begin().await?;
         let Some(user_id) = store::revoke_session(&mut tx, &digest(handle), now_ms()).await? else { return Ok(()) };
-        let email = store::user_by_id(&mut tx, &user_id).await?.map(|u| u.email.to_string());
-        let entry = audit(Actor { id: user_id.clone(), email }, "auth.logged_out", Outcome::Success, meta)
+        let email = users::store::user_by_id(&mut tx, &user_id).await?.map(|u| u.email.to_string());
+        let entry = audit_entry(&Actor { id: user_id.clone(), email }, "auth.logged_out", Outcome::Success, meta)
             .resource("user", &user_id);
         AuditService::record(&db, &mut tx, entry).await?;
         tx.commit().await?;
@@ -507,7 +308,7 @@ impl Identity {
         nonce: Option<&str>,
         refresh_expires_at: i64,
     ) -> Result<TokenSet, OAuthError> {
-        let settings = store::settings(conn).await?;
+        let settings = users::store::settings(conn).await?;
         let refresh = new_handle(ctx.tenant.id);
         store::insert_refresh(conn, &digest(&refresh), &family.id, now_ms(), refresh_expires_at).await?;
         let access_grant = self.user_grant(&ctx.tenant, user, &settings, &family.scope, true);
@@ -570,7 +371,7 @@ impl Identity {
             if let Some(family) = &row.family_id {
                 store::revoke_family(&mut tx, family, now, "authorization code replayed").await?;
             }
-            let entry = audit(client_actor(&ctx.client), "auth.code_replayed", Outcome::Denied, meta)
+            let entry = audit_entry(&client_actor(&ctx.client), "auth.code_replayed", Outcome::Denied, meta)
                 .resource("user", &row.user_id)
                 .details(json!({ "client_id": ctx.client.client_id, "revoked_family": row.family_id }));
             AuditService::record(db, &mut tx, entry).await?;
@@ -598,11 +399,11 @@ impl Identity {
             }
             (None, None) => {}
         }
-        let user = store::user_by_id(&mut tx, &row.user_id).await?.filter(|u| u.status == UserStatus::Active);
+        let user = users::store::user_by_id(&mut tx, &row.user_id).await?.filter(|u| u.status == UserStatus::Active);
         let Some(user) = user else {
             return Err(invalid("the user can no longer sign in"));
         };
-        let settings = store::settings(&mut tx).await?;
+        let settings = users::store::settings(&mut tx).await?;
         let family = store::FamilyRow {
             id: uuid::Uuid::now_v7().to_string(),
             client_id: ctx.client.client_id.clone(),
@@ -618,8 +419,9 @@ impl Identity {
         store::insert_family(&mut tx, &family, now).await?;
         let refresh_expires = (now + i64::from(settings.refresh_ttl_secs) * 1000).min(family.expires_at);
         let tokens = self.tokens_for(ctx, &mut tx, &user, &family, row.nonce.as_deref(), refresh_expires).await?;
-        let entry =
-            audit(user_actor(&user), "auth.tokens_issued", Outcome::Success, meta).resource("user", &user.id).details(
+        let entry = audit_entry(&user.actor(), "auth.tokens_issued", Outcome::Success, meta)
+            .resource("user", &user.id)
+            .details(
                 json!({ "client_id": ctx.client.client_id, "grant": "authorization_code", "scope": family.scope }),
             );
         AuditService::record(db, &mut tx, entry).await?;
@@ -653,7 +455,7 @@ impl Identity {
         if row.used_at.is_some() {
             // Reuse of a rotated token: the whole family dies (RFC 9700 §4.14.2).
             store::revoke_family(&mut tx, &family.id, now, "refresh token reused").await?;
-            let entry = audit(client_actor(&ctx.client), "auth.refresh_reused", Outcome::Denied, meta)
+            let entry = audit_entry(&client_actor(&ctx.client), "auth.refresh_reused", Outcome::Denied, meta)
                 .resource("user", &family.user_id)
                 .details(json!({ "client_id": ctx.client.client_id, "family": family.id }));
             AuditService::record(db, &mut tx, entry).await?;
@@ -668,7 +470,7 @@ impl Identity {
         {
             return Err(OAuthError::InvalidScope("a refresh cannot widen the granted scope".into()));
         }
-        let user = store::user_by_id(&mut tx, &family.user_id).await?.filter(|u| u.status == UserStatus::Active);
+        let user = users::store::user_by_id(&mut tx, &family.user_id).await?.filter(|u| u.status == UserStatus::Active);
         let Some(user) = user else {
             store::revoke_family(&mut tx, &family.id, now, "user cannot sign in").await?;
             tx.commit().await?;
@@ -681,10 +483,10 @@ impl Identity {
         if !store::hold_family(&mut tx, &family.id).await? {
             return Err(invalid("the refresh token is invalid or expired"));
         }
-        let settings = store::settings(&mut tx).await?;
+        let settings = users::store::settings(&mut tx).await?;
         let refresh_expires = (now + i64::from(settings.refresh_ttl_secs) * 1000).min(family.expires_at);
         let tokens = self.tokens_for(ctx, &mut tx, &user, &family, None, refresh_expires).await?;
-        let entry = audit(user_actor(&user), "auth.token_refreshed", Outcome::Success, meta)
+        let entry = audit_entry(&user.actor(), "auth.token_refreshed", Outcome::Success, meta)
             .resource("user", &user.id)
             .details(
                 json!({ "client_id": ctx.client.client_id, "family": family.id, "previous_issued_at": row.issued_at }),
@@ -716,7 +518,7 @@ impl Identity {
         };
         let ttl = Duration::from_secs(u64::from(settings.access_ttl_secs));
         let access = self.tokens.issue_user_access(&grant, &ctx.client.client_id, "", None, ttl)?;
-        let entry = audit(client_actor(&ctx.client), "auth.tokens_issued", Outcome::Success, meta)
+        let entry = audit_entry(&client_actor(&ctx.client), "auth.tokens_issued", Outcome::Success, meta)
             .resource("client", &ctx.client.client_id)
             .details(json!({ "grant": "client_credentials", "role": role }));
         AuditService::record_now(&ctx.db, entry).await?;
@@ -746,7 +548,7 @@ impl Identity {
             return Ok(());
         }
         store::revoke_family(&mut tx, &family.id, now_ms(), "revoked by the client").await?;
-        let entry = audit(client_actor(&ctx.client), "auth.token_revoked", Outcome::Success, meta)
+        let entry = audit_entry(&client_actor(&ctx.client), "auth.token_revoked", Outcome::Success, meta)
             .resource("user", &family.user_id)
             .details(json!({ "client_id": ctx.client.client_id, "family": family.id }));
         AuditService::record(db, &mut tx, entry).await?;
@@ -788,7 +590,7 @@ impl Identity {
         }
         let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
         if !subject.starts_with("client:") {
-            let user = store::user_by_id(&mut *ctx.db.reader().acquire().await?, &subject).await?;
+            let user = users::store::user_by_id(&mut *ctx.db.reader().acquire().await?, &subject).await?;
             if !user.is_some_and(|u| u.status == UserStatus::Active) {
                 return Ok(inactive);
             }
@@ -831,9 +633,9 @@ impl Identity {
         }
         let subject = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
         let mut conn = db.reader().acquire().await?;
-        let user = store::user_by_id(&mut conn, subject).await?.filter(|u| u.status == UserStatus::Active);
+        let user = users::store::user_by_id(&mut conn, subject).await?.filter(|u| u.status == UserStatus::Active);
         let user = user.ok_or_else(bad)?;
-        let settings = store::settings(&mut conn).await?;
+        let settings = users::store::settings(&mut conn).await?;
         let scope = claims["scope"].as_str().unwrap_or("");
         let grant = self.user_grant(&tenant, &user, &settings, scope, false);
         let mut out = Map::new();

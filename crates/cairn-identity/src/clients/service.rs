@@ -1,25 +1,13 @@
-//! Registering relying parties: admins (API, page) and operators (CLI) create, list,
-//! rotate and delete a tenant's clients. A secret is shown once and stored as its SHA-256.
+//! The clients' use cases on [`Identity`]; their SQL is in [`super::store`].
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{Role, ValidationError, now_ms};
+use cairn_domain::{ValidationError, now_ms};
 use cairn_store::{Db, Tenant};
 use serde_json::json;
 
+use super::{NewClient, store};
 use crate::model::{Client, check_name, check_redirect_uri, digest, new_handle};
-use crate::{Identity, IdentityError, store};
-
-/// What registering a client takes.
-#[derive(Debug, Clone, Default)]
-pub struct NewClient {
-    pub name: String,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_uris: Vec<String>,
-    /// No secret: the client proves itself with PKCE.
-    pub public: bool,
-    /// A service client may use `client_credentials` and acts with this role.
-    pub service_role: Option<Role>,
-}
+use crate::{Identity, IdentityError};
 
 /// A client secret: 256 random bits.
 fn new_secret() -> String {
