@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// An email address as typed, checked for shape; [`Email::key`] is the form that is unique
-/// within a tenant (trimmed, lower case).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// within a tenant (trimmed, lower case). It deserializes through [`Email::parse`], so a
+/// wire type that takes an `Email` refuses a bad address with the parser's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
 
@@ -49,6 +50,13 @@ impl Email {
 
     pub fn local_part(&self) -> &str {
         self.0.rsplit_once('@').map(|(l, _)| l).unwrap_or(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Email::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
@@ -305,6 +313,19 @@ mod tests {
         for bad in ["", "ann", "@x.com", "ann@", "a b@x.com", "ann@x..com", "ann@x_y.com", "<a>@x.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn emails_deserialize_through_the_parser() {
+        let e: Email = serde_json::from_str(r#"" Ann@Example.com ""#).unwrap();
+        assert_eq!(e.as_str(), "Ann@Example.com");
+        let bad = serde_json::from_str::<Email>(r#""ann@""#).unwrap_err();
+        assert!(bad.to_string().starts_with("is not a valid email address"), "{bad}");
+        let bad = serde_json::from_str::<Email>(r#""ann""#).unwrap_err();
+        assert!(bad.to_string().starts_with("must contain @"), "{bad}");
+        assert!(serde_json::from_str::<Email>("42").is_err(), "a number is no email");
+        let escaped: Email = serde_json::from_str(r#""ann\u0040x.test""#).unwrap();
+        assert_eq!(escaped.as_str(), "ann@x.test", "an escaped string is read as its text");
     }
 
     #[test]

@@ -74,7 +74,8 @@ impl From<User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub email: String,
+    #[schema(value_type = String, format = Email, example = "ann@example.com")]
+    pub email: Email,
     #[serde(default)]
     pub given_name: String,
     #[serde(default)]
@@ -147,12 +148,8 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     let ctx = admin(&state, caller, "user.create").await?;
     let tenant = tenant_record(&state, &ctx).await?;
-    let new = NewUser {
-        email: Email::parse(&body.email)?,
-        given_name: body.given_name,
-        family_name: body.family_name,
-        roles: body.roles,
-    };
+    let new =
+        NewUser { email: body.email, given_name: body.given_name, family_name: body.family_name, roles: body.roles };
     let (user, _) = state.identity.create_user(&tenant, &ctx.db, new, &ctx.actor(), &ctx.meta).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }

@@ -50,6 +50,12 @@ async fn bad_bodies_and_queries_name_the_field_in_plain_words(backend: Backend) 
     refused(app.post("/api/v1/users", &admin, &json!({"email": 5})).send().await.unwrap(), "email", "must be a string")
         .await;
     refused(
+        app.post("/api/v1/users", &admin, &json!({"email": "bo@"})).send().await.unwrap(),
+        "email",
+        "is not a valid email address",
+    )
+    .await;
+    refused(
         patch("/api/v1/identity/settings", json!({"access_ttl_secs": -5})).await.unwrap(),
         "access_ttl_secs",
         "must be a whole number from 0 to 4294967295",
