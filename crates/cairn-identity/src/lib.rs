@@ -27,7 +27,10 @@ pub use clients::NewClient;
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use password::Argon2Pool;
-pub use provider::{AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, Grant, OAuthError, TokenSet};
+pub use provider::{
+    AuthRequest, AuthorizeError, AuthorizeParams, ClientCtx, EmailClaims, Grant, Introspection, IssuedTokens,
+    LiveAccessToken, LiveRefreshToken, OAuthError, ProfileClaims, UserClaims,
+};
 pub use reset::ResetOutcome;
 pub use revocation::{CurrentSession, Revocations};
 pub use signin::SignIn;

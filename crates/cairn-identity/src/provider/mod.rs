@@ -7,14 +7,17 @@
 mod service;
 pub(crate) mod store;
 
+use std::time::Duration;
+
 use base64::Engine;
-use cairn_domain::TenantId;
+use cairn_domain::{Role, TenantId, TenantRef};
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::IdentityError;
-use crate::model::{Client, web_client_id};
+use crate::model::{Client, Email, web_client_id};
 
 /// Scopes the provider knows; others in a request are ignored.
 pub const SCOPES: [&str; 3] = ["openid", "profile", "email"];
@@ -140,17 +143,92 @@ impl From<IdentityError> for AuthorizeError {
     }
 }
 
-/// Tokens from the token endpoint.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenSet {
+/// What the token endpoint issued: the tokens, the scope they carry and how long the access
+/// token lives. The web layer writes the token response from it.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
     pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: u64,
+    /// How long the access token is valid from its issue.
+    pub access_ttl: Duration,
+    /// The scope granted: empty for a service client, whose access follows its role.
     pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For a user's sign-in; a service client gets none.
     pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For a user's sign-in: the family's next refresh token.
     pub refresh_token: Option<String>,
+}
+
+/// What Cairn says about a signed-in user under a scope: the answer of userinfo
+/// (OpenID Connect Core §5.3), and the claims of the tokens the provider issues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserClaims {
+    pub subject: String,
+    pub tenant: TenantRef,
+    /// The roles tokens carry: the user's own, or the tenant's default role.
+    pub roles: Vec<Role>,
+    /// With the `email` scope, and always in access tokens.
+    pub email: Option<EmailClaims>,
+    /// With the `profile` scope.
+    pub profile: Option<ProfileClaims>,
+    /// The app metadata admins set: each key is a `cairn/<key>` claim.
+    pub app_metadata: Map<String, Value>,
+}
+
+/// The `email` scope's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailClaims {
+    pub email: Email,
+    /// The user chose their own password at that address (status `ACTIVE`).
+    pub verified: bool,
+}
+
+/// The `profile` scope's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileClaims {
+    pub given_name: String,
+    pub family_name: String,
+    /// Both names, or the email when neither is set.
+    pub name: String,
+}
+
+/// What introspection (RFC 7662 §2.2) says of a token, for a client of the token's tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Introspection {
+    /// Unknown, expired, used, revoked, of another tenant, or of a user who can no longer
+    /// sign in: nothing more is said.
+    Inactive,
+    RefreshToken(LiveRefreshToken),
+    AccessToken(LiveAccessToken),
+}
+
+/// A refresh token that is its family's current one, neither expired nor revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRefreshToken {
+    pub client_id: String,
+    pub subject: String,
+    pub scope: String,
+    /// Epoch milliseconds.
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub issuer: String,
+}
+
+/// A verified access token whose user's sessions still stand, with what it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAccessToken {
+    pub subject: String,
+    pub client_id: Option<String>,
+    pub scope: Option<String>,
+    /// Epoch milliseconds, from the token's whole seconds.
+    pub issued_at: i64,
+    pub not_before: i64,
+    pub expires_at: i64,
+    pub issuer: String,
+    pub audience: String,
+    pub token_id: Option<String>,
+    pub email: Option<String>,
+    pub tenant: TenantRef,
+    pub roles: Vec<Role>,
 }
 
 /// A token endpoint request, by grant.

@@ -3,18 +3,19 @@
 use std::time::Duration;
 
 use cairn_audit::{Actor, AuditService, Outcome, RequestMeta};
-use cairn_domain::{TenantId, now_ms};
+use cairn_domain::{Role, TenantId, TenantRef, TenantSlug, now_ms};
 use cairn_store::sqlx::AnyConnection;
 use cairn_store::{Db, StoreError, Tenant};
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
 use super::{
-    ACCOUNT_CHANGED, AuthRequest, AuthorizeError, AuthorizeParams, CODE_TTL_MS, ClientCtx, Grant, OAuthError, SCOPES,
-    TokenSet, pkce_challenge, redirect, scope_has, store, valid_pkce_value, web_client,
+    ACCOUNT_CHANGED, AuthRequest, AuthorizeError, AuthorizeParams, CODE_TTL_MS, ClientCtx, EmailClaims, Grant,
+    Introspection, IssuedTokens, LiveAccessToken, LiveRefreshToken, OAuthError, ProfileClaims, SCOPES, UserClaims,
+    pkce_challenge, redirect, scope_has, store, valid_pkce_value, web_client,
 };
 use crate::model::{Client, Settings, User, UserStatus, digest, handle_tenant, new_handle, web_client_id};
-use crate::{Identity, IdentityError, UserGrant, audit_entry, users};
+use crate::{API_AUDIENCE, Identity, IdentityError, UserGrant, audit_entry, users};
 
 fn client_actor(c: &Client) -> Actor {
     Actor { id: format!("client:{}", c.client_id), email: None }
@@ -268,37 +269,6 @@ impl Identity {
         }
     }
 
-    /// What tokens say about `user` under `scope`.
-    fn user_grant(
-        &self,
-        tenant: &Tenant,
-        user: &User,
-        settings: &Settings,
-        scope: &str,
-        for_access: bool,
-    ) -> UserGrant {
-        let mut claims = Map::new();
-        if for_access || scope_has(scope, "email") {
-            claims.insert("email".into(), json!(user.email));
-            claims.insert("email_verified".into(), json!(user.status == UserStatus::Active));
-        }
-        if scope_has(scope, "profile") {
-            claims.insert("given_name".into(), json!(user.given_name));
-            claims.insert("family_name".into(), json!(user.family_name));
-            claims.insert("name".into(), json!(user.display_name()));
-        }
-        for (k, v) in &user.app_metadata {
-            claims.insert(format!("cairn/{k}"), v.clone());
-        }
-        UserGrant {
-            user_id: user.id.clone(),
-            tenant_id: tenant.id,
-            tenant_slug: tenant.slug.clone(),
-            roles: user.effective_roles(settings),
-            claims,
-        }
-    }
-
     async fn tokens_for(
         &self,
         ctx: &ClientCtx,
@@ -307,14 +277,14 @@ impl Identity {
         family: &store::FamilyRow,
         nonce: Option<&str>,
         refresh_expires_at: i64,
-    ) -> Result<TokenSet, OAuthError> {
+    ) -> Result<IssuedTokens, OAuthError> {
         let settings = users::store::settings(conn).await?;
         let refresh = new_handle(ctx.tenant.id);
         store::insert_refresh(conn, &digest(&refresh), &family.id, now_ms(), refresh_expires_at).await?;
-        let access_grant = self.user_grant(&ctx.tenant, user, &settings, &family.scope, true);
-        let id_grant = self.user_grant(&ctx.tenant, user, &settings, &family.scope, false);
+        let access_grant = token_grant(user_claims(&ctx.tenant, user, &settings, &family.scope, true));
+        let id_grant = token_grant(user_claims(&ctx.tenant, user, &settings, &family.scope, false));
         let access_ttl = Duration::from_secs(u64::from(settings.access_ttl_secs));
-        Ok(TokenSet {
+        Ok(IssuedTokens {
             access_token: self.tokens.issue_user_access(
                 &access_grant,
                 &ctx.client.client_id,
@@ -322,8 +292,7 @@ impl Identity {
                 Some(&family.id),
                 access_ttl,
             )?,
-            token_type: "Bearer",
-            expires_in: access_ttl.as_secs(),
+            access_ttl,
             scope: family.scope.clone(),
             id_token: Some(self.tokens.issue_id_token(
                 &id_grant,
@@ -337,7 +306,7 @@ impl Identity {
     }
 
     /// The token endpoint, for an authenticated client.
-    pub async fn token(&self, ctx: &ClientCtx, grant: Grant, meta: &RequestMeta) -> Result<TokenSet, OAuthError> {
+    pub async fn token(&self, ctx: &ClientCtx, grant: Grant, meta: &RequestMeta) -> Result<IssuedTokens, OAuthError> {
         match grant {
             Grant::AuthorizationCode { code, redirect_uri, code_verifier } => {
                 self.exchange_code(ctx, &code, redirect_uri.as_deref(), code_verifier.as_deref(), meta).await
@@ -356,7 +325,7 @@ impl Identity {
         redirect_uri: Option<&str>,
         verifier: Option<&str>,
         meta: &RequestMeta,
-    ) -> Result<TokenSet, OAuthError> {
+    ) -> Result<IssuedTokens, OAuthError> {
         let invalid = |m: &str| OAuthError::InvalidGrant(m.into());
         if handle_tenant(code) != Some(ctx.tenant.id) {
             return Err(invalid("the code is invalid or expired"));
@@ -435,7 +404,7 @@ impl Identity {
         token: &str,
         scope: Option<&str>,
         meta: &RequestMeta,
-    ) -> Result<TokenSet, OAuthError> {
+    ) -> Result<IssuedTokens, OAuthError> {
         let invalid = |m: &str| OAuthError::InvalidGrant(m.into());
         if handle_tenant(token) != Some(ctx.tenant.id) {
             return Err(invalid("the refresh token is invalid or expired"));
@@ -501,7 +470,7 @@ impl Identity {
         ctx: &ClientCtx,
         scope: Option<&str>,
         meta: &RequestMeta,
-    ) -> Result<TokenSet, OAuthError> {
+    ) -> Result<IssuedTokens, OAuthError> {
         let Some(role) = ctx.client.service_role.filter(|_| !ctx.client.public) else {
             return Err(OAuthError::UnauthorizedClient("this client may not use client_credentials".into()));
         };
@@ -522,10 +491,9 @@ impl Identity {
             .resource("client", &ctx.client.client_id)
             .details(json!({ "grant": "client_credentials", "role": role }));
         AuditService::record_now(&ctx.db, entry).await?;
-        Ok(TokenSet {
+        Ok(IssuedTokens {
             access_token: access,
-            token_type: "Bearer",
-            expires_in: ttl.as_secs(),
+            access_ttl: ttl,
             scope: String::new(),
             id_token: None,
             refresh_token: None,
@@ -556,72 +524,51 @@ impl Identity {
         Ok(())
     }
 
-    /// RFC 7662: whether `token` is active, for a client of the same tenant.
-    pub async fn introspect(&self, ctx: &ClientCtx, token: &str) -> Result<Value, OAuthError> {
-        let inactive = json!({ "active": false });
+    /// RFC 7662: whether `token` is active, for a client of the same tenant, and what it
+    /// carries.
+    pub async fn introspect(&self, ctx: &ClientCtx, token: &str) -> Result<Introspection, OAuthError> {
         if handle_tenant(token) == Some(ctx.tenant.id) {
             let mut conn = ctx.db.reader().acquire().await?;
-            let Some(row) = store::refresh(&mut conn, &digest(token)).await? else { return Ok(inactive) };
-            let Some(family) = store::family(&mut conn, &row.family_id).await? else { return Ok(inactive) };
+            let Some(row) = store::refresh(&mut conn, &digest(token)).await? else {
+                return Ok(Introspection::Inactive);
+            };
+            let Some(family) = store::family(&mut conn, &row.family_id).await? else {
+                return Ok(Introspection::Inactive);
+            };
             let now = now_ms();
             if row.used_at.is_some() || family.revoked || row.expires_at <= now || family.expires_at <= now {
-                return Ok(inactive);
+                return Ok(Introspection::Inactive);
             }
-            return Ok(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": family.client_id,
-                "sub": family.user_id,
-                "scope": family.scope,
-                "exp": row.expires_at / 1000,
-                "iat": row.issued_at / 1000,
-                "iss": self.public_url,
+            return Ok(Introspection::RefreshToken(LiveRefreshToken {
+                client_id: family.client_id,
+                subject: family.user_id,
+                scope: family.scope,
+                issued_at: row.issued_at,
+                expires_at: row.expires_at,
+                issuer: self.public_url.clone(),
             }));
         }
-        let Ok(claims) = self.tokens.access_claims(token) else { return Ok(inactive) };
-        let tenant = claims.get("cairn/tenant").and_then(|t| t["id"].as_str()).and_then(|t| t.parse::<TenantId>().ok());
-        if tenant != Some(ctx.tenant.id) {
-            return Ok(inactive);
-        }
+        let Ok(claims) = self.tokens.access_claims(token) else { return Ok(Introspection::Inactive) };
+        let Some(live) = live_access_token(&claims).filter(|t| t.tenant.id == ctx.tenant.id) else {
+            return Ok(Introspection::Inactive);
+        };
         match self.tokens.claims_revoked(&claims).await {
             Ok(false) => {}
-            Ok(true) => return Ok(inactive),
+            Ok(true) => return Ok(Introspection::Inactive),
             Err(e) => return Err(OAuthError::Internal(e.into())),
         }
-        let subject = claims["sub"].as_str().unwrap_or_default().to_owned();
-        if !subject.starts_with("client:") {
-            let user = users::store::user_by_id(&mut *ctx.db.reader().acquire().await?, &subject).await?;
+        if !live.subject.starts_with("client:") {
+            let user = users::store::user_by_id(&mut *ctx.db.reader().acquire().await?, &live.subject).await?;
             if !user.is_some_and(|u| u.status == UserStatus::Active) {
-                return Ok(inactive);
+                return Ok(Introspection::Inactive);
             }
         }
-        let mut out = json!({ "active": true, "token_type": "Bearer" });
-        for k in [
-            "sub",
-            "client_id",
-            "scope",
-            "exp",
-            "iat",
-            "nbf",
-            "iss",
-            "aud",
-            "jti",
-            "email",
-            "cairn/tenant",
-            "cairn/roles",
-        ] {
-            if let Some(v) = claims.get(k) {
-                out[k] = v.clone();
-            }
-        }
-        if let Some(email) = claims.get("email") {
-            out["username"] = email.clone();
-        }
-        Ok(out)
+        Ok(Introspection::AccessToken(live))
     }
 
-    /// OIDC userinfo for a verified access token: the user's current claims.
-    pub async fn userinfo(&self, token: &str) -> Result<Value, OAuthError> {
+    /// OIDC userinfo for a verified access token: the user's current claims under the
+    /// token's scope.
+    pub async fn userinfo(&self, token: &str) -> Result<UserClaims, OAuthError> {
         let bad = || OAuthError::InvalidToken("the access token is invalid or expired".into());
         let claims = self.tokens.access_claims(token).map_err(|_| bad())?;
         let tenant = claims.get("cairn/tenant").and_then(|t| t["id"].as_str()).and_then(|t| t.parse::<TenantId>().ok());
@@ -637,13 +584,7 @@ impl Identity {
         let user = user.ok_or_else(bad)?;
         let settings = users::store::settings(&mut conn).await?;
         let scope = claims["scope"].as_str().unwrap_or("");
-        let grant = self.user_grant(&tenant, &user, &settings, scope, false);
-        let mut out = Map::new();
-        out.insert("sub".into(), json!(user.id));
-        out.extend(grant.claims);
-        out.insert("cairn/tenant".into(), json!({ "id": tenant.id, "slug": tenant.slug }));
-        out.insert("cairn/roles".into(), json!(grant.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()));
-        Ok(Value::Object(out))
+        Ok(user_claims(&tenant, &user, &settings, scope, false))
     }
 
     /// Checks a post-logout redirect against the client's registered URIs.
@@ -667,4 +608,77 @@ impl Identity {
         }
         Ok(Some(redirect(uri, &params)))
     }
+}
+
+/// What tokens and userinfo say about `user` under `scope`; access tokens always carry the
+/// email.
+fn user_claims(tenant: &Tenant, user: &User, settings: &Settings, scope: &str, for_access: bool) -> UserClaims {
+    UserClaims {
+        subject: user.id.clone(),
+        tenant: TenantRef { id: tenant.id, slug: tenant.slug.clone() },
+        roles: user.effective_roles(settings),
+        email: (for_access || scope_has(scope, "email"))
+            .then(|| EmailClaims { email: user.email.clone(), verified: user.status == UserStatus::Active }),
+        profile: scope_has(scope, "profile").then(|| ProfileClaims {
+            given_name: user.given_name.clone(),
+            family_name: user.family_name.clone(),
+            name: user.display_name(),
+        }),
+        app_metadata: user.app_metadata.clone(),
+    }
+}
+
+/// `claims` as the tokens carry them: the standard claims by name, app metadata as
+/// `cairn/<key>`.
+fn token_grant(claims: UserClaims) -> UserGrant {
+    let mut map = Map::new();
+    if let Some(e) = claims.email {
+        map.insert("email".into(), json!(e.email));
+        map.insert("email_verified".into(), json!(e.verified));
+    }
+    if let Some(p) = claims.profile {
+        map.insert("given_name".into(), json!(p.given_name));
+        map.insert("family_name".into(), json!(p.family_name));
+        map.insert("name".into(), json!(p.name));
+    }
+    for (k, v) in claims.app_metadata {
+        map.insert(format!("cairn/{k}"), v);
+    }
+    UserGrant {
+        user_id: claims.subject,
+        tenant_id: claims.tenant.id,
+        tenant_slug: claims.tenant.slug,
+        roles: claims.roles,
+        claims: map,
+    }
+}
+
+/// What a verified access token's claims ([`crate::Tokens::access_claims`]) carry; `None`
+/// when they name no tenant or an unknown role, which no token of this provider does.
+fn live_access_token(claims: &Map<String, Value>) -> Option<LiveAccessToken> {
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+    let ms = |k: &str| claims.get(k).and_then(Value::as_i64).map(|s| s.saturating_mul(1000));
+    let tenant = claims.get("cairn/tenant")?;
+    let tenant = TenantRef {
+        id: tenant.get("id")?.as_str()?.parse().ok()?,
+        slug: TenantSlug::parse(tenant.get("slug")?.as_str()?).ok()?,
+    };
+    let roles = match claims.get("cairn/roles") {
+        Some(Value::Array(roles)) => roles.iter().map(|r| r.as_str()?.parse().ok()).collect::<Option<Vec<Role>>>()?,
+        _ => Vec::new(),
+    };
+    Some(LiveAccessToken {
+        subject: text("sub")?,
+        client_id: text("client_id"),
+        scope: text("scope"),
+        issued_at: ms("iat")?,
+        not_before: ms("nbf")?,
+        expires_at: ms("exp")?,
+        issuer: text("iss")?,
+        audience: text("aud").unwrap_or_else(|| API_AUDIENCE.to_owned()),
+        token_id: text("jti"),
+        email: text("email"),
+        tenant,
+        roles,
+    })
 }

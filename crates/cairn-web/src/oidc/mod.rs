@@ -3,7 +3,8 @@
 //! RP-initiated logout) and the hosted pages ([`pages`]: sign-in, first-sign-in password
 //! change, forgot and reset, single sign-on through a tenant's upstream providers). This
 //! module merges their routes and holds what they share: the provider's cookies, the page
-//! chrome and error pages, and issuing the code once a user is signed in.
+//! chrome and error pages, and issuing the code once a user is signed in. The JSON bodies
+//! of the token, userinfo and introspection endpoints are in [`responses`].
 //!
 //! Protocol errors use OAuth's bodies (`{"error","error_description"}`), not the API's.
 //! An authorization request whose client or redirect URI cannot be trusted gets an
@@ -11,6 +12,7 @@
 
 mod pages;
 mod protocol;
+mod responses;
 
 use axum::Router;
 use axum::http::{StatusCode, header};

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pages::sign_in_page;
+use super::responses::{IntrospectionResponse, TokenResponse, UserInfoResponse};
 use super::{SESSION_COOKIE, csrf_failed, error_page, finish};
 use crate::AppState;
 use crate::extract::Meta;
@@ -219,7 +220,10 @@ async fn token(
         None => return oauth_error(&missing("grant_type"), basic),
     };
     match state.identity.token(&ctx, grant, &meta).await {
-        Ok(set) => ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(set)).into_response(),
+        Ok(issued) => {
+            let body = TokenResponse::from(issued);
+            ([(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], Json(body)).into_response()
+        }
         Err(e) => oauth_error(&e, basic),
     }
 }
@@ -231,7 +235,7 @@ async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response
         return resp;
     };
     match state.identity.userinfo(token).await {
-        Ok(claims) => ([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response(),
+        Ok(claims) => ([(header::CACHE_CONTROL, "no-store")], Json(UserInfoResponse::from(claims))).into_response(),
         Err(e) => oauth_error(&e, false),
     }
 }
@@ -279,7 +283,7 @@ async fn introspect(
         return oauth_error(&OAuthError::InvalidRequest("token is required".into()), basic);
     };
     match state.identity.introspect(&ctx, token).await {
-        Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
+        Ok(found) => ([(header::CACHE_CONTROL, "no-store")], Json(IntrospectionResponse::from(found))).into_response(),
         Err(e) => oauth_error(&e, basic),
     }
 }

@@ -90,6 +90,9 @@ async fn code_flow_with_pkce_state_and_nonce(backend: Backend) {
     assert_eq!(info["sub"], access["sub"]);
     assert_eq!(info["email"], "ann@acme.test");
     assert_eq!(info["email_verified"], true);
+    for k in ["given_name", "family_name", "name", "cairn/tenant", "cairn/roles"] {
+        assert_eq!(info[k], id[k], "userinfo's {k} is the id token's");
+    }
 }
 backend_test!(code_flow_with_pkce_state_and_nonce);
 
@@ -369,10 +372,33 @@ async fn revocation_and_introspection(backend: Backend) {
     };
     let a = introspect(at.to_owned()).await;
     assert_eq!(a["active"], true);
+    assert_eq!(a["token_type"], "Bearer");
     assert_eq!(a["client_id"], rp.client_id.as_str());
     assert_eq!(a["username"], "ann@acme.test");
-    assert_eq!(introspect(rt.to_owned()).await["active"], true);
-    assert_eq!(introspect("garbage".into()).await["active"], false);
+    // An access token is described by the claims it carries, and nothing else.
+    let claims = jwt_claims(at);
+    let carried =
+        ["sub", "client_id", "scope", "exp", "iat", "nbf", "iss", "aud", "jti", "email", "cairn/tenant", "cairn/roles"];
+    for k in carried {
+        assert_eq!(a[k], claims[k], "{k}");
+    }
+    let mut keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut expected = [&carried[..], &["active", "token_type", "username"]].concat();
+    expected.sort_unstable();
+    assert_eq!(keys, expected);
+    let r = introspect(rt.to_owned()).await;
+    assert_eq!(r["active"], true);
+    assert_eq!(r["token_type"], "refresh_token");
+    for k in ["sub", "client_id", "scope", "iss"] {
+        assert_eq!(r[k], claims[k], "{k}");
+    }
+    assert!(r["exp"].as_i64().unwrap() > r["iat"].as_i64().unwrap(), "{r}");
+    assert_eq!(
+        introspect("garbage".into()).await,
+        serde_json::json!({ "active": false }),
+        "an inactive token: nothing more"
+    );
     let resp = rp
         .app
         .client
