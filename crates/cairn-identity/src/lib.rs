@@ -7,6 +7,11 @@
 //! changes commit with their audit entries and a tenant's deletion takes its accounts with
 //! it. Opaque handles (client ids, codes, refresh tokens, sessions) begin with the tenant id,
 //! which is how the provider finds the database to look them up in.
+//!
+//! [`Identity`] is the one service; each feature adds its methods from its own module, a
+//! `service.rs` over a `store.rs` holding the SQL it runs: [`users`], [`signin`],
+//! [`reset`], clients, [`provider`] and [`sso`]. What several features run lives in
+//! `store/`.
 
 mod clients;
 mod jws;

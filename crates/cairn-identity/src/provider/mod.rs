@@ -2,7 +2,7 @@
 //! sessions, codes, the token endpoint's grants (authorization code, refresh with
 //! rotation and reuse detection, client credentials), revocation, introspection, userinfo
 //! and logout. The web layer maps these onto HTTP; clients are registered by
-//! [`crate::clients`].
+//! `clients`.
 
 mod service;
 pub(crate) mod store;

@@ -1,4 +1,4 @@
-//! Signing in with a password, and what defends it: throttling ([`throttle`]), the audit
+//! Signing in with a password, and what defends it: throttling (`throttle.rs`), the audit
 //! cap on failed sign-ins, and device cookies — a browser that signed in to an account
 //! before is counted on its own, not held by the account's pause. Also the user's own
 //! password change (at first sign-in, or from their profile), which ends their other

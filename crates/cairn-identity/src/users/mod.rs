@@ -1,7 +1,7 @@
 //! The tenant's user pool: admins create users (an invitation with a temporary password),
 //! manage their names, metadata, roles and status, and set or reset their passwords; the
 //! pool's settings. Every change commits with its audit entry; a change that ends a user's
-//! sessions ends them in its transaction ([`crate::store::revocation`]).
+//! sessions ends them in its transaction (`store/revocation.rs`).
 
 mod service;
 pub(crate) mod store;
