@@ -146,7 +146,7 @@ pub(crate) async fn request_context(State(state): State<AppState>, req: Request,
         subject,
         "request completed"
     );
-    state.metrics.observe_request(route, method.as_str(), status, elapsed);
+    state.metrics.observe_request(route, &method, status, elapsed);
     if let Ok(v) = HeaderValue::from_str(&scope.id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

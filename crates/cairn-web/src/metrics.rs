@@ -1,10 +1,12 @@
 //! Prometheus metrics of the HTTP layer and the store.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::Duration;
 
 use cairn_events::DeliveryStats;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,11 +16,63 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
 
+/// A request's counter labels. Every value borrows a string that lives as long as the
+/// process, so counting a request allocates nothing.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+/// A request's latency labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+    method: &'static str,
+}
+
+/// The route template as a `'static` string. Routes are the router's templates (and
+/// `unmatched`), a set fixed at start, so each is copied once and kept.
+fn route_label(route: &str) -> &'static str {
+    static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(RwLock::default);
+    if let Some(known) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return known;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    match routes.get(route) {
+        Some(known) => known,
+        None => {
+            let kept: &'static str = Box::leak(route.into());
+            routes.insert(kept);
+            kept
+        }
+    }
+}
+
+/// The method as a label: the standard ones by name, any other as `other`, so a client
+/// inventing methods cannot grow the label set.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<Labels, Counter>,
-    latency: Family<Labels, Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
     open_tenant_pools: Gauge<i64, AtomicI64>,
     migrations_pending: Gauge<i64, AtomicI64>,
     deliveries: Family<Labels, Counter>,
@@ -35,8 +89,8 @@ fn latency_histogram() -> Histogram {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<Labels, Counter>::default();
-        let latency = Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
         let open_tenant_pools = Gauge::<i64, AtomicI64>::default();
         registry.register("cairn_http_requests", "HTTP requests by route, method and status", requests.clone());
         registry.register("cairn_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
@@ -67,17 +121,10 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        self.requests
-            .get_or_create(&vec![
-                ("route", route.to_owned()),
-                ("method", method.to_owned()),
-                ("status", status.to_string()),
-            ])
-            .inc();
-        self.latency
-            .get_or_create(&vec![("route", route.to_owned()), ("method", method.to_owned())])
-            .observe(elapsed.as_secs_f64());
+    pub fn observe_request(&self, route: &str, method: &axum::http::Method, status: u16, elapsed: Duration) {
+        let (route, method) = (route_label(route), method_label(method));
+        self.requests.get_or_create(&RequestLabels { route, method, status }).inc();
+        self.latency.get_or_create(&RouteLabels { route, method }).observe(elapsed.as_secs_f64());
     }
 
     /// The text exposition, with gauges read at call time.
