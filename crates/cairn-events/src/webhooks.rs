@@ -62,11 +62,13 @@ fn new_secret() -> String {
 }
 
 /// The `webhook-signature` header for a body: `v1,<base64 HMAC-SHA256(key, id.timestamp.body)>`
-/// where the key is the secret's base64 part decoded.
+/// where the key is the secret's base64 part decoded: 24 to 64 bytes, as Standard Webhooks
+/// requires (an empty or short key would sign with nothing a receiver could trust).
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, ValidationError> {
     let key = secret
         .strip_prefix("whsec_")
         .and_then(|k| STANDARD.decode(k).ok())
+        .filter(|k| (24..=64).contains(&k.len()))
         .ok_or_else(|| ValidationError::new("secret", "not a webhook secret"))?;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
     let mut ctx = ring::hmac::Context::with_key(&key);
@@ -332,7 +334,13 @@ mod tests {
 
     #[test]
     fn only_a_webhook_secret_signs() {
-        for bad in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", "whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] {
+        for bad in [
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_not base64!",
+            "whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_",
+            "whsec_MfKQ9r8GKYqr",
+        ] {
             let err = sign(bad, ID, TIMESTAMP, BODY).unwrap_err();
             assert_eq!(err.field, "secret", "{bad}");
         }
