@@ -388,3 +388,39 @@ pub struct MessagePage<'a> {
 pub fn message(status: StatusCode, chrome: &Chrome, heading: &str, text: &str, link: Option<(&str, &str)>) -> Response {
     render(status, chrome, &MessagePage { c: chrome, heading, text, link }, &[])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrast_follows_wcag() {
+        assert!((WHITE.contrast(Rgb(0, 0, 0)) - 21.0).abs() < 1e-9);
+        assert!((Rgb(0x77, 0x77, 0x77).contrast(WHITE) - 4.48).abs() < 0.01);
+        assert_eq!(Rgb::parse("#2563eb"), Some(Rgb(0x25, 0x63, 0xeb)));
+        assert_eq!(Rgb::parse("red; }</style>"), None);
+        assert_eq!(Rgb(0x25, 0x63, 0xeb).to_string(), "#2563eb");
+    }
+
+    #[test]
+    fn every_accent_gives_readable_links_and_buttons_in_both_schemes() {
+        for accent in
+            ["#2563eb", "#facc15", "#ffffff", "#000000", "#16a34a", "#e11d48", "#7c3aed", "#0ea5e9", "#808080", "bad"]
+        {
+            let p = Palette::from_accent(accent);
+            assert!(p.solid.contrast(p.on_solid) >= AA_TEXT, "{accent}: button {p:?}");
+            for bg in [LIGHT_SURFACES[0], LIGHT_SURFACES[1], p.tint_light] {
+                assert!(p.link_light.contrast(bg) >= AA_TEXT, "{accent}: light link on {bg}: {p:?}");
+            }
+            for bg in [DARK_SURFACES[0], DARK_SURFACES[1], p.tint_dark] {
+                assert!(p.link_dark.contrast(bg) >= AA_TEXT, "{accent}: dark link on {bg}: {p:?}");
+            }
+        }
+        // An accent that already reads is kept as it is.
+        let blue = Palette::from_accent("#1d4ed8");
+        assert_eq!((blue.solid, blue.link_light), (Rgb(0x1d, 0x4e, 0xd8), Rgb(0x1d, 0x4e, 0xd8)));
+        // A yellow keeps its colour on buttons, with dark text.
+        let yellow = Palette::from_accent("#facc15");
+        assert_eq!((yellow.solid, yellow.on_solid), (Rgb(0xfa, 0xcc, 0x15), INK));
+    }
+}

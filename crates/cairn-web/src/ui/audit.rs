@@ -59,6 +59,13 @@ impl FilterForm {
         }
     }
 
+    /// Whether any filter is given.
+    fn any(&self) -> bool {
+        [&self.user, &self.action, &self.resource_type, &self.resource_id, &self.from, &self.to]
+            .iter()
+            .any(|v| !v.trim().is_empty())
+    }
+
     /// The page of older entries, keeping the filters.
     fn next_url(&self, cursor: &str) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -134,6 +141,8 @@ struct AuditPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     f: &'a FilterForm,
+    /// Any filter given: the filters stay open.
+    filtering: bool,
     invalid: &'a Invalid,
     rows: Vec<Row>,
     next: Option<String>,
@@ -168,8 +177,17 @@ pub(super) async fn page(
         Err(e) => {
             let invalid = Invalid::of(&e, &FIELDS);
             let error = invalid.banner();
-            let view =
-                AuditPage { c: &c, nav: &nav, notice: None, error, f: &f, invalid: &invalid, rows: vec![], next: None };
+            let view = AuditPage {
+                c: &c,
+                nav: &nav,
+                notice: None,
+                error,
+                f: &f,
+                filtering: true,
+                invalid: &invalid,
+                rows: vec![],
+                next: None,
+            };
             return Ok(s.render(&state, StatusCode::BAD_REQUEST, &c, &view));
         }
     };
@@ -191,7 +209,9 @@ pub(super) async fn page(
         .collect();
     let next = next.map(|c| f.next_url(&c.encode()));
     let invalid = Invalid::none();
-    let view = AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, invalid: &invalid, rows, next };
+    let filtering = f.any();
+    let view =
+        AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, filtering, invalid: &invalid, rows, next };
     Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 

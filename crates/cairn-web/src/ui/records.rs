@@ -51,11 +51,16 @@ impl RecordForm {
 struct Row {
     id: String,
     title: String,
+    /// The first few tags; the rest are counted.
     tags: Vec<String>,
+    more_tags: Vec<String>,
     version: i64,
     updated_at: When,
     by: Person,
 }
+
+/// Tags a list row shows before "+N more".
+const TAGS_SHOWN: usize = 4;
 
 #[derive(Template)]
 #[template(path = "records.html")]
@@ -166,8 +171,9 @@ async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, 
     let rows = page
         .items
         .into_iter()
-        .map(|r| Row {
+        .map(|mut r| Row {
             by: people.get(&r.updated_by),
+            more_tags: r.tags.split_off(TAGS_SHOWN.min(r.tags.len())),
             id: r.id,
             title: r.title,
             tags: r.tags,

@@ -47,6 +47,8 @@ struct AttemptRow {
     event_type: String,
     attempt: i64,
     status: String,
+    /// The receiver answered 2xx.
+    ok: bool,
     duration_ms: i64,
     error: String,
 }
@@ -59,6 +61,8 @@ struct WebhookPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     id: String,
+    /// The receiver's host (and port), the page's title.
+    host: String,
     hook_url: String,
     created_at: When,
     created_by: Person,
@@ -200,6 +204,10 @@ async fn detail(state: &AppState, s: &Signed, id: &str, shown: Shown<'_>) -> Res
         notice: shown.notice,
         error: shown.invalid.banner(),
         id: hook.id.clone(),
+        host: url::Url::parse(&hook.url)
+            .ok()
+            .and_then(|u| Some(format!("{}{}", u.host_str()?, u.port().map(|p| format!(":{p}")).unwrap_or_default())))
+            .unwrap_or_else(|| hook.url.clone()),
         hook_url: hook.url.clone(),
         created_at: When::at(hook.created_at),
         created_by: people.get(&hook.created_by),
@@ -215,6 +223,7 @@ async fn detail(state: &AppState, s: &Signed, id: &str, shown: Shown<'_>) -> Res
                 event_type: a.event_type,
                 attempt: a.attempt,
                 status: a.status.map(|s| s.to_string()).unwrap_or_else(|| "–".into()),
+                ok: a.status.is_some_and(|s| (200..300).contains(&s)),
                 duration_ms: a.duration_ms,
                 error: a.error.unwrap_or_default(),
             })
