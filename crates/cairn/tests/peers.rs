@@ -435,7 +435,7 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     let record = created["items"].as_array().or(created.as_array()).unwrap()[0]["id"].as_str().unwrap().to_owned();
     send(app.post(&format!("/api/v1/records/{record}/publish"), &member, &json!({"note": "First release to every subscriber, with the migration plan and the rollback steps"}))).await;
     send(app.post(&format!("/api/v1/records/{record}/publish"), &admin, &json!({"note": "Second"}))).await;
-    for v in [json!(42), json!(3.14159), json!(-17), json!(123456789012345i64), json!(0.000123), json!(-999999999999999i64)] {
+    for v in [json!(42), json!(2.5), json!(-17), json!(123456789012345i64), json!(0.000123), json!(-999999999999999i64)] {
         assert_eq!(app.add_number(&admin, v).await.status(), 201);
     }
     app.settled(&acme).await;
