@@ -10,7 +10,7 @@ use cairn_domain::Role;
 use cairn_identity::{Client, ClientPatch, IdentityError, NewClient};
 use serde::Deserialize;
 
-use super::view::{Invalid, When};
+use super::view::{Invalid, Shown, When};
 use super::{Admin, CsrfForm, Flash, Nav, Page, PageError, Signed, problem_at};
 use crate::AppState;
 use crate::html::{self, Chrome};
@@ -218,21 +218,12 @@ struct ClientPage<'a> {
     revealed: Option<(&'a str, &'a str)>,
 }
 
-/// What the application page shows besides the application.
-#[derive(Default)]
-struct Shown<'a> {
-    notice: Option<&'a str>,
-    typed: Option<EditForm>,
-    invalid: Invalid,
-    revealed: Option<(&'a str, &'a str)>,
-}
-
 async fn detail(
     state: &AppState,
     s: &Signed,
     id: &str,
     status: StatusCode,
-    shown: Shown<'_>,
+    shown: Shown<'_, EditForm>,
 ) -> Result<Response, PageError> {
     let client = match state.identity.get_client(&s.db, id).await {
         Ok(c) => c,
@@ -272,12 +263,10 @@ pub(super) async fn show(
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
     if let Some(flash) = Flash::take(&state, &s, &headers, "clients").filter(|f| f.id == id) {
-        let shown =
-            Shown { notice: Some(&flash.notice), revealed: Some((&flash.id, &flash.secret)), ..Shown::default() };
-        return Ok(Flash::clear(&state, detail(&state, &s, &id, StatusCode::OK, shown).await?));
+        return Ok(Flash::clear(&state, detail(&state, &s, &id, StatusCode::OK, Shown::secret(&flash)).await?));
     }
     let notice = (q.done.as_deref() == Some("saved")).then_some("Application saved.");
-    detail(&state, &s, &id, StatusCode::OK, Shown { notice, ..Shown::default() }).await
+    detail(&state, &s, &id, StatusCode::OK, Shown::notice(notice)).await
 }
 
 /// Saves the settings form: name and redirect URIs, checked as at registration.
@@ -297,7 +286,7 @@ pub(super) async fn save(
         Err(IdentityError::NotFound(_)) => Ok(no_client(&state, &s).await),
         Err(e) => {
             let (status, invalid) = problem_at(e, &EDIT_FIELDS)?;
-            detail(&state, &s, &id, status, Shown { typed: Some(form), invalid, ..Shown::default() }).await
+            detail(&state, &s, &id, status, Shown::refused(form, invalid)).await
         }
     }
 }

@@ -77,6 +77,37 @@ impl People {
     }
 }
 
+/// What a page of one thing (an application, a webhook) shows besides the thing: a notice,
+/// its form as typed when it was refused, with the mistake, and a secret shown once.
+#[derive(Debug)]
+pub(crate) struct Shown<'a, F> {
+    pub notice: Option<&'a str>,
+    pub typed: Option<F>,
+    pub invalid: Invalid,
+    pub revealed: Option<(&'a str, &'a str)>,
+}
+
+impl<F> Default for Shown<'_, F> {
+    fn default() -> Self {
+        Shown { notice: None, typed: None, invalid: Invalid::none(), revealed: None }
+    }
+}
+
+impl<'a, F> Shown<'a, F> {
+    /// A secret from a flash, with its notice.
+    pub fn secret(flash: &'a super::Flash) -> Self {
+        Shown { notice: Some(&flash.notice), revealed: Some((&flash.id, &flash.secret)), ..Shown::default() }
+    }
+
+    pub fn notice(notice: Option<&'a str>) -> Self {
+        Shown { notice, ..Shown::default() }
+    }
+
+    pub fn refused(typed: F, invalid: Invalid) -> Self {
+        Shown { typed: Some(typed), invalid, ..Shown::default() }
+    }
+}
+
 /// A form's mistake: beside its field when the form shows that field (`app_metadata.plan`
 /// belongs to `app_metadata`), else above the form. The form itself keeps what was typed.
 #[derive(Debug, Default, Clone)]

@@ -12,7 +12,7 @@ use cairn_events::EventsError;
 use cairn_events::webhooks::{self, Webhook};
 use serde::Deserialize;
 
-use super::view::{Invalid, People, Person, When};
+use super::view::{Invalid, People, Person, Shown, When};
 use super::{Admin, CsrfForm, Flash, Nav, Page, PageError, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
@@ -179,24 +179,15 @@ async fn no_hook(state: &AppState, s: &Signed) -> Response {
     s.not_found(state, "No such webhook", ("/app/webhooks", "Webhooks")).await
 }
 
-/// What the webhook page shows besides the webhook.
-#[derive(Default)]
-struct Shown<'a> {
-    notice: Option<&'a str>,
-    draft: Option<Draft>,
-    invalid: Invalid,
-    revealed: Option<(&'a str, &'a str)>,
-}
-
 /// The webhook's page: its settings, actions and delivery log.
-async fn detail(state: &AppState, s: &Signed, id: &str, shown: Shown<'_>) -> Result<Response, PageError> {
+async fn detail(state: &AppState, s: &Signed, id: &str, shown: Shown<'_, Draft>) -> Result<Response, PageError> {
     let hook = match hook(state, s, id).await? {
         Ok(h) => h,
         Err(page) => return Ok(page),
     };
     let attempts = webhooks::attempts(&s.db, &hook.id, 200, None).await?;
     let people = People::of(state, &s.db, &[hook.created_by.as_str()]).await?;
-    let draft = shown.draft.unwrap_or_else(|| Draft::of(&hook));
+    let draft = shown.typed.unwrap_or_else(|| Draft::of(&hook));
     let (c, nav) = s.shell(state, "Webhook", "webhooks").await;
     let view = WebhookPage {
         c: &c,
@@ -241,16 +232,14 @@ pub(super) async fn show(
     Query(q): Query<Done>,
 ) -> Result<Response, PageError> {
     if let Some(flash) = Flash::take(&state, &s, &headers, "webhooks").filter(|f| f.id == id) {
-        let revealed = Some((flash.id.as_str(), flash.secret.as_str()));
-        let shown = Shown { notice: Some(&flash.notice), revealed, ..Shown::default() };
-        return Ok(Flash::clear(&state, detail(&state, &s, &id, shown).await?));
+        return Ok(Flash::clear(&state, detail(&state, &s, &id, Shown::secret(&flash)).await?));
     }
     let notice = match q.done.as_deref() {
         Some("saved") => Some("Webhook saved."),
         Some("test") => Some("Test event queued; its delivery shows below in a moment."),
         _ => None,
     };
-    detail(&state, &s, &id, Shown { notice, ..Shown::default() }).await
+    detail(&state, &s, &id, Shown::notice(notice)).await
 }
 
 /// Saves the settings form: the same change as `PATCH /api/v1/webhooks/{id}`.
@@ -262,9 +251,7 @@ pub(super) async fn save(
 ) -> Result<Response, PageError> {
     let refuse = |v: ValidationError, d: Draft| {
         let (state, s, id) = (&state, &s, &id);
-        async move {
-            detail(state, s, id, Shown { invalid: Invalid::of(&v, &FIELDS), draft: Some(d), ..Shown::default() }).await
-        }
+        async move { detail(state, s, id, Shown::refused(d, Invalid::of(&v, &FIELDS))).await }
     };
     let (url, types) = match d.checked(&state) {
         Ok(ok) => ok,
