@@ -885,7 +885,7 @@ async fn refused_forms_keep_what_was_typed_beside_their_field(backend: Backend) 
     assert_eq!((record.input("tags").as_deref(), textarea(&record, "body").as_deref()), (Some("ops, guide"), Some("Kept")));
     let app_form = ada.post_form("/app/clients", &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"), ("redirect_uris", "nope")]).await;
     assert_eq!(app_form.status, 400);
-    assert!(field_error(&app_form, "c-redirects-error").is_some_and(|m| m.contains("is not an absolute URL")), "{}", app_form.body);
+    assert!(field_error(&app_form, "redirect_uris-error").is_some_and(|m| m.contains("is not an absolute URL")), "{}", app_form.body);
     let password = ada.post_form("/app/profile/password", &[("csrf", &token), ("current_password", "wrong"), ("new_password", "lilac pepper harbor")]).await;
     assert_eq!(password.status, 400);
     assert_eq!(field_error(&password, "current_password-error").as_deref(), Some("is not your current password"), "{}", password.body);
