@@ -398,7 +398,12 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     // People: long names and addresses, each status.
     let mut users = Vec::new();
     for (email, given, family, role) in [
-        ("grace.brewster.murray.hopper@naval-research-laboratory.acme.test", "Grace Brewster Murray", "Hopper", "member"),
+        (
+            "grace.brewster.murray.hopper@naval-research-laboratory.acme.test",
+            "Grace Brewster Murray",
+            "Hopper",
+            "member",
+        ),
         ("margaret.hamilton@apollo-guidance.acme.test", "Margaret", "Hamilton", "readonly"),
         ("katherine.johnson@acme.test", "Katherine", "Johnson", "admin"),
         ("no.name.given@acme.test", "", "", "member"),
@@ -415,15 +420,32 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         "redirect_uris": (1..=4).map(|i| format!("https://portal.customers.example-corporation.com/oauth2/callback/region-{i}/very/long/path?tenant=acme")).collect::<Vec<_>>(),
         "post_logout_redirect_uris": ["https://portal.customers.example-corporation.com/signed-out"],
     }))).await["client_id"].as_str().unwrap().to_owned();
-    send(app.post("/api/v1/clients", &admin, &json!({"name": "Field app", "public": true, "redirect_uris": ["http://localhost:5173/callback"]}))).await;
+    send(app.post(
+        "/api/v1/clients",
+        &admin,
+        &json!({"name": "Field app", "public": true, "redirect_uris": ["http://localhost:5173/callback"]}),
+    ))
+    .await;
     send(app.post("/api/v1/clients", &admin, &json!({"name": "Nightly importer", "service_role": "member"}))).await;
 
     // Webhooks: one receiver answers, one fails (so deliveries fail), both with long URLs.
     let (good, bad) = (Receiver::start().await, Receiver::start().await);
     bad.set_default(500);
-    let long = |r: &Receiver| format!("{}?topic=records&tenant=acme-corporation-international&padding={}", r.url, "x".repeat(70));
-    let hook = send(app.post("/api/v1/webhooks", &admin, &json!({"url": long(&good), "events": cairn_domain::events::ALL}))).await["id"].as_str().unwrap().to_owned();
-    send(app.post("/api/v1/webhooks", &admin, &json!({"url": long(&bad), "events": ["records_created", "record_published"]}))).await;
+    let long = |r: &Receiver| {
+        format!("{}?topic=records&tenant=acme-corporation-international&padding={}", r.url, "x".repeat(70))
+    };
+    let hook =
+        send(app.post("/api/v1/webhooks", &admin, &json!({"url": long(&good), "events": cairn_domain::events::ALL})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    send(app.post(
+        "/api/v1/webhooks",
+        &admin,
+        &json!({"url": long(&bad), "events": ["records_created", "record_published"]}),
+    ))
+    .await;
 
     // Records with long titles, many tags and bodies; one published twice, by two people.
     let records: Vec<Value> = (1..=6).map(|i| json!({
@@ -433,9 +455,15 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     })).collect();
     let created = send(app.post("/api/v1/records/bulk", &member, &json!({"records": records}))).await;
     let record = created["items"].as_array().or(created.as_array()).unwrap()[0]["id"].as_str().unwrap().to_owned();
-    send(app.post(&format!("/api/v1/records/{record}/publish"), &member, &json!({"note": "First release to every subscriber, with the migration plan and the rollback steps"}))).await;
+    send(app.post(
+        &format!("/api/v1/records/{record}/publish"),
+        &member,
+        &json!({"note": "First release to every subscriber, with the migration plan and the rollback steps"}),
+    ))
+    .await;
     send(app.post(&format!("/api/v1/records/{record}/publish"), &admin, &json!({"note": "Second"}))).await;
-    for v in [json!(42), json!(2.5), json!(-17), json!(123456789012345i64), json!(0.000123), json!(-999999999999999i64)] {
+    for v in [json!(42), json!(2.5), json!(-17), json!(123456789012345i64), json!(0.000123), json!(-999999999999999i64)]
+    {
         assert_eq!(app.add_number(&admin, v).await.status(), 201);
     }
     app.settled(&acme).await;
@@ -475,15 +503,18 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     ]);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
     let _ = std::fs::remove_dir_all(&out);
-    let run = peers::node("screens.mjs", &[
-        ("CAIRN_URL", &app.base_url),
-        ("ORG", "acme"),
-        ("EMAIL", email),
-        ("PASSWORD", PASSWORD),
-        ("OUT", out.to_str().unwrap()),
-        ("SIGNED_OUT", &signed_out.to_string()),
-        ("SIGNED_IN", &signed_in.to_string()),
-    ])
+    let run = peers::node(
+        "screens.mjs",
+        &[
+            ("CAIRN_URL", &app.base_url),
+            ("ORG", "acme"),
+            ("EMAIL", email),
+            ("PASSWORD", PASSWORD),
+            ("OUT", out.to_str().unwrap()),
+            ("SIGNED_OUT", &signed_out.to_string()),
+            ("SIGNED_IN", &signed_in.to_string()),
+        ],
+    )
     .await;
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);

@@ -33,7 +33,8 @@ struct Destination {
 
 /// Names each dead letter's consumer (`webhook:<id>`, `publish_mail:<user id>`, …).
 async fn destinations(state: &AppState, s: &Signed, dead: &[DeadLetter]) -> Result<Vec<Destination>, PageError> {
-    use cairn_identity::mail::{MAIL_CONSUMER, RESET_CONSUMER};
+    use cairn_identity::mail::MAIL_CONSUMER;
+    use cairn_identity::reset::RESET_CONSUMER;
     use cairn_records::notify::{CONSUMER as PUBLISH, MAIL as PUBLISH_MAIL};
     let hooks = if dead.iter().any(|d| d.consumer.starts_with("webhook:")) {
         cairn_events::webhooks::list(&s.db).await?
