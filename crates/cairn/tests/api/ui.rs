@@ -691,8 +691,7 @@ async fn admins_edit_a_user_on_their_page(backend: Backend) {
     let bob = &ids["bob@acme.test"];
     let path = format!("/app/users/{bob}");
     refused_to_members(&app, &admin, &path, "/app/users/{id}", &[("given_name", "Mallory")]).await;
-    let ada = Browser::new(&app.base_url);
-    ada.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = ada.get(&path).await;
     assert_eq!(page.status, 200);
     assert!(
@@ -812,8 +811,7 @@ async fn admins_edit_an_application_on_its_page(backend: Backend) {
         &[("name", "Evil"), ("redirect_uris", "https://evil.example/cb")],
     )
     .await;
-    let ada = Browser::new(&app.base_url);
-    ada.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = ada.get(&path).await;
     assert_eq!(page.status, 200);
     assert_eq!(textarea(&page, "redirect_uris").as_deref(), Some("https://portal.example/cb"));
@@ -903,8 +901,7 @@ async fn admins_edit_test_and_roll_a_webhook_on_its_page(backend: Backend) {
         &[("url", "https://evil.example/"), ("events", "records_created")],
     )
     .await;
-    let ada = Browser::new(&app.base_url);
-    ada.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
     let page = ada.get(&path).await;
     assert_eq!(page.status, 200);
     let token = csrf(&page);
