@@ -43,6 +43,8 @@ try {
   assert.equal((await page.locator('#stat-count').textContent()).trim(), '1');
   steps.push('added a number and saw it');
 
+  // Sign-out sits in the account menu.
+  await page.locator('details.account > summary').click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${base}/`);
   await page.getByRole('heading', { name: 'Sign in to your organization' }).waitFor();

@@ -11,13 +11,17 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{MasterKey, ValidationError, now_ms};
+use cairn_domain::{MasterKey, TenantId, ValidationError, now_ms};
 use cairn_outbound::Outbound;
 use cairn_store::Db;
 
-use crate::model::EventsError;
+use crate::model::{Event, EventsError, NewEvent};
 use crate::store;
 use crate::worker::{Failure, Handler, HandlerFuture, Job};
+
+/// The type of the event [`send_test`] sends: to the one webhook asked for, never to any
+/// other consumer (no webhook can subscribe to it).
+pub const TEST_EVENT: &str = "webhook.test";
 
 /// Most webhooks per tenant.
 pub const MAX_WEBHOOKS: i64 = 50;
@@ -193,6 +197,34 @@ pub async fn rotate_secret(
     AuditService::record(db, &mut tx, entry).await?;
     tx.commit().await?;
     Ok(secret)
+}
+
+/// Queues a test event for webhook `id` alone: an event of type [`TEST_EVENT`] and its one
+/// delivery, committed with the audit entry; then delivered, retried and logged like any
+/// other. The caller wakes the workers ([`crate::Bus::committed`]).
+pub async fn send_test(
+    db: &Db,
+    tenant: TenantId,
+    id: &str,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<Event, EventsError> {
+    let mut tx = db.begin().await?;
+    let hook = store::webhook(&mut tx, id).await?.ok_or(EventsError::NotFound("webhook"))?;
+    let test = NewEvent {
+        kind: TEST_EVENT,
+        resource_type: "webhook",
+        resource_id: hook.id.clone(),
+        payload: serde_json::json!({ "message": "A test event, sent on request.", "url": hook.url }),
+    };
+    let event = crate::emit(&mut tx, tenant, actor, test).await?;
+    crate::enqueue(&mut tx, &event.id, &format!("webhook:{}", hook.id)).await?;
+    let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.test_sent"), Outcome::Success, meta.clone())
+        .resource("webhook", id)
+        .details(serde_json::json!({ "event_id": event.id }));
+    AuditService::record(db, &mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(event)
 }
 
 /// Removes a webhook; its pending deliveries end without a request.

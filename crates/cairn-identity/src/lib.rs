@@ -28,7 +28,7 @@ mod store;
 mod tokens;
 pub mod users;
 
-pub use clients::NewClient;
+pub use clients::{ClientPatch, NewClient};
 pub use keys::SigningKeys;
 pub use model::{Client, Email, Settings, User, UserStatus};
 pub use password::Argon2Pool;

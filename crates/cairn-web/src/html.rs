@@ -9,18 +9,26 @@ use subtle::ConstantTimeEq;
 
 use crate::AppState;
 
-/// Page chrome: title, organization name and accent colour, and the CSP nonce.
+/// Page chrome: title, organization name, the colours drawn from its accent, and the CSP
+/// nonce.
 #[derive(Debug, Clone)]
 pub struct Chrome {
     pub title: String,
     pub org: String,
     pub accent: String,
+    pub palette: Palette,
+    /// The organization's mark: the first letter of its name.
+    pub initial: String,
     pub nonce: String,
 }
 
 impl Chrome {
     pub fn new(title: impl Into<String>, org: impl Into<String>, accent: impl Into<String>) -> Self {
-        Self { title: title.into(), org: org.into(), accent: accent.into(), nonce: random_token(16) }
+        let accent = accent.into();
+        let palette = Palette::from_accent(&accent);
+        let org = org.into();
+        let initial = org.chars().find(|c| c.is_alphanumeric()).map_or('·', |c| c).to_uppercase().collect();
+        Self { title: title.into(), org, accent, palette, initial, nonce: random_token(16) }
     }
 
     /// Cairn's own pages, before an organization is known.
@@ -30,6 +38,109 @@ impl Chrome {
 }
 
 pub use cairn_domain::random_token;
+
+/// WCAG 2's least contrast for body text (AA); large text needs 3:1.
+pub const AA_TEXT: f64 = 4.5;
+
+/// A colour as `#rrggbb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    /// `#rrggbb`; anything else is `None`.
+    pub fn parse(hex: &str) -> Option<Rgb> {
+        let h = hex.strip_prefix('#').filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        let c = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+        Some(Rgb(c(0)?, c(2)?, c(4)?))
+    }
+
+    /// WCAG 2 relative luminance.
+    pub fn luminance(self) -> f64 {
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * lin(self.0) + 0.7152 * lin(self.1) + 0.0722 * lin(self.2)
+    }
+
+    /// WCAG 2 contrast ratio, 1 to 21.
+    pub fn contrast(self, other: Rgb) -> f64 {
+        let (a, b) = (self.luminance(), other.luminance());
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// `self` moved `t` (0–1) of the way to `to`.
+    pub fn mix(self, to: Rgb, t: f64) -> Rgb {
+        let m = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round().clamp(0.0, 255.0) as u8;
+        Rgb(m(self.0, to.0), m(self.1, to.1), m(self.2, to.2))
+    }
+
+    /// The colour nearest to `self` on the way to `to` that reads at `ratio` on every one of
+    /// `backgrounds` (`to` itself when nothing nearer does).
+    fn readable_towards(self, to: Rgb, backgrounds: &[Rgb], ratio: f64) -> Rgb {
+        (0..=100)
+            .map(|step| self.mix(to, f64::from(step) / 100.0))
+            .find(|c| backgrounds.iter().all(|bg| c.contrast(*bg) >= ratio))
+            .unwrap_or(to)
+    }
+}
+
+impl std::fmt::Display for Rgb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+}
+
+const WHITE: Rgb = Rgb(255, 255, 255);
+const INK: Rgb = Rgb(17, 17, 20);
+/// The stylesheet's surfaces (`static/cairn.css`): page and card, light and dark.
+const LIGHT_SURFACES: [Rgb; 2] = [Rgb(0xf6, 0xf7, 0xf9), Rgb(0xff, 0xff, 0xff)];
+const DARK_SURFACES: [Rgb; 2] = [Rgb(0x0b, 0x0b, 0x0e), Rgb(0x16, 0x16, 0x1a)];
+const DEFAULT_ACCENT: Rgb = Rgb(0x25, 0x63, 0xeb);
+
+/// The colours a page draws from its organization's accent, each readable where it is used
+/// (WCAG AA, 4.5:1) whatever accent the organization chose: the accent itself marks the
+/// organization and fills primary buttons (with white or near-black text, whichever reads;
+/// darkened when neither does), and links and the current navigation item use a shade of it
+/// that reads on the light or dark surfaces and on its own tint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Palette {
+    pub accent: Rgb,
+    /// A primary button's fill, and its text.
+    pub solid: Rgb,
+    pub on_solid: Rgb,
+    pub link_light: Rgb,
+    pub link_dark: Rgb,
+    /// The current navigation item's background, light and dark.
+    pub tint_light: Rgb,
+    pub tint_dark: Rgb,
+}
+
+impl Palette {
+    pub fn from_accent(accent: &str) -> Palette {
+        let accent = Rgb::parse(accent).unwrap_or(DEFAULT_ACCENT);
+        let (solid, on_solid) = if accent.contrast(WHITE) >= AA_TEXT {
+            (accent, WHITE)
+        } else if accent.contrast(INK) >= AA_TEXT {
+            (accent, INK)
+        } else {
+            (accent.readable_towards(INK, &[WHITE], AA_TEXT), WHITE)
+        };
+        let tint_light = LIGHT_SURFACES[1].mix(accent, 0.1);
+        let tint_dark = DARK_SURFACES[1].mix(accent, 0.2);
+        let on_light = [LIGHT_SURFACES[0], LIGHT_SURFACES[1], tint_light];
+        let on_dark = [DARK_SURFACES[0], DARK_SURFACES[1], tint_dark];
+        Palette {
+            accent,
+            solid,
+            on_solid,
+            link_light: accent.readable_towards(INK, &on_light, AA_TEXT),
+            link_dark: accent.readable_towards(WHITE, &on_dark, AA_TEXT),
+            tint_light,
+            tint_dark,
+        }
+    }
+}
 
 /// Whether cookies carry `Secure`: always, unless the public URL is plain http (loopback
 /// development).
@@ -276,4 +387,40 @@ pub struct MessagePage<'a> {
 /// A full-page message (errors the user can read, "signed out", "check your mail").
 pub fn message(status: StatusCode, chrome: &Chrome, heading: &str, text: &str, link: Option<(&str, &str)>) -> Response {
     render(status, chrome, &MessagePage { c: chrome, heading, text, link }, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrast_follows_wcag() {
+        assert!((WHITE.contrast(Rgb(0, 0, 0)) - 21.0).abs() < 1e-9);
+        assert!((Rgb(0x77, 0x77, 0x77).contrast(WHITE) - 4.48).abs() < 0.01);
+        assert_eq!(Rgb::parse("#2563eb"), Some(Rgb(0x25, 0x63, 0xeb)));
+        assert_eq!(Rgb::parse("red; }</style>"), None);
+        assert_eq!(Rgb(0x25, 0x63, 0xeb).to_string(), "#2563eb");
+    }
+
+    #[test]
+    fn every_accent_gives_readable_links_and_buttons_in_both_schemes() {
+        for accent in
+            ["#2563eb", "#facc15", "#ffffff", "#000000", "#16a34a", "#e11d48", "#7c3aed", "#0ea5e9", "#808080", "bad"]
+        {
+            let p = Palette::from_accent(accent);
+            assert!(p.solid.contrast(p.on_solid) >= AA_TEXT, "{accent}: button {p:?}");
+            for bg in [LIGHT_SURFACES[0], LIGHT_SURFACES[1], p.tint_light] {
+                assert!(p.link_light.contrast(bg) >= AA_TEXT, "{accent}: light link on {bg}: {p:?}");
+            }
+            for bg in [DARK_SURFACES[0], DARK_SURFACES[1], p.tint_dark] {
+                assert!(p.link_dark.contrast(bg) >= AA_TEXT, "{accent}: dark link on {bg}: {p:?}");
+            }
+        }
+        // An accent that already reads is kept as it is.
+        let blue = Palette::from_accent("#1d4ed8");
+        assert_eq!((blue.solid, blue.link_light), (Rgb(0x1d, 0x4e, 0xd8), Rgb(0x1d, 0x4e, 0xd8)));
+        // A yellow keeps its colour on buttons, with dark text.
+        let yellow = Palette::from_accent("#facc15");
+        assert_eq!((yellow.solid, yellow.on_solid), (Rgb(0xfa, 0xcc, 0x15), INK));
+    }
 }

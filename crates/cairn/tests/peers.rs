@@ -376,3 +376,150 @@ async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend: Backend)
     assert!(dead["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{dead}");
 }
 backend_test!(account_mail_that_never_goes_out_is_a_failed_delivery);
+
+async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backend: Backend) {
+    use cairn_testkit::receiver::Receiver;
+    use serde_json::{Value, json};
+    let name = format!("{backend:?}").to_lowercase();
+    // One attempt per delivery, so a failing receiver fills the failed deliveries page at once.
+    let app = TestApp::spawn_with(backend, |c| c.events.max_attempts = 1).await;
+    let acme = app.create_tenant("acme").await;
+    let email = "ada.lovelace@analytical-engine-society.acme.test";
+    let ada = app.create_user(&acme, email, PASSWORD, &[Role::Admin]).await;
+    let admin = app.token_for(&acme, Role::Admin, &ada.id);
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{}", resp.status());
+        resp.json::<Value>().await.unwrap_or(Value::Null)
+    };
+    let patch = |path: &str, body: Value| app.client.patch(app.url(path)).bearer_auth(&admin).json(&body);
+    send(patch(&format!("/api/v1/users/{}", ada.id), json!({"given_name": "Ada", "family_name": "Lovelace"}))).await;
+
+    // People: long names and addresses, each status.
+    let mut users = Vec::new();
+    for (email, given, family, role) in [
+        (
+            "grace.brewster.murray.hopper@naval-research-laboratory.acme.test",
+            "Grace Brewster Murray",
+            "Hopper",
+            "member",
+        ),
+        ("margaret.hamilton@apollo-guidance.acme.test", "Margaret", "Hamilton", "readonly"),
+        ("katherine.johnson@acme.test", "Katherine", "Johnson", "admin"),
+        ("no.name.given@acme.test", "", "", "member"),
+    ] {
+        let body = json!({"email": email, "given_name": given, "family_name": family, "roles": [role]});
+        users.push(send(app.post("/api/v1/users", &admin, &body)).await["id"].as_str().unwrap().to_owned());
+    }
+    send(app.client.post(app.url(&format!("/api/v1/users/{}/disable", users[1]))).bearer_auth(&admin)).await;
+    let member = app.token_for(&acme, Role::Member, &users[0]);
+
+    // Applications with long redirect URIs, of each kind.
+    let portal = send(app.post("/api/v1/clients", &admin, &json!({
+        "name": "Customer portal (production, eu-west-1, behind the shared load balancer)",
+        "redirect_uris": (1..=4).map(|i| format!("https://portal.customers.example-corporation.com/oauth2/callback/region-{i}/very/long/path?tenant=acme")).collect::<Vec<_>>(),
+        "post_logout_redirect_uris": ["https://portal.customers.example-corporation.com/signed-out"],
+    }))).await["client_id"].as_str().unwrap().to_owned();
+    send(app.post(
+        "/api/v1/clients",
+        &admin,
+        &json!({"name": "Field app", "public": true, "redirect_uris": ["http://localhost:5173/callback"]}),
+    ))
+    .await;
+    send(app.post("/api/v1/clients", &admin, &json!({"name": "Nightly importer", "service_role": "member"}))).await;
+
+    // Webhooks: one receiver answers, one fails (so deliveries fail), both with long URLs.
+    let (good, bad) = (Receiver::start().await, Receiver::start().await);
+    bad.set_default(500);
+    let long = |r: &Receiver| {
+        format!("{}?topic=records&tenant=acme-corporation-international&padding={}", r.url, "x".repeat(70))
+    };
+    let hook =
+        send(app.post("/api/v1/webhooks", &admin, &json!({"url": long(&good), "events": cairn_domain::events::ALL})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    send(app.post(
+        "/api/v1/webhooks",
+        &admin,
+        &json!({"url": long(&bad), "events": ["records_created", "record_published"]}),
+    ))
+    .await;
+
+    // Records with long titles, many tags and bodies; one published twice, by two people.
+    let records: Vec<Value> = (1..=6).map(|i| json!({
+        "title": format!("Quarterly infrastructure review {i}: moving the remaining eu-west-1 workloads to the new cluster and retiring the bastion hosts"),
+        "tags": ["infrastructure", "quarterly-review", "eu-west-1", "kubernetes", "migration", "security", "cost", "bastion", "networking", "observability", "on-call", "postmortem-follow-up"],
+        "body": "Step one: inventory.\nStep two: migrate.\n".repeat(i),
+    })).collect();
+    let created = send(app.post("/api/v1/records/bulk", &member, &json!({"records": records}))).await;
+    let record = created["items"].as_array().or(created.as_array()).unwrap()[0]["id"].as_str().unwrap().to_owned();
+    send(app.post(
+        &format!("/api/v1/records/{record}/publish"),
+        &member,
+        &json!({"note": "First release to every subscriber, with the migration plan and the rollback steps"}),
+    ))
+    .await;
+    send(app.post(&format!("/api/v1/records/{record}/publish"), &admin, &json!({"note": "Second"}))).await;
+    for v in [json!(42), json!(2.5), json!(-17), json!(123456789012345i64), json!(0.000123), json!(-999999999999999i64)]
+    {
+        assert_eq!(app.add_number(&admin, v).await.status(), 201);
+    }
+    app.settled(&acme).await;
+    let entry = send(app.get("/api/v1/audit?limit=1", &admin)).await["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let page = |name: &str, path: &str, status: u16| json!({"name": name, "path": path, "status": status});
+    let signed_out = json!([
+        page("choose-org", "/", 200),
+        page("choose-org-refused", "/signin?org=Not%20A%20Slug", 400),
+        page("sign-in", "/t/acme/", 200),
+        page("forgot", "/t/acme/forgot", 200),
+        page("reset", "/t/acme/reset", 200),
+        page("no-such-org", "/t/nope/", 404),
+    ]);
+    let mut records_page = page("records", "/app/records", 200);
+    records_page["menus"] = json!(true);
+    let signed_in = json!([
+        records_page,
+        page("record", &format!("/app/records/{record}"), 200),
+        page("record-delete", &format!("/app/records/{record}/delete"), 200),
+        page("record-missing", "/app/records/01900000-0000-7000-8000-000000000000", 404),
+        page("numbers", "/app/numbers", 200),
+        page("users", "/app/users", 200),
+        page("user", &format!("/app/users/{}", users[0]), 200),
+        page("user-disabled", &format!("/app/users/{}", users[1]), 200),
+        page("user-self", &format!("/app/users/{}", ada.id), 200),
+        page("user-disable", &format!("/app/users/{}/disable", users[0]), 200),
+        page("clients", "/app/clients", 200),
+        page("client", &format!("/app/clients/{portal}"), 200),
+        page("webhooks", "/app/webhooks", 200),
+        page("webhook", &format!("/app/webhooks/{hook}"), 200),
+        page("events", "/app/events", 200),
+        page("audit", "/app/audit", 200),
+        page("audit-refused", "/app/audit?action=Not%20An%20Action", 400),
+        page("audit-entry", &format!("/app/audit/{entry}"), 200),
+        page("profile", "/app/profile", 200),
+    ]);
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
+    let _ = std::fs::remove_dir_all(&out);
+    let run = peers::node(
+        "screens.mjs",
+        &[
+            ("CAIRN_URL", &app.base_url),
+            ("ORG", "acme"),
+            ("EMAIL", email),
+            ("PASSWORD", PASSWORD),
+            ("OUT", out.to_str().unwrap()),
+            ("SIGNED_OUT", &signed_out.to_string()),
+            ("SIGNED_IN", &signed_in.to_string()),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    println!("screenshots in {}", out.display());
+    assert!(run.status.success(), "the pages fell short:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(r#""ok":true"#), "{stdout}");
+}
+backend_test!(every_page_reads_well_at_both_widths_in_both_schemes_in_chromium);

@@ -1,13 +1,39 @@
 //! The clients' use cases on [`Identity`]; their SQL is in [`super::store`].
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{ValidationError, now_ms};
+use cairn_domain::{Role, ValidationError, now_ms};
 use cairn_store::{Db, Tenant};
 use serde_json::json;
 
-use super::{NewClient, store};
+use super::{ClientPatch, NewClient, store};
 use crate::model::{Client, check_name, check_redirect_uri, digest, new_handle};
 use crate::{Identity, IdentityError};
+
+/// Redirect URIs as registered: each checked, at most 20.
+fn check_uris(field: &str, uris: &[String]) -> Result<Vec<String>, ValidationError> {
+    if uris.len() > 20 {
+        return Err(ValidationError::new(field, "at most 20"));
+    }
+    uris.iter().map(|u| check_redirect_uri(field, u)).collect()
+}
+
+/// A client that signs users in needs somewhere to send them back.
+fn check_kind(service_role: Option<Role>, public: bool, redirect_uris: &[String]) -> Result<(), ValidationError> {
+    match (service_role, public, redirect_uris.is_empty()) {
+        (Some(_), true, _) => Err(ValidationError::new("public", "a service client must be confidential")),
+        (None, _, true) => Err(ValidationError::new("redirect_uris", "at least one is required")),
+        _ => Ok(()),
+    }
+}
+
+/// A client's name: required, as a display name.
+fn check_client_name(name: &str) -> Result<String, ValidationError> {
+    let name = check_name("name", name)?;
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "is required"));
+    }
+    Ok(name)
+}
 
 /// A client secret: 256 random bits.
 fn new_secret() -> String {
@@ -29,29 +55,10 @@ impl Identity {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<(Client, Option<String>), IdentityError> {
-        let name = check_name("name", &new.name)?;
-        if name.is_empty() {
-            return Err(ValidationError::new("name", "is required").into());
-        }
-        let redirect_uris =
-            new.redirect_uris.iter().map(|u| check_redirect_uri("redirect_uris", u)).collect::<Result<Vec<_>, _>>()?;
-        let post_logout_uris = new
-            .post_logout_uris
-            .iter()
-            .map(|u| check_redirect_uri("post_logout_redirect_uris", u))
-            .collect::<Result<Vec<_>, _>>()?;
-        if redirect_uris.len() > 20 || post_logout_uris.len() > 20 {
-            return Err(ValidationError::new("redirect_uris", "at most 20 of each").into());
-        }
-        match (&new.service_role, new.public, redirect_uris.is_empty()) {
-            (Some(_), true, _) => {
-                return Err(ValidationError::new("public", "a service client must be confidential").into());
-            }
-            (None, _, true) => {
-                return Err(ValidationError::new("redirect_uris", "at least one is required").into());
-            }
-            _ => {}
-        }
+        let name = check_client_name(&new.name)?;
+        let redirect_uris = check_uris("redirect_uris", &new.redirect_uris)?;
+        let post_logout_uris = check_uris("post_logout_redirect_uris", &new.post_logout_uris)?;
+        check_kind(new.service_role, new.public, &redirect_uris)?;
         let secret = (!new.public).then(new_secret);
         let client = Client {
             client_id: new_handle(tenant.id).chars().take(32 + 1 + 22).collect(),
@@ -92,6 +99,46 @@ impl Identity {
         store::client_by_id(&mut *db.reader().acquire().await?, client_id)
             .await?
             .ok_or(IdentityError::NotFound("client"))
+    }
+
+    /// Changes a client's name or redirect URIs, with the checks of registration; the audit
+    /// entry names what changed.
+    pub async fn update_client(
+        &self,
+        db: &Db,
+        client_id: &str,
+        patch: ClientPatch,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Client, IdentityError> {
+        let name = patch.name.as_deref().map(check_client_name).transpose()?;
+        let redirect_uris = patch.redirect_uris.as_deref().map(|u| check_uris("redirect_uris", u)).transpose()?;
+        let post_logout_uris =
+            patch.post_logout_uris.as_deref().map(|u| check_uris("post_logout_redirect_uris", u)).transpose()?;
+        let mut tx = db.begin().await?;
+        let mut client = store::client_by_id(&mut tx, client_id).await?.ok_or(IdentityError::NotFound("client"))?;
+        let mut changed = serde_json::Map::new();
+        if let Some(n) = name.filter(|n| *n != client.name) {
+            changed.insert("name".into(), json!(n));
+            client.name = n;
+        }
+        if let Some(u) = redirect_uris.filter(|u| *u != client.redirect_uris) {
+            changed.insert("redirect_uris".into(), json!(u));
+            client.redirect_uris = u;
+        }
+        if let Some(u) = post_logout_uris.filter(|u| *u != client.post_logout_uris) {
+            changed.insert("post_logout_redirect_uris".into(), json!(u));
+            client.post_logout_uris = u;
+        }
+        check_kind(client.service_role, client.public, &client.redirect_uris)?;
+        if changed.is_empty() {
+            return Ok(client);
+        }
+        store::update_client(&mut tx, &client, now_ms()).await?;
+        let e = entry(actor, "client.updated", meta, client_id).details(json!({ "changed": changed }));
+        AuditService::record(db, &mut tx, e).await?;
+        tx.commit().await?;
+        Ok(client)
     }
 
     /// A new secret for a confidential client; the old one stops working at once.

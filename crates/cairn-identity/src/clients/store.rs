@@ -60,6 +60,22 @@ pub(crate) async fn clients_after(db: &Db, after: Option<&str>, limit: i64) -> R
     sqlx::query(&sql).bind(after.unwrap_or("")).bind(limit).fetch_all(db.reader()).await?.iter().map(client).collect()
 }
 
+/// Saves a client's name and redirect URIs.
+pub(crate) async fn update_client(conn: &mut AnyConnection, c: &Client, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE oauth_clients SET name = $2, redirect_uris = $3, post_logout_uris = $4, updated_at = $5 \
+         WHERE client_id = $1",
+    )
+    .bind(&c.client_id)
+    .bind(&c.name)
+    .bind(serde_json::to_string(&c.redirect_uris).expect("uris serialise"))
+    .bind(serde_json::to_string(&c.post_logout_uris).expect("uris serialise"))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn set_client_secret(
     conn: &mut AnyConnection,
     id: &str,

@@ -8,6 +8,7 @@ use axum::response::Response;
 use cairn_audit::{AuditCursor, AuditEntryView, AuditLimit, AuditService};
 use serde::Deserialize;
 
+use super::view::{Invalid, People, Person, When};
 use super::{Admin, Nav, Page, PageError};
 use crate::AppState;
 use crate::html::Chrome;
@@ -58,6 +59,13 @@ impl FilterForm {
         }
     }
 
+    /// Whether any filter is given.
+    fn any(&self) -> bool {
+        [&self.user, &self.action, &self.resource_type, &self.resource_id, &self.from, &self.to]
+            .iter()
+            .any(|v| !v.trim().is_empty())
+    }
+
     /// The page of older entries, keeping the filters.
     fn next_url(&self, cursor: &str) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
@@ -104,13 +112,25 @@ pub fn readable(action: &str) -> String {
 
 struct Row {
     id: String,
-    time: String,
-    time_short: String,
-    who: String,
+    time: When,
+    who: Person,
     label: String,
     action: String,
-    resource: String,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
     outcome: String,
+}
+
+/// The filter form's fields.
+const FIELDS: [&str; 6] = ["user", "action", "resource_type", "resource_id", "from", "to"];
+
+/// Who acted: the person or application (looked up by id), else the email the entry kept.
+fn who(people: &People, id: &str, email: Option<&str>) -> Person {
+    let p = people.get(id);
+    match email {
+        Some(e) if p.label == id => Person { label: e.to_owned(), detail: id.to_owned() },
+        _ => p,
+    }
 }
 
 #[derive(Template)]
@@ -121,6 +141,9 @@ struct AuditPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     f: &'a FilterForm,
+    /// Any filter given: the filters stay open.
+    filtering: bool,
+    invalid: &'a Invalid,
     rows: Vec<Row>,
     next: Option<String>,
 }
@@ -133,6 +156,8 @@ struct EntryPage<'a> {
     notice: Option<&'a str>,
     error: Option<&'a str>,
     label: String,
+    time: When,
+    who: Person,
     e: AuditEntryView,
     details: String,
 }
@@ -150,36 +175,43 @@ pub(super) async fn page(
     let (filter, cursor) = match parsed {
         Ok(v) => v,
         Err(e) => {
-            let message = e.to_string();
-            let view =
-                AuditPage { c: &c, nav: &nav, notice: None, error: Some(&message), f: &f, rows: vec![], next: None };
+            let invalid = Invalid::of(&e, &FIELDS);
+            let error = invalid.banner();
+            let view = AuditPage {
+                c: &c,
+                nav: &nav,
+                notice: None,
+                error,
+                f: &f,
+                filtering: true,
+                invalid: &invalid,
+                rows: vec![],
+                next: None,
+            };
             return Ok(s.render(&state, StatusCode::BAD_REQUEST, &c, &view));
         }
     };
     let limit = AuditLimit::parse(Some(PAGE)).expect("the page size is within the limit");
     let (entries, next) = AuditService::list(&s.db, &filter, cursor, limit).await?;
+    let people = People::of(&state, &s.db, &entries.iter().map(|e| e.actor_id.as_str()).collect::<Vec<_>>()).await?;
     let rows = entries
         .iter()
-        .map(|e| {
-            let time = cairn_domain::rfc3339(e.time);
-            Row {
-                id: e.id.clone(),
-                time_short: time.get(..19).unwrap_or(&time).replace('T', " "),
-                time,
-                who: e.actor_email.clone().unwrap_or_else(|| e.actor_id.clone()),
-                label: readable(&e.action),
-                action: e.action.clone(),
-                resource: match (&e.resource_type, &e.resource_id) {
-                    (Some(k), Some(i)) => format!("{k} {i}"),
-                    (Some(k), None) => k.clone(),
-                    _ => String::new(),
-                },
-                outcome: e.outcome.clone(),
-            }
+        .map(|e| Row {
+            id: e.id.clone(),
+            time: When::at(e.time),
+            who: who(&people, &e.actor_id, e.actor_email.as_deref()),
+            label: readable(&e.action),
+            action: e.action.clone(),
+            resource_type: e.resource_type.clone(),
+            resource_id: e.resource_id.clone(),
+            outcome: e.outcome.clone(),
         })
         .collect();
     let next = next.map(|c| f.next_url(&c.encode()));
-    let view = AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, rows, next };
+    let invalid = Invalid::none();
+    let filtering = f.any();
+    let view =
+        AuditPage { c: &c, nav: &nav, notice: None, error: None, f: &f, filtering, invalid: &invalid, rows, next };
     Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 
@@ -201,9 +233,13 @@ pub(super) async fn entry(
             ),
         ));
     };
+    let people = People::of(&state, &s.db, &[found.actor_id.as_str()]).await?;
+    let who = who(&people, &found.actor_id, found.actor_email.as_deref());
+    let time = When::at(found.time);
     let e = AuditEntryView::from(&found);
     let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
-    let view = EntryPage { c: &c, nav: &nav, notice: None, error: None, label: readable(&e.action), e, details };
+    let label = readable(&e.action);
+    let view = EntryPage { c: &c, nav: &nav, notice: None, error: None, label, time, who, e, details };
     Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 

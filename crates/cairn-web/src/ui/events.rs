@@ -4,10 +4,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_domain::rfc3339;
-use cairn_events::{DeadSelection, EventsError};
+use cairn_events::{DeadLetter, DeadSelection, EventsError};
 use serde::Deserialize;
 
+use super::view::{People, When};
 use super::{Admin, CsrfForm, Nav, Page, PageError, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
@@ -16,10 +16,52 @@ struct Row {
     id: String,
     event_id: String,
     event_type: String,
-    consumer: String,
+    to: Destination,
     attempts: i64,
     last_error: String,
-    failed_at: String,
+    failed_at: When,
+}
+
+/// Where a delivery was going, in words: a webhook's URL, a person's mail.
+#[derive(Clone)]
+struct Destination {
+    label: String,
+    /// What kind of consumer, or its name when it is not one of Cairn's own.
+    what: String,
+    href: Option<String>,
+}
+
+/// Names each dead letter's consumer (`webhook:<id>`, `publish_mail:<user id>`, …).
+async fn destinations(state: &AppState, s: &Signed, dead: &[DeadLetter]) -> Result<Vec<Destination>, PageError> {
+    use cairn_identity::mail::MAIL_CONSUMER;
+    use cairn_identity::reset::RESET_CONSUMER;
+    use cairn_records::notify::{CONSUMER as PUBLISH, MAIL as PUBLISH_MAIL};
+    let hooks = if dead.iter().any(|d| d.consumer.starts_with("webhook:")) {
+        cairn_events::webhooks::list(&s.db).await?
+    } else {
+        Vec::new()
+    };
+    let mailed = dead.iter().filter_map(|d| d.consumer.strip_prefix(PUBLISH_MAIL)?.strip_prefix(':'));
+    let people = People::of(state, &s.db, &mailed.collect::<Vec<_>>()).await?;
+    let plain = |label: &str, what: &str| Destination { label: label.into(), what: what.into(), href: None };
+    Ok(dead
+        .iter()
+        .map(|d| match d.consumer.split_once(':') {
+            Some(("webhook", id)) => match hooks.iter().find(|h| h.id == id) {
+                Some(h) => Destination {
+                    label: h.url.clone(),
+                    what: "Webhook".into(),
+                    href: Some(format!("/app/webhooks/{id}")),
+                },
+                None => plain("A deleted webhook", "Webhook"),
+            },
+            Some((kind, user)) if kind == PUBLISH_MAIL => plain(&people.get(user).label, "Publish notice mail"),
+            _ if d.consumer == PUBLISH => plain("Subscribers", "Publish notices"),
+            _ if d.consumer == MAIL_CONSUMER => plain("Account mail", "Invitations, resets and lockouts"),
+            _ if d.consumer == RESET_CONSUMER => plain("Password reset requests", "Account mail"),
+            _ => plain(&d.consumer, "Consumer"),
+        })
+        .collect())
 }
 
 #[derive(Template)]
@@ -34,6 +76,7 @@ struct EventsPage<'a> {
 
 async fn render(state: &AppState, s: &Signed, msg: Option<(StatusCode, &str)>) -> Result<Response, PageError> {
     let dead = cairn_events::dead_letters(&s.db, 500).await?;
+    let to = destinations(state, s, &dead).await?;
     let (c, nav) = s.shell(state, "Failed deliveries", "events").await;
     let (notice, error) = match msg {
         Some((StatusCode::OK, m)) => (Some(m), None),
@@ -42,14 +85,15 @@ async fn render(state: &AppState, s: &Signed, msg: Option<(StatusCode, &str)>) -
     };
     let rows = dead
         .into_iter()
-        .map(|d| Row {
+        .zip(to)
+        .map(|(d, to)| Row {
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
-            consumer: d.consumer,
+            to,
             attempts: d.attempts,
             last_error: d.last_error.unwrap_or_default(),
-            failed_at: rfc3339(d.failed_at),
+            failed_at: When::at(d.failed_at),
         })
         .collect();
     let view = EventsPage { c: &c, nav: &nav, notice, error, rows };
@@ -126,11 +170,12 @@ pub(super) async fn confirm(
             let Some(d) = dead.into_iter().find(|d| d.id == id) else {
                 return Ok(s.not_found(&state, "No such failed delivery", ("/app/events", "Failed deliveries")).await);
             };
+            let to = destinations(&state, &s, std::slice::from_ref(&d)).await?.remove(0);
             (
                 "Discard delivery",
                 format!(
-                    "Discard the {} delivery of {} to {}? It is not sent again.",
-                    d.event_type, d.event_id, d.consumer
+                    "Discard the {} delivery of {} to {} ({})? It is not sent again.",
+                    d.event_type, d.event_id, to.label, to.what
                 ),
                 "Discard",
             )

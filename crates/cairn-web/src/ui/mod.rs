@@ -26,6 +26,7 @@ mod profile;
 mod records;
 mod unsubscribe;
 mod users;
+mod view;
 mod webhooks;
 
 pub(crate) use self::guard::{Admin, CsrfForm, Flash, Member, Page, PageError, Readonly};
@@ -48,10 +49,12 @@ pub fn router() -> Router<AppState> {
         .route("/auth/callback", get(callback))
         .route("/app/numbers", get(numbers::page).post(numbers::add))
         .route("/app/users", get(users::page).post(users::create))
+        .route("/app/users/{id}", get(users::show).post(users::save))
         .route("/app/users/{id}/{action}", get(users::confirm).post(users::act))
         .route("/app/profile", get(profile::page).post(profile::save))
         .route("/app/profile/password", post(profile::password))
         .route("/app/clients", get(clients::page).post(clients::create))
+        .route("/app/clients/{id}", get(clients::show).post(clients::save))
         .route("/app/clients/{id}/{action}", get(clients::confirm).post(clients::act))
         .route("/app/audit", get(audit::page))
         .route("/app/audit/{id}", get(audit::entry))
@@ -63,7 +66,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/records/{id}/delete", get(records::confirm_delete).post(records::delete))
         .route("/t/{slug}/records/{id}", get(records::link))
         .route("/app/webhooks", get(webhooks::page).post(webhooks::create))
-        .route("/app/webhooks/{id}", get(webhooks::log))
+        .route("/app/webhooks/{id}", get(webhooks::show).post(webhooks::save))
+        .route("/app/webhooks/{id}/test", post(webhooks::test))
+        .route("/app/webhooks/{id}/rotate", get(webhooks::confirm_rotate).post(webhooks::rotate))
         .route("/app/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
@@ -101,6 +106,8 @@ fn open<T: serde::de::DeserializeOwned>(state: &AppState, headers: &HeaderMap, c
 #[template(path = "choose_org.html")]
 struct ChooseOrgPage<'a> {
     c: &'a Chrome,
+    /// What was typed, kept when it is refused.
+    org: &'a str,
     error: Option<&'a str>,
 }
 
@@ -109,7 +116,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return html::see_other("/app/numbers");
     }
     let c = Chrome::plain("Sign in");
-    html::render(StatusCode::OK, &c, &ChooseOrgPage { c: &c, error: None }, &[])
+    html::render(StatusCode::OK, &c, &ChooseOrgPage { c: &c, org: "", error: None }, &[])
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,12 +125,13 @@ struct OrgQuery {
 }
 
 async fn choose_org(Query(q): Query<OrgQuery>) -> Response {
-    match q.org.as_deref().map(str::trim).map(TenantSlug::parse) {
-        Some(Ok(slug)) => html::see_other(&format!("/t/{slug}/")),
-        _ => {
+    let typed = q.org.as_deref().unwrap_or_default();
+    match TenantSlug::parse(typed.trim()) {
+        Ok(slug) => html::see_other(&format!("/t/{slug}/")),
+        Err(_) => {
             let c = Chrome::plain("Sign in");
             let error = Some("Enter your organization's short name: lower-case letters, digits and dashes.");
-            html::render(StatusCode::BAD_REQUEST, &c, &ChooseOrgPage { c: &c, error }, &[])
+            html::render(StatusCode::BAD_REQUEST, &c, &ChooseOrgPage { c: &c, org: typed, error }, &[])
         }
     }
 }
@@ -356,6 +364,17 @@ pub(crate) const BUSY: &str = "Too many passwords are being checked right now. T
 /// As [`BUSY`], on a page without the form.
 pub(crate) const BUSY_GO_BACK: &str =
     "Too many passwords are being checked right now. Go back and try again in a moment.";
+
+/// As [`problem`], with a validation mistake placed beside its field when the form shows it.
+pub(super) fn problem_at(
+    e: cairn_identity::IdentityError,
+    shown: &[&str],
+) -> Result<(StatusCode, view::Invalid), cairn_identity::IdentityError> {
+    match e {
+        cairn_identity::IdentityError::Validation(v) => Ok((StatusCode::BAD_REQUEST, view::Invalid::of(&v, shown))),
+        other => problem(other).map(|(status, message)| (status, view::Invalid::general(message))),
+    }
+}
 
 pub(super) fn problem(e: cairn_identity::IdentityError) -> Result<(StatusCode, String), cairn_identity::IdentityError> {
     use cairn_identity::IdentityError as E;

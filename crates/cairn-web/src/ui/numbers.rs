@@ -8,6 +8,7 @@ use cairn_domain::Role;
 use cairn_numbers::{NumberValue, NumbersService, PageLimit};
 use serde::Deserialize;
 
+use super::view::{Invalid, People, Person, When};
 use super::{CsrfForm, Member, Nav, Page, PageError, Readonly, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
@@ -26,8 +27,8 @@ struct StatsView {
 
 struct Row {
     value: String,
-    created_at: String,
-    created_by: String,
+    created_at: When,
+    by: Person,
 }
 
 #[derive(Template)]
@@ -40,19 +41,24 @@ struct NumbersPage<'a> {
     can_write: bool,
     stats: StatsView,
     rows: Vec<Row>,
+    /// The value as typed, kept when it is refused.
+    value: &'a str,
+    invalid: Invalid,
 }
 
-async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>) -> Result<Response, PageError> {
+async fn render(state: &AppState, s: &Signed, value: &str, invalid: Invalid) -> Result<Response, PageError> {
     let limit = PageLimit::parse(None).expect("the default page size is valid");
     let page = NumbersService::list(&s.db, limit, None).await?;
     let stats = NumbersService::stats(&s.db).await?;
+    let people =
+        People::of(state, &s.db, &page.items.iter().map(|n| n.created_by.as_str()).collect::<Vec<_>>()).await?;
     let dash = |v: Option<f64>| v.map(fmt_number).unwrap_or_else(|| "–".into());
     let (c, nav) = s.shell(state, "Numbers", "numbers").await;
     let view = NumbersPage {
         c: &c,
         nav: &nav,
         notice: None,
-        error: error.map(|e| e.1),
+        error: invalid.banner(),
         can_write: s.can(Role::Member),
         stats: StatsView {
             count: stats.count,
@@ -66,16 +72,19 @@ async fn render(state: &AppState, s: &Signed, error: Option<(StatusCode, &str)>)
             .into_iter()
             .map(|n| Row {
                 value: fmt_number(n.value),
-                created_at: cairn_domain::rfc3339(n.created_at),
-                created_by: n.created_by,
+                created_at: When::at(n.created_at),
+                by: people.get(&n.created_by),
             })
             .collect(),
+        value,
+        invalid: invalid.clone(),
     };
-    Ok(s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view))
+    let status = if invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(s.render(state, status, &c, &view))
 }
 
 pub(super) async fn page(State(state): State<AppState>, s: Page<Readonly>) -> Result<Response, PageError> {
-    render(&state, &s, None).await
+    render(&state, &s, "", Invalid::none()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,7 +100,8 @@ pub(super) async fn add(
 ) -> Result<Response, PageError> {
     let value = form.value.trim().parse::<f64>().ok().and_then(|v| NumberValue::parse(v).ok());
     let Some(value) = value else {
-        return render(&state, &s, Some((StatusCode::BAD_REQUEST, "Enter a finite number within ±1e15."))).await;
+        let invalid = Invalid::at("value", "enter a finite number within ±1e15", &["value"]);
+        return render(&state, &s, &form.value, invalid).await;
     };
     NumbersService::create(&s.db, value, &s.actor(), &s.meta).await?;
     Ok(s.finish(&state, html::see_other("/app/numbers")))

@@ -8,7 +8,11 @@ use cairn_identity::{CurrentSession, User, UserPatch};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{CsrfForm, Nav, Page, PageError, Readonly, Signed, problem};
+use super::view::Invalid;
+use super::{CsrfForm, Nav, Page, PageError, Readonly, Signed, problem_at};
+
+/// The profile page's fields.
+const FIELDS: [&str; 4] = ["given_name", "family_name", "current_password", "new_password"];
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -26,6 +30,7 @@ struct ProfilePage<'a> {
     given_name: &'a str,
     family_name: &'a str,
     publish_history: bool,
+    invalid: &'a Invalid,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,26 +43,36 @@ async fn me(state: &AppState, s: &Signed) -> Result<User, PageError> {
     Ok(state.identity.get_user(&s.db, &s.principal.subject).await?)
 }
 
+/// What a refused form sends back: its status, the mistake, and the names as typed.
+struct Refused<'a> {
+    status: StatusCode,
+    invalid: Invalid,
+    names: Option<(&'a str, &'a str)>,
+}
+
 async fn render(
     state: &AppState,
     s: &Signed,
-    message: Result<Option<&str>, (StatusCode, &str)>,
+    notice: Option<&str>,
+    refused: Option<Refused<'_>>,
 ) -> Result<Response, PageError> {
     let user = me(state, s).await?;
     let (c, nav) = s.shell(state, "Profile", "profile").await;
-    let (notice, error, status) = match message {
-        Ok(n) => (n, None, StatusCode::OK),
-        Err((status, e)) => (None, Some(e), status),
+    let (status, invalid, names) = match refused {
+        Some(r) => (r.status, r.invalid, r.names),
+        None => (StatusCode::OK, Invalid::none(), None),
     };
+    let (given_name, family_name) = names.unwrap_or((&user.given_name, &user.family_name));
     let view = ProfilePage {
         c: &c,
         nav: &nav,
         notice,
-        error,
+        error: invalid.banner(),
         email: user.email.as_str(),
-        given_name: &user.given_name,
-        family_name: &user.family_name,
+        given_name,
+        family_name,
         publish_history: user.user_metadata.get(PUBLISH_HISTORY).and_then(Value::as_bool).unwrap_or(false),
+        invalid: &invalid,
     };
     Ok(s.render(state, status, &c, &view))
 }
@@ -72,7 +87,7 @@ pub(super) async fn page(
         Some("password") => Some("Password changed."),
         _ => None,
     };
-    render(&state, &s, Ok(notice)).await
+    render(&state, &s, notice, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,8 +108,8 @@ pub(super) async fn save(
     let mut metadata = Map::new();
     metadata.insert(PUBLISH_HISTORY.into(), Value::Bool(form.publish_history.is_some()));
     let patch = UserPatch {
-        given_name: Some(form.given_name),
-        family_name: Some(form.family_name),
+        given_name: Some(form.given_name.clone()),
+        family_name: Some(form.family_name.clone()),
         app_metadata: None,
         user_metadata: Some(metadata),
         sso_required: None,
@@ -102,8 +117,9 @@ pub(super) async fn save(
     match state.identity.update_user(&s.db, &user.id, patch, &s.actor(), &s.meta).await {
         Ok(_) => Ok(s.finish(&state, html::see_other("/app/profile?done=saved"))),
         Err(e) => {
-            let (status, msg) = problem(e)?;
-            render(&state, &s, Err((status, &msg))).await
+            let (status, invalid) = problem_at(e, &FIELDS)?;
+            let names = Some((form.given_name.as_str(), form.family_name.as_str()));
+            render(&state, &s, None, Some(Refused { status, invalid, names })).await
         }
     }
 }
@@ -143,8 +159,8 @@ pub(super) async fn password(
     match changed {
         Ok(_) => Ok(s.finish(&state, html::see_other("/app/profile?done=password"))),
         Err(e) => {
-            let (status, msg) = problem(e)?;
-            render(&state, &s, Err((status, &msg))).await
+            let (status, invalid) = problem_at(e, &FIELDS)?;
+            render(&state, &s, None, Some(Refused { status, invalid, names: None })).await
         }
     }
 }

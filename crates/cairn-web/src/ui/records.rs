@@ -5,13 +5,17 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cairn_domain::{Role, rfc3339};
+use cairn_domain::{Role, ValidationError};
 use cairn_records::model::{self, Record};
 use cairn_records::{RecordInput, RecordPatch, Records, RecordsError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::view::{Invalid, People, Person, When};
 use super::{CsrfForm, Member, Nav, Page, PageError, Readonly, Signed};
+
+/// The fields of the record forms, where a mistake is shown.
+const FIELDS: [&str; 3] = ["title", "tags", "body"];
 use crate::AppState;
 use crate::html::{self, Chrome};
 
@@ -35,24 +39,28 @@ impl RecordForm {
         json!(self.tags.split(',').map(str::trim).filter(|t| !t.is_empty()).collect::<Vec<_>>())
     }
 
-    fn input(&self) -> Result<RecordInput, String> {
+    fn input(&self) -> Result<RecordInput, ValidationError> {
         RecordInput::parse(&json!({"title": self.title, "body": self.body, "tags": self.tags()}), "")
-            .map_err(|e| format!("{}: {}", e.field, e.message))
     }
 
-    fn patch(&self) -> Result<RecordPatch, String> {
+    fn patch(&self) -> Result<RecordPatch, ValidationError> {
         RecordPatch::parse(&json!({"title": self.title, "body": self.body, "tags": self.tags()}))
-            .map_err(|e| format!("{}: {}", e.field, e.message))
     }
 }
 
 struct Row {
     id: String,
     title: String,
-    tags: String,
+    /// The first few tags; the rest are counted.
+    tags: Vec<String>,
+    more_tags: Vec<String>,
     version: i64,
-    updated_at: String,
+    updated_at: When,
+    by: Person,
 }
+
+/// Tags a list row shows before "+N more".
+const TAGS_SHOWN: usize = 4;
 
 #[derive(Template)]
 #[template(path = "records.html")]
@@ -64,6 +72,7 @@ struct ListPage<'a> {
     can_write: bool,
     open_form: bool,
     form: RecordForm,
+    invalid: Invalid,
     rows: Vec<Row>,
     next: Option<String>,
     /// Where the live script reloads this list from (the same page).
@@ -72,8 +81,8 @@ struct ListPage<'a> {
 
 struct HistoryRow {
     version: i64,
-    time: String,
-    publisher: String,
+    time: When,
+    publisher: Person,
     note: String,
 }
 
@@ -88,9 +97,12 @@ struct RecordPage<'a> {
     id: String,
     title: String,
     version: i64,
-    updated_at: String,
-    updated_by: String,
+    updated_at: When,
+    updated_by: Person,
     form: RecordForm,
+    /// The publish form's note as typed, kept when it is refused.
+    note: String,
+    invalid: Invalid,
     data: String,
     history: Vec<HistoryRow>,
 }
@@ -119,7 +131,7 @@ async fn list(
     s: &Signed,
     q: &PageQuery,
     form: RecordForm,
-    error: Option<(StatusCode, &str)>,
+    invalid: Invalid,
 ) -> Result<Response, PageError> {
     let (rows, next) = rows(state, s, q).await?;
     let list_url = match q.cursor() {
@@ -131,15 +143,17 @@ async fn list(
         c: &c,
         nav: &nav,
         notice: None,
-        error: error.map(|e| e.1),
+        error: invalid.banner(),
         can_write: s.can(Role::Member),
-        open_form: error.is_some(),
+        open_form: invalid.is_some(),
         form,
+        invalid: invalid.clone(),
         rows,
         next,
         list_url,
     };
-    Ok(s.render(state, error.map(|e| e.0).unwrap_or(StatusCode::OK), &c, &view))
+    let status = if invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(s.render(state, status, &c, &view))
 }
 
 #[derive(Template)]
@@ -150,17 +164,21 @@ struct ListFragment {
 }
 
 /// A page of rows, and the cursor of the next (older) page.
-async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, Option<String>), RecordsError> {
+async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, Option<String>), PageError> {
     let page = records(state, s).list(PAGE, q.cursor().as_deref(), None).await?;
+    let people =
+        People::of(state, &s.db, &page.items.iter().map(|r| r.updated_by.as_str()).collect::<Vec<_>>()).await?;
     let rows = page
         .items
         .into_iter()
-        .map(|r| Row {
+        .map(|mut r| Row {
+            by: people.get(&r.updated_by),
+            more_tags: r.tags.split_off(TAGS_SHOWN.min(r.tags.len())),
             id: r.id,
             title: r.title,
-            tags: r.tags.join(", "),
+            tags: r.tags,
             version: r.version,
-            updated_at: rfc3339(r.updated_at),
+            updated_at: When::at(r.updated_at),
         })
         .collect();
     Ok((rows, page.next_cursor))
@@ -181,7 +199,7 @@ pub(super) async fn page(
     s: Page<Readonly>,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    list(&state, &s, &q, RecordForm::default(), None).await
+    list(&state, &s, &q, RecordForm::default(), Invalid::none()).await
 }
 
 pub(super) async fn create(
@@ -191,7 +209,7 @@ pub(super) async fn create(
 ) -> Result<Response, PageError> {
     let input = match form.input() {
         Ok(i) => i,
-        Err(e) => return list(&state, &s, &PageQuery::default(), form, Some((StatusCode::BAD_REQUEST, &e))).await,
+        Err(e) => return list(&state, &s, &PageQuery::default(), form, Invalid::of(&e, &FIELDS)).await,
     };
     let created = records(&state, &s).create(vec![input], &s.actor(), &s.meta).await?;
     Ok(s.finish(&state, html::see_other(&format!("/app/records/{}", created[0].id))))
@@ -206,8 +224,8 @@ async fn one(
     state: &AppState,
     s: &Signed,
     id: &str,
-    form: Option<RecordForm>,
-    msg: Option<(StatusCode, &str)>,
+    typed: Typed,
+    notice: Option<&str>,
 ) -> Result<Response, PageError> {
     let Ok(id) = model::parse_id(id, "id") else { return Ok(no_record(state, s).await) };
     let r = match records(state, s).get(&id).await {
@@ -216,36 +234,48 @@ async fn one(
         Err(e) => return Err(e.into()),
     };
     let history = records(state, s).history(&id).await?;
+    let ids = history.iter().map(|h| h.publisher_id.as_str()).chain([r.updated_by.as_str()]);
+    let people = People::of(state, &s.db, &ids.collect::<Vec<_>>()).await?;
     let (c, nav) = s.shell(state, &r.title, "records").await;
-    let (notice, error) = match msg {
-        Some((StatusCode::OK, m)) => (Some(m), None),
-        Some((_, m)) => (None, Some(m)),
-        None => (None, None),
-    };
+    let status = if typed.invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let view = RecordPage {
         c: &c,
         nav: &nav,
         notice,
-        error,
+        error: typed.invalid.banner(),
         can_write: s.can(Role::Member),
         id: r.id.clone(),
         title: r.title.clone(),
         version: r.version,
-        updated_at: rfc3339(r.updated_at),
-        updated_by: r.updated_by.clone(),
-        form: form.unwrap_or_else(|| RecordForm::of(&r)),
+        updated_at: When::at(r.updated_at),
+        updated_by: people.get(&r.updated_by),
+        form: typed.form.unwrap_or_else(|| RecordForm::of(&r)),
+        note: typed.note,
+        invalid: typed.invalid.clone(),
         data: if r.data.is_empty() { String::new() } else { serde_json::to_string_pretty(&r.data).unwrap_or_default() },
         history: history
             .into_iter()
             .map(|h| HistoryRow {
                 version: h.version,
-                time: rfc3339(h.time),
-                publisher: h.publisher_email.unwrap_or(h.publisher_id),
+                time: When::at(h.time),
+                publisher: match (people.get(&h.publisher_id), h.publisher_email) {
+                    // A publisher no longer in the organization is known by the email kept with the entry.
+                    (p, Some(email)) if p.label == h.publisher_id => Person { label: email.clone(), detail: email },
+                    (p, _) => p,
+                },
                 note: h.note,
             })
             .collect(),
     };
-    Ok(s.render(state, msg.map(|m| m.0).unwrap_or(StatusCode::OK), &c, &view))
+    Ok(s.render(state, status, &c, &view))
+}
+
+/// What a refused form on a record's page held, shown again with its mistake.
+#[derive(Default)]
+struct Typed {
+    form: Option<RecordForm>,
+    note: String,
+    invalid: Invalid,
 }
 
 /// What a record's page says after a change (post/redirect/get).
@@ -266,7 +296,7 @@ pub(super) async fn show(
         (Some("saved"), _) => Some("Saved.".to_owned()),
         _ => None,
     };
-    one(&state, &s, &id, None, notice.as_deref().map(|n| (StatusCode::OK, n))).await
+    one(&state, &s, &id, Typed::default(), notice.as_deref()).await
 }
 
 pub(super) async fn save(
@@ -278,7 +308,10 @@ pub(super) async fn save(
     let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let patch = match form.patch() {
         Ok(p) => p,
-        Err(e) => return one(&state, &s, &id, Some(form), Some((StatusCode::BAD_REQUEST, &e))).await,
+        Err(e) => {
+            let typed = Typed { invalid: Invalid::of(&e, &FIELDS), form: Some(form), note: String::new() };
+            return one(&state, &s, &id, typed, None).await;
+        }
     };
     match records(&state, &s).update(&rid, patch, &s.actor(), &s.meta).await {
         Ok(_) => Ok(s.finish(&state, html::see_other(&format!("/app/records/{rid}?done=saved")))),
@@ -302,7 +335,10 @@ pub(super) async fn publish(
     let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let note = match model::parse_note(Some(&json!(form.note))) {
         Ok(n) => n,
-        Err(e) => return one(&state, &s, &id, None, Some((StatusCode::BAD_REQUEST, &e.message))).await,
+        Err(e) => {
+            let typed = Typed { invalid: Invalid::of(&e, &["note"]), form: None, note: form.note };
+            return one(&state, &s, &id, typed, None).await;
+        }
     };
     match records(&state, &s).publish(&rid, note, &s.actor(), &s.meta).await {
         Ok(p) => {

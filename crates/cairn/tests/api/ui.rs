@@ -456,6 +456,12 @@ async fn admins_replay_failed_deliveries_from_their_page(backend: Backend) {
     })
     .await;
     assert!(page.body.contains("records_created"), "{}", page.body);
+    // The receiver's URL, not the consumer's internal name.
+    assert!(
+        page.body.contains(&format!("title=\"{}\"", receiver.url)) && !page.body.contains("webhook:"),
+        "{}",
+        page.body
+    );
     receiver.set_default(200);
     let token = csrf(&page);
     let forged = browser.post_form("/app/events/all/replay", &[("csrf", "nope")]).await;
@@ -637,3 +643,483 @@ async fn page_guards_refuse_and_audit_before_anything_changes(backend: Backend) 
     assert_eq!(ada.get("/app/users/nobody/disable").await.status, 404);
 }
 backend_test!(page_guards_refuse_and_audit_before_anything_changes);
+
+/// The newest audit entry of `action`.
+async fn last_entry(app: &TestApp, admin: &str, action: &str) -> Value {
+    let entries: Value =
+        app.get(&format!("/api/v1/audit?action={action}&limit=1"), admin).send().await.unwrap().json().await.unwrap();
+    entries["items"][0].clone()
+}
+
+/// A member is refused `path` (GET) and a post to it with their own valid token; each
+/// refusal is audited with what was attempted, as the route names it.
+async fn refused_to_members(app: &TestApp, admin: &str, path: &str, route: &str, form: &[(&str, &str)]) {
+    let bob = Browser::new(&app.base_url);
+    bob.web_sign_in("acme", "bob@acme.test", PASSWORD).await;
+    let token = csrf(&bob.get("/app/numbers").await);
+    assert_eq!(bob.get(path).await.status, 403, "GET {path}");
+    let entry = last_entry(app, admin, "access.denied").await;
+    assert_eq!(entry["details"]["attempted"], format!("GET {route}"), "{entry}");
+    let mut fields = vec![("csrf", token.as_str())];
+    fields.extend_from_slice(form);
+    assert_eq!(bob.post_form(path, &fields).await.status, 403, "POST {path}");
+    let entry = last_entry(app, admin, "access.denied").await;
+    assert_eq!(entry["details"]["attempted"], format!("POST {route}"), "{entry}");
+    assert_eq!(entry["details"]["reason"], "requires the admin role", "{entry}");
+}
+
+/// The message shown beside the field whose error id is `id` (`<p class="field-error" id="…">`).
+fn field_error(page: &Page, id: &str) -> Option<String> {
+    let at = page.body.find(&format!("class=\"field-error\" id=\"{id}\">"))?;
+    let rest = &page.body[at..];
+    let start = rest.find('>')? + 1;
+    Some(rest[start..start + rest[start..].find('<')?].to_owned())
+}
+
+/// The text of the textarea named `name`.
+fn textarea(page: &Page, name: &str) -> Option<String> {
+    let at = page.body.find(&format!("name=\"{name}\""))?;
+    let rest = &page.body[at..];
+    let start = rest.find('>')? + 1;
+    Some(rest[start..start + rest[start..].find("</textarea>")?].replace("&quot;", "\"").replace("&#34;", "\""))
+}
+
+async fn admins_edit_a_user_on_their_page(backend: Backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let admin = app.token(&acme, Role::Admin);
+    let ids = user_ids(&app, &admin).await;
+    let bob = &ids["bob@acme.test"];
+    let path = format!("/app/users/{bob}");
+    refused_to_members(&app, &admin, &path, "/app/users/{id}", &[("given_name", "Mallory")]).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
+    let page = ada.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("bob@acme.test") && page.body.contains(&format!("action=\"/app/users/{bob}/roles\"")),
+        "{}",
+        page.body
+    );
+    let token = csrf(&page);
+    // A form without this session's token changes nothing.
+    let forged = ada.post_form(&path, &[("csrf", "forged"), ("given_name", "Mallory")]).await;
+    assert_eq!(forged.status, 403);
+    // A bad field comes back beside the field, with what was typed.
+    let bad = ada
+        .post_form(
+            &path,
+            &[("csrf", &token), ("given_name", "Robert"), ("family_name", "Tables"), ("app_metadata", "{plan: pro")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(field_error(&bad, "app_metadata-error").is_some_and(|m| m.contains("JSON object")), "{}", bad.body);
+    assert_eq!(textarea(&bad, "app_metadata").as_deref(), Some("{plan: pro"));
+    assert_eq!(bad.input("given_name").as_deref(), Some("Robert"));
+    let reserved = ada
+        .post_form(&path, &[("csrf", &token), ("given_name", "Robert"), ("app_metadata", r#"{"roles": ["admin"]}"#)])
+        .await;
+    assert_eq!(reserved.status, 400);
+    assert_eq!(
+        field_error(&reserved, "app_metadata-error").as_deref(),
+        Some("is a reserved claim name"),
+        "{}",
+        reserved.body
+    );
+    let user: Value = app.get(&format!("/api/v1/users/{bob}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (user["given_name"].as_str(), user["app_metadata"].clone()),
+        (Some("Test"), serde_json::json!({})),
+        "refusals change nothing"
+    );
+    // A good change: 303 back to the page, saved as the API would, audited.
+    let saved = ada
+        .post_form(
+            &path,
+            &[
+                ("csrf", &token),
+                ("given_name", "Robert"),
+                ("family_name", "Tables"),
+                ("app_metadata", r#"{"plan": "pro"}"#),
+                ("sso_required", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.location.as_deref(), Some(app.url(&format!("{path}?done=saved")).as_str()));
+    let user: Value = app.get(&format!("/api/v1/users/{bob}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (user["given_name"].as_str(), user["family_name"].as_str(), user["sso_required"].as_bool()),
+        (Some("Robert"), Some("Tables"), Some(true))
+    );
+    assert_eq!(user["app_metadata"], serde_json::json!({"plan": "pro"}));
+    let entry = last_entry(&app, &admin, "user.updated").await;
+    assert_eq!(
+        (entry["actor"]["email"].as_str(), entry["resource"]["id"].as_str()),
+        (Some("ada@acme.test"), Some(bob.as_str())),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["details"]["changed"],
+        serde_json::json!(["given_name", "family_name", "app_metadata", "sso_required"]),
+        "{entry}"
+    );
+    let shown = ada.follow(saved).await;
+    assert!(
+        shown.body.contains("Profile saved")
+            && shown.body.contains("value=\"Robert\"")
+            && shown.body.contains(" checked"),
+        "{}",
+        shown.body
+    );
+    // The role has its own form on the page, with its mistake beside it.
+    let bad_role = ada.post_form(&format!("{path}/roles"), &[("csrf", &token), ("role", "emperor")]).await;
+    assert_eq!(bad_role.status, 400);
+    assert_eq!(
+        field_error(&bad_role, "role-error").as_deref(),
+        Some("choose a role from the list"),
+        "{}",
+        bad_role.body
+    );
+    let role = ada.post_form(&format!("{path}/roles"), &[("csrf", &token), ("role", "readonly")]).await;
+    assert_eq!(role.status, 303);
+    assert_eq!(role.location.as_deref(), Some(app.url(&format!("{path}?done=roles")).as_str()));
+    let entry = last_entry(&app, &admin, "user.role_changed").await;
+    assert_eq!(entry["resource"]["id"], bob.as_str(), "{entry}");
+    // Ada's own page offers no role form: the server refuses removing her own admin role.
+    let me = ada.get(&format!("/app/users/{}", ids["ada@acme.test"])).await;
+    assert!(!me.body.contains("/roles\"") && !me.body.contains("/disable\""), "{}", me.body);
+    assert_eq!(ada.get("/app/users/nobody").await.status, 404);
+}
+backend_test!(admins_edit_a_user_on_their_page);
+
+async fn admins_edit_an_application_on_its_page(backend: Backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let admin = app.token(&acme, Role::Admin);
+    let new = cairn_identity::NewClient {
+        name: "Portal".into(),
+        redirect_uris: vec!["https://portal.example/cb".into()],
+        post_logout_uris: vec![],
+        public: false,
+        service_role: None,
+    };
+    let (id, _) = app.create_client(&acme, new).await;
+    let path = format!("/app/clients/{id}");
+    refused_to_members(
+        &app,
+        &admin,
+        &path,
+        "/app/clients/{id}",
+        &[("name", "Evil"), ("redirect_uris", "https://evil.example/cb")],
+    )
+    .await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
+    let page = ada.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(textarea(&page, "redirect_uris").as_deref(), Some("https://portal.example/cb"));
+    let token = csrf(&page);
+    let forged = ada
+        .post_form(&path, &[("csrf", "forged"), ("name", "Evil"), ("redirect_uris", "https://evil.example/cb")])
+        .await;
+    assert_eq!(forged.status, 403);
+    let typed = "https://portal.example/cb\nhttp://portal.example/insecure";
+    let bad = ada
+        .post_form(&path, &[("csrf", &token), ("name", "Portal 2"), ("redirect_uris", typed), ("post_logout_uris", "")])
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        field_error(&bad, "redirect_uris-error").is_some_and(|m| m.contains("may use http only on a loopback host")),
+        "{}",
+        bad.body
+    );
+    assert_eq!(textarea(&bad, "redirect_uris").as_deref(), Some(typed));
+    assert_eq!(bad.input("name").as_deref(), Some("Portal 2"));
+    let none = ada.post_form(&path, &[("csrf", &token), ("name", "Portal"), ("redirect_uris", "  ")]).await;
+    assert_eq!(none.status, 400);
+    assert_eq!(field_error(&none, "redirect_uris-error").as_deref(), Some("at least one is required"));
+    let nameless =
+        ada.post_form(&path, &[("csrf", &token), ("name", " "), ("redirect_uris", "https://portal.example/cb")]).await;
+    assert_eq!(field_error(&nameless, "name-error").as_deref(), Some("is required"), "{}", nameless.body);
+    let client: Value = app.get(&format!("/api/v1/clients/{id}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (client["name"].as_str(), client["redirect_uris"].clone()),
+        (Some("Portal"), serde_json::json!(["https://portal.example/cb"])),
+        "refusals change nothing"
+    );
+    let saved = ada
+        .post_form(
+            &path,
+            &[
+                ("csrf", &token),
+                ("name", "Portal 2"),
+                ("redirect_uris", "https://portal.example/cb\nhttps://portal.example/cb2"),
+                ("post_logout_uris", "https://portal.example/bye"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let client: Value = app.get(&format!("/api/v1/clients/{id}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(client["name"], "Portal 2");
+    assert_eq!(client["redirect_uris"], serde_json::json!(["https://portal.example/cb", "https://portal.example/cb2"]));
+    assert_eq!(client["post_logout_redirect_uris"], serde_json::json!(["https://portal.example/bye"]));
+    let entry = last_entry(&app, &admin, "client.updated").await;
+    assert_eq!(
+        (entry["actor"]["email"].as_str(), entry["resource"]["id"].as_str()),
+        (Some("ada@acme.test"), Some(id.as_str())),
+        "{entry}"
+    );
+    assert_eq!(entry["details"]["changed"]["redirect_uris"], client["redirect_uris"], "{entry}");
+    assert!(ada.follow(saved).await.body.contains("Application saved"));
+    // The new redirect URI works at once.
+    let (_, challenge) = cairn_testkit::browser::pkce();
+    let authorize = format!(
+        "/oauth2/authorize?response_type=code&client_id={id}&redirect_uri=https%3A%2F%2Fportal.example%2Fcb2&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256"
+    );
+    assert_eq!(Browser::new(&app.base_url).get(&authorize).await.status, 200, "the sign-in form, not an error");
+    assert_eq!(ada.get("/app/clients/nope").await.status, 404);
+}
+backend_test!(admins_edit_an_application_on_its_page);
+
+async fn admins_edit_test_and_roll_a_webhook_on_its_page(backend: Backend) {
+    use cairn_testkit::receiver::Receiver;
+    let (app, acme) = app_with_admin(backend).await;
+    let admin = app.token(&acme, Role::Admin);
+    let receiver = Receiver::start().await;
+    let created: Value = app
+        .post("/api/v1/webhooks", &admin, &serde_json::json!({"url": receiver.url, "events": ["records_created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (created["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned());
+    let path = format!("/app/webhooks/{id}");
+    refused_to_members(
+        &app,
+        &admin,
+        &path,
+        "/app/webhooks/{id}",
+        &[("url", "https://evil.example/"), ("events", "records_created")],
+    )
+    .await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
+    let page = ada.get(&path).await;
+    assert_eq!(page.status, 200);
+    let token = csrf(&page);
+    let forged = ada
+        .post_form(&path, &[("csrf", "forged"), ("url", "https://evil.example/"), ("events", "records_created")])
+        .await;
+    assert_eq!(forged.status, 403);
+    let bad = ada.post_form(&path, &[("csrf", &token), ("url", "ftp://x.test/"), ("events", "record_published")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(field_error(&bad, "w-url-error").is_some_and(|m| m.contains("must be http or https")), "{}", bad.body);
+    assert_eq!(bad.input("url").as_deref(), Some("ftp://x.test/"));
+    assert!(bad.body.contains("value=\"record_published\" checked"), "the ticked types stay ticked");
+    let none = ada.post_form(&path, &[("csrf", &token), ("url", &receiver.url)]).await;
+    assert_eq!(none.status, 400);
+    assert!(field_error(&none, "w-events-error").is_some(), "{}", none.body);
+    let hook: Value = app.get(&format!("/api/v1/webhooks/{id}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(hook["events"], serde_json::json!(["records_created"]), "refusals change nothing");
+    let saved = ada
+        .post_form(
+            &path,
+            &[("csrf", &token), ("url", &receiver.url), ("events", "records_created"), ("events", "record_published")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let hook: Value = app.get(&format!("/api/v1/webhooks/{id}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(hook["events"], serde_json::json!(["records_created", "record_published"]));
+    let entry = last_entry(&app, &admin, "webhook.updated").await;
+    assert_eq!(
+        (entry["actor"]["email"].as_str(), entry["resource"]["id"].as_str()),
+        (Some("ada@acme.test"), Some(id.as_str())),
+        "{entry}"
+    );
+
+    // A test event goes to this receiver alone, signed with its secret, and shows in the log.
+    assert_eq!(ada.post_form(&format!("{path}/test"), &[("csrf", "forged")]).await.status, 403);
+    let test = ada.post_form(&format!("{path}/test"), &[("csrf", &token)]).await;
+    assert_eq!(test.status, 303);
+    assert_eq!(test.location.as_deref(), Some(app.url(&format!("{path}?done=test")).as_str()));
+    let got = receiver.wait_for(1, std::time::Duration::from_secs(20)).await;
+    let body = got[0].json();
+    assert_eq!(
+        (body["type"].as_str(), body["resource"]["id"].as_str()),
+        (Some("webhook.test"), Some(id.as_str())),
+        "{body}"
+    );
+    let signed = cairn_events::webhooks::sign(
+        &secret,
+        got[0].header("webhook-id"),
+        got[0].header("webhook-timestamp").parse().unwrap(),
+        &got[0].body,
+    )
+    .unwrap();
+    assert_eq!(got[0].header("webhook-signature"), signed);
+    let entry = last_entry(&app, &admin, "webhook.test_sent").await;
+    assert_eq!(
+        (entry["resource"]["id"].as_str(), entry["details"]["event_id"].as_str()),
+        (Some(id.as_str()), body["id"].as_str()),
+        "{entry}"
+    );
+    cairn_testkit::eventually("the test in the log", std::time::Duration::from_secs(20), || async {
+        ada.get(&path).await.body.contains("webhook.test</code>").then_some(())
+    })
+    .await;
+
+    // Rolling the secret asks first, then shows the new one once, on this page.
+    let ask = ada.get(&format!("{path}/rotate")).await;
+    assert!(ask.status == 200 && ask.body.contains("Give the webhook to"), "{}", ask.body);
+    assert_eq!(ada.post_form(&format!("{path}/rotate"), &[("csrf", "forged")]).await.status, 403);
+    let rolled = ada.post_form(&format!("{path}/rotate"), &[("csrf", &token)]).await;
+    assert_eq!(rolled.status, 303);
+    let shown = ada.follow(rolled).await;
+    let new_secret = shown
+        .body
+        .split("<code id=\"secret\">")
+        .nth(1)
+        .expect("the new secret is shown")
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    assert!(shown.body.contains("data-copy=\"secret\""), "with a copy button");
+    assert!(!ada.get(&path).await.body.contains(&new_secret), "shown once");
+    let entry = last_entry(&app, &admin, "webhook.secret_rotated").await;
+    assert_eq!(entry["resource"]["id"], id.as_str(), "{entry}");
+    // Deliveries from now on are signed with the new secret.
+    assert_eq!(ada.post_form(&format!("{path}/test"), &[("csrf", &token)]).await.status, 303);
+    let got = receiver.wait_for(2, std::time::Duration::from_secs(20)).await;
+    let signed = cairn_events::webhooks::sign(
+        &new_secret,
+        got[1].header("webhook-id"),
+        got[1].header("webhook-timestamp").parse().unwrap(),
+        &got[1].body,
+    )
+    .unwrap();
+    assert_eq!(got[1].header("webhook-signature"), signed);
+    assert_eq!(
+        ada.post_form("/app/webhooks/01900000-0000-7000-8000-000000000000/test", &[("csrf", &token)]).await.status,
+        404
+    );
+}
+backend_test!(admins_edit_test_and_roll_a_webhook_on_its_page);
+
+async fn refused_forms_keep_what_was_typed_beside_their_field(backend: Backend) {
+    let (app, _) = app_with_admin(backend).await;
+    let ada = Browser::new(&app.base_url);
+    let page = ada.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
+    let token = csrf(&page);
+    let number = ada.post_form("/app/numbers", &[("csrf", &token), ("value", "lots")]).await;
+    assert_eq!(number.status, 400);
+    assert!(field_error(&number, "value-error").is_some_and(|m| m.contains("finite number")), "{}", number.body);
+    assert_eq!(number.input("value").as_deref(), Some("lots"));
+    let invite = ada
+        .post_form(
+            "/app/users",
+            &[("csrf", &token), ("email", "not-an-email"), ("given_name", "Cat"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(invite.status, 400);
+    assert_eq!(field_error(&invite, "new-email-error").as_deref(), Some("must contain @"), "{}", invite.body);
+    assert_eq!(
+        (invite.input("email").as_deref(), invite.input("given_name").as_deref()),
+        (Some("not-an-email"), Some("Cat"))
+    );
+    assert!(invite.body.contains("<option value=\"member\" selected>"), "the chosen role stays chosen");
+    let taken = ada.post_form("/app/users", &[("csrf", &token), ("email", "BOB@acme.test")]).await;
+    assert_eq!(taken.status, 409);
+    assert!(field_error(&taken, "new-email-error").is_some(), "{}", taken.body);
+    let record = ada
+        .post_form("/app/records", &[("csrf", &token), ("title", " "), ("tags", "ops, guide"), ("body", "Kept")])
+        .await;
+    assert_eq!(record.status, 400);
+    assert!(field_error(&record, "title-error").is_some(), "{}", record.body);
+    assert_eq!(
+        (record.input("tags").as_deref(), textarea(&record, "body").as_deref()),
+        (Some("ops, guide"), Some("Kept"))
+    );
+    let app_form = ada
+        .post_form(
+            "/app/clients",
+            &[("csrf", &token), ("name", "Portal"), ("kind", "confidential"), ("redirect_uris", "nope")],
+        )
+        .await;
+    assert_eq!(app_form.status, 400);
+    assert!(
+        field_error(&app_form, "redirect_uris-error").is_some_and(|m| m.contains("is not an absolute URL")),
+        "{}",
+        app_form.body
+    );
+    let password = ada
+        .post_form(
+            "/app/profile/password",
+            &[("csrf", &token), ("current_password", "wrong"), ("new_password", "lilac pepper harbor")],
+        )
+        .await;
+    assert_eq!(password.status, 400);
+    assert_eq!(
+        field_error(&password, "current_password-error").as_deref(),
+        Some("is not your current password"),
+        "{}",
+        password.body
+    );
+    let org = Browser::new(&app.base_url).get("/signin?org=Not%20A%20Slug").await;
+    assert_eq!(org.status, 400);
+    assert_eq!(org.input("org").as_deref(), Some("Not A Slug"));
+    let audit = ada.get("/app/audit?action=Not%20An%20Action").await;
+    assert_eq!(audit.status, 400);
+    assert!(field_error(&audit, "f-action-error").is_some(), "{}", audit.body);
+    assert_eq!(audit.input("action").as_deref(), Some("Not An Action"));
+}
+backend_test!(refused_forms_keep_what_was_typed_beside_their_field);
+
+async fn pages_show_times_in_the_viewers_zone_and_people_by_name(backend: Backend) {
+    let (app, acme) = app_with_admin(backend).await;
+    let admin = app.token(&acme, Role::Admin);
+    let ids = user_ids(&app, &admin).await;
+    let bob = &ids["bob@acme.test"];
+    let as_bob = app.token_for(&acme, Role::Member, bob);
+    assert_eq!(app.add_number(&as_bob, serde_json::json!(7)).await.status(), 201);
+    let created: Value = app
+        .post("/api/v1/records", &as_bob, &serde_json::json!({"title": "Field guide"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ada = Browser::new(&app.base_url);
+    let numbers = ada.web_sign_in("acme", "ada@acme.test", PASSWORD).await;
+    // The user's name (the test kit's "Test User"), with the email on hover; never the id.
+    for page in [
+        numbers,
+        ada.get("/app/records").await,
+        ada.get(&format!("/app/records/{}", created["id"].as_str().unwrap())).await,
+    ] {
+        assert!(page.body.contains("<span title=\"bob@acme.test\">Test User</span>"), "{}", page.body);
+        assert!(!page.body.contains(&format!(">{bob}<")), "{}", page.body);
+        // UTC in the markup, for the script to show in the viewer's zone.
+        let time = page.body.split("<time datetime=\"").nth(1).expect("a time").split('"').next().unwrap().to_owned();
+        assert!(time.ends_with('Z') && page.body.contains(" UTC</time>"), "{}", page.body);
+        assert!(page.body.contains("<script src=\"/static/cairn.js\" defer></script>"));
+    }
+    let script = ada.get("/static/cairn.js").await;
+    assert_eq!(script.status, 200);
+    assert!(script.headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(script.body.contains("RelativeTimeFormat") && script.body.contains("clipboard"));
+    // The organization and sign-out sit in the account menu; the navigation collapses without a script.
+    let page = ada.get("/app/numbers").await;
+    let menu = page
+        .body
+        .split("<details class=\"account\">")
+        .nth(1)
+        .expect("an account menu")
+        .split("</details>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(menu.contains("<strong>acme</strong>") && menu.contains("action=\"/app/signout\""), "{menu}");
+    assert!(page.body.contains("<details class=\"nav-toggle\">"));
+}
+backend_test!(pages_show_times_in_the_viewers_zone_and_people_by_name);

@@ -1,0 +1,68 @@
+// What every page gains with JavaScript; without it every page still works.
+// - Times: the server writes each <time datetime> in UTC; here it reads in the viewer's own
+//   zone, relative when recent ("3 min ago"), with the exact local time on hover.
+// - Copy buttons ([data-copy] naming the element whose text to copy): shown only here,
+//   since they need a script; without one the secret is selected with a single click.
+(function () {
+  "use strict";
+
+  var exact = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
+  var day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  var MINUTE = 60000, HOUR = 60 * MINUTE, DAY = 24 * HOUR;
+
+  function describe(then, now) {
+    var ago = now - then;
+    if (!relative || ago < -MINUTE || ago >= 7 * DAY) return day.format(then);
+    if (ago < MINUTE) return "just now";
+    if (ago < HOUR) return relative.format(-Math.floor(ago / MINUTE), "minute");
+    if (ago < DAY) return relative.format(-Math.floor(ago / HOUR), "hour");
+    return relative.format(-Math.floor(ago / DAY), "day");
+  }
+
+  function times(root) {
+    var now = Date.now();
+    var all = (root || document).querySelectorAll("time[datetime]");
+    for (var i = 0; i < all.length; i++) {
+      var el = all[i];
+      var then = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(then)) continue;
+      el.textContent = describe(then, now);
+      el.title = exact.format(then);
+    }
+  }
+
+  function copyButtons() {
+    var buttons = document.querySelectorAll("button[data-copy]");
+    for (var i = 0; i < buttons.length; i++) {
+      var button = buttons[i];
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source || !navigator.clipboard) continue;
+      button.hidden = false;
+      button.addEventListener("click", (function (b, s) {
+        return function () {
+          navigator.clipboard.writeText(s.textContent.trim()).then(function () {
+            b.textContent = "Copied";
+            setTimeout(function () { b.textContent = "Copy"; }, 2000);
+          }, function () {
+            b.textContent = "Select and copy";
+          });
+        };
+      })(button, source));
+    }
+  }
+
+  function start() {
+    times(document);
+    copyButtons();
+    setInterval(function () { times(document); }, 30000);
+    // The records list is swapped in place by live.js: its times are new.
+    var list = document.getElementById("records-list");
+    if (list && window.MutationObserver) {
+      new MutationObserver(function () { times(list); }).observe(list, { childList: true });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
