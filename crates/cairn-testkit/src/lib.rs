@@ -403,30 +403,8 @@ impl Drop for TestApp {
 /// and a function live in different namespaces). Attributes in the call apply to both
 /// tests — `backend_test!(#[should_panic] name);` —; a `#[cfg(…)]` goes on the function
 /// and in the call alike.
-///
-/// `backend_test!(async fn name(backend) { … })`, the whole test inside the call, is read
-/// too, but rustfmt does not format a body written that way: tests take the form above.
 #[macro_export]
 macro_rules! backend_test {
-    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            $(#[$meta])*
-            async fn run($backend: $crate::Backend) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::Backend::Sqlite).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run($crate::Backend::Postgres).await
-            }
-        }
-    };
     ($(#[$meta:meta])* $name:ident $(,)?) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
