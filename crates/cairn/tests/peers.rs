@@ -68,7 +68,7 @@ backend_test!(async fn invitation_first_sign_in_and_forgot_password_through_a_re
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::json;
     let smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     let resp = app.post("/api/v1/users", &admin, &json!({"email": "eve@acme.test", "given_name": "Eve"})).send().await.unwrap();
@@ -235,7 +235,7 @@ backend_test!(async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(b
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::{Value, json};
     let mut smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
     let acme = app.create_tenant("acme").await;
     let mut subscribers = Vec::new();
     for name in ["ann", "bob", "cy"] {
@@ -289,7 +289,7 @@ backend_test!(async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backe
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::{Value, json};
     let mut smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     smtp.stop();
@@ -344,7 +344,7 @@ backend_test!(async fn account_mail_that_never_goes_out_is_a_failed_delivery(bac
     use serde_json::{Value, json};
     // Nothing listens on port 9 of loopback: every attempt fails; one attempt allowed.
     let app = TestApp::spawn_with(backend, |c| {
-        c.mail_url = "smtp://127.0.0.1:9".into();
+        c.mail_url = "smtp://127.0.0.1:9".parse().unwrap();
         c.events.max_attempts = 1;
     })
     .await;

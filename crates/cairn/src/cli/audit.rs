@@ -67,7 +67,7 @@ pub(super) async fn run(config: Config, cmd: AuditCommand) -> Result<(), Failure
         }
         None => ("platform".to_owned(), store.control().clone()),
     };
-    let (tokens, _) = startup::tokens(&store, config.public_url(config.listen)).await?;
+    let (tokens, _) = startup::tokens(&store, config.issuer(config.listen)).await?;
     let result = match cmd {
         AuditCommand::Verify(_) => {
             let r = cairn_audit::AuditService::verify(&db, &tokens, &scope).await.context("verifying")?;

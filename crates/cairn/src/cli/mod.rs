@@ -196,7 +196,7 @@ fn roles(raw: &[String]) -> Result<Vec<Role>, Failure> {
 async fn open(config: &Config, tenant: &str) -> Result<(Arc<Identity>, cairn_store::Tenant, cairn_store::Db), Failure> {
     let slug = slug(tenant)?;
     let store = startup::open_store(config).await?;
-    let (identity, _) = startup::identity(config, &store, config.public_url(config.listen)).await?;
+    let (identity, _) = startup::identity(config, &store, &config.public_url(config.listen)).await?;
     let tenant = store.tenant_by_slug(&slug).await.context("finding the tenant")?;
     let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
     Ok((Arc::new(identity), tenant, db))

@@ -2,6 +2,8 @@
 //! platform audit trail.
 
 use anyhow::Context;
+use cairn_domain::TenantSlug;
+use cairn_identity::Email;
 use clap::Subcommand;
 
 use super::{Failure, record_cli, slug, usage};
@@ -73,27 +75,41 @@ fn print_tenant(t: &cairn_store::Tenant, json: bool) {
     }
 }
 
-pub(super) async fn run(config: Config, cmd: TenantCommand) -> Result<(), Failure> {
-    // Validate arguments before touching any data.
-    match &cmd {
-        TenantCommand::Delete { yes: false, .. } => {
-            return Err(usage("tenant delete destroys the tenant's data; pass --yes to confirm"));
-        }
-        TenantCommand::Create { slug: s, admin_email, .. } => {
-            slug(s)?;
-            if let Some(e) = admin_email {
-                cairn_identity::Email::parse(e).map_err(|e| usage(format!("--admin-email: {}", e.message)))?;
+/// A tenant command with its arguments parsed, before any data is touched.
+enum Action {
+    Create { slug: TenantSlug, name: Option<String>, placement: Option<String>, admin: Option<Email>, json: bool },
+    List { json: bool },
+    Show { slug: TenantSlug, json: bool },
+    Delete { slug: TenantSlug },
+}
+
+impl Action {
+    fn parse(cmd: TenantCommand) -> Result<Action, Failure> {
+        Ok(match cmd {
+            TenantCommand::Delete { yes: false, .. } => {
+                return Err(usage("tenant delete destroys the tenant's data; pass --yes to confirm"));
             }
-        }
-        TenantCommand::Show { slug: s, .. } | TenantCommand::Delete { slug: s, .. } => {
-            slug(s)?;
-        }
-        TenantCommand::List { .. } => {}
+            TenantCommand::Create { slug: s, name, placement, admin_email, json } => Action::Create {
+                slug: slug(&s)?,
+                name,
+                placement,
+                admin: admin_email
+                    .map(|e| Email::parse(&e).map_err(|e| usage(format!("--admin-email: {}", e.message))))
+                    .transpose()?,
+                json,
+            },
+            TenantCommand::List { json } => Action::List { json },
+            TenantCommand::Show { slug: s, json } => Action::Show { slug: slug(&s)?, json },
+            TenantCommand::Delete { slug: s, yes: true } => Action::Delete { slug: slug(&s)? },
+        })
     }
+}
+
+pub(super) async fn run(config: Config, cmd: TenantCommand) -> Result<(), Failure> {
+    let action = Action::parse(cmd)?;
     let store = startup::open_store(&config).await?;
-    let result = match cmd {
-        TenantCommand::Create { slug: s, name, placement, admin_email, json } => {
-            let s = slug(&s)?;
+    let result = match action {
+        Action::Create { slug: s, name, placement, admin, json } => {
             let name = name.unwrap_or_else(|| s.to_string());
             let t = store.create_tenant(&s, &name, placement.as_deref()).await.map_err(|e| match e {
                 cairn_store::StoreError::Placement(m) => usage(format!("--placement: {m}")),
@@ -101,8 +117,8 @@ pub(super) async fn run(config: Config, cmd: TenantCommand) -> Result<(), Failur
             })?;
             record_platform(&store, "tenant.created", &t).await?;
             print_tenant(&t, json);
-            match admin_email {
-                Some(email) => super::user::invite_first_admin(&config, &store, &t, &email).await,
+            match admin {
+                Some(email) => super::user::invite_first_admin(&config, &store, &t, email).await,
                 None => {
                     if !json {
                         eprintln!(
@@ -114,7 +130,7 @@ pub(super) async fn run(config: Config, cmd: TenantCommand) -> Result<(), Failur
                 }
             }
         }
-        TenantCommand::List { json } => {
+        Action::List { json } => {
             let all = store.list_tenants().await.context("listing tenants")?;
             if json {
                 println!("{}", serde_json::Value::Array(all.iter().map(tenant_json).collect()));
@@ -127,13 +143,13 @@ pub(super) async fn run(config: Config, cmd: TenantCommand) -> Result<(), Failur
             }
             Ok(())
         }
-        TenantCommand::Show { slug: s, json } => {
-            let t = store.tenant_by_slug(&slug(&s)?).await.context("finding the tenant")?;
+        Action::Show { slug: s, json } => {
+            let t = store.tenant_by_slug(&s).await.context("finding the tenant")?;
             print_tenant(&t, json);
             Ok(())
         }
-        TenantCommand::Delete { slug: s, .. } => {
-            let t = store.delete_tenant(&slug(&s)?).await.context("deleting the tenant")?;
+        Action::Delete { slug: s } => {
+            let t = store.delete_tenant(&s).await.context("deleting the tenant")?;
             record_platform(&store, "tenant.deleted", &t).await?;
             println!("deleted tenant {} and its database", t.slug);
             Ok(())

@@ -53,7 +53,7 @@ pub(super) async fn issue(config: Config, args: TokenArgs) -> Result<(), Failure
         .transpose()
         .map_err(|e: cairn_domain::ValidationError| usage(e.to_string()))?;
     let store = startup::open_store(&config).await?;
-    let issuer = config.public_url(config.listen);
+    let issuer = config.issuer(config.listen);
     // A token is only accepted by a server whose public URL is its issuer.
     eprintln!("issuer: {issuer} (the server must run with this CAIRN_PUBLIC_URL)");
     let (tokens, _) = startup::tokens(&store, issuer).await?;

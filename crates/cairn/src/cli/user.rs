@@ -66,15 +66,10 @@ pub(super) async fn invite_first_admin(
     config: &Config,
     store: &cairn_store::Store,
     tenant: &cairn_store::Tenant,
-    email: &str,
+    email: Email,
 ) -> Result<(), Failure> {
-    let new = NewUser {
-        email: Email::parse(email).map_err(|e| usage(format!("--admin-email: {}", e.message)))?,
-        given_name: String::new(),
-        family_name: String::new(),
-        roles: vec![Role::Admin],
-    };
-    let (identity, _) = startup::identity(config, store, config.public_url(config.listen)).await?;
+    let new = NewUser { email, given_name: String::new(), family_name: String::new(), roles: vec![Role::Admin] };
+    let (identity, _) = startup::identity(config, store, &config.public_url(config.listen)).await?;
     let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
     let (user, invitation) = identity
         .create_user(tenant, &db, new, &cli_actor(), &RequestMeta::default())

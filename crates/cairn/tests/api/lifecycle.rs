@@ -219,7 +219,7 @@ backend_test!(async fn a_tenant_whose_migration_fails_is_unavailable_alone(backe
     // Fixed by hand, beside Cairn (whose own pool for acme does not open).
     let url = match &app.config.database_url {
         None => format!("sqlite://{}/tenants/{}.db", std::path::absolute(&app.config.data_dir).unwrap().display(), acme.id),
-        Some(control) => cairn_testkit::with_database(control, &acme.id.database_name()),
+        Some(control) => cairn_testkit::with_database(control.as_str(), &acme.id.database_name()),
     };
     let acme_db = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::query("INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)")

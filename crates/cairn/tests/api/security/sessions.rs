@@ -251,7 +251,7 @@ backend_test!(async fn a_live_stream_ends_when_its_users_sessions_end(backend) {
 
 backend_test!(async fn another_replica_refuses_the_tokens_too(backend) {
     // Two replicas on the same databases, behind one public URL (the tokens' issuer).
-    let f = fixture_on(TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await).await;
+    let f = fixture_on(TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".parse().unwrap())).await).await;
     let replica = TestApp::spawn_config(backend, f.app.config.clone(), tempfile::tempdir().unwrap()).await;
     let tokens = f.app_sign_in().await;
     let access = tokens["access_token"].as_str().unwrap();
