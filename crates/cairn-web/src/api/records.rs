@@ -327,7 +327,7 @@ async fn publish_record(
 ) -> ApiResult<(StatusCode, Json<PublishEntry>)> {
     let ctx = caller.in_tenant(&state, Role::Member, "record.publish").await?;
     let id = record_id(&id)?;
-    // The note is optional, and so is the body.
+    // The note is optional, and so is the body (absent, or `null`).
     let body = body.map(|ApiJson(b)| b).unwrap_or_else(|| Value::Object(Default::default()));
     let obj = body.as_object().ok_or_else(|| ValidationError::new("body", "must be a JSON object"))?;
     if let Some(k) = obj.keys().find(|k| *k != "note") {
