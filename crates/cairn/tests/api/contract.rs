@@ -67,3 +67,32 @@ backend_test!(async fn a_body_is_an_object_and_an_optional_body_may_be_null(back
     let second = json_of(raw(&app, reqwest::Method::POST, &publish, &admin, r#"{"note": null}"#).send().await.unwrap()).await;
     assert_eq!(second["version"], 2);
 });
+
+backend_test!(async fn limits_count_what_was_given(backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, admin) = admin(&app).await;
+    let create = |body: Value| app.post("/api/v1/records", &admin, &body).send();
+
+    // 201 characters with the blanks around them: over the documented 200.
+    let padded = format!(" {} ", "t".repeat(199));
+    refused(create(json!({"title": padded})).await.unwrap(), "title", "at most 200 characters, no control characters").await;
+    // 21 tags given, though they are one tag repeated.
+    refused(create(json!({"title": "Handbook", "tags": vec!["ops"; 21]})).await.unwrap(), "tags", "at most 20 tags").await;
+    refused(create(json!({"title": "Handbook", "tags": [format!(" {} ", "t".repeat(39))]})).await.unwrap(), "tags", "each tag has 1 to 40 characters").await;
+    let list = json_of(app.get("/api/v1/records", &admin).send().await.unwrap()).await;
+    assert_eq!(list["items"], json!([]), "nothing was stored");
+
+    // Within the limits, blanks are still trimmed and repeats dropped.
+    let ok = json_of(create(json!({"title": " Handbook ", "tags": vec!["ops"; 20]})).await.unwrap()).await;
+    assert_eq!((ok["title"].as_str(), &ok["tags"]), (Some("Handbook"), &json!(["ops"])));
+    let id = ok["id"].as_str().unwrap();
+    let note = format!(" {} ", "n".repeat(999));
+    let resp = app.post(&format!("/api/v1/records/{id}/publish"), &admin, &json!({"note": note})).send().await.unwrap();
+    refused(resp, "note", "at most 1000 characters").await;
+
+    // An action prefix is at most 100 characters, as an action is.
+    let prefix = format!("{}.*", "a".repeat(98));
+    json_of(app.get(&format!("/api/v1/audit?action={prefix}"), &admin).send().await.unwrap()).await;
+    let resp = app.get(&format!("/api/v1/audit?action=a{prefix}"), &admin).send().await.unwrap();
+    refused(resp, "action", "must be an action name or a prefix like user.*").await;
+});
