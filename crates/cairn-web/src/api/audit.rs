@@ -265,6 +265,7 @@ async fn export_audit(
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     /// Entries older than this are deleted (1–3650; default 30).
+    #[serde(deserialize_with = "super::whole")]
     pub retention_days: i64,
 }
 

@@ -12,8 +12,11 @@ pub mod tenants;
 pub mod users;
 pub mod webhooks;
 
+use std::marker::PhantomData;
+
 use cairn_domain::ValidationError;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::{Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
 /// One page of a list: every list endpoint answers this shape.
@@ -62,6 +65,56 @@ impl PageParams {
 pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ValidationError> {
     let l = limit.unwrap_or(50);
     if (1..=500).contains(&l) { Ok(l) } else { Err(ValidationError::new("limit", "must be between 1 and 500")) }
+}
+
+/// A whole number as JSON Schema counts one (`300`, or `300.0`), read into `T`; anything else
+/// is refused as serde refuses it for `T`, so the refusal reads the same.
+struct Whole<T>(T);
+
+impl<'de, T: TryFrom<i128>> Deserialize<'de> for Whole<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(PhantomData<T>);
+        impl<T: TryFrom<i128>> Visit<T> {
+            fn whole<E: serde::de::Error>(&self, n: i128, unexpected: Unexpected<'_>) -> Result<T, E> {
+                T::try_from(n).map_err(|_| E::invalid_value(unexpected, self))
+            }
+        }
+        impl<T: TryFrom<i128>> Visitor<'_> for Visit<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // `u32`, `i64`: the words the body extractor turns into plain ones.
+                f.write_str(std::any::type_name::<T>())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+                self.whole(v.into(), Unexpected::Signed(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+                self.whole(v.into(), Unexpected::Unsigned(v))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+                if v.fract() == 0.0 && v.abs() < 1e30 {
+                    self.whole(v as i128, Unexpected::Float(v))
+                } else {
+                    Err(E::invalid_value(Unexpected::Float(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(Visit(PhantomData)).map(Whole)
+    }
+}
+
+/// `#[serde(deserialize_with = "whole")]`: see [`Whole`].
+pub(crate) fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<T, D::Error> {
+    Whole::deserialize(d).map(|w| w.0)
+}
+
+/// `#[serde(default, deserialize_with = "whole_or_null")]`: an optional [`Whole`], `null` as absent.
+pub(crate) fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<Whole<T>>::deserialize(d).map(|w| w.map(|w| w.0))
 }
 
 /// Serialises an integral value as a JSON integer, so `{"value": 42}` reads back as 42.

@@ -452,9 +452,13 @@ pub struct SettingsView {
     pub accent: String,
     #[schema(value_type = String, example = "member")]
     pub default_role: Role,
+    #[serde(deserialize_with = "super::whole")]
     pub access_ttl_secs: u32,
+    #[serde(deserialize_with = "super::whole")]
     pub id_ttl_secs: u32,
+    #[serde(deserialize_with = "super::whole")]
     pub refresh_ttl_secs: u32,
+    #[serde(deserialize_with = "super::whole")]
     pub session_ttl_secs: u32,
 }
 
@@ -525,9 +529,13 @@ pub struct SettingsPatch {
     pub accent: Option<String>,
     #[schema(value_type = Option<String>, example = "member")]
     pub default_role: Option<Role>,
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub access_ttl_secs: Option<u32>,
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub id_ttl_secs: Option<u32>,
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub refresh_ttl_secs: Option<u32>,
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub session_ttl_secs: Option<u32>,
 }
 

@@ -68,6 +68,30 @@ backend_test!(async fn a_body_is_an_object_and_an_optional_body_may_be_null(back
     assert_eq!(second["version"], 2);
 });
 
+backend_test!(async fn whole_numbers_may_be_written_with_a_zero_fraction(backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, admin) = admin(&app).await;
+    let put = |path: &str, body: &'static str| raw(&app, reqwest::Method::PUT, path, &admin, body).send();
+    let patch = |path: &str, body: &'static str| raw(&app, reqwest::Method::PATCH, path, &admin, body).send();
+
+    // JSON Schema's `integer` counts 90.0 as 90.
+    let audit = json_of(put("/api/v1/audit/settings", r#"{"retention_days": 90.0}"#).await.unwrap()).await;
+    assert_eq!(audit["retention_days"], 90);
+    let settings = json_of(patch("/api/v1/identity/settings", r#"{"access_ttl_secs": 600.0}"#).await.unwrap()).await;
+    assert_eq!(settings["access_ttl_secs"], 600);
+    let mut whole = settings.clone();
+    whole["session_ttl_secs"] = json!(3600.0);
+    let replaced = json_of(app.client.put(app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&whole).send().await.unwrap()).await;
+    assert_eq!(replaced["session_ttl_secs"], 3600);
+
+    // A fraction is still refused, in the same words as before.
+    refused(patch("/api/v1/identity/settings", r#"{"access_ttl_secs": 600.5}"#).await.unwrap(), "access_ttl_secs", "must be a whole number from 0 to 4294967295").await;
+    refused(put("/api/v1/audit/settings", r#"{"retention_days": 1.5}"#).await.unwrap(), "retention_days", "must be a whole number").await;
+    refused(put("/api/v1/audit/settings", r#"{"retention_days": "30"}"#).await.unwrap(), "retention_days", "must be a whole number").await;
+    let kept = json_of(app.get("/api/v1/identity/settings", &admin).send().await.unwrap()).await;
+    assert_eq!(kept["access_ttl_secs"], 600);
+});
+
 backend_test!(async fn limits_count_what_was_given(backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = admin(&app).await;
