@@ -12,12 +12,15 @@ pub mod tenants;
 pub mod users;
 pub mod webhooks;
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use cairn_domain::ValidationError;
 use serde::de::{Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// One page of a list: every list endpoint answers this shape.
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +52,7 @@ impl<T> Page<T> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// A previous page's `next_cursor`: the last item's id.
     pub cursor: Option<String>,
@@ -59,6 +63,86 @@ impl PageParams {
     pub(crate) fn limit(&self) -> Result<i64, ValidationError> {
         page_limit(self.limit)
     }
+}
+
+/// The paging parameters of a list whose items are named by UUIDs, as the OpenAPI document
+/// states them: the same `?limit=&cursor=` as [`PageParams`], which parses them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct UuidPageParams {
+    /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// A previous page's `next_cursor`: the last item's id.
+    #[param(value_type = Option<UuidText>)]
+    cursor: Option<String>,
+}
+
+/// A string schema: what `#[schema(...)]` on a newtype cannot state.
+fn string_schema(
+    description: &str,
+    length: Option<(usize, usize)>,
+    pattern: Option<&str>,
+    format: Option<&str>,
+) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .min_length(length.map(|(min, _)| min))
+        .max_length(length.map(|(_, max)| max))
+        .pattern(pattern)
+        .format(format.map(|f| SchemaFormat::Custom(f.to_owned())))
+        .into()
+}
+
+/// A UUID, hyphenated: the ids of numbers, records, audit entries and events (`Uuid` in the
+/// OpenAPI document).
+pub struct UuidText;
+
+impl PartialSchema for UuidText {
+    fn schema() -> RefOr<Schema> {
+        string_schema("A UUID.", None, None, Some("uuid"))
+    }
+}
+
+impl ToSchema for UuidText {
+    fn name() -> Cow<'static, str> {
+        "Uuid".into()
+    }
+}
+
+/// An absolute URL of a server Cairn calls (a webhook receiver, an SSO issuer), as the
+/// OpenAPI document states it (`OutboundUrl`).
+pub struct OutboundUrl;
+
+impl PartialSchema for OutboundUrl {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "An absolute https URL (http only where the operator allows it), no credentials, at most 2048 \
+             characters, on an address Cairn may reach: private, loopback and link-local addresses are \
+             refused unless the operator allows them.",
+            Some((1, 2048)),
+            None,
+            Some("uri"),
+        )
+    }
+}
+
+impl ToSchema for OutboundUrl {}
+
+/// Text a person wrote in one line: not blank, no control characters (Unicode `Cc`).
+pub(crate) const ONE_LINE: &str =
+    r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+/// A role within a tenant, as the API writes it (`Role` in the OpenAPI document).
+#[derive(ToSchema)]
+#[schema(as = Role, rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Readonly,
+    Member,
+    Admin,
 }
 
 /// A page size from `?limit=`: 1–500, default 50.

@@ -120,3 +120,49 @@ backend_test!(async fn limits_count_what_was_given(backend) {
     let resp = app.get(&format!("/api/v1/audit?action=a{prefix}"), &admin).send().await.unwrap();
     refused(resp, "action", "must be an action name or a prefix like user.*").await;
 });
+
+backend_test!(async fn cursors_and_filters_are_read_as_documented(backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, admin) = admin(&app).await;
+    let id = record(&app, &admin).await;
+    let history = format!("/api/v1/records/{id}/publish-history");
+    for _ in 0..2 {
+        json_of(app.post(&format!("/api/v1/records/{id}/publish"), &admin, &json!({})).send().await.unwrap()).await;
+    }
+
+    // A publish history's cursor is a version number as the API writes it.
+    let page = json_of(app.get(&format!("{history}?limit=1"), &admin).send().await.unwrap()).await;
+    assert_eq!(page["next_cursor"], "2");
+    let rest = json_of(app.get(&format!("{history}?cursor=2"), &admin).send().await.unwrap()).await;
+    assert_eq!(rest["items"][0]["version"], 1);
+    for bad in ["%2B2", "02", "0", "-1", "2.0"] {
+        let resp = app.get(&format!("{history}?cursor={bad}"), &admin).send().await.unwrap();
+        refused(resp, "cursor", "must be a version number from this history").await;
+    }
+
+    // An empty query value counts as absent, as the document's `allowEmptyValue` says.
+    let empty = json_of(app.get(&format!("{history}?limit=&cursor="), &admin).send().await.unwrap()).await;
+    assert_eq!(empty["items"].as_array().unwrap().len(), 2);
+});
+
+// The document states what every operation shares and the limits the handlers enforce.
+backend_test!(async fn the_document_states_the_limits_the_api_enforces(backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let param = |path: &str, name: &str| {
+        op(path, "get")["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).cloned().unwrap()
+    };
+    let limit = param("/api/v1/users", "limit");
+    assert_eq!((&limit["schema"]["minimum"], &limit["schema"]["maximum"]), (&json!(1), &json!(500)));
+    assert_eq!(limit["allowEmptyValue"], true);
+    for (path, method) in [("/api/v1/numbers", "post"), ("/api/v1/records/{id}", "patch"), ("/api/v1/users", "post")] {
+        assert!(op(path, method)["responses"]["413"].is_object(), "{method} {path}");
+    }
+    assert!(op("/api/v1/numbers", "get")["responses"]["413"].is_null(), "no body, no 413");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["CreateNumber"]["properties"]["value"]["maximum"].as_f64(), Some(1e15));
+    assert_eq!(schemas["NewRecord"]["required"], json!(["title"]));
+    assert_eq!(schemas["Role"]["enum"], json!(["readonly", "member", "admin"]));
+    assert_eq!(schemas["AuditSettings"]["properties"]["retention_days"]["maximum"], 3650);
+});
