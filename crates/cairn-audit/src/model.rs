@@ -47,7 +47,7 @@ impl ActionPattern {
     pub fn parse(s: &str) -> Result<Self, ValidationError> {
         let bad = || ValidationError::new("action", "must be an action name or a prefix like user.*");
         if let Some(prefix) = s.strip_suffix(".*") {
-            if !prefix.is_empty() && prefix.split('.').all(is_segment) {
+            if s.len() <= 100 && !prefix.is_empty() && prefix.split('.').all(is_segment) {
                 return Ok(Self::Prefix(format!("{prefix}.")));
             }
             return Err(bad());
@@ -271,6 +271,10 @@ mod tests {
         for bad in ["*", ".*", "user*", "User.*", "user"] {
             assert!(ActionPattern::parse(bad).is_err(), "{bad}");
         }
+        // Exact names and prefixes alike: at most 100 characters.
+        let long = format!("{}.*", "a".repeat(98));
+        assert!(ActionPattern::parse(&long).is_ok());
+        assert!(ActionPattern::parse(&format!("a{long}")).is_err());
     }
 
     #[test]

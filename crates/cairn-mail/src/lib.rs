@@ -9,8 +9,15 @@ pub mod templates;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use lettre::message::{Mailbox, MultiPart};
+/// The address part of a [`Mailbox`].
+pub use lettre::Address;
+/// A sender or recipient as lettre accepts it (`a@b.c` or `Name <a@b.c>`), parsed with
+/// `str::parse`.
+pub use lettre::message::Mailbox;
+use lettre::message::MultiPart;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use url::Url;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -24,9 +31,30 @@ pub enum MailError {
     Send(String),
 }
 
-/// Whether `s` is a sender or recipient lettre accepts (`a@b.c` or `Name <a@b.c>`).
-pub fn valid_mailbox(s: &str) -> bool {
-    s.parse::<Mailbox>().is_ok()
+/// Checks that `url` names a transport: `file://`, or an `smtp://`/`smtps://` URL whose
+/// host, credentials and `tls` parameter the SMTP transport accepts. Nothing is contacted.
+pub fn check_url(url: &Url) -> Result<(), MailError> {
+    match url.scheme() {
+        "file" => Ok(()),
+        "smtp" | "smtps" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(MailError::Config("names no host (smtp://host:port)".into()));
+            }
+            let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.into_owned());
+            if url.scheme() == "smtp"
+                && let Some(tls) = tls.filter(|t| !matches!(t.as_str(), "required" | "opportunistic"))
+            {
+                return Err(MailError::Config(format!("tls must be required or opportunistic, not {tls:?}")));
+            }
+            // The builder only: a built transport owns a connection pool, which needs a runtime.
+            smtp_builder(url).map(drop)
+        }
+        other => Err(MailError::Config(format!("unsupported scheme {other:?}; use file, smtp or smtps"))),
+    }
+}
+
+fn smtp_builder(url: &Url) -> Result<AsyncSmtpTransportBuilder, MailError> {
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str()).map_err(|e| MailError::Config(e.to_string()))
 }
 
 /// A message ready to send: the recipient, a subject, and both bodies.
@@ -64,15 +92,13 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// A mailer for `url`; `file://` with no path writes under `<data_dir>/mail`.
-    pub fn new(url: &str, from: &str, data_dir: &Path) -> Result<Self, MailError> {
-        let from: Mailbox = from.parse().map_err(|_| MailError::Address(from.to_owned()))?;
-        let parsed = url::Url::parse(url).map_err(|e| MailError::Config(format!("{e}")))?;
-        let (transport, description) = match parsed.scheme() {
+    pub fn new(url: &Url, from: Mailbox, data_dir: &Path) -> Result<Self, MailError> {
+        let (transport, description) = match url.scheme() {
             "file" => {
-                let dir = if parsed.path().is_empty() || parsed.path() == "/" {
+                let dir = if url.path().is_empty() || url.path() == "/" {
                     data_dir.join("mail")
                 } else {
-                    PathBuf::from(parsed.path())
+                    PathBuf::from(url.path())
                 };
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| MailError::Config(format!("cannot create {}: {e}", dir.display())))?;
@@ -80,12 +106,9 @@ impl Mailer {
                 (Transport::File { transport: AsyncFileTransport::new(&dir), dir }, description)
             }
             "smtp" | "smtps" => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| MailError::Config(e.to_string()))?
-                    .build();
-                let host = parsed.host_str().unwrap_or("");
-                let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
-                (Transport::Smtp(transport), format!("{}://{host}{port}", parsed.scheme()))
+                let host = url.host_str().unwrap_or("");
+                let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+                (Transport::Smtp(smtp_builder(url)?.build()), format!("{}://{host}{port}", url.scheme()))
             }
             other => return Err(MailError::Config(format!("unsupported scheme {other:?}; use file, smtp or smtps"))),
         };

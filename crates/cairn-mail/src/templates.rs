@@ -124,7 +124,8 @@ mod tests {
     #[tokio::test]
     async fn file_transport_writes_messages_that_list_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mailer = crate::Mailer::new("file://", "Cairn <no-reply@localhost>", dir.path()).unwrap();
+        let from = "Cairn <no-reply@localhost>".parse().unwrap();
+        let mailer = crate::Mailer::new(&"file://".parse().unwrap(), from, dir.path()).unwrap();
         let b = Branding { org: "Acme".into(), accent: "#2563eb".into() };
         mailer.send(&reset_code(&b, "ann@example.com", "123456", "http://x/reset").unwrap()).await.unwrap();
         let listed = crate::list_files(&dir.path().join("mail")).unwrap();
@@ -138,7 +139,26 @@ mod tests {
     #[test]
     fn unknown_scheme_is_a_config_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = crate::Mailer::new("ftp://x", "no-reply@localhost", dir.path()).unwrap_err();
+        let ftp = "ftp://x".parse().unwrap();
+        let err = crate::Mailer::new(&ftp, "no-reply@localhost".parse().unwrap(), dir.path()).unwrap_err();
         assert!(err.to_string().contains("unsupported scheme"), "{err}");
+        assert!(crate::check_url(&ftp).is_err());
+    }
+
+    #[test]
+    fn check_url_accepts_what_the_transports_take_and_nothing_else() {
+        for good in [
+            "file://",
+            "file:///var/mail/cairn",
+            "smtp://127.0.0.1:25",
+            "smtp://u:p@mail.example.com:587?tls=required",
+            "smtp://mail.example.com?tls=opportunistic",
+            "smtps://u:p@email-smtp.eu-west-1.amazonaws.com:465",
+        ] {
+            assert!(crate::check_url(&good.parse().unwrap()).is_ok(), "{good}");
+        }
+        for bad in ["smtp://mail.example.com?tls=sometimes", "smtp:relay", "http://mail.example.com"] {
+            assert!(crate::check_url(&bad.parse().unwrap()).is_err(), "{bad}");
+        }
     }
 }

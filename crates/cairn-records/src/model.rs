@@ -69,12 +69,15 @@ fn only(obj: &Map<String, Value>, prefix: &str, allowed: &[&str]) -> Result<(), 
     }
 }
 
+/// A title: at most 200 characters as given, no control characters, not blank; stored
+/// trimmed.
 pub fn parse_title(v: &Value, field: &str) -> Result<String, ValidationError> {
-    let t = v.as_str().ok_or_else(|| ValidationError::new(field, "must be a string"))?.trim();
+    let raw = v.as_str().ok_or_else(|| ValidationError::new(field, "must be a string"))?;
+    let t = raw.trim();
     if t.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if t.chars().count() > MAX_TITLE || t.chars().any(char::is_control) {
+    if raw.chars().count() > MAX_TITLE || raw.chars().any(char::is_control) {
         return Err(ValidationError::new(field, format!("at most {MAX_TITLE} characters, no control characters")));
     }
     Ok(t.to_owned())
@@ -88,21 +91,23 @@ fn parse_body(v: &Value, field: &str) -> Result<String, ValidationError> {
     Ok(b.to_owned())
 }
 
-/// Tags: trimmed, 1–40 characters, at most 20, duplicates dropped (order kept).
+/// Tags: at most 20 given, each at most 40 characters as given, not blank, no control
+/// characters; stored trimmed, duplicates dropped (order kept).
 pub fn parse_tags(v: &Value, field: &str) -> Result<Vec<String>, ValidationError> {
     let items = v.as_array().ok_or_else(|| ValidationError::new(field, "must be an array of strings"))?;
+    if items.len() > MAX_TAGS {
+        return Err(ValidationError::new(field, format!("at most {MAX_TAGS} tags")));
+    }
     let mut tags: Vec<String> = Vec::new();
     for item in items {
-        let t = item.as_str().ok_or_else(|| ValidationError::new(field, "must be an array of strings"))?.trim();
-        if t.is_empty() || t.chars().count() > MAX_TAG || t.chars().any(char::is_control) {
+        let raw = item.as_str().ok_or_else(|| ValidationError::new(field, "must be an array of strings"))?;
+        let t = raw.trim();
+        if t.is_empty() || raw.chars().count() > MAX_TAG || raw.chars().any(char::is_control) {
             return Err(ValidationError::new(field, format!("each tag has 1 to {MAX_TAG} characters")));
         }
         if !tags.iter().any(|x| x == t) {
             tags.push(t.to_owned());
         }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ValidationError::new(field, format!("at most {MAX_TAGS} tags")));
     }
     Ok(tags)
 }
@@ -148,14 +153,14 @@ impl RecordPatch {
     }
 }
 
-/// A publish note: at most 1000 characters.
+/// A publish note: at most 1000 characters as given; stored trimmed.
 pub fn parse_note(v: Option<&Value>) -> Result<String, ValidationError> {
     let Some(v) = v.filter(|v| !v.is_null()) else { return Ok(String::new()) };
-    let n = v.as_str().ok_or_else(|| ValidationError::new("note", "must be a string"))?.trim();
+    let n = v.as_str().ok_or_else(|| ValidationError::new("note", "must be a string"))?;
     if n.chars().count() > MAX_NOTE {
         return Err(ValidationError::new("note", format!("at most {MAX_NOTE} characters")));
     }
-    Ok(n.to_owned())
+    Ok(n.trim().to_owned())
 }
 
 /// A record id: a UUID.
@@ -190,5 +195,20 @@ mod tests {
         assert!(RecordPatch::parse(&json!({"tags": tags})).is_err());
         assert!(parse_note(Some(&json!("n".repeat(MAX_NOTE + 1)))).is_err());
         assert!(parse_id("not-a-uuid", "id").is_err());
+    }
+
+    /// The limits count what the caller sent, as the API's schema states them: blanks
+    /// around a title or tag count, and so do repeated tags.
+    #[test]
+    fn limits_count_what_was_given() {
+        let padded = format!(" {} ", "x".repeat(MAX_TITLE - 1));
+        assert!(RecordInput::parse(&json!({"title": padded}), "").is_err());
+        assert!(RecordInput::parse(&json!({"title": "x".repeat(MAX_TITLE)}), "").is_ok());
+        let repeated: Vec<&str> = vec!["ops"; MAX_TAGS + 1];
+        assert!(RecordPatch::parse(&json!({"tags": repeated})).is_err());
+        assert_eq!(RecordPatch::parse(&json!({"tags": vec!["ops"; MAX_TAGS]})).unwrap().tags.unwrap(), ["ops"]);
+        assert!(parse_tags(&json!([format!(" {} ", "t".repeat(MAX_TAG - 1))]), "tags").is_err());
+        assert!(parse_note(Some(&json!(format!(" {} ", "n".repeat(MAX_NOTE - 1))))).is_err());
+        assert_eq!(parse_note(Some(&json!(" n "))).unwrap(), "n");
     }
 }

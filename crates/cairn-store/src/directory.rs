@@ -29,7 +29,7 @@ use crate::{Backend, Db, StoreError};
 pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// `None` → SQLite files under `data_dir`; `Some(postgres://…)` → PostgreSQL.
-    pub database_url: Option<String>,
+    pub database_url: Option<url::Url>,
     pub control_max_connections: u32,
     pub tenant_max_connections: u32,
     pub max_open_tenant_pools: usize,
@@ -137,8 +137,8 @@ impl Store {
                 .await?
             }
             Some(url) => {
-                ensure_postgres_database(url).await?;
-                Db::open_postgres_lazy(url, config.control_max_connections, config.acquire_timeout)?
+                ensure_postgres_database(url.as_str()).await?;
+                Db::open_postgres_lazy(url.as_str(), config.control_max_connections, config.acquire_timeout)?
             }
         };
         migrate::run(&control, &control_migrations).await?;
@@ -388,7 +388,7 @@ impl Store {
         tenant
             .placement
             .clone()
-            .or_else(|| self.inner.config.database_url.clone())
+            .or_else(|| self.inner.config.database_url.as_ref().map(url::Url::to_string))
             .expect("PostgreSQL backend has a database URL")
     }
 

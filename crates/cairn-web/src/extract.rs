@@ -277,23 +277,34 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        if !json_content_type(req.headers()) {
-            return Err(ValidationError::new("body", "must be JSON, sent with content-type: application/json").into());
-        }
-        let body = match Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large"));
-            }
-            Err(_) => return Err(ValidationError::new("body", "could not be read").into()),
-        };
-        Ok(ApiJson(parse_json(&body)?))
+        Ok(ApiJson(parse_json(&json_body(req, state).await?)?))
     }
 }
 
-/// A JSON body as `T`, or the field at fault and what it must be.
+/// The bytes of a JSON body, sent as JSON and within the body limit.
+async fn json_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    if !json_content_type(req.headers()) {
+        return Err(ValidationError::new("body", "must be JSON, sent with content-type: application/json").into());
+    }
+    match Bytes::from_request(req, state).await {
+        Ok(b) => Ok(b),
+        Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large"))
+        }
+        Err(_) => Err(ValidationError::new("body", "could not be read").into()),
+    }
+}
+
+/// A JSON body as `T`, or the field at fault and what it must be. Every body is an object:
+/// serde would read a struct from an array too.
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
     let not_json = || ValidationError::new("body", "is not valid JSON");
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => ValidationError::new("body", "must be an object"),
+            Err(_) => not_json(),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = match serde_path_to_error::deserialize(&mut de) {
         Ok(v) => v,
@@ -310,8 +321,9 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
     Ok(value)
 }
 
-/// An optional body (`Option<ApiJson<T>>`): absent when the request has no content type or
-/// an empty body, so `POST` without a body works where every field is optional.
+/// An optional body (`Option<ApiJson<T>>`): absent when the request has no content type, an
+/// empty body or the body `null`, so `POST` without a body works where every field is
+/// optional.
 impl<T: DeserializeOwned + Send> axum::extract::OptionalFromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
@@ -321,7 +333,11 @@ impl<T: DeserializeOwned + Send> axum::extract::OptionalFromRequest<AppState> fo
         if empty || !headers.contains_key(axum::http::header::CONTENT_TYPE) {
             return Ok(None);
         }
-        <Self as FromRequest<AppState>>::from_request(req, state).await.map(Some)
+        let body = json_body(req, state).await?;
+        if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+            return Ok(None);
+        }
+        Ok(Some(ApiJson(parse_json(&body)?)))
     }
 }
 
@@ -535,6 +551,10 @@ mod tests {
             ),
             (r#""a@b.c""#, "body", "must be an object"),
             ("7", "body", "must be an object"),
+            // serde reads a struct from an array; the API does not.
+            (r#"["a@b.c", []]"#, "body", "must be an object"),
+            ("[null, null]", "body", "must be an object"),
+            ("null", "body", "must be an object"),
             (r#"{"email": "a@b.c""#, "body", "is not valid JSON"),
             (r#"{"email": "a@b.c"} {}"#, "body", "is not valid JSON"),
             ("", "body", "is not valid JSON"),

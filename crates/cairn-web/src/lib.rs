@@ -122,11 +122,37 @@ fn describe(mut doc: OpenApi) -> OpenApi {
     doc
 }
 
+/// What holds for every operation, stated in each one's description, where utoipa has no
+/// words for it: a query parameter given empty counts as absent (`ApiQuery`), and a body
+/// over the limit (`body_limit`) is refused with 413 before it is read.
+fn state_what_every_operation_shares(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else { return };
+    for operation in paths.values_mut().filter_map(|p| p.as_object_mut()).flat_map(|p| p.values_mut()) {
+        if let Some(parameters) = operation.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+            for parameter in parameters.iter_mut().filter(|p| p["in"] == "query") {
+                parameter["allowEmptyValue"] = serde_json::Value::Bool(true);
+            }
+        }
+        if operation.get("requestBody").is_some()
+            && let Some(responses) = operation.get_mut("responses").and_then(|r| r.as_object_mut())
+        {
+            responses.entry("413").or_insert_with(|| {
+                serde_json::json!({
+                    "description": "The body is larger than the server's limit (`body_limit`)",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                })
+            });
+        }
+    }
+}
+
 /// The application: routes, error fallbacks, body limit and request context.
 pub fn app(state: AppState) -> Router {
     let (router, doc) = routes();
     // The same routes give the same document, so a second `app` over this state keeps the first.
-    let _ = state.openapi.set(serde_json::to_value(describe(doc)).expect("OpenAPI serialises"));
+    let mut doc = serde_json::to_value(describe(doc)).expect("OpenAPI serialises");
+    state_what_every_operation_shares(&mut doc);
+    let _ = state.openapi.set(doc);
     // The provider and the pages speak OAuth and HTML, not the API: outside the OpenAPI document.
     let pages = router
         .merge(oidc::router())

@@ -12,13 +12,16 @@ pub struct AuditFilterParams {
     /// Actor id (user id or token subject).
     pub user: Option<String>,
     /// An action (`user.role_changed`) or a prefix (`user.*`).
+    #[param(max_length = 100, pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*|\.[a-z][a-z0-9_]*)$")]
     pub action: Option<String>,
     pub resource_type: Option<String>,
     /// Requires `resource_type`.
     pub resource_id: Option<String>,
-    /// RFC 3339; entries at or after.
+    /// RFC 3339; entries at or after. Not after `to`.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339; entries before.
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 

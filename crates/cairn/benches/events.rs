@@ -58,7 +58,7 @@ async fn run(backend: Backend, postgres_server: &str) {
     let db = store.tenant_db(tenant.id).await.unwrap();
     let bus = Bus::new(store.control().clone());
     if let Some(url) = &config.database_url {
-        tokio::spawn(bus.clone().relay_postgres(url.clone()));
+        tokio::spawn(bus.clone().relay_postgres(url.to_string()));
     }
 
     // Latency: one event at a time, each waited for.

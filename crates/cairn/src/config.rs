@@ -8,6 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cairn_identity::Email;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Directive;
+use url::Url;
+
 pub struct Key {
     /// The name in `cairn.toml`.
     pub name: &'static str,
@@ -256,14 +261,49 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The log filter (`log`): its directives, each checked when the configuration loads.
+#[derive(Debug, Clone)]
+pub struct LogFilter(Vec<Directive>);
+
+impl LogFilter {
+    /// Comma-separated directives as `RUST_LOG` takes them: `info`, `cairn_web=debug,info`.
+    pub fn parse(text: &str) -> Result<LogFilter, String> {
+        text.split(',')
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| d.trim().parse::<Directive>().map_err(|e| format!("{d:?} is not a log directive ({e})")))
+            .collect::<Result<_, _>>()
+            .map(LogFilter)
+    }
+
+    pub fn env_filter(&self) -> EnvFilter {
+        self.0.iter().cloned().fold(EnvFilter::default(), EnvFilter::add_directive)
+    }
+}
+
+impl std::fmt::Display for LogFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The configuration, every value parsed and checked once, when it loads: the rest of
+/// Cairn takes these types and never parses the text again.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
-    pub database_url: Option<String>,
+    /// A `postgres://` URL naming a database, or `None` for SQLite under `data_dir`.
+    pub database_url: Option<Url>,
     pub listen: SocketAddr,
-    pub public_url: Option<String>,
+    /// An `http(s)://` URL with a host and no query or fragment.
+    pub public_url: Option<Url>,
     pub master_key: Option<cairn_domain::MasterKey>,
-    pub log: String,
+    pub log: LogFilter,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
     pub tenant_db_max_connections: u32,
@@ -281,9 +321,10 @@ pub struct Config {
     pub audit_checkpoint_interval: Duration,
     pub audit_sweep_interval: Duration,
     pub bootstrap_tenant: cairn_domain::TenantSlug,
-    pub bootstrap_email: String,
-    pub mail_url: String,
-    pub mail_from: Option<String>,
+    pub bootstrap_email: Email,
+    /// A `file://`, `smtp://` or `smtps://` URL the mail transport accepts.
+    pub mail_url: Url,
+    pub mail_from: Option<cairn_mail::Mailbox>,
     pub events: cairn_events::DeliverySettings,
     pub events_retention: Duration,
     /// What requests made on a tenant's behalf may reach beyond public https servers.
@@ -419,9 +460,10 @@ impl Layers {
         };
 
         let data_dir = PathBuf::from(req("data_dir")?);
-        let database_url = nonempty("database_url");
-        if let Some(url) = &database_url {
-            let parsed = url::Url::parse(url).map_err(|e| err("CAIRN_DATABASE_URL", format!("not a URL ({e})")))?;
+        let database_url = nonempty("database_url")
+            .map(|u| Url::parse(&u).map_err(|e| err("CAIRN_DATABASE_URL", format!("not a URL ({e})"))))
+            .transpose()?;
+        if let Some(parsed) = &database_url {
             if !matches!(parsed.scheme(), "postgres" | "postgresql") {
                 return Err(err(
                     "CAIRN_DATABASE_URL",
@@ -439,21 +481,23 @@ impl Layers {
         let public_url = match nonempty("public_url") {
             None => None,
             Some(u) => {
-                let parsed = url::Url::parse(&u).map_err(|e| err("CAIRN_PUBLIC_URL", format!("not a URL ({e})")))?;
+                let parsed = Url::parse(&u).map_err(|e| err("CAIRN_PUBLIC_URL", format!("not a URL ({e})")))?;
                 if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
                     return Err(err("CAIRN_PUBLIC_URL", "must be an http:// or https:// URL"));
                 }
                 if parsed.query().is_some() || parsed.fragment().is_some() {
                     return Err(err("CAIRN_PUBLIC_URL", "must not have a query or fragment"));
                 }
-                Some(u.trim_end_matches('/').to_owned())
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    return Err(err("CAIRN_PUBLIC_URL", "must not carry a user name or password"));
+                }
+                Some(parsed)
             }
         };
         let master_key = nonempty("master_key")
             .map(|k| cairn_domain::MasterKey::parse(&k).map_err(|e| err("CAIRN_MASTER_KEY", e.to_string())))
             .transpose()?;
-        let log = req("log")?.to_owned();
-        tracing_subscriber::EnvFilter::try_new(&log).map_err(|e| err("CAIRN_LOG", e.to_string()))?;
+        let log = LogFilter::parse(req("log")?).map_err(|p| err("CAIRN_LOG", p))?;
         let log_format = match req("log_format")? {
             "json" => LogFormat::Json,
             "pretty" => LogFormat::Pretty,
@@ -484,22 +528,24 @@ impl Layers {
         };
         let bootstrap_tenant = cairn_domain::TenantSlug::parse(req("bootstrap_tenant")?)
             .map_err(|e| err("CAIRN_BOOTSTRAP_TENANT", e.message))?;
-        let bootstrap_email = req("bootstrap_email")?.trim().to_owned();
-        cairn_identity::Email::parse(&bootstrap_email).map_err(|e| err("CAIRN_BOOTSTRAP_EMAIL", e.message))?;
-        let mail_url = req("mail_url")?.to_owned();
-        let scheme = url::Url::parse(&mail_url).map(|u| u.scheme().to_owned()).unwrap_or_default();
-        if !matches!(scheme.as_str(), "file" | "smtp" | "smtps") {
-            return Err(err("CAIRN_MAIL_URL", "must be a file://, smtp:// or smtps:// URL"));
-        }
-        let mail_from = nonempty("mail_from");
-        if let Some(from) = &mail_from
-            && !cairn_mail::valid_mailbox(from)
-        {
-            return Err(err(
-                "CAIRN_MAIL_FROM",
-                format!("{from:?} is not an address like 'Cairn <no-reply@example.com>'"),
-            ));
-        }
+        let bootstrap_email =
+            Email::parse(req("bootstrap_email")?).map_err(|e| err("CAIRN_BOOTSTRAP_EMAIL", e.message))?;
+        let mail_url = Url::parse(req("mail_url")?)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "file" | "smtp" | "smtps"))
+            .ok_or_else(|| err("CAIRN_MAIL_URL", "must be a file://, smtp:// or smtps:// URL"))?;
+        cairn_mail::check_url(&mail_url).map_err(|e| match e {
+            // The transport's own words, which never repeat the credentials.
+            cairn_mail::MailError::Config(problem) => err("CAIRN_MAIL_URL", problem),
+            other => err("CAIRN_MAIL_URL", other.to_string()),
+        })?;
+        let mail_from = nonempty("mail_from")
+            .map(|from| {
+                from.parse::<cairn_mail::Mailbox>().map_err(|_| {
+                    err("CAIRN_MAIL_FROM", format!("{from:?} is not an address like 'Cairn <no-reply@example.com>'"))
+                })
+            })
+            .transpose()?;
         let events = cairn_events::DeliverySettings {
             max_attempts: count("events_max_attempts", 1, 100)? as i64,
             retry_base: positive("events_retry_base")?,
@@ -551,13 +597,13 @@ fn redact(name: &str, value: &str) -> String {
     if matches!(name, "database_url" | "mail_url") { cairn_domain::redact_url(value) } else { "(redacted)".into() }
 }
 
-/// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
 /// The machine's name as the environment gives it (`HOSTNAME`; containers and ECS set it),
 /// else `localhost`: it names this process in event leases.
 pub fn host_name() -> String {
     std::env::var("HOSTNAME").ok().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "localhost".into())
 }
 
+/// `500ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration like 500ms, 30s, 5m, 1h or 1d");
     let t = text.trim();
@@ -607,10 +653,25 @@ fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 impl Config {
-    /// The token issuer and base of every link.
-    pub fn public_url(&self, bound: SocketAddr) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+    /// The URL clients reach Cairn at: `public_url`, else `http://<bound>`.
+    pub fn public_url(&self, bound: SocketAddr) -> Url {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            // An address and port always make a valid authority.
+            None => Url::parse(&format!("http://{bound}")).expect("an http URL of a socket address"),
+        }
     }
+
+    /// [`Config::public_url`] as the token issuer (see [`issuer`]).
+    pub fn issuer(&self, bound: SocketAddr) -> String {
+        issuer(&self.public_url(bound))
+    }
+}
+
+/// A public URL as the token issuer and the base every link is built on: without its
+/// trailing slash (`https://id.example.com`, `https://example.com/cairn`).
+pub fn issuer(public_url: &Url) -> String {
+    public_url.as_str().trim_end_matches('/').to_owned()
 }
 
 #[cfg(test)]
@@ -640,7 +701,7 @@ mod tests {
         let mut l = Layers::load(Some(&file), &env).unwrap();
         let c = l.parse().unwrap();
         assert_eq!(c.listen.port(), 1);
-        assert_eq!(c.log, "warn");
+        assert_eq!(c.log.to_string(), "warn");
         assert_eq!(c.db_max_connections, 3);
         l.set_flag("listen", "127.0.0.1:2");
         assert_eq!(l.parse().unwrap().listen.port(), 2);
@@ -661,10 +722,54 @@ mod tests {
             ("CAIRN_METRICS_LISTEN", "9464"),
             ("CAIRN_METRICS_TOKEN", "short"),
             ("CAIRN_AUDIT_SWEEP_INTERVAL", "0s"),
+            ("CAIRN_DATABASE_URL", "postgres://db.internal:5432"),
+            ("CAIRN_DATABASE_URL", "not a url"),
+            ("CAIRN_PUBLIC_URL", "localhost:8080"),
+            ("CAIRN_PUBLIC_URL", "https://id.example.com/?x=1"),
+            ("CAIRN_PUBLIC_URL", "https://admin:pw@id.example.com"),
+            ("CAIRN_LOG", "cairn_web=loud"),
+            ("CAIRN_LOG", "info,[{"),
+            ("CAIRN_BOOTSTRAP_EMAIL", "admin"),
+            ("CAIRN_BOOTSTRAP_TENANT", "Bad Slug"),
+            ("CAIRN_MAIL_URL", "ftp://mail.example.com"),
+            ("CAIRN_MAIL_URL", "smtp://mail.example.com?tls=sometimes"),
+            ("CAIRN_MAIL_URL", "smtp:relay"),
+            ("CAIRN_MAIL_FROM", "Cairn <no-reply>"),
+            ("CAIRN_EVENTS_LEASE", "500ms"),
+            ("CAIRN_EVENTS_MAX_ATTEMPTS", "0"),
         ] {
             let e = layers(&[(k, v)]).parse().unwrap_err();
             assert_eq!(e.key, k, "{v}");
+            assert!(!e.problem.contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn values_are_kept_parsed() {
+        let c = layers(&[
+            ("CAIRN_DATABASE_URL", "postgres://cairn:s%40cret@db.internal:5432/cairn"),
+            ("CAIRN_PUBLIC_URL", "https://Example.com/cairn/"),
+            ("CAIRN_LOG", "cairn_web=debug, info"),
+            ("CAIRN_BOOTSTRAP_EMAIL", " Ann@Example.com "),
+            ("CAIRN_MAIL_URL", "smtp://u:p@mail.example.com:587?tls=required"),
+            ("CAIRN_MAIL_FROM", "Acme <no-reply@acme.example>"),
+        ])
+        .parse()
+        .unwrap();
+        let db = c.database_url.as_ref().unwrap();
+        assert_eq!((db.host_str(), db.port(), db.path()), (Some("db.internal"), Some(5432), "/cairn"));
+        assert_eq!(db.password(), Some("s%40cret"), "kept as written, percent-encoded");
+        assert_eq!(c.issuer(c.listen), "https://example.com/cairn", "no trailing slash; the host in lower case");
+        assert_eq!(c.log.to_string(), "cairn_web=debug,info");
+        assert_eq!(c.bootstrap_email.as_str(), "Ann@Example.com");
+        assert_eq!((c.mail_url.scheme(), c.mail_url.port()), ("smtp", Some(587)));
+        assert_eq!(c.mail_from.unwrap().email.to_string(), "no-reply@acme.example");
+
+        let defaults = layers(&[]).parse().unwrap();
+        assert_eq!(defaults.issuer("127.0.0.1:41234".parse().unwrap()), "http://127.0.0.1:41234");
+        assert_eq!(defaults.issuer("[::1]:8080".parse().unwrap()), "http://[::1]:8080");
+        assert_eq!(defaults.mail_url.scheme(), "file");
+        assert_eq!(defaults.log.to_string(), "info");
     }
 
     #[test]

@@ -1,10 +1,8 @@
 //! The `cairn` binary: command line, configuration, telemetry and wiring. Business rules
 //! live in the crates it wires together.
 
-mod accounts;
 pub mod background;
 pub mod cli;
 pub mod config;
-mod events;
 pub mod startup;
 pub mod telemetry;

@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use cairn_domain::MasterKey;
-use cairn_identity::{Email, Identity, NewUser, Revocations, SigningKeys, Tokens};
+use cairn_identity::{Identity, NewUser, Revocations, SigningKeys, Tokens};
 use cairn_store::{Migration, Store, StoreConfig};
 use cairn_web::{AppState, WebConfig};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, issuer};
 
 /// Which duties a `serve` process takes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -133,22 +133,30 @@ pub async fn tokens(store: &Store, issuer: String) -> anyhow::Result<(Tokens, bo
 }
 
 /// The mailer the configuration names; the default sender is `no-reply@<public host>`.
-pub fn mailer(config: &Config, public_url: &str) -> anyhow::Result<cairn_mail::Mailer> {
+pub fn mailer(config: &Config, public_url: &url::Url) -> anyhow::Result<cairn_mail::Mailer> {
     let from = match &config.mail_from {
         Some(f) => f.clone(),
         None => {
-            let host = url::Url::parse(public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
-            let host = host.filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err());
-            format!("Cairn <no-reply@{}>", host.as_deref().unwrap_or("localhost"))
+            // A name with a dot; an address or `localhost` is no mail domain.
+            let domain = match public_url.host() {
+                Some(url::Host::Domain(d)) if d.contains('.') => d,
+                _ => "localhost",
+            };
+            let address = cairn_mail::Address::new("no-reply", domain)
+                .or_else(|_| cairn_mail::Address::new("no-reply", "localhost"))
+                .context("the default sender")?;
+            cairn_mail::Mailbox::new(Some("Cairn".into()), address)
         }
     };
-    cairn_mail::Mailer::new(&config.mail_url, &from, &config.data_dir).context("CAIRN_MAIL_URL")
+    cairn_mail::Mailer::new(&config.mail_url, from, &config.data_dir).context("CAIRN_MAIL_URL")
 }
 
-/// The identity service over `store`, for the CLI and the server alike.
-pub async fn identity(config: &Config, store: &Store, public_url: String) -> anyhow::Result<(Identity, bool)> {
+/// The identity service over `store` for a server reached at `public_url`, for the CLI and
+/// the server alike.
+pub async fn identity(config: &Config, store: &Store, public_url: &url::Url) -> anyhow::Result<(Identity, bool)> {
+    let mailer = mailer(config, public_url)?;
+    let public_url = issuer(public_url);
     let (tokens, first_start) = tokens(store, public_url.clone()).await?;
-    let mailer = mailer(config, &public_url)?;
     // The one client for requests made on a tenant's behalf (SSO here, webhooks through
     // `consumers`), guarded as the operator's policy says.
     let outbound = cairn_outbound::Outbound::new(config.outbound);
@@ -194,8 +202,8 @@ impl Application {
             }
             None => None,
         };
-        let public_url = config.public_url(bound);
-        let (identity, first_start) = identity(&config, &store, public_url.clone()).await?;
+        let (identity, first_start) = identity(&config, &store, &config.public_url(bound)).await?;
+        let public_url = identity.public_url.clone();
         let bootstrap = if first_start { Some(bootstrap(&config, &identity).await?) } else { None };
         identity.argon2.warm_up().await;
         let web = WebConfig {
@@ -266,7 +274,7 @@ impl Application {
         background.push(tokio::spawn(revocations.follow(state.bus.subscribe_sessions())));
         if let Some(url) = &config.database_url {
             // Other replicas' commits wake this one's workers and live streams.
-            background.push(tokio::spawn(state.bus.clone().relay_postgres(url.clone())));
+            background.push(tokio::spawn(state.bus.clone().relay_postgres(url.to_string())));
         }
         if let Some(metrics_listener) = metrics_listener {
             // Scrapes are read-only: the listener simply stops with the background duties.
@@ -369,11 +377,13 @@ async fn bootstrap(config: &Config, identity: &Identity) -> anyhow::Result<Boots
         cairn_audit::RequestMeta::default(),
     )
     .resource("tenant", tenant.id.to_string())
-    .details(serde_json::json!({"slug": tenant.slug, "via": "first start", "first_admin": config.bootstrap_email}));
+    .details(
+        serde_json::json!({"slug": tenant.slug, "via": "first start", "first_admin": config.bootstrap_email.as_str()}),
+    );
     cairn_audit::AuditService::record_now(store.control(), entry).await.context("recording the first start")?;
     let db = store.tenant_db(tenant.id).await?;
     let new = NewUser {
-        email: Email::parse(&config.bootstrap_email)?,
+        email: config.bootstrap_email.clone(),
         given_name: String::new(),
         family_name: String::new(),
         roles: vec![cairn_domain::Role::Admin],
@@ -384,7 +394,7 @@ async fn bootstrap(config: &Config, identity: &Identity) -> anyhow::Result<Boots
         identity.create_user_unmailed(&tenant, &db, new, &system, &meta).await.context("creating the first admin")?;
     Ok(Bootstrap {
         tenant: tenant.slug.to_string(),
-        email: config.bootstrap_email.clone(),
+        email: config.bootstrap_email.to_string(),
         temporary_password: invitation.temporary_password,
         sign_in_url: identity.sign_in_url(&tenant),
     })

@@ -1,14 +1,12 @@
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::EnvFilter;
-
 use crate::config::{Config, LogFormat};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 
 /// Logs go to standard error, so standard output carries only command results. Lines are
 /// written by a thread of their own, so a request does not wait on a write to the terminal
 /// or the log collector's pipe; when that thread falls behind, logging waits rather than
 /// dropping lines. Everything logged is written out when the returned guard drops.
 pub fn init(config: &Config) -> WorkerGuard {
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = config.log.env_filter();
     let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match config.log_format {

@@ -127,6 +127,13 @@ fn bad_usage_and_bad_config_exit_2_with_one_clear_line() {
         (vec!["migrate"], ("CAIRN_DATABASE_URL", "mysql://h/db"), "CAIRN_DATABASE_URL"),
         (vec!["tenant", "list"], ("CAIRN_BODY_LIMIT", "lots"), "CAIRN_BODY_LIMIT"),
         (vec!["config", "show"], ("CAIRN_MASTER_KEY", "tooshort"), "CAIRN_MASTER_KEY"),
+        (vec!["serve"], ("CAIRN_PUBLIC_URL", "localhost:8080"), "CAIRN_PUBLIC_URL"),
+        (vec!["serve"], ("CAIRN_LOG", "cairn_web=loud"), "CAIRN_LOG"),
+        (vec!["serve"], ("CAIRN_BOOTSTRAP_EMAIL", "admin"), "CAIRN_BOOTSTRAP_EMAIL"),
+        (vec!["mail", "list"], ("CAIRN_MAIL_URL", "smtp://mail.example.com?tls=sometimes"), "CAIRN_MAIL_URL"),
+        (vec!["serve"], ("CAIRN_MAIL_FROM", "Cairn <no-reply>"), "CAIRN_MAIL_FROM"),
+        (vec!["migrate"], ("CAIRN_DB_ACQUIRE_TIMEOUT", "soon"), "CAIRN_DB_ACQUIRE_TIMEOUT"),
+        (vec!["serve"], ("CAIRN_METRICS_LISTEN", "9464"), "CAIRN_METRICS_LISTEN"),
     ] {
         let out = install.command(&args).env(env.0, env.1).output().unwrap();
         assert_eq!(code(&out), 2, "{args:?} {env:?}");

@@ -46,7 +46,7 @@ async fn invitation_first_sign_in_and_forgot_password_through_a_real_smtp_server
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::json;
     let smtp = SmtpServer::start();
-    let rp = RelyingParty::on(TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await, true).await;
+    let rp = RelyingParty::on(TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await, true).await;
     let app = &rp.app;
     let admin = rp.admin();
     let resp = app
@@ -223,7 +223,7 @@ async fn publish_notices_wait_out_an_smtp_outage_and_arrive_once(backend: Backen
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::json;
     let mut smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
     let acme = app.create_tenant("acme").await;
     let mut subscribers = Vec::new();
     for name in ["ann", "bob", "cy"] {
@@ -291,7 +291,7 @@ async fn account_mail_waits_out_an_smtp_outage_in_the_outbox(backend: Backend) {
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::{Value, json};
     let mut smtp = SmtpServer::start();
-    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url()).await;
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
     smtp.stop();
@@ -355,7 +355,7 @@ async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend: Backend)
     use serde_json::{Value, json};
     // Nothing listens on port 9 of loopback: every attempt fails; one attempt allowed.
     let app = TestApp::spawn_with(backend, |c| {
-        c.mail_url = "smtp://127.0.0.1:9".into();
+        c.mail_url = "smtp://127.0.0.1:9".parse().unwrap();
         c.events.max_attempts = 1;
     })
     .await;

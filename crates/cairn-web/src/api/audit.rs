@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{Page, PageParams, UuidPageParams};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -51,12 +51,22 @@ async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scop
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `jsonl` (default) or `csv`.
+    #[param(value_type = Option<ExportFormatName>, inline)]
     pub format: Option<String>,
+}
+
+/// The formats of an export.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum ExportFormatName {
+    Jsonl,
+    Csv,
 }
 
 /// Query the audit trail, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
-    params(AuditFilterParams, PageParams),
+    params(AuditFilterParams, UuidPageParams),
     responses(
         (status = 200, description = "A page of entries", body = Page<AuditEntryView>),
         (status = 400, description = "Invalid filter, limit or cursor", body = ErrorBody),
@@ -114,15 +124,31 @@ async fn get_audit_entry(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAuditEntry {
-    /// `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`, e.g. `invoice.approved`.
+    /// Dotted lowercase words, e.g. `invoice.approved`.
+    #[schema(max_length = 100, pattern = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")]
     pub action: String,
+    /// A lowercase word, e.g. `invoice`.
+    #[schema(pattern = r"^[a-z][a-z0-9_]{0,63}$")]
     pub resource_type: Option<String>,
+    /// Requires `resource_type`.
+    #[schema(min_length = 1, max_length = 200)]
     pub resource_id: Option<String>,
     /// `success` (default), `failure` or `denied`.
+    #[schema(value_type = Option<OutcomeName>, inline)]
     pub outcome: Option<String>,
     /// A JSON object, at most 16 KiB.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+}
+
+/// How an audited action ended.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum OutcomeName {
+    Success,
+    Failure,
+    Denied,
 }
 
 const DETAILS_MAX: usize = 16 * 1024;
@@ -225,6 +251,8 @@ async fn export_audit(
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {
     /// Entries older than this are deleted (1–3650; default 30).
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(deserialize_with = "super::whole")]
     pub retention_days: i64,
 }
 

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{Page, PageParams, RoleName};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -30,7 +30,7 @@ pub struct ClientView {
     /// No secret: the client authenticates with PKCE only.
     pub public: bool,
     /// Set for service clients (`client_credentials`).
-    #[schema(value_type = Option<String>, example = "member")]
+    #[schema(value_type = Option<RoleName>)]
     pub service_role: Option<Role>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -58,17 +58,45 @@ impl ClientView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
+    /// Not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
-    /// Exact-match redirect URIs: `https`, or `http` on a loopback host.
+    /// Exact-match redirect URIs: absolute, no fragment, `https`, or `http` on a loopback
+    /// host; at least one unless `service_role` is given.
     #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<RedirectUri>)]
     pub redirect_uris: Vec<String>,
+    /// Where logout may return to, by the same rules.
     #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<RedirectUri>)]
     pub post_logout_redirect_uris: Vec<String>,
+    /// No secret: PKCE only. A service client is never public.
     #[serde(default)]
     pub public: bool,
-    #[schema(value_type = Option<String>, example = "member")]
+    /// A service client (`client_credentials`) acting with this role.
+    #[schema(value_type = Option<RoleName>)]
     pub service_role: Option<Role>,
 }
+
+/// A redirect URI as the OpenAPI document states it.
+pub struct RedirectUri;
+
+impl utoipa::PartialSchema for RedirectUri {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::string_schema(
+            "An absolute URL without a fragment: https, or http on a loopback host.",
+            Some((1, 2000)),
+            None,
+            Some("uri"),
+        )
+    }
+}
+
+impl ToSchema for RedirectUri {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ClientSecret {

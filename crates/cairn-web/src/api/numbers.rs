@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams, serialize_number, serialize_opt_number};
+use super::{Page, PageParams, UuidPageParams, UuidText, serialize_number, serialize_opt_number};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateNumber {
     /// A finite number within ±1e15.
+    #[schema(minimum = -1e15, maximum = 1e15)]
     pub value: f64,
 }
 
@@ -94,7 +95,7 @@ async fn create_number(
 
 /// List numbers, newest first.
 #[utoipa::path(get, path = "/api/v1/numbers", tag = "numbers",
-    params(PageParams),
+    params(UuidPageParams),
     responses(
         (status = 200, description = "A page of numbers", body = Page<Number>),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
@@ -133,7 +134,7 @@ async fn number_stats(State(state): State<AppState>, caller: Caller) -> ApiResul
 
 /// One number.
 #[utoipa::path(get, path = "/api/v1/numbers/{id}", tag = "numbers",
-    params(("id" = String, Path, description = "Number id")),
+    params(("id" = UuidText, Path, description = "Number id")),
     responses(
         (status = 200, description = "The number", body = Number),
         (status = 400, description = "Malformed id", body = ErrorBody),
@@ -150,7 +151,7 @@ async fn get_number(State(state): State<AppState>, caller: Caller, Path(id): Pat
 
 /// Delete a number.
 #[utoipa::path(delete, path = "/api/v1/numbers/{id}", tag = "numbers",
-    params(("id" = String, Path, description = "Number id")),
+    params(("id" = UuidText, Path, description = "Number id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed id", body = ErrorBody),

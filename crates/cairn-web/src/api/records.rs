@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{Page, PageParams, UuidPageParams, UuidText};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
@@ -61,20 +61,74 @@ impl From<Item> for Record {
     }
 }
 
-/// Fields of a new record (`title` required); a change sends any subset.
+/// A new record. Only `title` is required.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct RecordFields {
-    /// 1–200 characters.
-    pub title: Option<String>,
+pub struct NewRecord {
+    /// 1–200 characters, not blank, no control characters; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub title: String,
     /// Up to 64 KiB of text.
-    pub body: Option<String>,
-    /// Up to 20 tags of 1–40 characters.
-    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(max_length = 65536)]
+    pub body: String,
+    /// Up to 20 tags; repeats are dropped.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<Tag>)]
+    pub tags: Vec<String>,
     /// A JSON object up to 64 KiB.
+    #[serde(default)]
     #[schema(value_type = Object)]
-    pub data: Option<serde_json::Map<String, Value>>,
+    pub data: serde_json::Map<String, Value>,
 }
+
+/// A change to a record: the fields given replace the record's, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RecordChange {
+    /// 1–200 characters, not blank, no control characters; stored trimmed.
+    #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
+    pub title: String,
+    /// Up to 64 KiB of text.
+    #[serde(default)]
+    #[schema(max_length = 65536)]
+    pub body: String,
+    /// Up to 20 tags; repeats are dropped.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<Tag>)]
+    pub tags: Vec<String>,
+    /// A JSON object up to 64 KiB.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: serde_json::Map<String, Value>,
+}
+
+/// A tag as the OpenAPI document states it.
+pub struct Tag;
+
+impl utoipa::PartialSchema for Tag {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::string_schema(
+            "1–40 characters, not blank, no control characters; stored trimmed.",
+            Some((1, model::MAX_TAG)),
+            Some(super::ONE_LINE),
+            None,
+        )
+    }
+}
+
+impl ToSchema for Tag {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordList {
@@ -85,12 +139,14 @@ pub struct RecordList {
 #[allow(dead_code)]
 pub struct BulkCreate {
     /// 1–100 records.
-    pub records: Vec<RecordFields>,
+    #[schema(min_items = 1, max_items = 100)]
+    pub records: Vec<NewRecord>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkDelete {
     /// 1–100 record ids; ids that do not exist are skipped.
+    #[schema(min_items = 1, max_items = 100, value_type = Vec<UuidText>)]
     pub ids: Vec<String>,
 }
 
@@ -101,9 +157,11 @@ pub struct Deleted {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct Publish {
-    /// Up to 1000 characters, shown in the history and the notification.
+    /// Up to 1000 characters, shown in the history and the notification; stored trimmed.
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -134,6 +192,29 @@ impl From<Entry> for PublishEntry {
     }
 }
 
+/// The paging parameters of a publish history, as the OpenAPI document states them (the
+/// cursor is a version number); [`PageParams`] parses them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct VersionPageParams {
+    /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// A previous page's `next_cursor`: the last entry's version.
+    #[param(pattern = r"^[1-9][0-9]{0,17}$")]
+    cursor: Option<String>,
+}
+
+/// A publish history's cursor: a version number as this API writes it (digits, no leading
+/// zero).
+fn version_cursor(c: &str) -> Result<i64, ValidationError> {
+    Some(c)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()) && !c.starts_with('0'))
+        .and_then(|c| c.parse::<i64>().ok())
+        .ok_or_else(|| ValidationError::new("cursor", "must be a version number from this history"))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TagParam {
@@ -152,7 +233,7 @@ fn record_id(id: &str) -> Result<String, crate::ApiError> {
 
 /// Create a record.
 #[utoipa::path(post, path = "/api/v1/records", tag = "records",
-    request_body = RecordFields,
+    request_body = NewRecord,
     responses(
         (status = 201, description = "Created; emits `records_created`", body = Record),
         (status = 400, description = "Invalid body", body = ErrorBody),
@@ -228,7 +309,7 @@ async fn bulk_delete(
 
 /// List records, newest first.
 #[utoipa::path(get, path = "/api/v1/records", tag = "records",
-    params(PageParams, TagParam),
+    params(UuidPageParams, TagParam),
     responses(
         (status = 200, description = "A page of records", body = Page<Record>),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
@@ -251,7 +332,7 @@ async fn list_records(
 
 /// One record.
 #[utoipa::path(get, path = "/api/v1/records/{id}", tag = "records",
-    params(("id" = String, Path, description = "Record id")),
+    params(("id" = UuidText, Path, description = "Record id")),
     responses(
         (status = 200, description = "The record", body = Record),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
@@ -266,8 +347,8 @@ async fn get_record(State(state): State<AppState>, caller: Caller, Path(id): Pat
 
 /// Change a record's fields; emits `record_updated` with the fields that changed.
 #[utoipa::path(patch, path = "/api/v1/records/{id}", tag = "records",
-    params(("id" = String, Path, description = "Record id")),
-    request_body = RecordFields,
+    params(("id" = UuidText, Path, description = "Record id")),
+    request_body = RecordChange,
     responses(
         (status = 200, description = "The record, changed", body = Record),
         (status = 400, description = "Invalid body", body = ErrorBody),
@@ -290,7 +371,7 @@ async fn update_record(
 
 /// Delete a record; emits `records_deleted`.
 #[utoipa::path(delete, path = "/api/v1/records/{id}", tag = "records",
-    params(("id" = String, Path, description = "Record id")),
+    params(("id" = UuidText, Path, description = "Record id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
@@ -309,8 +390,8 @@ async fn delete_record(State(state): State<AppState>, caller: Caller, Path(id): 
 
 /// Publish the record's next version; emits `record_published`, which mails subscribers.
 #[utoipa::path(post, path = "/api/v1/records/{id}/publish", tag = "records",
-    params(("id" = String, Path, description = "Record id")),
-    request_body(content = Option<Publish>, description = "Optional: a note for this version"),
+    params(("id" = UuidText, Path, description = "Record id")),
+    request_body(content = Option<Publish>, description = "Optional (no body, `null` or `{}`): a note for this version"),
     responses(
         (status = 201, description = "The new publish-history entry", body = PublishEntry),
         (status = 400, description = "Invalid note", body = ErrorBody),
@@ -327,7 +408,7 @@ async fn publish_record(
 ) -> ApiResult<(StatusCode, Json<PublishEntry>)> {
     let ctx = caller.in_tenant(&state, Role::Member, "record.publish").await?;
     let id = record_id(&id)?;
-    // The note is optional, and so is the body.
+    // The note is optional, and so is the body (absent, or `null`).
     let body = body.map(|ApiJson(b)| b).unwrap_or_else(|| Value::Object(Default::default()));
     let obj = body.as_object().ok_or_else(|| ValidationError::new("body", "must be a JSON object"))?;
     if let Some(k) = obj.keys().find(|k| *k != "note") {
@@ -340,7 +421,7 @@ async fn publish_record(
 
 /// The record's publications, latest first; the cursor is the last entry's version.
 #[utoipa::path(get, path = "/api/v1/records/{id}/publish-history", tag = "records",
-    params(("id" = String, Path, description = "Record id"), PageParams),
+    params(("id" = UuidText, Path, description = "Record id"), VersionPageParams),
     responses(
         (status = 200, description = "A page of the publish history", body = Page<PublishEntry>),
         (status = 400, description = "Invalid limit or cursor", body = ErrorBody),
@@ -357,16 +438,7 @@ async fn publish_history(
 ) -> ApiResult<Json<Page<PublishEntry>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "record.read").await?;
     let limit = q.limit()?;
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|v| *v > 0)
-                .ok_or_else(|| ValidationError::new("cursor", "must be a version number from this history"))
-        })
-        .transpose()?;
+    let before = q.cursor.as_deref().map(version_cursor).transpose()?;
     let items = records(&ctx, &state).history_before(&record_id(&id)?, before, limit + 1).await?;
     Ok(Json(Page::cut(items, limit, |e| e.version.to_string()).map(Into::into)))
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{OutboundUrl, Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -39,11 +39,22 @@ impl From<Connection> for ConnectionView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
+    /// Not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
-    /// The provider's issuer (https, or http on loopback); discovery is read from it.
+    /// The provider's issuer: an https URL (http only where the operator allows it) without
+    /// query or fragment, on an address Cairn may reach; discovery is read from it.
+    #[schema(value_type = OutboundUrl)]
     pub issuer: String,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub client_id: String,
     /// Stored sealed; never returned.
+    #[schema(min_length = 1)]
     pub client_secret: String,
 }
 

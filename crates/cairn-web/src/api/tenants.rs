@@ -25,9 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    /// `^[a-z][a-z0-9-]{1,62}$`, unique.
+    /// Unique.
+    #[schema(pattern = r"^[a-z][a-z0-9-]{1,62}$")]
     pub slug: String,
-    /// Display name; defaults to the slug.
+    /// Display name, not blank, at most 200 characters; defaults to the slug.
+    #[schema(max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// PostgreSQL server for the tenant's database (`postgres://user:pass@host:port/db`);
     /// defaults to the control server. PostgreSQL backend only.

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{Page, PageParams, RoleName};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
@@ -41,7 +41,7 @@ pub struct UserView {
     /// `FORCE_CHANGE_PASSWORD`, `ACTIVE` or `DISABLED`.
     pub status: String,
     /// Roles given explicitly; empty means the tenant's default role.
-    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<Role>,
     #[schema(value_type = Object)]
     pub app_metadata: Map<String, Value>,
@@ -74,25 +74,39 @@ impl From<User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    #[schema(value_type = String, format = Email, example = "ann@example.com")]
+    #[schema(
+        value_type = String,
+        format = Email,
+        example = "ann@example.com",
+        max_length = 254,
+        pattern = r"^[\x21\x23-\x2b\x2d-\x3a\x3d\x3f\x41-\x5b\x5d-\x7e]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*$"
+    )]
     pub email: Email,
+    /// At most 100 characters, no control characters; stored trimmed.
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub given_name: String,
+    /// At most 100 characters, no control characters; stored trimmed.
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub family_name: String,
     /// Default: none (the tenant's default role applies).
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<Role>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    /// At most 100 characters, no control characters; stored trimmed.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub given_name: Option<String>,
+    /// At most 100 characters, no control characters; stored trimmed.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub family_name: Option<String>,
     /// Replaces the app metadata; each key becomes a `cairn/<key>` claim in tokens.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AppMetadata>)]
     pub app_metadata: Option<Map<String, Value>>,
     /// The user must sign in through SSO; a password sign-in is refused.
     pub sso_required: Option<bool>,
@@ -101,14 +115,40 @@ pub struct UpdateUser {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRoles {
-    #[schema(value_type = Vec<String>, example = json!(["member"]))]
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<Role>,
 }
+
+/// App metadata as the OpenAPI document states it.
+pub struct AppMetadata;
+
+impl utoipa::PartialSchema for AppMetadata {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "At most 32 keys of lowercase words, at most 8 KiB; a claim name of Cairn's own \
+                 (tenant, roles, operator, family, iat_ms, app_metadata, user_metadata) is refused.",
+            ))
+            .max_properties(Some(32))
+            .property_names(Some(
+                ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[a-z][a-z0-9_]{0,63}$")),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for AppMetadata {}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    /// At most 100 characters, no control characters; stored trimmed.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub given_name: Option<String>,
+    /// At most 100 characters, no control characters; stored trimmed.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub family_name: Option<String>,
     /// Merged into your metadata; `null` removes a key.
     #[schema(value_type = Option<Object>)]
@@ -119,6 +159,9 @@ pub struct UpdateMe {
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current_password: String,
+    /// 12–256 characters, not one of the most common passwords, not containing your email
+    /// address's name, not the current one.
+    #[schema(min_length = 12, max_length = 256)]
     pub new_password: String,
 }
 
@@ -444,14 +487,30 @@ async fn change_my_password(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsView {
+    /// At most 100 characters, no control characters; `null` or blank: the organization's
+    /// name.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<String>,
     /// `#rrggbb`
+    #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
     pub accent: String,
-    #[schema(value_type = String, example = "member")]
+    #[schema(value_type = RoleName)]
     pub default_role: Role,
+    /// 60–86400.
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(deserialize_with = "super::whole")]
     pub access_ttl_secs: u32,
+    /// 60–86400.
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(deserialize_with = "super::whole")]
     pub id_ttl_secs: u32,
+    /// 300–31536000.
+    #[schema(minimum = 300, maximum = 31536000)]
+    #[serde(deserialize_with = "super::whole")]
     pub refresh_ttl_secs: u32,
+    /// 300–31536000.
+    #[schema(minimum = 300, maximum = 31536000)]
+    #[serde(deserialize_with = "super::whole")]
     pub session_ttl_secs: u32,
 }
 
@@ -515,16 +574,32 @@ async fn put_settings(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
-    /// `null` or `""` goes back to the organization's name.
+    /// At most 100 characters, no control characters; `null` or blank goes back to the
+    /// organization's name.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<Option<String>>,
     /// `#rrggbb`
+    #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
     pub accent: Option<String>,
-    #[schema(value_type = Option<String>, example = "member")]
+    #[schema(value_type = Option<RoleName>)]
     pub default_role: Option<Role>,
+    /// 60–86400.
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub access_ttl_secs: Option<u32>,
+    /// 60–86400.
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub id_ttl_secs: Option<u32>,
+    /// 300–31536000.
+    #[schema(minimum = 300, maximum = 31536000)]
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub refresh_ttl_secs: Option<u32>,
+    /// 300–31536000.
+    #[schema(minimum = 300, maximum = 31536000)]
+    #[serde(default, deserialize_with = "super::whole_or_null")]
     pub session_ttl_secs: Option<u32>,
 }
 

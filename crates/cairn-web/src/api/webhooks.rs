@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams};
+use super::{OutboundUrl, Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -25,18 +25,36 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateWebhook {
-    /// The receiver: http(s). Private, loopback and link-local addresses are refused unless
-    /// the operator allows them.
+    /// The receiver: https (http only where the operator allows it), no credentials.
+    /// Private, loopback and link-local addresses are refused unless the operator allows
+    /// them.
+    #[schema(value_type = OutboundUrl)]
     pub url: String,
-    /// Event types to receive: `records_created`, `record_updated`, `records_deleted`, `record_published`.
+    /// 1–20 event types to receive; repeats are dropped.
+    #[schema(min_items = 1, max_items = 20, value_type = Vec<EventType>)]
     pub events: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    /// The receiver, by the same rules as at registration.
+    #[schema(value_type = Option<OutboundUrl>)]
     pub url: Option<String>,
+    /// 1–20 event types; repeats are dropped.
+    #[schema(min_items = 1, max_items = 20, value_type = Option<Vec<EventType>>)]
     pub events: Option<Vec<String>>,
+}
+
+/// The event types a webhook may receive.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EventType {
+    RecordsCreated,
+    RecordUpdated,
+    RecordsDeleted,
+    RecordPublished,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

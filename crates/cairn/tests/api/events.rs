@@ -421,7 +421,7 @@ backend_test!(the_live_stream_carries_events_as_they_commit);
 
 async fn two_workers_never_deliver_one_event_at_once(backend: Backend) {
     // Two replicas on the same databases, each with its own worker, behind one public URL.
-    let first = TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await;
+    let first = TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".parse().unwrap())).await;
     let second = TestApp::spawn_config(backend, first.config.clone(), tempfile::tempdir().unwrap()).await;
     let acme = first.create_tenant("acme").await;
     let receiver = Receiver::start().await;

@@ -239,7 +239,7 @@ async fn a_tenant_whose_migration_fails_is_unavailable_alone(backend: Backend) {
         None => {
             format!("sqlite://{}/tenants/{}.db", std::path::absolute(&app.config.data_dir).unwrap().display(), acme.id)
         }
-        Some(control) => cairn_testkit::with_database(control, &acme.id.database_name()),
+        Some(control) => cairn_testkit::with_database(control.as_str(), &acme.id.database_name()),
     };
     let acme_db = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::query(

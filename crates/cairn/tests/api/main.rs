@@ -1,6 +1,7 @@
 //! API integration tests: the real application on port 0, each on SQLite and PostgreSQL.
 
 mod audit;
+mod contract;
 mod events;
 mod input;
 mod lifecycle;

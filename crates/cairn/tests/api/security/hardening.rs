@@ -80,7 +80,7 @@ backend_test!(every_response_is_nosniff_and_the_api_is_never_cached);
 /// A deployment whose public URL is https: HSTS on every response, and only
 /// `__Host-`-prefixed cookies (Secure, Path=/, no Domain).
 async fn https_app() -> TestApp {
-    TestApp::spawn_with(Backend::Sqlite, |c| c.public_url = Some("https://cairn.test".into())).await
+    TestApp::spawn_with(Backend::Sqlite, |c| c.public_url = Some("https://cairn.test".parse().unwrap())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

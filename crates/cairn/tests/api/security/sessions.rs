@@ -201,7 +201,7 @@ backend_test!(a_live_stream_ends_when_its_users_sessions_end);
 async fn another_replica_refuses_the_tokens_too(backend: Backend) {
     // Two replicas on the same databases, behind one public URL (the tokens' issuer).
     let rp = RelyingParty::on(
-        TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".into())).await,
+        TestApp::spawn_with(backend, |c| c.public_url = Some("http://cairn.test".parse().unwrap())).await,
         false,
     )
     .await;

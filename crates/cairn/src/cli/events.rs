@@ -7,7 +7,7 @@ use cairn_events::{DeadSelection, EventsError};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::cli::{Failure, cli_actor, slug, usage};
+use super::{Failure, cli_actor, slug, usage};
 use crate::config::Config;
 use crate::startup;
 
