@@ -46,7 +46,8 @@ async fn invitation_first_sign_in_and_forgot_password_through_a_real_smtp_server
     use cairn_testkit::smtp::SmtpServer;
     use serde_json::json;
     let smtp = SmtpServer::start();
-    let rp = RelyingParty::on(TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await, true).await;
+    let rp =
+        RelyingParty::on(TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await, true).await;
     let app = &rp.app;
     let admin = rp.admin();
     let resp = app

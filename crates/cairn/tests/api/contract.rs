@@ -2,7 +2,7 @@
 //! (`scripts/api-fuzz` runs it over the whole document).
 
 use cairn_domain::Role;
-use cairn_testkit::{TestApp, TestTenant, backend_test};
+use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
 
 /// Asserts a `400 VALIDATION_ERROR` naming `field`, whose message is `field: message`.
@@ -39,21 +39,35 @@ async fn admin(app: &TestApp) -> (TestTenant, String) {
     (acme, token)
 }
 
-backend_test!(async fn a_body_is_an_object_and_an_optional_body_may_be_null(backend) {
+async fn a_body_is_an_object_and_an_optional_body_may_be_null(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = admin(&app).await;
     let hook = json_of(
-        app.post("/api/v1/webhooks", &admin, &json!({"url": "https://hooks.example.com/x", "events": ["records_created"]}))
-            .send()
-            .await
-            .unwrap(),
+        app.post(
+            "/api/v1/webhooks",
+            &admin,
+            &json!({"url": "https://hooks.example.com/x", "events": ["records_created"]}),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let path = format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap());
 
     // serde reads a struct from an array; the API refuses it, and changes nothing.
-    refused(raw(&app, reqwest::Method::PATCH, &path, &admin, "[null, null]").send().await.unwrap(), "body", "must be an object").await;
-    refused(raw(&app, reqwest::Method::POST, "/api/v1/numbers", &admin, "[42]").send().await.unwrap(), "body", "must be an object").await;
+    refused(
+        raw(&app, reqwest::Method::PATCH, &path, &admin, "[null, null]").send().await.unwrap(),
+        "body",
+        "must be an object",
+    )
+    .await;
+    refused(
+        raw(&app, reqwest::Method::POST, "/api/v1/numbers", &admin, "[42]").send().await.unwrap(),
+        "body",
+        "must be an object",
+    )
+    .await;
     let now = json_of(app.get(&path, &admin).send().await.unwrap()).await;
     assert_eq!(now["events"], json!(["records_created"]));
     assert_eq!(crate::count(&app, &admin).await, 0);
@@ -63,12 +77,19 @@ backend_test!(async fn a_body_is_an_object_and_an_optional_body_may_be_null(back
     let publish = format!("/api/v1/records/{id}/publish");
     let first = json_of(raw(&app, reqwest::Method::POST, &publish, &admin, "null").send().await.unwrap()).await;
     assert_eq!((first["version"].as_i64(), first["note"].as_str()), (Some(1), Some("")));
-    refused(raw(&app, reqwest::Method::POST, &publish, &admin, r#"["a note"]"#).send().await.unwrap(), "body", "must be an object").await;
-    let second = json_of(raw(&app, reqwest::Method::POST, &publish, &admin, r#"{"note": null}"#).send().await.unwrap()).await;
+    refused(
+        raw(&app, reqwest::Method::POST, &publish, &admin, r#"["a note"]"#).send().await.unwrap(),
+        "body",
+        "must be an object",
+    )
+    .await;
+    let second =
+        json_of(raw(&app, reqwest::Method::POST, &publish, &admin, r#"{"note": null}"#).send().await.unwrap()).await;
     assert_eq!(second["version"], 2);
-});
+}
+backend_test!(a_body_is_an_object_and_an_optional_body_may_be_null);
 
-backend_test!(async fn whole_numbers_may_be_written_with_a_zero_fraction(backend) {
+async fn whole_numbers_may_be_written_with_a_zero_fraction(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = admin(&app).await;
     let put = |path: &str, body: &'static str| raw(&app, reqwest::Method::PUT, path, &admin, body).send();
@@ -81,28 +102,54 @@ backend_test!(async fn whole_numbers_may_be_written_with_a_zero_fraction(backend
     assert_eq!(settings["access_ttl_secs"], 600);
     let mut whole = settings.clone();
     whole["session_ttl_secs"] = json!(3600.0);
-    let replaced = json_of(app.client.put(app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&whole).send().await.unwrap()).await;
+    let replaced = json_of(
+        app.client.put(app.url("/api/v1/identity/settings")).bearer_auth(&admin).json(&whole).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(replaced["session_ttl_secs"], 3600);
 
     // A fraction is still refused, in the same words as before.
-    refused(patch("/api/v1/identity/settings", r#"{"access_ttl_secs": 600.5}"#).await.unwrap(), "access_ttl_secs", "must be a whole number from 0 to 4294967295").await;
-    refused(put("/api/v1/audit/settings", r#"{"retention_days": 1.5}"#).await.unwrap(), "retention_days", "must be a whole number").await;
-    refused(put("/api/v1/audit/settings", r#"{"retention_days": "30"}"#).await.unwrap(), "retention_days", "must be a whole number").await;
+    refused(
+        patch("/api/v1/identity/settings", r#"{"access_ttl_secs": 600.5}"#).await.unwrap(),
+        "access_ttl_secs",
+        "must be a whole number from 0 to 4294967295",
+    )
+    .await;
+    refused(
+        put("/api/v1/audit/settings", r#"{"retention_days": 1.5}"#).await.unwrap(),
+        "retention_days",
+        "must be a whole number",
+    )
+    .await;
+    refused(
+        put("/api/v1/audit/settings", r#"{"retention_days": "30"}"#).await.unwrap(),
+        "retention_days",
+        "must be a whole number",
+    )
+    .await;
     let kept = json_of(app.get("/api/v1/identity/settings", &admin).send().await.unwrap()).await;
     assert_eq!(kept["access_ttl_secs"], 600);
-});
+}
+backend_test!(whole_numbers_may_be_written_with_a_zero_fraction);
 
-backend_test!(async fn limits_count_what_was_given(backend) {
+async fn limits_count_what_was_given(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = admin(&app).await;
     let create = |body: Value| app.post("/api/v1/records", &admin, &body).send();
 
     // 201 characters with the blanks around them: over the documented 200.
     let padded = format!(" {} ", "t".repeat(199));
-    refused(create(json!({"title": padded})).await.unwrap(), "title", "at most 200 characters, no control characters").await;
+    refused(create(json!({"title": padded})).await.unwrap(), "title", "at most 200 characters, no control characters")
+        .await;
     // 21 tags given, though they are one tag repeated.
-    refused(create(json!({"title": "Handbook", "tags": vec!["ops"; 21]})).await.unwrap(), "tags", "at most 20 tags").await;
-    refused(create(json!({"title": "Handbook", "tags": [format!(" {} ", "t".repeat(39))]})).await.unwrap(), "tags", "each tag has 1 to 40 characters").await;
+    refused(create(json!({"title": "Handbook", "tags": vec!["ops"; 21]})).await.unwrap(), "tags", "at most 20 tags")
+        .await;
+    refused(
+        create(json!({"title": "Handbook", "tags": [format!(" {} ", "t".repeat(39))]})).await.unwrap(),
+        "tags",
+        "each tag has 1 to 40 characters",
+    )
+    .await;
     let list = json_of(app.get("/api/v1/records", &admin).send().await.unwrap()).await;
     assert_eq!(list["items"], json!([]), "nothing was stored");
 
@@ -119,9 +166,10 @@ backend_test!(async fn limits_count_what_was_given(backend) {
     json_of(app.get(&format!("/api/v1/audit?action={prefix}"), &admin).send().await.unwrap()).await;
     let resp = app.get(&format!("/api/v1/audit?action=a{prefix}"), &admin).send().await.unwrap();
     refused(resp, "action", "must be an action name or a prefix like user.*").await;
-});
+}
+backend_test!(limits_count_what_was_given);
 
-backend_test!(async fn cursors_and_filters_are_read_as_documented(backend) {
+async fn cursors_and_filters_are_read_as_documented(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, admin) = admin(&app).await;
     let id = record(&app, &admin).await;
@@ -143,10 +191,11 @@ backend_test!(async fn cursors_and_filters_are_read_as_documented(backend) {
     // An empty query value counts as absent, as the document's `allowEmptyValue` says.
     let empty = json_of(app.get(&format!("{history}?limit=&cursor="), &admin).send().await.unwrap()).await;
     assert_eq!(empty["items"].as_array().unwrap().len(), 2);
-});
+}
+backend_test!(cursors_and_filters_are_read_as_documented);
 
 // The document states what every operation shares and the limits the handlers enforce.
-backend_test!(async fn the_document_states_the_limits_the_api_enforces(backend) {
+async fn the_document_states_the_limits_the_api_enforces(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let doc: Value = app.client.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
     let op = |path: &str, method: &str| doc["paths"][path][method].clone();
@@ -165,4 +214,5 @@ backend_test!(async fn the_document_states_the_limits_the_api_enforces(backend) 
     assert_eq!(schemas["NewRecord"]["required"], json!(["title"]));
     assert_eq!(schemas["Role"]["enum"], json!(["readonly", "member", "admin"]));
     assert_eq!(schemas["AuditSettings"]["properties"]["retention_days"]["maximum"], 3650);
-});
+}
+backend_test!(the_document_states_the_limits_the_api_enforces);
