@@ -6,7 +6,7 @@ pub mod principal;
 pub mod secret;
 pub mod tenant;
 
-pub use principal::{Principal, Role, TenantRef};
+pub use principal::{Member, Operator, Principal, Role, TenantRef};
 pub use secret::{MasterKey, SecretError, random_token, redact_url};
 pub use tenant::{TenantId, TenantSlug};
 

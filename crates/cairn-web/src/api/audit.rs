@@ -10,7 +10,7 @@ use cairn_audit::{
     Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, ExportFormat, NewEntry, Outcome, RequestMeta,
     RetentionDays,
 };
-use cairn_domain::{Role, ValidationError};
+use cairn_domain::{Principal, Role, ValidationError};
 use cairn_store::Db;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,7 +39,7 @@ struct Scope {
 }
 
 async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scope, ApiError> {
-    if caller.principal.operator {
+    if let Principal::Operator(_) = caller.principal {
         let op = caller.operator(state, attempted).await?;
         return Ok(Scope { db: state.store.control().clone(), actor: op.actor(), meta: op.meta });
     }

@@ -120,7 +120,7 @@ async fn create_client(
     ApiJson(body): ApiJson<CreateClient>,
 ) -> ApiResult<(StatusCode, Json<ClientView>)> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.create").await?;
-    let tenant = state.store.tenant_by_id(ctx.tenant.id).await?;
+    let tenant = state.store.tenant_by_id(ctx.tenant().id).await?;
     let new = NewClient {
         name: body.name,
         redirect_uris: body.redirect_uris,

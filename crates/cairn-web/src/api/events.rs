@@ -82,7 +82,7 @@ async fn list_events(
 ) -> ApiResult<Json<Page<Value>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.list").await?;
     let limit = q.limit()?;
-    let items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
+    let items = cairn_events::recent(&ctx.db, ctx.tenant().id, limit + 1, q.cursor.as_deref()).await?;
     Ok(Json(Page::cut(items, limit, |e| e.id.clone()).map(|e| e.envelope())))
 }
 
@@ -103,7 +103,7 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
-    crate::stream::live(&state, ctx.db, ctx.tenant.id, &ctx.principal, &headers).await
+    crate::stream::live(&state, ctx.db, &ctx.member, &headers).await
 }
 
 /// Deliveries that exhausted their attempts, newest first.
@@ -144,7 +144,7 @@ async fn replay_dead(
 ) -> ApiResult<Json<Settled>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "event.replay").await?;
     let count = cairn_events::replay(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
-    state.bus.committed(ctx.tenant.id).await;
+    state.bus.committed(ctx.tenant().id).await;
     Ok(Json(Settled { count }))
 }
 

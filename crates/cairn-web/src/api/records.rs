@@ -223,7 +223,7 @@ pub struct TagParam {
 }
 
 fn records<'a>(ctx: &'a TenantCtx, state: &'a AppState) -> Records<'a> {
-    Records { tenant: ctx.tenant.id, db: &ctx.db, bus: &state.bus }
+    Records { tenant: ctx.tenant().id, db: &ctx.db, bus: &state.bus }
 }
 
 fn record_id(id: &str) -> Result<String, crate::ApiError> {

@@ -170,7 +170,7 @@ async fn admin(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<T
 }
 
 async fn tenant_record(state: &AppState, ctx: &TenantCtx) -> ApiResult<cairn_store::Tenant> {
-    Ok(state.store.tenant_by_id(ctx.tenant.id).await?)
+    Ok(state.store.tenant_by_id(ctx.tenant().id).await?)
 }
 
 /// Create a user; they are mailed an invitation with a temporary password.
@@ -282,7 +282,7 @@ async fn set_roles(
     ApiJson(body): ApiJson<SetRoles>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.set_roles").await?;
-    Ok(Json(state.identity.set_roles(ctx.tenant.id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_roles(ctx.tenant().id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Disable a user: sign-in stops, every session and refresh token ends, and their access
@@ -303,7 +303,7 @@ async fn disable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.disable").await?;
-    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant().id, &ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Enable a disabled user.
@@ -322,7 +322,7 @@ async fn enable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.enable").await?;
-    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.set_enabled(ctx.tenant().id, &ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Reset a user's password to a new temporary one and mail it (also resends an invitation).
@@ -350,7 +350,7 @@ async fn reset_password(
 /// The signed-in user (a user token; service tokens have no profile).
 async fn me(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<(TenantCtx, User)> {
     let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    match state.identity.get_user(&ctx.db, &ctx.principal.subject).await {
+    match state.identity.get_user(&ctx.db, &ctx.member.subject).await {
         Ok(u) => Ok((ctx, u)),
         Err(cairn_identity::IdentityError::NotFound(_)) => {
             Err(ApiError::not_found("this token names no user of the tenant"))
@@ -467,11 +467,11 @@ async fn change_my_password(
 ) -> ApiResult<StatusCode> {
     let (ctx, user) = me(&state, caller, "me.change_password").await?;
     // The caller's own sign-in (the refresh-token family of this token) stays.
-    let session = CurrentSession { family: ctx.principal.family.clone(), provider_session: None };
+    let session = CurrentSession { family: ctx.member.family.clone(), provider_session: None };
     state
         .identity
         .change_password(
-            ctx.tenant.id,
+            ctx.tenant().id,
             &ctx.db,
             &user.id,
             Some(&body.current_password),

@@ -67,7 +67,7 @@ impl<R: Needs> FromRequestParts<AppState> for Page<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let signed = Signed::from_request_parts(parts, state).await?;
-        if !signed.principal.has_role(R::ROLE) {
+        if !signed.member.has_role(R::ROLE) {
             let path = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), MatchedPath::as_str);
             let attempted = format!("{} {path}", parts.method);
             return Err(signed.forbidden(state, &attempted, &format!("requires the {} role", R::ROLE)).await);
@@ -80,7 +80,7 @@ impl Signed {
     /// Whether a page offers what needs `role`: which buttons and forms to show. The
     /// handlers those forms post to are guarded by their own [`Page`] type.
     pub fn can(&self, role: Role) -> bool {
-        self.principal.has_role(role)
+        self.member.has_role(role)
     }
 }
 
@@ -250,7 +250,7 @@ impl Flash {
             id: id.into(),
             secret: secret.into(),
             notice: notice.into(),
-            subject: s.principal.subject.clone(),
+            subject: s.member.subject.clone(),
         }
     }
 
@@ -265,8 +265,7 @@ impl Flash {
     /// The flash for `page` this browser carries for its signed-in user, if any.
     pub fn take(state: &AppState, s: &Signed, headers: &axum::http::HeaderMap, page: &str) -> Option<Flash> {
         let sealed = html::cookie(state, headers, FLASH_COOKIE)?;
-        html::open_json::<Flash>(state, &sealed, FLASH_AAD)
-            .filter(|f| f.page == page && f.subject == s.principal.subject)
+        html::open_json::<Flash>(state, &sealed, FLASH_AAD).filter(|f| f.page == page && f.subject == s.member.subject)
     }
 
     /// Clears the flash cookie on the response of the page that showed it.

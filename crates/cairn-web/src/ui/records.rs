@@ -391,7 +391,7 @@ pub(super) async fn delete(
 
 /// The records page's live feed: the tenant's events, for a signed-in reader.
 pub(super) async fn stream(State(state): State<AppState>, s: Page<Readonly>, headers: HeaderMap) -> Response {
-    match crate::stream::live(&state, s.db.clone(), s.tenant.id, &s.principal, &headers).await {
+    match crate::stream::live(&state, s.db.clone(), &s.member, &headers).await {
         Ok(sse) => sse.into_response(),
         Err(e) => e.into_response(),
     }
