@@ -221,7 +221,7 @@ impl OperatorCtx {
         AuditService::record_now(state.store.control(), entry(self.actor(), self.meta.clone()))
             .await
             .map(drop)
-            .map_err(ApiError::internal)
+            .map_err(ApiError::from)
     }
 }
 

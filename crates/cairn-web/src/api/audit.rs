@@ -87,14 +87,14 @@ async fn list_audit(
         Some(id) => Some(position(&scope.db, id).await?),
         None => None,
     };
-    let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await.map_err(ApiError::internal)?;
+    let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await?;
     let next_cursor = next.and(items.last().map(|e| e.id.clone()));
     Ok(Json(Page { items: items.iter().map(AuditEntryView::from).collect(), next_cursor }))
 }
 
 /// Where the entry a cursor names sits in the trail (its time and sequence number).
 async fn position(db: &Db, id: &str) -> Result<AuditCursor, ApiError> {
-    let entry = AuditService::get(db, id).await.map_err(ApiError::internal)?;
+    let entry = AuditService::get(db, id).await?;
     let entry = entry.ok_or_else(|| {
         ValidationError::new("cursor", "must be the id of an entry in this trail (it may have passed its retention)")
     })?;
@@ -117,7 +117,7 @@ async fn get_audit_entry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntryView>> {
     let scope = scope(caller, &state, "audit.read").await?;
-    let entry = AuditService::get(&scope.db, &id).await.map_err(ApiError::internal)?;
+    let entry = AuditService::get(&scope.db, &id).await?;
     entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(|| ApiError::not_found("no such audit entry"))
 }
 
@@ -202,7 +202,7 @@ async fn create_audit_entry(
 ) -> ApiResult<(StatusCode, Json<AuditEntryView>)> {
     let scope = scope(caller, &state, "audit.write").await?;
     let entry = parse_custom(body, scope.actor, scope.meta)?;
-    let e = AuditService::record_now(&scope.db, entry).await.map_err(ApiError::internal)?;
+    let e = AuditService::record_now(&scope.db, entry).await?;
     Ok((StatusCode::CREATED, Json(AuditEntryView::from(&e))))
 }
 
@@ -266,7 +266,7 @@ pub struct AuditSettings {
     security(("bearer" = [])))]
 async fn get_audit_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AuditSettings>> {
     let scope = scope(caller, &state, "audit.settings.read").await?;
-    let days = AuditService::retention(&scope.db).await.map_err(ApiError::internal)?;
+    let days = AuditService::retention(&scope.db).await?;
     Ok(Json(AuditSettings { retention_days: days.get() }))
 }
 
@@ -288,6 +288,6 @@ async fn put_audit_settings(
     let scope = scope(caller, &state, "audit.settings.write").await?;
     let days = RetentionDays::parse(body.retention_days)?;
     let entry = NewEntry::new(scope.actor, Action::fixed("audit.settings_changed"), Outcome::Success, scope.meta);
-    AuditService::set_retention(&scope.db, days, entry).await.map_err(ApiError::internal)?;
+    AuditService::set_retention(&scope.db, days, entry).await?;
     Ok(Json(AuditSettings { retention_days: days.get() }))
 }
