@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_audit::{
-    Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, ExportFormat, NewEntry, Outcome, RequestMeta,
-    RetentionDays,
+    Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, EntryId, ExportFormat, NewEntry, Outcome,
+    RequestMeta, RetentionDays,
 };
 use cairn_domain::{Principal, Role, ValidationError};
 use cairn_store::Db;
@@ -94,10 +94,11 @@ async fn list_audit(
 
 /// Where the entry a cursor names sits in the trail (its time and sequence number).
 async fn position(db: &Db, id: &str) -> Result<AuditCursor, ApiError> {
-    let entry = AuditService::get(db, id).await?;
-    let entry = entry.ok_or_else(|| {
+    let not_here = || {
         ValidationError::new("cursor", "must be the id of an entry in this trail (it may have passed its retention)")
-    })?;
+    };
+    let id = EntryId::parse(id, "cursor").map_err(|_| not_here())?;
+    let entry = AuditService::get(db, &id).await?.ok_or_else(not_here)?;
     Ok(AuditCursor { time: entry.time, seq: entry.seq })
 }
 
@@ -117,8 +118,10 @@ async fn get_audit_entry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntryView>> {
     let scope = scope(caller, &state, "audit.read").await?;
+    let not_found = || ApiError::not_found("no such audit entry");
+    let id = EntryId::parse(&id, "id").map_err(|_| not_found())?;
     let entry = AuditService::get(&scope.db, &id).await?;
-    entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(|| ApiError::not_found("no such audit entry"))
+    entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
