@@ -9,8 +9,8 @@ pub mod service;
 mod store;
 
 pub use model::{
-    Action, ActionPattern, Actor, AuditCursor, AuditEntry, AuditFilter, AuditLimit, Change, NewEntry, Outcome, Param,
-    RequestMeta, RetentionDays,
+    Action, ActionPattern, Actor, AuditCursor, AuditEntry, AuditFilter, AuditLimit, Change, EntryId, NewEntry, Outcome,
+    Param, RequestMeta, RetentionDays,
 };
 pub use service::{
     ActorView, AuditEntryView, AuditError, AuditService, ExportFormat, ResourceView, Signer, VerifyReport, Violation,

@@ -1,7 +1,18 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cairn_domain::ValidationError;
+use cairn_domain::{Id, IdKind, ValidationError};
 use serde::Serialize;
+
+/// What an [`EntryId`] names.
+#[derive(Debug)]
+pub enum EntryKind {}
+
+impl IdKind for EntryKind {
+    const WHAT: &'static str = "audit entry";
+}
+
+/// An audit entry's id.
+pub type EntryId = Id<EntryKind>;
 
 /// A stable dotted action name: `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`, e.g. `number.created`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,7 +9,7 @@ use cairn_store::{Backend, Db};
 use serde_json::{Value, json};
 
 use crate::chain::{GENESIS, content_digest, entry_hash, link_hash};
-use crate::model::{AuditCursor, AuditEntry, AuditFilter, AuditLimit, Change, NewEntry, RetentionDays};
+use crate::model::{AuditCursor, AuditEntry, AuditFilter, AuditLimit, Change, EntryId, NewEntry, RetentionDays};
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ impl AuditService {
     ) -> Result<AuditEntry, AuditError> {
         let mut e = AuditEntry {
             seq: 0,
-            id: uuid::Uuid::now_v7().to_string(),
+            id: EntryId::new().to_string(),
             time: now_ms(),
             actor_id: entry.actor.id,
             actor_email: entry.actor.email,
@@ -165,8 +165,8 @@ impl AuditService {
         Ok((items, next))
     }
 
-    pub async fn get(db: &Db, id: &str) -> Result<Option<AuditEntry>, AuditError> {
-        Ok(store::get(db, id).await?)
+    pub async fn get(db: &Db, id: &EntryId) -> Result<Option<AuditEntry>, AuditError> {
+        Ok(store::get(db, &id.to_string()).await?)
     }
 
     /// The database's query plan for listing with `filter`.

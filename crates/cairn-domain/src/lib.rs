@@ -2,11 +2,13 @@
 //! roles, the request principal, and sealing of secrets at rest. No IO happens here.
 
 pub mod events;
+pub mod id;
 pub mod principal;
 pub mod secret;
 pub mod tenant;
 
-pub use principal::{Principal, Role, TenantRef};
+pub use id::{Id, IdKind};
+pub use principal::{Member, Operator, Principal, Role, TenantRef};
 pub use secret::{MasterKey, SecretError, random_token, redact_url};
 pub use tenant::{TenantId, TenantSlug};
 

@@ -51,17 +51,24 @@ pub struct TenantRef {
     pub slug: TenantSlug,
 }
 
-/// Who is calling. Built only from a verified token; the tenant never comes from a path
-/// or a body.
+/// Who is calling, as its verified token grants it: a member of one tenant holding roles
+/// there, or a platform operator, who acts on the platform and holds no tenant role. Built
+/// only from a verified token; the tenant never comes from a path or a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub enum Principal {
+    Member(Member),
+    Operator(Operator),
+}
+
+/// A caller acting inside one tenant: a user, or a service client or CLI token granted a
+/// tenant role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
     pub subject: String,
     /// The user's email, when the token names a user rather than a service.
     pub email: Option<String>,
-    /// `None` for platform operators, who act on the platform rather than in a tenant.
-    pub tenant: Option<TenantRef>,
+    pub tenant: TenantRef,
     pub roles: Vec<Role>,
-    pub operator: bool,
     /// When the token it came from expires (epoch milliseconds): what a long-lived
     /// response (a live stream) must not outlast.
     pub expires_at: i64,
@@ -72,10 +79,52 @@ pub struct Principal {
     pub family: Option<String>,
 }
 
-impl Principal {
+/// A platform operator: acts on the platform (tenants, the platform's audit trail), never
+/// inside a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub subject: String,
+    /// When the token it came from expires (epoch milliseconds).
+    pub expires_at: i64,
+}
+
+impl Member {
     /// Whether any held role includes `required`.
     pub fn has_role(&self, required: Role) -> bool {
         self.roles.iter().any(|r| *r >= required)
+    }
+}
+
+impl Principal {
+    pub fn subject(&self) -> &str {
+        match self {
+            Principal::Member(m) => &m.subject,
+            Principal::Operator(o) => &o.subject,
+        }
+    }
+
+    /// The email the token names, if any (operators have none).
+    pub fn email(&self) -> Option<&str> {
+        match self {
+            Principal::Member(m) => m.email.as_deref(),
+            Principal::Operator(_) => None,
+        }
+    }
+
+    /// The tenant a member acts in; `None` for an operator.
+    pub fn tenant(&self) -> Option<&TenantRef> {
+        match self {
+            Principal::Member(m) => Some(&m.tenant),
+            Principal::Operator(_) => None,
+        }
+    }
+
+    /// When the token expires (epoch milliseconds).
+    pub fn expires_at(&self) -> i64 {
+        match self {
+            Principal::Member(m) => m.expires_at,
+            Principal::Operator(o) => o.expires_at,
+        }
     }
 }
 
@@ -85,12 +134,11 @@ mod tests {
 
     #[test]
     fn role_hierarchy() {
-        let p = |roles: Vec<Role>| Principal {
+        let p = |roles: Vec<Role>| Member {
             subject: "s".into(),
             email: None,
-            tenant: None,
+            tenant: TenantRef { id: TenantId::new(), slug: TenantSlug::parse("acme").unwrap() },
             roles,
-            operator: false,
             expires_at: 0,
             issued_at: 0,
             family: None,

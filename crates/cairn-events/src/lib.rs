@@ -16,7 +16,7 @@ pub mod webhooks;
 mod worker;
 
 pub use bus::Bus;
-pub use model::{DeadLetter, Event, EventsError, NewEvent};
+pub use model::{DeadLetter, DeliveryId, Event, EventsError, NewEvent};
 pub use worker::{Consumers, DeliverySettings, DeliveryStats, Failure, Handler, HandlerFuture, Job, Worker};
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
@@ -108,7 +108,7 @@ pub async fn sweep(db: &Db, before: i64, batch: i64) -> Result<u64, EventsError>
 /// Which dead letters an operation applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadSelection {
-    One(String),
+    One(DeliveryId),
     All,
 }
 
@@ -132,9 +132,10 @@ async fn settle_dead(
 ) -> Result<u64, EventsError> {
     let mut tx = db.begin().await?;
     let id = match which {
-        DeadSelection::One(id) => Some(id.as_str()),
+        DeadSelection::One(id) => Some(id.to_string()),
         DeadSelection::All => None,
     };
+    let id = id.as_deref();
     let n = store::settle_dead(&mut tx, id, to, now_ms()).await?;
     if n == 0 {
         if id.is_some() {

@@ -1,5 +1,5 @@
 use cairn_audit::{Actor, AuditError};
-use cairn_domain::{TenantId, ValidationError, rfc3339};
+use cairn_domain::{Id, IdKind, TenantId, ValidationError, rfc3339};
 use cairn_store::sqlx;
 use serde_json::{Value, json};
 
@@ -17,6 +17,18 @@ pub enum EventsError {
     #[error("audit: {0}")]
     Audit(#[from] AuditError),
 }
+
+/// What a [`DeliveryId`] names: one event's delivery to one consumer (a dead letter, once
+/// its attempts ran out).
+#[derive(Debug)]
+pub enum DeliveryKind {}
+
+impl IdKind for DeliveryKind {
+    const WHAT: &'static str = "delivery";
+}
+
+/// A delivery's id.
+pub type DeliveryId = Id<DeliveryKind>;
 
 /// What a change emits; [`crate::emit`] adds the id, time, tenant and actor.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{MasterKey, TenantId, ValidationError, now_ms};
+use cairn_domain::{Id, IdKind, MasterKey, TenantId, ValidationError, now_ms};
 use cairn_outbound::Outbound;
 use cairn_store::Db;
 
@@ -27,6 +27,17 @@ pub const TEST_EVENT: &str = "webhook.test";
 pub const MAX_WEBHOOKS: i64 = 50;
 /// How long a receiver has to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a [`WebhookId`] names.
+#[derive(Debug)]
+pub enum WebhookKind {}
+
+impl IdKind for WebhookKind {
+    const WHAT: &'static str = "webhook";
+}
+
+/// A webhook's id.
+pub type WebhookId = Id<WebhookKind>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
@@ -51,11 +62,51 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-/// Checks a receiver URL as the outbound client will (https unless plain http is allowed,
-/// a host, no credentials — the signature authenticates Cairn — and no refused literal
-/// address). Names are checked again when they resolve, at each delivery.
-pub fn check_url(raw: &str, outbound: &Outbound) -> Result<url::Url, ValidationError> {
-    outbound.check_url("url", raw)
+/// A receiver URL that passed the outbound client's check (https unless plain http is
+/// allowed, a host, no credentials — the signature authenticates Cairn — and no refused
+/// literal address). Names are checked again when they resolve, at each delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(url::Url);
+
+impl WebhookUrl {
+    /// `raw` as `outbound`'s policy allows it; errors name the field `url`.
+    pub fn parse(raw: &str, outbound: &Outbound) -> Result<Self, ValidationError> {
+        outbound.check_url("url", raw).map(Self)
+    }
+
+    pub fn as_url(&self) -> &url::Url {
+        &self.0
+    }
+}
+
+/// The event types a webhook subscribes to: 1–20 distinct known types, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTypes(Vec<String>);
+
+impl EventTypes {
+    /// `events`, each one of `known`; duplicates dropped. Errors name the field `events`.
+    pub fn parse(events: &[String], known: &[&str]) -> Result<Self, ValidationError> {
+        if events.is_empty() || events.len() > 20 {
+            return Err(ValidationError::new("events", "name 1 to 20 event types"));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for e in events {
+            if !known.contains(&e.as_str()) {
+                return Err(ValidationError::new(
+                    "events",
+                    format!("unknown event type {e:?}; known: {}", known.join(", ")),
+                ));
+            }
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+        Ok(Self(out))
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
 }
 
 /// A new secret: `whsec_` and 32 random bytes in base64.
@@ -88,39 +139,19 @@ fn aad(id: &str) -> String {
     format!("webhook:{id}")
 }
 
-/// Validates a registration: the URL (see [`check_url`]) and 1–20 distinct known event types.
-pub fn check_events(events: &[String], known: &[&str]) -> Result<Vec<String>, ValidationError> {
-    if events.is_empty() || events.len() > 20 {
-        return Err(ValidationError::new("events", "name 1 to 20 event types"));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for e in events {
-        if !known.contains(&e.as_str()) {
-            return Err(ValidationError::new(
-                "events",
-                format!("unknown event type {e:?}; known: {}", known.join(", ")),
-            ));
-        }
-        if !out.contains(e) {
-            out.push(e.clone());
-        }
-    }
-    Ok(out)
-}
-
 /// Registers a webhook; returns it with its secret, which is shown only this once.
 pub async fn create(
     db: &Db,
     key: &MasterKey,
-    url: url::Url,
-    events: Vec<String>,
+    url: WebhookUrl,
+    events: EventTypes,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> Result<(Webhook, String), EventsError> {
     let hook = Webhook {
-        id: uuid::Uuid::now_v7().to_string(),
-        url: url.to_string(),
-        events,
+        id: WebhookId::new().to_string(),
+        url: url.0.to_string(),
+        events: events.0,
         created_at: now_ms(),
         created_by: actor.id.clone(),
     };
@@ -147,27 +178,28 @@ pub async fn list_after(db: &Db, limit: i64, after: Option<&str>) -> Result<Vec<
     Ok(store::webhooks_after(db, after, limit).await?)
 }
 
-pub async fn get(db: &Db, id: &str) -> Result<Webhook, EventsError> {
-    store::webhook(&mut *db.reader().acquire().await?, id).await?.ok_or(EventsError::NotFound("webhook"))
+pub async fn get(db: &Db, id: &WebhookId) -> Result<Webhook, EventsError> {
+    store::webhook(&mut *db.reader().acquire().await?, &id.to_string()).await?.ok_or(EventsError::NotFound("webhook"))
 }
 
 /// Changes a webhook's receiver or event types (`None` keeps it). New types apply to events
 /// committed from now on.
 pub async fn update(
     db: &Db,
-    id: &str,
-    url: Option<url::Url>,
-    events: Option<Vec<String>>,
+    id: &WebhookId,
+    url: Option<WebhookUrl>,
+    events: Option<EventTypes>,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> Result<Webhook, EventsError> {
+    let id = &id.to_string();
     let mut tx = db.begin().await?;
     let mut hook = store::webhook(&mut tx, id).await?.ok_or(EventsError::NotFound("webhook"))?;
     if let Some(u) = url {
-        hook.url = u.to_string();
+        hook.url = u.0.to_string();
     }
     if let Some(e) = events {
-        hook.events = e;
+        hook.events = e.0;
     }
     store::update_webhook(&mut tx, &hook).await?;
     let entry = NewEntry::new(actor.clone(), Action::fixed("webhook.updated"), Outcome::Success, meta.clone())
@@ -183,10 +215,11 @@ pub async fn update(
 pub async fn rotate_secret(
     db: &Db,
     key: &MasterKey,
-    id: &str,
+    id: &WebhookId,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> Result<String, EventsError> {
+    let id = &id.to_string();
     let secret = new_secret();
     let mut tx = db.begin().await?;
     if !store::set_webhook_secret(&mut tx, id, &key.seal(secret.as_bytes(), &aad(id))).await? {
@@ -205,10 +238,11 @@ pub async fn rotate_secret(
 pub async fn send_test(
     db: &Db,
     tenant: TenantId,
-    id: &str,
+    id: &WebhookId,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> Result<Event, EventsError> {
+    let id = &id.to_string();
     let mut tx = db.begin().await?;
     let hook = store::webhook(&mut tx, id).await?.ok_or(EventsError::NotFound("webhook"))?;
     let test = NewEvent {
@@ -228,7 +262,8 @@ pub async fn send_test(
 }
 
 /// Removes a webhook; its pending deliveries end without a request.
-pub async fn delete(db: &Db, id: &str, actor: &Actor, meta: &RequestMeta) -> Result<(), EventsError> {
+pub async fn delete(db: &Db, id: &WebhookId, actor: &Actor, meta: &RequestMeta) -> Result<(), EventsError> {
+    let id = &id.to_string();
     let mut tx = db.begin().await?;
     if !store::delete_webhook(&mut tx, id).await? {
         return Err(EventsError::NotFound("webhook"));
@@ -243,10 +278,11 @@ pub async fn delete(db: &Db, id: &str, actor: &Actor, meta: &RequestMeta) -> Res
 /// The delivery log, newest first; `before` is an attempt id from a previous page.
 pub async fn attempts(
     db: &Db,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     limit: i64,
     before: Option<&str>,
 ) -> Result<Vec<Attempt>, EventsError> {
+    let webhook_id = &webhook_id.to_string();
     Ok(store::webhook_attempts(&mut *db.reader().acquire().await?, webhook_id, limit, before).await?)
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use cairn_audit::Actor;
-use cairn_domain::{Role, TenantId, ValidationError};
+use cairn_domain::{Id, IdKind, Role, TenantId, ValidationError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -95,6 +95,28 @@ impl UserStatus {
     }
 }
 
+/// What a [`UserId`] names.
+#[derive(Debug)]
+pub enum UserKind {}
+
+impl IdKind for UserKind {
+    const WHAT: &'static str = "user";
+}
+
+/// A user's id.
+pub type UserId = Id<UserKind>;
+
+/// What a [`ConnectionId`] names.
+#[derive(Debug)]
+pub enum ConnectionKind {}
+
+impl IdKind for ConnectionKind {
+    const WHAT: &'static str = "SSO connection";
+}
+
+/// An SSO connection's id.
+pub type ConnectionId = Id<ConnectionKind>;
+
 /// A member of one tenant's user pool.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -140,37 +162,81 @@ impl User {
 pub const RESERVED_METADATA_KEYS: [&str; 7] =
     ["tenant", "roles", "operator", "family", "iat_ms", "app_metadata", "user_metadata"];
 
-/// App metadata keys: `^[a-z][a-z0-9_]{0,63}$`, none reserved, at most 32 keys and 8 KiB.
-pub fn check_app_metadata(meta: &Map<String, Value>) -> Result<(), ValidationError> {
-    if meta.len() > 32 {
-        return Err(ValidationError::new("app_metadata", "at most 32 keys"));
-    }
-    for key in meta.keys() {
-        let b = key.as_bytes();
-        let shape = !b.is_empty()
-            && b.len() <= 64
-            && b[0].is_ascii_lowercase()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
-        if !shape {
-            return Err(ValidationError::new(format!("app_metadata.{key}"), "keys match ^[a-z][a-z0-9_]{0,63}$"));
+/// What admins set on a user, each key a `cairn/<key>` claim: keys match
+/// `^[a-z][a-z0-9_]{0,63}$`, none reserved, at most 32 keys and 8 KiB.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppMetadata(Map<String, Value>);
+
+impl AppMetadata {
+    pub fn parse(meta: Map<String, Value>) -> Result<Self, ValidationError> {
+        if meta.len() > 32 {
+            return Err(ValidationError::new("app_metadata", "at most 32 keys"));
         }
-        if RESERVED_METADATA_KEYS.contains(&key.as_str()) {
-            return Err(ValidationError::new(format!("app_metadata.{key}"), "is a reserved claim name"));
+        for key in meta.keys() {
+            let b = key.as_bytes();
+            let shape = !b.is_empty()
+                && b.len() <= 64
+                && b[0].is_ascii_lowercase()
+                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+            if !shape {
+                return Err(ValidationError::new(format!("app_metadata.{key}"), "keys match ^[a-z][a-z0-9_]{0,63}$"));
+            }
+            if RESERVED_METADATA_KEYS.contains(&key.as_str()) {
+                return Err(ValidationError::new(format!("app_metadata.{key}"), "is a reserved claim name"));
+            }
         }
+        if serde_json::to_string(&meta).map(|s| s.len()).unwrap_or(usize::MAX) > 8192 {
+            return Err(ValidationError::new("app_metadata", "at most 8 KiB"));
+        }
+        Ok(Self(meta))
     }
-    if serde_json::to_string(meta).map(|s| s.len()).unwrap_or(usize::MAX) > 8192 {
-        return Err(ValidationError::new("app_metadata", "at most 8 KiB"));
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
     }
-    Ok(())
 }
 
-/// A given or family name: at most 100 characters, no control characters.
-pub fn check_name(field: &str, value: &str) -> Result<String, ValidationError> {
-    let v = value.trim();
-    if v.chars().count() > 100 || v.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "at most 100 characters, no control characters"));
+impl From<AppMetadata> for Map<String, Value> {
+    fn from(meta: AppMetadata) -> Self {
+        meta.0
     }
-    Ok(v.to_owned())
+}
+
+/// A name people read: a given or family name, a client's, an SSO connection's, a
+/// tenant's display name. Trimmed; at most 100 characters, no control characters; may be
+/// empty (where a name is required, its owner says so).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Name(String);
+
+impl Name {
+    /// `value` trimmed; errors name `field`.
+    pub fn parse(field: &str, value: &str) -> Result<Self, ValidationError> {
+        let v = value.trim();
+        if v.chars().count() > 100 || v.chars().any(char::is_control) {
+            return Err(ValidationError::new(field, "at most 100 characters, no control characters"));
+        }
+        Ok(Self(v.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Per-tenant identity settings.
@@ -211,7 +277,7 @@ impl Settings {
             return Err(ValidationError::new("accent", "must be a colour like #2563eb"));
         }
         if let Some(n) = &self.display_name {
-            check_name("display_name", n)?;
+            Name::parse("display_name", n)?;
         }
         let ttl = |field: &str, v: u32, min: u32, max: u32| {
             if (min..=max).contains(&v) {
@@ -248,6 +314,37 @@ pub fn web_client_id(tenant: TenantId) -> String {
     format!("{}.web", tenant.as_uuid().simple())
 }
 
+/// A client id as a request names one: the shape of a handle of some tenant's
+/// (`<tenant>.<rest>`). Whether that client exists, in the caller's tenant, is the lookup's
+/// to say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// `s` when it is shaped as a client id; errors name `field`.
+    pub fn parse(s: &str, field: &str) -> Result<Self, ValidationError> {
+        match handle_tenant(s) {
+            Some(_) => Ok(Self(s.to_owned())),
+            None => Err(ValidationError::new(field, "is not a client id")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant whose handle it is.
+    pub fn tenant(&self) -> TenantId {
+        handle_tenant(&self.0).expect("checked when parsed")
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The tenant an opaque handle (client id, code, refresh token, session) belongs to: its
 /// prefix before the first `.`, which is the tenant id in simple form.
 pub fn handle_tenant(handle: &str) -> Option<TenantId> {
@@ -272,32 +369,48 @@ pub fn digest(secret: &str) -> String {
 }
 
 /// A redirect URI Cairn accepts at registration: absolute, no fragment, `https`, or
-/// `http` on a loopback host only.
-pub fn check_redirect_uri(field: &str, uri: &str) -> Result<String, ValidationError> {
-    let bad = |m: &str| ValidationError::new(field, format!("{uri:?} {m}"));
-    let u = url::Url::parse(uri).map_err(|_| bad("is not an absolute URL"))?;
-    if u.fragment().is_some() {
-        return Err(bad("must not have a fragment"));
-    }
-    match u.scheme() {
-        "https" => {}
-        "http" => {
-            let loopback = match u.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
-                return Err(bad("may use http only on a loopback host"));
-            }
+/// `http` on a loopback host only; kept exactly as given (redirects compare it exactly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// `uri` as registered; errors name `field` and quote the URI.
+    pub fn parse(field: &str, uri: &str) -> Result<Self, ValidationError> {
+        let bad = |m: &str| ValidationError::new(field, format!("{uri:?} {m}"));
+        let u = url::Url::parse(uri).map_err(|_| bad("is not an absolute URL"))?;
+        if u.fragment().is_some() {
+            return Err(bad("must not have a fragment"));
         }
-        _ => return Err(bad("must be https (or http on a loopback host)")),
+        match u.scheme() {
+            "https" => {}
+            "http" => {
+                let loopback = match u.host() {
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                };
+                if !loopback {
+                    return Err(bad("may use http only on a loopback host"));
+                }
+            }
+            _ => return Err(bad("must be https (or http on a loopback host)")),
+        }
+        if uri.len() > 2000 {
+            return Err(bad("is longer than 2000 characters"));
+        }
+        Ok(Self(uri.to_owned()))
     }
-    if uri.len() > 2000 {
-        return Err(bad("is longer than 2000 characters"));
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
-    Ok(uri.to_owned())
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> Self {
+        uri.0
+    }
 }
 
 #[cfg(test)]
@@ -330,14 +443,14 @@ mod tests {
 
     #[test]
     fn redirect_uris_are_https_or_loopback_http() {
-        assert!(check_redirect_uri("r", "https://app.example.com/cb").is_ok());
-        assert!(check_redirect_uri("r", "http://127.0.0.1:8080/cb").is_ok());
-        assert!(check_redirect_uri("r", "http://localhost/cb").is_ok());
-        assert!(check_redirect_uri("r", "http://[::1]/cb").is_ok());
-        assert!(check_redirect_uri("r", "http://app.example.com/cb").is_err());
-        assert!(check_redirect_uri("r", "https://app.example.com/cb#x").is_err());
-        assert!(check_redirect_uri("r", "javascript:alert(1)").is_err());
-        assert!(check_redirect_uri("r", "/relative").is_err());
+        assert!(RedirectUri::parse("r", "https://app.example.com/cb").is_ok());
+        assert!(RedirectUri::parse("r", "http://127.0.0.1:8080/cb").is_ok());
+        assert!(RedirectUri::parse("r", "http://localhost/cb").is_ok());
+        assert!(RedirectUri::parse("r", "http://[::1]/cb").is_ok());
+        assert!(RedirectUri::parse("r", "http://app.example.com/cb").is_err());
+        assert!(RedirectUri::parse("r", "https://app.example.com/cb#x").is_err());
+        assert!(RedirectUri::parse("r", "javascript:alert(1)").is_err());
+        assert!(RedirectUri::parse("r", "/relative").is_err());
     }
 
     #[test]
@@ -349,15 +462,29 @@ mod tests {
         assert_eq!(handle_tenant("nope"), None);
         assert_eq!(handle_tenant("zz.abc"), None);
         assert_ne!(new_handle(t), h);
+        assert_eq!(ClientId::parse(&h, "id").unwrap().tenant(), t);
+        assert_eq!(ClientId::parse("nope", "id").unwrap_err().message, "is not a client id");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(Name::parse("given_name", "  Ann ").unwrap().as_str(), "Ann");
+        assert!(Name::parse("name", " ").unwrap().is_empty());
+        let e = Name::parse("family_name", &"x".repeat(101)).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("family_name", "at most 100 characters, no control characters")
+        );
+        assert!(Name::parse("name", "a\u{7}b").is_err());
     }
 
     #[test]
     fn metadata_keys_are_checked() {
         let ok: Map<String, Value> = serde_json::from_str(r#"{"plan":"gold","seats_2":3}"#).unwrap();
-        assert!(check_app_metadata(&ok).is_ok());
+        assert_eq!(AppMetadata::parse(ok.clone()).unwrap().as_map(), &ok);
         for bad in [r#"{"roles":1}"#, r#"{"Plan":1}"#, r#"{"a-b":1}"#, r#"{"tenant":"x"}"#] {
             let m: Map<String, Value> = serde_json::from_str(bad).unwrap();
-            assert!(check_app_metadata(&m).is_err(), "{bad}");
+            assert!(AppMetadata::parse(m).is_err(), "{bad}");
         }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use cairn_domain::{Principal, TenantId, now_ms};
+use cairn_domain::{Member, TenantId, now_ms};
 use cairn_events::Bus;
 use cairn_store::{Store, StoreError};
 use lru::LruCache;
@@ -109,11 +109,11 @@ impl Revocations {
         &self.bus
     }
 
-    /// Refuses a token whose user's sessions ended after it was issued (like an expired
-    /// token: [`TokenError::Revoked`]). Operator and service tokens have no epoch.
-    pub async fn check(&self, p: &Principal) -> Result<(), TokenError> {
-        let Some(tenant) = &p.tenant else { return Ok(()) };
-        if self.revoked(tenant.id, &p.subject, p.family.as_deref(), p.issued_at).await? {
+    /// Refuses a member's token whose user's sessions ended after it was issued (like an
+    /// expired token: [`TokenError::Revoked`]). Operators have no epoch; nor do service
+    /// tokens, whose subject is no user.
+    pub async fn check(&self, m: &Member) -> Result<(), TokenError> {
+        if self.revoked(m.tenant.id, &m.subject, m.family.as_deref(), m.issued_at).await? {
             return Err(TokenError::Revoked);
         }
         Ok(())

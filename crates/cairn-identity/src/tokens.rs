@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_domain::{Principal, Role, TenantId, TenantRef, TenantSlug};
+use cairn_domain::{Member, Operator, Principal, Role, TenantId, TenantRef, TenantSlug};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -174,7 +174,7 @@ impl VerifiedCache {
     }
 
     fn put(&self, key: [u8; 32], principal: &Principal) {
-        let exp = u64::try_from(principal.expires_at / 1000).unwrap_or(0);
+        let exp = u64::try_from(principal.expires_at() / 1000).unwrap_or(0);
         self.0.lock().expect("verified-token cache").put(key, (principal.clone(), exp));
     }
 }
@@ -421,7 +421,10 @@ impl Tokens {
     /// fixed for the life of the process, so no key change can outdate an entry.
     pub async fn verify_access(&self, token: &str) -> Result<Principal, TokenError> {
         let principal = self.cached_principal(token)?;
-        self.revocations.check(&principal).await?;
+        // Operators have no revocation epoch: their tokens are the CLI's, never a sign-in's.
+        if let Principal::Member(member) = &principal {
+            self.revocations.check(member).await?;
+        }
         Ok(principal)
     }
 
@@ -460,17 +463,12 @@ impl Tokens {
             serde_json::from_value(Value::Object(claims)).map_err(|e| TokenError::Invalid(e.to_string()))?;
         let expires_at = (claims.exp as i64).saturating_mul(1000);
         let issued_at = issued_at_ms(claims.iat, claims.iat_ms);
+        // The grant mirrors `AccessGrant`: an operator token holds no tenant and no role.
         if claims.operator {
-            return Ok(Principal {
-                subject: claims.sub,
-                email: claims.email,
-                tenant: None,
-                roles: Vec::new(),
-                operator: true,
-                expires_at,
-                issued_at,
-                family: None,
-            });
+            if claims.tenant.is_some() || !claims.roles.is_empty() {
+                return Err(TokenError::Invalid("an operator token holds no tenant or role".into()));
+            }
+            return Ok(Principal::Operator(Operator { subject: claims.sub, expires_at }));
         }
         let tenant = claims.tenant.ok_or(TokenError::NoTenant)?;
         let slug = TenantSlug::parse(&tenant.slug).map_err(|_| TokenError::Malformed)?;
@@ -480,16 +478,15 @@ impl Tokens {
             .map(|r| r.parse::<Role>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| TokenError::Invalid("unknown role".into()))?;
-        Ok(Principal {
+        Ok(Principal::Member(Member {
             subject: claims.sub,
             email: claims.email,
-            tenant: Some(TenantRef { id: tenant.id, slug }),
+            tenant: TenantRef { id: tenant.id, slug },
             roles,
-            operator: false,
             expires_at,
             issued_at,
             family: claims.family,
-        })
+        }))
     }
 }
 
@@ -514,21 +511,12 @@ impl cairn_audit::Signer for Tokens {
 
 #[cfg(test)]
 mod tests {
-    use cairn_domain::Principal;
+    use cairn_domain::{Operator, Principal};
 
     use super::{LEEWAY_SECS, VerifiedCache, issued_at_ms};
 
     fn principal(subject: &str, exp: u64) -> Principal {
-        Principal {
-            subject: subject.into(),
-            email: None,
-            tenant: None,
-            roles: Vec::new(),
-            operator: true,
-            expires_at: (exp * 1000) as i64,
-            issued_at: 0,
-            family: None,
-        }
+        Principal::Operator(Operator { subject: subject.into(), expires_at: (exp * 1000) as i64 })
     }
 
     #[test]
@@ -536,7 +524,7 @@ mod tests {
         let cache = VerifiedCache::new(8);
         let key = VerifiedCache::key("a.b.c");
         cache.put(key, &principal("u1", 1_000));
-        assert_eq!(cache.get(&key, 1_000).map(|p| p.subject), Some("u1".into()));
+        assert_eq!(cache.get(&key, 1_000).map(|p| p.subject().to_owned()), Some("u1".into()));
         assert!(cache.get(&key, 1_000 + LEEWAY_SECS - 1).is_some(), "within the leeway verification allows");
         assert!(cache.get(&key, 1_000 + LEEWAY_SECS).is_none(), "expired as verification would say");
         assert!(cache.get(&key, 0).is_none(), "an expired entry is dropped, not kept for a clock going back");

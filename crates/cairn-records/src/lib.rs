@@ -6,7 +6,7 @@ pub mod notify;
 pub mod service;
 mod store;
 
-pub use model::{PublishEntry, Record, RecordInput, RecordPatch};
+pub use model::{PublishEntry, Record, RecordId, RecordInput, RecordPatch};
 pub use service::{Records, RecordsError};
 
 use cairn_store::Migration;

@@ -1,6 +1,6 @@
 //! Records as the service sees them, and the parsing of what callers send.
 
-use cairn_domain::ValidationError;
+use cairn_domain::{Id, IdKind, ValidationError};
 use serde_json::{Map, Value};
 
 pub const MAX_TITLE: usize = 200;
@@ -163,10 +163,16 @@ pub fn parse_note(v: Option<&Value>) -> Result<String, ValidationError> {
     Ok(n.trim().to_owned())
 }
 
-/// A record id: a UUID.
-pub fn parse_id(s: &str, field: &str) -> Result<String, ValidationError> {
-    uuid::Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| ValidationError::new(field, "is not a record id"))
+/// What a [`RecordId`] names.
+#[derive(Debug)]
+pub enum RecordKind {}
+
+impl IdKind for RecordKind {
+    const WHAT: &'static str = "record";
 }
+
+/// A record's id (`RecordId::parse(s, field)`: "is not a record id").
+pub type RecordId = Id<RecordKind>;
 
 #[cfg(test)]
 mod tests {
@@ -194,7 +200,7 @@ mod tests {
         let tags: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
         assert!(RecordPatch::parse(&json!({"tags": tags})).is_err());
         assert!(parse_note(Some(&json!("n".repeat(MAX_NOTE + 1)))).is_err());
-        assert!(parse_id("not-a-uuid", "id").is_err());
+        assert_eq!(RecordId::parse("not-a-uuid", "id").unwrap_err().message, "is not a record id");
     }
 
     /// The limits count what the caller sent, as the API's schema states them: blanks

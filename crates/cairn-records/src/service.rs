@@ -7,7 +7,7 @@ use cairn_events::{Bus, NewEvent};
 use cairn_store::{Db, sqlx};
 use serde_json::{Map, Value, json};
 
-use crate::model::{MAX_BULK, PublishEntry, Record, RecordInput, RecordPatch};
+use crate::model::{MAX_BULK, PublishEntry, Record, RecordId, RecordInput, RecordPatch};
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ impl Records<'_> {
         let records: Vec<Record> = inputs
             .into_iter()
             .map(|i| Record {
-                id: uuid::Uuid::now_v7().to_string(),
+                id: RecordId::new().to_string(),
                 title: i.title,
                 body: i.body,
                 tags: i.tags,
@@ -87,12 +87,19 @@ impl Records<'_> {
         Ok(records)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Record, RecordsError> {
-        store::get(&mut *self.db.reader().acquire().await?, id).await?.ok_or(RecordsError::NotFound)
+    pub async fn get(&self, id: &RecordId) -> Result<Record, RecordsError> {
+        store::get(&mut *self.db.reader().acquire().await?, &id.to_string()).await?.ok_or(RecordsError::NotFound)
     }
 
-    pub async fn list(&self, limit: i64, cursor: Option<&str>, tag: Option<&str>) -> Result<RecordPage, RecordsError> {
-        let mut items = store::list(self.db, limit + 1, cursor, tag).await?;
+    /// A page of `limit` records older than `cursor`, newest first.
+    pub async fn list(
+        &self,
+        limit: i64,
+        cursor: Option<&RecordId>,
+        tag: Option<&str>,
+    ) -> Result<RecordPage, RecordsError> {
+        let cursor = cursor.map(RecordId::to_string);
+        let mut items = store::list(self.db, limit + 1, cursor.as_deref(), tag).await?;
         let more = items.len() as i64 > limit;
         items.truncate(limit as usize);
         let next_cursor = if more { items.last().map(|r| r.id.clone()) } else { None };
@@ -103,11 +110,12 @@ impl Records<'_> {
     /// otherwise `record_updated` carries the changed fields' new values.
     pub async fn update(
         &self,
-        id: &str,
+        id: &RecordId,
         patch: RecordPatch,
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<Record, RecordsError> {
+        let id = &id.to_string();
         let mut tx = self.db.begin().await?;
         let mut r = store::get(&mut tx, id).await?.ok_or(RecordsError::NotFound)?;
         let mut changed = Map::new();
@@ -154,24 +162,29 @@ impl Records<'_> {
 
     /// Deletes the records that exist among `ids` (1 to 100) with one `records_deleted`
     /// event naming them; returns their ids (none: nothing changed, no event).
-    pub async fn delete(&self, ids: &[String], actor: &Actor, meta: &RequestMeta) -> Result<Vec<String>, RecordsError> {
+    pub async fn delete(
+        &self,
+        ids: &[RecordId],
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Vec<String>, RecordsError> {
         if ids.is_empty() || ids.len() > MAX_BULK {
             return Err(ValidationError::new("ids", format!("give 1 to {MAX_BULK} ids")).into());
         }
         let mut tx = self.db.begin().await?;
         let mut deleted: Vec<String> = Vec::new();
-        for id in ids {
-            if deleted.contains(id) {
+        for id in ids.iter().map(RecordId::to_string) {
+            if deleted.contains(&id) {
                 continue;
             }
-            if let Some(title) = store::delete(&mut tx, id).await? {
+            if let Some(title) = store::delete(&mut tx, &id).await? {
                 AuditService::record(
                     self.db,
                     &mut tx,
-                    entry(actor, "record.deleted", meta, id).details(json!({ "title": title })),
+                    entry(actor, "record.deleted", meta, &id).details(json!({ "title": title })),
                 )
                 .await?;
-                deleted.push(id.clone());
+                deleted.push(id);
             }
         }
         if deleted.is_empty() {
@@ -193,11 +206,12 @@ impl Records<'_> {
     /// `record_published` event (which subscribers are mailed about).
     pub async fn publish(
         &self,
-        id: &str,
+        id: &RecordId,
         note: String,
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<PublishEntry, RecordsError> {
+        let id = &id.to_string();
         let mut tx = self.db.begin().await?;
         let mut r = store::get(&mut tx, id).await?.ok_or(RecordsError::NotFound)?;
         r.version += 1;
@@ -227,20 +241,20 @@ impl Records<'_> {
     }
 
     /// The record's publications, latest first.
-    pub async fn history(&self, id: &str) -> Result<Vec<PublishEntry>, RecordsError> {
+    pub async fn history(&self, id: &RecordId) -> Result<Vec<PublishEntry>, RecordsError> {
         self.get(id).await?;
-        Ok(store::history(self.db, id, None).await?)
+        Ok(store::history(self.db, &id.to_string(), None).await?)
     }
 
     /// At most `limit` of the record's publications older than version `before`, latest
     /// first: one page of its history.
     pub async fn history_before(
         &self,
-        id: &str,
+        id: &RecordId,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<PublishEntry>, RecordsError> {
         self.get(id).await?;
-        Ok(store::history(self.db, id, Some((before, limit))).await?)
+        Ok(store::history(self.db, &id.to_string(), Some((before, limit))).await?)
     }
 }

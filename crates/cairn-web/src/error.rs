@@ -129,6 +129,9 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+// Each domain error's variants are matched one by one, with no catch-all: a variant added
+// to a domain error does not compile here until someone decides what a caller is told.
+
 impl From<cairn_store::StoreError> for ApiError {
     fn from(e: cairn_store::StoreError) -> Self {
         use cairn_store::StoreError as E;
@@ -143,17 +146,51 @@ impl From<cairn_store::StoreError> for ApiError {
                 Self::unavailable("this organization's database is being upgraded; try again shortly", 30)
             }
             E::Database(db) => Self::database(&db),
-            other => Self::internal(other),
+            // Cairn's own files, sealed values and rows: never the caller's doing.
+            failed @ (E::Io { .. } | E::Secret(_) | E::Corrupt { .. }) => Self::internal(failed),
+        }
+    }
+}
+
+impl From<cairn_audit::AuditError> for ApiError {
+    fn from(e: cairn_audit::AuditError) -> Self {
+        use cairn_audit::AuditError as E;
+        match e {
+            E::Database(db) => Self::database(&db),
+            failed @ (E::Signing(_) | E::HeadMoved) => Self::internal(failed),
+        }
+    }
+}
+
+impl From<cairn_identity::TokenError> for ApiError {
+    fn from(e: cairn_identity::TokenError) -> Self {
+        use cairn_identity::TokenError as E;
+        match e {
+            // A token the caller presented failed a check: which one is theirs to know.
+            refused @ (E::Malformed
+            | E::Algorithm
+            | E::UnknownKey
+            | E::NotAccessToken
+            | E::Invalid(_)
+            | E::IssuedInFuture
+            | E::NoTenant
+            | E::Revoked) => Self::unauthorized(refused.to_string()),
+            E::Unavailable(cause) => {
+                tracing::error!(error = %cause, "cannot check a token's revocation");
+                Self::unavailable("cannot check the token now; try again", 5)
+            }
+            failed @ E::Signing(_) => Self::internal(failed),
         }
     }
 }
 
 impl From<cairn_numbers::NumbersError> for ApiError {
     fn from(e: cairn_numbers::NumbersError) -> Self {
+        use cairn_numbers::NumbersError as E;
         match e {
-            cairn_numbers::NumbersError::NotFound => Self::not_found("number not found"),
-            cairn_numbers::NumbersError::Database(db) => Self::database(&db),
-            other => Self::internal(other),
+            E::NotFound => Self::not_found("number not found"),
+            E::Database(db) => Self::database(&db),
+            E::Audit(a) => a.into(),
         }
     }
 }
@@ -165,7 +202,7 @@ impl From<cairn_records::RecordsError> for ApiError {
             E::NotFound => Self::not_found("record not found"),
             E::Validation(v) => Self::validation(v),
             E::Database(db) => Self::database(&db),
-            other => Self::internal(other),
+            E::Audit(a) => a.into(),
         }
     }
 }
@@ -177,7 +214,7 @@ impl From<cairn_events::EventsError> for ApiError {
             E::NotFound(what) => Self::not_found(format!("{what} not found")),
             E::Validation(v) => Self::validation(v),
             E::Database(db) => Self::database(&db),
-            other => Self::internal(other),
+            E::Audit(a) => a.into(),
         }
     }
 }
@@ -195,8 +232,12 @@ impl From<cairn_identity::IdentityError> for ApiError {
                 Self::new(ErrorCode::UpstreamError, "the upstream identity provider failed")
             }
             E::Busy(b) => Self::rate_limited(b.to_string(), b.retry_after_secs),
-            E::Database(db) | E::Audit(cairn_audit::AuditError::Database(db)) => Self::database(&db),
-            other => Self::internal(other),
+            E::Database(db) => Self::database(&db),
+            E::Audit(a) => a.into(),
+            E::Token(t) => t.into(),
+            // Signing keys and mail are Cairn's own: the addresses mail goes to were parsed
+            // as `Email` when they were given, and mail is sent from the outbox, not here.
+            failed @ (E::Key(_) | E::Mail(_)) => Self::internal(failed),
         }
     }
 }
@@ -236,5 +277,84 @@ pub fn database_unreachable(e: &cairn_store::sqlx::Error) -> bool {
         // connect now), 53300 (too many connections).
         E::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_audit::AuditError;
+    use cairn_identity::{IdentityError, TokenError};
+    use cairn_store::StoreError;
+    use cairn_store::sqlx::Error as SqlxError;
+
+    use super::{ApiError, ErrorCode};
+
+    fn code(e: impl Into<ApiError>) -> ErrorCode {
+        e.into().code()
+    }
+
+    /// A database that cannot be reached: a pool that found no connection in time.
+    fn unreachable() -> SqlxError {
+        SqlxError::PoolTimedOut
+    }
+
+    #[test]
+    fn an_unreachable_database_behind_the_audit_entry_is_503_in_every_service() {
+        let audit = || AuditError::Database(unreachable());
+        assert_eq!(code(audit()), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_numbers::NumbersError::Audit(audit())), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_records::RecordsError::Audit(audit())), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_events::EventsError::Audit(audit())), ErrorCode::Unavailable);
+        assert_eq!(code(IdentityError::Audit(audit())), ErrorCode::Unavailable);
+        assert_eq!(code(IdentityError::Store(StoreError::Database(unreachable()))), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_numbers::NumbersError::Database(unreachable())), ErrorCode::Unavailable);
+    }
+
+    #[test]
+    fn a_token_the_caller_presented_is_401_and_an_unreadable_epoch_503() {
+        for refused in [
+            TokenError::Malformed,
+            TokenError::Algorithm,
+            TokenError::UnknownKey,
+            TokenError::NotAccessToken,
+            TokenError::Invalid("expired".into()),
+            TokenError::IssuedInFuture,
+            TokenError::NoTenant,
+            TokenError::Revoked,
+        ] {
+            let said = refused.to_string();
+            let e = ApiError::from(IdentityError::Token(refused));
+            assert_eq!((e.code(), e.message.as_str()), (ErrorCode::Unauthorized, said.as_str()));
+        }
+        let e = ApiError::from(TokenError::Unavailable("tenant database down".into()));
+        assert_eq!((e.code(), e.retry_after_secs), (ErrorCode::Unavailable, Some(5)));
+        assert!(!e.message.contains("down"), "the cause stays in the log");
+        assert_eq!(code(TokenError::Signing("RSA".into())), ErrorCode::InternalError);
+    }
+
+    #[test]
+    fn a_callers_mistake_is_4xx_and_cairns_own_faults_500() {
+        let bad = || cairn_domain::ValidationError::new("title", "must not be empty");
+        assert_eq!(code(cairn_records::RecordsError::Validation(bad())), ErrorCode::ValidationError);
+        assert_eq!(code(cairn_events::EventsError::Validation(bad())), ErrorCode::ValidationError);
+        assert_eq!(code(IdentityError::Validation(bad())), ErrorCode::ValidationError);
+        assert_eq!(code(cairn_records::RecordsError::NotFound), ErrorCode::NotFound);
+        assert_eq!(code(cairn_events::EventsError::NotFound("webhook")), ErrorCode::NotFound);
+        assert_eq!(code(IdentityError::Conflict("taken".into())), ErrorCode::Conflict);
+        assert_eq!(code(StoreError::SlugTaken("acme".into())), ErrorCode::Conflict);
+        let placement = ApiError::from(StoreError::Placement("unreachable".into()));
+        assert_eq!((placement.code(), placement.field.as_deref()), (ErrorCode::ValidationError, Some("placement")));
+        assert_eq!(
+            code(IdentityError::Busy(cairn_identity::password::Busy { retry_after_secs: 2 })),
+            ErrorCode::RateLimited
+        );
+        assert_eq!(code(IdentityError::Upstream("502".into())), ErrorCode::UpstreamError);
+        for internal in [
+            ApiError::from(AuditError::HeadMoved),
+            ApiError::from(StoreError::Corrupt { table: "tenants", reason: "slug".into() }),
+            ApiError::from(IdentityError::Key("corrupt".into())),
+        ] {
+            assert_eq!((internal.code(), internal.message.as_str()), (ErrorCode::InternalError, "internal error"));
+        }
     }
 }

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{Principal, Role, TenantRef, ValidationError};
+use cairn_domain::{Member, Operator, Principal, Role, TenantRef, ValidationError};
 use cairn_store::Db;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -65,24 +65,18 @@ impl FromRequestParts<AppState> for Meta {
 }
 
 fn actor(p: &Principal) -> Actor {
-    Actor { id: p.subject.clone(), email: p.email.clone() }
+    Actor { id: p.subject().to_owned(), email: p.email().map(str::to_owned) }
 }
 
-/// Writes `access.denied` before the 403 goes out. A failure to record is logged and the
-/// denial still stands.
-async fn record_denial(db: &Db, caller: &Caller, attempted: &str, reason: &str) {
-    record_denial_of(db, &caller.principal, &caller.meta, attempted, reason).await
+/// The audit actor of a tenant member.
+pub(crate) fn member_actor(m: &Member) -> Actor {
+    Actor { id: m.subject.clone(), email: m.email.clone() }
 }
 
-/// Records `access.denied` for `principal` in `db`'s trail (the web UI's refusals too).
-pub(crate) async fn record_denial_of(
-    db: &Db,
-    principal: &Principal,
-    meta: &RequestMeta,
-    attempted: &str,
-    reason: &str,
-) {
-    let entry = NewEntry::new(actor(principal), Action::fixed("access.denied"), Outcome::Denied, meta.clone())
+/// Records `access.denied` by `actor` in `db`'s trail before the 403 goes out (the web
+/// UI's refusals too). A failure to record is logged and the denial still stands.
+pub(crate) async fn record_denial(db: &Db, actor: Actor, meta: &RequestMeta, attempted: &str, reason: &str) {
+    let entry = NewEntry::new(actor, Action::fixed("access.denied"), Outcome::Denied, meta.clone())
         .details(json!({ "attempted": attempted, "reason": reason }));
     if let Err(e) = AuditService::record_now(db, entry).await {
         tracing::error!(error = %e, "could not record a denial");
@@ -180,36 +174,42 @@ impl FromRequestParts<AppState> for Caller {
                 return Err(ApiError::unauthorized(message));
             }
         };
-        crate::context::note_caller(principal.tenant.as_ref().map(|t| t.slug.as_str()), &principal.subject);
+        crate::context::note_caller(principal.tenant().map(|t| t.slug.as_str()), principal.subject());
         Ok(Caller { principal, meta })
     }
 }
 
-/// A tenant caller holding at least some role, with the tenant's database.
+/// A tenant member holding at least the role a route requires, with the tenant's
+/// database: what a tenant route's handler works with. The tenant is the member's, named
+/// by the token.
 #[derive(Debug)]
 pub struct TenantCtx {
-    pub principal: Principal,
-    pub tenant: TenantRef,
+    pub member: Member,
     pub db: Db,
     pub meta: RequestMeta,
 }
 
 impl TenantCtx {
     pub fn actor(&self) -> Actor {
-        actor(&self.principal)
+        member_actor(&self.member)
+    }
+
+    /// The tenant the request acts in.
+    pub fn tenant(&self) -> &TenantRef {
+        &self.member.tenant
     }
 }
 
 /// A platform operator, with the control database (where the platform audit lives).
 #[derive(Debug)]
 pub struct OperatorCtx {
-    pub principal: Principal,
+    pub operator: Operator,
     pub meta: RequestMeta,
 }
 
 impl OperatorCtx {
     pub fn actor(&self) -> Actor {
-        actor(&self.principal)
+        Actor { id: self.operator.subject.clone(), email: None }
     }
 
     /// Records an operator action in the platform audit.
@@ -221,50 +221,58 @@ impl OperatorCtx {
         AuditService::record_now(state.store.control(), entry(self.actor(), self.meta.clone()))
             .await
             .map(drop)
-            .map_err(ApiError::internal)
+            .map_err(ApiError::from)
     }
 }
 
-impl Caller {
-    async fn tenant_db(&self, state: &AppState, tenant: &TenantRef) -> Result<Db, ApiError> {
-        state.store.tenant_db(tenant.id).await.map_err(|e| match e {
-            cairn_store::StoreError::TenantNotFound(_) => ApiError::unauthorized("the token's tenant no longer exists"),
-            other => other.into(),
-        })
-    }
+/// The database of the tenant a token names; a tenant deleted since the token was issued
+/// makes the token useless.
+async fn tenant_db(state: &AppState, tenant: &TenantRef) -> Result<Db, ApiError> {
+    state.store.tenant_db(tenant.id).await.map_err(|e| match e {
+        cairn_store::StoreError::TenantNotFound(_) => ApiError::unauthorized("the token's tenant no longer exists"),
+        other => other.into(),
+    })
+}
 
-    /// Requires a tenant token with a role that includes `required` for the permission
+impl Caller {
+    /// Requires a tenant member with a role that includes `required` for the permission
     /// `attempted` (e.g. `number.delete`); opens the tenant's database, named by the token,
-    /// never by the request. A denial is audited before the 403.
+    /// never by the request. A denial is audited before the 403: an operator's in the
+    /// platform trail, a member's in the tenant's.
     pub async fn in_tenant(self, state: &AppState, required: Role, attempted: &str) -> Result<TenantCtx, ApiError> {
-        let Some(tenant) = self.principal.tenant.clone() else {
-            let reason = "operator tokens act on the platform, not inside a tenant";
-            record_denial(state.store.control(), &self, attempted, reason).await;
-            return Err(ApiError::forbidden(reason));
+        let Caller { principal, meta } = self;
+        let member = match principal {
+            Principal::Member(member) => member,
+            operator @ Principal::Operator(_) => {
+                let reason = "operator tokens act on the platform, not inside a tenant";
+                record_denial(state.store.control(), actor(&operator), &meta, attempted, reason).await;
+                return Err(ApiError::forbidden(reason));
+            }
         };
-        let db = self.tenant_db(state, &tenant).await?;
-        if !self.principal.has_role(required) {
+        let db = tenant_db(state, &member.tenant).await?;
+        if !member.has_role(required) {
             let reason = format!("requires the {required} role");
             tracing::info!(attempted, reason, "access denied");
-            record_denial(&db, &self, attempted, &reason).await;
+            record_denial(&db, member_actor(&member), &meta, attempted, &reason).await;
             return Err(ApiError::forbidden(reason));
         }
-        Ok(TenantCtx { principal: self.principal, tenant, db, meta: self.meta })
+        Ok(TenantCtx { member, db, meta })
     }
 
-    /// Requires a platform operator token for `attempted`. A tenant token's denial is
-    /// audited in its tenant.
+    /// Requires a platform operator token for `attempted`. A member's denial is audited in
+    /// its tenant.
     pub async fn operator(self, state: &AppState, attempted: &str) -> Result<OperatorCtx, ApiError> {
-        if self.principal.operator {
-            return Ok(OperatorCtx { principal: self.principal, meta: self.meta });
+        let Caller { principal, meta } = self;
+        match principal {
+            Principal::Operator(operator) => Ok(OperatorCtx { operator, meta }),
+            Principal::Member(member) => {
+                let reason = "requires a platform operator token";
+                tracing::info!(attempted, reason, "access denied");
+                let db = tenant_db(state, &member.tenant).await?;
+                record_denial(&db, member_actor(&member), &meta, attempted, reason).await;
+                Err(ApiError::forbidden(reason))
+            }
         }
-        let reason = "requires a platform operator token";
-        tracing::info!(attempted, reason, "access denied");
-        if let Some(tenant) = self.principal.tenant.clone() {
-            let db = self.tenant_db(state, &tenant).await?;
-            record_denial(&db, &self, attempted, reason).await;
-        }
-        Err(ApiError::forbidden(reason))
     }
 }
 

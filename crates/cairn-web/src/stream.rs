@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use cairn_domain::{Principal, TenantId};
+use cairn_domain::{Member, TenantId};
 use cairn_events::Event;
 use cairn_identity::Tokens;
 use cairn_store::Db;
@@ -37,7 +37,7 @@ struct Follow {
     until: i64,
     /// It also ends when the token is revoked (its user's sessions ended), checked against
     /// the revocation epoch (from memory) at every turn, at least once a second.
-    principal: Principal,
+    member: Member,
     tokens: Arc<Tokens>,
     draining: Arc<AtomicBool>,
 }
@@ -88,7 +88,7 @@ impl Follow {
             if self.draining.load(Ordering::SeqCst) || cairn_domain::now_ms() >= self.until {
                 return None;
             }
-            if self.tokens.revocations().check(&self.principal).await.is_err() {
+            if self.tokens.revocations().check(&self.member).await.is_err() {
                 return None;
             }
             let woke = std::mem::take(&mut self.due)
@@ -115,15 +115,15 @@ impl Follow {
 /// How often an idle live stream sends a comment line.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The live stream of `tenant`'s events from now (or after `Last-Event-ID`) until
-/// `principal`'s token expires or is revoked.
+/// The live stream of `member`'s tenant's events from now (or after `Last-Event-ID`) until
+/// the member's token expires or is revoked. `db` is the tenant's database.
 pub(crate) async fn live(
     state: &AppState,
     db: Db,
-    tenant: TenantId,
-    principal: &Principal,
+    member: &Member,
     headers: &HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, crate::ApiError> {
+    let tenant = member.tenant.id;
     let wakeups = state.bus.subscribe();
     let resume = headers
         .get("last-event-id")
@@ -142,8 +142,8 @@ pub(crate) async fn live(
         sent: BTreeSet::new(),
         ready: VecDeque::new(),
         due: true,
-        until: principal.expires_at,
-        principal: principal.clone(),
+        until: member.expires_at,
+        member: member.clone(),
         tokens: state.tokens.clone(),
         draining: state.draining.clone(),
     };

@@ -6,7 +6,7 @@ use cairn_store::{Db, Tenant};
 use serde_json::json;
 
 use super::{ClientPatch, NewClient, store};
-use crate::model::{Client, check_name, check_redirect_uri, digest, new_handle};
+use crate::model::{Client, Name, RedirectUri, digest, new_handle};
 use crate::{Identity, IdentityError};
 
 /// Redirect URIs as registered: each checked, at most 20.
@@ -14,7 +14,7 @@ fn check_uris(field: &str, uris: &[String]) -> Result<Vec<String>, ValidationErr
     if uris.len() > 20 {
         return Err(ValidationError::new(field, "at most 20"));
     }
-    uris.iter().map(|u| check_redirect_uri(field, u)).collect()
+    uris.iter().map(|u| RedirectUri::parse(field, u).map(String::from)).collect()
 }
 
 /// A client that signs users in needs somewhere to send them back.
@@ -28,11 +28,11 @@ fn check_kind(service_role: Option<Role>, public: bool, redirect_uris: &[String]
 
 /// A client's name: required, as a display name.
 fn check_client_name(name: &str) -> Result<String, ValidationError> {
-    let name = check_name("name", name)?;
+    let name = Name::parse("name", name)?;
     if name.is_empty() {
         return Err(ValidationError::new("name", "is required"));
     }
-    Ok(name)
+    Ok(name.into())
 }
 
 /// A client secret: 256 random bits.

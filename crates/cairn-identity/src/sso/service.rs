@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Connection, NO_AUTHORIZED_USER, NewConnection, Pending, SsoOutcome, store};
-use crate::model::{UserStatus, check_name};
+use crate::model::{Name, UserStatus};
 use crate::{Identity, IdentityError, users};
 
 #[derive(Debug, Deserialize)]
@@ -38,7 +38,7 @@ impl Identity {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<Connection, IdentityError> {
-        let name = check_name("name", &new.name)?;
+        let name = Name::parse("name", &new.name)?;
         if name.is_empty() {
             return Err(ValidationError::new("name", "is required").into());
         }
@@ -56,7 +56,7 @@ impl Identity {
         let row = store::ConnectionRow {
             sealed_secret: self.store.master_key().seal(new.client_secret.as_bytes(), &secret_aad(&id)),
             id,
-            name,
+            name: name.into(),
             issuer,
             client_id: new.client_id.trim().to_owned(),
             created_at: now_ms(),

@@ -9,7 +9,7 @@ use serde_json::{Map, json};
 
 use super::{Invitation, NewUser, TEMPORARY_PASSWORD_DAYS, UserPatch, store};
 use crate::mail::AccountMail;
-use crate::model::{Email, Settings, User, UserStatus, check_app_metadata, check_name};
+use crate::model::{AppMetadata, Email, Name, Settings, User, UserStatus};
 use crate::store::revocation::revoke_user_grants;
 use crate::{Identity, IdentityError, audit_entry, password};
 
@@ -115,8 +115,8 @@ impl Identity {
     ) -> Result<(User, Invitation), IdentityError> {
         let now = now_ms();
         let temporary = password::temporary();
-        let given_name = check_name("given_name", &new.given_name)?;
-        let family_name = check_name("family_name", &new.family_name)?;
+        let given_name = Name::parse("given_name", &new.given_name)?.into();
+        let family_name = Name::parse("family_name", &new.family_name)?.into();
         let hash = self.argon2.hash(&temporary).await?;
         let user = User {
             id: uuid::Uuid::now_v7().to_string(),
@@ -323,16 +323,15 @@ impl Identity {
         let mut user = load(&mut tx, id).await?;
         let mut changed = Vec::new();
         if let Some(g) = &patch.given_name {
-            user.given_name = check_name("given_name", g)?;
+            user.given_name = Name::parse("given_name", g)?.into();
             changed.push("given_name");
         }
         if let Some(f) = &patch.family_name {
-            user.family_name = check_name("family_name", f)?;
+            user.family_name = Name::parse("family_name", f)?.into();
             changed.push("family_name");
         }
         if let Some(m) = patch.app_metadata {
-            check_app_metadata(&m)?;
-            user.app_metadata = m;
+            user.app_metadata = AppMetadata::parse(m)?.into();
             changed.push("app_metadata");
         }
         if let Some(m) = patch.user_metadata {

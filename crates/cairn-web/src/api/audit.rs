@@ -7,10 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_audit::{
-    Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, ExportFormat, NewEntry, Outcome, RequestMeta,
-    RetentionDays,
+    Action, Actor, AuditCursor, AuditEntryView, AuditLimit, AuditService, EntryId, ExportFormat, NewEntry, Outcome,
+    RequestMeta, RetentionDays,
 };
-use cairn_domain::{Role, ValidationError};
+use cairn_domain::{Principal, Role, ValidationError};
 use cairn_store::Db;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,7 +39,7 @@ struct Scope {
 }
 
 async fn scope(caller: Caller, state: &AppState, attempted: &str) -> Result<Scope, ApiError> {
-    if caller.principal.operator {
+    if let Principal::Operator(_) = caller.principal {
         let op = caller.operator(state, attempted).await?;
         return Ok(Scope { db: state.store.control().clone(), actor: op.actor(), meta: op.meta });
     }
@@ -87,17 +87,18 @@ async fn list_audit(
         Some(id) => Some(position(&scope.db, id).await?),
         None => None,
     };
-    let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await.map_err(ApiError::internal)?;
+    let (items, next) = AuditService::list(&scope.db, &filter, cursor, limit).await?;
     let next_cursor = next.and(items.last().map(|e| e.id.clone()));
     Ok(Json(Page { items: items.iter().map(AuditEntryView::from).collect(), next_cursor }))
 }
 
 /// Where the entry a cursor names sits in the trail (its time and sequence number).
 async fn position(db: &Db, id: &str) -> Result<AuditCursor, ApiError> {
-    let entry = AuditService::get(db, id).await.map_err(ApiError::internal)?;
-    let entry = entry.ok_or_else(|| {
+    let not_here = || {
         ValidationError::new("cursor", "must be the id of an entry in this trail (it may have passed its retention)")
-    })?;
+    };
+    let id = EntryId::parse(id, "cursor").map_err(|_| not_here())?;
+    let entry = AuditService::get(db, &id).await?.ok_or_else(not_here)?;
     Ok(AuditCursor { time: entry.time, seq: entry.seq })
 }
 
@@ -117,8 +118,10 @@ async fn get_audit_entry(
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditEntryView>> {
     let scope = scope(caller, &state, "audit.read").await?;
-    let entry = AuditService::get(&scope.db, &id).await.map_err(ApiError::internal)?;
-    entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(|| ApiError::not_found("no such audit entry"))
+    let not_found = || ApiError::not_found("no such audit entry");
+    let id = EntryId::parse(&id, "id").map_err(|_| not_found())?;
+    let entry = AuditService::get(&scope.db, &id).await?;
+    entry.map(|e| Json(AuditEntryView::from(&e))).ok_or_else(not_found)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -202,7 +205,7 @@ async fn create_audit_entry(
 ) -> ApiResult<(StatusCode, Json<AuditEntryView>)> {
     let scope = scope(caller, &state, "audit.write").await?;
     let entry = parse_custom(body, scope.actor, scope.meta)?;
-    let e = AuditService::record_now(&scope.db, entry).await.map_err(ApiError::internal)?;
+    let e = AuditService::record_now(&scope.db, entry).await?;
     Ok((StatusCode::CREATED, Json(AuditEntryView::from(&e))))
 }
 
@@ -266,7 +269,7 @@ pub struct AuditSettings {
     security(("bearer" = [])))]
 async fn get_audit_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<AuditSettings>> {
     let scope = scope(caller, &state, "audit.settings.read").await?;
-    let days = AuditService::retention(&scope.db).await.map_err(ApiError::internal)?;
+    let days = AuditService::retention(&scope.db).await?;
     Ok(Json(AuditSettings { retention_days: days.get() }))
 }
 
@@ -288,6 +291,6 @@ async fn put_audit_settings(
     let scope = scope(caller, &state, "audit.settings.write").await?;
     let days = RetentionDays::parse(body.retention_days)?;
     let entry = NewEntry::new(scope.actor, Action::fixed("audit.settings_changed"), Outcome::Success, scope.meta);
-    AuditService::set_retention(&scope.db, days, entry).await.map_err(ApiError::internal)?;
+    AuditService::set_retention(&scope.db, days, entry).await?;
     Ok(Json(AuditSettings { retention_days: days.get() }))
 }

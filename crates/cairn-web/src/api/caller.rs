@@ -3,7 +3,7 @@
 //! grants before they use it.
 
 use axum::Json;
-use cairn_domain::rfc3339;
+use cairn_domain::{Principal, rfc3339};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -47,13 +47,22 @@ pub struct CallerView {
     ),
     security(("bearer" = [])))]
 async fn get_caller(caller: Caller) -> ApiResult<Json<CallerView>> {
-    let p = caller.principal;
-    Ok(Json(CallerView {
-        expires_at: rfc3339(p.expires_at),
-        tenant: p.tenant.map(|t| CallerTenant { id: t.id.to_string(), slug: t.slug.to_string() }),
-        roles: p.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        operator: p.operator,
-        email: p.email,
-        subject: p.subject,
+    Ok(Json(match caller.principal {
+        Principal::Member(m) => CallerView {
+            expires_at: rfc3339(m.expires_at),
+            tenant: Some(CallerTenant { id: m.tenant.id.to_string(), slug: m.tenant.slug.to_string() }),
+            roles: m.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            operator: false,
+            email: m.email,
+            subject: m.subject,
+        },
+        Principal::Operator(o) => CallerView {
+            expires_at: rfc3339(o.expires_at),
+            tenant: None,
+            roles: Vec::new(),
+            operator: true,
+            email: None,
+            subject: o.subject,
+        },
     }))
 }

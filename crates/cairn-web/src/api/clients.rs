@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, rfc3339};
-use cairn_identity::{Client, NewClient};
+use cairn_identity::model::ClientId;
+use cairn_identity::{Client, IdentityError, NewClient};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -120,7 +121,7 @@ async fn create_client(
     ApiJson(body): ApiJson<CreateClient>,
 ) -> ApiResult<(StatusCode, Json<ClientView>)> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.create").await?;
-    let tenant = state.store.tenant_by_id(ctx.tenant.id).await?;
+    let tenant = state.store.tenant_by_id(ctx.tenant().id).await?;
     let new = NewClient {
         name: body.name,
         redirect_uris: body.redirect_uris,
@@ -153,6 +154,11 @@ async fn list_clients(
     Ok(Json(Page::cut(clients, limit, |c| c.client_id.clone()).map(|c| ClientView::new(c, None))))
 }
 
+/// The client a path names; a string not shaped as a client id names none.
+fn client_id(id: &str) -> Result<ClientId, IdentityError> {
+    ClientId::parse(id, "id").map_err(|_| IdentityError::NotFound("client"))
+}
+
 /// One client.
 #[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients",
     params(("id" = String, Path, description = "Client id")),
@@ -169,7 +175,7 @@ async fn get_client(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ClientView>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.read").await?;
-    Ok(Json(ClientView::new(state.identity.get_client(&ctx.db, &id).await?, None)))
+    Ok(Json(ClientView::new(state.identity.get_client(&ctx.db, client_id(&id)?.as_str()).await?, None)))
 }
 
 /// Delete a client; its refresh tokens are revoked.
@@ -184,7 +190,7 @@ async fn get_client(
     security(("bearer" = [])))]
 async fn delete_client(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.delete").await?;
-    state.identity.delete_client(&ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    state.identity.delete_client(&ctx.db, client_id(&id)?.as_str(), &ctx.actor(), &ctx.meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,6 +211,7 @@ async fn rotate_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ClientSecret>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.rotate_secret").await?;
-    let secret = state.identity.rotate_client_secret(&ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
-    Ok(Json(ClientSecret { client_id: id, client_secret: secret }))
+    let id = client_id(&id)?;
+    let secret = state.identity.rotate_client_secret(&ctx.db, id.as_str(), &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(ClientSecret { client_id: id.to_string(), client_secret: secret }))
 }

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, Sse};
 use cairn_domain::{Role, rfc3339};
-use cairn_events::{DeadLetter as Dead, DeadSelection};
+use cairn_events::{DeadLetter as Dead, DeadSelection, DeliveryId, EventsError};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::Value;
@@ -82,7 +82,7 @@ async fn list_events(
 ) -> ApiResult<Json<Page<Value>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.list").await?;
     let limit = q.limit()?;
-    let items = cairn_events::recent(&ctx.db, ctx.tenant.id, limit + 1, q.cursor.as_deref()).await?;
+    let items = cairn_events::recent(&ctx.db, ctx.tenant().id, limit + 1, q.cursor.as_deref()).await?;
     Ok(Json(Page::cut(items, limit, |e| e.id.clone()).map(|e| e.envelope())))
 }
 
@@ -103,7 +103,7 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "event.stream").await?;
-    crate::stream::live(&state, ctx.db, ctx.tenant.id, &ctx.principal, &headers).await
+    crate::stream::live(&state, ctx.db, &ctx.member, &headers).await
 }
 
 /// Deliveries that exhausted their attempts, newest first.
@@ -127,6 +127,11 @@ async fn list_dead(
     Ok(Json(Page::cut(items, limit, |d| d.id.clone()).map(Into::into)))
 }
 
+/// The dead letter a path names; an id that cannot exist names none.
+fn dead_letter(id: &str) -> Result<DeadSelection, EventsError> {
+    DeliveryId::parse(id, "id").map(DeadSelection::One).map_err(|_| EventsError::NotFound("dead letter"))
+}
+
 /// Put a dead letter back in the queue with a fresh attempt budget.
 #[utoipa::path(post, path = "/api/v1/events/dead/{id}/replay", tag = "events",
     params(("id" = String, Path, description = "Dead letter (delivery) id")),
@@ -143,8 +148,8 @@ async fn replay_dead(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Settled>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "event.replay").await?;
-    let count = cairn_events::replay(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
-    state.bus.committed(ctx.tenant.id).await;
+    let count = cairn_events::replay(&ctx.db, &dead_letter(&id)?, &ctx.actor(), &ctx.meta).await?;
+    state.bus.committed(ctx.tenant().id).await;
     Ok(Json(Settled { count }))
 }
 
@@ -164,6 +169,6 @@ async fn discard_dead(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Settled>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "event.discard").await?;
-    let count = cairn_events::discard(&ctx.db, &DeadSelection::One(id), &ctx.actor(), &ctx.meta).await?;
+    let count = cairn_events::discard(&ctx.db, &dead_letter(&id)?, &ctx.actor(), &ctx.meta).await?;
     Ok(Json(Settled { count }))
 }

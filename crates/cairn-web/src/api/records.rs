@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, ValidationError, rfc3339};
-use cairn_records::model::{self, PublishEntry as Entry, Record as Item};
+use cairn_records::model::{self, PublishEntry as Entry, Record as Item, RecordId};
 use cairn_records::{RecordInput, RecordPatch, Records};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -223,12 +223,12 @@ pub struct TagParam {
 }
 
 fn records<'a>(ctx: &'a TenantCtx, state: &'a AppState) -> Records<'a> {
-    Records { tenant: ctx.tenant.id, db: &ctx.db, bus: &state.bus }
+    Records { tenant: ctx.tenant().id, db: &ctx.db, bus: &state.bus }
 }
 
-fn record_id(id: &str) -> Result<String, crate::ApiError> {
+fn record_id(id: &str) -> Result<RecordId, crate::ApiError> {
     // An id that cannot exist is simply not found.
-    model::parse_id(id, "id").map_err(|_| crate::ApiError::not_found("record not found"))
+    RecordId::parse(id, "id").map_err(|_| crate::ApiError::not_found("record not found"))
 }
 
 /// Create a record.
@@ -301,7 +301,7 @@ async fn bulk_delete(
         .ids
         .iter()
         .enumerate()
-        .map(|(i, id)| model::parse_id(id, &format!("ids[{i}]")))
+        .map(|(i, id)| RecordId::parse(id, &format!("ids[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let deleted = records(&ctx, &state).delete(&ids, &ctx.actor(), &ctx.meta).await?;
     Ok(Json(Deleted { deleted }))
@@ -325,8 +325,8 @@ async fn list_records(
 ) -> ApiResult<Json<Page<Record>>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "record.list").await?;
     let limit = q.limit()?;
-    let cursor = q.cursor.as_deref().map(|c| model::parse_id(c, "cursor")).transpose()?;
-    let page = records(&ctx, &state).list(limit, cursor.as_deref(), t.tag.as_deref()).await?;
+    let cursor = q.cursor.as_deref().map(|c| RecordId::parse(c, "cursor")).transpose()?;
+    let page = records(&ctx, &state).list(limit, cursor.as_ref(), t.tag.as_deref()).await?;
     Ok(Json(Page { items: page.items.into_iter().map(Into::into).collect(), next_cursor: page.next_cursor }))
 }
 

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, rfc3339};
+use cairn_identity::IdentityError;
+use cairn_identity::model::ConnectionId;
 use cairn_identity::sso::{Connection, NewConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -121,6 +123,8 @@ async fn delete_connection(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let ctx = caller.in_tenant(&state, Role::Admin, "sso.delete").await?;
-    state.identity.delete_connection(&ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    // An id that cannot exist names no connection.
+    let id = ConnectionId::parse(&id, "id").map_err(|_| IdentityError::NotFound("SSO connection"))?;
+    state.identity.delete_connection(&ctx.db, &id.to_string(), &ctx.actor(), &ctx.meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }

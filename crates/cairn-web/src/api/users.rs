@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, rfc3339};
-use cairn_identity::{CurrentSession, Email, NewUser, Settings, User, UserPatch};
+use cairn_identity::model::UserId;
+use cairn_identity::{CurrentSession, Email, IdentityError, NewUser, Settings, User, UserPatch};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -165,12 +166,18 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
+/// The user a path names, in the form ids are stored in; an id that cannot exist names
+/// none.
+fn user_id(id: &str) -> Result<String, IdentityError> {
+    UserId::parse(id, "id").map(|id| id.to_string()).map_err(|_| IdentityError::NotFound("user"))
+}
+
 async fn admin(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<TenantCtx> {
     caller.in_tenant(state, Role::Admin, attempted).await
 }
 
 async fn tenant_record(state: &AppState, ctx: &TenantCtx) -> ApiResult<cairn_store::Tenant> {
-    Ok(state.store.tenant_by_id(ctx.tenant.id).await?)
+    Ok(state.store.tenant_by_id(ctx.tenant().id).await?)
 }
 
 /// Create a user; they are mailed an invitation with a temporary password.
@@ -230,7 +237,7 @@ async fn list_users(
     security(("bearer" = [])))]
 async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.read").await?;
-    Ok(Json(state.identity.get_user(&ctx.db, &id).await?.into()))
+    Ok(Json(state.identity.get_user(&ctx.db, &user_id(&id)?).await?.into()))
 }
 
 /// Change a user's names or app metadata.
@@ -259,7 +266,7 @@ async fn update_user(
         user_metadata: None,
         sso_required: body.sso_required,
     };
-    Ok(Json(state.identity.update_user(&ctx.db, &id, patch, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(state.identity.update_user(&ctx.db, &user_id(&id)?, patch, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
 /// Replace a user's roles (empty: the tenant's default role). Every session of the user
@@ -282,7 +289,13 @@ async fn set_roles(
     ApiJson(body): ApiJson<SetRoles>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.set_roles").await?;
-    Ok(Json(state.identity.set_roles(ctx.tenant.id, &ctx.db, &id, body.roles, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(
+        state
+            .identity
+            .set_roles(ctx.tenant().id, &ctx.db, &user_id(&id)?, body.roles, &ctx.actor(), &ctx.meta)
+            .await?
+            .into(),
+    ))
 }
 
 /// Disable a user: sign-in stops, every session and refresh token ends, and their access
@@ -303,7 +316,13 @@ async fn disable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.disable").await?;
-    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, false, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(
+        state
+            .identity
+            .set_enabled(ctx.tenant().id, &ctx.db, &user_id(&id)?, false, &ctx.actor(), &ctx.meta)
+            .await?
+            .into(),
+    ))
 }
 
 /// Enable a disabled user.
@@ -322,7 +341,13 @@ async fn enable_user(
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.enable").await?;
-    Ok(Json(state.identity.set_enabled(ctx.tenant.id, &ctx.db, &id, true, &ctx.actor(), &ctx.meta).await?.into()))
+    Ok(Json(
+        state
+            .identity
+            .set_enabled(ctx.tenant().id, &ctx.db, &user_id(&id)?, true, &ctx.actor(), &ctx.meta)
+            .await?
+            .into(),
+    ))
 }
 
 /// Reset a user's password to a new temporary one and mail it (also resends an invitation).
@@ -343,14 +368,15 @@ async fn reset_password(
 ) -> ApiResult<Json<UserView>> {
     let ctx = admin(&state, caller, "user.reset_password").await?;
     let tenant = tenant_record(&state, &ctx).await?;
-    let (user, _) = state.identity.reset_to_temporary(&tenant, &ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    let (user, _) =
+        state.identity.reset_to_temporary(&tenant, &ctx.db, &user_id(&id)?, &ctx.actor(), &ctx.meta).await?;
     Ok(Json(user.into()))
 }
 
 /// The signed-in user (a user token; service tokens have no profile).
 async fn me(state: &AppState, caller: Caller, attempted: &str) -> ApiResult<(TenantCtx, User)> {
     let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    match state.identity.get_user(&ctx.db, &ctx.principal.subject).await {
+    match state.identity.get_user(&ctx.db, &ctx.member.subject).await {
         Ok(u) => Ok((ctx, u)),
         Err(cairn_identity::IdentityError::NotFound(_)) => {
             Err(ApiError::not_found("this token names no user of the tenant"))
@@ -467,11 +493,11 @@ async fn change_my_password(
 ) -> ApiResult<StatusCode> {
     let (ctx, user) = me(&state, caller, "me.change_password").await?;
     // The caller's own sign-in (the refresh-token family of this token) stays.
-    let session = CurrentSession { family: ctx.principal.family.clone(), provider_session: None };
+    let session = CurrentSession { family: ctx.member.family.clone(), provider_session: None };
     state
         .identity
         .change_password(
-            ctx.tenant.id,
+            ctx.tenant().id,
             &ctx.db,
             &user.id,
             Some(&body.current_password),

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, events, rfc3339};
-use cairn_events::webhooks::{self, Attempt, Webhook as Hook};
+use cairn_events::EventsError;
+use cairn_events::webhooks::{self, Attempt, EventTypes, Webhook as Hook, WebhookId, WebhookUrl};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -115,6 +116,11 @@ impl From<Attempt> for DeliveryAttempt {
     }
 }
 
+/// The webhook a path names; an id that cannot exist names none.
+fn webhook_id(id: &str) -> Result<WebhookId, EventsError> {
+    WebhookId::parse(id, "id").map_err(|_| EventsError::NotFound("webhook"))
+}
+
 /// Register a webhook.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks",
     request_body = CreateWebhook,
@@ -131,8 +137,8 @@ async fn create_webhook(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.create").await?;
-    let url = webhooks::check_url(&body.url, &state.identity.outbound)?;
-    let types = webhooks::check_events(&body.events, &events::ALL)?;
+    let url = WebhookUrl::parse(&body.url, &state.identity.outbound)?;
+    let types = EventTypes::parse(&body.events, &events::ALL)?;
     let key = state.store.master_key();
     let (hook, secret) = webhooks::create(&ctx.db, key, url, types, &ctx.actor(), &ctx.meta).await?;
     Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: hook.into(), secret })))
@@ -175,7 +181,7 @@ async fn get_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Webhook>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
-    Ok(Json(webhooks::get(&ctx.db, &id).await?.into()))
+    Ok(Json(webhooks::get(&ctx.db, &webhook_id(&id)?).await?.into()))
 }
 
 /// Change a webhook's receiver or event types.
@@ -197,8 +203,9 @@ async fn update_webhook(
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> ApiResult<Json<Webhook>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.update").await?;
-    let url = body.url.as_deref().map(|u| webhooks::check_url(u, &state.identity.outbound)).transpose()?;
-    let types = body.events.as_deref().map(|e| webhooks::check_events(e, &events::ALL)).transpose()?;
+    let id = webhook_id(&id)?;
+    let url = body.url.as_deref().map(|u| WebhookUrl::parse(u, &state.identity.outbound)).transpose()?;
+    let types = body.events.as_deref().map(|e| EventTypes::parse(e, &events::ALL)).transpose()?;
     Ok(Json(webhooks::update(&ctx.db, &id, url, types, &ctx.actor(), &ctx.meta).await?.into()))
 }
 
@@ -218,6 +225,7 @@ async fn rotate_webhook_secret(
     Path(id): Path<String>,
 ) -> ApiResult<Json<NewSecret>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.rotate_secret").await?;
+    let id = webhook_id(&id)?;
     let secret = webhooks::rotate_secret(&ctx.db, state.store.master_key(), &id, &ctx.actor(), &ctx.meta).await?;
     Ok(Json(NewSecret { secret }))
 }
@@ -238,7 +246,7 @@ async fn delete_webhook(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.delete").await?;
-    webhooks::delete(&ctx.db, &id, &ctx.actor(), &ctx.meta).await?;
+    webhooks::delete(&ctx.db, &webhook_id(&id)?, &ctx.actor(), &ctx.meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -261,6 +269,7 @@ async fn webhook_deliveries(
 ) -> ApiResult<Json<Page<DeliveryAttempt>>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "webhook.read").await?;
     let limit = q.limit()?;
+    let id = webhook_id(&id)?;
     webhooks::get(&ctx.db, &id).await?;
     let items = webhooks::attempts(&ctx.db, &id, limit + 1, q.cursor.as_deref()).await?;
     Ok(Json(Page::cut(items, limit, |a| a.id.clone()).map(Into::into)))

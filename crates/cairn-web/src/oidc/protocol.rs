@@ -111,10 +111,16 @@ fn oauth_error(e: &OAuthError, basic: bool) -> Response {
     if let OAuthError::Internal(inner) = e {
         tracing::error!(error = %inner, "token endpoint failure");
     }
+    // Every variant by name (RFC 6749 §5.2): a new one does not compile until its status is
+    // decided.
     let status = match e {
         OAuthError::InvalidClient(_) | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
         OAuthError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
+        OAuthError::InvalidRequest(_)
+        | OAuthError::InvalidGrant(_)
+        | OAuthError::UnauthorizedClient(_)
+        | OAuthError::UnsupportedGrantType(_)
+        | OAuthError::InvalidScope(_) => StatusCode::BAD_REQUEST,
     };
     let mut resp = (status, Json(json!({ "error": e.code(), "error_description": e.description() }))).into_response();
     let h = resp.headers_mut();

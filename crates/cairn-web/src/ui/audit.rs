@@ -221,7 +221,11 @@ pub(super) async fn entry(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let (c, nav) = s.shell(&state, "Audit entry", "audit").await;
-    let Some(found) = AuditService::get(&s.db, &id).await? else {
+    let found = match cairn_audit::EntryId::parse(&id, "id") {
+        Ok(id) => AuditService::get(&s.db, &id).await?,
+        Err(_) => None,
+    };
+    let Some(found) = found else {
         return Ok(s.finish(
             &state,
             crate::html::message(

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cairn_events::{DeadLetter, DeadSelection, EventsError};
+use cairn_events::{DeadLetter, DeadSelection, DeliveryId, EventsError};
 use serde::Deserialize;
 
 use super::view::{People, When};
@@ -136,7 +136,14 @@ pub(super) async fn act(
     Path((id, action)): Path<(String, String)>,
     CsrfForm(ActForm {}): CsrfForm<ActForm>,
 ) -> Result<Response, PageError> {
-    let which = if id == "all" { DeadSelection::All } else { DeadSelection::One(id) };
+    let which = match id.as_str() {
+        "all" => DeadSelection::All,
+        one => match DeliveryId::parse(one, "id") {
+            Ok(id) => DeadSelection::One(id),
+            // An id that cannot exist names no failed delivery.
+            Err(_) => return Ok(s.finish(&state, html::see_other("/app/events?done=gone"))),
+        },
+    };
     let done = match action.as_str() {
         "replay" => cairn_events::replay(&s.db, &which, &s.actor(), &s.meta).await,
         "discard" => cairn_events::discard(&s.db, &which, &s.actor(), &s.meta).await,

@@ -6,8 +6,9 @@
 //! - [`CsrfForm<T>`]: a form posted with the session's CSRF token (compared in constant
 //!   time); anything else gets the "form expired" page and changes nothing. It follows a
 //!   `Page<R>` (or `Signed`) in the handler's arguments, which finds the session.
-//! - [`PageError`]: what a handler's `?` turns a service error into — the generic 500 page
-//!   (the cause logged once), or 503 when a database does not answer.
+//! - [`PageError`]: what a handler's `?` turns a service error into — a page saying why
+//!   for what the caller can act on (400, 404, 409, 429), the generic 500 page (the cause
+//!   logged once), or 503 when a database does not answer.
 //!
 //! No handler compares a role or a CSRF token itself (`tests/invariants.rs` checks).
 
@@ -67,7 +68,7 @@ impl<R: Needs> FromRequestParts<AppState> for Page<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let signed = Signed::from_request_parts(parts, state).await?;
-        if !signed.principal.has_role(R::ROLE) {
+        if !signed.member.has_role(R::ROLE) {
             let path = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), MatchedPath::as_str);
             let attempted = format!("{} {path}", parts.method);
             return Err(signed.forbidden(state, &attempted, &format!("requires the {} role", R::ROLE)).await);
@@ -80,7 +81,7 @@ impl Signed {
     /// Whether a page offers what needs `role`: which buttons and forms to show. The
     /// handlers those forms post to are guarded by their own [`Page`] type.
     pub fn can(&self, role: Role) -> bool {
-        self.principal.has_role(role)
+        self.member.has_role(role)
     }
 }
 
@@ -139,6 +140,10 @@ fn keep_session(state: &AppState, session: &SessionForm, mut resp: Response) -> 
 /// An error a page handler passes on with `?`.
 #[derive(Debug)]
 pub(crate) enum PageError {
+    /// What the caller asked for cannot be done (bad input, gone, a conflict, busy): a page
+    /// with that status saying why. Handlers that can show it beside the form match it
+    /// before `?`.
+    Refused(StatusCode, String),
     /// A fault of Cairn's: the generic 500 page; the cause is logged once.
     Internal(String),
     /// A database does not answer now: 503 with `Retry-After`.
@@ -148,11 +153,23 @@ pub(crate) enum PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
+            PageError::Refused(status, text) => {
+                let heading = match status {
+                    StatusCode::NOT_FOUND => "Not found",
+                    StatusCode::CONFLICT => "Not possible now",
+                    StatusCode::TOO_MANY_REQUESTS => "Busy",
+                    _ => "Not valid",
+                };
+                html::message(status, &Chrome::plain(heading), heading, &text, Some(("/app/numbers", "Back")))
+            }
             PageError::Internal(cause) => html::internal(cause),
             PageError::Unavailable(cause) => html::unavailable(cause),
         }
     }
 }
+
+// As `ApiError`'s, each domain error's variants are matched one by one: a new variant does
+// not compile until someone decides what a page says of it.
 
 impl PageError {
     fn from_sqlx(e: &cairn_store::sqlx::Error) -> Self {
@@ -161,6 +178,14 @@ impl PageError {
         } else {
             PageError::Internal(e.to_string())
         }
+    }
+
+    fn invalid(v: &cairn_domain::ValidationError) -> Self {
+        PageError::Refused(StatusCode::BAD_REQUEST, v.message.clone())
+    }
+
+    fn gone(what: &str) -> Self {
+        PageError::Refused(StatusCode::NOT_FOUND, format!("That {what} no longer exists."))
     }
 }
 
@@ -172,37 +197,80 @@ impl From<cairn_store::sqlx::Error> for PageError {
 
 impl From<cairn_store::StoreError> for PageError {
     fn from(e: cairn_store::StoreError) -> Self {
+        use cairn_store::StoreError as E;
         match &e {
-            cairn_store::StoreError::Database(inner) => PageError::from_sqlx(inner),
+            E::Database(inner) => PageError::from_sqlx(inner),
             // A tenant database that cannot be brought up to date fails that tenant only.
-            cairn_store::StoreError::Migration { .. } => PageError::Unavailable(e.to_string()),
-            _ => PageError::Internal(e.to_string()),
+            E::Migration { .. } => PageError::Unavailable(e.to_string()),
+            E::TenantNotFound(_) => PageError::gone("organization"),
+            E::SlugTaken(_) | E::Placement(_) | E::Io { .. } | E::Secret(_) | E::Corrupt { .. } => {
+                PageError::Internal(e.to_string())
+            }
         }
     }
 }
 
-/// The service errors a page does not show the user (what it can act on — validation,
-/// conflicts — a handler matches before `?`) are Cairn's faults, or the database's absence.
-macro_rules! page_errors {
-    ($($error:ty => $sqlx:path),* $(,)?) => {$(
-        impl From<$error> for PageError {
-            fn from(e: $error) -> Self {
-                match &e {
-                    $sqlx(inner) => PageError::from_sqlx(inner),
-                    _ => PageError::Internal(e.to_string()),
-                }
-            }
+impl From<cairn_audit::AuditError> for PageError {
+    fn from(e: cairn_audit::AuditError) -> Self {
+        use cairn_audit::AuditError as E;
+        match &e {
+            E::Database(inner) => PageError::from_sqlx(inner),
+            E::Signing(_) | E::HeadMoved => PageError::Internal(e.to_string()),
         }
-    )*};
+    }
 }
 
-page_errors!(
-    cairn_identity::IdentityError => cairn_identity::IdentityError::Database,
-    cairn_records::RecordsError => cairn_records::RecordsError::Database,
-    cairn_events::EventsError => cairn_events::EventsError::Database,
-    cairn_audit::AuditError => cairn_audit::AuditError::Database,
-    cairn_numbers::NumbersError => cairn_numbers::NumbersError::Database,
-);
+impl From<cairn_identity::IdentityError> for PageError {
+    fn from(e: cairn_identity::IdentityError) -> Self {
+        use cairn_identity::{IdentityError as E, TokenError};
+        match e {
+            E::Validation(v) => PageError::invalid(&v),
+            E::NotFound(what) => PageError::gone(what),
+            E::Conflict(m) => PageError::Refused(StatusCode::CONFLICT, m),
+            E::Busy(_) => PageError::Refused(StatusCode::TOO_MANY_REQUESTS, super::BUSY_GO_BACK.into()),
+            E::Store(s) => s.into(),
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+            E::Token(TokenError::Unavailable(cause)) => PageError::Unavailable(cause),
+            failed @ (E::Token(_) | E::Key(_) | E::Mail(_) | E::Upstream(_)) => PageError::Internal(failed.to_string()),
+        }
+    }
+}
+
+impl From<cairn_records::RecordsError> for PageError {
+    fn from(e: cairn_records::RecordsError) -> Self {
+        use cairn_records::RecordsError as E;
+        match e {
+            E::NotFound => PageError::gone("record"),
+            E::Validation(v) => PageError::invalid(&v),
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+        }
+    }
+}
+
+impl From<cairn_events::EventsError> for PageError {
+    fn from(e: cairn_events::EventsError) -> Self {
+        use cairn_events::EventsError as E;
+        match e {
+            E::NotFound(what) => PageError::gone(what),
+            E::Validation(v) => PageError::invalid(&v),
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+        }
+    }
+}
+
+impl From<cairn_numbers::NumbersError> for PageError {
+    fn from(e: cairn_numbers::NumbersError) -> Self {
+        use cairn_numbers::NumbersError as E;
+        match e {
+            E::NotFound => PageError::gone("number"),
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+        }
+    }
+}
 
 /// The sign-out form: the session as its cookie holds it (not refreshed: signing out must
 /// work for a session whose tokens lapsed) and the form's CSRF token checked against it.
@@ -250,7 +318,7 @@ impl Flash {
             id: id.into(),
             secret: secret.into(),
             notice: notice.into(),
-            subject: s.principal.subject.clone(),
+            subject: s.member.subject.clone(),
         }
     }
 
@@ -265,13 +333,63 @@ impl Flash {
     /// The flash for `page` this browser carries for its signed-in user, if any.
     pub fn take(state: &AppState, s: &Signed, headers: &axum::http::HeaderMap, page: &str) -> Option<Flash> {
         let sealed = html::cookie(state, headers, FLASH_COOKIE)?;
-        html::open_json::<Flash>(state, &sealed, FLASH_AAD)
-            .filter(|f| f.page == page && f.subject == s.principal.subject)
+        html::open_json::<Flash>(state, &sealed, FLASH_AAD).filter(|f| f.page == page && f.subject == s.member.subject)
     }
 
     /// Clears the flash cookie on the response of the page that showed it.
     pub fn clear(state: &AppState, mut resp: Response) -> Response {
         resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, FLASH_COOKIE, "", Some(0)));
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use cairn_audit::AuditError;
+    use cairn_domain::ValidationError;
+    use cairn_identity::{IdentityError, TokenError};
+
+    use super::PageError;
+
+    fn status(e: impl Into<PageError>) -> StatusCode {
+        e.into().into_response().status()
+    }
+
+    #[test]
+    fn what_a_caller_can_act_on_is_never_a_500_page() {
+        let bad = || ValidationError::new("title", "must not be empty");
+        assert_eq!(status(cairn_records::RecordsError::Validation(bad())), StatusCode::BAD_REQUEST);
+        assert_eq!(status(cairn_records::RecordsError::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status(cairn_events::EventsError::NotFound("webhook")), StatusCode::NOT_FOUND);
+        assert_eq!(status(cairn_numbers::NumbersError::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status(IdentityError::Conflict("taken".into())), StatusCode::CONFLICT);
+        let busy = IdentityError::Busy(cairn_identity::password::Busy { retry_after_secs: 1 });
+        let resp = PageError::from(busy).into_response();
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(resp.headers().contains_key("retry-after"));
+        match PageError::from(IdentityError::Validation(bad())) {
+            PageError::Refused(s, text) => {
+                assert_eq!((s, text.as_str()), (StatusCode::BAD_REQUEST, "must not be empty"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_and_cairns_faults_500() {
+        let unreachable = || cairn_store::sqlx::Error::PoolTimedOut;
+        assert_eq!(
+            status(cairn_records::RecordsError::Audit(AuditError::Database(unreachable()))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(IdentityError::Token(TokenError::Unavailable("down".into()))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(status(cairn_events::EventsError::Database(unreachable())), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status(AuditError::HeadMoved), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(status(IdentityError::Key("corrupt".into())), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -239,10 +239,11 @@ async fn callback(
     resp
 }
 
-/// A signed-in page request: the principal, the tenant and its database, and the
-/// session (refreshed, with a new cookie to set, when its access token had expired).
+/// A signed-in page request: the member (of the session's tenant, as its token says), the
+/// tenant and its database, and the session (refreshed, with a new cookie to set, when its
+/// access token had expired).
 pub(super) struct Signed {
-    pub principal: Principal,
+    pub member: cairn_domain::Member,
     pub tenant: Tenant,
     pub db: Db,
     session: WebSession,
@@ -261,7 +262,7 @@ pub(super) struct Nav {
 
 impl Signed {
     pub fn actor(&self) -> Actor {
-        Actor { id: self.principal.subject.clone(), email: self.principal.email.clone() }
+        crate::extract::member_actor(&self.member)
     }
 
     /// Sets the refreshed session cookie, if the session was refreshed.
@@ -278,7 +279,7 @@ impl Signed {
         let b = state.identity.branding(&self.tenant, &settings);
         let nav = Nav {
             section,
-            who: self.principal.email.clone().unwrap_or_else(|| self.principal.subject.clone()),
+            who: self.member.email.clone().unwrap_or_else(|| self.member.subject.clone()),
             csrf: self.session.csrf.clone(),
             admin: self.can(Role::Admin),
             org: self.tenant.slug.to_string(),
@@ -294,7 +295,7 @@ impl Signed {
     /// The 403 page for `attempted` (`GET /app/users`); the denial is recorded in the
     /// tenant's audit trail first.
     async fn forbidden(&self, state: &AppState, attempted: &str, reason: &str) -> Response {
-        crate::extract::record_denial_of(&self.db, &self.principal, &self.meta, attempted, reason).await;
+        crate::extract::record_denial(&self.db, self.actor(), &self.meta, attempted, reason).await;
         let (c, _) = self.shell(state, "Not allowed", "").await;
         let text = format!("This page {reason}.");
         self.finish(
@@ -428,11 +429,13 @@ async fn signed_in(state: &AppState, headers: &HeaderMap, meta: RequestMeta) -> 
             }
         }
     };
-    if principal.tenant.as_ref().map(|t| t.id) != Some(tenant.id) {
-        return Err(to_sign_in());
-    }
-    crate::context::note_caller(Some(tenant.slug.as_str()), &principal.subject);
-    Ok(Signed { principal, tenant, db, session, set_cookie, meta })
+    // Only a member of the session's own tenant has pages here.
+    let member = match principal {
+        Principal::Member(m) if m.tenant.id == tenant.id => m,
+        Principal::Member(_) | Principal::Operator(_) => return Err(to_sign_in()),
+    };
+    crate::context::note_caller(Some(tenant.slug.as_str()), &member.subject);
+    Ok(Signed { member, tenant, db, session, set_cookie, meta })
 }
 
 /// Signs out: revokes the session's refresh tokens, ends the provider session (same

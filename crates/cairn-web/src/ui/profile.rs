@@ -40,7 +40,7 @@ pub(super) struct Done {
 
 /// The signed-in user (a web session is always a user's: users are disabled, never removed).
 async fn me(state: &AppState, s: &Signed) -> Result<User, PageError> {
-    Ok(state.identity.get_user(&s.db, &s.principal.subject).await?)
+    Ok(state.identity.get_user(&s.db, &s.member.subject).await?)
 }
 
 /// What a refused form sends back: its status, the mistake, and the names as typed.
@@ -141,7 +141,7 @@ pub(super) async fn password(
     let user = me(&state, &s).await?;
     // This browser stays signed in: its web session's family and its provider session.
     let session = CurrentSession {
-        family: s.principal.family.clone(),
+        family: s.member.family.clone(),
         provider_session: html::cookie(&state, &headers, crate::oidc::SESSION_COOKIE),
     };
     let changed = state

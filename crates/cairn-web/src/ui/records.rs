@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, ValidationError};
-use cairn_records::model::{self, Record};
+use cairn_records::model::{self, Record, RecordId};
 use cairn_records::{RecordInput, RecordPatch, Records, RecordsError};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -121,8 +121,8 @@ pub(super) struct PageQuery {
 }
 
 impl PageQuery {
-    fn cursor(&self) -> Option<String> {
-        self.cursor.as_deref().and_then(|c| model::parse_id(c, "cursor").ok())
+    fn cursor(&self) -> Option<RecordId> {
+        self.cursor.as_deref().and_then(|c| RecordId::parse(c, "cursor").ok())
     }
 }
 
@@ -165,7 +165,7 @@ struct ListFragment {
 
 /// A page of rows, and the cursor of the next (older) page.
 async fn rows(state: &AppState, s: &Signed, q: &PageQuery) -> Result<(Vec<Row>, Option<String>), PageError> {
-    let page = records(state, s).list(PAGE, q.cursor().as_deref(), None).await?;
+    let page = records(state, s).list(PAGE, q.cursor().as_ref(), None).await?;
     let people =
         People::of(state, &s.db, &page.items.iter().map(|r| r.updated_by.as_str()).collect::<Vec<_>>()).await?;
     let rows = page
@@ -227,7 +227,7 @@ async fn one(
     typed: Typed,
     notice: Option<&str>,
 ) -> Result<Response, PageError> {
-    let Ok(id) = model::parse_id(id, "id") else { return Ok(no_record(state, s).await) };
+    let Ok(id) = RecordId::parse(id, "id") else { return Ok(no_record(state, s).await) };
     let r = match records(state, s).get(&id).await {
         Ok(r) => r,
         Err(RecordsError::NotFound) => return Ok(no_record(state, s).await),
@@ -305,7 +305,7 @@ pub(super) async fn save(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<RecordForm>,
 ) -> Result<Response, PageError> {
-    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    let Ok(rid) = RecordId::parse(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let patch = match form.patch() {
         Ok(p) => p,
         Err(e) => {
@@ -332,7 +332,7 @@ pub(super) async fn publish(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<PublishForm>,
 ) -> Result<Response, PageError> {
-    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    let Ok(rid) = RecordId::parse(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let note = match model::parse_note(Some(&json!(form.note))) {
         Ok(n) => n,
         Err(e) => {
@@ -359,7 +359,7 @@ pub(super) async fn confirm_delete(
     s: Page<Member>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    let Ok(rid) = RecordId::parse(&id, "id") else { return Ok(no_record(&state, &s).await) };
     let r = match records(&state, &s).get(&rid).await {
         Ok(r) => r,
         Err(RecordsError::NotFound) => return Ok(no_record(&state, &s).await),
@@ -384,14 +384,14 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     CsrfForm(DeleteForm {}): CsrfForm<DeleteForm>,
 ) -> Result<Response, PageError> {
-    let Ok(rid) = model::parse_id(&id, "id") else { return Ok(no_record(&state, &s).await) };
+    let Ok(rid) = RecordId::parse(&id, "id") else { return Ok(no_record(&state, &s).await) };
     records(&state, &s).delete(&[rid], &s.actor(), &s.meta).await?;
     Ok(s.finish(&state, html::see_other("/app/records")))
 }
 
 /// The records page's live feed: the tenant's events, for a signed-in reader.
 pub(super) async fn stream(State(state): State<AppState>, s: Page<Readonly>, headers: HeaderMap) -> Response {
-    match crate::stream::live(&state, s.db.clone(), s.tenant.id, &s.principal, &headers).await {
+    match crate::stream::live(&state, s.db.clone(), &s.member, &headers).await {
         Ok(sse) => sse.into_response(),
         Err(e) => e.into_response(),
     }

@@ -134,7 +134,7 @@ async fn render(
         nav: &nav,
         notice,
         error: invalid.banner(),
-        users: users.iter().map(|u| UserRow::of(u, &s.principal.subject)).collect(),
+        users: users.iter().map(|u| UserRow::of(u, &s.member.subject)).collect(),
         more,
         role_options: &ROLE_OPTIONS,
         form,
@@ -256,7 +256,7 @@ async fn detail(
         Err(IdentityError::NotFound(_)) => return Ok(no_user(state, s).await),
         Err(e) => return Err(e.into()),
     };
-    let u = UserRow::of(&user, &s.principal.subject);
+    let u = UserRow::of(&user, &s.member.subject);
     let title = if u.name.is_empty() { u.email.clone() } else { u.name.clone() };
     let (c, nav) = s.shell(state, &title, "users").await;
     let view = UserPage {

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use cairn_domain::{ValidationError, events};
 use cairn_events::EventsError;
-use cairn_events::webhooks::{self, Webhook};
+use cairn_events::webhooks::{self, EventTypes, Webhook, WebhookId, WebhookUrl};
 use serde::Deserialize;
 
 use super::view::{Invalid, People, Person, Shown, When};
@@ -92,9 +92,9 @@ impl Draft {
     }
 
     /// The URL and event types, checked as the API checks them.
-    fn checked(&self, state: &AppState) -> Result<(url::Url, Vec<String>), ValidationError> {
-        let url = webhooks::check_url(self.url.trim(), &state.identity.outbound)?;
-        Ok((url, webhooks::check_events(&self.events, &events::ALL)?))
+    fn checked(&self, state: &AppState) -> Result<(WebhookUrl, EventTypes), ValidationError> {
+        let url = WebhookUrl::parse(self.url.trim(), &state.identity.outbound)?;
+        Ok((url, EventTypes::parse(&self.events, &events::ALL)?))
     }
 }
 
@@ -167,9 +167,10 @@ pub(super) async fn create(
 }
 
 /// The webhook `id`, or the 404 page when it names none of this organization's.
-async fn hook(state: &AppState, s: &Signed, id: &str) -> Result<Result<Webhook, Response>, PageError> {
-    match webhooks::get(&s.db, id).await {
-        Ok(h) => Ok(Ok(h)),
+async fn hook(state: &AppState, s: &Signed, id: &str) -> Result<Result<(WebhookId, Webhook), Response>, PageError> {
+    let Ok(id) = WebhookId::parse(id, "id") else { return Ok(Err(no_hook(state, s).await)) };
+    match webhooks::get(&s.db, &id).await {
+        Ok(h) => Ok(Ok((id, h))),
         Err(EventsError::NotFound(_)) => Ok(Err(no_hook(state, s).await)),
         Err(e) => Err(e.into()),
     }
@@ -181,11 +182,11 @@ async fn no_hook(state: &AppState, s: &Signed) -> Response {
 
 /// The webhook's page: its settings, actions and delivery log.
 async fn detail(state: &AppState, s: &Signed, id: &str, shown: Shown<'_, Draft>) -> Result<Response, PageError> {
-    let hook = match hook(state, s, id).await? {
+    let (id, hook) = match hook(state, s, id).await? {
         Ok(h) => h,
         Err(page) => return Ok(page),
     };
-    let attempts = webhooks::attempts(&s.db, &hook.id, 200, None).await?;
+    let attempts = webhooks::attempts(&s.db, &id, 200, None).await?;
     let people = People::of(state, &s.db, &[hook.created_by.as_str()]).await?;
     let draft = shown.typed.unwrap_or_else(|| Draft::of(&hook));
     let (c, nav) = s.shell(state, "Webhook", "webhooks").await;
@@ -253,11 +254,12 @@ pub(super) async fn save(
         let (state, s, id) = (&state, &s, &id);
         async move { detail(state, s, id, Shown::refused(d, Invalid::of(&v, &FIELDS))).await }
     };
+    let Ok(hook_id) = WebhookId::parse(&id, "id") else { return Ok(no_hook(&state, &s).await) };
     let (url, types) = match d.checked(&state) {
         Ok(ok) => ok,
         Err(e) => return refuse(e, d).await,
     };
-    match webhooks::update(&s.db, &id, Some(url), Some(types), &s.actor(), &s.meta).await {
+    match webhooks::update(&s.db, &hook_id, Some(url), Some(types), &s.actor(), &s.meta).await {
         Ok(h) => Ok(s.finish(&state, html::see_other(&format!("/app/webhooks/{}?done=saved", h.id)))),
         Err(EventsError::NotFound(_)) => Ok(no_hook(&state, &s).await),
         Err(EventsError::Validation(v)) => refuse(v, d).await,
@@ -275,6 +277,7 @@ pub(super) async fn test(
     Path(id): Path<String>,
     CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
+    let Ok(id) = WebhookId::parse(&id, "id") else { return Ok(no_hook(&state, &s).await) };
     match webhooks::send_test(&s.db, s.tenant.id, &id, &s.actor(), &s.meta).await {
         Ok(_) => {
             state.bus.committed(s.tenant.id).await;
@@ -291,7 +294,7 @@ pub(super) async fn confirm_rotate(
     s: Page<Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let hook = match hook(&state, &s, &id).await? {
+    let (_, hook) = match hook(&state, &s, &id).await? {
         Ok(h) => h,
         Err(page) => return Ok(page),
     };
@@ -310,9 +313,11 @@ pub(super) async fn rotate(
     Path(id): Path<String>,
     CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
+    let Ok(id) = WebhookId::parse(&id, "id") else { return Ok(no_hook(&state, &s).await) };
     match webhooks::rotate_secret(&s.db, state.store.master_key(), &id, &s.actor(), &s.meta).await {
         Ok(secret) => {
-            let flash = Flash::new(&s, "webhooks", &id, &secret, "New secret made; the old one no longer signs.");
+            let notice = "New secret made; the old one no longer signs.";
+            let flash = Flash::new(&s, "webhooks", &id.to_string(), &secret, notice);
             Ok(flash.redirect(&state, &s, &format!("/app/webhooks/{id}")))
         }
         Err(EventsError::NotFound(_)) => Ok(no_hook(&state, &s).await),
@@ -326,7 +331,7 @@ pub(super) async fn confirm_delete(
     s: Page<Admin>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let hook = match hook(&state, &s, &id).await? {
+    let (_, hook) = match hook(&state, &s, &id).await? {
         Ok(h) => h,
         Err(page) => return Ok(page),
     };
@@ -341,7 +346,12 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    match webhooks::delete(&s.db, &id, &s.actor(), &s.meta).await {
+    // An id that cannot exist names no webhook: as good as deleted.
+    let deleted = match WebhookId::parse(&id, "id") {
+        Ok(id) => webhooks::delete(&s.db, &id, &s.actor(), &s.meta).await,
+        Err(_) => Err(EventsError::NotFound("webhook")),
+    };
+    match deleted {
         Ok(()) | Err(EventsError::NotFound(_)) => Ok(s.finish(&state, html::see_other("/app/webhooks?done=deleted"))),
         Err(e) => Err(e.into()),
     }

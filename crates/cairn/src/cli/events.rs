@@ -95,12 +95,12 @@ pub(crate) async fn run(config: Config, cmd: EventsCommand) -> Result<(), Failur
             return Err(usage("name a dead letter id or --all"));
         }
         DeadCommand::Replay(w) => {
-            let n = cairn_events::replay(&db, &selection(w), &cli_actor(), &meta).await.map_err(failure)?;
+            let n = cairn_events::replay(&db, &selection(w)?, &cli_actor(), &meta).await.map_err(failure)?;
             cairn_events::Bus::new(store.control().clone()).committed(tenant.id).await;
             println!("{n} queued again");
         }
         DeadCommand::Discard(w) => {
-            let n = cairn_events::discard(&db, &selection(w), &cli_actor(), &meta).await.map_err(failure)?;
+            let n = cairn_events::discard(&db, &selection(w)?, &cli_actor(), &meta).await.map_err(failure)?;
             println!("{n} discarded");
         }
     }
@@ -108,9 +108,12 @@ pub(crate) async fn run(config: Config, cmd: EventsCommand) -> Result<(), Failur
     Ok(())
 }
 
-fn selection(w: Which) -> DeadSelection {
+fn selection(w: Which) -> Result<DeadSelection, Failure> {
     match w.id {
-        Some(id) if !w.all => DeadSelection::One(id),
-        _ => DeadSelection::All,
+        Some(id) if !w.all => {
+            // An id that cannot exist names no dead letter.
+            cairn_events::DeliveryId::parse(&id, "id").map(DeadSelection::One).map_err(|_| usage("no such dead letter"))
+        }
+        _ => Ok(DeadSelection::All),
     }
 }

@@ -637,7 +637,8 @@ async fn an_inserted_entry_is_detected(backend: Backend) {
     }
     let second = audit(&app, &app.token(&acme, Role::Admin), "limit=500").await;
     let second = second.iter().find(|e| e["seq"] == 2).unwrap();
-    let mut forged = AuditService::get(&db, second["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let second_id = cairn_audit::EntryId::parse(second["id"].as_str().unwrap(), "id").unwrap();
+    let mut forged = AuditService::get(&db, &second_id).await.unwrap().unwrap();
     forged.seq = 3;
     forged.id = uuid::Uuid::now_v7().to_string();
     forged.action = "e.forged".into();
@@ -676,6 +677,7 @@ async fn a_rewritten_chain_fails_against_its_checkpoint(backend: Backend) {
     let mut entries = Vec::new();
     for r in rows {
         let id: String = sqlx::Row::get(&r, 0);
+        let id = cairn_audit::EntryId::parse(&id, "id").unwrap();
         entries.push(AuditService::get(&db, &id).await.unwrap().unwrap());
     }
     let mut prev = entries[0].hash.clone();

@@ -127,3 +127,42 @@ async fn bad_bodies_and_queries_name_the_field_in_plain_words(backend: Backend) 
     assert!(settings["access_ttl_secs"].as_u64().unwrap() > 0);
 }
 backend_test!(bad_bodies_and_queries_name_the_field_in_plain_words);
+
+/// Asserts a `404 NOT_FOUND` whose message is `message`.
+async fn not_found(resp: reqwest::Response, message: &str) {
+    let url = resp.url().to_string();
+    assert_eq!(resp.status(), 404, "{url}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["error"]["code"].as_str(), body["error"]["message"].as_str()), (Some("NOT_FOUND"), Some(message)));
+}
+
+async fn a_path_id_that_cannot_exist_names_nothing_after_the_role_check(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let reader = app.token(&acme, Role::Readonly);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    for id in ["not-an-id", unknown.as_str()] {
+        not_found(app.get(&format!("/api/v1/users/{id}"), &admin).send().await.unwrap(), "user not found").await;
+        let enable = app.post(&format!("/api/v1/users/{id}/enable"), &admin, &json!({})).send().await.unwrap();
+        not_found(enable, "user not found").await;
+        not_found(app.get(&format!("/api/v1/webhooks/{id}"), &admin).send().await.unwrap(), "webhook not found").await;
+        let deliveries = app.get(&format!("/api/v1/webhooks/{id}/deliveries"), &admin).send().await.unwrap();
+        not_found(deliveries, "webhook not found").await;
+        let replay = app.post(&format!("/api/v1/events/dead/{id}/replay"), &admin, &json!({})).send().await.unwrap();
+        not_found(replay, "dead letter not found").await;
+        let sso = app.delete(&format!("/api/v1/sso-connections/{id}"), &admin).send().await.unwrap();
+        not_found(sso, "SSO connection not found").await;
+        not_found(app.get(&format!("/api/v1/records/{id}"), &admin).send().await.unwrap(), "record not found").await;
+    }
+    let other_tenant_client = format!("{}.abc", uuid::Uuid::now_v7().simple());
+    for id in ["not-an-id", other_tenant_client.as_str()] {
+        not_found(app.get(&format!("/api/v1/clients/{id}"), &admin).send().await.unwrap(), "client not found").await;
+    }
+    // The role is checked (and a refusal audited) before the id is read.
+    let resp = app.get("/api/v1/webhooks/not-an-id", &reader).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = app.post("/api/v1/events/dead/not-an-id/discard", &reader, &json!({})).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+}
+backend_test!(a_path_id_that_cannot_exist_names_nothing_after_the_role_check);

@@ -286,3 +286,21 @@ async fn the_caller_endpoint_says_what_the_token_grants(backend: Backend) {
     assert_eq!(resp.status(), 401);
 }
 backend_test!(the_caller_endpoint_says_what_the_token_grants);
+
+async fn a_token_both_operator_and_tenant_member_is_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    // A grant is a tenant's roles or the platform: a token claiming both acts as neither.
+    let mut both = claims(&app, &acme);
+    both["cairn/operator"] = json!(true);
+    let both = app.tokens().sign("at+jwt", &both).unwrap();
+    assert_rejected(&app, &both, "an operator token naming a tenant").await;
+    assert_eq!(app.get("/api/v1/tenants", &both).send().await.unwrap().status(), 401);
+    let mut roles_only = claims(&app, &acme);
+    roles_only["cairn/operator"] = json!(true);
+    roles_only.as_object_mut().unwrap().remove("cairn/tenant");
+    let roles_only = app.tokens().sign("at+jwt", &roles_only).unwrap();
+    assert_eq!(app.get("/api/v1/tenants", &roles_only).send().await.unwrap().status(), 401, "tenant roles");
+    assert_eq!(app.get("/api/v1/tenants", &app.operator_token()).send().await.unwrap().status(), 200);
+}
+backend_test!(a_token_both_operator_and_tenant_member_is_401);

@@ -151,13 +151,15 @@ async fn a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once(backend:
 }
 backend_test!(a_receiver_whose_name_resolves_inside_is_a_dead_letter_at_once);
 
-/// A webhook for `records_created` at `url`, stored without the URL check (as one
-/// registered before the operator's policy changed).
+/// A webhook for `records_created` at `url`, registered under a policy that allowed any
+/// address (as one registered before the operator's policy changed).
 async fn stored_webhook(app: &TestApp, tenant: &TestTenant, url: &str) -> cairn_events::webhooks::Webhook {
+    use cairn_events::webhooks::{EventTypes, WebhookUrl};
     let (_, db) = app.tenant(tenant).await;
     let actor = Actor { id: "admin".into(), email: None };
-    let url = url::Url::parse(url).unwrap();
-    let events = vec!["records_created".into()];
+    let then = Outbound::new(Policy { allow_private: true, allow_http: true });
+    let url = WebhookUrl::parse(url, &then).unwrap();
+    let events = EventTypes::parse(&["records_created".into()], &cairn_domain::events::ALL).unwrap();
     cairn_events::webhooks::create(&db, app.store.master_key(), url, events, &actor, &RequestMeta::default())
         .await
         .unwrap()
