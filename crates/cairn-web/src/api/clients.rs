@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams, RoleName};
+use super::{DisplayName, Page, PageParams, RoleName};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -60,11 +60,7 @@ impl ClientView {
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
     /// Not blank, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(value_type = DisplayName)]
     pub name: String,
     /// Exact-match redirect URIs: absolute, no fragment, `https`, or `http` on a loopback
     /// host; at least one unless `service_role` is given.

@@ -135,6 +135,38 @@ impl ToSchema for OutboundUrl {}
 pub(crate) const ONE_LINE: &str =
     r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 
+/// Text without control characters (Unicode `Cc`), blank allowed.
+const NO_CONTROL: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+
+/// The name of a thing people pick from a list (a client, an SSO connection), as the OpenAPI
+/// document states it.
+pub struct DisplayName;
+
+impl PartialSchema for DisplayName {
+    fn schema() -> RefOr<Schema> {
+        string_schema("1–100 characters, not blank, no control characters.", Some((1, 100)), Some(ONE_LINE), None)
+    }
+}
+
+impl ToSchema for DisplayName {}
+
+/// A person's given or family name, or an organization's display name, as the OpenAPI
+/// document states it.
+pub struct PersonName;
+
+impl PartialSchema for PersonName {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "At most 100 characters, no control characters; stored trimmed.",
+            Some((0, 100)),
+            Some(NO_CONTROL),
+            None,
+        )
+    }
+}
+
+impl ToSchema for PersonName {}
+
 /// A role within a tenant, as the API writes it (`Role` in the OpenAPI document).
 #[derive(ToSchema)]
 #[schema(as = Role, rename_all = "lowercase")]

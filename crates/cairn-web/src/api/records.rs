@@ -66,12 +66,7 @@ impl From<Item> for Record {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct NewRecord {
-    /// 1–200 characters, not blank, no control characters; stored trimmed.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(value_type = Title)]
     pub title: String,
     /// Up to 64 KiB of text.
     #[serde(default)]
@@ -87,32 +82,42 @@ pub struct NewRecord {
     pub data: serde_json::Map<String, Value>,
 }
 
-/// A change to a record: the fields given replace the record's, the others stay.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct RecordChange {
-    /// 1–200 characters, not blank, no control characters; stored trimmed.
-    #[serde(default)]
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
-    pub title: String,
-    /// Up to 64 KiB of text.
-    #[serde(default)]
-    #[schema(max_length = 65536)]
-    pub body: String,
-    /// Up to 20 tags; repeats are dropped.
-    #[serde(default)]
-    #[schema(max_items = 20, value_type = Vec<Tag>)]
-    pub tags: Vec<String>,
-    /// A JSON object up to 64 KiB.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub data: serde_json::Map<String, Value>,
+/// A change to a record: the fields of [`NewRecord`], none required; those given replace
+/// the record's, the others stay.
+pub struct RecordChange;
+
+impl utoipa::PartialSchema for RecordChange {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        let mut schema = <NewRecord as utoipa::PartialSchema>::schema();
+        if let utoipa::openapi::RefOr::T(utoipa::openapi::Schema::Object(object)) = &mut schema {
+            object.required.clear();
+            object.description = Some("The fields given replace the record's; the others stay.".into());
+        }
+        schema
+    }
 }
+
+impl ToSchema for RecordChange {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>) {
+        <NewRecord as ToSchema>::schemas(schemas);
+    }
+}
+
+/// A record's title as the OpenAPI document states it.
+pub struct Title;
+
+impl utoipa::PartialSchema for Title {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::string_schema(
+            "1–200 characters, not blank, no control characters; stored trimmed.",
+            Some((1, model::MAX_TITLE)),
+            Some(super::ONE_LINE),
+            None,
+        )
+    }
+}
+
+impl ToSchema for Title {}
 
 /// A tag as the OpenAPI document states it.
 pub struct Tag;

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{OutboundUrl, Page, PageParams};
+use super::{DisplayName, OutboundUrl, Page, PageParams};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller};
@@ -42,11 +42,7 @@ impl From<Connection> for ConnectionView {
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     /// Not blank, no control characters.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
-    )]
+    #[schema(value_type = DisplayName)]
     pub name: String,
     /// The provider's issuer: an https URL (http only where the operator allows it) without
     /// query or fragment, on an address Cairn may reach; discovery is read from it.

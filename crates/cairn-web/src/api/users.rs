@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, PageParams, RoleName};
+use super::{Page, PageParams, PersonName, RoleName};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
@@ -85,11 +85,11 @@ pub struct CreateUser {
     pub email: Email,
     /// At most 100 characters, no control characters; stored trimmed.
     #[serde(default)]
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = PersonName)]
     pub given_name: String,
     /// At most 100 characters, no control characters; stored trimmed.
     #[serde(default)]
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = PersonName)]
     pub family_name: String,
     /// Default: none (the tenant's default role applies).
     #[serde(default)]
@@ -101,10 +101,10 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     /// At most 100 characters, no control characters; stored trimmed.
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub given_name: Option<String>,
     /// At most 100 characters, no control characters; stored trimmed.
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub family_name: Option<String>,
     /// Replaces the app metadata; each key becomes a `cairn/<key>` claim in tokens.
     #[schema(value_type = Option<AppMetadata>)]
@@ -146,10 +146,10 @@ impl ToSchema for AppMetadata {}
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     /// At most 100 characters, no control characters; stored trimmed.
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub given_name: Option<String>,
     /// At most 100 characters, no control characters; stored trimmed.
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub family_name: Option<String>,
     /// Merged into your metadata; `null` removes a key.
     #[schema(value_type = Option<Object>)]
@@ -515,7 +515,7 @@ async fn change_my_password(
 pub struct SettingsView {
     /// At most 100 characters, no control characters; `null` or blank: the organization's
     /// name.
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub display_name: Option<String>,
     /// `#rrggbb`
     #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
@@ -603,8 +603,7 @@ pub struct SettingsPatch {
     /// At most 100 characters, no control characters; `null` or blank goes back to the
     /// organization's name.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    #[schema(value_type = Option<PersonName>)]
     pub display_name: Option<Option<String>>,
     /// `#rrggbb`
     #[schema(pattern = r"^#[0-9A-Fa-f]{6}$")]
