@@ -75,9 +75,10 @@ impl From<User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// An address as `Email::parse` reads it, stated by the pattern; not JSON Schema's
+    /// `email` format, whose rules are other.
     #[schema(
         value_type = String,
-        format = Email,
         example = "ann@example.com",
         max_length = 254,
         pattern = r"^[\x21\x23-\x2b\x2d-\x3a\x3d\x3f\x41-\x5b\x5d-\x7e]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*$"
