@@ -44,6 +44,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     all.extend(cairn_numbers::tenant_migrations());
     all.extend(cairn_events::tenant_migrations());
     all.extend(cairn_records::tenant_migrations());
+    all.extend(cairn_metrics::tenant_migrations());
     all
 }
 

@@ -1,0 +1,542 @@
+//! The SQL of collected rows and their rollups. A page is upserted in a few statements
+//! whatever its size: one read of the stored rows it names, one multi-row upsert of those
+//! that are new or changed, and one multi-row upsert of the rollups they move (by the
+//! difference between the stored row and the new one).
+
+use std::collections::{HashMap, HashSet};
+
+use cairn_store::sqlx::{self, AnyConnection, Row};
+use cairn_store::{Backend, Db};
+use futures_util::TryStreamExt;
+
+use super::rollup::{DayFigures, PersonDay, Rollup};
+use super::{
+    Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Counts, Deployment, Issue, PullRequest,
+    Release, Repository, Review, Sprint, SprintMembership, Table, Worklog,
+};
+use crate::day::{Day, Zone};
+use crate::sources::SourceId;
+use crate::store::{Lock, MAX_BINDS, Sql, bind_all};
+use crate::{MetricsError, settings, sources};
+
+/// One page of a source's collected rows, written on the caller's transaction with the
+/// rollups it moves; the caller commits it (with the run's progress, so that a run resumes
+/// after the last page it committed).
+///
+/// Opening a page locks, until the transaction ends, the settings (shared: a change of time
+/// zone waits for the page, and the page counts days in the zone it read) and the source
+/// (exclusive: two pages of one source never compute rollup changes from the same stored
+/// rows at once). On SQLite, the one writer does the same.
+#[derive(Debug)]
+pub struct Page<'c> {
+    conn: &'c mut AnyConnection,
+    source: String,
+    zone: Zone,
+}
+
+/// `c IN ($n, …)` for one column, `(c1, c2) IN (VALUES ($n, $n+1), …)` for several.
+fn in_list(cols: &[&str], tuples: usize, first: usize) -> String {
+    let width = cols.len();
+    if width == 1 {
+        let list: Vec<String> = (0..tuples).map(|i| format!("${}", first + i)).collect();
+        return format!("{} IN ({})", cols[0], list.join(", "));
+    }
+    let rows: Vec<String> = (0..tuples)
+        .map(|t| {
+            let row: Vec<String> = (0..width).map(|c| format!("${}", first + t * width + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!("({}) IN (VALUES {})", cols.join(", "), rows.join(", "))
+}
+
+/// How many tuples of `width` values fit in one statement beside the source id.
+fn per_statement(width: usize) -> usize {
+    (MAX_BINDS / width.max(1)).max(1)
+}
+
+/// The stored rows of `source` whose `cols` take one of `tuples`.
+async fn fetch<T: Table>(
+    conn: &mut AnyConnection,
+    source: &str,
+    cols: &[&str],
+    tuples: &[Vec<Sql>],
+) -> Result<Vec<T>, sqlx::Error> {
+    let select: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
+    let mut out = Vec::with_capacity(tuples.len());
+    for chunk in tuples.chunks(per_statement(cols.len())) {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE source_id = $1 AND {}",
+            select.join(", "),
+            T::TABLE,
+            in_list(cols, chunk.len(), 2)
+        );
+        let mut values = vec![Sql::from(source)];
+        values.extend(chunk.iter().flatten().cloned());
+        for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *conn).await? {
+            out.push(T::read(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts `rows`, replacing the stored ones with the same key.
+async fn write<T: Table>(conn: &mut AnyConnection, source: &str, rows: &[&T]) -> Result<(), sqlx::Error> {
+    let cols: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
+    let on_conflict = if T::COLUMNS.is_empty() {
+        "DO NOTHING".to_owned()
+    } else {
+        let set: Vec<String> = T::COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        format!("DO UPDATE SET {}", set.join(", "))
+    };
+    for chunk in rows.chunks(per_statement(cols.len())) {
+        let mut values = vec![Sql::from(source)];
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for row in chunk {
+            let first = values.len() + 1;
+            tuples.push(format!(
+                "($1, {})",
+                (first..first + cols.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            ));
+            values.extend(T::key_values(&row.key()));
+            values.extend(row.values());
+        }
+        let sql = format!(
+            "INSERT INTO {} (source_id, {}) VALUES {} ON CONFLICT (source_id, {}) {on_conflict}",
+            T::TABLE,
+            cols.join(", "),
+            tuples.join(", "),
+            T::KEY.join(", ")
+        );
+        bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn delete_where(
+    conn: &mut AnyConnection,
+    table: &str,
+    source: &str,
+    cols: &[&str],
+    tuples: &[Vec<Sql>],
+) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    for chunk in tuples.chunks(per_statement(cols.len())) {
+        let sql = format!("DELETE FROM {table} WHERE source_id = $1 AND {}", in_list(cols, chunk.len(), 2));
+        let mut values = vec![Sql::from(source)];
+        values.extend(chunk.iter().flatten().cloned());
+        deleted += bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(deleted)
+}
+
+/// The figures' columns in `metrics_person_days`, in [`DayFigures::fields`] order.
+const FIGURES: [&str; 9] = [
+    "commits",
+    "additions",
+    "deletions",
+    "comments_on_own",
+    "comments_on_others",
+    "prs_opened",
+    "prs_merged",
+    "reviews",
+    "worklog_seconds",
+];
+
+/// Adds `changes` to the source's rollups; rows left at zero go. Returns the rows written.
+async fn apply_rollup(
+    conn: &mut AnyConnection,
+    source: &str,
+    changes: &[(String, i64, DayFigures)],
+) -> Result<u64, sqlx::Error> {
+    let width = 3 + FIGURES.len();
+    let set: Vec<String> = FIGURES.iter().map(|c| format!("{c} = metrics_person_days.{c} + excluded.{c}")).collect();
+    let on_conflict = format!(
+        "ON CONFLICT (source_id, person_key, day) DO UPDATE SET {}, \
+         active = CASE WHEN metrics_person_days.commits + excluded.commits > 0 THEN 1 ELSE 0 END",
+        set.join(", ")
+    );
+    for chunk in changes.chunks(per_statement(width)) {
+        let mut values = vec![Sql::from(source)];
+        let mut tuples = Vec::with_capacity(chunk.len());
+        for (person, day, figures) in chunk {
+            let first = values.len() + 1;
+            tuples.push(format!(
+                "($1, {})",
+                (first..first + width).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+            ));
+            values.push(Sql::from(person));
+            values.push(Sql::Int(*day));
+            values.extend(figures.fields().map(Sql::Int));
+            values.push(Sql::from(figures.active()));
+        }
+        let sql = format!(
+            "INSERT INTO metrics_person_days (source_id, person_key, day, {}, active) VALUES {} {on_conflict}",
+            FIGURES.join(", "),
+            tuples.join(", ")
+        );
+        bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
+    }
+    let emptied: Vec<Vec<Sql>> =
+        changes.iter().filter(|(_, _, f)| f.any_negative()).map(|(p, d, _)| vec![Sql::from(p), Sql::Int(*d)]).collect();
+    for chunk in emptied.chunks(per_statement(2)) {
+        let zero: Vec<String> = FIGURES.iter().map(|c| format!("{c} = 0")).collect();
+        let sql = format!(
+            "DELETE FROM metrics_person_days WHERE source_id = $1 AND {} AND {}",
+            in_list(&["person_key", "day"], chunk.len(), 2),
+            zero.join(" AND ")
+        );
+        let mut values = vec![Sql::from(source)];
+        values.extend(chunk.iter().flatten().cloned());
+        bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
+    }
+    Ok(changes.len() as u64)
+}
+
+macro_rules! tables {
+    ($($(#[$doc:meta])* $upsert:ident, $remove:ident: $row:ty, $key:ty;)+) => {
+        impl Page<'_> {
+            $(
+                $(#[$doc])*
+                pub async fn $upsert(&mut self, rows: &[$row]) -> Result<Counts, MetricsError> {
+                    self.upsert(rows).await
+                }
+
+                /// Removes the rows with these keys (gone upstream), with what they added to
+                /// the rollups.
+                pub async fn $remove(&mut self, keys: &[$key]) -> Result<Counts, MetricsError> {
+                    self.remove::<$row>(keys).await
+                }
+            )+
+        }
+    };
+}
+
+tables! {
+    /// Repositories, by id.
+    repositories, remove_repositories: Repository, String;
+    /// Pull requests, by repository and number.
+    pull_requests, remove_pull_requests: PullRequest, (String, i64);
+    /// Reviews, by id.
+    reviews, remove_reviews: Review, String;
+    /// Comments, by kind and id.
+    comments, remove_comments: Comment, (CommentKind, String);
+    /// Deployments, by id.
+    deployments, remove_deployments: Deployment, String;
+    /// Releases, by id.
+    releases, remove_releases: Release, String;
+    /// Jira boards, by id.
+    boards, remove_boards: Board, i64;
+    /// Sprints, by id.
+    sprints, remove_sprints: Sprint, i64;
+    /// Issues, by id (their worklogs are removed on their own, as Jira reports them).
+    issues, remove_issues: Issue, String;
+    /// Worklogs, by id.
+    worklogs, remove_worklogs: Worklog, String;
+}
+
+impl<'c> Page<'c> {
+    /// Opens a page of `source`'s rows on `conn`, which must be a transaction of `db`.
+    /// A source that does not exist, or is being deleted, takes no rows.
+    pub async fn open(db: &Db, conn: &'c mut AnyConnection, source: &SourceId) -> Result<Page<'c>, MetricsError> {
+        let backend: Backend = db.backend();
+        let settings = settings::store::get(conn, backend, Some(Lock::Share)).await?;
+        let source = source.to_string();
+        if !sources::store::lock_active(conn, backend, &source).await? {
+            return Err(MetricsError::NotFound("source"));
+        }
+        Ok(Page { conn, source, zone: settings.time_zone.zone().clone() })
+    }
+
+    /// The zone the page counts days in.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
+    }
+
+    /// Commits, by repository and sha.
+    pub async fn commits(&mut self, rows: &[Commit]) -> Result<Counts, MetricsError> {
+        self.upsert(rows).await
+    }
+
+    /// Removes commits (gone from upstream: a force-push), with their pull-request links.
+    pub async fn remove_commits(&mut self, keys: &[(String, String)]) -> Result<Counts, MetricsError> {
+        let tuples: Vec<Vec<Sql>> = keys.iter().map(Commit::key_values).collect();
+        delete_where(self.conn, CommitPullRequest::TABLE, &self.source, &["repository_id", "sha"], &tuples).await?;
+        self.remove::<Commit>(keys).await
+    }
+
+    /// The pull requests each of `commits` (repository, sha) belongs to become exactly those
+    /// `links` name for it.
+    pub async fn commit_pull_requests(
+        &mut self,
+        commits: &[(String, String)],
+        links: &[CommitPullRequest],
+    ) -> Result<Counts, MetricsError> {
+        let parents = commits.iter().map(Commit::key_values).collect();
+        self.replace(&["repository_id", "sha"], parents, links).await
+    }
+
+    /// The sprint intervals of each of `issues` become exactly those `rows` name for it.
+    pub async fn sprint_memberships(
+        &mut self,
+        issues: &[String],
+        rows: &[SprintMembership],
+    ) -> Result<Counts, MetricsError> {
+        let parents = issues.iter().map(|i| vec![Sql::from(i)]).collect();
+        self.replace(&["issue_id"], parents, rows).await
+    }
+
+    /// Takes the sprint's commitment (the issues in it at its start, with their points
+    /// then) unless it was taken before: a commitment is written once and never changed.
+    /// Returns whether this call took it.
+    pub async fn commitment(&mut self, sprint: i64, items: &[CommitmentItem]) -> Result<bool, MetricsError> {
+        let taken = sqlx::query(
+            "INSERT INTO metrics_sprint_snapshots (source_id, sprint_id, taken_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (source_id, sprint_id) DO NOTHING",
+        )
+        .bind(&self.source)
+        .bind(sprint)
+        .bind(cairn_domain::now_ms())
+        .execute(&mut *self.conn)
+        .await?;
+        if taken.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let mut seen = HashSet::new();
+        let items: Vec<&CommitmentItem> = items.iter().filter(|i| seen.insert(i.issue_id.as_str())).collect();
+        for chunk in items.chunks(per_statement(2)) {
+            let mut values = vec![Sql::from(&self.source), Sql::Int(sprint)];
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let n = values.len();
+                tuples.push(format!("($1, $2, ${}, ${})", n + 1, n + 2));
+                values.push(Sql::from(&item.issue_id));
+                values.push(Sql::OptReal(item.points));
+            }
+            let sql = format!(
+                "INSERT INTO metrics_sprint_commitments (source_id, sprint_id, issue_id, points) VALUES {}",
+                tuples.join(", ")
+            );
+            bind_all(sqlx::query(&sql), &values).execute(&mut *self.conn).await?;
+        }
+        Ok(true)
+    }
+
+    /// Whether the sprint's commitment was taken.
+    pub async fn has_commitment(&mut self, sprint: i64) -> Result<bool, MetricsError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM metrics_sprint_snapshots WHERE source_id = $1 AND sprint_id = $2")
+                .bind(&self.source)
+                .bind(sprint)
+                .fetch_one(&mut *self.conn)
+                .await?;
+        Ok(n > 0)
+    }
+
+    /// The shas of the repository's stored commits authored in `[since, until)`: what a
+    /// reconcile compares with upstream.
+    pub async fn commit_shas(&mut self, repository: &str, since: i64, until: i64) -> Result<Vec<String>, MetricsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT sha FROM metrics_commits WHERE source_id = $1 AND repository_id = $2 \
+             AND authored_at >= $3 AND authored_at < $4 ORDER BY sha",
+        )
+        .bind(&self.source)
+        .bind(repository)
+        .bind(since)
+        .bind(until)
+        .fetch_all(&mut *self.conn)
+        .await?)
+    }
+
+    /// The ids of stored comments of `kind` created in `[since, until)`.
+    pub async fn comment_ids(
+        &mut self,
+        kind: CommentKind,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<String>, MetricsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT comment_id FROM metrics_comments WHERE source_id = $1 AND kind = $2 \
+             AND created_at >= $3 AND created_at < $4 ORDER BY comment_id",
+        )
+        .bind(&self.source)
+        .bind(kind.as_str())
+        .bind(since)
+        .bind(until)
+        .fetch_all(&mut *self.conn)
+        .await?)
+    }
+
+    /// The ids of stored worklogs started in `[since, until)`.
+    pub async fn worklog_ids(&mut self, since: i64, until: i64) -> Result<Vec<String>, MetricsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT worklog_id FROM metrics_worklogs WHERE source_id = $1 AND started_at >= $2 AND started_at < $3 \
+             ORDER BY worklog_id",
+        )
+        .bind(&self.source)
+        .bind(since)
+        .bind(until)
+        .fetch_all(&mut *self.conn)
+        .await?)
+    }
+
+    /// The numbers of the repository's pull requests stored as open: re-read until closed.
+    pub async fn open_pull_requests(&mut self, repository: &str) -> Result<Vec<i64>, MetricsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT number FROM metrics_pull_requests WHERE source_id = $1 AND repository_id = $2 AND state = 'open' \
+             ORDER BY number",
+        )
+        .bind(&self.source)
+        .bind(repository)
+        .fetch_all(&mut *self.conn)
+        .await?)
+    }
+
+    async fn upsert<T: Table>(&mut self, rows: &[T]) -> Result<Counts, MetricsError> {
+        // The last of several rows with one key is the one that counts.
+        let mut order: Vec<T::Key> = Vec::with_capacity(rows.len());
+        let mut latest: HashMap<T::Key, &T> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let key = row.key();
+            if latest.insert(key.clone(), row).is_none() {
+                order.push(key);
+            }
+        }
+        let tuples: Vec<Vec<Sql>> = order.iter().map(T::key_values).collect();
+        let stored: HashMap<T::Key, T> =
+            fetch::<T>(self.conn, &self.source, T::KEY, &tuples).await?.into_iter().map(|r| (r.key(), r)).collect();
+        let mut counts = Counts::default();
+        let mut rollup = Rollup::default();
+        let mut changed: Vec<&T> = Vec::new();
+        for key in &order {
+            let row = latest[key];
+            match stored.get(key) {
+                None => counts.new += 1,
+                Some(old) if old == row => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                Some(old) => {
+                    counts.changed += 1;
+                    old.rollup(&self.zone, -1, &mut rollup);
+                }
+            }
+            row.rollup(&self.zone, 1, &mut rollup);
+            changed.push(row);
+        }
+        write(self.conn, &self.source, &changed).await?;
+        apply_rollup(self.conn, &self.source, &rollup.into_changes()).await?;
+        Ok(counts)
+    }
+
+    async fn remove<T: Table>(&mut self, keys: &[T::Key]) -> Result<Counts, MetricsError> {
+        let tuples: Vec<Vec<Sql>> = keys.iter().map(T::key_values).collect();
+        let stored = fetch::<T>(self.conn, &self.source, T::KEY, &tuples).await?;
+        self.drop_rows(&stored).await
+    }
+
+    /// Deletes `stored` rows and takes what they added off the rollups.
+    async fn drop_rows<T: Table>(&mut self, stored: &[T]) -> Result<Counts, MetricsError> {
+        let mut rollup = Rollup::default();
+        for row in stored {
+            row.rollup(&self.zone, -1, &mut rollup);
+        }
+        let tuples: Vec<Vec<Sql>> = stored.iter().map(|r| T::key_values(&r.key())).collect();
+        let removed = delete_where(self.conn, T::TABLE, &self.source, T::KEY, &tuples).await?;
+        apply_rollup(self.conn, &self.source, &rollup.into_changes()).await?;
+        Ok(Counts { removed, ..Counts::default() })
+    }
+
+    /// The rows under `parents` (values of `cols`) become exactly `rows`.
+    async fn replace<T: Table>(
+        &mut self,
+        cols: &[&str],
+        parents: Vec<Vec<Sql>>,
+        rows: &[T],
+    ) -> Result<Counts, MetricsError> {
+        let keep: HashSet<T::Key> = rows.iter().map(Table::key).collect();
+        let stored = fetch::<T>(self.conn, &self.source, cols, &parents).await?;
+        let gone: Vec<T> = stored.into_iter().filter(|r| !keep.contains(&r.key())).collect();
+        let mut counts = self.drop_rows(&gone).await?;
+        counts.add(self.upsert(rows).await?);
+        Ok(counts)
+    }
+}
+
+/// Every row of `T` of `source`, added to `into`.
+async fn sum_into<T: Table>(
+    conn: &mut AnyConnection,
+    source: &str,
+    zone: &Zone,
+    into: &mut Rollup,
+) -> Result<(), sqlx::Error> {
+    let select: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
+    let sql = format!("SELECT {} FROM {} WHERE source_id = $1", select.join(", "), T::TABLE);
+    let mut rows = sqlx::query(&sql).bind(source).fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        T::read(&row)?.rollup(zone, 1, into);
+    }
+    Ok(())
+}
+
+/// Rebuilds every rollup from the collected rows, counting days in `zone`, with the same
+/// rules the upserts follow (each row's [`Table::rollup`]). Runs on the caller's
+/// transaction, which must hold the settings row locked against pages (a change of
+/// settings, or [`crate::Metrics::rebuild_rollups`]). Returns the rows written.
+pub(crate) async fn rebuild_rollups(conn: &mut AnyConnection, zone: &Zone) -> Result<u64, MetricsError> {
+    sqlx::query("DELETE FROM metrics_person_days").execute(&mut *conn).await?;
+    let sources: Vec<String> = sqlx::query_scalar(
+        "SELECT source_id FROM metrics_commits UNION SELECT source_id FROM metrics_pull_requests \
+         UNION SELECT source_id FROM metrics_reviews UNION SELECT source_id FROM metrics_comments \
+         UNION SELECT source_id FROM metrics_worklogs",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut written = 0;
+    for source in sources {
+        let mut rollup = Rollup::default();
+        sum_into::<Commit>(conn, &source, zone, &mut rollup).await?;
+        sum_into::<PullRequest>(conn, &source, zone, &mut rollup).await?;
+        sum_into::<Review>(conn, &source, zone, &mut rollup).await?;
+        sum_into::<Comment>(conn, &source, zone, &mut rollup).await?;
+        sum_into::<Worklog>(conn, &source, zone, &mut rollup).await?;
+        written += apply_rollup(conn, &source, &rollup.into_changes()).await?;
+    }
+    Ok(written)
+}
+
+/// The stored rollups (of one source, or all), by source, person and day.
+pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) -> Result<Vec<PersonDay>, sqlx::Error> {
+    let sql = format!(
+        "SELECT source_id, person_key, day, active, {} FROM metrics_person_days \
+         WHERE ($1 = '' OR source_id = $1) ORDER BY source_id, person_key, day",
+        FIGURES.join(", ")
+    );
+    let rows = sqlx::query(&sql).bind(source.unwrap_or("")).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let mut figures = [0i64; 9];
+            for (i, f) in figures.iter_mut().enumerate() {
+                *f = r.try_get(4 + i)?;
+            }
+            Ok(PersonDay {
+                source_id: r.try_get(0)?,
+                person_key: r.try_get(1)?,
+                day: Day::from_number(r.try_get(2)?),
+                active: r.try_get::<i64, _>(3)? != 0,
+                figures: DayFigures::from_fields(figures),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_list;
+
+    #[test]
+    fn lists_name_one_column_or_a_row_of_them() {
+        assert_eq!(in_list(&["id"], 3, 2), "id IN ($2, $3, $4)");
+        assert_eq!(in_list(&["a", "b"], 2, 2), "(a, b) IN (VALUES ($2, $3), ($4, $5))");
+    }
+}

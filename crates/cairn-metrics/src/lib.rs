@@ -1,0 +1,78 @@
+//! Engineering metrics: each tenant's settings, teams and people, the sources collectors
+//! read, the rows they collect (with the daily rollups per person kept in the same
+//! transaction), and the bookkeeping of collector runs.
+//!
+//! One facade, [`Metrics`], whose methods live in feature modules: `teams/` and
+//! `settings/` (what admins change, each change with its audit entry), `collected/` (the
+//! upserts a collector calls page by page, through [`collected::Page`]), `runs/` and
+//! `sources/` (their tables' SQL). Each feature's SQL is in its `store.rs`; what several
+//! features run (binding, the dialect's locks) in `store/`.
+
+pub mod collected;
+pub mod day;
+pub mod runs;
+pub mod settings;
+pub mod sources;
+mod store;
+pub mod teams;
+
+use cairn_audit::AuditError;
+use cairn_domain::ValidationError;
+use cairn_store::{Db, Migration, sqlx};
+
+pub use collected::{Counts, Page};
+pub use day::{Day, Zone};
+pub use runs::{Run, RunId, RunStatus};
+pub use settings::{Schedule, Settings, SettingsInput, TimeZoneName};
+pub use sources::{Source, SourceId, SourceKind};
+pub use teams::{MemberDraft, Team, TeamDraft, TeamId, TeamPatchDraft};
+
+/// The metrics of one tenant: its database, chosen from the verified principal.
+#[derive(Debug, Clone, Copy)]
+pub struct Metrics<'a> {
+    pub db: &'a Db,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The change clashes with what exists (a team name, a board another team owns).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
+    /// A stored value Cairn wrote that no longer reads back.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+}
+
+pub fn tenant_migrations() -> Vec<Migration> {
+    // The dialects agree on every statement of the schema.
+    const SCHEMA: &str = include_str!("../migrations/tenant_0001_metrics.sql");
+    vec![Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA }]
+}
+
+impl Metrics<'_> {
+    /// Rebuilds every daily rollup from the collected rows in the settings' time zone, with
+    /// pages kept out meanwhile; the rows written. The rollups equal what the pages keep:
+    /// both count each row by the same rules.
+    pub async fn rebuild_rollups(&self) -> Result<u64, MetricsError> {
+        let mut tx = self.db.begin().await?;
+        let settings = settings::store::get(&mut tx, self.db.backend(), Some(store::Lock::Update)).await?;
+        let written = collected::store::rebuild_rollups(&mut tx, settings.time_zone.zone()).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// The stored rollups of `source` (or of every source), by source, person and day.
+    pub async fn person_days(&self, source: Option<&SourceId>) -> Result<Vec<collected::PersonDay>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        let source = source.map(SourceId::to_string);
+        Ok(collected::store::person_days(&mut conn, source.as_deref()).await?)
+    }
+}
