@@ -5,6 +5,7 @@ mod contract;
 mod events;
 mod input;
 mod lifecycle;
+mod metrics;
 mod numbers;
 mod oidc;
 mod pages;

@@ -1,0 +1,1 @@
+//! Metrics settings over the API.
