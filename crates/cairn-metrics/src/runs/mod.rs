@@ -142,8 +142,8 @@ impl Metrics<'_> {
     }
 
     /// Leases up to `limit` due runs to `owner` for `lease_ms`: queued ones, and running
-    /// ones whose lease expired. A source whose run holds a live lease has no other run
-    /// claimed.
+    /// ones whose lease expired; at most one per source, its oldest, and none of a source
+    /// whose run holds a live lease.
     pub async fn claim_runs(&self, owner: &str, lease_ms: i64, limit: i64) -> Result<Vec<(Run, Lease)>, MetricsError> {
         let lease_id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();

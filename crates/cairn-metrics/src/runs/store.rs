@@ -63,6 +63,7 @@ pub(crate) async fn insert(
     row.as_ref().map(run).transpose()
 }
 
+/// Leases the oldest due run of each source that has no run under a live lease.
 pub(crate) async fn claim(
     db: &Db,
     owner: &str,
@@ -79,7 +80,9 @@ pub(crate) async fn claim(
         "UPDATE metrics_runs SET status = 'running', lease_id = $1, lease_owner = $2, next_at = $3, \
          attempts = attempts + 1, started_at = COALESCE(started_at, $4), updated_at = $4 \
          WHERE id IN (SELECT id FROM metrics_runs r WHERE status IN ('queued', 'running') AND next_at <= $4 \
-         AND NOT EXISTS (SELECT 1 FROM metrics_runs o WHERE o.source_id = r.source_id AND o.id <> r.id \
+         AND id = (SELECT MIN(id) FROM metrics_runs d WHERE d.source_id = r.source_id \
+         AND d.status IN ('queued', 'running') AND d.next_at <= $4) \
+         AND NOT EXISTS (SELECT 1 FROM metrics_runs o WHERE o.source_id = r.source_id \
          AND o.status = 'running' AND o.next_at > $4) ORDER BY next_at, id LIMIT $5{lock}) \
          RETURNING {COLUMNS}"
     );
