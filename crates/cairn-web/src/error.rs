@@ -219,6 +219,20 @@ impl From<cairn_events::EventsError> for ApiError {
     }
 }
 
+impl From<cairn_metrics::MetricsError> for ApiError {
+    fn from(e: cairn_metrics::MetricsError) -> Self {
+        use cairn_metrics::MetricsError as E;
+        match e {
+            E::NotFound(what) => Self::not_found(format!("{what} not found")),
+            E::Validation(v) => Self::validation(v),
+            E::Conflict(msg) => Self::new(ErrorCode::Conflict, msg),
+            E::Database(db) => Self::database(&db),
+            E::Audit(a) => a.into(),
+            failed @ E::Corrupt { .. } => Self::internal(failed),
+        }
+    }
+}
+
 impl From<cairn_identity::IdentityError> for ApiError {
     fn from(e: cairn_identity::IdentityError) -> Self {
         use cairn_identity::IdentityError as E;

@@ -101,6 +101,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::records::router())
         .merge(api::webhooks::router())
         .merge(api::events::router())
+        .merge(api::metrics::router())
         .split_for_parts()
 }
 

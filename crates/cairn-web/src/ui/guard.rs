@@ -261,6 +261,20 @@ impl From<cairn_events::EventsError> for PageError {
     }
 }
 
+impl From<cairn_metrics::MetricsError> for PageError {
+    fn from(e: cairn_metrics::MetricsError) -> Self {
+        use cairn_metrics::MetricsError as E;
+        match e {
+            E::NotFound(what) => PageError::gone(what),
+            E::Validation(v) => PageError::invalid(&v),
+            E::Conflict(m) => PageError::Refused(StatusCode::CONFLICT, m),
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+            failed @ E::Corrupt { .. } => PageError::Internal(failed.to_string()),
+        }
+    }
+}
+
 impl From<cairn_numbers::NumbersError> for PageError {
     fn from(e: cairn_numbers::NumbersError) -> Self {
         use cairn_numbers::NumbersError as E;
