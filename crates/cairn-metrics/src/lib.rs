@@ -8,6 +8,7 @@
 //! `sources/` (their tables' SQL). Each feature's SQL is in its `store.rs`; what several
 //! features run (binding, the dialect's locks) in `store/`.
 
+pub mod client;
 pub mod collected;
 pub mod day;
 pub mod runs;
