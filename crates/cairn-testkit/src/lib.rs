@@ -5,6 +5,7 @@
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
 pub mod browser;
+pub mod fixtures;
 pub mod mail;
 pub mod peers;
 pub mod postgres;
