@@ -36,6 +36,7 @@ impl NumbersService {
             created_by: actor.id.clone(),
         };
         let mut tx = db.begin().await?;
+        store::add_to_totals(&mut tx, item.value).await?;
         let entry = NewEntry::new(actor.clone(), Action::fixed("number.created"), Outcome::Success, meta.clone())
             .resource("number", &item.id)
             .details(serde_json::json!({ "value": item.value }));
@@ -64,7 +65,7 @@ impl NumbersService {
         let Some(item) = store::get_in(&mut tx, &id).await? else {
             return Err(NumbersError::NotFound);
         };
-        store::delete(&mut tx, &id).await?;
+        store::delete(&mut tx, &item).await?;
         let entry = NewEntry::new(actor.clone(), Action::fixed("number.deleted"), Outcome::Success, meta.clone())
             .resource("number", &id)
             .details(serde_json::json!({ "value": item.value }));
@@ -73,6 +74,8 @@ impl NumbersService {
         Ok(())
     }
 
+    /// Count, sum, min, max and mean of every number, from totals that each insert and
+    /// delete keeps in its own transaction (one row read, whatever the table holds).
     pub async fn stats(db: &Db) -> Result<NumberStats, NumbersError> {
         Ok(store::stats(db).await?)
     }

@@ -15,7 +15,7 @@ fn item(row: &AnyRow) -> Result<NumberItem, sqlx::Error> {
     })
 }
 
-/// The insert of a number, to run together with its audit entry.
+/// The insert of a number, to run together with its audit entry (after `add_to_totals`).
 pub(crate) fn insert_change(n: &NumberItem) -> Change {
     Change {
         sql: "INSERT INTO numbers (id, value, created_at, created_by) VALUES ($1, $2, $3, $4)",
@@ -61,20 +61,53 @@ pub(crate) async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Option<
         .transpose()
 }
 
-pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM numbers WHERE id = $1").bind(id).execute(&mut *conn).await?;
+pub(crate) async fn delete(conn: &mut AnyConnection, item: &NumberItem) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM numbers WHERE id = $1").bind(&item.id).execute(&mut *conn).await?;
+    sqlx::query(REMOVE_FROM_TOTALS).bind(-item.value).bind(item.value).execute(&mut *conn).await?;
     Ok(())
 }
 
+/// What `sum_hi + $1` loses to rounding, exactly (Knuth's TwoSum over the row's old values).
+macro_rules! rounding_error_of_adding_1 {
+    () => {
+        "((sum_hi - ((sum_hi + $1) - ((sum_hi + $1) - sum_hi))) + ($1 - ((sum_hi + $1) - sum_hi)))"
+    };
+}
+
+/// Adds the value `$1` to the running totals; runs in the insert's transaction.
+const ADD_TO_TOTALS: &str = concat!(
+    "UPDATE numbers_totals SET count = count + 1, sum_hi = sum_hi + $1, sum_lo = sum_lo + ",
+    rounding_error_of_adding_1!(),
+    ", min = CASE WHEN min IS NULL OR $1 < min THEN $1 ELSE min END",
+    ", max = CASE WHEN max IS NULL OR $1 > max THEN $1 ELSE max END WHERE id = 1"
+);
+
+/// Takes the removed value `$2` (negated as `$1`) out of the running totals, after its row
+/// is gone in the same transaction. The last removal resets the totals exactly; a removed
+/// extreme is found again through the index on `value`.
+const REMOVE_FROM_TOTALS: &str = concat!(
+    "UPDATE numbers_totals SET count = count - 1",
+    ", sum_hi = CASE WHEN count = 1 THEN 0.0 ELSE sum_hi + $1 END",
+    ", sum_lo = CASE WHEN count = 1 THEN 0.0 ELSE sum_lo + ",
+    rounding_error_of_adding_1!(),
+    " END",
+    ", min = CASE WHEN count = 1 THEN NULL WHEN $2 <= min THEN (SELECT MIN(value) FROM numbers) ELSE min END",
+    ", max = CASE WHEN count = 1 THEN NULL WHEN $2 >= max THEN (SELECT MAX(value) FROM numbers) ELSE max END",
+    " WHERE id = 1"
+);
+
+pub(crate) async fn add_to_totals(conn: &mut AnyConnection, value: f64) -> Result<(), sqlx::Error> {
+    sqlx::query(ADD_TO_TOTALS).bind(value).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// One row, whatever the table holds: the totals kept by every insert and delete.
 pub(crate) async fn stats(db: &Db) -> Result<NumberStats, sqlx::Error> {
-    // One pass with four aggregates; the mean is the sum over the count (what `AVG` would
-    // compute again, row by row).
-    let row =
-        sqlx::query("SELECT COUNT(*) AS count, SUM(value) AS sum, MIN(value) AS min, MAX(value) AS max FROM numbers")
-            .fetch_one(db.reader())
-            .await?;
+    let row = sqlx::query("SELECT count, sum_hi, sum_lo, min, max FROM numbers_totals WHERE id = 1")
+        .fetch_one(db.reader())
+        .await?;
     let count: i64 = row.try_get("count")?;
-    let sum = row.try_get::<Option<f64>, _>("sum")?.unwrap_or(0.0);
+    let sum = row.try_get::<f64, _>("sum_hi")? + row.try_get::<f64, _>("sum_lo")?;
     Ok(NumberStats {
         count,
         sum,

@@ -5,6 +5,7 @@
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
 pub mod browser;
+pub mod fixtures;
 pub mod mail;
 pub mod peers;
 pub mod postgres;
@@ -309,6 +310,10 @@ impl TestApp {
 
     pub fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(token).json(body)
+    }
+
+    pub fn patch(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.client.patch(self.url(path)).bearer_auth(token).json(body)
     }
 
     pub fn delete(&self, path: &str, token: &str) -> reqwest::RequestBuilder {

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cairn_domain::{Role, rfc3339};
 use cairn_identity::model::ClientId;
-use cairn_identity::{Client, IdentityError, NewClient};
+use cairn_identity::{Client, ClientPatch, IdentityError, NewClient};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,7 +20,7 @@ use crate::extract::{ApiJson, ApiQuery, Caller};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_client, list_clients))
-        .routes(routes!(get_client, delete_client))
+        .routes(routes!(get_client, update_client, delete_client))
         .routes(routes!(rotate_secret))
 }
 
@@ -77,6 +77,19 @@ pub struct CreateClient {
     /// A service client (`client_credentials`) acting with this role.
     #[schema(value_type = Option<RoleName>)]
     pub service_role: Option<Role>,
+}
+
+/// Fields to change; those left out stay as they are. A list given replaces the list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    #[schema(value_type = Option<DisplayName>)]
+    pub name: Option<String>,
+    /// By the rules of registration; a client that is not a service client keeps at least one.
+    #[schema(max_items = 20, value_type = Option<Vec<RedirectUri>>)]
+    pub redirect_uris: Option<Vec<String>>,
+    #[schema(max_items = 20, value_type = Option<Vec<RedirectUri>>)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
 }
 
 /// A redirect URI as the OpenAPI document states it.
@@ -172,6 +185,36 @@ async fn get_client(
 ) -> ApiResult<Json<ClientView>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "client.read").await?;
     Ok(Json(ClientView::new(state.identity.get_client(&ctx.db, client_id(&id)?.as_str()).await?, None)))
+}
+
+/// Change a client's name or its redirect URIs; the audit entry names what changed. Its
+/// kind (public, confidential or service) and secret are not changed here.
+#[utoipa::path(patch, path = "/api/v1/clients/{id}", tag = "clients",
+    params(("id" = String, Path, description = "Client id")),
+    request_body = UpdateClient,
+    responses(
+        (status = 200, description = "The client as it is now", body = ClientView),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such client in this tenant", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn update_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateClient>,
+) -> ApiResult<Json<ClientView>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "client.update").await?;
+    let id = client_id(&id)?;
+    let patch = ClientPatch {
+        name: body.name,
+        redirect_uris: body.redirect_uris,
+        post_logout_uris: body.post_logout_redirect_uris,
+    };
+    let client = state.identity.update_client(&ctx.db, id.as_str(), patch, &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(ClientView::new(client, None)))
 }
 
 /// Delete a client; its refresh tokens are revoked.

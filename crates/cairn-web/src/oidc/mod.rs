@@ -22,6 +22,7 @@ use cairn_store::{Db, Tenant};
 
 use crate::AppState;
 use crate::html::{self, Chrome, internal};
+use crate::ui::PageError;
 
 /// Cookie of the provider's browser session (the SSO session behind `prompt=none`).
 pub const SESSION_COOKIE: &str = "cairn_session";
@@ -79,10 +80,21 @@ fn csrf_failed() -> Response {
 }
 
 /// A session or code that could not be granted: the account changed while signing in (the
-/// person signs in again), or an internal failure.
+/// person signs in again), or another failure.
 fn grant_failed(e: IdentityError) -> Response {
     match e {
         IdentityError::Conflict(why) => error_page(StatusCode::CONFLICT, "Sign in again", &why),
-        other => internal(other),
+        other => failed(other),
+    }
+}
+
+/// A failure a hosted page does not handle itself, with the status the console's pages
+/// give it (`503` with `Retry-After` when a database does not answer, `500` only for
+/// Cairn's own faults), in the hosted pages' chrome, which has no console links.
+fn failed(e: impl Into<PageError>) -> Response {
+    match e.into() {
+        PageError::Refused(status, text) => error_page(status, "Cannot continue", &text),
+        PageError::Internal(cause) => internal(cause),
+        PageError::Unavailable(cause) => html::unavailable(cause),
     }
 }

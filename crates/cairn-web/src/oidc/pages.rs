@@ -14,10 +14,10 @@ use cairn_identity::{AuthRequest, ClientCtx, CurrentSession, IdentityError, Rese
 use cairn_store::{Db, Tenant};
 use serde::{Deserialize, Serialize};
 
-use super::{DEVICE_COOKIE, chrome, csrf_failed, error_page, expired_request, finish, grant_failed};
+use super::{DEVICE_COOKIE, chrome, csrf_failed, error_page, expired_request, failed, finish, grant_failed};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::html::{self, Chrome, internal};
+use crate::html::{self, Chrome};
 
 const REQUEST_AAD: &str = "cairn-auth-request";
 const PENDING_AAD: &str = "cairn-pending-password-change";
@@ -74,7 +74,7 @@ pub(super) async fn sign_in_page(
     let action = format!("/t/{}/signin", ctx.tenant.slug);
     let connections = match state.identity.list_connections(&ctx.db).await {
         Ok(c) => c,
-        Err(e) => return internal(e),
+        Err(e) => return failed(e),
     };
     let mut targets: Vec<String> = html::origin(&req.redirect_uri).into_iter().collect();
     // The SSO buttons' form ends at the upstream provider (CSP form-action covers redirects).
@@ -237,7 +237,7 @@ async fn sign_in_to(
             resp.headers_mut().insert(header::RETRY_AFTER, b.retry_after_secs.into());
             resp
         }
-        Err(e) => internal(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -294,7 +294,7 @@ async fn change_password(
     let user = match state.identity.get_user(&ctx.db, &pending.user_id).await {
         Ok(u) if u.status == cairn_identity::UserStatus::ForceChangePassword => u,
         Ok(_) | Err(cairn_identity::IdentityError::NotFound(_)) => return expired_request(),
-        Err(e) => return internal(e),
+        Err(e) => return failed(e),
     };
     // The first sign-in's change: no sign-in of the user stands yet to keep.
     let changed = state
@@ -319,7 +319,7 @@ async fn change_password(
             resp.headers_mut().insert(header::RETRY_AFTER, b.retry_after_secs.into());
             resp
         }
-        Err(e) => internal(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -351,12 +351,12 @@ async fn tenant_by_slug(state: &AppState, slug: &str) -> Result<(Tenant, Db), Re
     let tenant = match state.store.tenant_by_slug(&slug).await {
         Ok(t) => t,
         Err(cairn_store::StoreError::TenantNotFound(_)) => return Err(not_found()),
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(failed(e)),
     };
     match state.identity.tenant(tenant.id).await {
         Ok(Some(t)) => Ok(t),
         Ok(None) => Err(not_found()),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(failed(e)),
     }
 }
 
@@ -410,12 +410,7 @@ async fn forgot(
     let email = form.email.trim().to_owned();
     let devices = html::path_cookies(&state, &headers, DEVICE_COOKIE);
     if let Err(e) = state.identity.request_reset(tenant.id, &db, &email, devices, &meta).await {
-        return match e {
-            cairn_identity::IdentityError::Database(db_error) if crate::error::database_unreachable(&db_error) => {
-                html::unavailable(db_error)
-            }
-            other => internal(other),
-        };
+        return failed(e);
     }
     let csrf = html::csrf_token(&state, &headers).token;
     let c = chrome(&state, &tenant, &db, "Reset password").await;
@@ -493,7 +488,7 @@ async fn reset(
         ),
         Err(IdentityError::Validation(v)) => again(&v.to_string(), StatusCode::BAD_REQUEST),
         Err(IdentityError::Busy(b)) => wait(crate::ui::BUSY, b.retry_after_secs),
-        Err(e) => internal(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -538,7 +533,7 @@ async fn sso_start(State(state): State<AppState>, Query(q): Query<SsoStart>) -> 
             return error_page(StatusCode::NOT_FOUND, "Cannot sign in", "That sign-in option no longer exists.");
         }
         Err(cairn_identity::IdentityError::Upstream(e)) => return upstream_failed(e),
-        Err(e) => return internal(e),
+        Err(e) => return failed(e),
     };
     let sealed = html::seal_json(&state, &SsoState { req, pending, at: now_ms() }, SSO_AAD);
     let mut resp = html::see_other(&url);
@@ -591,6 +586,6 @@ async fn sso_callback(
             clear(html::see_other(&state.identity.error_redirect(&saved.req, "access_denied", why)))
         }
         Err(cairn_identity::IdentityError::Upstream(e)) => upstream_failed(e),
-        Err(e) => internal(e),
+        Err(e) => failed(e),
     }
 }

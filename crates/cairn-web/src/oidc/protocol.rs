@@ -17,10 +17,10 @@ use serde_json::json;
 
 use super::pages::sign_in_page;
 use super::responses::{IntrospectionResponse, TokenResponse, UserInfoResponse};
-use super::{SESSION_COOKIE, csrf_failed, error_page, finish};
+use super::{SESSION_COOKIE, csrf_failed, error_page, failed, finish};
 use crate::AppState;
 use crate::extract::Meta;
-use crate::html::{self, Chrome, internal};
+use crate::html::{self, Chrome};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -74,7 +74,7 @@ async fn authorize(
         Ok(v) => v,
         Err(AuthorizeError::Page(text)) => return error_page(StatusCode::BAD_REQUEST, "Cannot sign in", &text),
         Err(AuthorizeError::Redirect(to)) => return html::see_other(&to),
-        Err(AuthorizeError::Internal(e)) => return internal(e),
+        Err(AuthorizeError::Internal(e)) => return failed(e),
     };
     if !req.prompt_login
         && let Some(handle) = html::cookie(&state, &headers, SESSION_COOKIE)
@@ -82,7 +82,7 @@ async fn authorize(
         match state.identity.session_user(ctx.tenant.id, &ctx.db, &handle).await {
             Ok(Some((user, auth_time))) => return finish(&state, &ctx.db, &req, &user, auth_time, None).await,
             Ok(None) => {}
-            Err(e) => return internal(e),
+            Err(e) => return failed(e),
         }
     }
     if req.prompt_none {
@@ -401,7 +401,7 @@ async fn end_session_and_leave(
     if let Some(handle) = html::cookie(state, headers, SESSION_COOKIE)
         && let Err(e) = state.identity.end_session(&handle, meta).await
     {
-        return internal(e);
+        return failed(e);
     }
     let target = state
         .identity
@@ -421,7 +421,7 @@ async fn end_session_and_leave(
             "You are signed out. You can close this window.",
             None,
         ),
-        Err(e) => return internal(e),
+        Err(e) => return failed(e),
     };
     resp.headers_mut().append(header::SET_COOKIE, html::set_cookie(state, SESSION_COOKIE, "", Some(0)));
     resp

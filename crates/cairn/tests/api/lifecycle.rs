@@ -4,6 +4,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use cairn_domain::{Role, TenantId, now_ms};
 use cairn_store::sqlx;
+use cairn_testkit::rp::RelyingParty;
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
@@ -268,9 +269,9 @@ async fn a_database_outage_is_unavailable_then_recovers_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = cairn_testkit::fresh_config_on(dir.path(), Some(&server.url()));
     config.db_acquire_timeout = std::time::Duration::from_secs(2);
-    let app = TestApp::spawn_config(cairn_testkit::Backend::Postgres, config, dir).await;
-    let acme = app.create_tenant("acme").await;
-    let member = app.token(&acme, Role::Member);
+    let rp = RelyingParty::on(TestApp::spawn_config(cairn_testkit::Backend::Postgres, config, dir).await, true).await;
+    let app = &rp.app;
+    let member = app.token(&rp.tenant, Role::Member);
     assert_eq!(app.add_number(&member, json!(7)).await.status(), 201);
 
     server.interrupt();
@@ -280,6 +281,11 @@ async fn a_database_outage_is_unavailable_then_recovers_postgres() {
     assert_eq!(crate::error_code(resp).await, "UNAVAILABLE");
     let resp = app.add_number(&member, json!(8)).await;
     assert_eq!(resp.status(), 503, "a write during the outage is refused, not half done");
+    // The hosted pages say the same to a person signing in.
+    let page = app.client.get(rp.authorize_url(&[])).send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(page.text().await.unwrap().contains("Cairn cannot answer right now"));
 
     server.resume().unwrap();
     let stats = cairn_testkit::eventually("the API to recover", std::time::Duration::from_secs(30), || async {
@@ -289,5 +295,5 @@ async fn a_database_outage_is_unavailable_then_recovers_postgres() {
     })
     .await;
     assert_eq!(stats["count"], 1, "the acknowledged write is there, the refused one is not");
-    app.stop().await;
+    rp.app.stop().await;
 }

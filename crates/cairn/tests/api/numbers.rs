@@ -2,6 +2,7 @@
 
 use cairn_domain::Role;
 use cairn_testkit::{Backend, TestApp, backend_test};
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use crate::{count, error_code};
@@ -138,6 +139,77 @@ async fn stats_summarise_the_tenants_numbers(backend: Backend) {
     assert_eq!(s["mean"], json!(1.5));
 }
 backend_test!(stats_summarise_the_tenants_numbers);
+
+async fn stats(app: &TestApp, token: &str) -> Value {
+    app.get("/api/v1/numbers/stats", token).send().await.unwrap().json().await.unwrap()
+}
+
+/// The statistics come from totals kept by each insert and delete: a value that comes and
+/// goes leaves no trace, removing an extreme finds the next one, and the last removal
+/// empties them.
+async fn stats_follow_inserts_and_deletes_exactly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let small = app.add_number(&admin, json!(0.1)).await.json::<Value>().await.unwrap();
+    let huge = app.add_number(&admin, json!(1e15)).await.json::<Value>().await.unwrap();
+    assert_eq!(stats(&app, &admin).await["max"].as_f64(), Some(1e15));
+    let resp = app.delete(&format!("/api/v1/numbers/{}", huge["id"].as_str().unwrap()), &admin).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    // A running sum without compensation would say 0.125 here.
+    assert_eq!(stats(&app, &admin).await, json!({"count": 1, "sum": 0.1, "min": 0.1, "max": 0.1, "mean": 0.1}));
+
+    // Mixed magnitudes in and out, checked against the exactly rounded sum of what remains.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut kept: Vec<(String, f64)> = vec![(small["id"].as_str().unwrap().to_owned(), 0.1)];
+    for step in 0..60 {
+        if step % 3 == 2 {
+            let (id, _) = kept.swap_remove(rng.gen_range(0..kept.len()));
+            app.delete(&format!("/api/v1/numbers/{id}"), &admin).send().await.unwrap();
+        } else {
+            let v = rng.gen_range(-1.0..1.0) * 10f64.powi(rng.gen_range(-3..15));
+            let created = app.add_number(&admin, json!(v)).await.json::<Value>().await.unwrap();
+            kept.push((created["id"].as_str().unwrap().to_owned(), v));
+        }
+    }
+    let values: Vec<f64> = kept.iter().map(|(_, v)| *v).collect();
+    let s = stats(&app, &admin).await;
+    assert_eq!(s["count"], values.len());
+    let exact = exact_sum(&values);
+    let sum = s["sum"].as_f64().unwrap();
+    assert!((sum - exact).abs() <= f64::EPSILON * exact.abs(), "sum {sum} against exactly rounded {exact}");
+    assert_eq!(s["min"].as_f64().unwrap(), values.iter().copied().fold(f64::INFINITY, f64::min));
+    assert_eq!(s["max"].as_f64().unwrap(), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+
+    for (id, _) in kept {
+        app.delete(&format!("/api/v1/numbers/{id}"), &admin).send().await.unwrap();
+    }
+    assert_eq!(stats(&app, &admin).await, json!({"count": 0, "sum": 0, "min": null, "max": null, "mean": null}));
+}
+backend_test!(stats_follow_inserts_and_deletes_exactly);
+
+/// The sum of `values` rounded once (Shewchuk's partials, as Python's `math.fsum`).
+fn exact_sum(values: &[f64]) -> f64 {
+    let mut partials: Vec<f64> = Vec::new();
+    for &v in values {
+        let mut x = v;
+        let mut kept = 0;
+        for i in 0..partials.len() {
+            let y = partials[i];
+            let (hi, lo) = if x.abs() < y.abs() { (y, x) } else { (x, y) };
+            let sum = hi + lo;
+            let err = lo - (sum - hi);
+            if err != 0.0 {
+                partials[kept] = err;
+                kept += 1;
+            }
+            x = sum;
+        }
+        partials.truncate(kept);
+        partials.push(x);
+    }
+    partials.iter().rev().fold(0.0, |acc, p| acc + p)
+}
 
 async fn roles_guard_each_operation(backend: Backend) {
     let app = TestApp::spawn(backend).await;

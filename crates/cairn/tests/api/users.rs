@@ -285,6 +285,56 @@ async fn clients_are_managed_by_admins_and_secrets_shown_once(backend: Backend) 
 }
 backend_test!(clients_are_managed_by_admins_and_secrets_shown_once);
 
+async fn admins_change_a_clients_name_and_redirect_uris(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let created: Value = app
+        .post("/api/v1/clients", &admin, &json!({"name": "Portal", "redirect_uris": ["https://portal.example/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["client_id"].as_str().unwrap();
+    let path = format!("/api/v1/clients/{id}");
+
+    let resp = app.patch(&path, &admin, &json!({"redirect_uris": ["http://portal.example/cb"]})).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["field"].as_str()),
+        (Some("VALIDATION_ERROR"), Some("redirect_uris"))
+    );
+    let resp = app.patch(&path, &admin, &json!({"redirect_uris": []})).send().await.unwrap();
+    assert_eq!(resp.status(), 400, "a browser client keeps at least one redirect URI");
+    let unchanged: Value = app.get(&path, &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!((&unchanged["name"], &unchanged["redirect_uris"]), (&created["name"], &created["redirect_uris"]));
+
+    let member = app.token(&acme, Role::Member);
+    assert_eq!(app.patch(&path, &member, &json!({"name": "Mine"})).send().await.unwrap().status(), 403);
+    assert_eq!(app.patch("/api/v1/clients/nope", &admin, &json!({"name": "X"})).send().await.unwrap().status(), 404);
+
+    let uris = json!(["https://portal.example/cb", "https://portal.example/cb2"]);
+    let resp =
+        app.patch(&path, &admin, &json!({"name": "Customer portal", "redirect_uris": uris})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let changed: Value = resp.json().await.unwrap();
+    assert_eq!((&changed["name"], &changed["redirect_uris"]), (&json!("Customer portal"), &uris));
+    assert!(changed.get("client_secret").is_none());
+    assert_eq!(app.get(&path, &admin).send().await.unwrap().json::<Value>().await.unwrap(), changed);
+
+    let audit: Value =
+        app.get("/api/v1/audit?action=client.updated", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit["items"][0]["details"]["changed"]["name"], "Customer portal");
+    let denied: Value =
+        app.get("/api/v1/audit?action=access.denied", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(denied["items"][0]["details"]["attempted"], "client.update", "{denied}");
+}
+backend_test!(admins_change_a_clients_name_and_redirect_uris);
+
 async fn settings_brand_the_hosted_pages_and_set_the_default_role(backend: Backend) {
     let rp = RelyingParty::spawn(backend, true).await;
     let admin = rp.admin();
