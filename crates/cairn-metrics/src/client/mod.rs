@@ -19,6 +19,8 @@
 //! (the next run resumes from what was stored). Waiting never drops data: the request
 //! that was refused is the one sent again.
 
+pub mod github;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -233,6 +235,21 @@ impl Upstream {
                 Ok(Some((value, headers)))
             }
         }
+    }
+
+    /// A limit an answer's body reports (GraphQL's `RATE_LIMITED`, answered with `200`):
+    /// waits until the spent budget comes back, or backs off when no answer said when.
+    pub(crate) async fn limited(&self, attempt: u32) -> Result<(), UpstreamError> {
+        let until = self.blocked_until.load(Ordering::Acquire);
+        let now = now_ms();
+        let wait = if until > now {
+            Duration::from_millis((until - now) as u64)
+        } else {
+            backoff(FIRST_LIMIT_BACKOFF, attempt)
+        };
+        self.note_limit(wait)?;
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// Before a request: when the last answer spent the budget, wait until it comes back.
