@@ -9,6 +9,7 @@
 //! features run (binding, the dialect's locks) in `store/`.
 
 pub mod client;
+pub mod collect;
 pub mod collected;
 pub mod day;
 pub mod runs;

@@ -156,6 +156,13 @@ pub trait GitHubApi: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Connection<PullRequestNode>, UpstreamError>> + Send;
 
+    /// One pull request (`GET /pulls/{n}`): one stored as open that no listing brought back.
+    fn pull_request(
+        &self,
+        full_name: &str,
+        number: i64,
+    ) -> impl Future<Output = Result<PullRequestNode, UpstreamError>> + Send;
+
     /// Every review of one pull request (`GET /pulls/{n}/reviews`).
     fn reviews(
         &self,
@@ -208,7 +215,8 @@ pub struct GitHub {
 impl GitHub {
     pub fn new(upstream: Upstream, base_url: &str, graphql_url: Option<&str>) -> Self {
         let base_url = base_url.trim_end_matches('/').to_owned();
-        let graphql_url = graphql_url.map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_else(|| default_graphql(&base_url));
+        let graphql_url =
+            graphql_url.map(|u| u.trim_end_matches('/').to_owned()).unwrap_or_else(|| default_graphql(&base_url));
         Self { upstream, base_url, graphql_url }
     }
 
@@ -453,7 +461,10 @@ impl GitHubApi for GitHub {
                     parent_count: int(&n["parents"]["totalCount"], "parents.totalCount")?,
                     author_email: n["author"]["email"].as_str().filter(|e| !e.is_empty()).map(str::to_owned),
                     author_login: login(&n["author"]["user"]),
-                    pull_requests: nodes(&n["associatedPullRequests"]).iter().filter_map(|p| p["number"].as_i64()).collect(),
+                    pull_requests: nodes(&n["associatedPullRequests"])
+                        .iter()
+                        .filter_map(|p| p["number"].as_i64())
+                        .collect(),
                 })
             })
             .collect::<Result<_, UpstreamError>>()?;
@@ -468,7 +479,8 @@ impl GitHubApi for GitHub {
     ) -> Result<Connection<PullRequestNode>, UpstreamError> {
         let (owner, name) = split(full_name)?;
         let states = if only_open { json!(["OPEN"]) } else { Value::Null };
-        let data = self.graphql(PULLS, json!({ "owner": owner, "name": name, "states": states, "after": cursor })).await?;
+        let data =
+            self.graphql(PULLS, json!({ "owner": owner, "name": name, "states": states, "after": cursor })).await?;
         if data["repository"].is_null() {
             return Err(UpstreamError::NotFound(format!("repository {full_name}")));
         }
@@ -498,14 +510,46 @@ impl GitHubApi for GitHub {
         Ok(Connection { nodes, end_cursor, has_next_page })
     }
 
-    async fn reviews(&self, full_name: &str, number: i64, next: Option<&str>) -> Result<Listing<ReviewNode>, UpstreamError> {
+    async fn pull_request(&self, full_name: &str, number: i64) -> Result<PullRequestNode, UpstreamError> {
+        let (p, _) = self.get::<Value>(&self.repo_url(full_name, &format!("/pulls/{number}"))).await?;
+        let merged_at = opt_instant(&p["merged_at"])?;
+        let state = match (text(&p["state"], "state")?.as_str(), merged_at) {
+            ("open", _) => "OPEN",
+            (_, Some(_)) => "MERGED",
+            _ => "CLOSED",
+        };
+        Ok(PullRequestNode {
+            number: int(&p["number"], "number")?,
+            author_login: login(&p["user"]),
+            state: state.to_owned(),
+            created_at: instant(p["created_at"].as_str().unwrap_or_default())?,
+            updated_at: instant(p["updated_at"].as_str().unwrap_or_default())?,
+            merged_at,
+            closed_at: opt_instant(&p["closed_at"])?,
+            additions: int(&p["additions"], "additions")?,
+            deletions: int(&p["deletions"], "deletions")?,
+            merge_commit: p["merge_commit_sha"].as_str().filter(|_| merged_at.is_some()).map(str::to_owned),
+            reviews: Vec::new(),
+            more_reviews: true,
+        })
+    }
+
+    async fn reviews(
+        &self,
+        full_name: &str,
+        number: i64,
+        next: Option<&str>,
+    ) -> Result<Listing<ReviewNode>, UpstreamError> {
         let first = self.repo_url(full_name, &format!("/pulls/{number}/reviews?per_page={PAGE}"));
         let (raw, next) = self.listing::<Value>(first, next).await?;
         let items = raw
             .iter()
             .map(|r| {
                 Ok(ReviewNode {
-                    id: r["id"].as_i64().map(|i| i.to_string()).ok_or_else(|| UpstreamError::Protocol("a review id".into()))?,
+                    id: r["id"]
+                        .as_i64()
+                        .map(|i| i.to_string())
+                        .ok_or_else(|| UpstreamError::Protocol("a review id".into()))?,
                     author_login: login(&r["user"]),
                     state: text(&r["state"], "state")?,
                     submitted_at: opt_instant(&r["submitted_at"])?,
@@ -515,7 +559,12 @@ impl GitHubApi for GitHub {
         Ok(Listing { items, next })
     }
 
-    async fn review_comments(&self, full_name: &str, since: i64, next: Option<&str>) -> Result<Listing<CommentItem>, UpstreamError> {
+    async fn review_comments(
+        &self,
+        full_name: &str,
+        since: i64,
+        next: Option<&str>,
+    ) -> Result<Listing<CommentItem>, UpstreamError> {
         let first = self.repo_url(
             full_name,
             &format!("/pulls/comments?since={}&sort=updated&direction=asc&per_page={PAGE}", iso(since)),
@@ -547,7 +596,10 @@ impl GitHubApi for GitHub {
             .iter()
             .map(|d| {
                 Ok(DeploymentItem {
-                    id: d["id"].as_i64().map(|i| i.to_string()).ok_or_else(|| UpstreamError::Protocol("a deployment id".into()))?,
+                    id: d["id"]
+                        .as_i64()
+                        .map(|i| i.to_string())
+                        .ok_or_else(|| UpstreamError::Protocol("a deployment id".into()))?,
                     environment: text(&d["environment"], "environment")?,
                     sha: text(&d["sha"], "sha")?,
                     git_ref: d["ref"].as_str().map(str::to_owned),
@@ -565,7 +617,10 @@ impl GitHubApi for GitHub {
             .iter()
             .map(|r| {
                 Ok(ReleaseItem {
-                    id: r["id"].as_i64().map(|i| i.to_string()).ok_or_else(|| UpstreamError::Protocol("a release id".into()))?,
+                    id: r["id"]
+                        .as_i64()
+                        .map(|i| i.to_string())
+                        .ok_or_else(|| UpstreamError::Protocol("a release id".into()))?,
                     tag_name: text(&r["tag_name"], "tag_name")?,
                     name: r["name"].as_str().map(str::to_owned),
                     created_at: instant(r["created_at"].as_str().unwrap_or_default())?,
@@ -588,7 +643,10 @@ fn split(full_name: &str) -> Result<(&str, &str), UpstreamError> {
 
 fn review_node(r: &Value) -> Result<ReviewNode, UpstreamError> {
     Ok(ReviewNode {
-        id: r["databaseId"].as_i64().map(|i| i.to_string()).ok_or_else(|| UpstreamError::Protocol("a review's databaseId".into()))?,
+        id: r["databaseId"]
+            .as_i64()
+            .map(|i| i.to_string())
+            .ok_or_else(|| UpstreamError::Protocol("a review's databaseId".into()))?,
         author_login: login(&r["author"]),
         state: text(&r["state"], "state")?,
         submitted_at: opt_instant(&r["submittedAt"])?,
@@ -627,7 +685,9 @@ mod tests {
         let mut h = super::super::header::HeaderMap::new();
         h.insert(
             "link",
-            "<https://api.github.com/x?page=2>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\"".parse().unwrap(),
+            "<https://api.github.com/x?page=2>; rel=\"next\", <https://api.github.com/x?page=9>; rel=\"last\""
+                .parse()
+                .unwrap(),
         );
         assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/x?page=2"));
         h.insert("link", "<https://api.github.com/x?page=1>; rel=\"first\"".parse().unwrap());

@@ -348,19 +348,21 @@ impl<'c> Page<'c> {
         .await?)
     }
 
-    /// The ids of stored comments of `kind` created in `[since, until)`.
+    /// The ids of the repository's stored comments of `kind` created in `[since, until)`.
     pub async fn comment_ids(
         &mut self,
         kind: CommentKind,
+        repository: &str,
         since: i64,
         until: i64,
     ) -> Result<Vec<String>, MetricsError> {
         Ok(sqlx::query_scalar(
-            "SELECT comment_id FROM metrics_comments WHERE source_id = $1 AND kind = $2 \
-             AND created_at >= $3 AND created_at < $4 ORDER BY comment_id",
+            "SELECT comment_id FROM metrics_comments WHERE source_id = $1 AND kind = $2 AND repository_id = $3 \
+             AND created_at >= $4 AND created_at < $5 ORDER BY comment_id",
         )
         .bind(&self.source)
         .bind(kind.as_str())
+        .bind(repository)
         .bind(since)
         .bind(until)
         .fetch_all(&mut *self.conn)
@@ -390,6 +392,28 @@ impl<'c> Page<'c> {
         .bind(repository)
         .fetch_all(&mut *self.conn)
         .await?)
+    }
+
+    /// The authors of the repository's stored pull requests among `numbers` (a number
+    /// absent from the answer is not a stored pull request: an issue, or one not read).
+    pub async fn pull_request_authors(
+        &mut self,
+        repository: &str,
+        numbers: &[i64],
+    ) -> Result<HashMap<i64, Option<String>>, MetricsError> {
+        let mut found = HashMap::with_capacity(numbers.len());
+        for chunk in numbers.chunks(per_statement(1)) {
+            let sql = format!(
+                "SELECT number, author_login FROM metrics_pull_requests WHERE source_id = $1 AND repository_id = $2 AND {}",
+                in_list(&["number"], chunk.len(), 3)
+            );
+            let mut values = vec![Sql::from(&self.source), Sql::from(repository)];
+            values.extend(chunk.iter().map(|n| Sql::Int(*n)));
+            for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *self.conn).await? {
+                found.insert(row.try_get::<i64, _>(0)?, row.try_get::<Option<String>, _>(1)?);
+            }
+        }
+        Ok(found)
     }
 
     async fn upsert<T: Table>(&mut self, rows: &[T]) -> Result<Counts, MetricsError> {

@@ -1,0 +1,239 @@
+//! The GitHub collector against the loopback GitHub fixture: every row lands, a second run
+//! changes nothing, limits are waited out with nothing lost, late changes are picked up,
+//! and what upstream removed goes.
+
+use std::time::Duration;
+
+use cairn_audit::RequestMeta;
+use cairn_metrics::client::github::GitHub;
+use cairn_metrics::client::{Auth, Upstream, UpstreamError};
+use cairn_metrics::collect::{CollectError, RunCtx};
+use cairn_metrics::runs::TableCounts;
+use cairn_metrics::sources::{NewSource, SourceKind};
+use cairn_metrics::{Metrics, Run, RunId, SourceId};
+use cairn_store::{Db, sqlx};
+use cairn_testkit::fixtures::{Fault, GitHubServer, GitHubWorld, NewCommit, NewPull, ReviewState};
+use cairn_testkit::{Backend, TestApp, backend_test};
+
+use super::tester;
+
+const DAY: i64 = 86_400_000;
+const TOKEN: &str = "ghp_fixture";
+
+/// Now, rounded to the day, less `days`.
+fn days_ago(days: i64) -> i64 {
+    let now = cairn_domain::now_ms();
+    now - now % DAY - days * DAY
+}
+
+/// `acme/api`: three commits by Alice and Bob on main (one by email only), a feature
+/// branch merged through a pull request with a review and comments, a merge commit, an
+/// open pull request, a deployment and a release.
+fn world() -> GitHubWorld {
+    let mut w = GitHubWorld::new(TOKEN);
+    w.user("alice", "Alice Novak", "alice@acme.test");
+    w.user("bob", "Bob Marek", "bob@acme.test");
+    w.repository("acme/api", "main");
+    w.commit("acme/api", NewCommit::on("main").by("alice").at_ms(days_ago(10)).lines(10, 2, 1));
+    w.commit("acme/api", NewCommit::on("main").by_email("Carol", "carol@acme.test").at_ms(days_ago(9)).lines(5, 5, 2));
+    w.branch("acme/api", "feature", "main");
+    w.commit("acme/api", NewCommit::on("feature").by("bob").at_ms(days_ago(8)).lines(40, 0, 3));
+    let pr = w.pull_request("acme/api", NewPull::from_branch("feature", "bob", days_ago(8) + 1000));
+    w.review("acme/api", pr, "alice", ReviewState::Approved, days_ago(7));
+    w.review_comment("acme/api", pr, "alice", days_ago(7) + 10, None);
+    w.issue_comment("acme/api", pr, "bob", days_ago(7) + 20);
+    let merge = w.merge_pull("acme/api", pr, "alice", days_ago(6));
+    w.deployment("acme/api", &merge, "production", "alice", days_ago(6) + 100);
+    w.release("acme/api", "v1.0.0", "alice", days_ago(6) + 200);
+    w.branch("acme/api", "wip", "main");
+    w.commit("acme/api", NewCommit::on("wip").by("alice").at_ms(days_ago(3)).lines(1, 1, 1));
+    w.pull_request("acme/api", NewPull::from_branch("wip", "alice", days_ago(3) + 1000));
+    w.commit("acme/api", NewCommit::on("main").by("alice").at_ms(days_ago(2)).lines(3, 0, 1));
+    w
+}
+
+async fn source(app: &TestApp, db: &Db, gh: &GitHubServer, token: &str) -> cairn_metrics::Source {
+    let new = NewSource {
+        kind: SourceKind::Github,
+        name: "GitHub".into(),
+        base_url: Some(gh.base_url.clone()),
+        graphql_url: Some(gh.graphql_url.clone()),
+        url: None,
+        branch: None,
+        organization: None,
+        repositories: vec!["acme/api".into()],
+        boards: Vec::new(),
+        email: None,
+        story_points_field: None,
+        token: Some(token.into()),
+    };
+    Metrics { db }.add_source(app.store.master_key(), new, &tester(), &RequestMeta::default()).await.unwrap()
+}
+
+fn client(gh: &GitHubServer, token: &str) -> GitHub {
+    // Loopback fixtures: the operator's policy allows private addresses and plain http.
+    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
+    GitHub::new(Upstream::new(outbound, Auth::Bearer(token.into())), &gh.base_url, Some(&gh.graphql_url))
+}
+
+/// Queues, claims and runs one collection of `source` over the last 30 days; the run as
+/// stored after it.
+async fn run(db: &Db, gh: &GitHubServer, source: &cairn_metrics::Source) -> Result<Run, CollectError> {
+    let metrics = Metrics { db };
+    let id = SourceId::parse(&source.id, "id").unwrap();
+    metrics.queue_run(&id, None, None, "test").await.unwrap().unwrap();
+    let (claimed, lease) = metrics.claim_runs("test-worker", 60_000, 1).await.unwrap().pop().unwrap();
+    let api = client(gh, TOKEN);
+    let mut ctx = RunCtx::new(db, id, &lease, days_ago(30), claimed.progress.clone());
+    let outcome = cairn_metrics::collect::github::collect(&api, api.upstream().tally(), source, &mut ctx).await;
+    let error = outcome.as_ref().err().map(ToString::to_string);
+    metrics.finish_run(&lease, error.as_deref().map_or(Ok(()), Err)).await.unwrap();
+    outcome?;
+    Ok(metrics.run(&RunId::parse(&claimed.id, "id").unwrap()).await.unwrap())
+}
+
+async fn count(db: &Db, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(db.reader()).await.unwrap()
+}
+
+fn changed(run: &Run) -> Vec<(String, TableCounts)> {
+    run.counts.iter().filter(|(_, c)| c.new + c.changed + c.removed > 0).map(|(t, c)| (t.clone(), *c)).collect()
+}
+
+async fn a_run_lands_every_row_and_a_second_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+
+    let first = run(&db, &gh, &source).await.unwrap();
+    let on_main = gh.read(|w| w.branch_commits("acme/api", "main")).len() as i64;
+    assert_eq!(on_main, 5, "two on main, the feature's commit and its merge, the last one");
+    assert_eq!(count(&db, "metrics_repositories").await, 1);
+    assert_eq!(count(&db, "metrics_commits").await, on_main, "only commits the default branch reaches");
+    assert_eq!(count(&db, "metrics_pull_requests").await, 2);
+    assert_eq!(count(&db, "metrics_reviews").await, 1);
+    assert_eq!(count(&db, "metrics_comments").await, 2);
+    assert_eq!(count(&db, "metrics_deployments").await, 1);
+    assert_eq!(count(&db, "metrics_releases").await, 1);
+    assert_eq!(first.counts["commits"].new, on_main as u64);
+    assert!(first.requests > 0 && first.requests < 20, "{} requests", first.requests);
+
+    // Facts of the rows: the merged pull request, its first review, the email-only author,
+    // the merge's parents, the comment on one's own pull request.
+    let (state, first_review, merged): (String, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT state, first_review_at, merged_at FROM metrics_pull_requests WHERE author_login = 'bob'",
+    )
+    .fetch_one(db.reader())
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), first_review, merged), ("merged", Some(days_ago(7)), Some(days_ago(6))));
+    let carol: (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT author_login, author_email FROM metrics_commits WHERE additions = 5 AND deletions = 5")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+    assert_eq!(carol, (None, Some("carol@acme.test".into())));
+    let merges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metrics_commits WHERE parent_count = 2")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(merges, 1);
+    let linked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM metrics_commit_pull_requests").fetch_one(db.reader()).await.unwrap();
+    assert!(linked >= 1, "the feature's commit belongs to its pull request");
+    let own: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT kind, author_login, pr_author_login FROM metrics_comments ORDER BY kind")
+            .fetch_all(db.reader())
+            .await
+            .unwrap();
+    assert_eq!(
+        own,
+        vec![
+            ("conversation".into(), Some("bob".into()), Some("bob".into())),
+            ("review".into(), Some("alice".into()), Some("bob".into())),
+        ]
+    );
+
+    let second = run(&db, &gh, &source).await.unwrap();
+    assert_eq!(changed(&second), vec![], "the same window again changes nothing");
+}
+backend_test!(a_run_lands_every_row_and_a_second_changes_nothing);
+
+async fn limits_are_waited_out_and_nothing_is_lost(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    gh.fault_on("/graphql", Fault::RetryAfter { status: 403, seconds: 1 });
+    gh.fault_on("/repos/acme/api/pulls/comments", Fault::RetryAfter { status: 429, seconds: 1 });
+    gh.fault_on("/repos/acme/api/releases", Fault::PrimaryLimit { reset_in: Duration::from_secs(1) });
+    gh.fault_on("/repos/acme/api/deployments", Fault::Status(502));
+
+    let done = run(&db, &gh, &source).await.unwrap();
+    assert_eq!(gh.faults_pending(), 0);
+    assert!(done.rate_limit_waits >= 3, "{} waits", done.rate_limit_waits);
+    assert_eq!(count(&db, "metrics_commits").await, 5);
+    assert_eq!(count(&db, "metrics_comments").await, 2);
+    assert_eq!(count(&db, "metrics_releases").await, 1);
+    assert_eq!(count(&db, "metrics_deployments").await, 1);
+}
+backend_test!(limits_are_waited_out_and_nothing_is_lost);
+
+async fn late_changes_are_read_and_what_upstream_removed_goes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    run(&db, &gh, &source).await.unwrap();
+
+    // The open pull request is merged, a comment is deleted, main is force-pushed back by
+    // one commit.
+    let comment = gh.world(|w| {
+        let open = *w.pull_numbers("acme/api").iter().max().unwrap();
+        w.merge_pull("acme/api", open, "bob", days_ago(1));
+        let c = w.issue_comment("acme/api", open, "alice", days_ago(1) + 5);
+        w.review_comment("acme/api", open, "bob", days_ago(1) + 6, None);
+        c
+    });
+    gh.world(|w| w.delete_comment("acme/api", comment));
+    let next = run(&db, &gh, &source).await.unwrap();
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM metrics_pull_requests ORDER BY number")
+        .fetch_all(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(states, vec!["merged", "merged"], "the pull request merged since is read again");
+    assert_eq!(count(&db, "metrics_comments").await, 3, "the new review comment, not the deleted one");
+    assert!(next.counts["pull_requests"].changed >= 1);
+
+    let main = gh.read(|w| w.branch_commits("acme/api", "main"));
+    let before = count(&db, "metrics_commits").await;
+    // Back to the newest commit's parent: the newest one is gone from main.
+    gh.world(|w| w.force_push("acme/api", "main", Some(&main[1])));
+    let pushed = run(&db, &gh, &source).await.unwrap();
+    assert!(pushed.counts["commits"].removed >= 1, "{:?}", pushed.counts);
+    let after = count(&db, "metrics_commits").await;
+    assert_eq!(after, before - pushed.counts["commits"].removed as i64);
+    let reachable = gh.read(|w| w.branch_commits("acme/api", "main")).len() as i64;
+    assert_eq!(after, reachable, "what main reaches, nothing more");
+}
+backend_test!(late_changes_are_read_and_what_upstream_removed_goes);
+
+async fn a_wrong_token_or_repository_stops_the_run_with_the_cause(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let api = client(&gh, "wrong");
+    use cairn_metrics::client::github::GitHubApi;
+    assert!(matches!(api.viewer().await, Err(UpstreamError::Unauthorized(m)) if m == "Bad credentials"));
+    assert!(matches!(client(&gh, TOKEN).repository("acme/nope").await, Err(UpstreamError::NotFound(_))));
+    assert_eq!(client(&gh, TOKEN).viewer().await.unwrap(), "cairn-bot");
+    let source = source(&app, &db, &gh, TOKEN).await;
+    assert_eq!(count(&db, "metrics_commits").await, 0);
+    let _ = source;
+}
+backend_test!(a_wrong_token_or_repository_stops_the_run_with_the_cause);
