@@ -250,10 +250,20 @@ impl Application {
         let Application { listener, metrics_listener, state, role, config, .. } = self;
         let draining = state.draining.clone();
         let store = state.store.clone();
-        if role == Role::Scheduler {
-            tracing::info!("no scheduled jobs are defined in this version; serving probes only");
-        }
         let mut background = Vec::new();
+        // Metrics collector runs: a scheduler queues each schedule fire once (whatever the
+        // number of schedulers), workers execute them under a lease.
+        let collectors = cairn_metrics::collect::run::Collectors::new(
+            store.clone(),
+            state.identity.outbound.clone(),
+            &format!("{}:{}", crate::config::host_name(), std::process::id()),
+        );
+        if matches!(role, Role::All | Role::Scheduler) {
+            background.push(tokio::spawn(collectors.clone().schedule()));
+        }
+        if matches!(role, Role::All | Role::Worker) {
+            background.push(tokio::spawn(collectors.work()));
+        }
         // Tenant databases are migrated when first used, and by this sweep; start-up does
         // not wait for them.
         background.push(tokio::spawn(migrate_pending(store.clone())));

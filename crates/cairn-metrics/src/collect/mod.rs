@@ -4,6 +4,7 @@
 //! page, and a worker that lost its lease writes nothing.
 
 pub mod github;
+pub mod run;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,8 @@ pub enum CollectError {
     /// Another worker holds the run now (this one was too slow to renew its lease).
     #[error("the run's lease was lost")]
     LeaseLost,
+    #[error("{0} sources are not collected by this version")]
+    Unsupported(&'static str),
 }
 
 impl From<sqlx::Error> for CollectError {

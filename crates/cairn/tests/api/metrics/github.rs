@@ -237,3 +237,77 @@ async fn a_wrong_token_or_repository_stops_the_run_with_the_cause(backend: Backe
     let _ = source;
 }
 backend_test!(a_wrong_token_or_repository_stops_the_run_with_the_cause);
+
+/// A worker dies after some pages: when its lease runs out, another worker resumes the run
+/// where it stopped and finishes it, every row once.
+async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    let metrics = Metrics { db: &db };
+    let id = SourceId::parse(&source.id, "id").unwrap();
+    let queued = metrics.queue_run(&id, None, Some(days_ago(30)), "admin").await.unwrap().unwrap();
+
+    // The first worker gets through commits and pull requests, then stops answering.
+    for _ in 0..cairn_metrics::client::MAX_ATTEMPTS {
+        gh.fault_on("/repos/acme/api/pulls/comments", Fault::Status(502));
+    }
+    let (run, lease) = metrics.claim_runs("worker-a", 60_000, 1).await.unwrap().pop().unwrap();
+    let api = client(&gh, TOKEN);
+    let mut ctx = RunCtx::new(&db, id, &lease, days_ago(30), run.progress.clone());
+    let died = cairn_metrics::collect::github::collect(&api, api.upstream().tally(), &source, &mut ctx).await;
+    assert!(died.is_err());
+    let partial = count(&db, "metrics_commits").await;
+    assert_eq!(partial, 5, "its pages are committed");
+    // Its lease runs out.
+    sqlx::query("UPDATE metrics_runs SET next_at = 0 WHERE id = $1")
+        .bind(&queued.id)
+        .execute(db.writer())
+        .await
+        .unwrap();
+
+    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
+    let worker = cairn_metrics::collect::run::Collectors::new(app.store.clone(), outbound, "worker-b");
+    gh.clear_requests();
+    assert_eq!(worker.run_due(&db).await.unwrap(), 1);
+    let done = metrics.run(&RunId::parse(&queued.id, "id").unwrap()).await.unwrap();
+    assert_eq!((done.status, done.attempts, done.error.as_deref()), (cairn_metrics::RunStatus::Succeeded, 2, None));
+    assert_eq!(
+        gh.count("/graphql"),
+        2,
+        "resumed after the committed pages: one history and one pull request page to finish"
+    );
+    assert_eq!(count(&db, "metrics_commits").await, 5);
+    assert_eq!(done.counts["commits"].new, 5, "every commit once");
+    assert_eq!(count(&db, "metrics_comments").await, 2);
+    assert_eq!(count(&db, "metrics_releases").await, 1);
+}
+backend_test!(a_dead_workers_run_is_finished_elsewhere_with_every_row_once);
+
+/// Two schedulers see the same fire: one run per source.
+async fn a_schedule_fire_queues_one_run_however_many_schedulers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    // Added a day and a half ago, so today's (or yesterday's) 02:00 fire is after it.
+    sqlx::query("UPDATE metrics_sources SET created_at = $1")
+        .bind(cairn_domain::now_ms() - 36 * 3_600_000)
+        .execute(db.writer())
+        .await
+        .unwrap();
+    let now = cairn_domain::now_ms();
+    let (a, b) = tokio::join!(
+        cairn_metrics::collect::run::queue_fires(&db, now),
+        cairn_metrics::collect::run::queue_fires(&db, now)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(cairn_metrics::collect::run::queue_fires(&db, now).await.unwrap(), 0);
+    let runs = Metrics { db: &db }.runs(Some(&SourceId::parse(&source.id, "id").unwrap()), 10, None).await.unwrap();
+    assert_eq!(runs.items.len(), 1);
+    assert!(runs.items[0].trigger_key.starts_with("schedule:"));
+}
+backend_test!(a_schedule_fire_queues_one_run_however_many_schedulers);
