@@ -2,6 +2,7 @@
 //! upserts of collected rows with their daily rollups.
 
 mod collected;
+mod pages;
 mod runs;
 mod settings;
 mod teams;
