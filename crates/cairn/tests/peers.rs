@@ -467,6 +467,28 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     {
         assert_eq!(app.add_number(&admin, v).await.status(), 201);
     }
+    // A team with long names and every identity, and one that is empty.
+    let member = |i: usize| {
+        json!({
+            "name": format!("Alexandra Konstantinopolska-Vandenberghe {i}"),
+            "email": format!("alexandra.konstantinopolska.vandenberghe.{i}@engineering.example.com"),
+            "other_emails": [format!("a.k.v.{i}@personal-mail.example.org")],
+            "github_login": format!("alexandra-konstantinopolska-{i}"),
+            "jira_account_id": format!("557058:f58131cb-b67d-43c7-b30d-6b58d40bd07{i}"),
+            "from": "2026-01-01",
+            "to": if i == 0 { json!("2026-03-01") } else { Value::Null },
+        })
+    };
+    let team = send(app.post(
+        "/api/v1/metrics/teams",
+        &admin,
+        &json!({"name": "Platform reliability, developer experience and internal tooling of payments", "board": 12, "members": (0..3).map(member).collect::<Vec<_>>()}),
+    ))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Web"}))).await;
     app.settled(&acme).await;
     let entry = send(app.get("/api/v1/audit?limit=1", &admin)).await["items"][0]["id"].as_str().unwrap().to_owned();
 
@@ -501,6 +523,10 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("audit-refused", "/app/audit?action=Not%20An%20Action", 400),
         page("audit-entry", &format!("/app/audit/{entry}"), 200),
         page("profile", "/app/profile", 200),
+        page("metrics-teams", "/app/metrics/teams", 200),
+        page("metrics-team", &format!("/app/metrics/teams/{team}"), 200),
+        page("metrics-team-delete", &format!("/app/metrics/teams/{team}/delete"), 200),
+        page("metrics-settings", "/app/metrics/settings", 200),
     ]);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
     let _ = std::fs::remove_dir_all(&out);

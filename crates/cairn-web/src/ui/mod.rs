@@ -21,6 +21,7 @@ mod audit;
 mod clients;
 mod events;
 mod guard;
+mod metrics;
 mod numbers;
 mod profile;
 mod records;
@@ -70,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/webhooks/{id}/test", post(webhooks::test))
         .route("/app/webhooks/{id}/rotate", get(webhooks::confirm_rotate).post(webhooks::rotate))
         .route("/app/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
+        .route("/app/metrics/teams", get(metrics::teams).post(metrics::create_team))
+        .route("/app/metrics/teams/{id}", get(metrics::show_team).post(metrics::save_team))
+        .route("/app/metrics/teams/{id}/delete", get(metrics::confirm_delete).post(metrics::delete_team))
+        .route("/app/metrics/settings", get(metrics::settings).post(metrics::save_settings))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))
