@@ -26,7 +26,7 @@ pub use collected::{Counts, Page};
 pub use day::{Day, Zone};
 pub use runs::{Run, RunId, RunStatus};
 pub use settings::{Schedule, Settings, SettingsInput, TimeZoneName};
-pub use sources::{Source, SourceId, SourceKind};
+pub use sources::{Source, SourceId, SourceInput, SourceKind, SourcePatch};
 pub use teams::{MemberDraft, Team, TeamDraft, TeamId, TeamPatchDraft};
 
 /// The metrics of one tenant: its database, chosen from the verified principal.
@@ -48,6 +48,10 @@ pub enum MetricsError {
     Database(#[from] sqlx::Error),
     #[error("audit: {0}")]
     Audit(#[from] AuditError),
+    /// A source's upstream did not answer as its API describes (while its credentials were
+    /// tried): not the caller's mistake, nor Cairn's.
+    #[error("{0}")]
+    Upstream(String),
     /// A stored value Cairn wrote that no longer reads back.
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },

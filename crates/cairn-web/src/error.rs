@@ -226,6 +226,7 @@ impl From<cairn_metrics::MetricsError> for ApiError {
             E::NotFound(what) => Self::not_found(format!("{what} not found")),
             E::Validation(v) => Self::validation(v),
             E::Conflict(msg) => Self::new(ErrorCode::Conflict, msg),
+            E::Upstream(msg) => Self::new(ErrorCode::UpstreamError, msg),
             E::Database(db) => Self::database(&db),
             E::Audit(a) => a.into(),
             failed @ E::Corrupt { .. } => Self::internal(failed),

@@ -262,7 +262,7 @@ impl Application {
             background.push(tokio::spawn(collectors.clone().schedule()));
         }
         if matches!(role, Role::All | Role::Worker) {
-            background.push(tokio::spawn(collectors.work()));
+            background.push(tokio::spawn(collectors.work(state.bus.subscribe())));
         }
         // Tenant databases are migrated when first used, and by this sweep; start-up does
         // not wait for them.

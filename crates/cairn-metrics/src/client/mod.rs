@@ -169,6 +169,8 @@ pub struct Upstream {
     tally: Arc<Tally>,
     /// The longest wait for a limit within one run.
     pub max_wait: Duration,
+    /// Tries of a request that fails for a reason other than a rate limit.
+    attempts: u32,
 }
 
 impl Upstream {
@@ -180,7 +182,14 @@ impl Upstream {
             blocked_until: Arc::new(AtomicI64::new(0)),
             tally: Arc::new(Tally::default()),
             max_wait: Duration::from_secs(3600 + 60),
+            attempts: MAX_ATTEMPTS,
         }
+    }
+
+    /// For trying credentials while a caller waits: one retry, and limits waited out only
+    /// when they lift within seconds.
+    pub fn trying(self) -> Self {
+        Self { max_wait: Duration::from_secs(5), attempts: 2, ..self }
     }
 
     pub fn tally(&self) -> &Tally {
@@ -213,7 +222,7 @@ impl Upstream {
                 }
                 Exchange::Failed(e) => {
                     failures += 1;
-                    if failures >= MAX_ATTEMPTS {
+                    if failures >= self.attempts {
                         return Err(e);
                     }
                     backoff(FIRST_BACKOFF, failures - 1)

@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_domain::{MasterKey, now_ms};
+use cairn_domain::{MasterKey, TenantId, now_ms};
 use cairn_outbound::Outbound;
 use cairn_store::{Db, Store, TenantState};
 use jiff::Timestamp;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 
 use super::{CollectError, RunCtx};
 use crate::client::github::GitHub;
@@ -49,24 +49,43 @@ impl Collectors {
         Self { store, outbound, owner: owner.to_owned(), wake: Arc::new(Notify::new()) }
     }
 
-    /// Executes due runs of every active tenant until the process ends.
-    pub async fn work(self) {
+    /// Executes due runs of every active tenant until the process ends: each tenant every
+    /// [`POLL`], and a tenant at once when `wakeups` names it (a run asked for through the
+    /// API, on any replica).
+    pub async fn work(self, mut wakeups: broadcast::Receiver<TenantId>) {
         loop {
             match self.store.list_tenants().await {
                 Ok(tenants) => {
                     for tenant in tenants.into_iter().filter(|t| t.state == TenantState::Active) {
-                        let Ok(db) = self.store.tenant_db(tenant.id).await else { continue };
-                        if let Err(e) = self.run_due(&db).await {
-                            tracing::warn!(tenant = %tenant.slug, error = %e, "metrics runs could not be claimed");
-                        }
+                        self.tend(tenant.id, tenant.slug.as_str()).await;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot list tenants for metrics runs"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
-                _ = self.wake.notified() => {}
+            let poll = tokio::time::sleep(POLL);
+            tokio::pin!(poll);
+            loop {
+                tokio::select! {
+                    _ = &mut poll => break,
+                    _ = self.wake.notified() => break,
+                    woken = wakeups.recv() => match woken {
+                        Ok(tenant) => self.tend(tenant, &tenant.to_string()).await,
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => (&mut poll).await,
+                    },
+                }
             }
+        }
+    }
+
+    /// One tenant's round: the rows of deleted sources, then due runs.
+    async fn tend(&self, tenant: TenantId, name: &str) {
+        let Ok(db) = self.store.tenant_db(tenant).await else { return };
+        if let Err(e) = purge_deleted(&db).await {
+            tracing::warn!(tenant = %name, error = %e, "removing deleted sources' rows failed");
+        }
+        if let Err(e) = self.run_due(&db).await {
+            tracing::warn!(tenant = %name, error = %e, "metrics runs could not be claimed");
         }
     }
 
@@ -167,6 +186,23 @@ impl Collectors {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// Removes the rows of deleted sources, a batch at a time, then the sources themselves.
+pub async fn purge_deleted(db: &Db) -> Result<u64, MetricsError> {
+    let metrics = Metrics { db };
+    let mut removed = 0;
+    for source in metrics.sources().await?.into_iter().filter(|s| s.deleting) {
+        let id = SourceId::parse(&source.id, "source")?;
+        loop {
+            let n = metrics.purge_source(&id, 5000).await?;
+            removed += n;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Queues, for each source, the run of the schedule's latest fire at or before `now` (and

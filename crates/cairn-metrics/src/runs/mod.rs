@@ -141,6 +141,30 @@ impl Metrics<'_> {
         Ok(store::insert(&mut conn, &id, &source.to_string(), &key, since, requested_by, now_ms()).await?)
     }
 
+    /// Queues a run an admin asked for (reading from `since` when given), with its audit
+    /// entry.
+    pub async fn request_run(
+        &self,
+        source: &SourceId,
+        since: Option<i64>,
+        actor: &cairn_audit::Actor,
+        meta: &cairn_audit::RequestMeta,
+    ) -> Result<Run, MetricsError> {
+        use cairn_audit::{Action, AuditService, NewEntry, Outcome};
+        let id = RunId::new().to_string();
+        let mut tx = self.db.begin().await?;
+        let run = store::insert(&mut tx, &id, &source.to_string(), &format!("manual:{id}"), since, &actor.id, now_ms())
+            .await?
+            .ok_or(MetricsError::Conflict("the run exists already".into()))?;
+        let entry =
+            NewEntry::new(actor.clone(), Action::fixed("metrics.run_requested"), Outcome::Success, meta.clone())
+                .resource("metrics_run", &id)
+                .details(serde_json::json!({ "source": source.to_string(), "since": since }));
+        AuditService::record(self.db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
     /// Leases up to `limit` due runs to `owner` for `lease_ms`: queued ones, and running
     /// ones whose lease expired; at most one per source, its oldest, and none of a source
     /// whose run holds a live lease.

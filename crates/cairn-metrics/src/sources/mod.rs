@@ -3,7 +3,10 @@
 //! bound to the source's id) and removes a deleted source's collected rows batch by batch;
 //! checking what a caller gives, and the credentials, comes before [`Metrics::add_source`].
 
+mod check;
 pub(crate) mod store;
+
+pub use check::{GITHUB_API, SourceInput, SourcePatch};
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
 use cairn_domain::{Id, IdKind, MasterKey, now_ms};
@@ -143,6 +146,24 @@ impl Metrics<'_> {
         String::from_utf8(plain)
             .map(Some)
             .map_err(|_| MetricsError::Corrupt { table: "metrics_sources", reason: format!("token of {id}") })
+    }
+
+    /// Deletes a source: from now on it takes no rows and is not listed, and workers remove
+    /// its collected rows batch by batch ([`Metrics::purge_source`]).
+    pub async fn delete_source(&self, id: &SourceId, actor: &Actor, meta: &RequestMeta) -> Result<(), MetricsError> {
+        let current = self.source(id).await?;
+        if current.deleting {
+            return Err(MetricsError::NotFound("source"));
+        }
+        let mut tx = self.db.begin().await?;
+        store::mark_deleting(&mut tx, &current.id).await?;
+        let entry =
+            NewEntry::new(actor.clone(), Action::fixed("metrics.source_deleted"), Outcome::Success, meta.clone())
+                .resource("metrics_source", &current.id)
+                .details(json!({ "kind": current.kind.as_str(), "name": current.name }));
+        AuditService::record(self.db, &mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Removes up to `batch` of a source's collected rows (with what they added to the

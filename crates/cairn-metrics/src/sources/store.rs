@@ -79,6 +79,41 @@ pub(crate) async fn insert(
     get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
+/// Replaces a source's fields (and its sealed token when one is given).
+pub(crate) async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    s: &NewSource,
+    token_sealed: Option<&str>,
+    by: &str,
+    now: i64,
+) -> Result<Source, sqlx::Error> {
+    let json_list = |empty: bool, text: String| (!empty).then_some(text);
+    sqlx::query(
+        "UPDATE metrics_sources SET name = $2, name_key = $3, base_url = $4, graphql_url = $5, url = $6, branch = $7, \
+         organization = $8, repositories = $9, boards = $10, email = $11, story_points_field = $12, \
+         token_sealed = COALESCE($13, token_sealed), updated_at = $14, updated_by = $15 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&s.name)
+    .bind(s.name.to_lowercase())
+    .bind(s.base_url.as_deref())
+    .bind(s.graphql_url.as_deref())
+    .bind(s.url.as_deref())
+    .bind(s.branch.as_deref())
+    .bind(s.organization.as_deref())
+    .bind(json_list(s.repositories.is_empty(), serde_json::to_string(&s.repositories).unwrap_or_default()))
+    .bind(json_list(s.boards.is_empty(), serde_json::to_string(&s.boards).unwrap_or_default()))
+    .bind(s.email.as_deref())
+    .bind(s.story_points_field.as_deref())
+    .bind(token_sealed)
+    .bind(now)
+    .bind(by)
+    .execute(&mut *conn)
+    .await?;
+    get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
 pub(crate) async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Source>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM metrics_sources WHERE id = $1"))
         .bind(id)

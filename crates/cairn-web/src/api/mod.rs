@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod platform;
 pub mod records;
+pub mod sources;
 pub mod sso;
 pub mod tenants;
 pub mod users;

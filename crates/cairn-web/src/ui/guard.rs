@@ -157,6 +157,7 @@ impl IntoResponse for PageError {
                 let heading = match status {
                     StatusCode::NOT_FOUND => "Not found",
                     StatusCode::CONFLICT => "Not possible now",
+                    StatusCode::BAD_GATEWAY => "No answer upstream",
                     StatusCode::TOO_MANY_REQUESTS => "Busy",
                     _ => "Not valid",
                 };
@@ -268,6 +269,7 @@ impl From<cairn_metrics::MetricsError> for PageError {
             E::NotFound(what) => PageError::gone(what),
             E::Validation(v) => PageError::invalid(&v),
             E::Conflict(m) => PageError::Refused(StatusCode::CONFLICT, m),
+            E::Upstream(m) => PageError::Refused(StatusCode::BAD_GATEWAY, m),
             E::Database(db) => PageError::from_sqlx(&db),
             E::Audit(a) => a.into(),
             failed @ E::Corrupt { .. } => PageError::Internal(failed.to_string()),

@@ -6,6 +6,7 @@ mod github;
 mod pages;
 mod runs;
 mod settings;
+mod sources;
 mod teams;
 
 use cairn_audit::{Actor, RequestMeta};
