@@ -104,6 +104,9 @@ fn every_command_has_help_and_completions_exist() {
         vec!["tenant", "delete", "--help"],
         vec!["token", "--help"],
         vec!["token", "issue", "--help"],
+        vec!["metrics", "--help"],
+        vec!["metrics", "source", "add", "--help"],
+        vec!["metrics", "run", "--help"],
         vec!["config", "--help"],
         vec!["config", "show", "--help"],
         vec!["completions", "--help"],
@@ -722,3 +725,81 @@ async fn a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_fro
     assert_eq!(wait_exit(&mut second, Duration::from_secs(30)).await, 0);
 }
 backend_test!(a_killed_worker_process_loses_no_event_and_dead_letters_are_handled_from_the_cli);
+
+async fn metrics_sources_and_runs_from_the_command_line(backend: Backend) {
+    use cairn_testkit::fixtures::{GitHubServer, GitHubWorld, NewCommit};
+    let install = Install::new(backend);
+    install.ok(&["tenant", "create", "acme"]);
+    let mut world = GitHubWorld::new("ghp_cli");
+    world.user("alice", "Alice", "alice@acme.test");
+    world.repository("acme/api", "main");
+    world.commit(
+        "acme/api",
+        NewCommit::on("main").by("alice").at_ms(cairn_domain::now_ms() - 86_400_000).lines(3, 1, 1),
+    );
+    let gh = GitHubServer::start(world).await;
+    let with = |args: &[&str], token: Option<&str>| {
+        let mut c = install.command(args);
+        // The fixture listens on loopback over plain http.
+        c.env("CAIRN_OUTBOUND_ALLOW_PRIVATE", "true").env("CAIRN_OUTBOUND_ALLOW_HTTP", "true");
+        if let Some(t) = token {
+            c.env("CAIRN_SOURCE_TOKEN", t);
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    };
+    let add = |token: Option<&str>| {
+        with(
+            &[
+                "metrics",
+                "source",
+                "add",
+                "--tenant",
+                "acme",
+                "--kind",
+                "github",
+                "--name",
+                "GitHub",
+                "--base-url",
+                &gh.base_url,
+                "--graphql-url",
+                &gh.graphql_url,
+                "--repository",
+                "acme/api",
+            ],
+            token,
+        )
+    };
+    let out = add(None);
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CAIRN_SOURCE_TOKEN"));
+    let out = add(Some("wrong"));
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = add(Some("ghp_cli"));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let list = install.ok(&["metrics", "source", "list", "--tenant", "acme"]);
+    assert!(list.contains("GitHub") && list.contains("acme/api"), "{list}");
+    assert!(!list.contains("ghp_cli"));
+
+    let out =
+        with(&["metrics", "run", "--tenant", "acme", "--source", "github", "--since", "2026-01-01", "--wait"], None);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("succeeded"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("commits +1"),
+        "progress lines: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Value = serde_json::from_str(&install.ok(&["metrics", "runs", "--tenant", "acme", "--json"])).unwrap();
+    assert_eq!(
+        (runs[0]["status"].as_str(), runs[0]["counts"]["commits"]["new"].as_u64()),
+        (Some("succeeded"), Some(1))
+    );
+
+    let out = install.run(&["metrics", "source", "remove", "--tenant", "acme", "GitHub"]);
+    assert_eq!(code(&out), 2, "removal asks for --yes");
+    let removed = install.ok(&["metrics", "source", "remove", "--tenant", "acme", "GitHub", "--yes"]);
+    assert!(removed.contains("removed"), "{removed}");
+    assert!(!install.ok(&["metrics", "source", "list", "--tenant", "acme"]).contains("acme/api"));
+}
+backend_test!(metrics_sources_and_runs_from_the_command_line);

@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod events;
 mod mail;
+mod metrics;
 mod migrate;
 mod serve;
 mod tenant;
@@ -62,6 +63,9 @@ enum Command {
     /// Inspect outgoing mail.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Engineering metrics: sources and collector runs.
+    #[command(subcommand)]
+    Metrics(metrics::MetricsCommand),
     /// Dead letters of the event bus.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -153,6 +157,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Client(cmd) => client::run(config, cmd).await,
         Command::Mail(cmd) => mail::run(config, cmd).await,
         Command::Events(cmd) => events::run(config, cmd).await,
+        Command::Metrics(cmd) => metrics::run(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
