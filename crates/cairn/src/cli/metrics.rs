@@ -22,7 +22,7 @@ use crate::startup;
 pub enum MetricsCommand {
     /// Sources: GitHub, Jira and git repositories the tenant collects from.
     #[command(subcommand)]
-    Source(SourceCommand),
+    Source(Box<SourceCommand>),
     /// Queue a run of a source now; with --wait, execute it here and follow it.
     Run {
         #[arg(long)]
@@ -52,45 +52,48 @@ pub enum MetricsCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct AddSource {
+    #[arg(long)]
+    tenant: String,
+    #[arg(long, value_parser = ["github", "jira", "git"])]
+    kind: String,
+    #[arg(long)]
+    name: String,
+    /// GitHub's REST root or the Jira site.
+    #[arg(long)]
+    base_url: Option<String>,
+    #[arg(long)]
+    graphql_url: Option<String>,
+    /// `owner/name`; repeat for several.
+    #[arg(long = "repository")]
+    repositories: Vec<String>,
+    #[arg(long)]
+    organization: Option<String>,
+    /// The Jira account the token belongs to.
+    #[arg(long)]
+    email: Option<String>,
+    /// A Jira board id; repeat for several.
+    #[arg(long = "board")]
+    boards: Vec<i64>,
+    #[arg(long)]
+    story_points_field: Option<String>,
+    /// A git repository's path on this host or its https URL.
+    #[arg(long)]
+    url: Option<String>,
+    #[arg(long)]
+    branch: Option<String>,
+    /// The environment variable holding the token.
+    #[arg(long, default_value = "CAIRN_SOURCE_TOKEN")]
+    token_env: String,
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
     /// Add a source; its credentials are tried first.
-    Add {
-        #[arg(long)]
-        tenant: String,
-        #[arg(long, value_parser = ["github", "jira", "git"])]
-        kind: String,
-        #[arg(long)]
-        name: String,
-        /// GitHub's REST root or the Jira site.
-        #[arg(long)]
-        base_url: Option<String>,
-        #[arg(long)]
-        graphql_url: Option<String>,
-        /// `owner/name`; repeat for several.
-        #[arg(long = "repository")]
-        repositories: Vec<String>,
-        #[arg(long)]
-        organization: Option<String>,
-        /// The Jira account the token belongs to.
-        #[arg(long)]
-        email: Option<String>,
-        /// A Jira board id; repeat for several.
-        #[arg(long = "board")]
-        boards: Vec<i64>,
-        #[arg(long)]
-        story_points_field: Option<String>,
-        /// A git repository's path on this host or its https URL.
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long)]
-        branch: Option<String>,
-        /// The environment variable holding the token.
-        #[arg(long, default_value = "CAIRN_SOURCE_TOKEN")]
-        token_env: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Add(Box<AddSource>),
     /// List the tenant's sources.
     List {
         #[arg(long)]
@@ -189,81 +192,7 @@ fn summary(r: &Run) -> String {
 pub(super) async fn run(config: Config, cmd: MetricsCommand) -> Result<(), Failure> {
     let meta = RequestMeta::default();
     match cmd {
-        MetricsCommand::Source(SourceCommand::Add {
-            tenant,
-            kind,
-            name,
-            base_url,
-            graphql_url,
-            repositories,
-            organization,
-            email,
-            boards,
-            story_points_field,
-            url,
-            branch,
-            token_env,
-            json,
-        }) => {
-            let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
-            if kind != "git" && token.is_none() {
-                return Err(usage(format!("set the source's token in ${token_env}")));
-            }
-            let (store, db) = open(&config, &tenant).await?;
-            let outbound = cairn_outbound::Outbound::new(config.outbound);
-            let input = SourceInput {
-                kind,
-                name,
-                base_url,
-                graphql_url,
-                token,
-                repositories,
-                organization,
-                email,
-                boards,
-                story_points_field,
-                url,
-                branch,
-            };
-            let s = Metrics { db: &db }
-                .create_source(store.master_key(), &outbound, input, &cli_actor(), &meta)
-                .await
-                .map_err(failure)?;
-            if json {
-                println!("{}", source_json(&s));
-            } else {
-                println!("source {} ({}) added: {}", s.name, s.id, reads(&s));
-            }
-            Ok(())
-        }
-        MetricsCommand::Source(SourceCommand::List { tenant, json }) => {
-            let (_, db) = open(&config, &tenant).await?;
-            let all: Vec<Source> =
-                Metrics { db: &db }.sources().await.map_err(failure)?.into_iter().filter(|s| !s.deleting).collect();
-            if json {
-                println!("{}", serde_json::Value::Array(all.iter().map(source_json).collect()));
-            } else {
-                println!("{:<36}  {:<6}  {:<24}  READS", "ID", "KIND", "NAME");
-                for s in &all {
-                    println!("{:<36}  {:<6}  {:<24}  {}", s.id, s.kind.as_str(), s.name, reads(s));
-                }
-            }
-            Ok(())
-        }
-        MetricsCommand::Source(SourceCommand::Remove { tenant, source, yes }) => {
-            if !yes {
-                return Err(usage("removing a source deletes its collected rows; confirm with --yes"));
-            }
-            let (_, db) = open(&config, &tenant).await?;
-            let metrics = Metrics { db: &db };
-            let s = find(&metrics, &source).await?;
-            let id = SourceId::parse(&s.id, "source").map_err(|e| usage(e.to_string()))?;
-            metrics.delete_source(&id, &cli_actor(), &meta).await.map_err(failure)?;
-            // Its rows go now rather than at a worker's next round.
-            let removed = cairn_metrics::collect::run::purge_deleted(&db).await.map_err(failure)?;
-            println!("source {} removed with {removed} collected rows", s.name);
-            Ok(())
-        }
+        MetricsCommand::Source(source) => source_command(config, *source, &meta).await,
         MetricsCommand::Runs { tenant, source, limit, json } => {
             let (_, db) = open(&config, &tenant).await?;
             let metrics = Metrics { db: &db };
@@ -373,5 +302,86 @@ async fn follow(metrics: &Metrics<'_>, id: &RunId, source: &str) -> Result<Run, 
             return Ok(run);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn source_command(config: Config, cmd: SourceCommand, meta: &RequestMeta) -> Result<(), Failure> {
+    match cmd {
+        SourceCommand::Add(add) => {
+            let AddSource {
+                tenant,
+                kind,
+                name,
+                base_url,
+                graphql_url,
+                repositories,
+                organization,
+                email,
+                boards,
+                story_points_field,
+                url,
+                branch,
+                token_env,
+                json,
+            } = *add;
+            let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+            if kind != "git" && token.is_none() {
+                return Err(usage(format!("set the source's token in ${token_env}")));
+            }
+            let (store, db) = open(&config, &tenant).await?;
+            let outbound = cairn_outbound::Outbound::new(config.outbound);
+            let input = SourceInput {
+                kind,
+                name,
+                base_url,
+                graphql_url,
+                token,
+                repositories,
+                organization,
+                email,
+                boards,
+                story_points_field,
+                url,
+                branch,
+            };
+            let s = Metrics { db: &db }
+                .create_source(store.master_key(), &outbound, input, &cli_actor(), meta)
+                .await
+                .map_err(failure)?;
+            if json {
+                println!("{}", source_json(&s));
+            } else {
+                println!("source {} ({}) added: {}", s.name, s.id, reads(&s));
+            }
+            Ok(())
+        }
+        SourceCommand::List { tenant, json } => {
+            let (_, db) = open(&config, &tenant).await?;
+            let all: Vec<Source> =
+                Metrics { db: &db }.sources().await.map_err(failure)?.into_iter().filter(|s| !s.deleting).collect();
+            if json {
+                println!("{}", serde_json::Value::Array(all.iter().map(source_json).collect()));
+            } else {
+                println!("{:<36}  {:<6}  {:<24}  READS", "ID", "KIND", "NAME");
+                for s in &all {
+                    println!("{:<36}  {:<6}  {:<24}  {}", s.id, s.kind.as_str(), s.name, reads(s));
+                }
+            }
+            Ok(())
+        }
+        SourceCommand::Remove { tenant, source, yes } => {
+            if !yes {
+                return Err(usage("removing a source deletes its collected rows; confirm with --yes"));
+            }
+            let (_, db) = open(&config, &tenant).await?;
+            let metrics = Metrics { db: &db };
+            let s = find(&metrics, &source).await?;
+            let id = SourceId::parse(&s.id, "source").map_err(|e| usage(e.to_string()))?;
+            metrics.delete_source(&id, &cli_actor(), meta).await.map_err(failure)?;
+            // Its rows go now rather than at a worker's next round.
+            let removed = cairn_metrics::collect::run::purge_deleted(&db).await.map_err(failure)?;
+            println!("source {} removed with {removed} collected rows", s.name);
+            Ok(())
+        }
     }
 }
