@@ -233,7 +233,9 @@ impl Reply {
     /// The part's bytes, sending the request first if no part was read yet.
     fn ready(&mut self) -> io::Result<&mut Cursor<Vec<u8>>> {
         if self.read.is_none() {
-            let pending = match std::mem::replace(&mut *lock(&self.exchange), Exchange::Taken) {
+            // (The guard is a temporary of this statement: released before the match.)
+            let state = std::mem::replace(&mut *lock(&self.exchange), Exchange::Taken);
+            let pending = match state {
                 Exchange::Pending(pending) => Some(pending),
                 other => {
                     *lock(&self.exchange) = other;

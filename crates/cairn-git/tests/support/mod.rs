@@ -233,7 +233,8 @@ pub fn assert_numstat_matches_git(dir: &Path, branch: &str, commits: &[Commit]) 
 }
 
 /// A smart-HTTP git server on loopback: `git http-backend` over the repositories in `root`,
-/// one connection per request. It counts the requests it answers.
+/// one connection per request. It counts the requests it answers. Under `/private/` it asks
+/// for credentials; under `/web/` it serves a web page.
 pub struct GitServer {
     pub port: u16,
     pub requests: Arc<AtomicUsize>,
@@ -289,6 +290,24 @@ fn serve(stream: std::net::TcpStream, root: &Path) {
     let mut body = vec![0; length];
     reader.read_exact(&mut body).unwrap();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let mut stream = stream;
+    // Servers that are not (or not openly) git servers.
+    if path.starts_with("/private/") {
+        let _ = stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    if path.starts_with("/web/") {
+        let page = b"<html><body>a web page</body></html>";
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            page.len()
+        );
+        let _ = stream.write_all(page);
+        return;
+    }
     let mut backend = Command::new("git");
     backend
         .arg("http-backend")
@@ -336,7 +355,6 @@ fn serve(stream: std::net::TcpStream, root: &Path) {
             None => {}
         }
     }
-    let mut stream = stream;
     let _ = write!(
         stream,
         "HTTP/1.1 {status}\r\n{response_headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
