@@ -54,11 +54,14 @@ pub struct FetchLimits {
     /// The largest answer read. An answer is held in memory whole before gix reads it, so
     /// this is also the memory a fetch may take (the pack of a first fetch is the largest).
     pub max_response_bytes: usize,
+    /// Each fetch adds a pack and gix does not repack: a mirror holding more packs than this
+    /// is fetched afresh, in one pack, and replaces the old one.
+    pub max_packs: usize,
 }
 
 impl Default for FetchLimits {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(600), max_response_bytes: 1024 * 1024 * 1024 }
+        Self { timeout: Duration::from_secs(600), max_response_bytes: 1024 * 1024 * 1024, max_packs: 64 }
     }
 }
 
@@ -111,11 +114,14 @@ impl Mirrors {
 
     /// Fetches `url` into its mirror, creating the mirror on the first call, and opens it.
     /// The mirror holds every branch of the remote as its own branch, and its `HEAD` names
-    /// the remote's default branch. A first fetch that fails leaves nothing behind.
+    /// the remote's default branch. A first fetch that fails leaves nothing behind; a mirror of
+    /// more than [`FetchLimits::max_packs`] packs is fetched afresh and replaced; lock files
+    /// a killed fetch left are removed once older than [`FetchLimits::timeout`].
     pub fn fetch(&self, url: &str) -> Result<Repository, GitError> {
         self.outbound.check_url("url", url).map_err(|e| GitError::invalid("url", e.message))?;
         let path = self.mirror_path(url);
-        if path.is_dir() {
+        if path.is_dir() && pack_count(&path) <= self.limits.max_packs {
+            remove_stale_locks(&path, self.limits.timeout);
             self.fetch_into(&path, url)?;
             return Repository::open(&path);
         }
@@ -126,6 +132,15 @@ impl Mirrors {
             .map_err(|e| GitError::read("creating a mirror", e))?;
         gix::init_bare(partial.path()).map_err(|e| GitError::read("creating a mirror", e))?;
         self.fetch_into(partial.path(), url)?;
+        if path.is_dir() {
+            // Too many packs: the old mirror steps aside (and is removed with `old`).
+            let old = tempfile::Builder::new()
+                .prefix(".old-")
+                .tempdir_in(&self.root)
+                .map_err(|e| GitError::read("replacing a mirror", e))?;
+            std::fs::rename(&path, old.path().join("mirror.git"))
+                .map_err(|e| GitError::read("replacing a mirror", e))?;
+        }
         match std::fs::rename(partial.path(), &path) {
             Ok(()) => {
                 // The folder is in place under its own name; nothing to remove.
@@ -195,6 +210,36 @@ impl Mirrors {
     }
 }
 
+/// The packs of the mirror at `git_dir`.
+fn pack_count(git_dir: &Path) -> usize {
+    std::fs::read_dir(git_dir.join("objects/pack")).map_or(0, |entries| {
+        entries.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "pack")).count()
+    })
+}
+
+/// Removes the lock files a fetch killed half-way left (ref updates take their locks for
+/// moments; one older than an exchange may last is nobody's), so the mirror is not stuck.
+fn remove_stale_locks(git_dir: &Path, older_than: Duration) {
+    let mut folders = vec![git_dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if folder == git_dir && entry.file_name() != "refs" {
+                    continue;
+                }
+                folders.push(path);
+            } else if path.extension().is_some_and(|x| x == "lock")
+                && meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > older_than)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+}
+
 /// The fetch's error in Cairn's words: what the HTTP layer saw first, else gix's chain.
 fn fetch_error(seen: Option<Failure>, e: gix::Error) -> GitError {
     match seen {
@@ -204,6 +249,10 @@ fn fetch_error(seen: Option<Failure>, e: gix::Error) -> GitError {
             "the server asks for credentials; Cairn reads remote repositories that anyone may read",
         ),
         Some(Failure::Status(404)) => GitError::invalid("url", "the server has no repository at this URL (404)"),
+        Some(Failure::Status(status @ 300..=399)) => GitError::invalid(
+            "url",
+            format!("the server redirects elsewhere ({status}), and redirects are not followed: give the URL it names"),
+        ),
         Some(Failure::Status(status)) => GitError::Upstream(format!("the server answered {status}")),
         Some(Failure::NotGit(why)) => GitError::invalid("url", format!("not a git repository: {why}")),
         Some(Failure::Transport(why)) => GitError::Upstream(why),

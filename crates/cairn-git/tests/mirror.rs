@@ -5,7 +5,9 @@ mod support;
 
 use std::path::Path;
 
-use cairn_git::{GitError, Location, Mirrors, Repository, WalkOptions};
+use std::time::Duration;
+
+use cairn_git::{FetchLimits, GitError, Location, Mirrors, Repository, WalkOptions};
 use cairn_outbound::{Outbound, Policy};
 use support::{DAY, Edit, Fixture, GitServer, T0, When, walk_all};
 
@@ -142,4 +144,45 @@ async fn a_fetch_runs_on_a_blocking_thread_of_the_callers_runtime() {
     .unwrap()
     .unwrap();
     assert_eq!(read, [sha(b), sha(a)]);
+}
+
+fn packs(git_dir: &Path) -> usize {
+    entries(&git_dir.join("objects/pack")).iter().filter(|name| name.ends_with(".pack")).count()
+}
+
+#[test]
+fn a_mirror_of_too_many_packs_is_fetched_afresh_and_stale_locks_are_cleared() {
+    let origin = Fixture::bare();
+    let mut head = origin.commit(&[], When::at(T0), &[Edit::Write("f.txt", b"0\n")]);
+    origin.set_branch("main", head);
+    let server = GitServer::start(origin.path.parent().unwrap());
+    let url = server.url("origin.git");
+    let rt = runtime();
+    let cache = tempfile::tempdir().unwrap();
+    let limits = FetchLimits { max_packs: 2, timeout: Duration::from_secs(30), ..FetchLimits::default() };
+    let mirrors = Mirrors::new(cache.path(), loopback(), rt.handle().clone()).with_limits(limits);
+    let path = mirrors.mirror_path(&url);
+
+    let mut counts = Vec::new();
+    for day in 1..=4 {
+        head = origin.commit(&[head], When::at(T0 + day * DAY), &[Edit::Write("f.txt", format!("{day}\n").as_bytes())]);
+        origin.set_branch("main", head);
+        let mirror = mirrors.fetch(&url).unwrap();
+        assert_eq!(mirror.branch(None).unwrap().head, sha(head));
+        counts.push(packs(&path));
+    }
+    // One pack per fetch until there are more than two; then one pack again.
+    assert_eq!(counts, [1, 2, 3, 1]);
+    assert_eq!(walk_all(&Repository::open(&path).unwrap(), None, WalkOptions::default()).len(), 5);
+    assert_eq!(entries(cache.path()), [path.file_name().unwrap().to_string_lossy()]);
+
+    // A fetch killed while it held a branch's lock left it behind: an old lock is removed.
+    let lock = path.join("refs/heads/main.lock");
+    std::fs::write(&lock, b"").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(an_hour_ago).unwrap();
+    head = origin.commit(&[head], When::at(T0 + 5 * DAY), &[Edit::Write("f.txt", b"5\n")]);
+    origin.set_branch("main", head);
+    assert_eq!(mirrors.fetch(&url).unwrap().branch(None).unwrap().head, sha(head));
+    assert!(!lock.exists());
 }
