@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 pub use mirror::{FetchLimits, Location, Mirrors};
 pub use repository::{Branch, Repository};
-pub use walk::{Commit, GitTime, LineStats, Lines, Walk, WalkOptions};
+pub use walk::{Commit, DEFAULT_COMMIT_TIME_MARGIN, DEFAULT_PAGE_SIZE, GitTime, LineStats, Lines, Walk, WalkOptions};
 
 /// Why a repository could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

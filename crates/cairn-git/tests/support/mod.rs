@@ -63,19 +63,18 @@ pub struct Fixture {
 impl Fixture {
     /// A bare repository whose `HEAD` names `main`.
     pub fn bare() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("origin.git");
-        let repo = gix::init_bare(&path).unwrap();
-        let fixture = Self { _dir: dir, path, repo };
-        fixture.set_head("main");
-        fixture
+        Self::init("origin.git", |path| gix::init_bare(path).unwrap())
     }
 
-    /// A repository with a work tree (`path` is the work tree).
+    /// A repository with a work tree (`path` is the work tree), whose `HEAD` names `main`.
     pub fn with_worktree() -> Self {
+        Self::init("work", |path| gix::init(path).unwrap())
+    }
+
+    fn init(name: &str, create: impl FnOnce(&Path) -> gix::Repository) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("work");
-        let repo = gix::init(&path).unwrap();
+        let path = dir.path().join(name);
+        let repo = create(&path);
         let fixture = Self { _dir: dir, path, repo };
         fixture.set_head("main");
         fixture
