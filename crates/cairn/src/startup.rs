@@ -257,6 +257,7 @@ impl Application {
             store.clone(),
             state.identity.outbound.clone(),
             &format!("{}:{}", crate::config::host_name(), std::process::id()),
+            config.data_dir.join("git"),
         );
         if matches!(role, Role::All | Role::Scheduler) {
             background.push(tokio::spawn(collectors.clone().schedule()));

@@ -3,6 +3,7 @@
 //! progress ([`PageTx`]), so a run killed at any point resumes after its last committed
 //! page, and a worker that lost its lease writes nothing.
 
+pub mod git;
 pub mod github;
 pub mod run;
 
@@ -26,6 +27,8 @@ pub enum CollectError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Git(#[from] cairn_git::GitError),
     /// Another worker holds the run now (this one was too slow to renew its lease).
     #[error("the run's lease was lost")]
     LeaseLost,

@@ -7,6 +7,7 @@
 //! for every source, one run per fire of the tenant's schedule in its time zone: the run's
 //! key is the fire's time, so any number of schedulers queue it once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,13 +41,15 @@ pub struct Collectors {
     pub store: Store,
     pub outbound: Outbound,
     pub owner: String,
+    /// Where mirrors of git sources' https repositories are kept, a folder per source.
+    pub git_root: PathBuf,
     /// Woken when this process queues a run, so it starts without waiting for the poll.
     pub wake: Arc<Notify>,
 }
 
 impl Collectors {
-    pub fn new(store: Store, outbound: Outbound, owner: &str) -> Self {
-        Self { store, outbound, owner: owner.to_owned(), wake: Arc::new(Notify::new()) }
+    pub fn new(store: Store, outbound: Outbound, owner: &str, git_root: PathBuf) -> Self {
+        Self { store, outbound, owner: owner.to_owned(), git_root, wake: Arc::new(Notify::new()) }
     }
 
     /// Executes due runs of every active tenant until the process ends: each tenant every
@@ -144,6 +147,7 @@ impl Collectors {
         let since = run.since.unwrap_or_else(|| now_ms() - days * DAY_MS);
         let token = metrics.source_token(key, &id).await?.unwrap_or_default();
         let mut ctx = RunCtx::new(db, id, lease, since, run.progress.clone());
+        // The HTTP client of sources read over HTTP APIs, whose tally the run reports.
         let upstream = match source.kind {
             SourceKind::Github => {
                 let base = source.base_url.as_deref().unwrap_or("https://api.github.com");
@@ -153,13 +157,20 @@ impl Collectors {
                     source.graphql_url.as_deref(),
                 );
                 super::github::collect(&api, api.upstream().tally(), &source, &mut ctx).await?;
-                api.upstream().clone()
+                Some(api.upstream().clone())
+            }
+            SourceKind::Git => {
+                let root = super::git::mirror_root(&self.git_root, &source.id);
+                let mirrors = cairn_git::Mirrors::new(root, self.outbound.clone(), tokio::runtime::Handle::current());
+                super::git::collect(mirrors, &source, &mut ctx).await?;
+                None
             }
             kind => return Err(CollectError::Unsupported(kind.as_str())),
         };
         let mut page = ctx.page().await?;
         page.set_cursor(COLLECTED_ONCE, &now_ms().to_string()).await?;
-        ctx.commit(page, "done", None, &[], upstream.tally()).await
+        let none = crate::client::Tally::default();
+        ctx.commit(page, "done", None, &[], upstream.as_ref().map_or(&none, Upstream::tally)).await
     }
 
     /// Queues the runs of schedule fires for every active tenant until the process ends.

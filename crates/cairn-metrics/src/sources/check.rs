@@ -231,6 +231,65 @@ async fn try_github(outbound: &Outbound, new: &NewSource) -> Result<(), MetricsE
     Ok(())
 }
 
+/// Tries a git source: a path must be a repository with the branch; an https URL must be a
+/// git server that answers the smart-HTTP discovery (one request, no pack) and advertises
+/// the branch.
+async fn try_git(outbound: &Outbound, new: &NewSource) -> Result<(), MetricsError> {
+    let url = new.url.clone().unwrap_or_default();
+    let branch = new.branch.clone();
+    match cairn_git::Location::parse(&url).map_err(git_refusal)? {
+        cairn_git::Location::Path(path) => tokio::task::spawn_blocking(move || {
+            let repo = cairn_git::Repository::open(&path)?;
+            repo.branch(branch.as_deref()).map(|_| ())
+        })
+        .await
+        .map_err(|e| MetricsError::Upstream(format!("reading the repository stopped: {e}")))?
+        .map_err(git_refusal),
+        cairn_git::Location::Url(u) => {
+            let discovery = format!("{}/info/refs?service=git-upload-pack", u.trim_end_matches('/'));
+            let refusal = |e: cairn_outbound::OutboundError| match e {
+                cairn_outbound::OutboundError::Refused(why) => invalid("url", why),
+                other => MetricsError::Upstream(format!("the repository's server did not answer: {other}")),
+            };
+            let resp = outbound
+                .get(&discovery)
+                .map_err(refusal)?
+                .max_body(16 * 1024 * 1024)
+                .header("git-protocol", "version=1")
+                .send()
+                .await
+                .map_err(refusal)?;
+            let status = resp.status();
+            let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            if status.as_u16() == 404 || status.as_u16() == 401 || status.as_u16() == 403 {
+                return Err(invalid("url", format!("no repository the server lets Cairn read (it answered {status})")));
+            }
+            if !status.is_success() {
+                return Err(MetricsError::Upstream(format!("the repository's server answered {status}")));
+            }
+            if !kind.starts_with("application/x-git-upload-pack-advertisement") {
+                return Err(invalid("url", "is not a git repository's URL (the server does not speak git over HTTP)"));
+            }
+            let body = resp.bytes().await.map_err(refusal)?;
+            if let Some(b) = &branch {
+                let wanted = format!("refs/heads/{b}");
+                let text = String::from_utf8_lossy(&body);
+                if !text.split(['\n', '\0', ' ']).any(|w| w == wanted) {
+                    return Err(invalid("branch", format!("the repository has no branch {b}")));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn git_refusal(e: cairn_git::GitError) -> MetricsError {
+    match e {
+        cairn_git::GitError::Invalid { field, message } => invalid(field, message),
+        cairn_git::GitError::Upstream(m) | cairn_git::GitError::Read(m) => MetricsError::Upstream(m),
+    }
+}
+
 impl Metrics<'_> {
     /// Checks `input`, tries its credentials, and stores the source.
     pub async fn create_source(
@@ -328,7 +387,7 @@ impl Metrics<'_> {
         match new.kind {
             SourceKind::Github => try_github(outbound, new).await,
             SourceKind::Jira => Err(MetricsError::Upstream("Jira sources are not checked by this version".into())),
-            SourceKind::Git => Err(MetricsError::Upstream("git sources are not checked by this version".into())),
+            SourceKind::Git => try_git(outbound, new).await,
         }
     }
 }

@@ -239,7 +239,7 @@ pub(super) async fn run(config: Config, cmd: MetricsCommand) -> Result<(), Failu
             let run_id = RunId::parse(&run.id, "run").map_err(|e| usage(e.to_string()))?;
             let outbound = cairn_outbound::Outbound::new(config.outbound);
             let owner = format!("cli:{}:{}", crate::config::host_name(), std::process::id());
-            let collectors = Collectors::new(store.clone(), outbound, &owner);
+            let collectors = Collectors::new(store.clone(), outbound, &owner, config.data_dir.join("git"));
             let work = async {
                 // Runs of the tenant that are due, ours among them (a server's worker may
                 // hold ours; then this only watches).

@@ -269,7 +269,12 @@ async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: B
         .unwrap();
 
     let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
-    let worker = cairn_metrics::collect::run::Collectors::new(app.store.clone(), outbound, "worker-b");
+    let worker = cairn_metrics::collect::run::Collectors::new(
+        app.store.clone(),
+        outbound,
+        "worker-b",
+        app.config.data_dir.join("git"),
+    );
     gh.clear_requests();
     assert_eq!(worker.run_due(&db).await.unwrap(), 1);
     let done = metrics.run(&RunId::parse(&queued.id, "id").unwrap()).await.unwrap();

@@ -2,6 +2,7 @@
 //! upserts of collected rows with their daily rollups.
 
 mod collected;
+mod git;
 mod github;
 mod pages;
 mod runs;
