@@ -4,6 +4,7 @@
 //! page, and a worker that lost its lease writes nothing.
 
 pub mod github;
+pub mod jira;
 pub mod run;
 
 use std::collections::BTreeMap;
