@@ -3,6 +3,7 @@
 
 mod collected;
 mod github;
+mod jira;
 mod pages;
 mod runs;
 mod settings;
