@@ -10,12 +10,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use cairn_outbound::Outbound;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Auth, Call, Tally, Upstream, UpstreamError};
+use super::{Call, Tally, Upstream, UpstreamError};
 
 /// What a [`JiraApi`] call gives: an answer of the site or why there is none.
 pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, UpstreamError>> + Send + 'a>>;
@@ -352,15 +351,10 @@ pub struct JiraHttp {
 }
 
 impl JiraHttp {
-    /// The site at `base_url` (`https://acme.atlassian.net`), signed in to as `email` with the
-    /// API token `token`.
-    pub fn new(outbound: Outbound, base_url: &str, email: &str, token: &str) -> JiraHttp {
-        let auth = Auth::Basic { user: email.to_owned(), token: token.to_owned() };
-        JiraHttp {
-            upstream: Upstream::new(outbound, auth),
-            base: base_url.trim_end_matches('/').to_owned(),
-            pages: PageSizes::default(),
-        }
+    /// The site at `base_url` (`https://acme.atlassian.net`), read through `upstream`, whose
+    /// credentials are [`super::Auth::Basic`] with the account's email and an API token.
+    pub fn new(upstream: Upstream, base_url: &str) -> JiraHttp {
+        JiraHttp { upstream, base: base_url.trim_end_matches('/').to_owned(), pages: PageSizes::default() }
     }
 
     pub fn with_page_sizes(self, pages: PageSizes) -> JiraHttp {

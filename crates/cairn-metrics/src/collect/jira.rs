@@ -28,18 +28,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use cairn_domain::now_ms;
-use cairn_store::{Db, sqlx};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use jiff::tz::TimeZone;
 
+use super::{CollectError, RunCtx};
+use crate::Metrics;
 use crate::client::jira::{self as api, JiraApi, parse_time};
 use crate::client::{CONCURRENCY, UpstreamError};
 use crate::collected::{
     Board, CommitmentItem, Counts, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
-use crate::runs::{Lease, PageProgress, TableCounts, record_page};
-use crate::sources::{Source, SourceId, SourceKind, set_cursor};
-use crate::{Metrics, MetricsError, Page};
+use crate::sources::Source;
 
 /// The names Jira gives the story-points field: company-managed projects' and
 /// team-managed projects'.
@@ -65,7 +64,8 @@ const IDS_PER_SEARCH: usize = 50;
 /// Worklog ids per `/worklog/list` request (Jira's limit).
 const IDS_PER_LIST: usize = 1000;
 
-/// Where each step resumes, in the run's progress.
+/// Where each step resumes, in the run's progress (commitments: the last sprint whose
+/// commitment was taken; a resumed run skips those taken, by their stored marker).
 pub const STEP_ISSUES: &str = "jira:issues";
 pub const STEP_COMMITMENTS: &str = "jira:commitments";
 pub const STEP_WORKLOGS_UPDATED: &str = "jira:worklogs:updated";
@@ -73,92 +73,20 @@ pub const STEP_WORKLOGS_DELETED: &str = "jira:worklogs:deleted";
 /// A step's cursor once the step is finished.
 const DONE: &str = "done";
 
-/// One run of a Jira source, as the caller (the run's worker) sets it up.
-pub struct JiraRun<'a> {
-    /// The tenant's database.
-    pub db: &'a Db,
-    /// The source; its kind is Jira.
-    pub source: &'a Source,
-    /// The site, signed in to with the source's credentials ([`api::JiraHttp`]).
-    pub api: &'a dyn JiraApi,
-    /// The run's claim: every page is recorded under it, and extends it.
-    pub lease: &'a Lease,
-    /// How long each committed page extends the lease, in milliseconds.
-    pub lease_ms: i64,
-    /// The run's progress as claimed: where each step resumes (empty for a fresh run).
-    pub progress: &'a BTreeMap<String, String>,
-    /// The start of the window read (epoch ms): the run's own `since`, or now less the
-    /// settings' `reload_days` (`backfill_days` on the source's first run).
-    pub since: i64,
-}
+/// Reads the Jira `source` from `api` into the tenant's tables, resuming where `run`'s
+/// progress says.
+pub async fn collect(api: &dyn JiraApi, source: &Source, run: &mut RunCtx<'_>) -> Result<(), CollectError> {
+    let mut w = Writer { api, run };
+    let me = api.myself().await?;
+    let fields = SiteFields::resolve(source, &api.fields().await?);
 
-impl std::fmt::Debug for JiraRun<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JiraRun").field("source", &self.source.id).field("since", &self.since).finish()
-    }
-}
-
-/// What a run did: per table (`boards`, `sprints`, `issues`, `worklogs`, `sprint_issues`,
-/// `sprint_commitments`), and its requests.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JiraOutcome {
-    pub counts: BTreeMap<String, TableCounts>,
-    pub requests: u64,
-    pub rate_limit_waits: u64,
-}
-
-impl JiraOutcome {
-    /// Whether the run changed any stored row.
-    pub fn changed_anything(&self) -> bool {
-        self.counts.values().any(|c| c.new + c.changed + c.removed > 0)
-    }
-}
-
-/// Why a run stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    #[error(transparent)]
-    Upstream(#[from] UpstreamError),
-    #[error(transparent)]
-    Metrics(#[from] MetricsError),
-    /// Another worker holds the run now; nothing of the last page was written.
-    #[error("the run's lease was lost to another worker")]
-    LeaseLost,
-    /// The source cannot be collected as given (not a Jira source, no site).
-    #[error("{0}")]
-    Source(String),
-}
-
-impl From<sqlx::Error> for CollectError {
-    fn from(e: sqlx::Error) -> Self {
-        CollectError::Metrics(MetricsError::Database(e))
-    }
-}
-
-/// Runs the Jira collector for `run`, resuming where its progress says.
-pub async fn collect(run: &JiraRun<'_>) -> Result<JiraOutcome, CollectError> {
-    if run.source.kind != SourceKind::Jira {
-        return Err(CollectError::Source(format!("source {} is not a Jira source", run.source.id)));
-    }
-    let source = SourceId::parse(&run.source.id, "source").map_err(|e| CollectError::Source(e.to_string()))?;
-    let tally = run.api.tally();
-    let mut w = Writer {
-        run,
-        source,
-        outcome: JiraOutcome::default(),
-        first: (tally.requests(), tally.rate_limit_waits()),
-        recorded: (tally.requests(), tally.rate_limit_waits()),
-    };
-    let me = run.api.myself().await?;
-    let fields = SiteFields::resolve(run.source, &run.api.fields().await?);
-
-    let boards = read_boards(run.api, &run.source.boards).await?;
+    let boards = read_boards(api, &source.boards).await?;
     w.commit(Rows { boards: boards.iter().map(board_row).collect(), ..Rows::default() }, "boards", None).await?;
     let mut sprints: BTreeMap<i64, Sprint> = BTreeMap::new();
     for board in boards.iter().filter(|b| b.kind == "scrum") {
         let mut start = 0;
         loop {
-            let page = run.api.sprints(board.id, start).await?;
+            let page = api.sprints(board.id, start).await?;
             let rows = page.values.iter().map(|s| sprint_row(s, board.id)).collect::<Result<Vec<_>, _>>()?;
             let n = rows.len() as u64;
             w.commit(Rows { sprints: rows.clone(), ..Rows::default() }, "sprints", None).await?;
@@ -175,11 +103,7 @@ pub async fn collect(run: &JiraRun<'_>) -> Result<JiraOutcome, CollectError> {
     take_commitments(&mut w, &fields, sprints.values()).await?;
     follow_worklogs(&mut w, Feed::Updated).await?;
     follow_worklogs(&mut w, Feed::Deleted).await?;
-
-    let tally = run.api.tally();
-    w.outcome.requests = tally.requests() - w.first.0;
-    w.outcome.rate_limit_waits = tally.rate_limit_waits() - w.first.1;
-    Ok(w.outcome)
+    Ok(())
 }
 
 /// The fields of the site the collector reads beyond the system ones.
@@ -263,25 +187,20 @@ struct Rows {
     source_cursor: Option<(&'static str, String)>,
 }
 
-/// Writes pages of one run and adds up what they did.
-struct Writer<'r, 'a> {
-    run: &'r JiraRun<'a>,
-    source: SourceId,
-    outcome: JiraOutcome,
-    /// The tally when the run started, and as the last committed page recorded it.
-    first: (u64, u64),
-    recorded: (u64, u64),
+/// Writes the pages of one run.
+struct Writer<'w, 'a> {
+    api: &'w dyn JiraApi,
+    run: &'w mut RunCtx<'a>,
 }
 
 impl Writer<'_, '_> {
     /// Writes `rows` with the run's progress (`step` resumes at `cursor`) and the requests
     /// sent since the last page, in one transaction.
     async fn commit(&mut self, rows: Rows, step: &str, cursor: Option<&str>) -> Result<(), CollectError> {
-        let db = self.run.db;
-        let mut tx = db.begin().await?;
+        let mut tx = self.run.page().await?;
         let mut counts: Vec<(&'static str, Counts)> = Vec::new();
         {
-            let mut page = Page::open(db, &mut tx, &self.source).await?;
+            let mut page = tx.rows().await?;
             if !rows.boards.is_empty() {
                 counts.push(("boards", page.boards(&rows.boards).await?));
             }
@@ -308,29 +227,9 @@ impl Writer<'_, '_> {
             }
         }
         if let Some((name, value)) = &rows.source_cursor {
-            set_cursor(&mut tx, &self.source, name, value).await?;
+            tx.set_cursor(name, value).await?;
         }
-        let tally = self.run.api.tally();
-        let now = (tally.requests(), tally.rate_limit_waits());
-        let progress = PageProgress {
-            step,
-            cursor,
-            counts: &counts,
-            requests: (now.0 - self.recorded.0) as i64,
-            rate_limit_waits: (now.1 - self.recorded.1) as i64,
-        };
-        if !record_page(&mut tx, self.run.lease, &progress, now_ms() + self.run.lease_ms).await? {
-            return Err(CollectError::LeaseLost);
-        }
-        tx.commit().await?;
-        self.recorded = now;
-        for (table, c) in counts {
-            let t = self.outcome.counts.entry(table.to_owned()).or_default();
-            t.new += c.new;
-            t.changed += c.changed;
-            t.removed += c.removed;
-        }
-        Ok(())
+        self.run.commit(tx, step, cursor, &counts, self.api.tally()).await
     }
 }
 
@@ -641,8 +540,8 @@ async fn collect_issues(
     jql.push_str(" ORDER BY created ASC, key ASC");
     let mut token: Option<String> = None;
     loop {
-        let page = w.run.api.search(&jql, &fields.issue_fields, token.as_deref()).await?;
-        let full = complete(w.run.api, page.issues, true).await?;
+        let page = w.api.search(&jql, &fields.issue_fields, token.as_deref()).await?;
+        let full = complete(w.api, page.issues, true).await?;
         let mut rows = Rows::default();
         let mut ids = Vec::with_capacity(full.len());
         let mut memberships_of = Vec::new();
@@ -703,18 +602,19 @@ async fn take_commitments<'s>(
     fields: &SiteFields,
     sprints: impl Iterator<Item = &'s Sprint>,
 ) -> Result<(), CollectError> {
-    if w.run.progress.get(STEP_COMMITMENTS).map(String::as_str) == Some(DONE) || fields.sprint.is_none() {
+    // Without a Sprint field the site has no sprints to commit to.
+    if fields.sprint.is_none() {
         return Ok(());
     }
     let metrics = Metrics { db: w.run.db };
-    let taken: HashSet<i64> = metrics.commitments_taken(&w.source).await?.into_iter().collect();
+    let taken: HashSet<i64> = metrics.commitments_taken(&w.run.source).await?.into_iter().collect();
     let now = now_ms();
     let due: Vec<(i64, i64)> = sprints
         .filter(|s| s.state != SprintState::Future && !taken.contains(&s.id))
         .filter_map(|s| s.start_at.filter(|start| *start <= now).map(|start| (s.id, start)))
         .collect();
     for (sprint, start) in due {
-        let api = w.run.api;
+        let api = w.api;
         let mut issues = Vec::new();
         let mut at = 0;
         loop {
@@ -730,7 +630,7 @@ async fn take_commitments<'s>(
         // memberships name them.
         let listed: HashSet<String> = issues.iter().map(|i| i.id.clone()).collect();
         let gone: Vec<String> = metrics
-            .sprint_member_issues(&w.source, sprint)
+            .sprint_member_issues(&w.run.source, sprint)
             .await?
             .into_iter()
             .filter(|id| !listed.contains(id))
@@ -791,13 +691,13 @@ async fn follow_worklogs(w: &mut Writer<'_, '_>, feed: Feed) -> Result<(), Colle
     let mut since = match resume.and_then(|c| c.parse::<i64>().ok()) {
         Some(at) => at,
         None => {
-            let last = Metrics { db: w.run.db }.source_cursor(&w.source, step).await?;
+            let last = Metrics { db: w.run.db }.source_cursor(&w.run.source, step).await?;
             let last = last.and_then(|c| c.parse::<i64>().ok()).unwrap_or(w.run.since);
             w.run.since.min(last)
         }
     };
     loop {
-        let api = w.run.api;
+        let api = w.api;
         let page = match feed {
             Feed::Updated => api.worklogs_updated(since).await?,
             Feed::Deleted => api.worklogs_deleted(since).await?,

@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cairn_audit::RequestMeta;
 use cairn_domain::now_ms;
-use cairn_metrics::client::UpstreamError;
 use cairn_metrics::client::jira::{JiraApi, JiraHttp, PageSizes};
-use cairn_metrics::collect::jira::{CollectError, JiraOutcome, JiraRun, STEP_ISSUES, collect};
+use cairn_metrics::client::{Auth, Upstream, UpstreamError};
+use cairn_metrics::collect::jira::{STEP_ISSUES, collect};
+use cairn_metrics::collect::run::Collectors;
+use cairn_metrics::collect::{CollectError, RunCtx};
 use cairn_metrics::runs::{Lease, Run, TableCounts};
 use cairn_metrics::sources::{NewSource, SourceKind};
 use cairn_metrics::{Metrics, RunId, RunStatus, Source, SourceId};
@@ -29,11 +31,10 @@ const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
 const EMAIL: &str = "bot@acme.test";
 const TOKEN: &str = "t0ken";
-const LEASE_MS: i64 = 60_000;
 
 /// A tenant with a Jira source on a fixture site.
 struct Site {
-    _app: TestApp,
+    app: TestApp,
     db: Db,
     source: Source,
     jira: JiraServer,
@@ -64,7 +65,7 @@ impl Site {
             .add_source(app.store.master_key(), fields, &tester(), &RequestMeta::default())
             .await
             .expect("source stored");
-        Site { _app: app, db, source, jira }
+        Site { app, db, source, jira }
     }
 
     fn id(&self) -> SourceId {
@@ -75,11 +76,16 @@ impl Site {
         Metrics { db: &self.db }
     }
 
-    /// A client of the site signing in with `token`; loopback is allowed, as an operator
-    /// would for a site inside their network.
+    /// The guarded outbound client; loopback is allowed, as an operator would for a site
+    /// inside their network.
+    fn outbound() -> Outbound {
+        Outbound::new(Policy { allow_private: true, allow_http: true })
+    }
+
+    /// A client of the site signing in with `token`.
     fn client(&self, token: &str, pages: PageSizes) -> JiraHttp {
-        let outbound = Outbound::new(Policy { allow_private: true, allow_http: true });
-        JiraHttp::new(outbound, &self.jira.base_url, EMAIL, token).with_page_sizes(pages)
+        let auth = Auth::Basic { user: EMAIL.into(), token: token.into() };
+        JiraHttp::new(Upstream::new(Site::outbound(), auth), &self.jira.base_url).with_page_sizes(pages)
     }
 
     /// Queues a run of the window from `since`.
@@ -88,38 +94,42 @@ impl Site {
         RunId::parse(&run.id, "id").unwrap()
     }
 
-    /// Claims the source's due run and collects it, as a worker would; the run stays
-    /// unfinished.
-    async fn attempt(&self, api: &JiraHttp) -> (Run, Lease, Result<JiraOutcome, CollectError>) {
-        let claimed = self.metrics().claim_runs("worker", LEASE_MS, 1).await.unwrap();
+    /// Claims the source's due run and collects it with `api`, as a worker would; the run
+    /// stays unfinished.
+    async fn attempt(&self, api: &JiraHttp) -> (Run, Lease, Result<(), CollectError>) {
+        let claimed = self.metrics().claim_runs("worker", 60_000, 1).await.unwrap();
         let (run, lease) = claimed.into_iter().next().expect("a run to claim");
         let since = run.since.expect("tests give the window");
-        let job = JiraRun {
-            db: &self.db,
-            source: &self.source,
-            api,
-            lease: &lease,
-            lease_ms: LEASE_MS,
-            progress: &run.progress,
-            since,
-        };
-        let outcome = collect(&job).await;
+        let mut ctx = RunCtx::new(&self.db, self.id(), &lease, since, run.progress.clone());
+        let outcome = collect(api, &self.source, &mut ctx).await;
         (run, lease, outcome)
     }
 
-    /// A whole run of the window from `since`: it succeeds, and its stored counts and
-    /// requests are what the collector reported.
-    async fn run(&self, api: &JiraHttp, since: i64) -> JiraOutcome {
+    /// A whole run of the window from `since` with a client of its own asking for `pages`,
+    /// as a worker makes one per run: it succeeds, and records every request it sent. The
+    /// run as stored.
+    async fn run(&self, pages: PageSizes, since: i64) -> Run {
         let id = self.queue(since).await;
-        let (_, lease, outcome) = self.attempt(api).await;
-        let outcome = outcome.expect("the run succeeds");
+        let api = self.client(TOKEN, pages);
+        let (_, lease, outcome) = self.attempt(&api).await;
+        outcome.expect("the run succeeds");
         assert!(self.metrics().finish_run(&lease, Ok(())).await.unwrap());
         let stored = self.metrics().run(&id).await.unwrap();
         assert_eq!(stored.status, RunStatus::Succeeded);
-        assert_eq!(stored.counts, outcome.counts, "the run records what each page did");
-        assert_eq!(stored.requests as u64, outcome.requests, "every request is recorded with a page");
-        assert_eq!(stored.rate_limit_waits as u64, outcome.rate_limit_waits);
-        outcome
+        assert_eq!(stored.requests as u64, api.tally().requests(), "every request is recorded with a page");
+        assert_eq!(stored.rate_limit_waits as u64, api.tally().rate_limit_waits());
+        stored
+    }
+
+    /// A run of the window from `since` as the workers execute one: the source's own
+    /// credentials, the site's page sizes.
+    async fn run_by_worker(&self, since: i64) -> Run {
+        let id = self.queue(since).await;
+        let workers = Collectors::new(self.app.store.clone(), Site::outbound(), "worker");
+        assert_eq!(workers.run_due(&self.db).await.unwrap(), 1);
+        let stored = self.metrics().run(&id).await.unwrap();
+        assert_eq!((stored.status, stored.error.as_deref()), (RunStatus::Succeeded, None));
+        stored
     }
 
     async fn count(&self, table: &str) -> i64 {
@@ -316,8 +326,13 @@ fn world_seconds(worklogs: &[WorklogView]) -> BTreeMap<String, i64> {
     out
 }
 
-fn counts(outcome: &JiraOutcome, table: &str) -> TableCounts {
-    outcome.counts.get(table).copied().unwrap_or_default()
+fn counts(run: &Run, table: &str) -> TableCounts {
+    run.counts.get(table).copied().unwrap_or_default()
+}
+
+/// Whether the run changed any stored row.
+fn changed_anything(run: &Run) -> bool {
+    run.counts.values().any(|c| c.new + c.changed + c.removed > 0)
 }
 
 /// Two teams, each a project with a scrum board: a closed sprint and an active one, stories
@@ -359,10 +374,10 @@ async fn a_full_run_lands_every_row_and_a_second_changes_nothing(backend: Backen
     let now = now_ms();
     let world = JiraWorld::organization_until(1, OrgSize::Small, now - HOUR);
     let site = Site::start(backend, world, Vec::new()).await;
-    let api = site.client(TOKEN, PageSizes::default());
+    let pages = PageSizes::default();
     let since = now - 200 * DAY;
 
-    let first = site.run(&api, since).await;
+    let first = site.run(pages, since).await;
     let (issues, worklogs, sprints, boards) =
         site.jira.read(|w| (w.issue_views(), w.worklog_views(), w.sprint_views(), w.board_views()));
 
@@ -411,8 +426,9 @@ async fn a_full_run_lands_every_row_and_a_second_changes_nothing(backend: Backen
     assert!(counts(&first, "sprint_commitments").new > 0);
 
     // The same window again: nothing new, nothing changed, nothing removed.
-    let second = site.run(&api, since).await;
-    assert!(!second.changed_anything(), "a second run changed rows: {:?}", second.counts);
+    // (This one as a worker executes it, with the source's stored credentials.)
+    let second = site.run_by_worker(since).await;
+    assert!(!changed_anything(&second), "a second run changed rows: {:?}", second.counts);
     assert_eq!(site.issues().await.len(), issues.len());
     assert_eq!(site.worklogs().await, worklogs);
     let taken_again = site.metrics().commitments_taken(&site.id()).await.unwrap();
@@ -466,8 +482,7 @@ async fn every_kind_of_page_is_read_to_the_last(backend: Backend) {
     }
     let site = Site::start(backend, w, Vec::new()).await;
     let pages = PageSizes { boards: 2, sprints: 2, issues: 2, sprint_issues: 2, changelog: 40, worklogs: 10 };
-    let api = site.client(TOKEN, pages);
-    let outcome = site.run(&api, now - 60 * DAY).await;
+    let outcome = site.run(pages, now - 60 * DAY).await;
 
     let log: Vec<String> = site.jira.requests().into_iter().map(|r| r.path).collect();
     let asked = |prefix: &str, part: &str| log.iter().filter(|p| p.starts_with(prefix) && p.contains(part)).count();
@@ -522,8 +537,8 @@ async fn a_429_with_retry_after_is_waited_out_and_nothing_is_lost(backend: Backe
     let site = Site::start(backend, two_team_world(now), Vec::new()).await;
     site.jira.fault_on("/rest/api/3/search/jql", Fault::RetryAfter { status: 429, seconds: 1 });
     site.jira.fault_on("/rest/api/3/worklog/list", Fault::RetryAfter { status: 429, seconds: 1 });
-    let api = site.client(TOKEN, PageSizes::default());
-    let outcome = site.run(&api, now - 60 * DAY).await;
+    let pages = PageSizes::default();
+    let outcome = site.run(pages, now - 60 * DAY).await;
 
     assert_eq!(site.jira.faults_pending(), 0, "both limits were met");
     assert!(site.jira.count_status(429) >= 2);
@@ -539,9 +554,9 @@ async fn a_late_worklog_inside_the_window_is_picked_up_by_the_next_run(backend: 
     let now = now_ms();
     // The source reads board 1 (PLAT) only: PAY's issues are not searched.
     let site = Site::start(backend, two_team_world(now), vec![1]).await;
-    let api = site.client(TOKEN, PageSizes::default());
+    let pages = PageSizes::default();
     let since = now - 28 * DAY;
-    site.run(&api, since).await;
+    site.run(pages, since).await;
     let before = site.rolled_up_seconds().await;
 
     // Two minutes ago: Bob logs three hours he spent on a PAY bug three days ago, and Ann
@@ -553,7 +568,7 @@ async fn a_late_worklog_inside_the_window_is_picked_up_by_the_next_run(backend: 
         w.update_worklog(id, 5400, now - 2 * MINUTE);
         id
     });
-    let second = site.run(&api, since).await;
+    let second = site.run(pages, since).await;
     assert_eq!(counts(&second, "worklogs"), TableCounts { new: 1, changed: 1, removed: 0 });
     assert!(site.jira.count("/rest/api/3/worklog/list") >= 2);
     let stored: HashMap<String, WorklogView> = site.worklogs().await.into_iter().map(|w| (w.id.clone(), w)).collect();
@@ -569,9 +584,9 @@ backend_test!(a_late_worklog_inside_the_window_is_picked_up_by_the_next_run);
 async fn a_worklog_deleted_upstream_is_removed_with_its_rollup(backend: Backend) {
     let now = now_ms();
     let site = Site::start(backend, two_team_world(now), Vec::new()).await;
-    let api = site.client(TOKEN, PageSizes::default());
+    let pages = PageSizes::default();
     let since = now - 28 * DAY;
-    site.run(&api, since).await;
+    site.run(pages, since).await;
     let before = site.rolled_up_seconds().await;
     let (gone, seconds) = site.jira.world(|w| {
         let id = w.worklog_ids("PAY-2")[0];
@@ -580,7 +595,7 @@ async fn a_worklog_deleted_upstream_is_removed_with_its_rollup(backend: Backend)
         (id.to_string(), seconds)
     });
 
-    let second = site.run(&api, since).await;
+    let second = site.run(pages, since).await;
     assert_eq!(counts(&second, "worklogs").removed, 1);
     assert!(site.worklogs().await.iter().all(|w| w.id != gone));
     assert_eq!(site.worklogs().await, site.jira.read(|w| w.worklog_views()));
@@ -588,8 +603,8 @@ async fn a_worklog_deleted_upstream_is_removed_with_its_rollup(backend: Backend)
     assert_eq!(before["acc-bob"] - after["acc-bob"], seconds);
     assert_eq!(after["acc-ann"], before["acc-ann"]);
     // Once removed, the next run has nothing more to remove.
-    let third = site.run(&api, since).await;
-    assert!(!third.changed_anything(), "{:?}", third.counts);
+    let third = site.run(pages, since).await;
+    assert!(!changed_anything(&third), "{:?}", third.counts);
 }
 backend_test!(a_worklog_deleted_upstream_is_removed_with_its_rollup);
 
@@ -618,10 +633,10 @@ async fn a_sprint_commitment_stays_as_it_was_at_the_start(backend: Backend) {
     let e = w.issue(NewIssue::story("PLAT", start + 4 * HOUR).points(13.0).in_sprint(sprint));
     let site = Site::start(backend, w, Vec::new()).await;
     let id = |key: &str| site.issue_id(key);
-    let api = site.client(TOKEN, PageSizes::default());
+    let pages = PageSizes::default();
     let since = now - 28 * DAY;
 
-    let first = site.run(&api, since).await;
+    let first = site.run(pages, since).await;
     let at_start = BTreeMap::from([(id(&a), Some(3.0)), (id(&b), Some(5.0)), (id(&d), None)]);
     assert_eq!(site.commitment(sprint).await, at_start, "the issues and points at the start");
     assert_eq!(counts(&first, "sprint_commitments").new, 3);
@@ -639,7 +654,7 @@ async fn a_sprint_commitment_stays_as_it_was_at_the_start(backend: Backend) {
         w.close_sprint(sprint, now - HOUR, Some(next));
         w.start_sprint(next, now - HOUR);
     });
-    let second = site.run(&api, since).await;
+    let second = site.run(pages, since).await;
     assert_eq!(site.commitment(sprint).await, at_start, "never rebuilt");
     assert_eq!(counts(&second, "sprint_commitments").new, 4, "only the sprint that started since: A, B, D, E");
     let next_commitment = site.commitment(next).await;
@@ -704,6 +719,7 @@ async fn a_run_that_died_resumes_after_its_last_page(backend: Backend) {
 
     // Another worker takes the run over and goes on from the second page.
     site.jira.clear_requests();
+    let api = site.client(TOKEN, pages);
     let (taken, lease, outcome) = site.attempt(&api).await;
     assert_eq!(taken.attempts, 2);
     outcome.expect("the run finishes");
