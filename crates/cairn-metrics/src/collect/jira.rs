@@ -1,5 +1,5 @@
 //! The Jira collector: one run of a Jira source, step by step, each page of rows written
-//! through [`Page`] in its own transaction with its rollups and the run's progress, so a
+//! through [`crate::Page`] in its own transaction with its rollups and the run's progress, so a
 //! run that dies resumes after the last page it committed.
 //!
 //! The steps, in order:
