@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cairn_audit::RequestMeta;
-use cairn_domain::now_ms;
+use cairn_domain::{Role, now_ms};
 use cairn_metrics::client::jira::{JiraApi, JiraHttp, PageSizes};
 use cairn_metrics::client::{Auth, Upstream, UpstreamError};
 use cairn_metrics::collect::jira::{STEP_ISSUES, collect};
@@ -23,6 +23,7 @@ use cairn_testkit::fixtures::{
     WorklogView,
 };
 use cairn_testkit::{Backend, TestApp, backend_test};
+use serde_json::{Value, json};
 
 use super::tester;
 
@@ -740,3 +741,55 @@ async fn a_run_that_died_resumes_after_its_last_page(backend: Backend) {
     assert_eq!(site.issues().await, issues.iter().map(StoredIssue::from).collect::<Vec<_>>());
 }
 backend_test!(a_run_that_died_resumes_after_its_last_page);
+
+async fn a_jira_source_is_tried_over_the_api_then_run_by_the_servers_worker(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let now = now_ms();
+    let jira = JiraServer::start(two_team_world(now)).await;
+    let body = |token: &str, boards: &[i64], field: Option<&str>| {
+        json!({
+            "kind": "jira", "name": "Jira", "base_url": jira.base_url, "email": EMAIL, "token": token,
+            "boards": boards, "story_points_field": field,
+        })
+    };
+    let refused = |resp: reqwest::Response| async move {
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned(), body["error"]["field"].clone())
+    };
+    let post = |b: Value| app.post("/api/v1/metrics/sources", &admin, &b).send();
+
+    let resp = post(body("wrong", &[1], None)).await.unwrap();
+    assert_eq!(refused(resp).await, (400, "VALIDATION_ERROR".into(), json!("token")));
+    let resp = post(body(TOKEN, &[1, 9], None)).await.unwrap();
+    assert_eq!(refused(resp).await, (400, "VALIDATION_ERROR".into(), json!("boards[1]")));
+    let resp = post(body(TOKEN, &[1], Some("customfield_99999"))).await.unwrap();
+    assert_eq!(refused(resp).await, (400, "VALIDATION_ERROR".into(), json!("story_points_field")));
+    let listed: Value = app.get("/api/v1/metrics/sources", &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["items"], json!([]), "nothing stored after a refusal");
+
+    let resp = post(body(TOKEN, &[1, 2], Some("customfield_10016"))).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains(TOKEN), "the token is never returned: {text}");
+    let source: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((source["has_token"].as_bool(), source["boards"].clone()), (Some(true), json!([1, 2])));
+
+    let runs = format!("/api/v1/metrics/sources/{}/runs", source["id"].as_str().unwrap());
+    let run: Value = app.post(&runs, &admin, &json!({})).send().await.unwrap().json().await.unwrap();
+    let run_path = format!("/api/v1/metrics/runs/{}", run["id"].as_str().unwrap());
+    let done = cairn_testkit::eventually("the run to finish", std::time::Duration::from_secs(60), || async {
+        let r: Value = app.get(&run_path, &admin).send().await.ok()?.json().await.ok()?;
+        (r["status"] == "succeeded" || r["status"] == "failed").then_some(r)
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (issues, worklogs) = jira.read(|w| (w.issue_views().len(), w.worklog_views().len()));
+    assert_eq!(done["counts"]["issues"]["new"], issues as u64);
+    assert_eq!(done["counts"]["worklogs"]["new"], worklogs as u64);
+    assert_eq!(done["counts"]["boards"]["new"], 2);
+    assert!(done["requests"].as_i64().unwrap() > 0);
+}
+backend_test!(a_jira_source_is_tried_over_the_api_then_run_by_the_servers_worker);
