@@ -75,6 +75,18 @@ impl Metrics<'_> {
         Ok(written)
     }
 
+    /// The sprints of `source` whose commitment was taken (it is never taken again).
+    pub async fn commitments_taken(&self, source: &SourceId) -> Result<Vec<i64>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::commitments_taken(&mut conn, &source.to_string()).await?)
+    }
+
+    /// The issues of `source` stored as having been in `sprint` at some time.
+    pub async fn sprint_member_issues(&self, source: &SourceId, sprint: i64) -> Result<Vec<String>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::sprint_member_issues(&mut conn, &source.to_string(), sprint).await?)
+    }
+
     /// The stored rollups of `source` (or of every source), by source, person and day.
     pub async fn person_days(&self, source: Option<&SourceId>) -> Result<Vec<collected::PersonDay>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;

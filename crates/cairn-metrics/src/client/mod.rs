@@ -20,6 +20,7 @@
 //! that was refused is the one sent again.
 
 pub mod github;
+pub mod jira;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};

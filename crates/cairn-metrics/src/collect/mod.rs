@@ -5,6 +5,7 @@
 
 pub mod git;
 pub mod github;
+pub mod jira;
 pub mod run;
 
 use std::collections::BTreeMap;
@@ -32,8 +33,6 @@ pub enum CollectError {
     /// Another worker holds the run now (this one was too slow to renew its lease).
     #[error("the run's lease was lost")]
     LeaseLost,
-    #[error("{0} sources are not collected by this version")]
-    Unsupported(&'static str),
 }
 
 impl From<sqlx::Error> for CollectError {

@@ -19,6 +19,7 @@ use tokio::sync::{Notify, broadcast};
 
 use super::{CollectError, RunCtx};
 use crate::client::github::GitHub;
+use crate::client::jira::JiraHttp;
 use crate::client::{Auth, Upstream};
 use crate::runs::{Lease, Run};
 use crate::sources::{SourceId, SourceKind};
@@ -165,7 +166,16 @@ impl Collectors {
                 super::git::collect(mirrors, &source, &mut ctx).await?;
                 None
             }
-            kind => return Err(CollectError::Unsupported(kind.as_str())),
+            SourceKind::Jira => {
+                let base = source.base_url.as_deref().ok_or_else(|| MetricsError::Corrupt {
+                    table: "metrics_sources",
+                    reason: format!("Jira source {} without a site", source.id),
+                })?;
+                let user = source.email.clone().unwrap_or_default();
+                let api = JiraHttp::new(Upstream::new(self.outbound.clone(), Auth::Basic { user, token }), base);
+                super::jira::collect(&api, &source, &mut ctx).await?;
+                Some(api.upstream().clone())
+            }
         };
         let mut page = ctx.page().await?;
         page.set_cursor(COLLECTED_ONCE, &now_ms().to_string()).await?;

@@ -529,6 +529,29 @@ pub(crate) async fn rebuild_rollups(conn: &mut AnyConnection, zone: &Zone) -> Re
     Ok(written)
 }
 
+/// The sprints of `source` whose commitment was taken.
+pub(crate) async fn commitments_taken(conn: &mut AnyConnection, source: &str) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT sprint_id FROM metrics_sprint_snapshots WHERE source_id = $1 ORDER BY sprint_id")
+        .bind(source)
+        .fetch_all(conn)
+        .await
+}
+
+/// The issues of `source` that were in `sprint` at some time, as their stored memberships say.
+pub(crate) async fn sprint_member_issues(
+    conn: &mut AnyConnection,
+    source: &str,
+    sprint: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT issue_id FROM metrics_sprint_issues WHERE source_id = $1 AND sprint_id = $2 ORDER BY issue_id",
+    )
+    .bind(source)
+    .bind(sprint)
+    .fetch_all(conn)
+    .await
+}
+
 /// The stored rollups (of one source, or all), by source, person and day.
 pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) -> Result<Vec<PersonDay>, sqlx::Error> {
     let sql = format!(

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{NewSource, Source, SourceId, SourceKind, store};
 use crate::client::github::{GitHub, GitHubApi};
+use crate::client::jira::{JiraApi, JiraHttp};
 use crate::client::{Auth, Upstream, UpstreamError};
 use crate::{Metrics, MetricsError};
 
@@ -290,6 +291,26 @@ fn git_refusal(e: cairn_git::GitError) -> MetricsError {
     }
 }
 
+/// Tries a Jira source's email and token, every board it names, and the story-points field
+/// it names.
+async fn try_jira(outbound: &Outbound, new: &NewSource) -> Result<(), MetricsError> {
+    let auth =
+        Auth::Basic { user: new.email.clone().unwrap_or_default(), token: new.token.clone().unwrap_or_default() };
+    let api =
+        JiraHttp::new(Upstream::new(outbound.clone(), auth).trying(), new.base_url.as_deref().unwrap_or_default());
+    api.myself().await.map_err(|e| refusal(SourceKind::Jira, e, "base_url"))?;
+    for (i, board) in new.boards.iter().enumerate() {
+        api.board(*board).await.map_err(|e| refusal(SourceKind::Jira, e, &format!("boards[{i}]")))?;
+    }
+    if let Some(field) = &new.story_points_field {
+        let fields = api.fields().await.map_err(|e| refusal(SourceKind::Jira, e, "base_url"))?;
+        if !fields.iter().any(|f| &f.id == field) {
+            return Err(invalid("story_points_field", "is not a field of the site (its id, like customfield_10016)"));
+        }
+    }
+    Ok(())
+}
+
 impl Metrics<'_> {
     /// Checks `input`, tries its credentials, and stores the source.
     pub async fn create_source(
@@ -386,7 +407,7 @@ impl Metrics<'_> {
     async fn try_credentials(&self, outbound: &Outbound, new: &NewSource) -> Result<(), MetricsError> {
         match new.kind {
             SourceKind::Github => try_github(outbound, new).await,
-            SourceKind::Jira => Err(MetricsError::Upstream("Jira sources are not checked by this version".into())),
+            SourceKind::Jira => try_jira(outbound, new).await,
             SourceKind::Git => try_git(outbound, new).await,
         }
     }

@@ -72,7 +72,11 @@ pub(crate) fn bind_all<'q>(
             Sql::OptInt(i) => query.bind(*i),
             Sql::Text(t) => query.bind(t.as_str()),
             Sql::OptText(t) => query.bind(t.as_deref()),
-            Sql::OptReal(r) => query.bind(*r),
+            Sql::OptReal(Some(r)) => query.bind(*r),
+            // sqlx 0.8's Any driver sends a NULL f64 to PostgreSQL as a `float4` parameter
+            // (and a NULL f32 as `float8`); the statement, prepared and cached with that type,
+            // then refuses the next execution's `float8` value. A NULL f32 binds as `float8`.
+            Sql::OptReal(None) => query.bind(None::<f32>),
         };
     }
     query

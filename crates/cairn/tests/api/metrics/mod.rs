@@ -4,6 +4,7 @@
 mod collected;
 mod git;
 mod github;
+mod jira;
 mod pages;
 mod runs;
 mod settings;
