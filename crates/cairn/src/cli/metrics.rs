@@ -206,7 +206,7 @@ pub(super) async fn run(config: Config, cmd: MetricsCommand) -> Result<(), Failu
             if json {
                 println!("{}", serde_json::Value::Array(runs.items.iter().map(run_json).collect()));
             } else {
-                println!("{:<36}  {:<9}  {:<20}  SUMMARY", "ID", "STATUS", "CREATED");
+                println!("{:<36}  {:<9}  {:<24}  SUMMARY", "ID", "STATUS", "CREATED");
                 for r in &runs.items {
                     println!(
                         "{:<36}  {:<9}  {:<20}  {}",
