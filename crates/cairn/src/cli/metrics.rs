@@ -209,7 +209,7 @@ pub(super) async fn run(config: Config, cmd: MetricsCommand) -> Result<(), Failu
                 println!("{:<36}  {:<9}  {:<24}  SUMMARY", "ID", "STATUS", "CREATED");
                 for r in &runs.items {
                     println!(
-                        "{:<36}  {:<9}  {:<20}  {}",
+                        "{:<36}  {:<9}  {:<24}  {}",
                         r.id,
                         r.status.as_str(),
                         cairn_domain::rfc3339(r.created_at),
