@@ -497,6 +497,8 @@ struct SourcePageView<'a> {
     updated_at: When,
     runs: Vec<RunRow>,
     show_source: bool,
+    /// The few columns a source's page has room for.
+    compact: bool,
     more_runs: bool,
     since: &'a str,
     reload_days: i64,
@@ -562,6 +564,7 @@ async fn render_source(
         updated_at: When::at(source.updated_at),
         runs: items.iter().map(|r| run_row(r, None)).collect(),
         show_source: false,
+        compact: true,
         more_runs: next_cursor.is_some(),
         since: shown.since,
         reload_days: settings.reload_days,
@@ -733,6 +736,7 @@ struct RunsPage<'a> {
     sources: Vec<(String, String, bool)>,
     runs: Vec<RunRow>,
     show_source: bool,
+    compact: bool,
     /// The link to the next (older) page.
     older: Option<String>,
 }
@@ -791,6 +795,7 @@ async fn render_runs(
             .map(|s| (s.id.clone(), s.name.clone(), chosen.as_deref() == Some(s.id.as_str())))
             .collect(),
         show_source: of.is_none(),
+        compact: false,
         of: of.map(|(_, source)| (source.id, source.name)),
         runs,
         older: next_cursor.map(|n| format!("{base}before={n}")),
@@ -844,7 +849,7 @@ struct RunProgress {
     error: Option<String>,
     /// Per table: name, new, changed, removed.
     counts: Vec<(String, u64, u64, u64)>,
-    /// The steps begun so far.
+    /// The steps whose progress is saved (where a worker taking the run over goes on).
     steps: Vec<String>,
     attempts: i64,
 }
