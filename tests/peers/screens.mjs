@@ -157,8 +157,10 @@ try {
       });
       page.on('pageerror', (e) => problems.push(`${state.label}: uncaught: ${e.message}`));
       page.on('requestfailed', (r) => {
-        // Leaving the records page closes its live stream: not a failure.
-        if (r.failure()?.errorText === 'net::ERR_ABORTED' && r.url().includes('/app/records/stream')) return;
+        // Leaving the records page closes its live stream, and leaving a run's page the
+        // fetch that follows the run: not failures.
+        const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
+        if (aborted && (r.url().includes('/app/records/stream') || /\/app\/metrics\/runs\/[^/]+\/progress$/.test(r.url()))) return;
         problems.push(`${state.label}: request failed: ${r.url()} ${r.failure()?.errorText}`);
       });
       page.on('response', (r) => {
