@@ -551,6 +551,9 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     ]);
     let mut records_page = page("records", "/app/records", 200);
     records_page["menus"] = json!(true);
+    // Its duration goes on, so the page that follows it changes by itself.
+    let mut live_run = page("metrics-run-live", &format!("/app/metrics/runs/{live}"), 200);
+    live_run["follows"] = json!(true);
     let signed_in = json!([
         records_page,
         page("record", &format!("/app/records/{record}"), 200),
@@ -581,7 +584,7 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("metrics-source-runs", &format!("/app/metrics/sources/{source}/runs"), 200),
         page("metrics-runs", "/app/metrics/runs", 200),
         page("metrics-run", &format!("/app/metrics/runs/{finished}"), 200),
-        page("metrics-run-live", &format!("/app/metrics/runs/{live}"), 200),
+        live_run,
     ]);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
     let _ = std::fs::remove_dir_all(&out);

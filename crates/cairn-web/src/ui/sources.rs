@@ -17,6 +17,7 @@ use cairn_metrics::{
 };
 use serde::Deserialize;
 
+use super::metrics::{Done, EmptyForm};
 use super::view::{Invalid, People, Person, When};
 use super::{Admin, CsrfForm, Nav, Page, PageError, Signed};
 use crate::AppState;
@@ -393,11 +394,6 @@ struct SourcesPage<'a> {
     open_form: bool,
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct Done {
-    done: Option<String>,
-}
-
 /// The sources not being deleted, in creation order.
 async fn live_sources(s: &Signed) -> Result<Vec<Source>, PageError> {
     Ok(Metrics { db: &s.db }.sources().await?.into_iter().filter(|s| !s.deleting).collect())
@@ -700,9 +696,6 @@ pub(super) async fn confirm_delete(
         (format!("/app/metrics/sources/{}/delete", source.id), format!("/app/metrics/sources/{}", source.id));
     Ok(super::confirm(&state, &s, "Delete source", &question, &action, "Delete", &cancel).await)
 }
-
-#[derive(Debug, Deserialize)]
-pub(super) struct EmptyForm {}
 
 pub(super) async fn delete_source(
     State(state): State<AppState>,
