@@ -275,11 +275,13 @@ struct RunRow {
     error: Option<String>,
 }
 
+/// A schedule's fire (`schedule:<ms>`), rather than an admin's Run now (`manual:<id>`).
+fn scheduled(run: &Run) -> bool {
+    run.trigger_key.starts_with("schedule:")
+}
+
 fn trigger(run: &Run) -> &'static str {
-    match run.trigger_key.split(':').next() {
-        Some("schedule") => "Schedule",
-        _ => "Run now",
-    }
+    if scheduled(run) { "Schedule" } else { "Run now" }
 }
 
 /// `850 ms`, `12.4 s`, `3 min 5 s`, `2 h 10 min`.
@@ -914,8 +916,7 @@ pub(super) async fn show_run(
         },
         Err(_) => None,
     };
-    let manual = trigger(&run) == "Run now";
-    let requested_by = if manual {
+    let requested_by = if !scheduled(&run) {
         Some(People::of(&state, &s.db, &[run.requested_by.as_str()]).await?.get(&run.requested_by))
     } else {
         None
