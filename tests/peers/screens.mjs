@@ -8,7 +8,9 @@
 // Each page is checked as it loads, then with its disclosures open (forms), then with the
 // account menu and (narrow) the navigation menu open.
 // Env: CAIRN_URL, ORG, EMAIL, PASSWORD, OUT, SIGNED_OUT and SIGNED_IN (JSON lists of
-// {name, path, status?}: status is the page's expected HTTP status, 200 by default).
+// {name, path, status?, menus?, follows?}: status is the page's expected HTTP status, 200 by
+// default; menus: screenshots of the open menus too; follows: the page's live block must
+// change by itself within 10 s).
 // Prints one JSON line; exits non-zero with every problem found.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -128,6 +130,13 @@ async function visit(page, item, width, scheme, state) {
     return closed.length;
   });
   if (disclosures) await check(page, `${label} (forms open)`, `${stem}-open.png`);
+  if (item.follows) {
+    // A page that follows something live ([data-poll]) swaps in what it fetches.
+    const block = () => document.querySelector('[data-poll]')?.textContent ?? '';
+    const before = await page.evaluate(block);
+    await page.waitForFunction((b) => (document.querySelector('[data-poll]')?.textContent ?? '') !== b, before, { timeout: 10000 })
+      .catch(() => problems.push(`${label}: the live block did not change in 10 s`));
+  }
   for (const menu of ['details.account', 'details.nav-toggle']) {
     const summary = page.locator(`${menu} > summary`);
     if (!(await summary.count()) || !(await summary.isVisible())) continue;
@@ -157,8 +166,10 @@ try {
       });
       page.on('pageerror', (e) => problems.push(`${state.label}: uncaught: ${e.message}`));
       page.on('requestfailed', (r) => {
-        // Leaving the records page closes its live stream: not a failure.
-        if (r.failure()?.errorText === 'net::ERR_ABORTED' && r.url().includes('/app/records/stream')) return;
+        // Leaving the records page closes its live stream, and leaving a run's page the
+        // fetch that follows the run: not failures.
+        const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
+        if (aborted && (r.url().includes('/app/records/stream') || /\/app\/metrics\/runs\/[^/]+\/progress$/.test(r.url()))) return;
         problems.push(`${state.label}: request failed: ${r.url()} ${r.failure()?.errorText}`);
       });
       page.on('response', (r) => {

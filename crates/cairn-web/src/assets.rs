@@ -1,6 +1,7 @@
 //! The static files every page links, the provider's hosted pages and the web UI's alike:
-//! the stylesheet, the script every page loads (times in the viewer's zone, copy buttons)
-//! and the records list's live-update script.
+//! the stylesheet, the script every page loads (times in the viewer's zone, copy buttons, live
+//! blocks such as a running collector run's progress) and the records list's live-update
+//! script.
 
 use axum::Router;
 use axum::http::header;

@@ -3,6 +3,9 @@
 //   zone, relative when recent ("3 min ago"), with the exact local time on hover.
 // - Copy buttons ([data-copy] naming the element whose text to copy): shown only here,
 //   since they need a script; without one the secret is selected with a single click.
+// - Live blocks ([data-poll] naming the URL of the block's own content): while the content
+//   holds a [data-live] element (a run still queued or running), it is fetched again every
+//   2 s and swapped in place. Without a script such a page refreshes itself (<noscript>).
 (function () {
   "use strict";
 
@@ -52,9 +55,34 @@
     }
   }
 
+  var POLL_MS = 2000;
+
+  function follow(block) {
+    if (!block.querySelector("[data-live]")) return;
+    setTimeout(function () {
+      fetch(block.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) {
+          // A session that ended answers with the sign-in page: not this block's content.
+          if (!r.ok || r.redirected) return Promise.reject(r.status);
+          return r.text();
+        })
+        .then(function (html) {
+          block.innerHTML = html;
+          times(block);
+          follow(block);
+        })
+        .catch(function () {
+          var live = block.querySelector("[data-live]");
+          if (live) live.textContent = "This page stopped following the run; reload it to see where the run is.";
+        });
+    }, POLL_MS);
+  }
+
   function start() {
     times(document);
     copyButtons();
+    var blocks = document.querySelectorAll("[data-poll]");
+    for (var i = 0; i < blocks.length; i++) follow(blocks[i]);
     setInterval(function () { times(document); }, 30000);
     // The records list is swapped in place by live.js: its times are new.
     var list = document.getElementById("records-list");

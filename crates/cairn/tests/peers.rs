@@ -489,6 +489,54 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         .unwrap()
         .to_owned();
     send(app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Web"}))).await;
+    // Metrics sources with long names and many repositories: one whose run finished, one
+    // whose run waits out a spent rate limit (its page follows it live).
+    let mut world = cairn_testkit::fixtures::GitHubWorld::new("ghp_screens");
+    let repositories: Vec<String> = ["payments-reconciliation-service", "customer-portal-web", "billing", "ledger"]
+        .iter()
+        .map(|r| format!("acme-corporation-international/{r}"))
+        .collect();
+    for r in &repositories {
+        world.repository(r, "main");
+    }
+    world.add_organization("acme-corporation-international");
+    let day = 86_400_000;
+    for i in 1..=3 {
+        let commit = cairn_testkit::fixtures::NewCommit::on("main").at_ms(cairn_domain::now_ms() - i * day);
+        world.commit(&repositories[0], commit.by_email("Ada", email).lines(10, 2, 1));
+    }
+    let gh = cairn_testkit::fixtures::GitHubServer::start(world).await;
+    let github = |name: &str| {
+        json!({"kind": "github", "name": name, "base_url": gh.base_url, "graphql_url": gh.graphql_url,
+            "token": "ghp_screens", "repositories": repositories, "organization": "acme-corporation-international"})
+    };
+    let source = send(app.post(
+        "/api/v1/metrics/sources",
+        &admin,
+        &github("GitHub: payments, reconciliation and the customer-facing web applications"),
+    ))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = send(app.post("/api/v1/metrics/sources", &admin, &github("GitHub Enterprise"))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let finished = send(app.post(&format!("/api/v1/metrics/sources/{source}/runs"), &admin, &json!({}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cairn_testkit::eventually("the run to finish", std::time::Duration::from_secs(60), || async {
+        let run = send(app.get(&format!("/api/v1/metrics/runs/{finished}"), &admin)).await;
+        (run["status"] == "succeeded").then_some(())
+    })
+    .await;
+    gh.fault(cairn_testkit::fixtures::Fault::PrimaryLimit { reset_in: std::time::Duration::from_secs(1800) });
+    let live = send(app.post(&format!("/api/v1/metrics/sources/{waiting}/runs"), &admin, &json!({}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.settled(&acme).await;
     let entry = send(app.get("/api/v1/audit?limit=1", &admin)).await["items"][0]["id"].as_str().unwrap().to_owned();
 
@@ -503,6 +551,9 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     ]);
     let mut records_page = page("records", "/app/records", 200);
     records_page["menus"] = json!(true);
+    // Its duration goes on, so the page that follows it changes by itself.
+    let mut live_run = page("metrics-run-live", &format!("/app/metrics/runs/{live}"), 200);
+    live_run["follows"] = json!(true);
     let signed_in = json!([
         records_page,
         page("record", &format!("/app/records/{record}"), 200),
@@ -527,6 +578,13 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("metrics-team", &format!("/app/metrics/teams/{team}"), 200),
         page("metrics-team-delete", &format!("/app/metrics/teams/{team}/delete"), 200),
         page("metrics-settings", "/app/metrics/settings", 200),
+        page("metrics-sources", "/app/metrics/sources", 200),
+        page("metrics-source", &format!("/app/metrics/sources/{source}"), 200),
+        page("metrics-source-delete", &format!("/app/metrics/sources/{source}/delete"), 200),
+        page("metrics-source-runs", &format!("/app/metrics/sources/{source}/runs"), 200),
+        page("metrics-runs", "/app/metrics/runs", 200),
+        page("metrics-run", &format!("/app/metrics/runs/{finished}"), 200),
+        live_run,
     ]);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
     let _ = std::fs::remove_dir_all(&out);

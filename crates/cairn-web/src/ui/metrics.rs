@@ -204,9 +204,10 @@ struct TeamsPage<'a> {
     open_form: bool,
 }
 
+/// `?done=`: what the page's notice says was just done.
 #[derive(Debug, Deserialize)]
 pub(super) struct Done {
-    done: Option<String>,
+    pub(super) done: Option<String>,
 }
 
 /// Today's date in the tenant's metrics zone.

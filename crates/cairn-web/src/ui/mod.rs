@@ -25,6 +25,7 @@ mod metrics;
 mod numbers;
 mod profile;
 mod records;
+mod sources;
 mod unsubscribe;
 mod users;
 mod view;
@@ -75,6 +76,13 @@ pub fn router() -> Router<AppState> {
         .route("/app/metrics/teams/{id}", get(metrics::show_team).post(metrics::save_team))
         .route("/app/metrics/teams/{id}/delete", get(metrics::confirm_delete).post(metrics::delete_team))
         .route("/app/metrics/settings", get(metrics::settings).post(metrics::save_settings))
+        .route("/app/metrics/sources", get(sources::sources).post(sources::create_source))
+        .route("/app/metrics/sources/{id}", get(sources::show_source).post(sources::save_source))
+        .route("/app/metrics/sources/{id}/runs", get(sources::source_runs).post(sources::run_now))
+        .route("/app/metrics/sources/{id}/delete", get(sources::confirm_delete).post(sources::delete_source))
+        .route("/app/metrics/runs", get(sources::runs))
+        .route("/app/metrics/runs/{id}", get(sources::show_run))
+        .route("/app/metrics/runs/{id}/progress", get(sources::run_progress))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))

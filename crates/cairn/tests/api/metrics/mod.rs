@@ -1,5 +1,5 @@
-//! Engineering metrics: teams and settings over the API and the pages, and the store's
-//! upserts of collected rows with their daily rollups.
+//! Engineering metrics: teams, settings, sources and runs over the API and the pages, and
+//! the store's upserts of collected rows with their daily rollups.
 
 mod collected;
 mod git;
@@ -8,6 +8,7 @@ mod jira;
 mod pages;
 mod runs;
 mod settings;
+mod source_pages;
 mod sources;
 mod teams;
 
