@@ -212,14 +212,15 @@ async fn a_tenant_whose_migration_fails_is_unavailable_alone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let globex = app.create_tenant("globex").await;
-    // acme's bookkeeping forgets the numbers table, so migrating it again fails.
+    // acme's bookkeeping forgets the numbers tables, so migrating them again fails.
     let (_, acme_db) = app.tenant(&acme).await;
-    let forgotten: (String, i64, String, String, i64) = sqlx::query_as(
+    let forgotten: Vec<(String, i64, String, String, i64)> = sqlx::query_as(
         "SELECT component, version, name, checksum, applied_at FROM cairn_migrations WHERE component = 'numbers'",
     )
-    .fetch_one(acme_db.reader())
+    .fetch_all(acme_db.reader())
     .await
     .unwrap();
+    assert!(!forgotten.is_empty());
     sqlx::query("DELETE FROM cairn_migrations WHERE component = 'numbers'").execute(acme_db.writer()).await.unwrap();
     sqlx::query("UPDATE tenants SET schema_version = NULL WHERE id = $1")
         .bind(acme.id.to_string())
@@ -243,17 +244,19 @@ async fn a_tenant_whose_migration_fails_is_unavailable_alone(backend: Backend) {
         Some(control) => cairn_testkit::with_database(control.as_str(), &acme.id.database_name()),
     };
     let acme_db = sqlx::AnyPool::connect(&url).await.unwrap();
-    sqlx::query(
-        "INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&forgotten.0)
-    .bind(forgotten.1)
-    .bind(&forgotten.2)
-    .bind(&forgotten.3)
-    .bind(forgotten.4)
-    .execute(&acme_db)
-    .await
-    .unwrap();
+    for (component, version, name, checksum, applied_at) in &forgotten {
+        sqlx::query(
+            "INSERT INTO cairn_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(component)
+        .bind(version)
+        .bind(name)
+        .bind(checksum)
+        .bind(applied_at)
+        .execute(&acme_db)
+        .await
+        .unwrap();
+    }
     acme_db.close().await;
     let resp = app.get("/api/v1/numbers/stats", &app.token(&acme, Role::Member)).send().await.unwrap();
     assert_eq!(resp.status(), 200, "repaired without a restart");
