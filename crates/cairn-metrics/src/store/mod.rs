@@ -43,6 +43,18 @@ impl From<&str> for Sql {
     }
 }
 
+impl From<String> for Sql {
+    fn from(v: String) -> Sql {
+        Sql::Text(v)
+    }
+}
+
+impl From<Option<String>> for Sql {
+    fn from(v: Option<String>) -> Sql {
+        Sql::OptText(v)
+    }
+}
+
 impl From<&String> for Sql {
     fn from(v: &String) -> Sql {
         Sql::Text(v.clone())
