@@ -66,8 +66,7 @@ impl Matching<'_> {
     /// `c IN ($2, …)` for one column, `(c1, c2) IN (VALUES ($2, $3), …)` for several.
     fn condition(&self) -> String {
         if self.cols.len() == 1 {
-            let list: Vec<String> = (0..self.tuples).map(|i| format!("${}", 2 + i)).collect();
-            return format!("{} IN ({})", self.cols[0], list.join(", "));
+            return in_list(self.cols, self.tuples, 2);
         }
         format!("({}) IN (VALUES {})", self.cols.join(", "), self.values())
     }
@@ -117,6 +116,12 @@ impl Matching<'_> {
             ),
         }
     }
+}
+
+/// `c IN ($first, …)`: one column taking one of `n` values.
+fn in_list(cols: &[&str], n: usize, first: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("{} IN ({})", cols.join(", "), list.join(", "))
 }
 
 /// How many tuples of `width` values fit in one statement beside the source id.
