@@ -69,8 +69,8 @@ impl Metrics<'_> {
     /// both count each row by the same rules.
     pub async fn rebuild_rollups(&self) -> Result<u64, MetricsError> {
         let mut tx = self.db.begin().await?;
-        let settings = settings::store::get(&mut tx, self.db.backend(), Some(store::Lock::Update)).await?;
-        let written = collected::store::rebuild_rollups(&mut tx, settings.time_zone.zone()).await?;
+        let settings = settings::store::get(&mut tx, self.db.backend(), true).await?;
+        let written = collected::store::rebuild_rollups(&mut tx, self.db.backend(), settings.time_zone.zone()).await?;
         tx.commit().await?;
         Ok(written)
     }

@@ -323,6 +323,8 @@ mod tests {
         assert_eq!(code(IdentityError::Audit(audit())), ErrorCode::Unavailable);
         assert_eq!(code(IdentityError::Store(StoreError::Database(unreachable()))), ErrorCode::Unavailable);
         assert_eq!(code(cairn_numbers::NumbersError::Database(unreachable())), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_metrics::MetricsError::Audit(audit())), ErrorCode::Unavailable);
+        assert_eq!(code(cairn_metrics::MetricsError::Database(unreachable())), ErrorCode::Unavailable);
     }
 
     #[test]
@@ -356,6 +358,15 @@ mod tests {
         assert_eq!(code(cairn_records::RecordsError::NotFound), ErrorCode::NotFound);
         assert_eq!(code(cairn_events::EventsError::NotFound("webhook")), ErrorCode::NotFound);
         assert_eq!(code(IdentityError::Conflict("taken".into())), ErrorCode::Conflict);
+        let metrics = ApiError::from(cairn_metrics::MetricsError::Validation(cairn_domain::ValidationError::new(
+            "members[0].from",
+            "overlaps",
+        )));
+        assert_eq!((metrics.code(), metrics.field.as_deref()), (ErrorCode::ValidationError, Some("members[0].from")));
+        assert_eq!(code(cairn_metrics::MetricsError::NotFound("team")), ErrorCode::NotFound);
+        assert_eq!(code(cairn_metrics::MetricsError::Conflict("a team named P exists".into())), ErrorCode::Conflict);
+        let corrupt = cairn_metrics::MetricsError::Corrupt { table: "metrics_settings", reason: "zone".into() };
+        assert_eq!(code(corrupt), ErrorCode::InternalError);
         assert_eq!(code(StoreError::SlugTaken("acme".into())), ErrorCode::Conflict);
         let placement = ApiError::from(StoreError::Placement("unreachable".into()));
         assert_eq!((placement.code(), placement.field.as_deref()), (ErrorCode::ValidationError, Some("placement")));

@@ -265,6 +265,17 @@ macro_rules! names {
                 match s { $($s => Some(Self::$v),)+ _ => None }
             }
         }
+
+        impl Column for $t {
+            fn sql(&self) -> Sql {
+                Sql::from(self.as_str())
+            }
+
+            fn take(c: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+                let text: String = c.next()?;
+                Self::parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("unknown value {text:?}").into()))
+            }
+        }
     };
 }
 
@@ -274,16 +285,12 @@ names!(SprintState { Future = "future", Active = "active", Closed = "closed" });
 names!(StatusCategory { New = "new", Indeterminate = "indeterminate", Done = "done" });
 
 /// Reads a row's columns in order.
-struct Columns<'r> {
+pub(crate) struct Columns<'r> {
     row: &'r AnyRow,
     at: usize,
 }
 
 impl<'r> Columns<'r> {
-    fn new(row: &'r AnyRow) -> Self {
-        Columns { row, at: 0 }
-    }
-
     fn next<T>(&mut self) -> Result<T, sqlx::Error>
     where
         T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
@@ -291,14 +298,38 @@ impl<'r> Columns<'r> {
         self.at += 1;
         self.row.try_get(self.at - 1)
     }
+}
 
-    fn flag(&mut self) -> Result<bool, sqlx::Error> {
-        Ok(self.next::<i64>()? != 0)
+/// A column's value in a collected row: how it is bound, and read back.
+pub(crate) trait Column: Sized {
+    fn sql(&self) -> Sql;
+    fn take(c: &mut Columns<'_>) -> Result<Self, sqlx::Error>;
+}
+
+macro_rules! plain_columns {
+    ($($t:ty),+) => {
+        $(impl Column for $t {
+            fn sql(&self) -> Sql {
+                Sql::from(self.clone())
+            }
+
+            fn take(c: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+                c.next()
+            }
+        })+
+    };
+}
+
+plain_columns!(String, Option<String>, i64, Option<i64>, Option<f64>);
+
+/// A flag, stored as 0 or 1.
+impl Column for bool {
+    fn sql(&self) -> Sql {
+        Sql::from(*self)
     }
 
-    fn named<E>(&mut self, parse: fn(&str) -> Option<E>) -> Result<E, sqlx::Error> {
-        let text: String = self.next()?;
-        parse(&text).ok_or_else(|| sqlx::Error::Decode(format!("unknown value {text:?}").into()))
+    fn take(c: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        Ok(c.next::<i64>()? != 0)
     }
 }
 
@@ -320,83 +351,198 @@ pub(crate) trait Table: Clone + PartialEq + Send + Sync {
     fn rollup(&self, _zone: &Zone, _sign: i64, _into: &mut Rollup) {}
 }
 
-impl Table for Repository {
-    type Key = String;
-    const TABLE: &'static str = "metrics_repositories";
-    const KEY: &'static [&'static str] = &["repository_id"];
-    const COLUMNS: &'static [&'static str] = &["full_name", "default_branch", "archived"];
+/// A row type's table: which field is which column, the key first (one field, or a tuple
+/// of them), and the function that says what a row adds to the rollups, if anything.
+macro_rules! table {
+    ($row:ident in $table:literal {
+        key: ($($kf:ident: $kt:ty = $kc:literal),+),
+        columns: [$($f:ident = $c:literal),* $(,)?],
+        $(rollup: $rollup:path,)?
+    }) => {
+        // A key of one field is that field, not a tuple.
+        #[allow(unused_parens)]
+        impl Table for $row {
+            type Key = ($($kt),+);
+            const TABLE: &'static str = $table;
+            const KEY: &'static [&'static str] = &[$($kc),+];
+            const COLUMNS: &'static [&'static str] = &[$($c),*];
 
-    fn key(&self) -> String {
-        self.id.clone()
-    }
+            fn key(&self) -> Self::Key {
+                ($(self.$kf.clone()),+)
+            }
 
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
+            fn key_values(key: &Self::Key) -> Vec<Sql> {
+                let ($($kf),+) = key;
+                vec![$($kf.sql()),+]
+            }
 
-    fn values(&self) -> Vec<Sql> {
-        vec![(&self.full_name).into(), (&self.default_branch).into(), self.archived.into()]
-    }
+            fn values(&self) -> Vec<Sql> {
+                vec![$(self.$f.sql()),*]
+            }
 
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Repository { id: c.next()?, full_name: c.next()?, default_branch: c.next()?, archived: c.flag()? })
-    }
+            fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
+                let mut c = Columns { row, at: 0 };
+                Ok($row { $($kf: Column::take(&mut c)?,)+ $($f: Column::take(&mut c)?,)* })
+            }
+
+            $(fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+                $rollup(self, zone, sign, into)
+            })?
+        }
+    };
 }
 
-impl Table for Commit {
-    type Key = (String, String);
-    const TABLE: &'static str = "metrics_commits";
-    const KEY: &'static [&'static str] = &["repository_id", "sha"];
-    const COLUMNS: &'static [&'static str] = &[
-        "author_login",
-        "author_email",
-        "authored_at",
-        "additions",
-        "deletions",
-        "changed_files",
-        "parent_count",
-        "on_default_branch",
-    ];
+table!(Repository in "metrics_repositories" {
+    key: (id: String = "repository_id"),
+    columns: [full_name = "full_name", default_branch = "default_branch", archived = "archived"],
+});
 
-    fn key(&self) -> Self::Key {
-        (self.repository_id.clone(), self.sha.clone())
-    }
+table!(Commit in "metrics_commits" {
+    key: (repository_id: String = "repository_id", sha: String = "sha"),
+    columns: [
+        author_login = "author_login",
+        author_email = "author_email",
+        authored_at = "authored_at",
+        additions = "additions",
+        deletions = "deletions",
+        changed_files = "changed_files",
+        parent_count = "parent_count",
+        on_default_branch = "on_default_branch",
+    ],
+    rollup: Commit::count,
+});
 
-    fn key_values(key: &Self::Key) -> Vec<Sql> {
-        vec![(&key.0).into(), (&key.1).into()]
-    }
+table!(CommitPullRequest in "metrics_commit_pull_requests" {
+    key: (repository_id: String = "repository_id", sha: String = "sha", pr_number: i64 = "pr_number"),
+    columns: [],
+});
 
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.author_login).into(),
-            (&self.author_email).into(),
-            self.authored_at.into(),
-            self.additions.into(),
-            self.deletions.into(),
-            self.changed_files.into(),
-            self.parent_count.into(),
-            self.on_default_branch.into(),
-        ]
-    }
+table!(PullRequest in "metrics_pull_requests" {
+    key: (repository_id: String = "repository_id", number: i64 = "number"),
+    columns: [
+        author_login = "author_login",
+        state = "state",
+        created_at = "created_at",
+        merged_at = "merged_at",
+        closed_at = "closed_at",
+        first_review_at = "first_review_at",
+        additions = "additions",
+        deletions = "deletions",
+        merge_commit_sha = "merge_commit_sha",
+        updated_at = "updated_at",
+    ],
+    rollup: PullRequest::count,
+});
 
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Commit {
-            repository_id: c.next()?,
-            sha: c.next()?,
-            author_login: c.next()?,
-            author_email: c.next()?,
-            authored_at: c.next()?,
-            additions: c.next()?,
-            deletions: c.next()?,
-            changed_files: c.next()?,
-            parent_count: c.next()?,
-            on_default_branch: c.flag()?,
-        })
-    }
+table!(Review in "metrics_reviews" {
+    key: (id: String = "review_id"),
+    columns: [
+        repository_id = "repository_id",
+        pr_number = "pr_number",
+        author_login = "author_login",
+        state = "state",
+        submitted_at = "submitted_at",
+    ],
+    rollup: Review::count,
+});
 
-    fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+table!(Comment in "metrics_comments" {
+    key: (kind: CommentKind = "kind", id: String = "comment_id"),
+    columns: [
+        repository_id = "repository_id",
+        pr_number = "pr_number",
+        author_login = "author_login",
+        pr_author_login = "pr_author_login",
+        created_at = "created_at",
+        updated_at = "updated_at",
+    ],
+    rollup: Comment::count,
+});
+
+table!(Deployment in "metrics_deployments" {
+    key: (id: String = "deployment_id"),
+    columns: [
+        repository_id = "repository_id",
+        environment = "environment",
+        sha = "sha",
+        git_ref = "git_ref",
+        created_at = "created_at",
+        status = "status",
+        status_at = "status_at",
+    ],
+});
+
+table!(Release in "metrics_releases" {
+    key: (id: String = "release_id"),
+    columns: [
+        repository_id = "repository_id",
+        tag_name = "tag_name",
+        name = "name",
+        created_at = "created_at",
+        published_at = "published_at",
+        draft = "draft",
+        prerelease = "prerelease",
+    ],
+});
+
+table!(Board in "metrics_boards" {
+    key: (id: i64 = "board_id"),
+    columns: [name = "name", kind = "kind", project_key = "project_key"],
+});
+
+table!(Sprint in "metrics_sprints" {
+    key: (id: i64 = "sprint_id"),
+    columns: [
+        board_id = "board_id",
+        name = "name",
+        state = "state",
+        start_at = "start_at",
+        end_at = "end_at",
+        complete_at = "complete_at",
+    ],
+});
+
+table!(SprintMembership in "metrics_sprint_issues" {
+    key: (sprint_id: i64 = "sprint_id", issue_id: String = "issue_id", added_at: i64 = "added_at"),
+    columns: [removed_at = "removed_at"],
+});
+
+table!(Issue in "metrics_issues" {
+    key: (id: String = "issue_id"),
+    columns: [
+        key = "issue_key",
+        project_key = "project_key",
+        issue_type = "issue_type",
+        is_subtask = "is_subtask",
+        status = "status",
+        status_category = "status_category",
+        created_at = "created_at",
+        resolved_at = "resolved_at",
+        points = "points",
+        original_estimate_seconds = "original_estimate_seconds",
+        time_spent_seconds = "time_spent_seconds",
+        assignee_account_id = "assignee_account_id",
+        parent_id = "parent_id",
+        updated_at = "updated_at",
+    ],
+});
+
+table!(Worklog in "metrics_worklogs" {
+    key: (id: String = "worklog_id"),
+    columns: [
+        issue_id = "issue_id",
+        author_account_id = "author_account_id",
+        started_at = "started_at",
+        seconds = "seconds",
+        updated_at = "updated_at",
+    ],
+    rollup: Worklog::count,
+});
+
+// What each row adds to its author's day.
+
+impl Commit {
+    fn count(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
         if !self.counted() {
             return;
         }
@@ -409,89 +555,8 @@ impl Table for Commit {
     }
 }
 
-impl Table for CommitPullRequest {
-    type Key = (String, String, i64);
-    const TABLE: &'static str = "metrics_commit_pull_requests";
-    const KEY: &'static [&'static str] = &["repository_id", "sha", "pr_number"];
-    const COLUMNS: &'static [&'static str] = &[];
-
-    fn key(&self) -> Self::Key {
-        (self.repository_id.clone(), self.sha.clone(), self.pr_number)
-    }
-
-    fn key_values(key: &Self::Key) -> Vec<Sql> {
-        vec![(&key.0).into(), (&key.1).into(), key.2.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        Vec::new()
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(CommitPullRequest { repository_id: c.next()?, sha: c.next()?, pr_number: c.next()? })
-    }
-}
-
-impl Table for PullRequest {
-    type Key = (String, i64);
-    const TABLE: &'static str = "metrics_pull_requests";
-    const KEY: &'static [&'static str] = &["repository_id", "number"];
-    const COLUMNS: &'static [&'static str] = &[
-        "author_login",
-        "state",
-        "created_at",
-        "merged_at",
-        "closed_at",
-        "first_review_at",
-        "additions",
-        "deletions",
-        "merge_commit_sha",
-        "updated_at",
-    ];
-
-    fn key(&self) -> Self::Key {
-        (self.repository_id.clone(), self.number)
-    }
-
-    fn key_values(key: &Self::Key) -> Vec<Sql> {
-        vec![(&key.0).into(), key.1.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.author_login).into(),
-            self.state.as_str().into(),
-            self.created_at.into(),
-            self.merged_at.into(),
-            self.closed_at.into(),
-            self.first_review_at.into(),
-            self.additions.into(),
-            self.deletions.into(),
-            (&self.merge_commit_sha).into(),
-            self.updated_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(PullRequest {
-            repository_id: c.next()?,
-            number: c.next()?,
-            author_login: c.next()?,
-            state: c.named(PrState::parse)?,
-            created_at: c.next()?,
-            merged_at: c.next()?,
-            closed_at: c.next()?,
-            first_review_at: c.next()?,
-            additions: c.next()?,
-            deletions: c.next()?,
-            merge_commit_sha: c.next()?,
-            updated_at: c.next()?,
-        })
-    }
-
-    fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+impl PullRequest {
+    fn count(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
         let Some(person) = rollup::github(self.author_login.as_deref()) else { return };
         into.add(person.clone(), zone.day(self.created_at), sign, DayFigures { prs_opened: 1, ..DayFigures::ZERO });
         if let Some(merged) = self.merged_at {
@@ -500,90 +565,16 @@ impl Table for PullRequest {
     }
 }
 
-impl Table for Review {
-    type Key = String;
-    const TABLE: &'static str = "metrics_reviews";
-    const KEY: &'static [&'static str] = &["review_id"];
-    const COLUMNS: &'static [&'static str] = &["repository_id", "pr_number", "author_login", "state", "submitted_at"];
-
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.repository_id).into(),
-            self.pr_number.into(),
-            (&self.author_login).into(),
-            (&self.state).into(),
-            self.submitted_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Review {
-            id: c.next()?,
-            repository_id: c.next()?,
-            pr_number: c.next()?,
-            author_login: c.next()?,
-            state: c.next()?,
-            submitted_at: c.next()?,
-        })
-    }
-
-    fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+impl Review {
+    fn count(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
         if let Some(person) = rollup::github(self.author_login.as_deref()) {
             into.add(person, zone.day(self.submitted_at), sign, DayFigures { reviews: 1, ..DayFigures::ZERO });
         }
     }
 }
 
-impl Table for Comment {
-    type Key = (CommentKind, String);
-    const TABLE: &'static str = "metrics_comments";
-    const KEY: &'static [&'static str] = &["kind", "comment_id"];
-    const COLUMNS: &'static [&'static str] =
-        &["repository_id", "pr_number", "author_login", "pr_author_login", "created_at", "updated_at"];
-
-    fn key(&self) -> Self::Key {
-        (self.kind, self.id.clone())
-    }
-
-    fn key_values(key: &Self::Key) -> Vec<Sql> {
-        vec![key.0.as_str().into(), (&key.1).into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.repository_id).into(),
-            self.pr_number.into(),
-            (&self.author_login).into(),
-            (&self.pr_author_login).into(),
-            self.created_at.into(),
-            self.updated_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Comment {
-            kind: c.named(CommentKind::parse)?,
-            id: c.next()?,
-            repository_id: c.next()?,
-            pr_number: c.next()?,
-            author_login: c.next()?,
-            pr_author_login: c.next()?,
-            created_at: c.next()?,
-            updated_at: c.next()?,
-        })
-    }
-
-    fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+impl Comment {
+    fn count(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
         let Some(person) = rollup::github(self.author_login.as_deref()) else { return };
         let figures = if self.on_own() {
             DayFigures { comments_on_own: 1, ..DayFigures::ZERO }
@@ -594,284 +585,8 @@ impl Table for Comment {
     }
 }
 
-impl Table for Deployment {
-    type Key = String;
-    const TABLE: &'static str = "metrics_deployments";
-    const KEY: &'static [&'static str] = &["deployment_id"];
-    const COLUMNS: &'static [&'static str] =
-        &["repository_id", "environment", "sha", "git_ref", "created_at", "status", "status_at"];
-
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.repository_id).into(),
-            (&self.environment).into(),
-            (&self.sha).into(),
-            (&self.git_ref).into(),
-            self.created_at.into(),
-            (&self.status).into(),
-            self.status_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Deployment {
-            id: c.next()?,
-            repository_id: c.next()?,
-            environment: c.next()?,
-            sha: c.next()?,
-            git_ref: c.next()?,
-            created_at: c.next()?,
-            status: c.next()?,
-            status_at: c.next()?,
-        })
-    }
-}
-
-impl Table for Release {
-    type Key = String;
-    const TABLE: &'static str = "metrics_releases";
-    const KEY: &'static [&'static str] = &["release_id"];
-    const COLUMNS: &'static [&'static str] =
-        &["repository_id", "tag_name", "name", "created_at", "published_at", "draft", "prerelease"];
-
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.repository_id).into(),
-            (&self.tag_name).into(),
-            (&self.name).into(),
-            self.created_at.into(),
-            self.published_at.into(),
-            self.draft.into(),
-            self.prerelease.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Release {
-            id: c.next()?,
-            repository_id: c.next()?,
-            tag_name: c.next()?,
-            name: c.next()?,
-            created_at: c.next()?,
-            published_at: c.next()?,
-            draft: c.flag()?,
-            prerelease: c.flag()?,
-        })
-    }
-}
-
-impl Table for Board {
-    type Key = i64;
-    const TABLE: &'static str = "metrics_boards";
-    const KEY: &'static [&'static str] = &["board_id"];
-    const COLUMNS: &'static [&'static str] = &["name", "kind", "project_key"];
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-
-    fn key_values(key: &i64) -> Vec<Sql> {
-        vec![(*key).into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![(&self.name).into(), (&self.kind).into(), (&self.project_key).into()]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Board { id: c.next()?, name: c.next()?, kind: c.next()?, project_key: c.next()? })
-    }
-}
-
-impl Table for Sprint {
-    type Key = i64;
-    const TABLE: &'static str = "metrics_sprints";
-    const KEY: &'static [&'static str] = &["sprint_id"];
-    const COLUMNS: &'static [&'static str] = &["board_id", "name", "state", "start_at", "end_at", "complete_at"];
-
-    fn key(&self) -> i64 {
-        self.id
-    }
-
-    fn key_values(key: &i64) -> Vec<Sql> {
-        vec![(*key).into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            self.board_id.into(),
-            (&self.name).into(),
-            self.state.as_str().into(),
-            self.start_at.into(),
-            self.end_at.into(),
-            self.complete_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Sprint {
-            id: c.next()?,
-            board_id: c.next()?,
-            name: c.next()?,
-            state: c.named(SprintState::parse)?,
-            start_at: c.next()?,
-            end_at: c.next()?,
-            complete_at: c.next()?,
-        })
-    }
-}
-
-impl Table for SprintMembership {
-    type Key = (i64, String, i64);
-    const TABLE: &'static str = "metrics_sprint_issues";
-    const KEY: &'static [&'static str] = &["sprint_id", "issue_id", "added_at"];
-    const COLUMNS: &'static [&'static str] = &["removed_at"];
-
-    fn key(&self) -> Self::Key {
-        (self.sprint_id, self.issue_id.clone(), self.added_at)
-    }
-
-    fn key_values(key: &Self::Key) -> Vec<Sql> {
-        vec![key.0.into(), (&key.1).into(), key.2.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![self.removed_at.into()]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(SprintMembership { sprint_id: c.next()?, issue_id: c.next()?, added_at: c.next()?, removed_at: c.next()? })
-    }
-}
-
-impl Table for Issue {
-    type Key = String;
-    const TABLE: &'static str = "metrics_issues";
-    const KEY: &'static [&'static str] = &["issue_id"];
-    const COLUMNS: &'static [&'static str] = &[
-        "issue_key",
-        "project_key",
-        "issue_type",
-        "is_subtask",
-        "status",
-        "status_category",
-        "created_at",
-        "resolved_at",
-        "points",
-        "original_estimate_seconds",
-        "time_spent_seconds",
-        "assignee_account_id",
-        "parent_id",
-        "updated_at",
-    ];
-
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.key).into(),
-            (&self.project_key).into(),
-            (&self.issue_type).into(),
-            self.is_subtask.into(),
-            (&self.status).into(),
-            self.status_category.as_str().into(),
-            self.created_at.into(),
-            self.resolved_at.into(),
-            self.points.into(),
-            self.original_estimate_seconds.into(),
-            self.time_spent_seconds.into(),
-            (&self.assignee_account_id).into(),
-            (&self.parent_id).into(),
-            self.updated_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Issue {
-            id: c.next()?,
-            key: c.next()?,
-            project_key: c.next()?,
-            issue_type: c.next()?,
-            is_subtask: c.flag()?,
-            status: c.next()?,
-            status_category: c.named(StatusCategory::parse)?,
-            created_at: c.next()?,
-            resolved_at: c.next()?,
-            points: c.next()?,
-            original_estimate_seconds: c.next()?,
-            time_spent_seconds: c.next()?,
-            assignee_account_id: c.next()?,
-            parent_id: c.next()?,
-            updated_at: c.next()?,
-        })
-    }
-}
-
-impl Table for Worklog {
-    type Key = String;
-    const TABLE: &'static str = "metrics_worklogs";
-    const KEY: &'static [&'static str] = &["worklog_id"];
-    const COLUMNS: &'static [&'static str] = &["issue_id", "author_account_id", "started_at", "seconds", "updated_at"];
-
-    fn key(&self) -> String {
-        self.id.clone()
-    }
-
-    fn key_values(key: &String) -> Vec<Sql> {
-        vec![key.into()]
-    }
-
-    fn values(&self) -> Vec<Sql> {
-        vec![
-            (&self.issue_id).into(),
-            (&self.author_account_id).into(),
-            self.started_at.into(),
-            self.seconds.into(),
-            self.updated_at.into(),
-        ]
-    }
-
-    fn read(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let mut c = Columns::new(row);
-        Ok(Worklog {
-            id: c.next()?,
-            issue_id: c.next()?,
-            author_account_id: c.next()?,
-            started_at: c.next()?,
-            seconds: c.next()?,
-            updated_at: c.next()?,
-        })
-    }
-
-    fn rollup(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
+impl Worklog {
+    fn count(&self, zone: &Zone, sign: i64, into: &mut Rollup) {
         if let Some(person) = rollup::jira(self.author_account_id.as_deref()) {
             let figures = DayFigures { worklog_seconds: self.seconds, ..DayFigures::ZERO };
             into.add(person, zone.day(self.started_at), sign, figures);

@@ -14,10 +14,11 @@ use super::{
     Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Counts, Deployment, Issue, PullRequest,
     Release, Repository, Review, Sprint, SprintMembership, Table, Worklog,
 };
+use crate::MetricsError;
 use crate::day::{Day, Zone};
+use crate::settings::TimeZoneName;
 use crate::sources::SourceId;
-use crate::store::{Lock, MAX_BINDS, Sql, bind_all};
-use crate::{MetricsError, settings, sources};
+use crate::store::{MAX_BINDS, Sql, bind_all};
 
 /// One page of a source's collected rows, written on the caller's transaction with the
 /// rollups it moves; the caller commits it (with the run's progress, so that a run resumes
@@ -30,24 +31,97 @@ use crate::{MetricsError, settings, sources};
 #[derive(Debug)]
 pub struct Page<'c> {
     conn: &'c mut AnyConnection,
+    backend: Backend,
     source: String,
     zone: Zone,
 }
 
-/// `c IN ($n, …)` for one column, `(c1, c2) IN (VALUES ($n, $n+1), …)` for several.
-fn in_list(cols: &[&str], tuples: usize, first: usize) -> String {
-    let width = cols.len();
-    if width == 1 {
-        let list: Vec<String> = (0..tuples).map(|i| format!("${}", first + i)).collect();
-        return format!("{} IN ({})", cols[0], list.join(", "));
+/// The rows of a source whose columns `cols` take one of `tuples` sets of values (bound
+/// from `$2` on, the source being `$1`): how a statement names them, per dialect.
+///
+/// SQLite finds them through the key's index from `(c1, c2) IN (VALUES …)`. PostgreSQL
+/// plans that as a join, which before the table has statistics (a first backfill) can scan
+/// every row of the source for each page; a lateral subquery that is not flattened
+/// (`OFFSET 0`) makes it look each tuple up in the index.
+#[derive(Debug, Clone, Copy)]
+struct Matching<'a> {
+    backend: Backend,
+    table: &'a str,
+    cols: &'a [&'a str],
+    tuples: usize,
+}
+
+impl Matching<'_> {
+    fn values(&self) -> String {
+        let width = self.cols.len();
+        let rows: Vec<String> = (0..self.tuples)
+            .map(|t| {
+                let row: Vec<String> = (0..width).map(|c| format!("${}", 2 + t * width + c)).collect();
+                format!("({})", row.join(", "))
+            })
+            .collect();
+        rows.join(", ")
     }
-    let rows: Vec<String> = (0..tuples)
-        .map(|t| {
-            let row: Vec<String> = (0..width).map(|c| format!("${}", first + t * width + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect();
-    format!("({}) IN (VALUES {})", cols.join(", "), rows.join(", "))
+
+    /// `c IN ($2, …)` for one column, `(c1, c2) IN (VALUES ($2, $3), …)` for several.
+    fn condition(&self) -> String {
+        if self.cols.len() == 1 {
+            return in_list(self.cols, self.tuples, 2);
+        }
+        format!("({}) IN (VALUES {})", self.cols.join(", "), self.values())
+    }
+
+    /// PostgreSQL's lateral lookup of `what` (columns of `t`) for each tuple, as `x`.
+    fn lateral(&self, what: &str) -> String {
+        let names: Vec<String> = (0..self.cols.len()).map(|i| format!("k{i}")).collect();
+        let on: Vec<String> = self.cols.iter().zip(&names).map(|(c, k)| format!("t.{c} = k.{k}")).collect();
+        format!(
+            "(VALUES {}) AS k({}) CROSS JOIN LATERAL (SELECT {what} FROM {} t WHERE t.source_id = $1 AND {} OFFSET 0) x",
+            self.values(),
+            names.join(", "),
+            self.table,
+            on.join(" AND ")
+        )
+    }
+
+    fn select(&self, columns: &[&str]) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                format!(
+                    "SELECT {} FROM {} WHERE source_id = $1 AND {}",
+                    columns.join(", "),
+                    self.table,
+                    self.condition()
+                )
+            }
+            Backend::Postgres => {
+                let inner: Vec<String> = columns.iter().map(|c| format!("t.{c}")).collect();
+                let outer: Vec<String> = columns.iter().map(|c| format!("x.{c}")).collect();
+                format!("SELECT {} FROM {}", outer.join(", "), self.lateral(&inner.join(", ")))
+            }
+        }
+    }
+
+    /// `DELETE` of the rows, those meeting `also` (a condition on the table's columns, or
+    /// `TRUE`).
+    fn delete(&self, also: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                format!("DELETE FROM {} WHERE source_id = $1 AND {} AND {also}", self.table, self.condition())
+            }
+            Backend::Postgres => format!(
+                "DELETE FROM {} WHERE ctid IN (SELECT x.ctid FROM {}) AND {also}",
+                self.table,
+                self.lateral("t.ctid")
+            ),
+        }
+    }
+}
+
+/// `c IN ($first, …)`: one column taking one of `n` values.
+fn in_list(cols: &[&str], n: usize, first: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("{} IN ({})", cols.join(", "), list.join(", "))
 }
 
 /// How many tuples of `width` values fit in one statement beside the source id.
@@ -58,6 +132,7 @@ fn per_statement(width: usize) -> usize {
 /// The stored rows of `source` whose `cols` take one of `tuples`.
 async fn fetch<T: Table>(
     conn: &mut AnyConnection,
+    backend: Backend,
     source: &str,
     cols: &[&str],
     tuples: &[Vec<Sql>],
@@ -65,12 +140,7 @@ async fn fetch<T: Table>(
     let select: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
     let mut out = Vec::with_capacity(tuples.len());
     for chunk in tuples.chunks(per_statement(cols.len())) {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE source_id = $1 AND {}",
-            select.join(", "),
-            T::TABLE,
-            in_list(cols, chunk.len(), 2)
-        );
+        let sql = Matching { backend, table: T::TABLE, cols, tuples: chunk.len() }.select(&select);
         let mut values = vec![Sql::from(source)];
         values.extend(chunk.iter().flatten().cloned());
         for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *conn).await? {
@@ -80,14 +150,22 @@ async fn fetch<T: Table>(
     Ok(out)
 }
 
-/// Inserts `rows`, replacing the stored ones with the same key.
-async fn write<T: Table>(conn: &mut AnyConnection, source: &str, rows: &[&T]) -> Result<(), sqlx::Error> {
+/// Writes `rows`: with `replace`, over the stored rows with the same keys; without, as new
+/// rows (a plain insert: the page read that none is stored, and holds its source's lock).
+async fn write<T: Table>(
+    conn: &mut AnyConnection,
+    source: &str,
+    rows: &[&T],
+    replace: bool,
+) -> Result<(), sqlx::Error> {
     let cols: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
-    let on_conflict = if T::COLUMNS.is_empty() {
-        "DO NOTHING".to_owned()
+    let on_conflict = if !replace {
+        String::new()
+    } else if T::COLUMNS.is_empty() {
+        format!(" ON CONFLICT (source_id, {}) DO NOTHING", T::KEY.join(", "))
     } else {
         let set: Vec<String> = T::COLUMNS.iter().map(|c| format!("{c} = excluded.{c}")).collect();
-        format!("DO UPDATE SET {}", set.join(", "))
+        format!(" ON CONFLICT (source_id, {}) DO UPDATE SET {}", T::KEY.join(", "), set.join(", "))
     };
     for chunk in rows.chunks(per_statement(cols.len())) {
         let mut values = vec![Sql::from(source)];
@@ -102,27 +180,29 @@ async fn write<T: Table>(conn: &mut AnyConnection, source: &str, rows: &[&T]) ->
             values.extend(row.values());
         }
         let sql = format!(
-            "INSERT INTO {} (source_id, {}) VALUES {} ON CONFLICT (source_id, {}) {on_conflict}",
+            "INSERT INTO {} (source_id, {}) VALUES {}{on_conflict}",
             T::TABLE,
             cols.join(", "),
-            tuples.join(", "),
-            T::KEY.join(", ")
+            tuples.join(", ")
         );
         bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
+/// Deletes the rows of `source` in `table` whose `cols` take one of `tuples` and that meet
+/// `also`; how many went.
 async fn delete_where(
     conn: &mut AnyConnection,
-    table: &str,
-    source: &str,
+    backend: Backend,
+    (table, source): (&str, &str),
     cols: &[&str],
     tuples: &[Vec<Sql>],
+    also: &str,
 ) -> Result<u64, sqlx::Error> {
     let mut deleted = 0;
     for chunk in tuples.chunks(per_statement(cols.len())) {
-        let sql = format!("DELETE FROM {table} WHERE source_id = $1 AND {}", in_list(cols, chunk.len(), 2));
+        let sql = Matching { backend, table, cols, tuples: chunk.len() }.delete(also);
         let mut values = vec![Sql::from(source)];
         values.extend(chunk.iter().flatten().cloned());
         deleted += bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?.rows_affected();
@@ -146,6 +226,7 @@ const FIGURES: [&str; 9] = [
 /// Adds `changes` to the source's rollups; rows left at zero go. Returns the rows written.
 async fn apply_rollup(
     conn: &mut AnyConnection,
+    backend: Backend,
     source: &str,
     changes: &[(String, i64, DayFigures)],
 ) -> Result<u64, sqlx::Error> {
@@ -179,17 +260,9 @@ async fn apply_rollup(
     }
     let emptied: Vec<Vec<Sql>> =
         changes.iter().filter(|(_, _, f)| f.any_negative()).map(|(p, d, _)| vec![Sql::from(p), Sql::Int(*d)]).collect();
-    for chunk in emptied.chunks(per_statement(2)) {
-        let zero: Vec<String> = FIGURES.iter().map(|c| format!("{c} = 0")).collect();
-        let sql = format!(
-            "DELETE FROM metrics_person_days WHERE source_id = $1 AND {} AND {}",
-            in_list(&["person_key", "day"], chunk.len(), 2),
-            zero.join(" AND ")
-        );
-        let mut values = vec![Sql::from(source)];
-        values.extend(chunk.iter().flatten().cloned());
-        bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
-    }
+    let zero: Vec<String> = FIGURES.iter().map(|c| format!("{c} = 0")).collect();
+    let cols = ["person_key", "day"];
+    delete_where(conn, backend, ("metrics_person_days", source), &cols, &emptied, &zero.join(" AND ")).await?;
     Ok(changes.len() as u64)
 }
 
@@ -239,13 +312,23 @@ impl<'c> Page<'c> {
     /// Opens a page of `source`'s rows on `conn`, which must be a transaction of `db`.
     /// A source that does not exist, or is being deleted, takes no rows.
     pub async fn open(db: &Db, conn: &'c mut AnyConnection, source: &SourceId) -> Result<Page<'c>, MetricsError> {
-        let backend: Backend = db.backend();
-        let settings = settings::store::get(conn, backend, Some(Lock::Share)).await?;
+        // Both locks and the zone in one round trip.
+        let lock = match db.backend() {
+            Backend::Postgres => " FOR SHARE OF s FOR UPDATE OF src",
+            Backend::Sqlite => "",
+        };
         let source = source.to_string();
-        if !sources::store::lock_active(conn, backend, &source).await? {
-            return Err(MetricsError::NotFound("source"));
-        }
-        Ok(Page { conn, source, zone: settings.time_zone.zone().clone() })
+        let zone: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT s.time_zone FROM metrics_settings s JOIN metrics_sources src ON src.id = $1 \
+             WHERE s.id = 1 AND src.state = 'active'{lock}"
+        ))
+        .bind(&source)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(zone) = zone else { return Err(MetricsError::NotFound("source")) };
+        let zone = TimeZoneName::parse(&zone, "time_zone")
+            .map_err(|e| MetricsError::Corrupt { table: "metrics_settings", reason: e.to_string() })?;
+        Ok(Page { conn, backend: db.backend(), source, zone: zone.zone().clone() })
     }
 
     /// The zone the page counts days in.
@@ -261,7 +344,8 @@ impl<'c> Page<'c> {
     /// Removes commits (gone from upstream: a force-push), with their pull-request links.
     pub async fn remove_commits(&mut self, keys: &[(String, String)]) -> Result<Counts, MetricsError> {
         let tuples: Vec<Vec<Sql>> = keys.iter().map(Commit::key_values).collect();
-        delete_where(self.conn, CommitPullRequest::TABLE, &self.source, &["repository_id", "sha"], &tuples).await?;
+        let links = (CommitPullRequest::TABLE, self.source.as_str());
+        delete_where(self.conn, self.backend, links, &["repository_id", "sha"], &tuples, "TRUE").await?;
         self.remove::<Commit>(keys).await
     }
 
@@ -427,35 +511,41 @@ impl<'c> Page<'c> {
             }
         }
         let tuples: Vec<Vec<Sql>> = order.iter().map(T::key_values).collect();
-        let stored: HashMap<T::Key, T> =
-            fetch::<T>(self.conn, &self.source, T::KEY, &tuples).await?.into_iter().map(|r| (r.key(), r)).collect();
+        let stored: HashMap<T::Key, T> = fetch::<T>(self.conn, self.backend, &self.source, T::KEY, &tuples)
+            .await?
+            .into_iter()
+            .map(|r| (r.key(), r))
+            .collect();
         let mut counts = Counts::default();
         let mut rollup = Rollup::default();
-        let mut changed: Vec<&T> = Vec::new();
+        let (mut fresh, mut changed): (Vec<&T>, Vec<&T>) = (Vec::new(), Vec::new());
         for key in &order {
             let row = latest[key];
             match stored.get(key) {
-                None => counts.new += 1,
-                Some(old) if old == row => {
-                    counts.unchanged += 1;
-                    continue;
+                None => {
+                    counts.new += 1;
+                    fresh.push(row);
                 }
+                Some(old) if old == row => counts.unchanged += 1,
                 Some(old) => {
                     counts.changed += 1;
                     old.rollup(&self.zone, -1, &mut rollup);
+                    changed.push(row);
                 }
             }
-            row.rollup(&self.zone, 1, &mut rollup);
-            changed.push(row);
         }
-        write(self.conn, &self.source, &changed).await?;
-        apply_rollup(self.conn, &self.source, &rollup.into_changes()).await?;
+        for row in fresh.iter().chain(&changed) {
+            row.rollup(&self.zone, 1, &mut rollup);
+        }
+        write(self.conn, &self.source, &fresh, false).await?;
+        write(self.conn, &self.source, &changed, true).await?;
+        apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
         Ok(counts)
     }
 
     async fn remove<T: Table>(&mut self, keys: &[T::Key]) -> Result<Counts, MetricsError> {
         let tuples: Vec<Vec<Sql>> = keys.iter().map(T::key_values).collect();
-        let stored = fetch::<T>(self.conn, &self.source, T::KEY, &tuples).await?;
+        let stored = fetch::<T>(self.conn, self.backend, &self.source, T::KEY, &tuples).await?;
         self.drop_rows(&stored).await
     }
 
@@ -466,8 +556,9 @@ impl<'c> Page<'c> {
             row.rollup(&self.zone, -1, &mut rollup);
         }
         let tuples: Vec<Vec<Sql>> = stored.iter().map(|r| T::key_values(&r.key())).collect();
-        let removed = delete_where(self.conn, T::TABLE, &self.source, T::KEY, &tuples).await?;
-        apply_rollup(self.conn, &self.source, &rollup.into_changes()).await?;
+        let rows = (T::TABLE, self.source.as_str());
+        let removed = delete_where(self.conn, self.backend, rows, T::KEY, &tuples, "TRUE").await?;
+        apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
         Ok(Counts { removed, ..Counts::default() })
     }
 
@@ -479,7 +570,7 @@ impl<'c> Page<'c> {
         rows: &[T],
     ) -> Result<Counts, MetricsError> {
         let keep: HashSet<T::Key> = rows.iter().map(Table::key).collect();
-        let stored = fetch::<T>(self.conn, &self.source, cols, &parents).await?;
+        let stored = fetch::<T>(self.conn, self.backend, &self.source, cols, &parents).await?;
         let gone: Vec<T> = stored.into_iter().filter(|r| !keep.contains(&r.key())).collect();
         let mut counts = self.drop_rows(&gone).await?;
         counts.add(self.upsert(rows).await?);
@@ -507,7 +598,11 @@ async fn sum_into<T: Table>(
 /// rules the upserts follow (each row's [`Table::rollup`]). Runs on the caller's
 /// transaction, which must hold the settings row locked against pages (a change of
 /// settings, or [`crate::Metrics::rebuild_rollups`]). Returns the rows written.
-pub(crate) async fn rebuild_rollups(conn: &mut AnyConnection, zone: &Zone) -> Result<u64, MetricsError> {
+pub(crate) async fn rebuild_rollups(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    zone: &Zone,
+) -> Result<u64, MetricsError> {
     sqlx::query("DELETE FROM metrics_person_days").execute(&mut *conn).await?;
     let sources: Vec<String> = sqlx::query_scalar(
         "SELECT source_id FROM metrics_commits UNION SELECT source_id FROM metrics_pull_requests \
@@ -524,7 +619,7 @@ pub(crate) async fn rebuild_rollups(conn: &mut AnyConnection, zone: &Zone) -> Re
         sum_into::<Review>(conn, &source, zone, &mut rollup).await?;
         sum_into::<Comment>(conn, &source, zone, &mut rollup).await?;
         sum_into::<Worklog>(conn, &source, zone, &mut rollup).await?;
-        written += apply_rollup(conn, &source, &rollup.into_changes()).await?;
+        written += apply_rollup(conn, backend, &source, &rollup.into_changes()).await?;
     }
     Ok(written)
 }
@@ -579,11 +674,26 @@ pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) 
 
 #[cfg(test)]
 mod tests {
-    use super::in_list;
+    use super::*;
+
+    fn matching(backend: Backend, cols: &'static [&'static str], tuples: usize) -> Matching<'static> {
+        Matching { backend, table: "t", cols, tuples }
+    }
 
     #[test]
-    fn lists_name_one_column_or_a_row_of_them() {
-        assert_eq!(in_list(&["id"], 3, 2), "id IN ($2, $3, $4)");
-        assert_eq!(in_list(&["a", "b"], 2, 2), "(a, b) IN (VALUES ($2, $3), ($4, $5))");
+    fn rows_are_named_by_one_column_or_a_row_of_them() {
+        assert_eq!(
+            matching(Backend::Sqlite, &["id"], 3).select(&["id", "v"]),
+            "SELECT id, v FROM t WHERE source_id = $1 AND id IN ($2, $3, $4)"
+        );
+        assert_eq!(
+            matching(Backend::Sqlite, &["a", "b"], 2).delete("TRUE"),
+            "DELETE FROM t WHERE source_id = $1 AND (a, b) IN (VALUES ($2, $3), ($4, $5)) AND TRUE"
+        );
+        assert_eq!(
+            matching(Backend::Postgres, &["a", "b"], 2).select(&["a", "v"]),
+            "SELECT x.a, x.v FROM (VALUES ($2, $3), ($4, $5)) AS k(k0, k1) CROSS JOIN LATERAL \
+             (SELECT t.a, t.v FROM t t WHERE t.source_id = $1 AND t.a = k.k0 AND t.b = k.k1 OFFSET 0) x"
+        );
     }
 }

@@ -7,13 +7,12 @@ use cairn_domain::now_ms;
 use serde_json::{Map, Value, json};
 
 use super::{Settings, SettingsInput, store};
-use crate::store::Lock;
 use crate::{Metrics, MetricsError, collected};
 
 impl Metrics<'_> {
     pub async fn settings(&self) -> Result<Settings, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
-        Ok(store::get(&mut conn, self.db.backend(), None).await?)
+        Ok(store::get(&mut conn, self.db.backend(), false).await?)
     }
 
     /// Replaces the settings. Nothing changed: nothing written, nothing audited.
@@ -24,7 +23,7 @@ impl Metrics<'_> {
         meta: &RequestMeta,
     ) -> Result<Settings, MetricsError> {
         let mut tx = self.db.begin().await?;
-        let current = store::get(&mut tx, self.db.backend(), Some(Lock::Update)).await?;
+        let current = store::get(&mut tx, self.db.backend(), true).await?;
         let mut changed = Map::new();
         if input.time_zone != current.time_zone {
             changed.insert("time_zone".into(), json!(input.time_zone.as_str()));
@@ -56,7 +55,7 @@ impl Metrics<'_> {
         store::update(&mut tx, &next).await?;
         let mut details = json!({ "changed": Value::Object(changed.clone()) });
         if changed.contains_key("time_zone") {
-            let rows = collected::store::rebuild_rollups(&mut tx, next.time_zone.zone()).await?;
+            let rows = collected::store::rebuild_rollups(&mut tx, self.db.backend(), next.time_zone.zone()).await?;
             details["rollup_rows_rebuilt"] = json!(rows);
         }
         let entry =

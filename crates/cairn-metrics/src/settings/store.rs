@@ -4,7 +4,7 @@ use cairn_store::Backend;
 use cairn_store::sqlx::{self, AnyConnection, Row};
 
 use super::{Schedule, Settings, TimeZoneName};
-use crate::store::{Lock, decode_json, lock_clause};
+use crate::store::{decode_json, for_update};
 
 const COLUMNS: &str = "time_zone, reload_days, backfill_days, schedule, bots, updated_at, updated_by";
 
@@ -12,14 +12,10 @@ fn corrupt(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("metrics_settings.{what} does not read back").into())
 }
 
-/// The settings; with `lock`, the row stays locked until the transaction ends, so that a
+/// The settings; `locked`, the row stays locked until the transaction ends, so that a
 /// change of time zone and the pages that count days in it never interleave.
-pub(crate) async fn get(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    lock: Option<Lock>,
-) -> Result<Settings, sqlx::Error> {
-    let lock = lock.map(|l| lock_clause(backend, l)).unwrap_or("");
+pub(crate) async fn get(conn: &mut AnyConnection, backend: Backend, locked: bool) -> Result<Settings, sqlx::Error> {
+    let lock = if locked { for_update(backend) } else { "" };
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM metrics_settings WHERE id = 1{lock}"))
         .fetch_one(&mut *conn)
         .await?;
@@ -29,7 +25,7 @@ pub(crate) async fn get(
         time_zone: TimeZoneName::parse(&time_zone, "time_zone").map_err(|_| corrupt("time_zone"))?,
         reload_days: row.try_get("reload_days")?,
         backfill_days: row.try_get("backfill_days")?,
-        schedule: Schedule::parse(&schedule, "schedule").map_err(|_| corrupt("schedule"))?,
+        schedule: Schedule::read(&schedule, "schedule").map_err(|_| corrupt("schedule"))?,
         bots: decode_json(&row.try_get::<String, _>("bots")?)?,
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,

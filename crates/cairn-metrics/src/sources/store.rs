@@ -1,11 +1,10 @@
 //! The SQL of sources, their cursors, and the removal of a deleted source's rows.
 
 use cairn_domain::now_ms;
-use cairn_store::Backend;
 use cairn_store::sqlx::{self, AnyConnection, Row, any::AnyRow};
 
 use super::{NewSource, Source, SourceId, SourceKind};
-use crate::store::{Lock, decode_json, lock_clause};
+use crate::store::decode_json;
 
 const COLUMNS: &str = "id, kind, name, base_url, graphql_url, url, branch, organization, repositories, boards, email, \
                        story_points_field, CAST(CASE WHEN token_sealed IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_token, state, created_at, created_by, \
@@ -133,16 +132,6 @@ pub(crate) async fn sealed_token(conn: &mut AnyConnection, id: &str) -> Result<O
         .fetch_optional(conn)
         .await?;
     Ok(token.flatten())
-}
-
-/// Locks the source's row until the transaction ends; whether it exists and takes rows.
-pub(crate) async fn lock_active(conn: &mut AnyConnection, backend: Backend, id: &str) -> Result<bool, sqlx::Error> {
-    let lock = lock_clause(backend, Lock::Update);
-    let state: Option<String> = sqlx::query_scalar(&format!("SELECT state FROM metrics_sources WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(state.as_deref() == Some("active"))
 }
 
 pub(crate) async fn mark_deleting(conn: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {

@@ -43,6 +43,18 @@ impl From<&str> for Sql {
     }
 }
 
+impl From<String> for Sql {
+    fn from(v: String) -> Sql {
+        Sql::Text(v)
+    }
+}
+
+impl From<Option<String>> for Sql {
+    fn from(v: Option<String>) -> Sql {
+        Sql::OptText(v)
+    }
+}
+
 impl From<&String> for Sql {
     fn from(v: &String) -> Sql {
         Sql::Text(v.clone())
@@ -82,21 +94,13 @@ pub(crate) fn bind_all<'q>(
     query
 }
 
-/// How a read locks the rows it reads until the transaction ends (PostgreSQL); SQLite's one
-/// writer already excludes every other write transaction.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Lock {
-    /// Others may read and share-lock, not change.
-    Share,
-    /// Nobody else locks or changes.
-    Update,
-}
-
-pub(crate) fn lock_clause(backend: Backend, lock: Lock) -> &'static str {
-    match (backend, lock) {
-        (Backend::Postgres, Lock::Share) => " FOR SHARE",
-        (Backend::Postgres, Lock::Update) => " FOR UPDATE",
-        (Backend::Sqlite, _) => "",
+/// ` FOR UPDATE` on PostgreSQL: the rows read stay locked against every other lock and
+/// change until the transaction ends. Nothing on SQLite, whose one writer already excludes
+/// every other write transaction.
+pub(crate) fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
     }
 }
 

@@ -380,6 +380,9 @@ mod tests {
         assert_eq!(status(cairn_records::RecordsError::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(status(cairn_events::EventsError::NotFound("webhook")), StatusCode::NOT_FOUND);
         assert_eq!(status(cairn_numbers::NumbersError::NotFound), StatusCode::NOT_FOUND);
+        assert_eq!(status(cairn_metrics::MetricsError::NotFound("team")), StatusCode::NOT_FOUND);
+        assert_eq!(status(cairn_metrics::MetricsError::Conflict("taken".into())), StatusCode::CONFLICT);
+        assert_eq!(status(cairn_metrics::MetricsError::Validation(bad())), StatusCode::BAD_REQUEST);
         assert_eq!(status(IdentityError::Conflict("taken".into())), StatusCode::CONFLICT);
         let busy = IdentityError::Busy(cairn_identity::password::Busy { retry_after_secs: 1 });
         let resp = PageError::from(busy).into_response();
