@@ -60,7 +60,17 @@ pub enum MetricsError {
 pub fn tenant_migrations() -> Vec<Migration> {
     // The dialects agree on every statement of the schema.
     const SCHEMA: &str = include_str!("../migrations/tenant_0001_metrics.sql");
-    vec![Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA }]
+    const COMMENTS_BY_PULL: &str = include_str!("../migrations/tenant_0002_comments_by_pull.sql");
+    vec![
+        Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
+        Migration {
+            component: "metrics",
+            version: 2,
+            name: "comments_by_pull",
+            sqlite: COMMENTS_BY_PULL,
+            postgres: COMMENTS_BY_PULL,
+        },
+    ]
 }
 
 impl Metrics<'_> {

@@ -2,22 +2,29 @@
 //! what the collector reads, as [`GitHubApi`], and its HTTP implementation [`GitHub`].
 //! Field names are GitHub's; only the fields the collector keeps are read.
 //!
-//! Commits come from GraphQL `history`, a hundred a request with their line counts and
-//! pull requests (REST would need one request a commit for the counts). Pull requests come
-//! from GraphQL too, fifty a request with their reviews; review and conversation comments
-//! from the repository-wide REST listings, which take `since`.
+//! Commits come from GraphQL `history`, a hundred a repository with their line counts and
+//! pull requests, for [`HISTORY_BATCH`] repositories a request (REST would need one request
+//! a commit for the counts). Pull requests come from GraphQL too, a hundred a request with
+//! their reviews and conversation comments; review comments from the repository-wide REST
+//! listing, which takes `since`. Reading review comments nested in GraphQL would cost a
+//! request per pull request against the GraphQL budget (points count nested connections),
+//! while the REST listing spends the separate REST budget a hundred comments a request.
+//! A pull request re-read on its own goes through REST with its stored ETag: an unchanged
+//! one answers `304`, which costs nothing.
 
 use std::future::Future;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Call, Upstream, UpstreamError};
+use super::{Call, Tally, Upstream, UpstreamError};
 
 /// A page size GitHub accepts for every connection and listing read here.
 pub const PAGE: u32 = 100;
-/// Pull requests per GraphQL page: each carries up to a hundred reviews.
-pub const PULL_PAGE: u32 = 50;
+/// Repositories whose `history` pages one GraphQL request reads. A query's cost in points
+/// is the sum of its repositories', so batching saves requests, not budget; GitHub's
+/// ten-second limit on a query bounds how many line counts one may compute.
+pub const HISTORY_BATCH: usize = 3;
 
 /// A repository as the REST API describes it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -75,6 +82,10 @@ pub struct PullRequestNode {
     pub reviews: Vec<ReviewNode>,
     /// More reviews than one page holds: read the rest through [`GitHubApi::reviews`].
     pub more_reviews: bool,
+    /// Its conversation comments.
+    pub comments: Vec<CommentItem>,
+    /// More comments than one page holds: read them all through [`GitHubApi::pull_comments`].
+    pub more_comments: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +138,9 @@ pub struct Listing<T> {
 /// What the collector reads from GitHub. `cursor`/`next` values come from the previous
 /// page; `None` starts at the first.
 pub trait GitHubApi: Send + Sync {
+    /// The requests made and limits waited out so far.
+    fn tally(&self) -> &Tally;
+
     /// The token's user (`GET /user`): how a token is tried before a source is saved.
     fn viewer(&self) -> impl Future<Output = Result<String, UpstreamError>> + Send;
 
@@ -138,15 +152,14 @@ pub trait GitHubApi: Send + Sync {
         next: Option<&str>,
     ) -> impl Future<Output = Result<Listing<RepositoryInfo>, UpstreamError>> + Send;
 
-    /// Commits reachable from `branch` (the default branch when `None`), newest first, whose
-    /// committer date is at or after `since` (epoch ms). `None` for an empty repository.
-    fn history(
+    /// For each `(repository, cursor)`, a page of the commits its default branch reaches,
+    /// newest first, whose committer date is at or after `since` (epoch ms); `None` for an
+    /// empty repository. At most [`HISTORY_BATCH`] repositories a call.
+    fn histories(
         &self,
-        full_name: &str,
-        branch: Option<&str>,
         since: i64,
-        cursor: Option<&str>,
-    ) -> impl Future<Output = Result<Option<Connection<HistoryCommit>>, UpstreamError>> + Send;
+        pages: &[(&str, Option<&str>)],
+    ) -> impl Future<Output = Result<Vec<Option<Connection<HistoryCommit>>>, UpstreamError>> + Send;
 
     /// Pull requests, most recently updated first (or only `OPEN` ones).
     fn pull_requests(
@@ -156,12 +169,14 @@ pub trait GitHubApi: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Connection<PullRequestNode>, UpstreamError>> + Send;
 
-    /// One pull request (`GET /pulls/{n}`): one stored as open that no listing brought back.
+    /// One pull request (`GET /pulls/{n}`): one stored as open that no listing brought back,
+    /// with its ETag. `None` when it is unchanged since `etag` (`304`).
     fn pull_request(
         &self,
         full_name: &str,
         number: i64,
-    ) -> impl Future<Output = Result<PullRequestNode, UpstreamError>> + Send;
+        etag: Option<&str>,
+    ) -> impl Future<Output = Result<Option<(PullRequestNode, Option<String>)>, UpstreamError>> + Send;
 
     /// Every review of one pull request (`GET /pulls/{n}/reviews`).
     fn reviews(
@@ -179,12 +194,11 @@ pub trait GitHubApi: Send + Sync {
         next: Option<&str>,
     ) -> impl Future<Output = Result<Listing<CommentItem>, UpstreamError>> + Send;
 
-    /// Conversation comments of issues and pull requests (`issues/comments`) updated at or
-    /// after `since`, oldest update first.
-    fn conversation_comments(
+    /// Every conversation comment of one pull request (`GET /issues/{n}/comments`).
+    fn pull_comments(
         &self,
         full_name: &str,
-        since: i64,
+        number: i64,
         next: Option<&str>,
     ) -> impl Future<Output = Result<Listing<CommentItem>, UpstreamError>> + Send;
 
@@ -347,42 +361,35 @@ fn text(v: &Value, what: &str) -> Result<String, UpstreamError> {
     v.as_str().map(str::to_owned).ok_or_else(|| UpstreamError::Protocol(format!("{what} is not a string")))
 }
 
-/// The `history` selection both commit queries ask for.
-macro_rules! history_of {
-    ($reference:literal) => {
-        concat!(
-            "repository(owner: $owner, name: $name) { ",
-            $reference,
-            " { target { ... on Commit {
-  history(first: 100, since: $since, after: $after) {
-    pageInfo { hasNextPage endCursor }
-    nodes {
-      oid authoredDate committedDate additions deletions changedFilesIfAvailable
-      parents { totalCount }
-      author { email user { login } }
-      associatedPullRequests(first: 10) { nodes { number } }
-    }
+/// What each repository's `history` page carries.
+const HISTORY_PAGE: &str = "fragment Page on CommitHistoryConnection {
+  pageInfo { hasNextPage endCursor }
+  nodes {
+    oid authoredDate committedDate additions deletions changedFilesIfAvailable
+    parents { totalCount }
+    author { email user { login } }
+    associatedPullRequests(first: 10) { nodes { number } }
   }
-} } } }
-rateLimit { cost remaining resetAt }
-}"
-        )
-    };
+}";
+
+/// A query reading one `history` page of each of `n` repositories, aliased `r0`, `r1`, …
+/// with variables `$o0`/`$n0`/`$a0` (owner, name, cursor) and so on.
+fn histories_query(n: usize) -> String {
+    let mut vars = String::from("$since: GitTimestamp!");
+    let mut body = String::new();
+    for i in 0..n {
+        vars.push_str(&format!(", $o{i}: String!, $n{i}: String!, $a{i}: String"));
+        body.push_str(&format!(
+            "  r{i}: repository(owner: $o{i}, name: $n{i}) {{ defaultBranchRef {{ target {{ ... on Commit {{ \
+             history(first: 100, since: $since, after: $a{i}) {{ ...Page }} }} }} }} }}\n"
+        ));
+    }
+    format!("query({vars}) {{\n{body}  rateLimit {{ cost remaining resetAt }}\n}}\n{HISTORY_PAGE}")
 }
-
-const HISTORY_OF_DEFAULT: &str = concat!(
-    "query($owner: String!, $name: String!, $since: GitTimestamp!, $after: String) {\n",
-    history_of!("defaultBranchRef")
-);
-
-const HISTORY_OF_BRANCH: &str = concat!(
-    "query($owner: String!, $name: String!, $qualified: String!, $since: GitTimestamp!, $after: String) {\n",
-    history_of!("ref(qualifiedName: $qualified)")
-);
 
 const PULLS: &str = "query($owner: String!, $name: String!, $states: [PullRequestState!], $after: String) {
   repository(owner: $owner, name: $name) {
-    pullRequests(first: 50, after: $after, states: $states, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    pullRequests(first: 100, after: $after, states: $states, orderBy: {field: UPDATED_AT, direction: DESC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         number state createdAt updatedAt mergedAt closedAt additions deletions
@@ -392,6 +399,10 @@ const PULLS: &str = "query($owner: String!, $name: String!, $states: [PullReques
           totalCount
           nodes { databaseId state submittedAt author { login } }
         }
+        comments(first: 100) {
+          totalCount
+          nodes { databaseId createdAt updatedAt author { login } }
+        }
       }
     }
   }
@@ -399,6 +410,10 @@ const PULLS: &str = "query($owner: String!, $name: String!, $states: [PullReques
 }";
 
 impl GitHubApi for GitHub {
+    fn tally(&self) -> &Tally {
+        self.upstream.tally()
+    }
+
     async fn viewer(&self) -> Result<String, UpstreamError> {
         let (user, _) = self.get::<Value>(&format!("{}/user", self.base_url)).await?;
         text(&user["login"], "the user's login")
@@ -418,57 +433,37 @@ impl GitHubApi for GitHub {
         Ok(Listing { items, next })
     }
 
-    async fn history(
+    async fn histories(
         &self,
-        full_name: &str,
-        branch: Option<&str>,
         since: i64,
-        cursor: Option<&str>,
-    ) -> Result<Option<Connection<HistoryCommit>>, UpstreamError> {
-        let (owner, name) = split(full_name)?;
-        let mut vars = json!({ "owner": owner, "name": name, "since": iso(since), "after": cursor });
-        let query = match branch {
-            None => HISTORY_OF_DEFAULT,
-            Some(b) => {
-                vars["qualified"] = json!(format!("refs/heads/{b}"));
-                HISTORY_OF_BRANCH
-            }
-        };
-        let data = self.graphql(query, vars).await?;
-        let repo = &data["repository"];
-        if repo.is_null() {
-            return Err(UpstreamError::NotFound(format!("repository {full_name}")));
+        pages: &[(&str, Option<&str>)],
+    ) -> Result<Vec<Option<Connection<HistoryCommit>>>, UpstreamError> {
+        if pages.is_empty() {
+            return Ok(Vec::new());
         }
-        let reference = if branch.is_none() { &repo["defaultBranchRef"] } else { &repo["ref"] };
-        if reference.is_null() {
-            return match branch {
-                None => Ok(None),
-                Some(b) => Err(UpstreamError::NotFound(format!("branch {b} of {full_name}"))),
-            };
+        let mut vars = json!({ "since": iso(since) });
+        for (i, (full_name, cursor)) in pages.iter().enumerate() {
+            let (owner, name) = split(full_name)?;
+            vars[format!("o{i}")] = json!(owner);
+            vars[format!("n{i}")] = json!(name);
+            vars[format!("a{i}")] = json!(cursor);
         }
-        let history = &reference["target"]["history"];
-        let (end_cursor, has_next_page) = page_info(history);
-        let commits = nodes(history)
+        let data = self.graphql(&histories_query(pages.len()), vars).await?;
+        pages
             .iter()
-            .map(|n| {
-                Ok(HistoryCommit {
-                    oid: text(&n["oid"], "oid")?,
-                    authored_at: instant(n["authoredDate"].as_str().unwrap_or_default())?,
-                    committed_at: instant(n["committedDate"].as_str().unwrap_or_default())?,
-                    additions: int(&n["additions"], "additions")?,
-                    deletions: int(&n["deletions"], "deletions")?,
-                    changed_files: n["changedFilesIfAvailable"].as_i64(),
-                    parent_count: int(&n["parents"]["totalCount"], "parents.totalCount")?,
-                    author_email: n["author"]["email"].as_str().filter(|e| !e.is_empty()).map(str::to_owned),
-                    author_login: login(&n["author"]["user"]),
-                    pull_requests: nodes(&n["associatedPullRequests"])
-                        .iter()
-                        .filter_map(|p| p["number"].as_i64())
-                        .collect(),
-                })
+            .enumerate()
+            .map(|(i, (full_name, _))| {
+                let repo = &data[format!("r{i}")];
+                if repo.is_null() {
+                    return Err(UpstreamError::NotFound(format!("repository {full_name}")));
+                }
+                let reference = &repo["defaultBranchRef"];
+                if reference.is_null() {
+                    return Ok(None);
+                }
+                history_page(&reference["target"]["history"]).map(Some)
             })
-            .collect::<Result<_, UpstreamError>>()?;
-        Ok(Some(Connection { nodes: commits, end_cursor, has_next_page }))
+            .collect()
     }
 
     async fn pull_requests(
@@ -489,10 +484,14 @@ impl GitHubApi for GitHub {
         let nodes = nodes(pulls)
             .iter()
             .map(|p| {
+                let number = int(&p["number"], "number")?;
                 let reviews = nodes(&p["reviews"]).iter().map(review_node).collect::<Result<Vec<_>, _>>()?;
                 let total = p["reviews"]["totalCount"].as_u64().unwrap_or(0);
+                let comments =
+                    nodes(&p["comments"]).iter().map(|c| comment_node(c, number)).collect::<Result<Vec<_>, _>>()?;
+                let total_comments = p["comments"]["totalCount"].as_u64().unwrap_or(0);
                 Ok(PullRequestNode {
-                    number: int(&p["number"], "number")?,
+                    number,
                     author_login: login(&p["author"]),
                     state: text(&p["state"], "state")?,
                     created_at: instant(p["createdAt"].as_str().unwrap_or_default())?,
@@ -504,21 +503,32 @@ impl GitHubApi for GitHub {
                     merge_commit: p["mergeCommit"]["oid"].as_str().map(str::to_owned),
                     more_reviews: total > reviews.len() as u64,
                     reviews,
+                    more_comments: total_comments > comments.len() as u64,
+                    comments,
                 })
             })
             .collect::<Result<_, UpstreamError>>()?;
         Ok(Connection { nodes, end_cursor, has_next_page })
     }
 
-    async fn pull_request(&self, full_name: &str, number: i64) -> Result<PullRequestNode, UpstreamError> {
-        let (p, _) = self.get::<Value>(&self.repo_url(full_name, &format!("/pulls/{number}"))).await?;
+    async fn pull_request(
+        &self,
+        full_name: &str,
+        number: i64,
+        etag: Option<&str>,
+    ) -> Result<Option<(PullRequestNode, Option<String>)>, UpstreamError> {
+        let url = self.repo_url(full_name, &format!("/pulls/{number}"));
+        let Some((p, headers)) = self.upstream.json::<Value>(&Call::get(&url).if_none_match(etag)).await? else {
+            return Ok(None);
+        };
+        let etag = headers.get(super::header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let merged_at = opt_instant(&p["merged_at"])?;
         let state = match (text(&p["state"], "state")?.as_str(), merged_at) {
             ("open", _) => "OPEN",
             (_, Some(_)) => "MERGED",
             _ => "CLOSED",
         };
-        Ok(PullRequestNode {
+        let node = PullRequestNode {
             number: int(&p["number"], "number")?,
             author_login: login(&p["user"]),
             state: state.to_owned(),
@@ -531,7 +541,10 @@ impl GitHubApi for GitHub {
             merge_commit: p["merge_commit_sha"].as_str().filter(|_| merged_at.is_some()).map(str::to_owned),
             reviews: Vec::new(),
             more_reviews: true,
-        })
+            comments: Vec::new(),
+            more_comments: true,
+        };
+        Ok(Some((node, etag)))
     }
 
     async fn reviews(
@@ -574,16 +587,13 @@ impl GitHubApi for GitHub {
         Ok(Listing { items, next })
     }
 
-    async fn conversation_comments(
+    async fn pull_comments(
         &self,
         full_name: &str,
-        since: i64,
+        number: i64,
         next: Option<&str>,
     ) -> Result<Listing<CommentItem>, UpstreamError> {
-        let first = self.repo_url(
-            full_name,
-            &format!("/issues/comments?since={}&sort=updated&direction=asc&per_page={PAGE}", iso(since)),
-        );
+        let first = self.repo_url(full_name, &format!("/issues/{number}/comments?per_page={PAGE}"));
         let (raw, next) = self.listing::<Value>(first, next).await?;
         let items = raw.iter().map(|c| comment_item(c, "issue_url")).collect::<Result<_, _>>()?;
         Ok(Listing { items, next })
@@ -639,6 +649,46 @@ fn split(full_name: &str) -> Result<(&str, &str), UpstreamError> {
         .split_once('/')
         .filter(|(o, n)| !o.is_empty() && !n.is_empty() && !n.contains('/'))
         .ok_or_else(|| UpstreamError::NotFound(format!("repository {full_name:?} (owner/name)")))
+}
+
+/// One repository's `history` page.
+fn history_page(history: &Value) -> Result<Connection<HistoryCommit>, UpstreamError> {
+    let (end_cursor, has_next_page) = page_info(history);
+    let commits = nodes(history)
+        .iter()
+        .map(|n| {
+            Ok(HistoryCommit {
+                oid: text(&n["oid"], "oid")?,
+                authored_at: instant(n["authoredDate"].as_str().unwrap_or_default())?,
+                committed_at: instant(n["committedDate"].as_str().unwrap_or_default())?,
+                additions: int(&n["additions"], "additions")?,
+                deletions: int(&n["deletions"], "deletions")?,
+                changed_files: n["changedFilesIfAvailable"].as_i64(),
+                parent_count: int(&n["parents"]["totalCount"], "parents.totalCount")?,
+                author_email: n["author"]["email"].as_str().filter(|e| !e.is_empty()).map(str::to_owned),
+                author_login: login(&n["author"]["user"]),
+                pull_requests: nodes(&n["associatedPullRequests"])
+                    .iter()
+                    .filter_map(|p| p["number"].as_i64())
+                    .collect(),
+            })
+        })
+        .collect::<Result<_, UpstreamError>>()?;
+    Ok(Connection { nodes: commits, end_cursor, has_next_page })
+}
+
+/// A conversation comment of pull request `number`, nested in its GraphQL node.
+fn comment_node(c: &Value, number: i64) -> Result<CommentItem, UpstreamError> {
+    Ok(CommentItem {
+        id: c["databaseId"]
+            .as_i64()
+            .map(|i| i.to_string())
+            .ok_or_else(|| UpstreamError::Protocol("a comment's databaseId".into()))?,
+        number,
+        author_login: login(&c["author"]),
+        created_at: instant(c["createdAt"].as_str().unwrap_or_default())?,
+        updated_at: instant(c["updatedAt"].as_str().unwrap_or_default())?,
+    })
 }
 
 fn review_node(r: &Value) -> Result<ReviewNode, UpstreamError> {

@@ -67,6 +67,11 @@ impl<'a> RunCtx<'a> {
         self.progress.get(step).map(String::as_str)
     }
 
+    /// A collector's named value for the source (an ETag, a watermark), as committed.
+    pub async fn cursor(&self, name: &str) -> Result<Option<String>, CollectError> {
+        Ok(crate::Metrics { db: self.db }.source_cursor(&self.source, name).await?)
+    }
+
     /// A page's transaction, with its [`Page`] of rows.
     pub async fn page(&self) -> Result<PageTx<'a>, CollectError> {
         let tx = self.db.begin().await?;
@@ -123,6 +128,12 @@ impl PageTx<'_> {
     /// A collector's named value for the source (an ETag, a watermark), kept with the page.
     pub async fn set_cursor(&mut self, name: &str, value: &str) -> Result<(), CollectError> {
         crate::sources::set_cursor(&mut self.tx, &self.source, name, value).await?;
+        Ok(())
+    }
+
+    /// Removes a collector's named value for the source, with the page.
+    pub async fn remove_cursor(&mut self, name: &str) -> Result<(), CollectError> {
+        crate::sources::remove_cursor(&mut self.tx, &self.source, name).await?;
         Ok(())
     }
 }

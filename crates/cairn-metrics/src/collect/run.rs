@@ -28,7 +28,13 @@ use crate::{Metrics, MetricsError};
 /// The cursor a source gets once a run of it succeeded: later runs read `reload_days`,
 /// not `backfill_days`.
 const COLLECTED_ONCE: &str = "collected_once";
+/// When a run last read a source's whole `backfill_days` (epoch ms).
+const RECONCILED: &str = "reconciled_at";
 const DAY_MS: i64 = 86_400_000;
+/// How often a scheduled run reads `backfill_days` instead of `reload_days`, so that rows
+/// deleted upstream before the reload window (a force-push, a deleted comment or worklog)
+/// go too.
+pub const RECONCILE_EVERY_MS: i64 = 7 * DAY_MS;
 /// A worker's lease on a run; renewed every [`RENEW_EVERY`].
 const LEASE_MS: i64 = super::LEASE_MS;
 const RENEW_EVERY: Duration = Duration::from_secs(60);
@@ -144,7 +150,10 @@ impl Collectors {
         let source = metrics.source(&id).await?;
         let settings = metrics.settings().await?;
         let first = metrics.source_cursor(&id, COLLECTED_ONCE).await?.is_none();
-        let days = if first { settings.backfill_days } else { settings.reload_days };
+        let reconciled = metrics.source_cursor(&id, RECONCILED).await?.and_then(|v| v.parse::<i64>().ok());
+        // The first run, and one a week, reads the whole backfill window.
+        let whole = run.since.is_none() && (first || reconciled.is_none_or(|at| at + RECONCILE_EVERY_MS <= now_ms()));
+        let days = if whole { settings.backfill_days } else { settings.reload_days };
         let since = run.since.unwrap_or_else(|| now_ms() - days * DAY_MS);
         let token = metrics.source_token(key, &id).await?.unwrap_or_default();
         let mut ctx = RunCtx::new(db, id, lease, since, run.progress.clone());
@@ -157,7 +166,7 @@ impl Collectors {
                     base,
                     source.graphql_url.as_deref(),
                 );
-                super::github::collect(&api, api.upstream().tally(), &source, &mut ctx).await?;
+                super::github::collect(&api, &source, &mut ctx).await?;
                 Some(api.upstream().clone())
             }
             SourceKind::Git => {
@@ -179,6 +188,9 @@ impl Collectors {
         };
         let mut page = ctx.page().await?;
         page.set_cursor(COLLECTED_ONCE, &now_ms().to_string()).await?;
+        if whole {
+            page.set_cursor(RECONCILED, &now_ms().to_string()).await?;
+        }
         let none = crate::client::Tally::default();
         ctx.commit(page, "done", None, &[], upstream.as_ref().map_or(&none, Upstream::tally)).await
     }

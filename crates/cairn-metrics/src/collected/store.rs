@@ -453,6 +453,29 @@ impl<'c> Page<'c> {
         .await?)
     }
 
+    /// The ids of the stored comments of `kind` on the repository's pull requests `numbers`.
+    pub async fn pull_comment_ids(
+        &mut self,
+        kind: CommentKind,
+        repository: &str,
+        numbers: &[i64],
+    ) -> Result<Vec<String>, MetricsError> {
+        let mut found = Vec::new();
+        for chunk in numbers.chunks(per_statement(1)) {
+            let sql = format!(
+                "SELECT comment_id FROM metrics_comments WHERE source_id = $1 AND kind = $2 AND repository_id = $3 \
+                 AND {}",
+                in_list(&["pr_number"], chunk.len(), 4)
+            );
+            let mut values = vec![Sql::from(&self.source), Sql::from(kind.as_str()), Sql::from(repository)];
+            values.extend(chunk.iter().map(|n| Sql::Int(*n)));
+            for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *self.conn).await? {
+                found.push(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(found)
+    }
+
     /// The ids of stored worklogs started in `[since, until)`.
     pub async fn worklog_ids(&mut self, since: i64, until: i64) -> Result<Vec<String>, MetricsError> {
         Ok(sqlx::query_scalar(

@@ -188,4 +188,4 @@ impl Metrics<'_> {
     }
 }
 
-pub use store::set_cursor;
+pub use store::{remove_cursor, set_cursor};

@@ -199,6 +199,16 @@ pub(crate) async fn cursor(conn: &mut AnyConnection, source: &str, name: &str) -
         .await
 }
 
+/// Removes a collector's named value for the source, on the page's transaction.
+pub async fn remove_cursor(conn: &mut AnyConnection, source: &SourceId, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM metrics_source_cursors WHERE source_id = $1 AND name = $2")
+        .bind(source.to_string())
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Sets a collector's named value for the source, on the page's transaction.
 pub async fn set_cursor(
     conn: &mut AnyConnection,

@@ -12,7 +12,7 @@ use cairn_metrics::runs::TableCounts;
 use cairn_metrics::sources::{NewSource, SourceKind};
 use cairn_metrics::{Metrics, Run, RunId, SourceId};
 use cairn_store::{Db, sqlx};
-use cairn_testkit::fixtures::{Fault, GitHubServer, GitHubWorld, NewCommit, NewPull, ReviewState};
+use cairn_testkit::fixtures::{Fault, GitHubServer, GitHubWorld, NewCommit, NewPull, OrgSize, ReviewState};
 use cairn_testkit::{Backend, TestApp, backend_test};
 
 use super::tester;
@@ -53,7 +53,13 @@ fn world() -> GitHubWorld {
 }
 
 async fn source(app: &TestApp, db: &Db, gh: &GitHubServer, token: &str) -> cairn_metrics::Source {
-    let new = NewSource {
+    let new = source_input(gh, token);
+    Metrics { db }.add_source(app.store.master_key(), new, &tester(), &RequestMeta::default()).await.unwrap()
+}
+
+/// A GitHub source of `acme/api` on the fixture.
+fn source_input(gh: &GitHubServer, token: &str) -> NewSource {
+    NewSource {
         kind: SourceKind::Github,
         name: "GitHub".into(),
         base_url: Some(gh.base_url.clone()),
@@ -66,8 +72,7 @@ async fn source(app: &TestApp, db: &Db, gh: &GitHubServer, token: &str) -> cairn
         email: None,
         story_points_field: None,
         token: Some(token.into()),
-    };
-    Metrics { db }.add_source(app.store.master_key(), new, &tester(), &RequestMeta::default()).await.unwrap()
+    }
 }
 
 fn client(gh: &GitHubServer, token: &str) -> GitHub {
@@ -79,17 +84,29 @@ fn client(gh: &GitHubServer, token: &str) -> GitHub {
 /// Queues, claims and runs one collection of `source` over the last 30 days; the run as
 /// stored after it.
 async fn run(db: &Db, gh: &GitHubServer, source: &cairn_metrics::Source) -> Result<Run, CollectError> {
+    run_since(db, gh, source, days_ago(30)).await.map(|(run, _)| run)
+}
+
+/// One collection of `source` from `since`: the run as stored after it, and how many
+/// requests were answered `304`.
+async fn run_since(
+    db: &Db,
+    gh: &GitHubServer,
+    source: &cairn_metrics::Source,
+    since: i64,
+) -> Result<(Run, u64), CollectError> {
     let metrics = Metrics { db };
     let id = SourceId::parse(&source.id, "id").unwrap();
     metrics.queue_run(&id, None, None, "test").await.unwrap().unwrap();
     let (claimed, lease) = metrics.claim_runs("test-worker", 60_000, 1).await.unwrap().pop().unwrap();
-    let api = client(gh, TOKEN);
-    let mut ctx = RunCtx::new(db, id, &lease, days_ago(30), claimed.progress.clone());
-    let outcome = cairn_metrics::collect::github::collect(&api, api.upstream().tally(), source, &mut ctx).await;
+    let api = client(gh, &gh.read(|w| w.token().to_owned()));
+    let mut ctx = RunCtx::new(db, id, &lease, since, claimed.progress.clone());
+    let outcome = cairn_metrics::collect::github::collect(&api, source, &mut ctx).await;
     let error = outcome.as_ref().err().map(ToString::to_string);
     metrics.finish_run(&lease, error.as_deref().map_or(Ok(()), Err)).await.unwrap();
     outcome?;
-    Ok(metrics.run(&RunId::parse(&claimed.id, "id").unwrap()).await.unwrap())
+    let run = metrics.run(&RunId::parse(&claimed.id, "id").unwrap()).await.unwrap();
+    Ok((run, api.upstream().tally().not_modified()))
 }
 
 async fn count(db: &Db, table: &str) -> i64 {
@@ -161,6 +178,52 @@ async fn a_run_lands_every_row_and_a_second_changes_nothing(backend: Backend) {
 }
 backend_test!(a_run_lands_every_row_and_a_second_changes_nothing);
 
+/// The small test organization (four repositories, 120 days): every page of every listing
+/// is read to the last, the history pages of several repositories share requests, and the
+/// tables hold exactly what upstream has.
+async fn an_organization_is_read_to_the_last_page_of_every_listing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let world = GitHubWorld::organization_until(1, OrgSize::Small, days_ago(0));
+    let gh = GitHubServer::start(world).await;
+    let new = NewSource { organization: Some("acme".into()), repositories: Vec::new(), ..source_input(&gh, "t0ken") };
+    let source =
+        Metrics { db: &db }.add_source(app.store.master_key(), new, &tester(), &RequestMeta::default()).await.unwrap();
+    let (first, _) = run_since(&db, &gh, &source, days_ago(200)).await.unwrap();
+
+    let repos = gh.read(GitHubWorld::repositories);
+    assert_eq!(repos.len(), 4);
+    let (commits, pulls, comments) = gh.read(|w| {
+        repos.iter().fold((0, 0, 0), |(c, p, k), r| {
+            (c + w.branch_commits(r, "main").len(), p + w.pull_numbers(r).len(), k + w.comment_count(r))
+        })
+    });
+    assert!(commits > 4 * 100, "several history pages a repository: {commits}");
+    assert_eq!(count(&db, "metrics_commits").await, commits as i64);
+    assert_eq!(count(&db, "metrics_pull_requests").await, pulls as i64);
+    assert_eq!(count(&db, "metrics_comments").await, comments as i64);
+    assert_eq!(first.counts["commits"].new, commits as u64);
+    let review_pages = gh.count(&format!("/repos/{}/pulls/comments", repos[0]));
+    assert!(review_pages >= 2, "review comments are paged by Link to the last: {review_pages}");
+
+    // History pages of up to three repositories a request: fewer GraphQL requests than
+    // history pages plus pull-request pages.
+    let history_pages: usize =
+        gh.read(|w| repos.iter().map(|r| w.branch_commits(r, "main").len().div_ceil(100).max(1)).sum());
+    let pull_pages: usize = gh.read(|w| repos.iter().map(|r| w.pull_numbers(r).len().div_ceil(100).max(1)).sum());
+    let graphql = gh.count("/graphql");
+    assert!(
+        graphql < history_pages + pull_pages,
+        "{graphql} GraphQL requests for {history_pages} + {pull_pages} pages"
+    );
+
+    gh.clear_requests();
+    let (second, _) = run_since(&db, &gh, &source, days_ago(200)).await.unwrap();
+    assert_eq!(changed(&second), vec![], "the same window again changes nothing");
+}
+backend_test!(an_organization_is_read_to_the_last_page_of_every_listing);
+
 async fn limits_are_waited_out_and_nothing_is_lost(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
@@ -222,6 +285,114 @@ async fn late_changes_are_read_and_what_upstream_removed_goes(backend: Backend) 
 }
 backend_test!(late_changes_are_read_and_what_upstream_removed_goes);
 
+/// An open pull request last updated before the window is read again on its own, with the
+/// ETag of its last reading: unchanged, it is answered `304` and nothing else is read for it.
+async fn an_unchanged_open_pull_request_is_answered_from_what_is_stored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let mut w = world();
+    w.branch("acme/api", "idle", "main");
+    w.commit("acme/api", NewCommit::on("idle").by("bob").at_ms(days_ago(21)).lines(2, 2, 1));
+    let idle = w.pull_request("acme/api", NewPull::from_branch("idle", "bob", days_ago(20)));
+    w.issue_comment("acme/api", idle, "alice", days_ago(20) + 60_000);
+    let gh = GitHubServer::start(w).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    let (first, _) = run_since(&db, &gh, &source, days_ago(30)).await.unwrap();
+    assert_eq!(first.counts["pull_requests"].new, 3);
+
+    // The window starts after its last update: the listing stops before it, so it is read
+    // on its own, and its ETag kept.
+    let pull = format!("/repos/acme/api/pulls/{idle}");
+    gh.clear_requests();
+    let (second, not_modified) = run_since(&db, &gh, &source, days_ago(10)).await.unwrap();
+    assert_eq!((gh.count(&pull), not_modified), (2, 0), "the pull request and its reviews");
+    assert_eq!(gh.count(&format!("/repos/acme/api/issues/{idle}/comments")), 1, "all its comments are read");
+    assert_eq!(changed(&second), vec![], "nothing changed upstream");
+
+    gh.clear_requests();
+    let (third, not_modified) = run_since(&db, &gh, &source, days_ago(10)).await.unwrap();
+    assert_eq!((gh.count(&pull), gh.count_status(304), not_modified), (1, 1, 1), "unchanged since: 304");
+    assert_eq!(gh.count(&format!("/repos/acme/api/issues/{idle}/comments")), 0);
+    assert_eq!(changed(&third), vec![]);
+    let stored: (String, i64) = sqlx::query_as(
+        "SELECT p.state, (SELECT COUNT(*) FROM metrics_comments c WHERE c.pr_number = p.number) \
+         FROM metrics_pull_requests p WHERE p.number = $1",
+    )
+    .bind(idle as i64)
+    .fetch_one(db.reader())
+    .await
+    .unwrap();
+    assert_eq!(stored, ("open".into(), 1), "what is stored stands");
+
+    // Closed upstream: a new ETag, the change read, and the pull request not read again.
+    gh.world(|w| w.close_pull("acme/api", idle, days_ago(0)));
+    let (_, _) = run_since(&db, &gh, &source, days_ago(10)).await.unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM metrics_pull_requests WHERE number = $1")
+        .bind(idle as i64)
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(state, "closed");
+    let etags: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metrics_source_cursors WHERE name LIKE 'etag:%'")
+        .fetch_one(db.reader())
+        .await
+        .unwrap();
+    assert_eq!(etags, 0, "a closed pull request's ETag is of no more use");
+}
+backend_test!(an_unchanged_open_pull_request_is_answered_from_what_is_stored);
+
+/// Scheduled runs read `reload_days`; once a week one reads the whole `backfill_days`, and
+/// removes what upstream deleted before the reload window.
+async fn a_weekly_reconcile_removes_what_went_before_the_reload_window(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world()).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    let metrics = Metrics { db: &db };
+    let input = cairn_metrics::SettingsInput::parse("UTC", 1, 90, "0 2 * * *", &[]).unwrap();
+    metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
+    let id = SourceId::parse(&source.id, "id").unwrap();
+    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
+    let worker = cairn_metrics::collect::run::Collectors::new(
+        app.store.clone(),
+        outbound,
+        "worker",
+        app.config.data_dir.join("git"),
+    );
+    let scheduled = async || {
+        let queued = metrics.queue_run(&id, None, None, "scheduler").await.unwrap().unwrap();
+        assert_eq!(worker.run_due(&db).await.unwrap(), 1);
+        let run = metrics.run(&RunId::parse(&queued.id, "id").unwrap()).await.unwrap();
+        assert_eq!(run.status, cairn_metrics::RunStatus::Succeeded, "{:?}", run.error);
+        run
+    };
+    scheduled().await;
+    assert_eq!(count(&db, "metrics_commits").await, 5, "the first run backfills");
+
+    // Main loses its newest commit (two days old, before the one-day reload window).
+    let main = gh.read(|w| w.branch_commits("acme/api", "main"));
+    gh.world(|w| w.force_push("acme/api", "main", Some(&main[1])));
+    let nightly = scheduled().await;
+    assert_eq!(nightly.counts.get("commits").map_or(0, |c| c.removed), 0);
+    assert_eq!(count(&db, "metrics_commits").await, 5, "a nightly run does not look that far back");
+
+    // A week after the last whole read, the next run reads the backfill window again.
+    sqlx::query("UPDATE metrics_source_cursors SET value = $1 WHERE name = 'reconciled_at'")
+        .bind((cairn_domain::now_ms() - cairn_metrics::collect::run::RECONCILE_EVERY_MS - 1).to_string())
+        .execute(db.writer())
+        .await
+        .unwrap();
+    let weekly = scheduled().await;
+    assert_eq!(weekly.counts["commits"].removed, 1, "{:?}", weekly.counts);
+    let reachable = gh.read(|w| w.branch_commits("acme/api", "main")).len() as i64;
+    assert_eq!(count(&db, "metrics_commits").await, reachable);
+    let next = scheduled().await;
+    assert_eq!(changed(&next), vec![], "the reconcile is not repeated before a week");
+}
+backend_test!(a_weekly_reconcile_removes_what_went_before_the_reload_window);
+
 async fn a_wrong_token_or_repository_stops_the_run_with_the_cause(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
@@ -257,7 +428,7 @@ async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: B
     let (run, lease) = metrics.claim_runs("worker-a", 60_000, 1).await.unwrap().pop().unwrap();
     let api = client(&gh, TOKEN);
     let mut ctx = RunCtx::new(&db, id, &lease, days_ago(30), run.progress.clone());
-    let died = cairn_metrics::collect::github::collect(&api, api.upstream().tally(), &source, &mut ctx).await;
+    let died = cairn_metrics::collect::github::collect(&api, &source, &mut ctx).await;
     assert!(died.is_err());
     let partial = count(&db, "metrics_commits").await;
     assert_eq!(partial, 5, "its pages are committed");
