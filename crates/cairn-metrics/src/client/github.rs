@@ -5,8 +5,8 @@
 //! Commits come from GraphQL `history`, a hundred a repository with their line counts and
 //! pull requests, for [`HISTORY_BATCH`] repositories a request (REST would need one request
 //! a commit for the counts). Pull requests come from GraphQL too, a hundred a request with
-//! their reviews and conversation comments; review comments from the repository-wide REST
-//! listing, which takes `since`. Reading review comments nested in GraphQL would cost a
+//! their reviews and conversation comments, and deployments with their latest status;
+//! review comments from the repository-wide REST listing, which takes `since`. Reading review comments nested in GraphQL would cost a
 //! request per pull request against the GraphQL budget (points count nested connections),
 //! while the REST listing spends the separate REST budget a hundred comments a request.
 //! A pull request re-read on its own goes through REST with its stored ETag: an unchanged
@@ -115,6 +115,9 @@ pub struct DeploymentItem {
     pub sha: String,
     pub git_ref: Option<String>,
     pub created_at: i64,
+    /// The latest status's state, lower case (`success`, `failure`, `error`, …).
+    pub status: Option<String>,
+    pub status_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -202,12 +205,12 @@ pub trait GitHubApi: Send + Sync {
         next: Option<&str>,
     ) -> impl Future<Output = Result<Listing<CommentItem>, UpstreamError>> + Send;
 
-    /// Deployments, newest first.
+    /// Deployments with their latest status, newest first.
     fn deployments(
         &self,
         full_name: &str,
-        next: Option<&str>,
-    ) -> impl Future<Output = Result<Listing<DeploymentItem>, UpstreamError>> + Send;
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Connection<DeploymentItem>, UpstreamError>> + Send;
 
     /// Releases, newest first.
     fn releases(
@@ -409,6 +412,20 @@ const PULLS: &str = "query($owner: String!, $name: String!, $states: [PullReques
   rateLimit { cost remaining resetAt }
 }";
 
+const DEPLOYMENTS: &str = "query($owner: String!, $name: String!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    deployments(first: 100, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        databaseId environment createdAt commitOid
+        ref { name }
+        latestStatus { state createdAt }
+      }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}";
+
 impl GitHubApi for GitHub {
     fn tally(&self) -> &Tally {
         self.upstream.tally()
@@ -599,25 +616,37 @@ impl GitHubApi for GitHub {
         Ok(Listing { items, next })
     }
 
-    async fn deployments(&self, full_name: &str, next: Option<&str>) -> Result<Listing<DeploymentItem>, UpstreamError> {
-        let first = self.repo_url(full_name, &format!("/deployments?per_page={PAGE}"));
-        let (raw, next) = self.listing::<Value>(first, next).await?;
-        let items = raw
+    async fn deployments(
+        &self,
+        full_name: &str,
+        cursor: Option<&str>,
+    ) -> Result<Connection<DeploymentItem>, UpstreamError> {
+        let (owner, name) = split(full_name)?;
+        let data = self.graphql(DEPLOYMENTS, json!({ "owner": owner, "name": name, "after": cursor })).await?;
+        if data["repository"].is_null() {
+            return Err(UpstreamError::NotFound(format!("repository {full_name}")));
+        }
+        let deployments = &data["repository"]["deployments"];
+        let (end_cursor, has_next_page) = page_info(deployments);
+        let nodes = nodes(deployments)
             .iter()
             .map(|d| {
+                let status = &d["latestStatus"];
                 Ok(DeploymentItem {
-                    id: d["id"]
+                    id: d["databaseId"]
                         .as_i64()
                         .map(|i| i.to_string())
-                        .ok_or_else(|| UpstreamError::Protocol("a deployment id".into()))?,
-                    environment: text(&d["environment"], "environment")?,
-                    sha: text(&d["sha"], "sha")?,
-                    git_ref: d["ref"].as_str().map(str::to_owned),
-                    created_at: instant(d["created_at"].as_str().unwrap_or_default())?,
+                        .ok_or_else(|| UpstreamError::Protocol("a deployment's databaseId".into()))?,
+                    environment: d["environment"].as_str().unwrap_or_default().to_owned(),
+                    sha: text(&d["commitOid"], "commitOid")?,
+                    git_ref: d["ref"]["name"].as_str().map(str::to_owned),
+                    created_at: instant(d["createdAt"].as_str().unwrap_or_default())?,
+                    status: status["state"].as_str().map(str::to_lowercase),
+                    status_at: opt_instant(&status["createdAt"])?,
                 })
             })
             .collect::<Result<_, UpstreamError>>()?;
-        Ok(Listing { items, next })
+        Ok(Connection { nodes, end_cursor, has_next_page })
     }
 
     async fn releases(&self, full_name: &str, next: Option<&str>) -> Result<Listing<ReleaseItem>, UpstreamError> {

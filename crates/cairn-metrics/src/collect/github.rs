@@ -10,7 +10,7 @@
 //!    stored as open that the listing did not bring back, each with its ETag (unchanged
 //!    ones cost nothing);
 //! 3. review comments updated in the window;
-//! 4. deployments and releases created in the window.
+//! 4. deployments created in the window with their latest status, and releases.
 //!
 //! A step that read its whole window in this attempt also removes what upstream no longer
 //! has within it: commits force-pushed away, deleted review comments; a pull request read
@@ -451,11 +451,11 @@ async fn review_comments(
 
 async fn deployments(api: &impl GitHubApi, repo: &RepositoryInfo, run: &mut RunCtx<'_>) -> Result<(), CollectError> {
     let step = format!("deployments:{}", repo.full_name);
-    let mut next = run.resume(&step).map(str::to_owned);
+    let mut cursor = run.resume(&step).map(str::to_owned);
     loop {
-        let listing = api.deployments(&repo.full_name, next.as_deref()).await?;
-        let rows: Vec<Deployment> = listing
-            .items
+        let page = api.deployments(&repo.full_name, cursor.as_deref()).await?;
+        let rows: Vec<Deployment> = page
+            .nodes
             .iter()
             .filter(|d| d.created_at >= run.since)
             .map(|d| Deployment {
@@ -465,17 +465,17 @@ async fn deployments(api: &impl GitHubApi, repo: &RepositoryInfo, run: &mut RunC
                 sha: d.sha.clone(),
                 git_ref: d.git_ref.clone(),
                 created_at: d.created_at,
-                status: None,
-                status_at: None,
+                status: d.status.clone(),
+                status_at: d.status_at,
             })
             .collect();
-        let reached_start = rows.len() < listing.items.len();
-        let mut page = run.page().await?;
-        let written = page.rows().await?.deployments(&rows).await?;
-        let follow = listing.next.filter(|_| !reached_start);
-        run.commit(page, &step, follow.as_deref(), &[("deployments", written)], api.tally()).await?;
+        let reached_start = rows.len() < page.nodes.len();
+        let mut tx = run.page().await?;
+        let written = tx.rows().await?.deployments(&rows).await?;
+        let follow = page.end_cursor.filter(|_| page.has_next_page && !reached_start);
+        run.commit(tx, &step, follow.as_deref(), &[("deployments", written)], api.tally()).await?;
         match follow {
-            Some(n) => next = Some(n),
+            Some(n) => cursor = Some(n),
             None => return Ok(()),
         }
     }

@@ -43,7 +43,9 @@ fn world() -> GitHubWorld {
     w.review_comment("acme/api", pr, "alice", days_ago(7) + 10, None);
     w.issue_comment("acme/api", pr, "bob", days_ago(7) + 20);
     let merge = w.merge_pull("acme/api", pr, "alice", days_ago(6));
-    w.deployment("acme/api", &merge, "production", "alice", days_ago(6) + 100);
+    let deployed = w.deployment("acme/api", &merge, "production", "alice", days_ago(6) + 100);
+    w.deployment_status("acme/api", deployed, "IN_PROGRESS", days_ago(6) + 150_000);
+    w.deployment_status("acme/api", deployed, "SUCCESS", days_ago(6) + 160_000);
     w.release("acme/api", "v1.0.0", "alice", days_ago(6) + 200);
     w.branch("acme/api", "wip", "main");
     w.commit("acme/api", NewCommit::on("wip").by("alice").at_ms(days_ago(3)).lines(1, 1, 1));
@@ -157,6 +159,12 @@ async fn a_run_lands_every_row_and_a_second_changes_nothing(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(merges, 1);
+    let deployment: (String, Option<String>, Option<i64>) =
+        sqlx::query_as("SELECT environment, status, status_at FROM metrics_deployments")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+    assert_eq!(deployment, ("production".into(), Some("success".into()), Some(days_ago(6) + 160_000)), "its latest status");
     let linked: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM metrics_commit_pull_requests").fetch_one(db.reader()).await.unwrap();
     assert!(linked >= 1, "the feature's commit belongs to its pull request");
@@ -233,7 +241,7 @@ async fn limits_are_waited_out_and_nothing_is_lost(backend: Backend) {
     gh.fault_on("/graphql", Fault::RetryAfter { status: 403, seconds: 1 });
     gh.fault_on("/repos/acme/api/pulls/comments", Fault::RetryAfter { status: 429, seconds: 1 });
     gh.fault_on("/repos/acme/api/releases", Fault::PrimaryLimit { reset_in: Duration::from_secs(1) });
-    gh.fault_on("/repos/acme/api/deployments", Fault::Status(502));
+    gh.fault_on("/graphql", Fault::Status(502));
 
     let done = run(&db, &gh, &source).await.unwrap();
     assert_eq!(gh.faults_pending(), 0);
@@ -263,7 +271,19 @@ async fn late_changes_are_read_and_what_upstream_removed_goes(backend: Backend) 
         c
     });
     gh.world(|w| w.delete_comment("acme/api", comment));
+    // The deployment is found broken: its latest status is now a failure.
+    gh.world(|w| {
+        let deployed = w.deployment_ids("acme/api")[0];
+        w.deployment_status("acme/api", deployed, "FAILURE", days_ago(1));
+    });
     let next = run(&db, &gh, &source).await.unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM metrics_deployments").fetch_one(db.reader()).await.unwrap();
+    assert_eq!(
+        (status.as_str(), next.counts["deployments"].changed),
+        ("failure", 1),
+        "a deployment's new status is read"
+    );
     let states: Vec<String> = sqlx::query_scalar("SELECT state FROM metrics_pull_requests ORDER BY number")
         .fetch_all(db.reader())
         .await
@@ -452,8 +472,8 @@ async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: B
     assert_eq!((done.status, done.attempts, done.error.as_deref()), (cairn_metrics::RunStatus::Succeeded, 2, None));
     assert_eq!(
         gh.count("/graphql"),
-        2,
-        "resumed after the committed pages: one history and one pull request page to finish"
+        3,
+        "resumed after the committed pages: a history, a pull request and a deployment page to finish"
     );
     assert_eq!(count(&db, "metrics_commits").await, 5);
     assert_eq!(done.counts["commits"].new, 5, "every commit once");
