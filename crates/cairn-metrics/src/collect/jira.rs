@@ -11,6 +11,8 @@
 //!    each with its whole changelog and every worklog (more than the 20 an issue carries
 //!    through `/issue/{id}/worklog`), and its sprint memberships over time from the Sprint
 //!    field's changelog; progress `jira:issues` = the creation time of the last issue written;
+//!    a search read whole removes the stored issues updated in the window that it no longer
+//!    finds (deleted, or moved out of the boards' projects), with their worklogs;
 //! 3. the commitment of every sprint that has started and has none: the issues in the
 //!    sprint at its start, with their story points then, read from the changelogs of the
 //!    issues in the sprint now (`/sprint/{id}/issue`) and of those stored as having been in
@@ -182,6 +184,9 @@ struct Rows {
     /// The issues whose memberships become exactly these.
     memberships: Option<(Vec<String>, Vec<SprintMembership>)>,
     removed_worklogs: Vec<String>,
+    /// Issues gone upstream (deleted, or moved out of the boards' projects): removed with
+    /// their worklogs and sprint intervals.
+    removed_issues: Vec<String>,
     commitment: Option<(i64, Vec<CommitmentItem>)>,
     /// A source cursor set with the page.
     source_cursor: Option<(&'static str, String)>,
@@ -218,6 +223,14 @@ impl Writer<'_, '_> {
             }
             if !rows.removed_worklogs.is_empty() {
                 counts.push(("worklogs", page.remove_worklogs(&rows.removed_worklogs).await?));
+            }
+            if !rows.removed_issues.is_empty() {
+                let worklogs = page.issue_worklog_ids(&rows.removed_issues).await?;
+                if !worklogs.is_empty() {
+                    counts.push(("worklogs", page.remove_worklogs(&worklogs).await?));
+                }
+                counts.push(("sprint_issues", page.sprint_memberships(&rows.removed_issues, &[]).await?));
+                counts.push(("issues", page.remove_issues(&rows.removed_issues).await?));
             }
             if let Some((sprint, items)) = &rows.commitment
                 && page.commitment(*sprint, items).await?
@@ -528,6 +541,10 @@ async fn collect_issues(
     if resume == Some(DONE) || projects.is_empty() {
         return Ok(());
     }
+    // Read from the window's start in this attempt: a stored issue updated in the window
+    // that the search does not bring back is gone upstream.
+    let whole = resume.is_none();
+    let mut seen: HashSet<String> = HashSet::new();
     let zone = me.time_zone.as_deref().and_then(|z| TimeZone::get(z).ok());
     let list: Vec<String> = projects.iter().map(|p| jql_string(p)).collect();
     let mut jql =
@@ -558,12 +575,22 @@ async fn collect_issues(
             last_created = Some(issue.created_at);
             rows.issues.push(issue);
         }
+        seen.extend(ids.iter().cloned());
         rows.memberships = Some((ids, memberships_of));
         let last = page.is_last == Some(true) || page.next_page_token.is_none();
         let cursor = if last { DONE.to_owned() } else { last_created.map(|c| c.to_string()).unwrap_or_default() };
         let cursor = (!cursor.is_empty()).then_some(cursor);
         w.commit(rows, STEP_ISSUES, cursor.as_deref()).await?;
         if last {
+            if whole {
+                let mut tx = w.run.page().await?;
+                let stored = tx.rows().await?.issue_ids_updated_since(w.run.since).await?;
+                drop(tx);
+                let gone: Vec<String> = stored.into_iter().filter(|id| !seen.contains(id)).collect();
+                if !gone.is_empty() {
+                    w.commit(Rows { removed_issues: gone, ..Rows::default() }, STEP_ISSUES, None).await?;
+                }
+            }
             return Ok(());
         }
         if page.next_page_token == token {

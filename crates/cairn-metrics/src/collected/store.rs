@@ -302,7 +302,7 @@ tables! {
     boards, remove_boards: Board, i64;
     /// Sprints, by id.
     sprints, remove_sprints: Sprint, i64;
-    /// Issues, by id (their worklogs are removed on their own, as Jira reports them).
+    /// Issues, by id (their worklogs and sprint intervals are removed on their own).
     issues, remove_issues: Issue, String;
     /// Worklogs, by id.
     worklogs, remove_worklogs: Worklog, String;
@@ -469,6 +469,34 @@ impl<'c> Page<'c> {
             );
             let mut values = vec![Sql::from(&self.source), Sql::from(kind.as_str()), Sql::from(repository)];
             values.extend(chunk.iter().map(|n| Sql::Int(*n)));
+            for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *self.conn).await? {
+                found.push(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The ids of the stored issues last updated at or after `since`.
+    pub async fn issue_ids_updated_since(&mut self, since: i64) -> Result<Vec<String>, MetricsError> {
+        Ok(sqlx::query_scalar(
+            "SELECT issue_id FROM metrics_issues WHERE source_id = $1 AND updated_at >= $2 ORDER BY issue_id",
+        )
+        .bind(&self.source)
+        .bind(since)
+        .fetch_all(&mut *self.conn)
+        .await?)
+    }
+
+    /// The ids of the stored worklogs of `issues`.
+    pub async fn issue_worklog_ids(&mut self, issues: &[String]) -> Result<Vec<String>, MetricsError> {
+        let mut found = Vec::new();
+        for chunk in issues.chunks(per_statement(1)) {
+            let sql = format!(
+                "SELECT worklog_id FROM metrics_worklogs WHERE source_id = $1 AND {}",
+                in_list(&["issue_id"], chunk.len(), 2)
+            );
+            let mut values = vec![Sql::from(&self.source)];
+            values.extend(chunk.iter().map(Sql::from));
             for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *self.conn).await? {
                 found.push(row.try_get::<String, _>(0)?);
             }

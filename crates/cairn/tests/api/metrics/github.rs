@@ -164,7 +164,11 @@ async fn a_run_lands_every_row_and_a_second_changes_nothing(backend: Backend) {
             .fetch_one(db.reader())
             .await
             .unwrap();
-    assert_eq!(deployment, ("production".into(), Some("success".into()), Some(days_ago(6) + 160_000)), "its latest status");
+    assert_eq!(
+        deployment,
+        ("production".into(), Some("success".into()), Some(days_ago(6) + 160_000)),
+        "its latest status"
+    );
     let linked: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM metrics_commit_pull_requests").fetch_one(db.reader()).await.unwrap();
     assert!(linked >= 1, "the feature's commit belongs to its pull request");

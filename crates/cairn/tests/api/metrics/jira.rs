@@ -610,6 +610,45 @@ async fn a_worklog_deleted_upstream_is_removed_with_its_rollup(backend: Backend)
 }
 backend_test!(a_worklog_deleted_upstream_is_removed_with_its_rollup);
 
+/// An issue deleted upstream goes with its worklogs, their time in the rollups and its
+/// sprint intervals, when a run reads its window whole.
+async fn an_issue_deleted_upstream_is_removed_with_its_worklogs(backend: Backend) {
+    let now = now_ms();
+    let site = Site::start(backend, two_team_world(now), Vec::new()).await;
+    let pages = PageSizes::default();
+    let since = now - 28 * DAY;
+    site.run(pages, since).await;
+    let before = site.rolled_up_seconds().await;
+    let (gone_id, seconds) = site.jira.read(|w| {
+        let view = w.issue_view("PAY-2");
+        let ids: Vec<String> = w.worklog_ids("PAY-2").iter().map(u64::to_string).collect();
+        let seconds: i64 = w.worklog_views().iter().filter(|v| ids.contains(&v.id)).map(|v| v.seconds).sum();
+        (view.id, seconds)
+    });
+    assert!(seconds > 0);
+    site.jira.world(|w| w.delete_issue("PAY-2"));
+
+    let second = site.run(pages, since).await;
+    assert_eq!(counts(&second, "issues").removed, 1);
+    assert!(counts(&second, "worklogs").removed >= 1);
+    assert!(counts(&second, "sprint_issues").removed >= 1, "{:?}", second.counts);
+    assert!(site.issues().await.iter().all(|i| i.id != gone_id));
+    assert_eq!(site.issues().await.len(), site.jira.read(|w| w.issue_views()).len());
+    assert_eq!(site.worklogs().await, site.jira.read(|w| w.worklog_views()));
+    let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM metrics_sprint_issues WHERE issue_id = $1")
+        .bind(&gone_id)
+        .fetch_one(site.db.reader())
+        .await
+        .unwrap();
+    assert_eq!(members, 0);
+    let after = site.rolled_up_seconds().await;
+    assert_eq!(before["acc-bob"] - after["acc-bob"], seconds);
+    assert_eq!(after["acc-ann"], before["acc-ann"]);
+    let third = site.run(pages, since).await;
+    assert!(!changed_anything(&third), "{:?}", third.counts);
+}
+backend_test!(an_issue_deleted_upstream_is_removed_with_its_worklogs);
+
 async fn a_sprint_commitment_stays_as_it_was_at_the_start(backend: Backend) {
     let now = now_ms();
     let start = now - 5 * DAY;
