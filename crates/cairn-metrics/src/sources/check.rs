@@ -39,16 +39,17 @@ pub struct SourceInput {
 #[derive(Debug, Clone, Default)]
 pub struct SourcePatch {
     pub name: Option<String>,
-    pub base_url: Option<String>,
-    pub graphql_url: Option<String>,
+    /// For the optional fields, `Some(None)` clears the stored value.
+    pub base_url: Option<Option<String>>,
+    pub graphql_url: Option<Option<String>>,
     pub token: Option<String>,
     pub repositories: Option<Vec<String>>,
-    pub organization: Option<String>,
+    pub organization: Option<Option<String>>,
     pub email: Option<String>,
     pub boards: Option<Vec<i64>>,
-    pub story_points_field: Option<String>,
+    pub story_points_field: Option<Option<String>>,
     pub url: Option<String>,
-    pub branch: Option<String>,
+    pub branch: Option<Option<String>>,
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> MetricsError {
@@ -347,16 +348,16 @@ impl Metrics<'_> {
         let input = SourceInput {
             kind: current.kind.as_str().to_owned(),
             name: patch.name.clone().unwrap_or(current.name.clone()),
-            base_url: patch.base_url.clone().or(current.base_url.clone()),
-            graphql_url: patch.graphql_url.clone().or(current.graphql_url.clone()),
+            base_url: patch.base_url.clone().unwrap_or(current.base_url.clone()),
+            graphql_url: patch.graphql_url.clone().unwrap_or(current.graphql_url.clone()),
             token,
             repositories: patch.repositories.clone().unwrap_or(current.repositories.clone()),
-            organization: patch.organization.clone().or(current.organization.clone()),
+            organization: patch.organization.clone().unwrap_or(current.organization.clone()),
             email: patch.email.clone().or(current.email.clone()),
             boards: patch.boards.clone().unwrap_or(current.boards.clone()),
-            story_points_field: patch.story_points_field.clone().or(current.story_points_field.clone()),
+            story_points_field: patch.story_points_field.clone().unwrap_or(current.story_points_field.clone()),
             url: patch.url.clone().or(current.url.clone()),
-            branch: patch.branch.clone().or(current.branch.clone()),
+            branch: patch.branch.clone().unwrap_or(current.branch.clone()),
         };
         let new = input.check(outbound)?;
         let reach_changed = new.base_url != current.base_url

@@ -230,6 +230,12 @@ pub(crate) fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result
     Whole::deserialize(d).map(|w| w.0)
 }
 
+/// `#[serde(default, deserialize_with = "present")]`: a field that is present, `null` included
+/// (`Some(None)`: clear it), as opposed to absent (`None`: keep it).
+pub(crate) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// `#[serde(default, deserialize_with = "whole_or_null")]`: an optional [`Whole`], `null` as absent.
 pub(crate) fn whole_or_null<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<Option<T>, D::Error> {
     Option::<Whole<T>>::deserialize(d).map(|w| w.map(|w| w.0))

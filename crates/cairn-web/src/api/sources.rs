@@ -122,25 +122,35 @@ pub struct CreateSource {
 pub struct UpdateSource {
     #[schema(value_type = Option<DisplayName>)]
     pub name: Option<String>,
+    /// GitHub: `null` goes back to `https://api.github.com`.
     #[schema(format = "uri", max_length = 2048)]
-    pub base_url: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    pub base_url: Option<Option<String>>,
+    /// `null` goes back to GraphQL beside the REST root.
     #[schema(format = "uri", max_length = 2048)]
-    pub graphql_url: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    pub graphql_url: Option<Option<String>>,
     #[schema(max_length = 2000, write_only)]
     pub token: Option<String>,
     #[schema(max_items = 1000)]
     pub repositories: Option<Vec<String>>,
-    pub organization: Option<String>,
+    /// `null` stops reading the organization (the repositories listed stay).
+    #[serde(default, deserialize_with = "super::present")]
+    pub organization: Option<Option<String>>,
     #[schema(max_length = 254)]
     pub email: Option<String>,
     #[schema(max_items = 200)]
     pub boards: Option<Vec<i64>>,
+    /// `null` goes back to finding the field by its name.
     #[schema(max_length = 100)]
-    pub story_points_field: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    pub story_points_field: Option<Option<String>>,
     #[schema(max_length = 2048)]
     pub url: Option<String>,
+    /// `null` goes back to the repository's default branch.
     #[schema(max_length = 250)]
-    pub branch: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    pub branch: Option<Option<String>>,
 }
 
 fn source_id(id: &str) -> Result<SourceId, ApiError> {

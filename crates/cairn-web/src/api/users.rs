@@ -603,7 +603,7 @@ async fn put_settings(
 pub struct SettingsPatch {
     /// At most 100 characters, no control characters; `null` or blank goes back to the
     /// organization's name.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<PersonName>)]
     pub display_name: Option<Option<String>>,
     /// `#rrggbb`
@@ -627,11 +627,6 @@ pub struct SettingsPatch {
     #[schema(minimum = 300, maximum = 31536000)]
     #[serde(default, deserialize_with = "super::whole_or_null")]
     pub session_ttl_secs: Option<u32>,
-}
-
-/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Change some of the tenant's identity settings.

@@ -186,37 +186,28 @@ impl SourceForm {
     }
 
     /// What a source's form says, for `Metrics::update_source`: every field of the source's
-    /// kind; a blank token keeps the stored one. An optional field that is set cannot be
-    /// emptied by a change (a patch leaves out what stays), which the form says beside it
-    /// rather than keeping the value silently.
+    /// kind; a blank token keeps the stored one, a blank optional field clears it.
     fn patch(&self, current: &Source) -> Result<SourcePatch, ValidationError> {
-        let optional = |field: &str, typed: &str, stored: &Option<String>| match (blank_to_none(typed), stored) {
-            (None, Some(_)) => Err(ValidationError::new(
-                field,
-                "cannot be emptied once set: delete the source and add it again without it",
-            )),
-            (typed, _) => Ok(typed),
-        };
+        let optional = |typed: &str| Some(blank_to_none(typed));
         let mut patch = SourcePatch { name: Some(self.name.clone()), ..SourcePatch::default() };
         match current.kind {
             SourceKind::Github => {
-                patch.base_url = Some(blank_to_none(&self.github_base_url).unwrap_or_else(|| GITHUB_API.into()));
-                patch.graphql_url = optional("graphql_url", &self.graphql_url, &current.graphql_url)?;
+                patch.base_url = Some(Some(blank_to_none(&self.github_base_url).unwrap_or_else(|| GITHUB_API.into())));
+                patch.graphql_url = optional(&self.graphql_url);
                 patch.token = blank_to_none(&self.github_token);
                 patch.repositories = Some(self.repository_list());
-                patch.organization = optional("organization", &self.organization, &current.organization)?;
+                patch.organization = optional(&self.organization);
             }
             SourceKind::Jira => {
-                patch.base_url = Some(self.jira_base_url.trim().to_owned());
+                patch.base_url = Some(Some(self.jira_base_url.trim().to_owned()));
                 patch.email = Some(self.email.trim().to_owned());
                 patch.token = blank_to_none(&self.jira_token);
                 patch.boards = Some(self.board_list()?);
-                patch.story_points_field =
-                    optional("story_points_field", &self.story_points_field, &current.story_points_field)?;
+                patch.story_points_field = optional(&self.story_points_field);
             }
             SourceKind::Git => {
                 patch.url = Some(self.url.trim().to_owned());
-                patch.branch = optional("branch", &self.branch, &current.branch)?;
+                patch.branch = optional(&self.branch);
             }
         }
         Ok(patch)

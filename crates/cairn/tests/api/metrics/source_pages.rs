@@ -160,17 +160,21 @@ async fn admins_add_change_run_and_delete_sources_on_their_pages(backend: Backen
     assert!(field_error(&refused, "s-gh-token-error").is_some(), "{}", refused.body);
     assert_eq!(value_of(&refused, "s-name").as_deref(), Some("Renamed"), "what was typed stays");
     assert!(!refused.body.contains(WRONG) && !refused.body.contains(TOKEN));
-    // Emptying the GraphQL URL cannot be done by a change: said beside the field.
-    let mut form = github_form(&token, &gh, "");
-    form[4] = ("graphql_url", "");
-    let refused = ada.post_form(&path, &form).await;
-    assert_eq!(refused.status, 400);
-    assert!(field_error(&refused, "s-gh-graphql-error").is_some(), "{}", refused.body);
     let unchanged: Value =
         app.get(&format!("/api/v1/metrics/sources/{id}"), &admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(unchanged, source, "refusals change nothing");
     let stored = Metrics { db: &db }.source_token(app.store.master_key(), &source_id).await.unwrap();
     assert_eq!(stored.as_deref(), Some(TOKEN));
+    // Emptying the GraphQL URL goes back to GraphQL beside the REST root (tried first).
+    let mut form = github_form(&token, &gh, "");
+    form[2] = ("name", "Acme GitHub");
+    form[4] = ("graphql_url", "");
+    let saved = ada.post_form(&path, &form).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let cleared: Value =
+        app.get(&format!("/api/v1/metrics/sources/{id}"), &admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(cleared["graphql_url"], Value::Null);
+    assert_eq!(value_of(&ada.get(&path).await, "s-gh-graphql").as_deref(), Some(""), "the field shows empty");
 
     // Run now: a date in the future is refused beside the field.
     let runs = format!("/app/metrics/sources/{id}/runs");

@@ -115,6 +115,17 @@ async fn a_source_is_stored_once_its_credentials_work(backend: Backend) {
     );
     let updated = audit(&app, &admin, "metrics.source_updated").await;
     assert_eq!(updated[0]["details"]["changed"], json!(["name", "repositories"]));
+    // An optional field is cleared with `null` (and tried like any new place to read); a
+    // field left out stays.
+    let resp = app.patch(&path, &admin, &json!({"graphql_url": null})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let cleared: Value = resp.json().await.unwrap();
+    assert_eq!((cleared["graphql_url"].clone(), cleared["name"].as_str()), (Value::Null, Some("Acme GitHub")));
+    // Without the organization or repositories there is nothing to read: refused, naming it.
+    let resp = app.patch(&path, &admin, &json!({"repositories": [], "organization": null})).send().await.unwrap();
+    assert_eq!(refusal(resp).await, (400, "VALIDATION_ERROR".into(), "repositories".into()));
+    let resp = app.patch(&path, &admin, &json!({"base_url": 7})).send().await.unwrap();
+    assert_eq!(resp.status(), 400, "a URL is text");
 
     // Members do not see sources; the refusal is audited.
     let member = app.token(&acme, Role::Member);
