@@ -44,7 +44,8 @@ async fn backfill(app: &TestApp, db: &cairn_store::Db, input: SourceInput, days:
         .await
         .expect("the source is accepted");
     let id = SourceId::parse(&source.id, "id").unwrap();
-    let since = cairn_domain::now_ms() - days * DAY_MS;
+    let zone = metrics.settings().await.unwrap().time_zone.zone().clone();
+    let since = zone.day(cairn_domain::now_ms() - days * DAY_MS);
     let run = metrics.request_run(&id, Some(since), &actor, &RequestMeta::default()).await.unwrap();
     let workers = Collectors::new(app.store.clone(), outbound(), "bench", app.config.data_dir.join("git"));
     let started = Instant::now();

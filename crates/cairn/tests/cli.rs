@@ -781,6 +781,9 @@ async fn metrics_sources_and_runs_from_the_command_line(backend: Backend) {
     assert!(list.contains("GitHub") && list.contains("acme/api"), "{list}");
     assert!(!list.contains("ghp_cli"));
 
+    let out = with(&["metrics", "run", "--tenant", "acme", "--source", "github", "--since", "2999-01-01"], None);
+    assert_eq!(code(&out), 2, "a run cannot start reading in the future");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since: must not be in the future"));
     let out =
         with(&["metrics", "run", "--tenant", "acme", "--source", "github", "--since", "2026-01-01", "--wait"], None);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));

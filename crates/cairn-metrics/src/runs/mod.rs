@@ -15,12 +15,12 @@ pub(crate) mod store;
 
 use std::collections::BTreeMap;
 
-use cairn_domain::{Id, IdKind, now_ms};
+use cairn_domain::{Id, IdKind, ValidationError, now_ms};
 use serde::{Deserialize, Serialize};
 
 use crate::collected::Counts;
 use crate::sources::SourceId;
-use crate::{Metrics, MetricsError};
+use crate::{Day, Metrics, MetricsError};
 
 pub use store::record_page;
 
@@ -141,16 +141,28 @@ impl Metrics<'_> {
         Ok(store::insert(&mut conn, &id, &source.to_string(), &key, since, requested_by, now_ms()).await?)
     }
 
-    /// Queues a run an admin asked for (reading from `since` when given), with its audit
-    /// entry.
+    /// Queues a run an admin asked for, with its audit entry: reading from the start of
+    /// `since` in the metrics time zone when given (not a day in the future), else the
+    /// source's default window.
     pub async fn request_run(
         &self,
         source: &SourceId,
-        since: Option<i64>,
+        since: Option<Day>,
         actor: &cairn_audit::Actor,
         meta: &cairn_audit::RequestMeta,
     ) -> Result<Run, MetricsError> {
         use cairn_audit::{Action, AuditService, NewEntry, Outcome};
+        let since = match since {
+            None => None,
+            Some(day) => {
+                let settings = self.settings().await?;
+                let zone = settings.time_zone.zone();
+                if day.number() > zone.day(now_ms()).number() {
+                    return Err(ValidationError::new("since", "must not be in the future").into());
+                }
+                Some(zone.start_ms(day))
+            }
+        };
         let id = RunId::new().to_string();
         let mut tx = self.db.begin().await?;
         let run = store::insert(&mut tx, &id, &source.to_string(), &format!("manual:{id}"), since, &actor.id, now_ms())

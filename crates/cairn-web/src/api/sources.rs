@@ -395,19 +395,7 @@ async fn request_run(
     let id = source_id(&id)?;
     live(&metrics, &id).await?;
     let body = body.map(|b| b.0).unwrap_or_default();
-    let since = match body.since {
-        Some(d) => {
-            let day = Day::parse(&d, "since")?;
-            if day.number() > metrics.settings().await?.time_zone.zone().day(cairn_domain::now_ms()).number() {
-                return Err(ApiError::validation(cairn_domain::ValidationError::new(
-                    "since",
-                    "must not be in the future",
-                )));
-            }
-            Some(metrics.settings().await?.time_zone.zone().start_ms(day))
-        }
-        None => None,
-    };
+    let since = body.since.as_deref().map(|d| Day::parse(d, "since")).transpose()?;
     let run = metrics.request_run(&id, since, &ctx.actor(), &ctx.meta).await?;
     // Workers on every replica hear of the tenant's new work.
     state.bus.committed(ctx.tenant().id).await;

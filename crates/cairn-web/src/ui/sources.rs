@@ -622,18 +622,6 @@ pub(super) struct RunForm {
     since: String,
 }
 
-/// `since` as the API reads it: a date in the metrics time zone, not in the future.
-async fn since(metrics: &Metrics<'_>, typed: &str) -> Result<Option<i64>, MetricsError> {
-    let Some(typed) = blank_to_none(typed) else { return Ok(None) };
-    let day = Day::parse(&typed, "since")?;
-    let settings = metrics.settings().await?;
-    let zone = settings.time_zone.zone();
-    if day.number() > zone.day(now_ms()).number() {
-        return Err(ValidationError::new("since", "must not be in the future").into());
-    }
-    Ok(Some(zone.start_ms(day)))
-}
-
 /// Queues a run of the source (what `POST /api/v1/metrics/sources/{id}/runs` does) and goes
 /// to the run's page.
 pub(super) async fn run_now(
@@ -647,9 +635,10 @@ pub(super) async fn run_now(
         Err(page) => return Ok(page),
     };
     let metrics = Metrics { db: &s.db };
-    let queued = match since(&metrics, &form.since).await {
+    let since = blank_to_none(&form.since).map(|d| Day::parse(&d, "since")).transpose();
+    let queued = match since {
         Ok(since) => metrics.request_run(&id, since, &s.actor(), &s.meta).await,
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     match queued {
         Ok(run) => {

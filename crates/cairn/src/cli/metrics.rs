@@ -224,14 +224,14 @@ pub(super) async fn run(config: Config, cmd: MetricsCommand) -> Result<(), Failu
             let metrics = Metrics { db: &db };
             let s = find(&metrics, &source).await?;
             let id = SourceId::parse(&s.id, "source").map_err(|e| usage(e.to_string()))?;
-            let since = match since {
-                Some(d) => {
-                    let day = Day::parse(&d, "since").map_err(|e| usage(format!("--since: {}", e.message)))?;
-                    Some(metrics.settings().await.map_err(failure)?.time_zone.zone().start_ms(day))
-                }
-                None => None,
-            };
-            let run = metrics.request_run(&id, since, &cli_actor(), &meta).await.map_err(failure)?;
+            let since = since
+                .map(|d| Day::parse(&d, "since"))
+                .transpose()
+                .map_err(|e| usage(format!("--since: {}", e.message)))?;
+            let run = metrics.request_run(&id, since, &cli_actor(), &meta).await.map_err(|e| match e {
+                MetricsError::Validation(v) if v.field == "since" => usage(format!("--since: {}", v.message)),
+                e => failure(e),
+            })?;
             if !wait {
                 println!("run {} of {} queued", run.id, s.name);
                 return Ok(());
