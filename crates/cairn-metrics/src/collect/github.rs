@@ -18,10 +18,11 @@
 //! not (it did not see the pages before the resume); the next run does.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 
 use crate::client::UpstreamError;
 use crate::client::github::{
-    CommentItem, GitHubApi, HISTORY_BATCH, HistoryCommit, PullRequestNode, RepositoryInfo, ReviewNode,
+    CommentItem, GitHubApi, HISTORY_BATCH, HistoryCommit, Listing, PullRequestNode, RepositoryInfo, ReviewNode,
 };
 use crate::collected::{
     Comment, CommentKind, Commit, CommitPullRequest, Counts, Deployment, PrState, PullRequest, Release, Repository,
@@ -65,18 +66,10 @@ pub async fn collect(api: &impl GitHubApi, source: &Source, run: &mut RunCtx<'_>
 
 /// The source's repositories: those it names, or every one of its organization.
 async fn repositories(api: &impl GitHubApi, source: &Source) -> Result<Vec<RepositoryInfo>, CollectError> {
-    let mut found = Vec::new();
-    if let Some(org) = &source.organization {
-        let mut next: Option<String> = None;
-        loop {
-            let page = api.organization_repositories(org, next.as_deref()).await?;
-            found.extend(page.items);
-            match page.next {
-                Some(n) => next = Some(n),
-                None => break,
-            }
-        }
-    }
+    let mut found = match &source.organization {
+        Some(org) => read_all(|next| async move { api.organization_repositories(org, next.as_deref()).await }).await?,
+        None => Vec::new(),
+    };
     for name in &source.repositories {
         if !found.iter().any(|r| r.full_name.eq_ignore_ascii_case(name)) {
             found.push(api.repository(name).await?);
@@ -240,6 +233,24 @@ fn pull_rows(
     Ok((row, reviews))
 }
 
+/// Every item of a REST listing, following its `next` links to the last page.
+async fn read_all<T, F, Fut>(mut page: F) -> Result<Vec<T>, CollectError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Listing<T>, UpstreamError>>,
+{
+    let mut all = Vec::new();
+    let mut next = None;
+    loop {
+        let listing = page(next.take()).await?;
+        all.extend(listing.items);
+        match listing.next {
+            Some(n) => next = Some(n),
+            None => return Ok(all),
+        }
+    }
+}
+
 /// Every review of `p`: those of its page, or all of them when the page held only some.
 async fn all_reviews(
     api: &impl GitHubApi,
@@ -249,16 +260,7 @@ async fn all_reviews(
     if !p.more_reviews {
         return Ok(p.reviews.clone());
     }
-    let mut all = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let page = api.reviews(&repo.full_name, p.number, next.as_deref()).await?;
-        all.extend(page.items);
-        match page.next {
-            Some(n) => next = Some(n),
-            None => return Ok(all),
-        }
-    }
+    read_all(|next| async move { api.reviews(&repo.full_name, p.number, next.as_deref()).await }).await
 }
 
 /// Every conversation comment of `p`: those of its page, or all of them when the page held
@@ -271,16 +273,7 @@ async fn all_comments(
     if !p.more_comments {
         return Ok(p.comments.clone());
     }
-    let mut all = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let page = api.pull_comments(&repo.full_name, p.number, next.as_deref()).await?;
-        all.extend(page.items);
-        match page.next {
-            Some(n) => next = Some(n),
-            None => return Ok(all),
-        }
-    }
+    read_all(|next| async move { api.pull_comments(&repo.full_name, p.number, next.as_deref()).await }).await
 }
 
 /// The source's cursor holding the ETag of pull request `number`'s REST representation.

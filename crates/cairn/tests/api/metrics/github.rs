@@ -7,6 +7,7 @@ use std::time::Duration;
 use cairn_audit::RequestMeta;
 use cairn_metrics::client::github::GitHub;
 use cairn_metrics::client::{Auth, Upstream, UpstreamError};
+use cairn_metrics::collect::run::Collectors;
 use cairn_metrics::collect::{CollectError, RunCtx};
 use cairn_metrics::runs::TableCounts;
 use cairn_metrics::sources::{NewSource, SourceKind};
@@ -54,6 +55,28 @@ fn world() -> GitHubWorld {
     w
 }
 
+/// A tenant with a GitHub source of `acme/api` on a fixture serving `world`.
+struct Setup {
+    app: TestApp,
+    db: Db,
+    gh: GitHubServer,
+    source: cairn_metrics::Source,
+}
+
+async fn setup(backend: Backend, world: GitHubWorld) -> Setup {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let gh = GitHubServer::start(world).await;
+    let source = source(&app, &db, &gh, TOKEN).await;
+    Setup { app, db, gh, source }
+}
+
+/// A worker as the server runs one, allowed to reach the loopback fixture.
+fn worker(app: &TestApp, name: &str) -> Collectors {
+    Collectors::new(app.store.clone(), outbound(), name, app.config.data_dir.join("git"))
+}
+
 async fn source(app: &TestApp, db: &Db, gh: &GitHubServer, token: &str) -> cairn_metrics::Source {
     let new = source_input(gh, token);
     Metrics { db }.add_source(app.store.master_key(), new, &tester(), &RequestMeta::default()).await.unwrap()
@@ -77,10 +100,13 @@ fn source_input(gh: &GitHubServer, token: &str) -> NewSource {
     }
 }
 
+/// Loopback fixtures: the operator's policy allows private addresses and plain http.
+fn outbound() -> cairn_outbound::Outbound {
+    cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true })
+}
+
 fn client(gh: &GitHubServer, token: &str) -> GitHub {
-    // Loopback fixtures: the operator's policy allows private addresses and plain http.
-    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
-    GitHub::new(Upstream::new(outbound, Auth::Bearer(token.into())), &gh.base_url, Some(&gh.graphql_url))
+    GitHub::new(Upstream::new(outbound(), Auth::Bearer(token.into())), &gh.base_url, Some(&gh.graphql_url))
 }
 
 /// Queues, claims and runs one collection of `source` over the last 30 days; the run as
@@ -120,11 +146,7 @@ fn changed(run: &Run) -> Vec<(String, TableCounts)> {
 }
 
 async fn a_run_lands_every_row_and_a_second_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app: _app, db, gh, source } = setup(backend, world()).await;
 
     let first = run(&db, &gh, &source).await.unwrap();
     let on_main = gh.read(|w| w.branch_commits("acme/api", "main")).len() as i64;
@@ -237,11 +259,7 @@ async fn an_organization_is_read_to_the_last_page_of_every_listing(backend: Back
 backend_test!(an_organization_is_read_to_the_last_page_of_every_listing);
 
 async fn limits_are_waited_out_and_nothing_is_lost(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app: _app, db, gh, source } = setup(backend, world()).await;
     gh.fault_on("/graphql", Fault::RetryAfter { status: 403, seconds: 1 });
     gh.fault_on("/repos/acme/api/pulls/comments", Fault::RetryAfter { status: 429, seconds: 1 });
     gh.fault_on("/repos/acme/api/releases", Fault::PrimaryLimit { reset_in: Duration::from_secs(1) });
@@ -258,11 +276,7 @@ async fn limits_are_waited_out_and_nothing_is_lost(backend: Backend) {
 backend_test!(limits_are_waited_out_and_nothing_is_lost);
 
 async fn late_changes_are_read_and_what_upstream_removed_goes(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app: _app, db, gh, source } = setup(backend, world()).await;
     run(&db, &gh, &source).await.unwrap();
 
     // The open pull request is merged, a comment is deleted, main is force-pushed back by
@@ -369,22 +383,12 @@ backend_test!(an_unchanged_open_pull_request_is_answered_from_what_is_stored);
 /// Scheduled runs read `reload_days`; once a week one reads the whole `backfill_days`, and
 /// removes what upstream deleted before the reload window.
 async fn a_weekly_reconcile_removes_what_went_before_the_reload_window(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app, db, gh, source } = setup(backend, world()).await;
     let metrics = Metrics { db: &db };
     let input = cairn_metrics::SettingsInput::parse("UTC", 1, 90, "0 2 * * *", &[]).unwrap();
     metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
     let id = SourceId::parse(&source.id, "id").unwrap();
-    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
-    let worker = cairn_metrics::collect::run::Collectors::new(
-        app.store.clone(),
-        outbound,
-        "worker",
-        app.config.data_dir.join("git"),
-    );
+    let worker = worker(&app, "worker");
     let scheduled = async || {
         let queued = metrics.queue_run(&id, None, None, "scheduler").await.unwrap().unwrap();
         assert_eq!(worker.run_due(&db).await.unwrap(), 1);
@@ -436,11 +440,7 @@ backend_test!(a_wrong_token_or_repository_stops_the_run_with_the_cause);
 /// A worker dies after some pages: when its lease runs out, another worker resumes the run
 /// where it stopped and finishes it, every row once.
 async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app, db, gh, source } = setup(backend, world()).await;
     let metrics = Metrics { db: &db };
     let id = SourceId::parse(&source.id, "id").unwrap();
     let queued = metrics.queue_run(&id, None, Some(days_ago(30)), "admin").await.unwrap().unwrap();
@@ -463,13 +463,7 @@ async fn a_dead_workers_run_is_finished_elsewhere_with_every_row_once(backend: B
         .await
         .unwrap();
 
-    let outbound = cairn_outbound::Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
-    let worker = cairn_metrics::collect::run::Collectors::new(
-        app.store.clone(),
-        outbound,
-        "worker-b",
-        app.config.data_dir.join("git"),
-    );
+    let worker = worker(&app, "worker-b");
     gh.clear_requests();
     assert_eq!(worker.run_due(&db).await.unwrap(), 1);
     let done = metrics.run(&RunId::parse(&queued.id, "id").unwrap()).await.unwrap();
@@ -488,11 +482,7 @@ backend_test!(a_dead_workers_run_is_finished_elsewhere_with_every_row_once);
 
 /// Two schedulers see the same fire: one run per source.
 async fn a_schedule_fire_queues_one_run_however_many_schedulers(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let acme = app.create_tenant("acme").await;
-    let (_, db) = app.tenant(&acme).await;
-    let gh = GitHubServer::start(world()).await;
-    let source = source(&app, &db, &gh, TOKEN).await;
+    let Setup { app: _app, db, gh: _gh, source } = setup(backend, world()).await;
     // Added a day and a half ago, so today's (or yesterday's) 02:00 fire is after it.
     sqlx::query("UPDATE metrics_sources SET created_at = $1")
         .bind(cairn_domain::now_ms() - 36 * 3_600_000)
