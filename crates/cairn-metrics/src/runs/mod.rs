@@ -151,6 +151,9 @@ impl Metrics<'_> {
         meta: &cairn_audit::RequestMeta,
     ) -> Result<Run, MetricsError> {
         use cairn_audit::{Action, AuditService, NewEntry, Outcome};
+        if self.source(source).await?.demo {
+            return Err(MetricsError::Conflict("a demo source has no upstream to collect from".into()));
+        }
         let id = RunId::new().to_string();
         let mut tx = self.db.begin().await?;
         let run = store::insert(&mut tx, &id, &source.to_string(), &format!("manual:{id}"), since, &actor.id, now_ms())
