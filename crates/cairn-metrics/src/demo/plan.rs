@@ -624,17 +624,49 @@ pub enum Actor {
 #[derive(Debug, Clone)]
 pub enum JiraOp {
     /// A future sprint of the team's board, with planned dates.
-    Sprint { team: usize, name: String, start: i64, end: i64 },
-    StartSprint { sprint: u64, at: i64 },
-    CloseSprint { sprint: u64, at: i64 },
+    Sprint {
+        team: usize,
+        name: String,
+        start: i64,
+        end: i64,
+    },
+    StartSprint {
+        sprint: u64,
+        at: i64,
+    },
+    CloseSprint {
+        sprint: u64,
+        at: i64,
+    },
     Issue(PlannedIssue),
     /// The issue's Sprint field becomes `to`.
-    Sprints { issue: usize, to: Vec<u64>, at: i64, by: Actor },
+    Sprints {
+        issue: usize,
+        to: Vec<u64>,
+        at: i64,
+        by: Actor,
+    },
     /// The issue moves to `STATUSES[to]`.
-    Status { issue: usize, to: usize, at: i64, by: usize },
-    Points { issue: usize, to: Option<f64>, at: i64, by: usize },
+    Status {
+        issue: usize,
+        to: usize,
+        at: i64,
+        by: usize,
+    },
+    Points {
+        issue: usize,
+        to: Option<f64>,
+        at: i64,
+        by: usize,
+    },
     /// Work logged on the issue at `logged` (maybe long after it was done).
-    Worklog { issue: usize, author: usize, started: i64, seconds: i64, logged: i64 },
+    Worklog {
+        issue: usize,
+        author: usize,
+        started: i64,
+        seconds: i64,
+        logged: i64,
+    },
 }
 
 /// What the plan needs to know of an issue while it writes the site's history.
@@ -778,8 +810,7 @@ pub fn jira(seed: u64, size: OrgSize, end: i64) -> Vec<JiraOp> {
                 }
             }
             if closing {
-                carry =
-                    in_sprint.iter().copied().filter(|&i| STATUSES[issues[i].status].1 != Category::Done).collect();
+                carry = in_sprint.iter().copied().filter(|&i| STATUSES[issues[i].status].1 != Category::Done).collect();
                 ops.push(JiraOp::CloseSprint { sprint: sid, at: s_end });
             } else {
                 new_sprint(&mut ops, ti, format!("{} Sprint {}", team.project_key, k + 2), s_end, s_end + sprint_len);

@@ -47,7 +47,8 @@ impl RepoRows {
                 let (author_login, author_email) = match c.author {
                     CommitAuthor::Person(p) => (login(p), people[p].email.to_lowercase()),
                     CommitAuthor::Laptop(p) => (None, people[p].laptop_email()),
-                    CommitAuthor::Bot => (Some(BOT_LOGIN.to_owned()), bot_email(people.len())),
+                    // GitHub's commit author is a user: a bot's commits carry its address only.
+                    CommitAuthor::Bot => (None, bot_email(people.len())),
                 };
                 Commit {
                     repository_id: repo_id.clone(),
@@ -342,7 +343,9 @@ impl JiraRows {
                 .into_iter()
                 .flatten()
                 .map(|&n| &issues[n])
-                .filter(|i| i.row.created_at <= start && value_at(&i.sprints, &i.sprint_changes, start).contains(&sprint))
+                .filter(|i| {
+                    i.row.created_at <= start && value_at(&i.sprints, &i.sprint_changes, start).contains(&sprint)
+                })
                 .map(|i| CommitmentItem {
                     issue_id: i.row.id.clone(),
                     points: if i.row.is_subtask { None } else { value_at(&i.row.points, &i.points_changes, start) },

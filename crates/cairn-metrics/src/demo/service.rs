@@ -134,7 +134,10 @@ impl Writer<'_, '_> {
             Batch::Repositories(r) => vec![("repositories", page.repositories(r).await?)],
             Batch::Commits(c, links) => {
                 let keys: Vec<(String, String)> = c.iter().map(|c| (c.repository_id.clone(), c.sha.clone())).collect();
-                vec![("commits", page.commits(c).await?), ("commit_pull_requests", page.commit_pull_requests(&keys, links).await?)]
+                vec![
+                    ("commits", page.commits(c).await?),
+                    ("commit_pull_requests", page.commit_pull_requests(&keys, links).await?),
+                ]
             }
             Batch::PullRequests(r) => vec![("pull_requests", page.pull_requests(r).await?)],
             Batch::Reviews(r) => vec![("reviews", page.reviews(r).await?)],
