@@ -60,7 +60,7 @@ pub(super) async fn run(config: Config, cmd: DemoCommand) -> Result<(), Failure>
             b.set_message(p.step.to_owned());
         }
         None => {
-            let tenth = if p.total == 0 { 10 } else { p.done * 10 / p.total };
+            let tenth = (p.done * 10).checked_div(p.total).unwrap_or(10);
             if p.done == 0 || tenth > reported {
                 reported = tenth;
                 eprintln!("demo: {}/{} rows ({})", p.done, p.total, p.step);
