@@ -10,7 +10,7 @@ use super::plan::{
 };
 use crate::collected::{
     Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Deployment, Issue, PrState, PullRequest,
-    Release, Repository, Review, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
+    Release, Repository, Review, Sprint, SprintMembership, SprintState, StatusCategory, Worklog, sprint_intervals,
 };
 
 /// The GitHub address of the bot's commits, as GitHub gives a bot account (its user id is
@@ -331,7 +331,8 @@ impl JiraRows {
             i.row.time_spent_seconds = (i.spent > 0).then_some(i.spent);
             i.sprint_changes.sort_by_key(|c| (c.at, c.order));
             i.points_changes.sort_by_key(|c| (c.at, c.order));
-            let intervals = memberships(&i.row.id, i.row.created_at, &i.sprints, &i.sprint_changes);
+            let replaced: Vec<(i64, BTreeSet<i64>)> = i.sprint_changes.iter().map(|c| (c.at, c.from.clone())).collect();
+            let intervals = sprint_intervals(&i.row.id, i.row.created_at, &i.sprints, &replaced);
             for s in intervals.iter().map(|m| m.sprint_id).collect::<BTreeSet<_>>() {
                 ever_in.entry(s).or_default().push(n);
             }
@@ -382,48 +383,4 @@ fn category_of(c: Category) -> StatusCategory {
         Category::InProgress => StatusCategory::Indeterminate,
         Category::Done => StatusCategory::Done,
     }
-}
-
-/// The issue's intervals in each sprint, as the Jira collector reads them from the Sprint
-/// field: the value over `[created, c₀)`, `[c₀, c₁)`, …, `[cₙ, ∞)` is what each change
-/// replaced, and the current value last.
-fn memberships(
-    issue_id: &str,
-    created: i64,
-    current: &BTreeSet<i64>,
-    changes: &[Change<BTreeSet<i64>>],
-) -> Vec<SprintMembership> {
-    let mut segments: Vec<(i64, &BTreeSet<i64>)> = Vec::with_capacity(changes.len() + 1);
-    let mut start = created;
-    for c in changes {
-        segments.push((start, &c.from));
-        start = start.max(c.at);
-    }
-    segments.push((start, current));
-    let mut open: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (at, sprints) in segments {
-        let left: Vec<i64> = open.keys().filter(|s| !sprints.contains(s)).copied().collect();
-        for sprint in left {
-            let added_at = open.remove(&sprint).unwrap_or(at);
-            if added_at < at {
-                out.push(SprintMembership {
-                    sprint_id: sprint,
-                    issue_id: issue_id.to_owned(),
-                    added_at,
-                    removed_at: Some(at),
-                });
-            }
-        }
-        for sprint in sprints {
-            open.entry(*sprint).or_insert(at);
-        }
-    }
-    out.extend(open.into_iter().map(|(sprint, added_at)| SprintMembership {
-        sprint_id: sprint,
-        issue_id: issue_id.to_owned(),
-        added_at,
-        removed_at: None,
-    }));
-    out
 }
