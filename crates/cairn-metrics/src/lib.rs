@@ -12,6 +12,7 @@ pub mod client;
 pub mod collect;
 pub mod collected;
 pub mod day;
+pub mod demo;
 pub mod runs;
 pub mod settings;
 pub mod sources;
@@ -60,12 +61,14 @@ pub enum MetricsError {
 pub fn tenant_migrations() -> Vec<Migration> {
     // The dialects agree on every statement of the schema.
     const SCHEMA: &str = include_str!("../migrations/tenant_0001_metrics.sql");
-    const COMMENTS_BY_PULL: &str = include_str!("../migrations/tenant_0002_comments_by_pull.sql");
+    const DEMO: &str = include_str!("../migrations/tenant_0002_demo_sources.sql");
+    const COMMENTS_BY_PULL: &str = include_str!("../migrations/tenant_0003_comments_by_pull.sql");
     vec![
         Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
+        Migration { component: "metrics", version: 2, name: "demo_sources", sqlite: DEMO, postgres: DEMO },
         Migration {
             component: "metrics",
-            version: 2,
+            version: 3,
             name: "comments_by_pull",
             sqlite: COMMENTS_BY_PULL,
             postgres: COMMENTS_BY_PULL,

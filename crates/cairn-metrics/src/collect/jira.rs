@@ -408,48 +408,16 @@ fn points_value(shown: Option<&str>) -> Result<Option<f64>, UpstreamError> {
     }
 }
 
-/// The issue's intervals in each sprint: the Sprint field's value over
-/// `[created, c₀)`, `[c₀, c₁)`, …, `[cₙ, ∞)` is what each change replaced, and the current
-/// value last.
+/// The issue's intervals in each sprint, from the Sprint field's changes
+/// ([`crate::collected::sprint_intervals`]).
 fn memberships(
     issue_id: &str,
     created: i64,
     current: &BTreeSet<i64>,
     changes: &[Change],
 ) -> Result<Vec<SprintMembership>, UpstreamError> {
-    let mut segments: Vec<(i64, BTreeSet<i64>)> = Vec::with_capacity(changes.len() + 1);
-    let mut start = created;
-    for c in changes {
-        segments.push((start, sprint_set(c.from.as_deref())?));
-        start = start.max(c.at);
-    }
-    segments.push((start, current.clone()));
-    let mut open: BTreeMap<i64, i64> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (at, sprints) in segments {
-        let left: Vec<i64> = open.keys().filter(|s| !sprints.contains(s)).copied().collect();
-        for sprint in left {
-            let added_at = open.remove(&sprint).unwrap_or(at);
-            if added_at < at {
-                out.push(SprintMembership {
-                    sprint_id: sprint,
-                    issue_id: issue_id.to_owned(),
-                    added_at,
-                    removed_at: Some(at),
-                });
-            }
-        }
-        for sprint in sprints {
-            open.entry(sprint).or_insert(at);
-        }
-    }
-    out.extend(open.into_iter().map(|(sprint, added_at)| SprintMembership {
-        sprint_id: sprint,
-        issue_id: issue_id.to_owned(),
-        added_at,
-        removed_at: None,
-    }));
-    Ok(out)
+    let replaced = changes.iter().map(|c| Ok((c.at, sprint_set(c.from.as_deref())?))).collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::collected::sprint_intervals(issue_id, created, current, &replaced))
 }
 
 /// An issue with its whole changelog and, when asked, every worklog.

@@ -148,6 +148,9 @@ impl Collectors {
         let metrics = Metrics { db };
         let id = SourceId::parse(&run.source_id, "source").map_err(MetricsError::from)?;
         let source = metrics.source(&id).await?;
+        if source.demo {
+            return Err(MetricsError::Conflict("a demo source has no upstream to collect from".into()).into());
+        }
         let settings = metrics.settings().await?;
         let first = metrics.source_cursor(&id, COLLECTED_ONCE).await?.is_none();
         let reconciled = metrics.source_cursor(&id, RECONCILED).await?.and_then(|v| v.parse::<i64>().ok());
@@ -247,7 +250,8 @@ pub async fn queue_fires(db: &Db, now: i64) -> Result<usize, MetricsError> {
     let zone = settings.time_zone.zone().time_zone().clone();
     let mut queued = 0;
     for source in metrics.sources().await? {
-        if source.deleting {
+        // A demo source has no upstream: nothing to collect.
+        if source.deleting || source.demo {
             continue;
         }
         let Some(fire) = latest_fire(&settings.schedule, &zone, source.created_at, now) else { continue };

@@ -5,6 +5,7 @@
 pub mod rollup;
 pub(crate) mod store;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hash;
 
 use cairn_store::sqlx::{self, Row, any::AnyRow};
@@ -209,6 +210,50 @@ pub struct SprintMembership {
     pub issue_id: String,
     pub added_at: i64,
     pub removed_at: Option<i64>,
+}
+
+/// An issue's intervals in each sprint, from its Sprint field's history: `changes` (oldest
+/// first) are when the field changed and the value each change replaced, so the value over
+/// `[created, c₀)`, `[c₀, c₁)`, …, `[cₙ, ∞)` is what each change replaced, and `current` last.
+pub(crate) fn sprint_intervals(
+    issue_id: &str,
+    created: i64,
+    current: &BTreeSet<i64>,
+    changes: &[(i64, BTreeSet<i64>)],
+) -> Vec<SprintMembership> {
+    let mut segments: Vec<(i64, &BTreeSet<i64>)> = Vec::with_capacity(changes.len() + 1);
+    let mut start = created;
+    for (at, replaced) in changes {
+        segments.push((start, replaced));
+        start = start.max(*at);
+    }
+    segments.push((start, current));
+    let mut open: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (at, sprints) in segments {
+        let left: Vec<i64> = open.keys().filter(|s| !sprints.contains(s)).copied().collect();
+        for sprint in left {
+            let added_at = open.remove(&sprint).unwrap_or(at);
+            if added_at < at {
+                out.push(SprintMembership {
+                    sprint_id: sprint,
+                    issue_id: issue_id.to_owned(),
+                    added_at,
+                    removed_at: Some(at),
+                });
+            }
+        }
+        for sprint in sprints {
+            open.entry(*sprint).or_insert(at);
+        }
+    }
+    out.extend(open.into_iter().map(|(sprint, added_at)| SprintMembership {
+        sprint_id: sprint,
+        issue_id: issue_id.to_owned(),
+        added_at,
+        removed_at: None,
+    }));
+    out
 }
 
 /// One issue of a sprint's commitment: in the sprint at its start, with its points then.

@@ -152,6 +152,9 @@ impl Metrics<'_> {
         meta: &cairn_audit::RequestMeta,
     ) -> Result<Run, MetricsError> {
         use cairn_audit::{Action, AuditService, NewEntry, Outcome};
+        if self.source(source).await?.demo {
+            return Err(MetricsError::Conflict("a demo source has no upstream to collect from".into()));
+        }
         let since = match since {
             None => None,
             Some(day) => {

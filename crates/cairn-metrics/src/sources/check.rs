@@ -312,6 +312,9 @@ async fn try_jira(outbound: &Outbound, new: &NewSource) -> Result<(), MetricsErr
     Ok(())
 }
 
+/// Why a demo source is not changed: it has no upstream to point elsewhere.
+const DEMO_UNCHANGED: &str = "a demo source has no upstream to change; delete it to remove the demo data";
+
 impl Metrics<'_> {
     /// Checks `input`, tries its credentials, and stores the source.
     pub async fn create_source(
@@ -340,6 +343,9 @@ impl Metrics<'_> {
         let current = self.source(id).await?;
         if current.deleting {
             return Err(MetricsError::NotFound("source"));
+        }
+        if current.demo {
+            return Err(MetricsError::Conflict(DEMO_UNCHANGED.into()));
         }
         let token = match patch.token.clone() {
             Some(t) => Some(t),

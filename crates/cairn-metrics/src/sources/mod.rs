@@ -69,6 +69,8 @@ pub struct Source {
     pub has_token: bool,
     /// Being deleted: its rows are going, it takes no new ones.
     pub deleting: bool,
+    /// Holds demo data (`cairn demo seed`): it has no upstream, no collector reads it.
+    pub demo: bool,
     pub created_at: i64,
     pub created_by: String,
     pub updated_at: i64,
@@ -113,7 +115,7 @@ impl Metrics<'_> {
         if store::named(&mut tx, &new.name).await? {
             return Err(MetricsError::Conflict(format!("a source named {} exists", new.name)));
         }
-        let source = store::insert(&mut tx, &id, &new, sealed.as_deref(), &actor.id, now).await?;
+        let source = store::insert(&mut tx, &id, (&new, false), sealed.as_deref(), &actor.id, now).await?;
         let entry =
             NewEntry::new(actor.clone(), Action::fixed("metrics.source_created"), Outcome::Success, meta.clone())
                 .resource("metrics_source", &id)

@@ -7,8 +7,8 @@ use super::{NewSource, Source, SourceId, SourceKind};
 use crate::store::decode_json;
 
 const COLUMNS: &str = "id, kind, name, base_url, graphql_url, url, branch, organization, repositories, boards, email, \
-                       story_points_field, CAST(CASE WHEN token_sealed IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_token, state, created_at, created_by, \
-                       updated_at, updated_by";
+                       story_points_field, CAST(CASE WHEN token_sealed IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_token, state, demo, \
+                       created_at, created_by, updated_at, updated_by";
 
 fn source(r: &AnyRow) -> Result<Source, sqlx::Error> {
     let kind: String = r.try_get("kind")?;
@@ -28,6 +28,7 @@ fn source(r: &AnyRow) -> Result<Source, sqlx::Error> {
         story_points_field: r.try_get("story_points_field")?,
         has_token: r.try_get::<i64, _>("has_token")? != 0,
         deleting: r.try_get::<String, _>("state")? == "deleting",
+        demo: r.try_get::<i64, _>("demo")? != 0,
         created_at: r.try_get("created_at")?,
         created_by: r.try_get("created_by")?,
         updated_at: r.try_get("updated_at")?,
@@ -43,10 +44,11 @@ pub(crate) async fn named(conn: &mut AnyConnection, name: &str) -> Result<bool, 
     Ok(n > 0)
 }
 
+/// Stores a source; `demo`: a source of demo data, which no collector reads.
 pub(crate) async fn insert(
     conn: &mut AnyConnection,
     id: &str,
-    s: &NewSource,
+    (s, demo): (&NewSource, bool),
     token_sealed: Option<&str>,
     by: &str,
     now: i64,
@@ -54,8 +56,8 @@ pub(crate) async fn insert(
     let json_list = |empty: bool, text: String| (!empty).then_some(text);
     sqlx::query(
         "INSERT INTO metrics_sources (id, kind, name, name_key, base_url, graphql_url, url, branch, organization, \
-         repositories, boards, email, story_points_field, token_sealed, state, created_at, created_by, updated_at, \
-         updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $15, $16, $15, $16)",
+         repositories, boards, email, story_points_field, token_sealed, state, demo, created_at, created_by, updated_at, \
+         updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'active', $17, $15, $16, $15, $16)",
     )
     .bind(id)
     .bind(s.kind.as_str())
@@ -73,6 +75,7 @@ pub(crate) async fn insert(
     .bind(token_sealed)
     .bind(now)
     .bind(by)
+    .bind(i64::from(demo))
     .execute(&mut *conn)
     .await?;
     get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)

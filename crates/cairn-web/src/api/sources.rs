@@ -48,6 +48,9 @@ pub struct SourceView {
     pub branch: Option<String>,
     /// A token is stored (sealed); it is never returned.
     pub has_token: bool,
+    /// Holds demo data written by `cairn demo seed`: it has no upstream, so it is never run
+    /// (a run is refused with `409`) and cannot be changed; deleting it removes the data.
+    pub demo: bool,
     pub created_at: String,
     pub created_by: String,
     pub updated_at: String,
@@ -69,6 +72,7 @@ impl From<Source> for SourceView {
             url: s.url,
             branch: s.branch,
             has_token: s.has_token,
+            demo: s.demo,
             created_at: rfc3339(s.created_at),
             created_by: s.created_by,
             updated_at: rfc3339(s.updated_at),
@@ -174,7 +178,7 @@ async fn live(metrics: &Metrics<'_>, id: &SourceId) -> ApiResult<Source> {
         (status = 400, description = "Invalid body or refused credentials, naming the field", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
-        (status = 409, description = "Another source has this name", body = ErrorBody),
+        (status = 409, description = "Another source has this name, or a demo source (it cannot be changed)", body = ErrorBody),
         (status = 502, description = "The upstream did not answer", body = ErrorBody),
     ),
     security(("bearer" = [])))]
@@ -382,6 +386,7 @@ impl From<Run> for RunView {
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
         (status = 404, description = "No such source", body = ErrorBody),
+        (status = 409, description = "A demo source: it has no upstream to run", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn request_run(

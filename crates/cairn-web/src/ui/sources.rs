@@ -337,6 +337,8 @@ struct SourceRow {
     /// Where, when it is not the kind's usual place (GitHub Enterprise Server).
     at: Option<String>,
     has_token: bool,
+    /// Holds demo data: nothing to run.
+    demo: bool,
     last_run: Option<(String, &'static str, When)>,
 }
 
@@ -417,6 +419,7 @@ async fn render_list(
             reads,
             at,
             has_token: source.has_token,
+            demo: source.demo,
         });
     }
     let (c, nav) = s.shell(state, "Sources", "metrics_sources").await;
@@ -481,6 +484,8 @@ struct SourcePageView<'a> {
     title: String,
     kind: &'static str,
     has_token: bool,
+    /// Holds demo data (`cairn demo seed`): no upstream to run or change.
+    demo: bool,
     created_at: When,
     created_by: Person,
     updated_at: When,
@@ -548,6 +553,7 @@ async fn render_source(
         title: source.name.clone(),
         kind: kind_label(source.kind),
         has_token: source.has_token,
+        demo: source.demo,
         created_at: When::at(source.created_at),
         created_by: people.get(&source.created_by),
         updated_at: When::at(source.updated_at),

@@ -4,6 +4,7 @@
 mod audit;
 mod client;
 mod config;
+mod demo;
 mod events;
 mod mail;
 mod metrics;
@@ -66,6 +67,9 @@ enum Command {
     /// Engineering metrics: sources and collector runs.
     #[command(subcommand)]
     Metrics(metrics::MetricsCommand),
+    /// Demo data: a realistic organization in a tenant's metrics tables.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
     /// Dead letters of the event bus.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -158,6 +162,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mail(cmd) => mail::run(config, cmd).await,
         Command::Events(cmd) => events::run(config, cmd).await,
         Command::Metrics(cmd) => metrics::run(config, cmd).await,
+        Command::Demo(cmd) => demo::run(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -2,6 +2,7 @@
 //! the store's upserts of collected rows with their daily rollups.
 
 mod collected;
+mod demo;
 mod git;
 mod github;
 mod jira;
