@@ -13,6 +13,7 @@ pub mod collect;
 pub mod collected;
 pub mod day;
 pub mod demo;
+pub mod figures;
 pub mod runs;
 pub mod settings;
 pub mod sources;
@@ -98,6 +99,12 @@ impl Metrics<'_> {
     pub async fn sprint_member_issues(&self, source: &SourceId, sprint: i64) -> Result<Vec<String>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
         Ok(collected::store::sprint_member_issues(&mut conn, &source.to_string(), sprint).await?)
+    }
+
+    /// Every source's rollups of the local days `[from, to)`.
+    pub async fn person_days_between(&self, from: Day, to: Day) -> Result<Vec<collected::PersonDay>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::person_days_between(&mut conn, from, to).await?)
     }
 
     /// The stored rollups of `source` (or of every source), by source, person and day.

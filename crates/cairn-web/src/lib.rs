@@ -102,6 +102,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::webhooks::router())
         .merge(api::events::router())
         .merge(api::metrics::router())
+        .merge(api::figures::router())
         .merge(api::sources::router())
         .split_for_parts()
 }

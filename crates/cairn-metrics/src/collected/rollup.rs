@@ -87,6 +87,11 @@ impl DayFigures {
         *self = DayFigures::from_fields(std::array::from_fn(|i| mine[i] + sign * theirs[i]));
     }
 
+    /// Adds `other`'s figures to these.
+    pub fn add_all(&mut self, other: DayFigures) {
+        self.add(1, other);
+    }
+
     pub fn is_zero(&self) -> bool {
         *self == DayFigures::ZERO
     }

@@ -706,6 +706,24 @@ pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) 
         FIGURES.join(", ")
     );
     let rows = sqlx::query(&sql).bind(source.unwrap_or("")).fetch_all(conn).await?;
+    read_person_days(&rows)
+}
+
+/// Every source's rollups of the days `[from, to)`.
+pub(crate) async fn person_days_between(
+    conn: &mut AnyConnection,
+    from: Day,
+    to: Day,
+) -> Result<Vec<PersonDay>, sqlx::Error> {
+    let sql = format!(
+        "SELECT source_id, person_key, day, active, {} FROM metrics_person_days WHERE day >= $1 AND day < $2",
+        FIGURES.join(", ")
+    );
+    let rows = sqlx::query(&sql).bind(from.number()).bind(to.number()).fetch_all(conn).await?;
+    read_person_days(&rows)
+}
+
+fn read_person_days(rows: &[sqlx::any::AnyRow]) -> Result<Vec<PersonDay>, sqlx::Error> {
     rows.iter()
         .map(|r| {
             let mut figures = [0i64; 9];

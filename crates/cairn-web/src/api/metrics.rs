@@ -67,7 +67,7 @@ impl PartialSchema for GithubLogin {
 impl ToSchema for GithubLogin {}
 
 /// A local date in the tenant's metrics time zone.
-struct LocalDate;
+pub(super) struct LocalDate;
 
 impl PartialSchema for LocalDate {
     fn schema() -> RefOr<Schema> {

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod caller;
 pub mod clients;
 pub mod events;
+pub mod figures;
 pub mod metrics;
 pub mod numbers;
 pub mod platform;

@@ -3,6 +3,7 @@
 
 mod collected;
 mod demo;
+mod figures;
 mod git;
 mod github;
 mod jira;

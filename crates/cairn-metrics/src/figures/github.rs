@@ -1,0 +1,285 @@
+//! The GitHub figures that the daily rollups answer: commits, lines, active days and
+//! comments, per person and per team.
+//!
+//! A rollup row is one upstream identity's day in one source; the figures map it to the
+//! team member it names (bots and strangers count nowhere), add up the sources, and credit
+//! a team with the days its members were in it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Buckets, Figures, Person, Roster, Series, Window, ratio};
+use crate::collected::DayFigures;
+use crate::day::Day;
+use crate::teams::Team;
+use crate::{Metrics, MetricsError};
+
+/// `github/user-commits`: a person's counted commits and lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserCommits {
+    pub active_days: f64,
+    pub commits_per_active_day: f64,
+    pub additions: f64,
+    pub deletions: f64,
+}
+
+/// `github/team-commits`: a team's counted commits and lines.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TeamCommits {
+    pub active_authors: f64,
+    pub commits_per_active_author: f64,
+    pub additions: f64,
+    pub deletions: f64,
+}
+
+/// `github/user-active-days` has no companions.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NoSummary;
+
+/// `github/team-active-days`: the denominator of `per_member_week`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TeamActiveDays {
+    /// People who were members on some day of the window.
+    pub members: f64,
+    /// The window's days ÷ 7.
+    pub weeks: f64,
+    /// `active_days_sum ÷ (members × weeks)`.
+    pub per_member_week: f64,
+}
+
+/// `github/user-comments-count`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserComments {
+    pub on_own: f64,
+    pub on_others: f64,
+}
+
+/// What a person did on a day, every source added up.
+type Days = BTreeMap<(usize, Day), DayFigures>;
+
+/// The rollups of a window, mapped to team members.
+#[derive(Debug, Clone)]
+pub struct GitHubFigures {
+    pub roster: Roster,
+    pub window: Window,
+    pub time_zone: String,
+    days: Days,
+}
+
+impl GitHubFigures {
+    /// Reads the window's rollups and the roster.
+    pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<GitHubFigures, MetricsError> {
+        let roster = Roster::load(metrics).await?;
+        let time_zone = metrics.settings().await?.time_zone.as_str().to_owned();
+        let rows = metrics.person_days_between(window.from, window.to).await?;
+        Ok(GitHubFigures::new(roster, window, time_zone, rows))
+    }
+
+    pub fn new(
+        roster: Roster,
+        window: Window,
+        time_zone: String,
+        rows: Vec<crate::collected::PersonDay>,
+    ) -> GitHubFigures {
+        let mut days = Days::new();
+        for row in rows.into_iter().filter(|r| window.contains(r.day)) {
+            let Some(person) = roster.person_of(&row.person_key) else { continue };
+            let i = roster.people().iter().position(|p| p.id == person.id).unwrap_or_default();
+            days.entry((i, row.day)).or_default().add_all(row.figures);
+        }
+        GitHubFigures { roster, window, time_zone, days }
+    }
+
+    fn figures<S>(&self, metric: &'static str, series: Vec<Series<S>>) -> Figures<S> {
+        Figures { metric, window: self.window, time_zone: self.time_zone.clone(), series }
+    }
+
+    /// The people a per-person figure lists: `user`, else `team`'s members in the window,
+    /// else everyone in a team; by key.
+    fn people<'a>(&'a self, user: Option<&'a Person>, team: Option<&'a Team>) -> Vec<(usize, &'a Person)> {
+        let mut out: Vec<(usize, &Person)> = self
+            .roster
+            .people()
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| user.is_none_or(|u| u.id == p.id))
+            .filter(|(_, p)| {
+                team.is_none_or(|t| {
+                    self.roster.members_between(t, self.window.from, self.window.to).iter().any(|m| m.id == p.id)
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        out
+    }
+
+    /// The days of person `i` that count: every one, or only those `team` had them.
+    fn days_of<'a>(&'a self, i: usize, team: Option<&'a Team>) -> impl Iterator<Item = (Day, &'a DayFigures)> + 'a {
+        let person = &self.roster.people()[i];
+        self.days
+            .range((i, self.window.from)..(i, self.window.to))
+            .map(|((_, d), f)| (*d, f))
+            .filter(move |(d, _)| team.is_none_or(|t| self.roster.member_on(t, person, *d)))
+    }
+
+    /// The teams a per-team figure lists: `team`, else every team, by name.
+    fn teams<'a>(&'a self, team: Option<&'a Team>) -> Vec<&'a Team> {
+        let mut out: Vec<&Team> = self.roster.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Each day a member of `team` had there, with what they did: `(person, day, figures)`.
+    fn team_days<'a>(&'a self, team: &'a Team) -> Vec<(usize, Day, &'a DayFigures)> {
+        self.roster
+            .members_between(team, self.window.from, self.window.to)
+            .iter()
+            .filter_map(|p| self.roster.people().iter().position(|x| x.id == p.id))
+            .flat_map(|i| self.days_of(i, Some(team)).map(move |(d, f)| (i, d, f)))
+            .collect()
+    }
+
+    /// `github/user-commits`.
+    pub fn user_commits(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<UserCommits> {
+        let series = self
+            .people(user, team)
+            .into_iter()
+            .map(|(i, p)| {
+                let mut points = Buckets::new(self.window);
+                let (mut commits, mut active, mut additions, mut deletions) = (0.0, 0.0, 0.0, 0.0);
+                for (d, f) in self.days_of(i, team) {
+                    points.add(d, f.commits as f64);
+                    commits += f.commits as f64;
+                    additions += f.additions as f64;
+                    deletions += f.deletions as f64;
+                    if f.active() {
+                        active += 1.0;
+                    }
+                }
+                Series {
+                    key: p.key.clone(),
+                    name: p.name.clone(),
+                    total: commits,
+                    summary: UserCommits {
+                        active_days: active,
+                        commits_per_active_day: ratio(commits, active),
+                        additions,
+                        deletions,
+                    },
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("github/user-commits", series)
+    }
+
+    /// `github/team-commits`.
+    pub fn team_commits(&self, team: Option<&Team>) -> Figures<TeamCommits> {
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let mut points = Buckets::new(self.window);
+                let (mut commits, mut additions, mut deletions) = (0.0, 0.0, 0.0);
+                let mut authors = BTreeSet::new();
+                for (i, d, f) in self.team_days(t) {
+                    points.add(d, f.commits as f64);
+                    commits += f.commits as f64;
+                    additions += f.additions as f64;
+                    deletions += f.deletions as f64;
+                    if f.active() {
+                        authors.insert(i);
+                    }
+                }
+                let active_authors = authors.len() as f64;
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: commits,
+                    summary: TeamCommits {
+                        active_authors,
+                        commits_per_active_author: ratio(commits, active_authors),
+                        additions,
+                        deletions,
+                    },
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("github/team-commits", series)
+    }
+
+    /// `github/user-active-days`.
+    pub fn user_active_days(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<NoSummary> {
+        let series = self
+            .people(user, team)
+            .into_iter()
+            .map(|(i, p)| {
+                let mut points = Buckets::new(self.window);
+                let mut active = 0.0;
+                for (d, _) in self.days_of(i, team).filter(|(_, f)| f.active()) {
+                    points.add(d, 1.0);
+                    active += 1.0;
+                }
+                Series {
+                    key: p.key.clone(),
+                    name: p.name.clone(),
+                    total: active,
+                    summary: NoSummary,
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("github/user-active-days", series)
+    }
+
+    /// `github/team-active-days`.
+    pub fn team_active_days(&self, team: Option<&Team>) -> Figures<TeamActiveDays> {
+        let weeks = self.window.days() as f64 / 7.0;
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let mut points = Buckets::new(self.window);
+                let mut sum = 0.0;
+                for (_, d, _) in self.team_days(t).into_iter().filter(|(_, _, f)| f.active()) {
+                    points.add(d, 1.0);
+                    sum += 1.0;
+                }
+                let members = self.roster.members_between(t, self.window.from, self.window.to).len() as f64;
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: sum,
+                    summary: TeamActiveDays { members, weeks, per_member_week: ratio(sum, members * weeks) },
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("github/team-active-days", series)
+    }
+
+    /// `github/user-comments-count`.
+    pub fn user_comments(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<UserComments> {
+        let series = self
+            .people(user, team)
+            .into_iter()
+            .map(|(i, p)| {
+                let mut points = Buckets::new(self.window);
+                let (mut own, mut others) = (0.0, 0.0);
+                for (d, f) in self.days_of(i, team) {
+                    points.add(d, (f.comments_on_own + f.comments_on_others) as f64);
+                    own += f.comments_on_own as f64;
+                    others += f.comments_on_others as f64;
+                }
+                Series {
+                    key: p.key.clone(),
+                    name: p.name.clone(),
+                    total: own + others,
+                    summary: UserComments { on_own: own, on_others: others },
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("github/user-comments-count", series)
+    }
+}

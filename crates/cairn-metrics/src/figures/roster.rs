@@ -1,0 +1,142 @@
+//! Who is who: the tenant's teams and their members over time, and the bots, read once per
+//! figure. A person is found from an upstream identity — a rollup's person key
+//! (`gh:<login>`, `email:<address>`, `jira:<account id>`), or what a caller names in `user`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::day::Day;
+use crate::teams::{Member, Team};
+use crate::{Metrics, MetricsError};
+
+/// A team member, as figures name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    /// What the series is keyed by: the GitHub login, else the primary email.
+    pub key: String,
+    github_login: Option<String>,
+    jira_account_id: Option<String>,
+    emails: Vec<String>,
+}
+
+/// The teams, their members' intervals, and the bots.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    pub teams: Vec<Team>,
+    people: Vec<Person>,
+    by_identity: HashMap<String, usize>,
+    bots: BTreeSet<String>,
+}
+
+impl Roster {
+    pub async fn load(metrics: &Metrics<'_>) -> Result<Roster, MetricsError> {
+        let mut teams = Vec::new();
+        let mut after = None;
+        loop {
+            let page = metrics.teams(500, after.as_ref()).await?;
+            teams.extend(page.items);
+            match page.next_cursor {
+                Some(c) => after = Some(crate::TeamId::parse(&c, "cursor")?),
+                None => break,
+            }
+        }
+        let bots = metrics.settings().await?.bots.into_iter().map(|b| b.to_lowercase()).collect();
+        Ok(Roster::new(teams, bots))
+    }
+
+    pub fn new(teams: Vec<Team>, bots: BTreeSet<String>) -> Roster {
+        let mut people: Vec<Person> = Vec::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        let mut by_identity = HashMap::new();
+        for m in teams.iter().flat_map(|t| &t.members) {
+            let i = *by_id.entry(m.person_id.clone()).or_insert_with(|| {
+                people.push(person(m));
+                people.len() - 1
+            });
+            let p = &people[i];
+            if let Some(login) = &p.github_login {
+                by_identity.insert(format!("gh:{login}"), i);
+            }
+            if let Some(account) = &p.jira_account_id {
+                by_identity.insert(format!("jira:{account}"), i);
+            }
+            for email in &p.emails {
+                by_identity.insert(format!("email:{email}"), i);
+            }
+        }
+        Roster { teams, people, by_identity, bots }
+    }
+
+    pub fn people(&self) -> &[Person] {
+        &self.people
+    }
+
+    /// Whether a rollup's person key is a bot: a `[bot]` login, a configured one, or a
+    /// bot's GitHub no-reply address (`<id>+<login>@users.noreply.github.com`).
+    pub fn is_bot(&self, person_key: &str) -> bool {
+        let login = match person_key.split_once(':') {
+            Some(("gh", login)) => login.to_lowercase(),
+            Some(("email", email)) => {
+                let local = email.split('@').next().unwrap_or_default();
+                local.split_once('+').map_or(local, |(_, l)| l).to_lowercase()
+            }
+            _ => return false,
+        };
+        login.ends_with("[bot]") || self.bots.contains(&login)
+    }
+
+    /// The member a rollup's person key names, unless it is a bot.
+    pub fn person_of(&self, person_key: &str) -> Option<&Person> {
+        if self.is_bot(person_key) {
+            return None;
+        }
+        let (kind, id) = person_key.split_once(':')?;
+        self.by_identity.get(&format!("{kind}:{}", id.to_lowercase())).map(|&i| &self.people[i])
+    }
+
+    /// The member a caller names: a GitHub login, a Jira account id or an email.
+    pub fn find(&self, user: &str) -> Option<&Person> {
+        let user = user.trim().to_lowercase();
+        ["gh", "jira", "email"]
+            .iter()
+            .find_map(|kind| self.by_identity.get(&format!("{kind}:{user}")))
+            .map(|&i| &self.people[i])
+    }
+
+    /// The team `person` was in on `day`.
+    pub fn team_on(&self, person: &Person, day: Day) -> Option<&Team> {
+        self.teams.iter().find(|t| {
+            t.members.iter().any(|m| m.person_id == person.id && m.from <= day && m.to.is_none_or(|to| day < to))
+        })
+    }
+
+    /// Whether `person` was in `team` on `day`.
+    pub fn member_on(&self, team: &Team, person: &Person, day: Day) -> bool {
+        team.members.iter().any(|m| m.person_id == person.id && m.from <= day && m.to.is_none_or(|to| day < to))
+    }
+
+    /// The people who were in `team` on some day of `[from, to)`.
+    pub fn members_between(&self, team: &Team, from: Day, to: Day) -> Vec<&Person> {
+        let ids: BTreeSet<&str> = team
+            .members
+            .iter()
+            .filter(|m| m.from < to && m.to.is_none_or(|end| from < end))
+            .map(|m| m.person_id.as_str())
+            .collect();
+        self.people.iter().filter(|p| ids.contains(p.id.as_str())).collect()
+    }
+}
+
+fn person(m: &Member) -> Person {
+    let mut emails = vec![m.email.to_lowercase()];
+    emails.extend(m.other_emails.iter().map(|e| e.to_lowercase()));
+    Person {
+        id: m.person_id.clone(),
+        name: m.name.clone(),
+        key: m.github_login.clone().unwrap_or_else(|| m.email.clone()),
+        github_login: m.github_login.as_ref().map(|l| l.to_lowercase()),
+        jira_account_id: m.jira_account_id.as_ref().map(|a| a.to_lowercase()),
+        emails,
+    }
+}

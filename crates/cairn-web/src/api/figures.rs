@@ -1,0 +1,354 @@
+//! The metric endpoints: figures over a window of the tenant's local days, `readonly` and
+//! up, in one shape for every series (`metric`, the window, `series` of `key`, `name`,
+//! `total`, `summary`, `points`). Every answer carries an `ETag`; a poll that sends it back
+//! while nothing changed gets `304`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cairn_domain::Role;
+use cairn_metrics::figures::github::{
+    GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
+};
+use cairn_metrics::figures::{Figures, Person, Window};
+use cairn_metrics::{Metrics, Team, TeamId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::metrics::LocalDate;
+use super::{UuidText, serialize_number};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiQuery, Caller};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(user_commits))
+        .routes(routes!(team_commits))
+        .routes(routes!(user_active_days))
+        .routes(routes!(team_active_days))
+        .routes(routes!(user_comments_count))
+}
+
+/// `?from=&to=&granularity=&user=&team=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FigureParams {
+    /// The window's first local date.
+    #[param(value_type = LocalDate)]
+    pub from: String,
+    /// The day after the window's last (half-open); at most 1,098 days after `from`.
+    #[param(value_type = LocalDate)]
+    pub to: String,
+    /// `day`, `week` (ISO, from Monday; the default) or `month`.
+    pub granularity: Option<String>,
+    /// Only this person: a GitHub login, a Jira account id or an email.
+    pub user: Option<String>,
+    /// Only this team (its members while they were in it).
+    #[param(value_type = Option<UuidText>)]
+    pub team: Option<String>,
+}
+
+/// What a request names, checked: the person or team, which exist.
+struct Scope {
+    user: Option<Person>,
+    team: Option<Team>,
+}
+
+impl FigureParams {
+    async fn scope(&self, metrics: &Metrics<'_>, figures: &GitHubFigures) -> ApiResult<Scope> {
+        let user = match &self.user {
+            None => None,
+            Some(u) => Some(
+                figures.roster.find(u).cloned().ok_or_else(|| ApiError::not_found(format!("user {u:?} not found")))?,
+            ),
+        };
+        let team = match &self.team {
+            None => None,
+            Some(t) => {
+                let missing = || ApiError::not_found(format!("team {t:?} not found"));
+                let id = TeamId::parse(t, "team").map_err(|_| missing())?;
+                Some(metrics.team(&id).await.map_err(|_| missing())?)
+            }
+        };
+        Ok(Scope { user, team })
+    }
+
+    fn window(&self) -> ApiResult<Window> {
+        Ok(Window::parse(&self.from, &self.to, self.granularity.as_deref())?)
+    }
+}
+
+/// One bucket: its first day and its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointBody {
+    #[schema(value_type = LocalDate)]
+    pub start: String,
+    #[serde(serialize_with = "serialize_number")]
+    pub value: f64,
+}
+
+/// One person's, team's or repository's figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesBody<S> {
+    /// A GitHub login (else an email), a team id, or a repository.
+    pub key: String,
+    pub name: String,
+    /// The headline figure over the whole window.
+    #[serde(serialize_with = "serialize_number")]
+    pub total: f64,
+    pub summary: S,
+    /// One per bucket of the window, in order.
+    pub points: Vec<PointBody>,
+}
+
+/// A metric over a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FiguresBody<S> {
+    /// `github/user-commits`, …
+    pub metric: String,
+    #[schema(value_type = LocalDate)]
+    pub from: String,
+    #[schema(value_type = LocalDate)]
+    pub to: String,
+    /// The IANA zone the local dates are in.
+    pub time_zone: String,
+    /// `day`, `week` or `month`.
+    pub granularity: String,
+    pub series: Vec<SeriesBody<S>>,
+}
+
+impl<S, W: From<S>> From<Figures<S>> for FiguresBody<W> {
+    fn from(f: Figures<S>) -> Self {
+        FiguresBody {
+            metric: f.metric.to_owned(),
+            from: f.window.from.to_string(),
+            to: f.window.to.to_string(),
+            time_zone: f.time_zone,
+            granularity: f.window.granularity.as_str().to_owned(),
+            series: f
+                .series
+                .into_iter()
+                .map(|s| SeriesBody {
+                    key: s.key,
+                    name: s.name,
+                    total: s.total,
+                    summary: s.summary.into(),
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|p| PointBody { start: p.start.to_string(), value: p.value })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Wire forms of the summaries: every figure a JSON number (whole ones as integers).
+macro_rules! summary {
+    ($(#[$doc:meta])* $wire:ident from $domain:ty { $($(#[$fdoc:meta])* $field:ident),* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $wire {
+            $(
+                $(#[$fdoc])*
+                #[serde(serialize_with = "serialize_number")]
+                pub $field: f64,
+            )*
+        }
+
+        impl From<$domain> for $wire {
+            #[allow(unused_variables)]
+            fn from(s: $domain) -> Self {
+                $wire { $($field: s.$field),* }
+            }
+        }
+    };
+}
+
+summary!(
+    /// `github/user-commits`: `total` is the person's counted commits.
+    UserCommitsSummary from UserCommits { active_days, commits_per_active_day, additions, deletions }
+);
+summary!(
+    /// `github/team-commits`: `total` is the commits of the team's members while in it.
+    TeamCommitsSummary from TeamCommits { active_authors, commits_per_active_author, additions, deletions }
+);
+summary!(
+    /// `github/user-active-days`: `total` is the person's active days; no companions.
+    EmptySummary from NoSummary {}
+);
+summary!(
+    /// `github/team-active-days`: `total` is the sum of the members' active days while in
+    /// the team; `per_member_week` = `total ÷ (members × weeks)`.
+    TeamActiveDaysSummary from TeamActiveDays {
+        /// People who were members on some day of the window.
+        members,
+        /// The window's days ÷ 7.
+        weeks,
+        per_member_week
+    }
+);
+summary!(
+    /// `github/user-comments-count`: `total` is the person's pull-request comments.
+    UserCommentsSummary from UserComments { on_own, on_others }
+);
+
+/// The answer as JSON with its `ETag`, or `304` when the caller has it already.
+fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
+    let json = serde_json::to_vec(body).map_err(|e| ApiError::internal(e.to_string()))?;
+    let digest = Sha256::digest(&json);
+    let tag = format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = HeaderValue::from_str(&tag).map_err(|e| ApiError::internal(e.to_string()))?;
+    let seen = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == tag || t.trim() == "*"));
+    if seen {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let cache = HeaderValue::from_static("private, no-cache");
+    Ok(([(header::ETAG, etag), (header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, json_type())], json)
+        .into_response())
+}
+
+fn json_type() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
+/// The GitHub figures of the request's window, and its checked scope.
+async fn github(
+    state: &AppState,
+    caller: Caller,
+    q: &FigureParams,
+    attempted: &str,
+) -> ApiResult<(GitHubFigures, Scope)> {
+    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
+    let window = q.window()?;
+    let metrics = Metrics { db: &ctx.db };
+    let figures = GitHubFigures::load(&metrics, window).await?;
+    let scope = q.scope(&metrics, &figures).await?;
+    Ok((figures, scope))
+}
+
+/// Counted commits per person: default-branch commits with one parent, not by a bot, by
+/// author date.
+#[utoipa::path(get, path = "/api/v1/metrics/github/user-commits", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per person", body = FiguresBody<UserCommitsSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn user_commits(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = github(&state, caller, &q, "metrics.github.user_commits").await?;
+    let body: FiguresBody<UserCommitsSummary> = f.user_commits(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Counted commits per team, of its members while they were in it.
+#[utoipa::path(get, path = "/api/v1/metrics/github/team-commits", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<TeamCommitsSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn team_commits(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = github(&state, caller, &q, "metrics.github.team_commits").await?;
+    let body: FiguresBody<TeamCommitsSummary> = f.team_commits(s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Active days per person: distinct local dates with a counted commit.
+#[utoipa::path(get, path = "/api/v1/metrics/github/user-active-days", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per person", body = FiguresBody<EmptySummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn user_active_days(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = github(&state, caller, &q, "metrics.github.user_active_days").await?;
+    let body: FiguresBody<EmptySummary> = f.user_active_days(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Active days per team: the sum of its members' active days while in it, and that per
+/// member and week.
+#[utoipa::path(get, path = "/api/v1/metrics/github/team-active-days", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<TeamActiveDaysSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn team_active_days(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = github(&state, caller, &q, "metrics.github.team_active_days").await?;
+    let body: FiguresBody<TeamActiveDaysSummary> = f.team_active_days(s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Pull-request comments per person (review and conversation), on their own pull requests
+/// and on others'.
+#[utoipa::path(get, path = "/api/v1/metrics/github/user-comments-count", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per person", body = FiguresBody<UserCommentsSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn user_comments_count(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = github(&state, caller, &q, "metrics.github.user_comments_count").await?;
+    let body: FiguresBody<UserCommentsSummary> = f.user_comments(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
