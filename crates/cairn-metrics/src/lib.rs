@@ -101,6 +101,16 @@ impl Metrics<'_> {
         Ok(collected::store::sprint_member_issues(&mut conn, &source.to_string(), sprint).await?)
     }
 
+    /// Every source's counted commits authored in `[since, until)` (epoch ms).
+    pub async fn counted_commits(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<figures::commits::CountedCommit>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::counted_commits(&mut conn, since, until).await?)
+    }
+
     /// Every source's rollups of the local days `[from, to)`.
     pub async fn person_days_between(&self, from: Day, to: Day) -> Result<Vec<collected::PersonDay>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;

@@ -709,6 +709,44 @@ pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) 
     read_person_days(&rows)
 }
 
+/// Every source's counted commits (default branch, one parent) authored in `[since, until)`
+/// (epoch ms), with their repository's name and whether a pull request has them.
+pub(crate) async fn counted_commits(
+    conn: &mut AnyConnection,
+    since: i64,
+    until: i64,
+) -> Result<Vec<crate::figures::commits::CountedCommit>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(r.full_name, c.repository_id), c.sha, c.author_login, c.author_email, c.authored_at, \
+         c.additions, c.deletions, c.changed_files, \
+         CASE WHEN EXISTS (SELECT 1 FROM metrics_commit_pull_requests l WHERE l.source_id = c.source_id \
+           AND l.repository_id = c.repository_id AND l.sha = c.sha) THEN 1 ELSE 0 END \
+         FROM metrics_commits c LEFT JOIN metrics_repositories r \
+           ON r.source_id = c.source_id AND r.repository_id = c.repository_id \
+         WHERE c.authored_at >= $1 AND c.authored_at < $2 AND c.on_default_branch = 1 AND c.parent_count = 1",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let login: Option<String> = r.try_get(2)?;
+            let email: Option<String> = r.try_get(3)?;
+            Ok(crate::figures::commits::CountedCommit {
+                repository: r.try_get(0)?,
+                sha: r.try_get(1)?,
+                author: crate::figures::commits::author_key(login.as_deref(), email.as_deref()),
+                authored_at: r.try_get(4)?,
+                additions: r.try_get(5)?,
+                deletions: r.try_get(6)?,
+                changed_files: r.try_get(7)?,
+                linked: r.try_get::<i64, _>(8)? != 0,
+            })
+        })
+        .collect()
+}
+
 /// Every source's rollups of the days `[from, to)`.
 pub(crate) async fn person_days_between(
     conn: &mut AnyConnection,

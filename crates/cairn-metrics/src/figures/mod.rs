@@ -8,8 +8,10 @@
 //! nowhere.
 //!
 //! `roster.rs` answers who is who and who was in which team when; `github.rs` computes the
-//! GitHub figures from the daily rollups and the collected rows.
+//! GitHub figures the daily rollups answer, `commits.rs` those that need each commit
+//! (impact, team scores, commits without a pull request).
 
+pub mod commits;
 pub mod github;
 mod roster;
 

@@ -6,11 +6,12 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_domain::Role;
+use cairn_domain::{Role, ValidationError};
+use cairn_metrics::figures::commits::{CommitFigures, Grouping, Impact, Score, WithoutRequests};
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
-use cairn_metrics::figures::{Figures, Person, Window};
+use cairn_metrics::figures::{Figures, Person, Roster, Window};
 use cairn_metrics::{Metrics, Team, TeamId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -31,6 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(user_active_days))
         .routes(routes!(team_active_days))
         .routes(routes!(user_comments_count))
+        .routes(routes!(user_impact))
+        .routes(routes!(team_impact))
+        .routes(routes!(team_scores))
+        .routes(routes!(commits_without_requests))
 }
 
 /// `?from=&to=&granularity=&user=&team=`.
@@ -50,6 +55,11 @@ pub struct FigureParams {
     /// Only this team (its members while they were in it).
     #[param(value_type = Option<UuidText>)]
     pub team: Option<String>,
+    /// `commits-without-requests`: only this repository (`owner/name`).
+    pub repository: Option<String>,
+    /// `commits-without-requests`: a series per `person` (the default), `team` or
+    /// `repository`.
+    pub by: Option<String>,
 }
 
 /// What a request names, checked: the person or team, which exist.
@@ -59,12 +69,12 @@ struct Scope {
 }
 
 impl FigureParams {
-    async fn scope(&self, metrics: &Metrics<'_>, figures: &GitHubFigures) -> ApiResult<Scope> {
+    async fn scope(&self, metrics: &Metrics<'_>, roster: &Roster) -> ApiResult<Scope> {
         let user = match &self.user {
             None => None,
-            Some(u) => Some(
-                figures.roster.find(u).cloned().ok_or_else(|| ApiError::not_found(format!("user {u:?} not found")))?,
-            ),
+            Some(u) => {
+                Some(roster.find(u).cloned().ok_or_else(|| ApiError::not_found(format!("user {u:?} not found")))?)
+            }
         };
         let team = match &self.team {
             None => None,
@@ -197,6 +207,27 @@ summary!(
     /// `github/user-comments-count`: `total` is the person's pull-request comments.
     UserCommentsSummary from UserComments { on_own, on_others }
 );
+summary!(
+    /// `github/user-impact` and `github/team-impact`: `total` is the impact, the sum over
+    /// counted commits of each one's size percentile in its repository's trailing 90 days
+    /// (each in (0, 1]).
+    ImpactSummary from Impact { additions, deletions, changed_files }
+);
+summary!(
+    /// `github/team-scores`: `total` is the member's impact while in the team.
+    ScoreSummary from Score {
+        active_days,
+        commits_per_active_day,
+        /// The percentage of the tenant's teams whose impact per active author is at most
+        /// this team's.
+        team_percentile
+    }
+);
+summary!(
+    /// `github/commits-without-requests`: `total` is the counted commits no pull request
+    /// has; `share` = `total ÷ commits`.
+    WithoutRequestsSummary from WithoutRequests { commits, share }
+);
 
 /// The answer as JSON with its `ETag`, or `304` when the caller has it already.
 fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
@@ -231,7 +262,22 @@ async fn github(
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
     let figures = GitHubFigures::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, &figures).await?;
+    let scope = q.scope(&metrics, &figures.roster).await?;
+    Ok((figures, scope))
+}
+
+/// The per-commit GitHub figures of the request's window, and its checked scope.
+async fn commits(
+    state: &AppState,
+    caller: Caller,
+    q: &FigureParams,
+    attempted: &str,
+) -> ApiResult<(CommitFigures, Scope)> {
+    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
+    let window = q.window()?;
+    let metrics = Metrics { db: &ctx.db };
+    let figures = CommitFigures::load(&metrics, window).await?;
+    let scope = q.scope(&metrics, &figures.roster).await?;
     Ok((figures, scope))
 }
 
@@ -350,5 +396,110 @@ async fn user_comments_count(
 ) -> ApiResult<Response> {
     let (f, s) = github(&state, caller, &q, "metrics.github.user_comments_count").await?;
     let body: FiguresBody<UserCommentsSummary> = f.user_comments(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Impact per person: each counted commit's size as a percentile of its repository's
+/// trailing 90 days, summed.
+#[utoipa::path(get, path = "/api/v1/metrics/github/user-impact", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per person", body = FiguresBody<ImpactSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn user_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = commits(&state, caller, &q, "metrics.github.user_impact").await?;
+    let body: FiguresBody<ImpactSummary> = f.user_impact(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Impact per team: its members' impact while in it.
+#[utoipa::path(get, path = "/api/v1/metrics/github/team-impact", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<ImpactSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn team_impact(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = commits(&state, caller, &q, "metrics.github.team_impact").await?;
+    let body: FiguresBody<ImpactSummary> = f.team_impact(s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// A team's members, each with impact, active days and commits per active day (points per
+/// bucket are impact), and the team's percentile among the tenant's teams. Needs `team`.
+#[utoipa::path(get, path = "/api/v1/metrics/github/team-scores", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per member", body = FiguresBody<ScoreSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn team_scores(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = commits(&state, caller, &q, "metrics.github.team_scores").await?;
+    let team = s.team.ok_or_else(|| ApiError::validation(ValidationError::new("team", "is required")))?;
+    let body: FiguresBody<ScoreSummary> = f.team_scores(&team).into();
+    tagged(&headers, &body)
+}
+
+/// Counted commits that no pull request has, and their share, per person (default), team
+/// or repository (`by`).
+#[utoipa::path(get, path = "/api/v1/metrics/github/commits-without-requests", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per person, team or repository", body = FiguresBody<WithoutRequestsSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window, granularity or grouping, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn commits_without_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = commits(&state, caller, &q, "metrics.github.commits_without_requests").await?;
+    let grouping = match q.by.as_deref() {
+        None | Some("person") => Grouping::Person,
+        Some("team") => Grouping::Team,
+        Some("repository") => Grouping::Repository,
+        Some(_) => {
+            return Err(ApiError::validation(ValidationError::new("by", "must be person, team or repository")));
+        }
+    };
+    let body: FiguresBody<WithoutRequestsSummary> =
+        f.without_requests(grouping, s.user.as_ref(), s.team.as_ref(), q.repository.as_deref()).into();
     tagged(&headers, &body)
 }

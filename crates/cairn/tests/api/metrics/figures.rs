@@ -5,7 +5,7 @@
 
 use cairn_audit::RequestMeta;
 use cairn_domain::Role;
-use cairn_metrics::collected::{Comment, CommentKind, Commit};
+use cairn_metrics::collected::{Comment, CommentKind, Commit, CommitPullRequest};
 use cairn_metrics::{Metrics, Page, SettingsInput};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
@@ -117,6 +117,13 @@ async fn world(backend: Backend) -> (TestApp, String, Value) {
     let mut page = Page::open(&db, &mut tx, &source).await.unwrap();
     page.commits(&commits).await.unwrap();
     page.comments(&comments).await.unwrap();
+    // c2 and c4 came through pull requests.
+    let linked: Vec<(String, String)> = ["c2", "c4"].iter().map(|c| ("R_api".to_owned(), (*c).to_owned())).collect();
+    let links: Vec<CommitPullRequest> = linked
+        .iter()
+        .map(|(r, c)| CommitPullRequest { repository_id: r.clone(), sha: c.clone(), pr_number: 1 })
+        .collect();
+    page.commit_pull_requests(&linked, &links).await.unwrap();
     drop(page);
     tx.commit().await.unwrap();
     let reader = app.token(&acme, Role::Readonly);
@@ -249,6 +256,68 @@ async fn commits_and_active_days_follow_local_days_and_team_moves(backend: Backe
     assert!(body["series"].as_array().unwrap().iter().all(|s| s["total"] == json!(0)));
 }
 backend_test!(commits_and_active_days_follow_local_days_and_team_moves);
+
+/// `a` within a millionth of `b`.
+fn close(a: &Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+/// Sizes (all one file): c0 8, c1 12, c2 10, Carol's 18, c3 1, c4 4, c5 3, c6 8, in that
+/// order of time; a commit's impact is the share of the repository's commits up to it
+/// (itself included, bots and merges not) whose size is at most its own.
+async fn impact_scores_and_commits_without_requests_per_commit(backend: Backend) {
+    let (app, reader, teams) = world(backend).await;
+    let alice = 1.0 + 1.0 + 2.0 / 3.0 + 1.0 / 5.0;
+    let bob = 2.0 / 6.0 + 2.0 / 7.0 + 5.0 / 8.0;
+    let body = figure(&app, &reader, &format!("/api/v1/metrics/github/user-impact?{WINDOW}")).await;
+    let rows = series(&body);
+    assert_eq!(rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+    assert!(close(&rows[0].1, alice) && close(&rows[1].1, bob), "{rows:?}");
+    assert_eq!(rows[0].2, json!({"additions": 23, "deletions": 8, "changed_files": 4}));
+
+    let platform = teams["platform"].as_str().unwrap();
+    let body = figure(&app, &reader, &format!("/api/v1/metrics/github/team-impact?{WINDOW}")).await;
+    let by_team: Vec<(String, Value)> = series(&body).into_iter().map(|r| (r.0, r.1)).collect();
+    assert_eq!(by_team[0].0, teams["payments"].as_str().unwrap());
+    assert!(close(&by_team[0].1, 1.0 + 2.0 / 3.0 + 1.0 / 5.0), "{by_team:?}");
+    assert!(close(&by_team[1].1, 1.0 + bob), "{by_team:?}");
+
+    // Platform's impact per active author (1.12) is below Payments' (1.87): the 50th
+    // percentile of two teams.
+    let body = figure(&app, &reader, &format!("/api/v1/metrics/github/team-scores?{WINDOW}&team={platform}")).await;
+    let rows = series(&body);
+    assert_eq!(rows.len(), 2);
+    assert!(close(&rows[0].1, 1.0) && close(&rows[1].1, bob));
+    assert_eq!(rows[0].2, json!({"active_days": 1, "commits_per_active_day": 1, "team_percentile": 50}));
+    assert_eq!(rows[1].2, json!({"active_days": 2, "commits_per_active_day": 1.5, "team_percentile": 50}));
+
+    let path = format!("/api/v1/metrics/github/commits-without-requests?{WINDOW}");
+    let body = figure(&app, &reader, &path).await;
+    let rows: Vec<(String, Value, Value)> = series(&body).into_iter().map(|r| (r.0, r.1, r.2)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("alice".into(), json!(3), json!({"commits": 4, "share": 0.75})),
+            ("bob".into(), json!(2), json!({"commits": 3, "share": 2.0 / 3.0})),
+        ]
+    );
+    let body = figure(&app, &reader, &format!("{path}&by=repository")).await;
+    assert_eq!(
+        (&body["series"][0]["key"], &body["series"][0]["total"], &body["series"][0]["summary"]),
+        (&json!("R_api"), &json!(6), &json!({"commits": 8, "share": 0.75})),
+        "a stranger's commits count for the repository"
+    );
+    let body = figure(&app, &reader, &format!("{path}&by=team&team={platform}")).await;
+    assert_eq!(
+        (&body["series"][0]["total"], &body["series"][0]["summary"]),
+        (&json!(3), &json!({"commits": 4, "share": 0.75}))
+    );
+    let resp = app.get(&format!("{path}&by=planet"), &reader).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = app.get(&format!("/api/v1/metrics/github/team-scores?{WINDOW}"), &reader).send().await.unwrap();
+    assert_eq!(resp.status(), 400, "team scores need a team");
+}
+backend_test!(impact_scores_and_commits_without_requests_per_commit);
 
 async fn bad_windows_are_400_naming_the_field_and_unknown_names_404(backend: Backend) {
     let (app, reader, _) = world(backend).await;
