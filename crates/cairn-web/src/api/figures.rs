@@ -242,13 +242,9 @@ fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
     if seen {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let cache = HeaderValue::from_static("private, no-cache");
-    Ok(([(header::ETAG, etag), (header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, json_type())], json)
+    // Like every API answer it is `no-store`: a poller keeps the tag and sends it back.
+    Ok(([(header::ETAG, etag), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json)
         .into_response())
-}
-
-fn json_type() -> HeaderValue {
-    HeaderValue::from_static("application/json")
 }
 
 /// The GitHub figures of the request's window, and its checked scope.
