@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, ValidationError};
-use cairn_metrics::figures::commits::{CommitFigures, Grouping, Impact, Score, WithoutRequests};
+use cairn_metrics::figures::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impact, Score, WithoutRequests};
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(team_impact))
         .routes(routes!(team_scores))
         .routes(routes!(commits_without_requests))
+        .routes(routes!(dashboard))
 }
 
 /// `?from=&to=&granularity=&user=&team=`.
@@ -497,5 +498,91 @@ async fn commits_without_requests(
     };
     let body: FiguresBody<WithoutRequestsSummary> =
         f.without_requests(grouping, s.user.as_ref(), s.team.as_ref(), q.repository.as_deref()).into();
+    tagged(&headers, &body)
+}
+
+/// Every GitHub figure of a team (or of every team) over one window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GitHubDashboard {
+    pub team_commits: FiguresBody<TeamCommitsSummary>,
+    pub team_active_days: FiguresBody<TeamActiveDaysSummary>,
+    pub team_impact: FiguresBody<ImpactSummary>,
+    /// Grouped by team.
+    pub commits_without_requests: FiguresBody<WithoutRequestsSummary>,
+    pub user_commits: FiguresBody<UserCommitsSummary>,
+    pub user_active_days: FiguresBody<EmptySummary>,
+    pub user_impact: FiguresBody<ImpactSummary>,
+    pub user_comments_count: FiguresBody<UserCommentsSummary>,
+    /// Only with `team`.
+    pub team_scores: Option<FiguresBody<ScoreSummary>>,
+}
+
+/// What a dashboard shows, in one answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardBody {
+    #[schema(value_type = LocalDate)]
+    pub from: String,
+    #[schema(value_type = LocalDate)]
+    pub to: String,
+    pub time_zone: String,
+    pub granularity: String,
+    /// The team asked for; `null`: every team.
+    pub team: Option<String>,
+    pub github: GitHubDashboard,
+}
+
+/// Every team figure over one window in one answer, with the numbers the single endpoints
+/// give for the same parameters. The rollups and the commits are read concurrently, once.
+#[utoipa::path(get, path = "/api/v1/metrics/dashboard", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "Every figure of the team, or of every team", body = DashboardBody,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let ctx = caller.in_tenant(&state, Role::Readonly, "metrics.dashboard").await?;
+    let window = q.window()?;
+    let metrics = Metrics { db: &ctx.db };
+    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let scope = q.scope(&metrics, &roster).await?;
+    let zone = settings.time_zone.zone().clone();
+    let time_zone = settings.time_zone.as_str().to_owned();
+    let since = zone.start_ms(window.from) - IMPACT_DAYS * 86_400_000;
+    let (days, counted) = tokio::try_join!(
+        metrics.person_days_between(window.from, window.to),
+        metrics.counted_commits(since, zone.start_ms(window.to)),
+    )?;
+    let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
+    let commits = CommitFigures::new(roster, window, time_zone.clone(), &zone, counted);
+    let (user, team) = (scope.user.as_ref(), scope.team.as_ref());
+    let github = GitHubDashboard {
+        team_commits: rollups.team_commits(team).into(),
+        team_active_days: rollups.team_active_days(team).into(),
+        team_impact: commits.team_impact(team).into(),
+        commits_without_requests: commits.without_requests(Grouping::Team, user, team, None).into(),
+        user_commits: rollups.user_commits(user, team).into(),
+        user_active_days: rollups.user_active_days(user, team).into(),
+        user_impact: commits.user_impact(user, team).into(),
+        user_comments_count: rollups.user_comments(user, team).into(),
+        team_scores: team.map(|t| commits.team_scores(t).into()),
+    };
+    let body = DashboardBody {
+        from: window.from.to_string(),
+        to: window.to.to_string(),
+        time_zone,
+        granularity: window.granularity.as_str().to_owned(),
+        team: team.map(|t| t.id.clone()),
+        github,
+    };
     tagged(&headers, &body)
 }

@@ -359,3 +359,39 @@ async fn a_poll_with_the_etag_gets_304_until_something_changes(backend: Backend)
     assert_eq!(other.status(), 200, "another answer, another tag");
 }
 backend_test!(a_poll_with_the_etag_gets_304_until_something_changes);
+
+/// The dashboard holds every figure, each equal to its single endpoint's answer.
+async fn the_dashboard_equals_the_single_endpoints(backend: Backend) {
+    let (app, reader, teams) = world(backend).await;
+    let platform = teams["platform"].as_str().unwrap();
+    for scope in [String::new(), format!("&team={platform}")] {
+        let query = format!("{WINDOW}&granularity=day{scope}");
+        let board = figure(&app, &reader, &format!("/api/v1/metrics/dashboard?{query}")).await;
+        assert_eq!((&board["from"], &board["time_zone"]), (&json!("2026-02-01"), &json!("Europe/Bratislava")));
+        let parts = [
+            ("team_commits", "github/team-commits"),
+            ("team_active_days", "github/team-active-days"),
+            ("team_impact", "github/team-impact"),
+            ("user_commits", "github/user-commits"),
+            ("user_active_days", "github/user-active-days"),
+            ("user_impact", "github/user-impact"),
+            ("user_comments_count", "github/user-comments-count"),
+        ];
+        for (part, endpoint) in parts {
+            let single = figure(&app, &reader, &format!("/api/v1/metrics/{endpoint}?{query}")).await;
+            assert_eq!(board["github"][part], single, "{part} {scope}");
+        }
+        let single =
+            figure(&app, &reader, &format!("/api/v1/metrics/github/commits-without-requests?{query}&by=team")).await;
+        assert_eq!(board["github"]["commits_without_requests"], single);
+        if scope.is_empty() {
+            assert_eq!(board["team"], Value::Null);
+            assert_eq!(board["github"]["team_scores"], Value::Null);
+        } else {
+            assert_eq!(board["team"], json!(platform));
+            let single = figure(&app, &reader, &format!("/api/v1/metrics/github/team-scores?{query}")).await;
+            assert_eq!(board["github"]["team_scores"], single);
+        }
+    }
+}
+backend_test!(the_dashboard_equals_the_single_endpoints);
