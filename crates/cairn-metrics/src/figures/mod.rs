@@ -8,9 +8,11 @@
 //! nowhere.
 //!
 //! `roster.rs` answers who is who and who was in which team when; `github.rs` computes the
-//! GitHub figures from the daily rollups and the collected rows.
+//! GitHub figures from the daily rollups and the collected rows; `jira.rs` the Jira figures
+//! from the collected issues, sprints, commitments and worklogs.
 
 pub mod github;
+pub mod jira;
 mod roster;
 
 use cairn_domain::ValidationError;
