@@ -391,9 +391,7 @@ impl JiraFigures {
             _ => issue_id,
         };
         self.in_sprints.get(&(source.to_owned(), carrier.to_owned())).is_some_and(|ms| {
-            ms.iter().any(|m| {
-                contains(m, t) && sprints.get(&m.sprint_id).is_some_and(|s| JiraFigures::active_at(s, t))
-            })
+            ms.iter().any(|m| contains(m, t) && sprints.get(&m.sprint_id).is_some_and(|s| JiraFigures::active_at(s, t)))
         })
     }
 
