@@ -244,6 +244,9 @@ fn nonzero(points: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// An issue type's `(issue_type, total, points that are not zero)`.
+type TypeRow = (Value, Value, Vec<(String, Value)>);
+
 /// The series of `team` in a per-team answer.
 fn of<'a>(body: &'a Value, team: &Value) -> &'a Value {
     body["series"].as_array().unwrap().iter().find(|s| &s["key"] == team).expect("the team's series")
@@ -319,7 +322,7 @@ async fn resolved_issues_give_throughput_quality_and_estimation(backend: Backend
             ("2026-03-16".into(), json!(1)),
         ]
     );
-    let by_type: Vec<(Value, Value, Vec<(String, Value)>)> = platform["summary"]["by_type"]
+    let by_type: Vec<TypeRow> = platform["summary"]["by_type"]
         .as_array()
         .unwrap()
         .iter()
