@@ -229,6 +229,47 @@ fn json_type() -> HeaderValue {
     HeaderValue::from_static("application/json")
 }
 
+/// Figures read once per request for its window: the GitHub or the Jira ones.
+trait WindowFigures: Sized {
+    async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError>;
+    fn roster(&self) -> &Roster;
+}
+
+impl WindowFigures for GitHubFigures {
+    async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError> {
+        GitHubFigures::load(metrics, window).await
+    }
+
+    fn roster(&self) -> &Roster {
+        &self.roster
+    }
+}
+
+impl WindowFigures for JiraFigures {
+    async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError> {
+        JiraFigures::load(metrics, window).await
+    }
+
+    fn roster(&self) -> &Roster {
+        &self.roster
+    }
+}
+
+/// The figures of the request's window, and its checked scope.
+async fn figures<F: WindowFigures>(
+    state: &AppState,
+    caller: Caller,
+    q: &FigureParams,
+    attempted: &str,
+) -> ApiResult<(F, Scope)> {
+    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
+    let window = q.window()?;
+    let metrics = Metrics { db: &ctx.db };
+    let figures = F::load(&metrics, window).await?;
+    let scope = q.scope(&metrics, figures.roster()).await?;
+    Ok((figures, scope))
+}
+
 /// The GitHub figures of the request's window, and its checked scope.
 async fn github(
     state: &AppState,
@@ -236,12 +277,7 @@ async fn github(
     q: &FigureParams,
     attempted: &str,
 ) -> ApiResult<(GitHubFigures, Scope)> {
-    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    let window = q.window()?;
-    let metrics = Metrics { db: &ctx.db };
-    let figures = GitHubFigures::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, &figures.roster).await?;
-    Ok((figures, scope))
+    figures(state, caller, q, attempted).await
 }
 
 /// Counted commits per person: default-branch commits with one parent, not by a bot, by
@@ -548,12 +584,7 @@ impl From<Velocity> for VelocityBody {
 
 /// The Jira figures of the request's window, and its checked scope.
 async fn jira(state: &AppState, caller: Caller, q: &FigureParams, attempted: &str) -> ApiResult<(JiraFigures, Scope)> {
-    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    let window = q.window()?;
-    let metrics = Metrics { db: &ctx.db };
-    let figures = JiraFigures::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, &figures.roster).await?;
-    Ok((figures, scope))
+    figures(state, caller, q, attempted).await
 }
 
 /// The team a per-sprint figure is of: `team` is required.
