@@ -698,6 +698,39 @@ pub(crate) async fn sprint_member_issues(
     .await
 }
 
+/// The stored rows of `T` of every source where the SQL `condition` holds (its values bound
+/// from `$1`), each with its source.
+pub(crate) async fn rows_where<T: Table>(
+    conn: &mut AnyConnection,
+    condition: &str,
+    values: &[Sql],
+) -> Result<Vec<(String, T)>, sqlx::Error> {
+    let select: Vec<&str> = T::KEY.iter().chain(T::COLUMNS).copied().collect();
+    let sql = format!("SELECT {}, source_id FROM {} WHERE {condition}", select.join(", "), T::TABLE);
+    let rows = bind_all(sqlx::query(&sql), values).fetch_all(conn).await?;
+    rows.iter().map(|row| Ok((row.try_get(select.len())?, T::read(row)?))).collect()
+}
+
+/// Every sprint commitment taken: `(source, sprint, item)`, the item `None` for a sprint
+/// whose commitment held no issue.
+pub(crate) async fn commitments(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, i64, Option<CommitmentItem>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT s.source_id, s.sprint_id, c.issue_id, c.points FROM metrics_sprint_snapshots s \
+         LEFT JOIN metrics_sprint_commitments c ON c.source_id = s.source_id AND c.sprint_id = s.sprint_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let issue: Option<String> = r.try_get(2)?;
+            let item = issue.map(|issue_id| Ok::<_, sqlx::Error>(CommitmentItem { issue_id, points: r.try_get(3)? }));
+            Ok((r.try_get(0)?, r.try_get(1)?, item.transpose()?))
+        })
+        .collect()
+}
+
 /// The stored rollups (of one source, or all), by source, person and day.
 pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) -> Result<Vec<PersonDay>, sqlx::Error> {
     let sql = format!(

@@ -9,10 +9,12 @@
 //!
 //! `roster.rs` answers who is who and who was in which team when; `github.rs` computes the
 //! GitHub figures the daily rollups answer, `commits.rs` those that need each commit
-//! (impact, team scores, commits without a pull request).
+//! (impact, team scores, commits without a pull request); `jira.rs` the Jira figures from
+//! the collected issues, sprints, commitments and worklogs.
 
 pub mod commits;
 pub mod github;
+pub mod jira;
 mod roster;
 
 use cairn_domain::ValidationError;

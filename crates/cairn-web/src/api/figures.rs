@@ -11,6 +11,9 @@ use cairn_metrics::figures::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impa
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
+use cairn_metrics::figures::jira::{
+    Estimations, Focus, JiraFigures, Quality, SprintFigures, TeamSprints, Throughput, Velocity,
+};
 use cairn_metrics::figures::{Figures, Person, Roster, Window};
 use cairn_metrics::{Metrics, Team, TeamId};
 use serde::{Deserialize, Serialize};
@@ -20,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::metrics::LocalDate;
-use super::{UuidText, serialize_number};
+use super::{UuidText, serialize_number, serialize_opt_number};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, Caller};
@@ -37,6 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(team_scores))
         .routes(routes!(commits_without_requests))
         .routes(routes!(dashboard))
+        .routes(routes!(jira_sprints))
+        .routes(routes!(jira_velocity))
+        .routes(routes!(jira_throughput))
+        .routes(routes!(jira_quality))
+        .routes(routes!(jira_estimations))
+        .routes(routes!(jira_focus))
 }
 
 /// `?from=&to=&granularity=&user=&team=`.
@@ -248,6 +257,43 @@ fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
         .into_response())
 }
 
+/// Figures read once per request for its window: the GitHub, the per-commit or the Jira ones.
+trait WindowFigures: Sized {
+    async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError>;
+    fn roster(&self) -> &Roster;
+}
+
+macro_rules! window_figures {
+    ($($t:ty),*) => {$(
+        impl WindowFigures for $t {
+            async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError> {
+                <$t>::load(metrics, window).await
+            }
+
+            fn roster(&self) -> &Roster {
+                &self.roster
+            }
+        }
+    )*};
+}
+
+window_figures!(GitHubFigures, CommitFigures, JiraFigures);
+
+/// The figures of the request's window, and its checked scope.
+async fn figures<F: WindowFigures>(
+    state: &AppState,
+    caller: Caller,
+    q: &FigureParams,
+    attempted: &str,
+) -> ApiResult<(F, Scope)> {
+    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
+    let window = q.window()?;
+    let metrics = Metrics { db: &ctx.db };
+    let figures = F::load(&metrics, window).await?;
+    let scope = q.scope(&metrics, figures.roster()).await?;
+    Ok((figures, scope))
+}
+
 /// The GitHub figures of the request's window, and its checked scope.
 async fn github(
     state: &AppState,
@@ -255,12 +301,7 @@ async fn github(
     q: &FigureParams,
     attempted: &str,
 ) -> ApiResult<(GitHubFigures, Scope)> {
-    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    let window = q.window()?;
-    let metrics = Metrics { db: &ctx.db };
-    let figures = GitHubFigures::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, &figures.roster).await?;
-    Ok((figures, scope))
+    figures(state, caller, q, attempted).await
 }
 
 /// The per-commit GitHub figures of the request's window, and its checked scope.
@@ -270,12 +311,7 @@ async fn commits(
     q: &FigureParams,
     attempted: &str,
 ) -> ApiResult<(CommitFigures, Scope)> {
-    let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
-    let window = q.window()?;
-    let metrics = Metrics { db: &ctx.db };
-    let figures = CommitFigures::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, &figures.roster).await?;
-    Ok((figures, scope))
+    figures(state, caller, q, attempted).await
 }
 
 /// Counted commits per person: default-branch commits with one parent, not by a bot, by
@@ -517,6 +553,19 @@ pub struct GitHubDashboard {
     pub team_scores: Option<FiguresBody<ScoreSummary>>,
 }
 
+/// Every Jira figure of a team (or of every team) over one window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JiraDashboard {
+    pub throughput: FiguresBody<ThroughputSummary>,
+    pub quality: FiguresBody<QualitySummary>,
+    pub estimations: FiguresBody<EstimationsSummary>,
+    pub focus: FiguresBody<FocusSummary>,
+    /// Only with `team`.
+    pub sprints: Option<SprintsBody>,
+    /// Only with `team`.
+    pub velocity: Option<VelocityBody>,
+}
+
 /// What a dashboard shows, in one answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardBody {
@@ -529,10 +578,12 @@ pub struct DashboardBody {
     /// The team asked for; `null`: every team.
     pub team: Option<String>,
     pub github: GitHubDashboard,
+    pub jira: JiraDashboard,
 }
 
 /// Every team figure over one window in one answer, with the numbers the single endpoints
-/// give for the same parameters. The rollups and the commits are read concurrently, once.
+/// give for the same parameters. The rollups, the commits and the Jira rows are read once,
+/// concurrently.
 #[utoipa::path(get, path = "/api/v1/metrics/dashboard", tag = "metrics", params(FigureParams),
     responses(
         (status = 200, description = "Every figure of the team, or of every team", body = DashboardBody,
@@ -558,9 +609,10 @@ async fn dashboard(
     let zone = settings.time_zone.zone().clone();
     let time_zone = settings.time_zone.as_str().to_owned();
     let since = zone.start_ms(window.from) - IMPACT_DAYS * 86_400_000;
-    let (days, counted) = tokio::try_join!(
+    let (days, counted, jira) = tokio::try_join!(
         metrics.person_days_between(window.from, window.to),
         metrics.counted_commits(since, zone.start_ms(window.to)),
+        JiraFigures::load(&metrics, window),
     )?;
     let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
     let commits = CommitFigures::new(roster, window, time_zone.clone(), &zone, counted);
@@ -576,6 +628,14 @@ async fn dashboard(
         user_comments_count: rollups.user_comments(user, team).into(),
         team_scores: team.map(|t| commits.team_scores(t).into()),
     };
+    let jira = JiraDashboard {
+        throughput: jira.throughput(user, team).into(),
+        quality: jira.quality(user, team).into(),
+        estimations: jira.estimations(user, team).into(),
+        focus: jira.focus(user, team).into(),
+        sprints: team.map(|t| jira.sprints(t).into()),
+        velocity: team.map(|t| jira.velocity(t).into()),
+    };
     let body = DashboardBody {
         from: window.from.to_string(),
         to: window.to.to_string(),
@@ -583,6 +643,342 @@ async fn dashboard(
         granularity: window.granularity.as_str().to_owned(),
         team: team.map(|t| t.id.clone()),
         github,
+        jira,
     };
+    tagged(&headers, &body)
+}
+
+// Jira ------------------------------------------------------------------------------------
+
+/// One issue type's resolved issues.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TypeThroughputBody {
+    pub issue_type: String,
+    #[serde(serialize_with = "serialize_number")]
+    pub total: f64,
+    /// One per ISO week of the window, whatever the granularity.
+    pub points: Vec<PointBody>,
+}
+
+/// `jira/throughput`: `total` is the team's resolved issues (not sub-tasks).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThroughputSummary {
+    /// Per issue type, by name.
+    pub by_type: Vec<TypeThroughputBody>,
+}
+
+impl From<Throughput> for ThroughputSummary {
+    fn from(t: Throughput) -> Self {
+        ThroughputSummary {
+            by_type: t
+                .by_type
+                .into_iter()
+                .map(|b| TypeThroughputBody {
+                    issue_type: b.issue_type,
+                    total: b.total,
+                    points: b
+                        .points
+                        .into_iter()
+                        .map(|p| PointBody { start: p.start.to_string(), value: p.value })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+summary!(
+    /// `jira/quality`: `total` is the bug share, `bugs ÷ resolved`.
+    QualitySummary from Quality {
+        /// Resolved issues of type Bug.
+        bugs,
+        /// The resolved set's size.
+        resolved
+    }
+);
+summary!(
+    /// `jira/estimations`: `total` is the median of spent ÷ original estimate.
+    EstimationsSummary from Estimations {
+        /// Share of the ratios within 0.75–1.25.
+        within_25pct,
+        /// `(Σ spent − Σ estimate) ÷ Σ estimate`.
+        effort_variance,
+        /// Share of the resolved set with no or a zero estimate.
+        no_estimate_share,
+        /// Resolved issues with an estimate and time spent.
+        issues
+    }
+);
+summary!(
+    /// `jira/focus`: `total` is `planned_seconds ÷ all_seconds`.
+    FocusSummary from Focus {
+        /// Worklog time on issues in an active sprint of the team's board at the time.
+        planned_seconds,
+        /// All the team's worklog time.
+        all_seconds,
+        /// `1 − focus` (0 without worklogs).
+        unplanned
+    }
+);
+
+/// One sprint of the team's board. Instants are RFC 3339; figures are story points.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SprintBody {
+    pub id: i64,
+    pub name: String,
+    /// `future`, `active` or `closed`.
+    pub state: String,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Closed sprints only.
+    pub completed_at: Option<String>,
+    /// Points at the start of the issues in the sprint then (a snapshot, never rebuilt).
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub commitment: Option<f64>,
+    /// Points of the issues in the sprint at its completion that were done then.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub completed: Option<f64>,
+    /// Points of issues in the sprint at its completion (now, while active) but not at its
+    /// start.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub added: Option<f64>,
+    /// Points at the start of issues in the sprint then but not at its completion (now,
+    /// while active).
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub removed: Option<f64>,
+    /// `completed ÷ commitment`.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub say_do: Option<f64>,
+}
+
+impl From<SprintFigures> for SprintBody {
+    fn from(s: SprintFigures) -> Self {
+        SprintBody {
+            id: s.id,
+            name: s.name,
+            state: s.state.as_str().to_owned(),
+            start: s.start.map(cairn_domain::rfc3339),
+            end: s.end.map(cairn_domain::rfc3339),
+            completed_at: s.completed_at.map(cairn_domain::rfc3339),
+            commitment: s.commitment,
+            completed: s.completed,
+            added: s.added,
+            removed: s.removed,
+            say_do: s.say_do,
+        }
+    }
+}
+
+/// `jira/sprints`: the team's sprints that overlap the window, by start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SprintsBody {
+    /// `jira/sprints`.
+    pub metric: String,
+    /// The team's id.
+    pub team: String,
+    pub sprints: Vec<SprintBody>,
+}
+
+impl From<TeamSprints> for SprintsBody {
+    fn from(t: TeamSprints) -> Self {
+        SprintsBody {
+            metric: t.metric.to_owned(),
+            team: t.team,
+            sprints: t.sprints.into_iter().map(SprintBody::from).collect(),
+        }
+    }
+}
+
+/// `jira/velocity`: the team's closed sprints completed in the window, and its velocity as of
+/// the window's end.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VelocityBody {
+    /// `jira/velocity`.
+    pub metric: String,
+    /// The team's id.
+    pub team: String,
+    pub sprints: Vec<SprintBody>,
+    /// Mean completed over the last 3 closed sprints completed before `to`; null without one.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub velocity: Option<f64>,
+    /// `velocity ÷` the mean completed of the 3 closed sprints before those; null when there
+    /// are fewer or they completed nothing.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub trend: Option<f64>,
+    /// Σ completed ÷ Σ commitment over the sprints of `velocity`.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub say_do: Option<f64>,
+}
+
+impl From<Velocity> for VelocityBody {
+    fn from(v: Velocity) -> Self {
+        let sprints = SprintsBody::from(v.sprints);
+        VelocityBody {
+            metric: sprints.metric,
+            team: sprints.team,
+            sprints: sprints.sprints,
+            velocity: v.velocity,
+            trend: v.trend,
+            say_do: v.say_do,
+        }
+    }
+}
+
+/// The Jira figures of the request's window, and its checked scope.
+async fn jira(state: &AppState, caller: Caller, q: &FigureParams, attempted: &str) -> ApiResult<(JiraFigures, Scope)> {
+    figures(state, caller, q, attempted).await
+}
+
+/// The team a per-sprint figure is of: `team` is required.
+fn one_team(scope: Scope) -> ApiResult<Team> {
+    scope.team.ok_or_else(|| ApiError::validation(cairn_domain::ValidationError::new("team", "is required")))
+}
+
+/// A team's sprints that overlap the window: commitment, completed, added and removed
+/// story points, and say/do.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/sprints", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "The team's sprints", body = SprintsBody,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_sprints(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.sprints").await?;
+    let body = SprintsBody::from(f.sprints(&one_team(s)?));
+    tagged(&headers, &body)
+}
+
+/// A team's velocity: mean completed points of its last 3 closed sprints, the trend against
+/// the 3 before, and the closed sprints completed in the window.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/velocity", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "The team's velocity and closed sprints", body = VelocityBody,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_velocity(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.velocity").await?;
+    let body = VelocityBody::from(f.velocity(&one_team(s)?));
+    tagged(&headers, &body)
+}
+
+/// Resolved issues per team (not sub-tasks, by resolution date), per issue type and ISO week.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/throughput", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<ThroughputSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_throughput(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.throughput").await?;
+    let body: FiguresBody<ThroughputSummary> = f.throughput(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Bug share per team: resolved bugs ÷ resolved issues.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/quality", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<QualitySummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_quality(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.quality").await?;
+    let body: FiguresBody<QualitySummary> = f.quality(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Estimation accuracy per team: time spent ÷ original estimate of resolved issues.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/estimations", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<EstimationsSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_estimations(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.estimations").await?;
+    let body: FiguresBody<EstimationsSummary> = f.estimations(s.user.as_ref(), s.team.as_ref()).into();
+    tagged(&headers, &body)
+}
+
+/// Focus per team: the share of its members' worklog time on issues in an active sprint of
+/// the team's board at the time.
+#[utoipa::path(get, path = "/api/v1/metrics/jira/focus", tag = "metrics", params(FigureParams),
+    responses(
+        (status = 200, description = "A series per team", body = FiguresBody<FocusSummary>,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such user or team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jira_focus(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<FigureParams>,
+) -> ApiResult<Response> {
+    let (f, s) = jira(&state, caller, &q, "metrics.jira.focus").await?;
+    let body: FiguresBody<FocusSummary> = f.focus(s.user.as_ref(), s.team.as_ref()).into();
     tagged(&headers, &body)
 }

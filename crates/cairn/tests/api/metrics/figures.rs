@@ -384,13 +384,22 @@ async fn the_dashboard_equals_the_single_endpoints(backend: Backend) {
         let single =
             figure(&app, &reader, &format!("/api/v1/metrics/github/commits-without-requests?{query}&by=team")).await;
         assert_eq!(board["github"]["commits_without_requests"], single);
+        for part in ["throughput", "quality", "estimations", "focus"] {
+            let single = figure(&app, &reader, &format!("/api/v1/metrics/jira/{part}?{query}")).await;
+            assert_eq!(board["jira"][part], single, "{part} {scope}");
+        }
         if scope.is_empty() {
             assert_eq!(board["team"], Value::Null);
             assert_eq!(board["github"]["team_scores"], Value::Null);
+            assert_eq!((&board["jira"]["sprints"], &board["jira"]["velocity"]), (&Value::Null, &Value::Null));
         } else {
             assert_eq!(board["team"], json!(platform));
             let single = figure(&app, &reader, &format!("/api/v1/metrics/github/team-scores?{query}")).await;
             assert_eq!(board["github"]["team_scores"], single);
+            for part in ["sprints", "velocity"] {
+                let single = figure(&app, &reader, &format!("/api/v1/metrics/jira/{part}?{query}")).await;
+                assert_eq!(board["jira"][part], single, "{part}");
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ mod figures;
 mod git;
 mod github;
 mod jira;
+mod jira_figures;
 mod pages;
 mod runs;
 mod settings;

@@ -1,0 +1,616 @@
+//! The Jira figures: sprints (commitment, completed, added, removed), velocity, and the
+//! team series of resolved issues (throughput, quality, estimation) and worklogs (focus).
+//!
+//! A team owns a board (`metrics_teams.board`) and the board's project: its sprints are the
+//! board's, its issues the project's. What the tables keep of an issue's past is its Sprint
+//! field (the intervals of `metrics_sprint_issues`) and, per started sprint, the commitment
+//! snapshot; story points and status are kept as they are now. So a value "at an instant"
+//! other than sprint membership is exact when the issue has not changed since (its
+//! `updated_at` is not later), and otherwise read as `docs/metrics.md` says: points as they
+//! are now, done when the issue was resolved by then.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::{Buckets, Figures, Granularity, Person, Point, Roster, Series, Window, ratio};
+use crate::collected::store::{commitments, rows_where};
+use crate::collected::{Board, CommitmentItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog};
+use crate::day::{Day, Zone};
+use crate::store::Sql;
+use crate::teams::Team;
+use crate::{Metrics, MetricsError};
+
+/// How many closed sprints velocity averages, and trend compares it with.
+pub const VELOCITY_SPRINTS: usize = 3;
+
+/// One sprint of a team's board, as `jira/sprints` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SprintFigures {
+    pub id: i64,
+    pub name: String,
+    pub state: SprintState,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// Σ points at the start of the issues in the sprint then (the snapshot); `None` before
+    /// it is taken.
+    pub commitment: Option<f64>,
+    /// Σ points of the issues in the sprint at its completion that were done then; closed
+    /// sprints only.
+    pub completed: Option<f64>,
+    /// Points of issues in the sprint at its completion (now, while active) but not at its
+    /// start.
+    pub added: Option<f64>,
+    /// Points at the start of issues in the sprint then but not at its completion (now,
+    /// while active).
+    pub removed: Option<f64>,
+    /// `completed ÷ commitment`.
+    pub say_do: Option<f64>,
+}
+
+/// `jira/sprints`: a team's sprints that overlap the window, by start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamSprints {
+    pub metric: &'static str,
+    pub team: String,
+    pub sprints: Vec<SprintFigures>,
+}
+
+/// `jira/velocity`: the team's closed sprints completed in the window, and its velocity as
+/// of the window's end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Velocity {
+    pub sprints: TeamSprints,
+    /// Mean completed over the last 3 closed sprints completed before `to`.
+    pub velocity: Option<f64>,
+    /// `velocity ÷` the mean completed of the 3 closed sprints before those.
+    pub trend: Option<f64>,
+    /// Σ completed ÷ Σ commitment over the sprints of `velocity`.
+    pub say_do: Option<f64>,
+}
+
+/// `jira/throughput`: resolved issues of each type, per ISO week.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throughput {
+    pub by_type: Vec<TypeThroughput>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeThroughput {
+    pub issue_type: String,
+    pub total: f64,
+    /// One per ISO week of the window, whatever the granularity.
+    pub points: Vec<Point>,
+}
+
+/// `jira/quality`: `total` is the bug share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quality {
+    pub bugs: f64,
+    pub resolved: f64,
+}
+
+/// `jira/estimations`: `total` is the median ratio spent ÷ estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimations {
+    pub within_25pct: f64,
+    pub effort_variance: f64,
+    pub no_estimate_share: f64,
+    /// Resolved issues with an estimate and time spent: those the ratios are of.
+    pub issues: f64,
+}
+
+/// `jira/focus`: `total` is the share of worklog time planned in an active sprint.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Focus {
+    pub planned_seconds: f64,
+    pub all_seconds: f64,
+    pub unplanned: f64,
+}
+
+/// A row of a source: rows are keyed by their source and their upstream id.
+type Keyed = (String, String);
+
+/// The Jira rows a window's figures need, read once.
+#[derive(Debug, Clone)]
+pub struct JiraFigures {
+    pub roster: Roster,
+    pub window: Window,
+    pub time_zone: String,
+    zone: Zone,
+    /// Instants `[from, to)`: the window's local days.
+    span: (i64, i64),
+    now: i64,
+    boards: Vec<(String, Board)>,
+    sprints: Vec<(String, Sprint)>,
+    /// Memberships by (source, issue).
+    in_sprints: HashMap<Keyed, Vec<SprintMembership>>,
+    /// Memberships by (source, sprint): the issues ever in it.
+    sprint_issues: HashMap<(String, i64), BTreeSet<String>>,
+    /// Taken commitments by (source, sprint).
+    commitments: HashMap<(String, i64), Vec<CommitmentItem>>,
+    /// Issues resolved in the window, ever in a sprint, or worklogged in the window.
+    issues: HashMap<Keyed, Issue>,
+    /// Worklogs started in the window, and every worklog of the issues resolved in it.
+    worklogs: Vec<(String, Worklog)>,
+}
+
+impl JiraFigures {
+    /// Reads the roster and the Jira rows of the window.
+    pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<JiraFigures, MetricsError> {
+        let roster = Roster::load(metrics).await?;
+        let settings = metrics.settings().await?;
+        let zone = settings.time_zone.zone().clone();
+        let span = (zone.start_ms(window.from), zone.start_ms(window.to));
+        let bounds = [Sql::Int(span.0), Sql::Int(span.1)];
+        let mut conn = metrics.db.reader().acquire().await?;
+        let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
+        let sprints = rows_where::<Sprint>(&mut conn, "1 = 1", &[]).await?;
+        let memberships = rows_where::<SprintMembership>(&mut conn, "1 = 1", &[]).await?;
+        let issues = rows_where::<Issue>(
+            &mut conn,
+            "(resolved_at >= $1 AND resolved_at < $2) \
+             OR issue_id IN (SELECT issue_id FROM metrics_sprint_issues) \
+             OR issue_id IN (SELECT issue_id FROM metrics_worklogs WHERE started_at >= $1 AND started_at < $2)",
+            &bounds,
+        )
+        .await?;
+        let worklogs = rows_where::<Worklog>(
+            &mut conn,
+            "(started_at >= $1 AND started_at < $2) \
+             OR issue_id IN (SELECT issue_id FROM metrics_issues WHERE resolved_at >= $1 AND resolved_at < $2)",
+            &bounds,
+        )
+        .await?;
+        let taken = commitments(&mut conn).await?;
+        drop(conn);
+
+        let mut in_sprints: HashMap<Keyed, Vec<SprintMembership>> = HashMap::new();
+        let mut sprint_issues: HashMap<(String, i64), BTreeSet<String>> = HashMap::new();
+        for (source, m) in memberships {
+            sprint_issues.entry((source.clone(), m.sprint_id)).or_default().insert(m.issue_id.clone());
+            in_sprints.entry((source, m.issue_id.clone())).or_default().push(m);
+        }
+        let mut commitments: HashMap<(String, i64), Vec<CommitmentItem>> = HashMap::new();
+        for (source, sprint, item) in taken {
+            commitments.entry((source, sprint)).or_default().extend(item);
+        }
+        Ok(JiraFigures {
+            roster,
+            window,
+            time_zone: settings.time_zone.as_str().to_owned(),
+            zone,
+            span,
+            now: cairn_domain::now_ms(),
+            boards,
+            sprints,
+            in_sprints,
+            sprint_issues,
+            commitments,
+            issues: issues.into_iter().map(|(source, i)| ((source, i.id.clone()), i)).collect(),
+            worklogs,
+        })
+    }
+
+    fn figures<S>(&self, metric: &'static str, series: Vec<Series<S>>) -> Figures<S> {
+        Figures { metric, window: self.window, time_zone: self.time_zone.clone(), series }
+    }
+
+    /// The teams a per-team figure lists: `team`, else every team, by name.
+    fn teams<'a>(&'a self, team: Option<&'a Team>) -> Vec<&'a Team> {
+        let mut out: Vec<&Team> = self.roster.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The team's sprints: its board's, in every source.
+    fn team_sprints<'a>(&'a self, team: &Team) -> impl Iterator<Item = &'a (String, Sprint)> + 'a {
+        let board = team.board;
+        self.sprints.iter().filter(move |(_, s)| Some(s.board_id) == board)
+    }
+
+    /// The team's projects: its board's, as `(source, project key)`.
+    fn team_projects(&self, team: &Team) -> HashSet<Keyed> {
+        self.boards
+            .iter()
+            .filter(|(_, b)| Some(b.id) == team.board)
+            .filter_map(|(source, b)| b.project_key.clone().map(|p| (source.clone(), p)))
+            .collect()
+    }
+
+    /// Whether the instant is on a local day of the window.
+    fn in_window(&self, t: i64) -> bool {
+        self.span.0 <= t && t < self.span.1
+    }
+
+    /// The member an issue's assignee or a worklog's author is.
+    fn jira_person(&self, account: Option<&str>) -> Option<&Person> {
+        account.and_then(|a| self.roster.person_of(&format!("jira:{a}")))
+    }
+
+    /// The resolved set of `team` (of `user`'s issues only, when given): its project's
+    /// issues that are not sub-tasks, resolved on a day of the window; by resolution.
+    fn resolved(&self, team: &Team, user: Option<&Person>) -> Vec<(&str, &Issue)> {
+        let projects = self.team_projects(team);
+        let mut out: Vec<(&str, &Issue)> = self
+            .issues
+            .iter()
+            .filter(|((source, _), i)| projects.contains(&(source.clone(), i.project_key.clone())))
+            .map(|((source, _), i)| (source.as_str(), i))
+            .filter(|(_, i)| !i.is_subtask && i.resolved_at.is_some_and(|r| self.in_window(r)))
+            .filter(|(_, i)| {
+                user.is_none_or(|u| self.jira_person(i.assignee_account_id.as_deref()).is_some_and(|p| p.id == u.id))
+            })
+            .collect();
+        out.sort_by(|(_, a), (_, b)| (a.resolved_at, &a.id).cmp(&(b.resolved_at, &b.id)));
+        out
+    }
+
+    fn resolved_day(&self, issue: &Issue) -> Day {
+        self.zone.day(issue.resolved_at.unwrap_or_default())
+    }
+
+    /// `jira/throughput`.
+    pub fn throughput(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Throughput> {
+        let weekly = Window { granularity: Granularity::Week, ..self.window };
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let mut points = Buckets::new(self.window);
+                let mut by_type: BTreeMap<&str, (f64, Buckets)> = BTreeMap::new();
+                let resolved = self.resolved(t, user);
+                for (_, i) in &resolved {
+                    let day = self.resolved_day(i);
+                    points.add(day, 1.0);
+                    let (n, weeks) = by_type.entry(&i.issue_type).or_insert_with(|| (0.0, Buckets::new(weekly)));
+                    *n += 1.0;
+                    weeks.add(day, 1.0);
+                }
+                let by_type = by_type
+                    .into_iter()
+                    .map(|(issue_type, (total, weeks))| TypeThroughput {
+                        issue_type: issue_type.to_owned(),
+                        total,
+                        points: weeks.points(),
+                    })
+                    .collect();
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: resolved.len() as f64,
+                    summary: Throughput { by_type },
+                    points: points.points(),
+                }
+            })
+            .collect();
+        self.figures("jira/throughput", series)
+    }
+
+    /// `jira/quality`.
+    pub fn quality(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Quality> {
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let (mut bugs, mut all) = (Buckets::new(self.window), Buckets::new(self.window));
+                let resolved = self.resolved(t, user);
+                let mut n_bugs = 0.0;
+                for (_, i) in &resolved {
+                    let day = self.resolved_day(i);
+                    all.add(day, 1.0);
+                    if is_bug(i) {
+                        bugs.add(day, 1.0);
+                        n_bugs += 1.0;
+                    }
+                }
+                let n = resolved.len() as f64;
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: ratio(n_bugs, n),
+                    summary: Quality { bugs: n_bugs, resolved: n },
+                    points: shares(&bugs, &all),
+                }
+            })
+            .collect();
+        self.figures("jira/quality", series)
+    }
+
+    /// `jira/estimations`.
+    pub fn estimations(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Estimations> {
+        let mut spent: HashMap<(&str, &str), i64> = HashMap::new();
+        for (source, w) in &self.worklogs {
+            *spent.entry((source.as_str(), w.issue_id.as_str())).or_default() += w.seconds;
+        }
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let resolved = self.resolved(t, user);
+                let mut per_bucket: BTreeMap<Day, Vec<f64>> = BTreeMap::new();
+                let (mut ratios, mut sum_spent, mut sum_estimate, mut no_estimate) = (Vec::new(), 0.0, 0.0, 0.0);
+                for (source, i) in &resolved {
+                    let estimate = i.original_estimate_seconds.unwrap_or(0);
+                    if estimate <= 0 {
+                        no_estimate += 1.0;
+                        continue;
+                    }
+                    let seconds = spent.get(&(*source, i.id.as_str())).copied().unwrap_or(0);
+                    if seconds <= 0 {
+                        continue;
+                    }
+                    let r = seconds as f64 / estimate as f64;
+                    ratios.push(r);
+                    per_bucket.entry(self.window.granularity.bucket(self.resolved_day(i))).or_default().push(r);
+                    sum_spent += seconds as f64;
+                    sum_estimate += estimate as f64;
+                }
+                let within = ratios.iter().filter(|r| (0.75..=1.25).contains(*r)).count() as f64;
+                let n = ratios.len() as f64;
+                let points = self
+                    .window
+                    .buckets()
+                    .into_iter()
+                    .map(|start| Point { start, value: median(per_bucket.remove(&start).unwrap_or_default()) })
+                    .collect();
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: median(ratios),
+                    summary: Estimations {
+                        within_25pct: ratio(within, n),
+                        effort_variance: ratio(sum_spent - sum_estimate, sum_estimate),
+                        no_estimate_share: ratio(no_estimate, resolved.len() as f64),
+                        issues: n,
+                    },
+                    points,
+                }
+            })
+            .collect();
+        self.figures("jira/estimations", series)
+    }
+
+    /// Whether sprint `s` was active at `t`: started, and not yet completed (or ended, for a
+    /// closed sprint without a completion time).
+    fn active_at(s: &Sprint, t: i64) -> bool {
+        let started = s.start_at.is_some_and(|start| start <= t);
+        let over = match s.state {
+            SprintState::Future => return false,
+            SprintState::Active => None,
+            SprintState::Closed => s.complete_at.or(s.end_at),
+        };
+        started && over.is_none_or(|end| t < end)
+    }
+
+    /// Whether the issue (its parent's sprints, for a sub-task) was at `t` in one of
+    /// `sprints` that was active then.
+    fn planned(&self, source: &str, issue_id: &str, sprints: &HashMap<i64, &Sprint>, t: i64) -> bool {
+        let issue = self.issues.get(&(source.to_owned(), issue_id.to_owned()));
+        let carrier = match issue {
+            Some(i) if i.is_subtask => i.parent_id.as_deref().unwrap_or(issue_id),
+            _ => issue_id,
+        };
+        self.in_sprints.get(&(source.to_owned(), carrier.to_owned())).is_some_and(|ms| {
+            ms.iter().any(|m| contains(m, t) && sprints.get(&m.sprint_id).is_some_and(|s| JiraFigures::active_at(s, t)))
+        })
+    }
+
+    /// `jira/focus`.
+    pub fn focus(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Focus> {
+        let series = self
+            .teams(team)
+            .into_iter()
+            .map(|t| {
+                let board: Vec<&(String, Sprint)> = self.team_sprints(t).collect();
+                let (mut planned, mut all) = (Buckets::new(self.window), Buckets::new(self.window));
+                let (mut planned_seconds, mut all_seconds) = (0.0, 0.0);
+                for (source, w) in self.worklogs.iter().filter(|(_, w)| self.in_window(w.started_at)) {
+                    let Some(person) = self.jira_person(w.author_account_id.as_deref()) else { continue };
+                    let day = self.zone.day(w.started_at);
+                    if !self.roster.member_on(t, person, day) || user.is_some_and(|u| u.id != person.id) {
+                        continue;
+                    }
+                    let seconds = w.seconds as f64;
+                    all.add(day, seconds);
+                    all_seconds += seconds;
+                    let sprints: HashMap<i64, &Sprint> =
+                        board.iter().filter(|(s, _)| s == source).map(|(_, s)| (s.id, s)).collect();
+                    if self.planned(source, &w.issue_id, &sprints, w.started_at) {
+                        planned.add(day, seconds);
+                        planned_seconds += seconds;
+                    }
+                }
+                let focus = ratio(planned_seconds, all_seconds);
+                Series {
+                    key: t.id.clone(),
+                    name: t.name.clone(),
+                    total: focus,
+                    summary: Focus {
+                        planned_seconds,
+                        all_seconds,
+                        unplanned: if all_seconds == 0.0 { 0.0 } else { 1.0 - focus },
+                    },
+                    points: shares(&planned, &all),
+                }
+            })
+            .collect();
+        self.figures("jira/focus", series)
+    }
+
+    /// The figures of one sprint of `source`.
+    fn sprint(&self, source: &str, s: &Sprint) -> SprintFigures {
+        let completed_at = match s.state {
+            SprintState::Closed => s.complete_at.or(s.end_at),
+            _ => None,
+        };
+        // Added and removed are counted at the completion, or now while the sprint runs.
+        let reference = match s.state {
+            SprintState::Closed => completed_at,
+            SprintState::Active => Some(self.now),
+            SprintState::Future => None,
+        };
+        let key = (source.to_owned(), s.id);
+        let snapshot = self.commitments.get(&key);
+        let commitment = snapshot.map(|items| items.iter().map(|i| i.points.unwrap_or(0.0)).sum::<f64>());
+        let at_start: HashMap<&str, f64> = match (snapshot, s.start_at) {
+            (Some(items), _) => items.iter().map(|i| (i.issue_id.as_str(), i.points.unwrap_or(0.0))).collect(),
+            (None, Some(start)) => {
+                self.issues_in(source, s.id, start).into_iter().map(|i| (i.id.as_str(), points(i))).collect()
+            }
+            (None, None) => HashMap::new(),
+        };
+        let at_end: Vec<&Issue> = reference.map(|t| self.issues_in(source, s.id, t)).unwrap_or_default();
+        let completed = completed_at.map(|t| at_end.iter().filter(|i| done_at(i, t)).map(|i| points(i)).sum::<f64>());
+        let (added, removed) = match reference {
+            Some(_) => {
+                let ids: HashSet<&str> = at_end.iter().map(|i| i.id.as_str()).collect();
+                let added = at_end.iter().filter(|i| !at_start.contains_key(i.id.as_str())).map(|i| points(i)).sum();
+                let removed = at_start.iter().filter(|(id, _)| !ids.contains(*id)).map(|(_, p)| p).sum();
+                (Some(added), Some(removed))
+            }
+            None => (None, None),
+        };
+        let say_do = match (completed, commitment) {
+            (Some(c), Some(k)) if k > 0.0 => Some(c / k),
+            _ => None,
+        };
+        SprintFigures {
+            id: s.id,
+            name: s.name.clone(),
+            state: s.state,
+            start: s.start_at,
+            end: s.end_at,
+            completed_at,
+            commitment,
+            completed,
+            added,
+            removed,
+            say_do,
+        }
+    }
+
+    /// The issues (not sub-tasks, which have no points) in the sprint at `t`.
+    fn issues_in(&self, source: &str, sprint: i64, t: i64) -> Vec<&Issue> {
+        let Some(ids) = self.sprint_issues.get(&(source.to_owned(), sprint)) else { return Vec::new() };
+        ids.iter()
+            .filter_map(|id| {
+                let key = (source.to_owned(), id.clone());
+                let inside = self.in_sprints.get(&key)?.iter().any(|m| m.sprint_id == sprint && contains(m, t));
+                self.issues.get(&key).filter(|i| inside && !i.is_subtask)
+            })
+            .collect()
+    }
+
+    /// `jira/sprints`: the team's sprints that overlap the window (started before its end,
+    /// not over before its start), by start.
+    pub fn sprints(&self, team: &Team) -> TeamSprints {
+        let mut listed: Vec<&(String, Sprint)> = self
+            .team_sprints(team)
+            .filter(|(_, s)| {
+                let Some(start) = s.start_at else { return false };
+                let over = match s.state {
+                    SprintState::Closed => s.complete_at.or(s.end_at).unwrap_or(start),
+                    _ => self.now.max(start),
+                };
+                start < self.span.1 && over >= self.span.0
+            })
+            .collect();
+        listed.sort_by_key(|(_, s)| (s.start_at, s.id));
+        TeamSprints {
+            metric: "jira/sprints",
+            team: team.id.clone(),
+            sprints: listed.into_iter().map(|(source, s)| self.sprint(source, s)).collect(),
+        }
+    }
+
+    /// `jira/velocity`.
+    pub fn velocity(&self, team: &Team) -> Velocity {
+        let mut closed: Vec<SprintFigures> = self
+            .team_sprints(team)
+            .filter(|(_, s)| s.state == SprintState::Closed)
+            .map(|(source, s)| self.sprint(source, s))
+            .filter(|s| s.completed_at.is_some_and(|t| t < self.span.1))
+            .collect();
+        closed.sort_by_key(|s| (s.completed_at, s.id));
+        let n = closed.len();
+        let last = &closed[n.saturating_sub(VELOCITY_SPRINTS)..];
+        let before = &closed[n.saturating_sub(2 * VELOCITY_SPRINTS)..n.saturating_sub(VELOCITY_SPRINTS)];
+        let mean = |sprints: &[SprintFigures]| {
+            (!sprints.is_empty())
+                .then(|| sprints.iter().map(|s| s.completed.unwrap_or(0.0)).sum::<f64>() / sprints.len() as f64)
+        };
+        let velocity = mean(last);
+        let trend = match (velocity, mean(before)) {
+            (Some(v), Some(b)) if before.len() == VELOCITY_SPRINTS && b > 0.0 => Some(v / b),
+            _ => None,
+        };
+        let committed: f64 = last.iter().filter_map(|s| s.commitment).sum();
+        let completed: f64 = last.iter().filter_map(|s| s.completed).sum();
+        let say_do = (!last.is_empty() && committed > 0.0).then(|| completed / committed);
+        let in_window: Vec<SprintFigures> =
+            closed.iter().filter(|s| s.completed_at.is_some_and(|t| t >= self.span.0)).cloned().collect();
+        Velocity {
+            sprints: TeamSprints { metric: "jira/velocity", team: team.id.clone(), sprints: in_window },
+            velocity,
+            trend,
+            say_do,
+        }
+    }
+}
+
+/// Whether the interval holds the instant.
+fn contains(m: &SprintMembership, t: i64) -> bool {
+    m.added_at <= t && m.removed_at.is_none_or(|end| t < end)
+}
+
+/// An issue's story points, null counting as 0; the stored value is the current one.
+fn points(issue: &Issue) -> f64 {
+    issue.points.unwrap_or(0.0)
+}
+
+/// Whether the issue's status category was done at `t`: exactly when it has not changed
+/// since; otherwise whether it was resolved by then (Jira sets the resolution date on the
+/// way to done and clears it when an issue is reopened).
+fn done_at(issue: &Issue, t: i64) -> bool {
+    if issue.updated_at <= t {
+        issue.status_category == StatusCategory::Done
+    } else {
+        issue.resolved_at.is_some_and(|r| r <= t)
+    }
+}
+
+fn is_bug(issue: &Issue) -> bool {
+    issue.issue_type.eq_ignore_ascii_case("bug")
+}
+
+/// `part ÷ whole` per bucket (0 where `whole` is 0).
+fn shares(part: &Buckets, whole: &Buckets) -> Vec<Point> {
+    part.points()
+        .into_iter()
+        .zip(whole.points())
+        .map(|(p, w)| Point { start: p.start, value: ratio(p.value, w.value) })
+        .collect()
+}
+
+/// The median (the mean of the two middle values for an even count); 0 of nothing.
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![2.0]), 2.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}
