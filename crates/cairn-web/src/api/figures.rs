@@ -294,247 +294,123 @@ async fn figures<F: WindowFigures>(
     Ok((figures, scope))
 }
 
-/// The GitHub figures of the request's window, and its checked scope.
-async fn github(
-    state: &AppState,
-    caller: Caller,
-    q: &FigureParams,
-    attempted: &str,
-) -> ApiResult<(GitHubFigures, Scope)> {
-    figures(state, caller, q, attempted).await
-}
-
-/// The per-commit GitHub figures of the request's window, and its checked scope.
-async fn commits(
-    state: &AppState,
-    caller: Caller,
-    q: &FigureParams,
-    attempted: &str,
-) -> ApiResult<(CommitFigures, Scope)> {
-    figures(state, caller, q, attempted).await
-}
-
-/// Counted commits per person: default-branch commits with one parent, not by a bot, by
-/// author date.
-#[utoipa::path(get, path = "/api/v1/metrics/github/user-commits", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per person", body = FiguresBody<UserCommitsSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn user_commits(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = github(&state, caller, &q, "metrics.github.user_commits").await?;
-    let body: FiguresBody<UserCommitsSummary> = f.user_commits(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Counted commits per team, of its members while they were in it.
-#[utoipa::path(get, path = "/api/v1/metrics/github/team-commits", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<TeamCommitsSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn team_commits(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = github(&state, caller, &q, "metrics.github.team_commits").await?;
-    let body: FiguresBody<TeamCommitsSummary> = f.team_commits(s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Active days per person: distinct local dates with a counted commit.
-#[utoipa::path(get, path = "/api/v1/metrics/github/user-active-days", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per person", body = FiguresBody<EmptySummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn user_active_days(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = github(&state, caller, &q, "metrics.github.user_active_days").await?;
-    let body: FiguresBody<EmptySummary> = f.user_active_days(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Active days per team: the sum of its members' active days while in it, and that per
-/// member and week.
-#[utoipa::path(get, path = "/api/v1/metrics/github/team-active-days", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<TeamActiveDaysSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn team_active_days(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = github(&state, caller, &q, "metrics.github.team_active_days").await?;
-    let body: FiguresBody<TeamActiveDaysSummary> = f.team_active_days(s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Pull-request comments per person (review and conversation), on their own pull requests
-/// and on others'.
-#[utoipa::path(get, path = "/api/v1/metrics/github/user-comments-count", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per person", body = FiguresBody<UserCommentsSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn user_comments_count(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = github(&state, caller, &q, "metrics.github.user_comments_count").await?;
-    let body: FiguresBody<UserCommentsSummary> = f.user_comments(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Impact per person: each counted commit's size as a percentile of its repository's
-/// trailing 90 days, summed.
-#[utoipa::path(get, path = "/api/v1/metrics/github/user-impact", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per person", body = FiguresBody<ImpactSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn user_impact(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = commits(&state, caller, &q, "metrics.github.user_impact").await?;
-    let body: FiguresBody<ImpactSummary> = f.user_impact(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Impact per team: its members' impact while in it.
-#[utoipa::path(get, path = "/api/v1/metrics/github/team-impact", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<ImpactSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn team_impact(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = commits(&state, caller, &q, "metrics.github.team_impact").await?;
-    let body: FiguresBody<ImpactSummary> = f.team_impact(s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// A team's members, each with impact, active days and commits per active day (points per
-/// bucket are impact), and the team's percentile among the tenant's teams. Needs `team`.
-#[utoipa::path(get, path = "/api/v1/metrics/github/team-scores", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per member", body = FiguresBody<ScoreSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn team_scores(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = commits(&state, caller, &q, "metrics.github.team_scores").await?;
-    let team = s.team.ok_or_else(|| ApiError::validation(ValidationError::new("team", "is required")))?;
-    let body: FiguresBody<ScoreSummary> = f.team_scores(&team).into();
-    tagged(&headers, &body)
-}
-
-/// Counted commits that no pull request has, and their share, per person (default), team
-/// or repository (`by`).
-#[utoipa::path(get, path = "/api/v1/metrics/github/commits-without-requests", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per person, team or repository", body = FiguresBody<WithoutRequestsSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window, granularity or grouping, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn commits_without_requests(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = commits(&state, caller, &q, "metrics.github.commits_without_requests").await?;
-    let grouping = match q.by.as_deref() {
-        None | Some("person") => Grouping::Person,
-        Some("team") => Grouping::Team,
-        Some("repository") => Grouping::Repository,
-        Some(_) => {
-            return Err(ApiError::validation(ValidationError::new("by", "must be person, team or repository")));
+/// A metric endpoint: `GET path` for `readonly` and up, answering `body` (with its `ETag`)
+/// from the figures `f` of kind `kind` loaded for the request's window, its checked scope
+/// `s` and its parameters `q`.
+macro_rules! figure {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $per:literal, $body:ty, $attempted:literal,
+     |$f:ident: $kind:ty, $s:ident, $q:ident| $make:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(get, path = $path, tag = "metrics", params(FigureParams),
+            responses(
+                (status = 200, description = $per, body = $body,
+                    headers(("ETag" = String, description = "Send back in If-None-Match"))),
+                (status = 304, description = "Unchanged since the ETag sent"),
+                (status = 400, description = "A bad window, granularity or parameter, naming the field",
+                    body = ErrorBody),
+                (status = 401, description = "Missing or invalid token", body = ErrorBody),
+                (status = 403, description = "Requires readonly", body = ErrorBody),
+                (status = 404, description = "No such user or team", body = ErrorBody),
+            ),
+            security(("bearer" = [])))]
+        async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            headers: HeaderMap,
+            ApiQuery($q): ApiQuery<FigureParams>,
+        ) -> ApiResult<Response> {
+            let ($f, $s): ($kind, Scope) = figures(&state, caller, &$q, $attempted).await?;
+            let body: $body = $make;
+            tagged(&headers, &body)
         }
     };
-    let body: FiguresBody<WithoutRequestsSummary> =
-        f.without_requests(grouping, s.user.as_ref(), s.team.as_ref(), q.repository.as_deref()).into();
-    tagged(&headers, &body)
+}
+
+/// The team a per-team figure is of: `team` is required.
+fn one_team(scope: Scope) -> ApiResult<Team> {
+    scope.team.ok_or_else(|| ApiError::validation(ValidationError::new("team", "is required")))
+}
+
+/// How `commits-without-requests` groups its series: `by`.
+fn grouping(q: &FigureParams) -> ApiResult<Grouping> {
+    match q.by.as_deref() {
+        None | Some("person") => Ok(Grouping::Person),
+        Some("team") => Ok(Grouping::Team),
+        Some("repository") => Ok(Grouping::Repository),
+        Some(_) => Err(ApiError::validation(ValidationError::new("by", "must be person, team or repository"))),
+    }
+}
+
+figure! {
+    /// Counted commits per person: default-branch commits with one parent, not by a bot, by
+    /// author date.
+    user_commits, "/api/v1/metrics/github/user-commits", "A series per person",
+    FiguresBody<UserCommitsSummary>, "metrics.github.user_commits",
+    |f: GitHubFigures, s, q| f.user_commits(s.user.as_ref(), s.team.as_ref()).into()
+}
+
+figure! {
+    /// Counted commits per team, of its members while they were in it.
+    team_commits, "/api/v1/metrics/github/team-commits", "A series per team",
+    FiguresBody<TeamCommitsSummary>, "metrics.github.team_commits",
+    |f: GitHubFigures, s, q| f.team_commits(s.team.as_ref()).into()
+}
+
+figure! {
+    /// Active days per person: distinct local dates with a counted commit.
+    user_active_days, "/api/v1/metrics/github/user-active-days", "A series per person",
+    FiguresBody<EmptySummary>, "metrics.github.user_active_days",
+    |f: GitHubFigures, s, q| f.user_active_days(s.user.as_ref(), s.team.as_ref()).into()
+}
+
+figure! {
+    /// Active days per team: the sum of its members' active days while in it, and that per
+    /// member and week.
+    team_active_days, "/api/v1/metrics/github/team-active-days", "A series per team",
+    FiguresBody<TeamActiveDaysSummary>, "metrics.github.team_active_days",
+    |f: GitHubFigures, s, q| f.team_active_days(s.team.as_ref()).into()
+}
+
+figure! {
+    /// Pull-request comments per person (review and conversation), on their own pull requests
+    /// and on others'.
+    user_comments_count, "/api/v1/metrics/github/user-comments-count", "A series per person",
+    FiguresBody<UserCommentsSummary>, "metrics.github.user_comments_count",
+    |f: GitHubFigures, s, q| f.user_comments(s.user.as_ref(), s.team.as_ref()).into()
+}
+
+figure! {
+    /// Impact per person: each counted commit's size as a percentile of its repository's
+    /// trailing 90 days, summed.
+    user_impact, "/api/v1/metrics/github/user-impact", "A series per person",
+    FiguresBody<ImpactSummary>, "metrics.github.user_impact",
+    |f: CommitFigures, s, q| f.user_impact(s.user.as_ref(), s.team.as_ref()).into()
+}
+
+figure! {
+    /// Impact per team: its members' impact while in it.
+    team_impact, "/api/v1/metrics/github/team-impact", "A series per team",
+    FiguresBody<ImpactSummary>, "metrics.github.team_impact",
+    |f: CommitFigures, s, q| f.team_impact(s.team.as_ref()).into()
+}
+
+figure! {
+    /// A team's members, each with impact, active days and commits per active day (points per
+    /// bucket are impact), and the team's percentile among the tenant's teams. Needs `team`.
+    team_scores, "/api/v1/metrics/github/team-scores", "A series per member",
+    FiguresBody<ScoreSummary>, "metrics.github.team_scores",
+    |f: CommitFigures, s, q| f.team_scores(&one_team(s)?).into()
+}
+
+figure! {
+    /// Counted commits that no pull request has, and their share, per person (default), team
+    /// or repository (`by`).
+    commits_without_requests, "/api/v1/metrics/github/commits-without-requests",
+    "A series per person, team or repository",
+    FiguresBody<WithoutRequestsSummary>, "metrics.github.commits_without_requests",
+    |f: CommitFigures, s, q| {
+        f.without_requests(grouping(&q)?, s.user.as_ref(), s.team.as_ref(), q.repository.as_deref()).into()
+    }
 }
 
 /// Every GitHub figure of a team (or of every team) over one window.
@@ -832,153 +708,47 @@ impl From<Velocity> for VelocityBody {
     }
 }
 
-/// The Jira figures of the request's window, and its checked scope.
-async fn jira(state: &AppState, caller: Caller, q: &FigureParams, attempted: &str) -> ApiResult<(JiraFigures, Scope)> {
-    figures(state, caller, q, attempted).await
+figure! {
+    /// A team's sprints that overlap the window: commitment, completed, added and removed
+    /// story points, and say/do.
+    jira_sprints, "/api/v1/metrics/jira/sprints", "The team's sprints",
+    SprintsBody, "metrics.jira.sprints",
+    |f: JiraFigures, s, q| f.sprints(&one_team(s)?).into()
 }
 
-/// The team a per-sprint figure is of: `team` is required.
-fn one_team(scope: Scope) -> ApiResult<Team> {
-    scope.team.ok_or_else(|| ApiError::validation(cairn_domain::ValidationError::new("team", "is required")))
+figure! {
+    /// A team's velocity: mean completed points of its last 3 closed sprints, the trend against
+    /// the 3 before, and the closed sprints completed in the window.
+    jira_velocity, "/api/v1/metrics/jira/velocity", "The team's velocity and closed sprints",
+    VelocityBody, "metrics.jira.velocity",
+    |f: JiraFigures, s, q| f.velocity(&one_team(s)?).into()
 }
 
-/// A team's sprints that overlap the window: commitment, completed, added and removed
-/// story points, and say/do.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/sprints", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "The team's sprints", body = SprintsBody,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_sprints(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.sprints").await?;
-    let body = SprintsBody::from(f.sprints(&one_team(s)?));
-    tagged(&headers, &body)
+figure! {
+    /// Resolved issues per team (not sub-tasks, by resolution date), per issue type and ISO week.
+    jira_throughput, "/api/v1/metrics/jira/throughput", "A series per team",
+    FiguresBody<ThroughputSummary>, "metrics.jira.throughput",
+    |f: JiraFigures, s, q| f.throughput(s.user.as_ref(), s.team.as_ref()).into()
 }
 
-/// A team's velocity: mean completed points of its last 3 closed sprints, the trend against
-/// the 3 before, and the closed sprints completed in the window.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/velocity", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "The team's velocity and closed sprints", body = VelocityBody,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, or no team, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_velocity(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.velocity").await?;
-    let body = VelocityBody::from(f.velocity(&one_team(s)?));
-    tagged(&headers, &body)
+figure! {
+    /// Bug share per team: resolved bugs ÷ resolved issues.
+    jira_quality, "/api/v1/metrics/jira/quality", "A series per team",
+    FiguresBody<QualitySummary>, "metrics.jira.quality",
+    |f: JiraFigures, s, q| f.quality(s.user.as_ref(), s.team.as_ref()).into()
 }
 
-/// Resolved issues per team (not sub-tasks, by resolution date), per issue type and ISO week.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/throughput", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<ThroughputSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_throughput(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.throughput").await?;
-    let body: FiguresBody<ThroughputSummary> = f.throughput(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
+figure! {
+    /// Estimation accuracy per team: time spent ÷ original estimate of resolved issues.
+    jira_estimations, "/api/v1/metrics/jira/estimations", "A series per team",
+    FiguresBody<EstimationsSummary>, "metrics.jira.estimations",
+    |f: JiraFigures, s, q| f.estimations(s.user.as_ref(), s.team.as_ref()).into()
 }
 
-/// Bug share per team: resolved bugs ÷ resolved issues.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/quality", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<QualitySummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_quality(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.quality").await?;
-    let body: FiguresBody<QualitySummary> = f.quality(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Estimation accuracy per team: time spent ÷ original estimate of resolved issues.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/estimations", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<EstimationsSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_estimations(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.estimations").await?;
-    let body: FiguresBody<EstimationsSummary> = f.estimations(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
-}
-
-/// Focus per team: the share of its members' worklog time on issues in an active sprint of
-/// the team's board at the time.
-#[utoipa::path(get, path = "/api/v1/metrics/jira/focus", tag = "metrics", params(FigureParams),
-    responses(
-        (status = 200, description = "A series per team", body = FiguresBody<FocusSummary>,
-            headers(("ETag" = String, description = "Send back in If-None-Match"))),
-        (status = 304, description = "Unchanged since the ETag sent"),
-        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Requires readonly", body = ErrorBody),
-        (status = 404, description = "No such user or team", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
-async fn jira_focus(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiQuery(q): ApiQuery<FigureParams>,
-) -> ApiResult<Response> {
-    let (f, s) = jira(&state, caller, &q, "metrics.jira.focus").await?;
-    let body: FiguresBody<FocusSummary> = f.focus(s.user.as_ref(), s.team.as_ref()).into();
-    tagged(&headers, &body)
+figure! {
+    /// Focus per team: the share of its members' worklog time on issues in an active sprint of
+    /// the team's board at the time.
+    jira_focus, "/api/v1/metrics/jira/focus", "A series per team",
+    FiguresBody<FocusSummary>, "metrics.jira.focus",
+    |f: JiraFigures, s, q| f.focus(s.user.as_ref(), s.team.as_ref()).into()
 }
