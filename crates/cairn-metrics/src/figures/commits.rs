@@ -163,29 +163,6 @@ impl CommitFigures {
         c.person.is_some_and(|i| self.roster.member_on(team, &self.roster.people()[i], c.day))
     }
 
-    fn people<'a>(&'a self, user: Option<&'a Person>, team: Option<&'a Team>) -> Vec<(usize, &'a Person)> {
-        let mut out: Vec<(usize, &Person)> = self
-            .roster
-            .people()
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| user.is_none_or(|u| u.id == p.id))
-            .filter(|(_, p)| {
-                team.is_none_or(|t| {
-                    self.roster.members_between(t, self.window.from, self.window.to).iter().any(|m| m.id == p.id)
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-        out
-    }
-
-    fn teams<'a>(&'a self, team: Option<&'a Team>) -> Vec<&'a Team> {
-        let mut out: Vec<&Team> = self.roster.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
     /// A series over `commits`: `total` the sum of `value`, points by day.
     fn series<'c, S>(
         &self,
@@ -216,7 +193,8 @@ impl CommitFigures {
     /// `github/user-impact`.
     pub fn user_impact(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Impact> {
         let series = self
-            .people(user, team)
+            .roster
+            .people_in(user, team, self.window.from, self.window.to)
             .into_iter()
             .map(|(i, p)| {
                 let mine =
@@ -230,7 +208,8 @@ impl CommitFigures {
     /// `github/team-impact`.
     pub fn team_impact(&self, team: Option<&Team>) -> Figures<Impact> {
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let theirs = self.commits.iter().filter(|c| self.in_team(c, t));
@@ -261,7 +240,8 @@ impl CommitFigures {
         let at_most = per_author.values().filter(|v| **v <= own).count();
         let team_percentile = 100.0 * ratio(at_most as f64, per_author.len() as f64);
         let series = self
-            .people(None, Some(team))
+            .roster
+            .people_in(None, Some(team), self.window.from, self.window.to)
             .into_iter()
             .map(|(i, p)| {
                 let mine = self.commits.iter().filter(|c| c.person == Some(i) && self.in_team(c, team));
@@ -302,7 +282,8 @@ impl CommitFigures {
         let in_repository = |c: &&Scored| repository.is_none_or(|r| c.commit.repository.eq_ignore_ascii_case(r));
         let series = match grouping {
             Grouping::Person => self
-                .people(user, team)
+                .roster
+                .people_in(user, team, self.window.from, self.window.to)
                 .into_iter()
                 .map(|(i, p)| {
                     let mine = self
@@ -314,7 +295,8 @@ impl CommitFigures {
                 })
                 .collect(),
             Grouping::Team => self
-                .teams(team)
+                .roster
+                .teams_in(team)
                 .into_iter()
                 .map(|t| {
                     let theirs = self

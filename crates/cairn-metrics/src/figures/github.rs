@@ -93,25 +93,6 @@ impl GitHubFigures {
         Figures { metric, window: self.window, time_zone: self.time_zone.clone(), series }
     }
 
-    /// The people a per-person figure lists: `user`, else `team`'s members in the window,
-    /// else everyone in a team; by key.
-    fn people<'a>(&'a self, user: Option<&'a Person>, team: Option<&'a Team>) -> Vec<(usize, &'a Person)> {
-        let mut out: Vec<(usize, &Person)> = self
-            .roster
-            .people()
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| user.is_none_or(|u| u.id == p.id))
-            .filter(|(_, p)| {
-                team.is_none_or(|t| {
-                    self.roster.members_between(t, self.window.from, self.window.to).iter().any(|m| m.id == p.id)
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
-        out
-    }
-
     /// The days of person `i` that count: every one, or only those `team` had them.
     fn days_of<'a>(&'a self, i: usize, team: Option<&'a Team>) -> impl Iterator<Item = (Day, &'a DayFigures)> + 'a {
         let person = &self.roster.people()[i];
@@ -119,13 +100,6 @@ impl GitHubFigures {
             .range((i, self.window.from)..(i, self.window.to))
             .map(|((_, d), f)| (*d, f))
             .filter(move |(d, _)| team.is_none_or(|t| self.roster.member_on(t, person, *d)))
-    }
-
-    /// The teams a per-team figure lists: `team`, else every team, by name.
-    fn teams<'a>(&'a self, team: Option<&'a Team>) -> Vec<&'a Team> {
-        let mut out: Vec<&Team> = self.roster.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
     }
 
     /// Each day a member of `team` had there, with what they did: `(person, day, figures)`.
@@ -141,7 +115,8 @@ impl GitHubFigures {
     /// `github/user-commits`.
     pub fn user_commits(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<UserCommits> {
         let series = self
-            .people(user, team)
+            .roster
+            .people_in(user, team, self.window.from, self.window.to)
             .into_iter()
             .map(|(i, p)| {
                 let mut points = Buckets::new(self.window);
@@ -175,7 +150,8 @@ impl GitHubFigures {
     /// `github/team-commits`.
     pub fn team_commits(&self, team: Option<&Team>) -> Figures<TeamCommits> {
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let mut points = Buckets::new(self.window);
@@ -211,7 +187,8 @@ impl GitHubFigures {
     /// `github/user-active-days`.
     pub fn user_active_days(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<NoSummary> {
         let series = self
-            .people(user, team)
+            .roster
+            .people_in(user, team, self.window.from, self.window.to)
             .into_iter()
             .map(|(i, p)| {
                 let mut points = Buckets::new(self.window);
@@ -236,7 +213,8 @@ impl GitHubFigures {
     pub fn team_active_days(&self, team: Option<&Team>) -> Figures<TeamActiveDays> {
         let weeks = self.window.days() as f64 / 7.0;
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let mut points = Buckets::new(self.window);
@@ -261,7 +239,8 @@ impl GitHubFigures {
     /// `github/user-comments-count`.
     pub fn user_comments(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<UserComments> {
         let series = self
-            .people(user, team)
+            .roster
+            .people_in(user, team, self.window.from, self.window.to)
             .into_iter()
             .map(|(i, p)| {
                 let mut points = Buckets::new(self.window);

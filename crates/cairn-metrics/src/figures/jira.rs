@@ -195,13 +195,6 @@ impl JiraFigures {
         Figures { metric, window: self.window, time_zone: self.time_zone.clone(), series }
     }
 
-    /// The teams a per-team figure lists: `team`, else every team, by name.
-    fn teams<'a>(&'a self, team: Option<&'a Team>) -> Vec<&'a Team> {
-        let mut out: Vec<&Team> = self.roster.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
     /// The team's sprints: its board's, in every source.
     fn team_sprints<'a>(&'a self, team: &Team) -> impl Iterator<Item = &'a (String, Sprint)> + 'a {
         let board = team.board;
@@ -253,7 +246,8 @@ impl JiraFigures {
     pub fn throughput(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Throughput> {
         let weekly = Window { granularity: Granularity::Week, ..self.window };
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let mut points = Buckets::new(self.window);
@@ -289,7 +283,8 @@ impl JiraFigures {
     /// `jira/quality`.
     pub fn quality(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Quality> {
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let (mut bugs, mut all) = (Buckets::new(self.window), Buckets::new(self.window));
@@ -323,7 +318,8 @@ impl JiraFigures {
             *spent.entry((source.as_str(), w.issue_id.as_str())).or_default() += w.seconds;
         }
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let resolved = self.resolved(t, user);
@@ -398,7 +394,8 @@ impl JiraFigures {
     /// `jira/focus`.
     pub fn focus(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Focus> {
         let series = self
-            .teams(team)
+            .roster
+            .teams_in(team)
             .into_iter()
             .map(|t| {
                 let board: Vec<&(String, Sprint)> = self.team_sprints(t).collect();

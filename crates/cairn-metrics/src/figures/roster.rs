@@ -116,6 +116,28 @@ impl Roster {
         team.members.iter().any(|m| m.person_id == person.id && m.from <= day && m.to.is_none_or(|to| day < to))
     }
 
+    /// The people a per-person figure lists, with their index in [`Roster::people`]:
+    /// `user`, else `team`'s members on some day of `[from, to)`, else everyone; by key.
+    pub fn people_in(&self, user: Option<&Person>, team: Option<&Team>, from: Day, to: Day) -> Vec<(usize, &Person)> {
+        let members: Option<Vec<&Person>> = team.map(|t| self.members_between(t, from, to));
+        let mut out: Vec<(usize, &Person)> = self
+            .people
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| user.is_none_or(|u| u.id == p.id))
+            .filter(|(_, p)| members.as_ref().is_none_or(|ms| ms.iter().any(|m| m.id == p.id)))
+            .collect();
+        out.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        out
+    }
+
+    /// The teams a per-team figure lists: `team`, else every team; by name.
+    pub fn teams_in(&self, team: Option<&Team>) -> Vec<&Team> {
+        let mut out: Vec<&Team> = self.teams.iter().filter(|t| team.is_none_or(|x| x.id == t.id)).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
     /// The people who were in `team` on some day of `[from, to)`.
     pub fn members_between(&self, team: &Team, from: Day, to: Day) -> Vec<&Person> {
         let ids: BTreeSet<&str> = team
