@@ -63,16 +63,16 @@ pub fn tenant_migrations() -> Vec<Migration> {
     // The dialects agree on every statement of the schema.
     const SCHEMA: &str = include_str!("../migrations/tenant_0001_metrics.sql");
     const DEMO: &str = include_str!("../migrations/tenant_0002_demo_sources.sql");
-    const COMMENTS_BY_PULL: &str = include_str!("../migrations/tenant_0003_comments_by_pull.sql");
+    const READ_INDEXES: &str = include_str!("../migrations/tenant_0003_read_indexes.sql");
     vec![
         Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
         Migration { component: "metrics", version: 2, name: "demo_sources", sqlite: DEMO, postgres: DEMO },
         Migration {
             component: "metrics",
             version: 3,
-            name: "comments_by_pull",
-            sqlite: COMMENTS_BY_PULL,
-            postgres: COMMENTS_BY_PULL,
+            name: "read_indexes",
+            sqlite: READ_INDEXES,
+            postgres: READ_INDEXES,
         },
     ]
 }
@@ -99,6 +99,17 @@ impl Metrics<'_> {
     pub async fn sprint_member_issues(&self, source: &SourceId, sprint: i64) -> Result<Vec<String>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
         Ok(collected::store::sprint_member_issues(&mut conn, &source.to_string(), sprint).await?)
+    }
+
+    /// Every source's pull requests merged in `[since, until)` (epoch ms), with when their
+    /// first commit was authored and when their repository next deployed successfully.
+    pub async fn merged_pull_requests(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<figures::cycle::MergedPull>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::merged_pull_requests(&mut conn, since, until).await?)
     }
 
     /// Every source's counted commits authored in `[since, until)` (epoch ms).

@@ -742,6 +742,47 @@ pub(crate) async fn person_days(conn: &mut AnyConnection, source: Option<&str>) 
     read_person_days(&rows)
 }
 
+/// Every source's pull requests merged in `[since, until)` (epoch ms): their times, the
+/// author date of their earliest commit on the default branch, and the first successful
+/// deployment of their repository at or after the merge.
+pub(crate) async fn merged_pull_requests(
+    conn: &mut AnyConnection,
+    since: i64,
+    until: i64,
+) -> Result<Vec<crate::figures::cycle::MergedPull>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(r.full_name, p.repository_id), p.number, p.author_login, p.created_at, \
+         p.first_review_at, p.merged_at, \
+         (SELECT MIN(c.authored_at) FROM metrics_commit_pull_requests l JOIN metrics_commits c \
+            ON c.source_id = l.source_id AND c.repository_id = l.repository_id AND c.sha = l.sha \
+          WHERE l.source_id = p.source_id AND l.repository_id = p.repository_id AND l.pr_number = p.number), \
+         (SELECT MIN(d.created_at) FROM metrics_deployments d WHERE d.source_id = p.source_id \
+            AND d.repository_id = p.repository_id AND d.status = 'success' AND d.created_at >= p.merged_at) \
+         FROM metrics_pull_requests p LEFT JOIN metrics_repositories r \
+           ON r.source_id = p.source_id AND r.repository_id = p.repository_id \
+         WHERE p.state = 'merged' AND p.merged_at >= $1 AND p.merged_at < $2",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let login: Option<String> = r.try_get(2)?;
+            Ok(crate::figures::cycle::MergedPull {
+                repository: r.try_get(0)?,
+                number: r.try_get(1)?,
+                author: login.filter(|l| !l.is_empty()).map(|l| format!("gh:{}", l.to_lowercase())),
+                created_at: r.try_get(3)?,
+                first_review_at: r.try_get(4)?,
+                merged_at: r.try_get::<Option<i64>, _>(5)?.unwrap_or_default(),
+                first_commit_at: r.try_get(6)?,
+                deployed_at: r.try_get(7)?,
+            })
+        })
+        .collect()
+}
+
 /// Every source's counted commits (default branch, one parent) authored in `[since, until)`
 /// (epoch ms), with their repository's name and whether a pull request has them.
 pub(crate) async fn counted_commits(

@@ -13,6 +13,7 @@
 //! the collected issues, sprints, commitments and worklogs.
 
 pub mod commits;
+pub mod cycle;
 pub mod github;
 pub mod jira;
 mod roster;

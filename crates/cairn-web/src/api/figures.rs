@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, ValidationError};
 use cairn_metrics::figures::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impact, Score, WithoutRequests};
+use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(team_impact))
         .routes(routes!(team_scores))
         .routes(routes!(commits_without_requests))
+        .routes(routes!(cycle_time))
         .routes(routes!(dashboard))
         .routes(routes!(jira_sprints))
         .routes(routes!(jira_velocity))
@@ -239,6 +241,60 @@ summary!(
     WithoutRequestsSummary from WithoutRequests { commits, share }
 );
 
+/// One cycle-time stage over the pull requests that went through it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StageBody {
+    /// `null` when no pull request went through the stage.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub median_hours: Option<f64>,
+    /// The nearest-rank 85th percentile.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub p85_hours: Option<f64>,
+    /// How many pull requests went through the stage.
+    #[serde(serialize_with = "serialize_number")]
+    pub pull_requests: f64,
+}
+
+impl From<Stage> for StageBody {
+    fn from(s: Stage) -> Self {
+        StageBody { median_hours: s.median_hours, p85_hours: s.p85_hours, pull_requests: s.pull_requests }
+    }
+}
+
+/// `github/cycle-time`: `total` is the median cycle in hours (0 without a merged pull
+/// request); points are each bucket's median cycle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CycleTimeSummary {
+    /// Merged in the window.
+    #[serde(serialize_with = "serialize_number")]
+    pub pull_requests: f64,
+    /// First commit to the pull request's creation.
+    pub coding: StageBody,
+    /// Creation to the first review by someone else.
+    pub pickup: StageBody,
+    /// First review to merge.
+    pub review: StageBody,
+    /// Merge to the repository's next successful deployment.
+    pub deploy: StageBody,
+    /// First commit (else creation) to production (else merge).
+    pub cycle: StageBody,
+}
+
+impl From<CycleTime> for CycleTimeSummary {
+    fn from(c: CycleTime) -> Self {
+        CycleTimeSummary {
+            pull_requests: c.pull_requests,
+            coding: c.coding.into(),
+            pickup: c.pickup.into(),
+            review: c.review.into(),
+            deploy: c.deploy.into(),
+            cycle: c.cycle.into(),
+        }
+    }
+}
+
 /// The answer as JSON with its `ETag`, or `304` when the caller has it already.
 fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
     let json = serde_json::to_vec(body).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -277,7 +333,7 @@ macro_rules! window_figures {
     )*};
 }
 
-window_figures!(GitHubFigures, CommitFigures, JiraFigures);
+window_figures!(GitHubFigures, CommitFigures, CycleFigures, JiraFigures);
 
 /// The figures of the request's window, and its checked scope.
 async fn figures<F: WindowFigures>(
@@ -413,6 +469,15 @@ figure! {
     }
 }
 
+figure! {
+    /// Pull-request cycle time by stage (coding, pickup, review, deploy) and whole: medians
+    /// and 85th percentiles in hours over the pull requests merged in the window, per team
+    /// (its members' pull requests, by the merge's day) or for `user`.
+    cycle_time, "/api/v1/metrics/github/cycle-time", "A series per team, or the user's",
+    FiguresBody<CycleTimeSummary>, "metrics.github.cycle_time",
+    |f: CycleFigures, s, q| f.cycle_time(s.user.as_ref(), s.team.as_ref()).into()
+}
+
 /// Every GitHub figure of a team (or of every team) over one window.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GitHubDashboard {
@@ -427,6 +492,7 @@ pub struct GitHubDashboard {
     pub user_comments_count: FiguresBody<UserCommentsSummary>,
     /// Only with `team`.
     pub team_scores: Option<FiguresBody<ScoreSummary>>,
+    pub cycle_time: FiguresBody<CycleTimeSummary>,
 }
 
 /// Every Jira figure of a team (or of every team) over one window.
@@ -485,13 +551,15 @@ async fn dashboard(
     let zone = settings.time_zone.zone().clone();
     let time_zone = settings.time_zone.as_str().to_owned();
     let since = zone.start_ms(window.from) - IMPACT_DAYS * 86_400_000;
-    let (days, counted, jira) = tokio::try_join!(
+    let (days, counted, merged, jira) = tokio::try_join!(
         metrics.person_days_between(window.from, window.to),
         metrics.counted_commits(since, zone.start_ms(window.to)),
+        metrics.merged_pull_requests(zone.start_ms(window.from), zone.start_ms(window.to)),
         JiraFigures::load(&metrics, window),
     )?;
     let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
-    let commits = CommitFigures::new(roster, window, time_zone.clone(), &zone, counted);
+    let commits = CommitFigures::new(roster.clone(), window, time_zone.clone(), &zone, counted);
+    let cycle = CycleFigures::new(roster, window, time_zone.clone(), &zone, merged);
     let (user, team) = (scope.user.as_ref(), scope.team.as_ref());
     let github = GitHubDashboard {
         team_commits: rollups.team_commits(team).into(),
@@ -503,6 +571,7 @@ async fn dashboard(
         user_impact: commits.user_impact(user, team).into(),
         user_comments_count: rollups.user_comments(user, team).into(),
         team_scores: team.map(|t| commits.team_scores(t).into()),
+        cycle_time: cycle.cycle_time(user, team).into(),
     };
     let jira = JiraDashboard {
         throughput: jira.throughput(user, team).into(),

@@ -5,7 +5,7 @@
 
 use cairn_audit::RequestMeta;
 use cairn_domain::Role;
-use cairn_metrics::collected::{Comment, CommentKind, Commit, CommitPullRequest};
+use cairn_metrics::collected::{Comment, CommentKind, Commit, CommitPullRequest, Deployment, PrState, PullRequest};
 use cairn_metrics::{Metrics, Page, SettingsInput};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
@@ -124,6 +124,49 @@ async fn world(backend: Backend) -> (TestApp, String, Value) {
         .map(|(r, c)| CommitPullRequest { repository_id: r.clone(), sha: c.clone(), pr_number: 1 })
         .collect();
     page.commit_pull_requests(&linked, &links).await.unwrap();
+    let pull = |number: i64, author: &str, created: &str, review: Option<&str>, merged: Option<&str>| PullRequest {
+        repository_id: "R_api".into(),
+        number,
+        author_login: Some(author.into()),
+        state: if merged.is_some() { PrState::Merged } else { PrState::Open },
+        created_at: at(created),
+        merged_at: merged.map(at),
+        closed_at: merged.map(at),
+        first_review_at: review.map(at),
+        additions: 1,
+        deletions: 1,
+        merge_commit_sha: None,
+        updated_at: at(created),
+    };
+    page.pull_requests(&[
+        // c2 (10:00) is its first commit: coding 2 h, pickup 2 h, review 22 h, deploy 6 h.
+        pull(1, "alice", "2026-03-02T12:00:00Z", Some("2026-03-02T14:00:00Z"), Some("2026-03-03T12:00:00Z")),
+        // No commit on main, no review: deploy 12 h, cycle from creation 24 h.
+        pull(2, "bob", "2026-03-10T08:00:00Z", None, Some("2026-03-10T20:00:00Z")),
+        // Pickup 1 h, review 3 h, never deployed (the next deployment failed): cycle 4 h.
+        pull(3, "bob", "2026-03-20T09:00:00Z", Some("2026-03-20T10:00:00Z"), Some("2026-03-20T13:00:00Z")),
+        pull(4, "renovate[bot]", "2026-03-20T09:00:00Z", None, Some("2026-03-20T09:30:00Z")),
+        pull(5, "alice", "2026-03-25T09:00:00Z", None, None),
+    ])
+    .await
+    .unwrap();
+    let deployment = |id: &str, when: &str, status: &str| Deployment {
+        id: id.into(),
+        repository_id: "R_api".into(),
+        environment: "production".into(),
+        sha: "c2".into(),
+        git_ref: Some("main".into()),
+        created_at: at(when),
+        status: Some(status.into()),
+        status_at: Some(at(when)),
+    };
+    page.deployments(&[
+        deployment("d1", "2026-03-03T18:00:00Z", "success"),
+        deployment("d2", "2026-03-11T08:00:00Z", "success"),
+        deployment("d3", "2026-03-20T14:00:00Z", "failure"),
+    ])
+    .await
+    .unwrap();
     drop(page);
     tx.commit().await.unwrap();
     let reader = app.token(&acme, Role::Readonly);
@@ -319,6 +362,42 @@ async fn impact_scores_and_commits_without_requests_per_commit(backend: Backend)
 }
 backend_test!(impact_scores_and_commits_without_requests_per_commit);
 
+async fn cycle_time_splits_merged_pull_requests_into_stages(backend: Backend) {
+    let (app, reader, teams) = world(backend).await;
+    let body = figure(&app, &reader, &format!("/api/v1/metrics/github/cycle-time?{WINDOW}")).await;
+    let stage =
+        |median: Value, p85: Value, n: u32| json!({"median_hours": median, "p85_hours": p85, "pull_requests": n});
+    let none = stage(Value::Null, Value::Null, 0);
+    let rows: Vec<(String, Value, Value)> = series(&body).into_iter().map(|r| (r.0, r.1, r.2)).collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                teams["payments"].as_str().unwrap().into(),
+                json!(32),
+                json!({"pull_requests": 1, "coding": stage(json!(2), json!(2), 1), "pickup": stage(json!(2), json!(2), 1),
+                       "review": stage(json!(22), json!(22), 1), "deploy": stage(json!(6), json!(6), 1),
+                       "cycle": stage(json!(32), json!(32), 1)})
+            ),
+            (
+                teams["platform"].as_str().unwrap().into(),
+                json!(14),
+                json!({"pull_requests": 2, "coding": none, "pickup": stage(json!(1), json!(1), 1),
+                       "review": stage(json!(3), json!(3), 1), "deploy": stage(json!(12), json!(12), 1),
+                       "cycle": stage(json!(14), json!(24), 2)})
+            ),
+        ]
+    );
+    let body =
+        figure(&app, &reader, &format!("/api/v1/metrics/github/cycle-time?{WINDOW}&user=bob&granularity=month")).await;
+    assert_eq!((&body["series"][0]["key"], &body["series"][0]["total"]), (&json!("bob"), &json!(14)));
+    assert_eq!(
+        body["series"][0]["points"],
+        json!([{"start": "2026-02-01", "value": 0}, {"start": "2026-03-01", "value": 14}])
+    );
+}
+backend_test!(cycle_time_splits_merged_pull_requests_into_stages);
+
 async fn bad_windows_are_400_naming_the_field_and_unknown_names_404(backend: Backend) {
     let (app, reader, _) = world(backend).await;
     let refused = |path: String| {
@@ -381,6 +460,8 @@ async fn the_dashboard_equals_the_single_endpoints(backend: Backend) {
             let single = figure(&app, &reader, &format!("/api/v1/metrics/{endpoint}?{query}")).await;
             assert_eq!(board["github"][part], single, "{part} {scope}");
         }
+        let single = figure(&app, &reader, &format!("/api/v1/metrics/github/cycle-time?{query}")).await;
+        assert_eq!(board["github"]["cycle_time"], single);
         let single =
             figure(&app, &reader, &format!("/api/v1/metrics/github/commits-without-requests?{query}&by=team")).await;
         assert_eq!(board["github"]["commits_without_requests"], single);
