@@ -10,7 +10,7 @@ use cairn_metrics::{Metrics, Page, SettingsInput};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
-use super::{github_source, tester};
+use super::{github_source, refusal_of, tester};
 
 fn at(rfc3339: &str) -> i64 {
     rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
@@ -400,15 +400,10 @@ backend_test!(cycle_time_splits_merged_pull_requests_into_stages);
 
 async fn bad_windows_are_400_naming_the_field_and_unknown_names_404(backend: Backend) {
     let (app, reader, _) = world(backend).await;
-    let refused = |path: String| {
-        let app = &app;
-        let reader = &reader;
-        async move {
-            let resp = app.get(&path, reader).send().await.unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap();
-            (status, body["error"]["field"].as_str().map(str::to_owned))
-        }
+    let (app, reader) = (&app, &reader);
+    let refused = |path: String| async move {
+        let (status, field, _) = refusal_of(app, reader, &path).await;
+        (status, field)
     };
     let base = "/api/v1/metrics/github/user-commits";
     assert_eq!(refused(format!("{base}?from=2026-02-01&to=2026-02-01")).await, (400, Some("to".into())));

@@ -14,7 +14,7 @@ use cairn_metrics::{Metrics, Page, SettingsInput, SourceId};
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
-use super::tester;
+use super::{refusal_of, tester};
 
 fn at(rfc3339: &str) -> i64 {
     rfc3339.parse::<jiff::Timestamp>().unwrap().as_millisecond()
@@ -437,16 +437,8 @@ backend_test!(an_empty_window_counts_nothing);
 
 async fn bad_requests_are_refused_naming_the_field_or_the_name(backend: Backend) {
     let (app, reader, teams) = world(backend).await;
-    let refused = |path: String| {
-        let app = &app;
-        let reader = &reader;
-        async move {
-            let resp = app.get(&path, reader).send().await.unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap();
-            (status, body["error"]["field"].as_str().map(str::to_owned), body["error"]["message"].clone())
-        }
-    };
+    let (app, reader) = (&app, &reader);
+    let refused = |path: String| async move { refusal_of(app, reader, &path).await };
     let platform = teams["platform"].as_str().unwrap();
     for metric in ["velocity", "sprints", "estimations", "throughput", "quality", "focus"] {
         let base = format!("/api/v1/metrics/jira/{metric}");

@@ -62,3 +62,11 @@ async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
         app.get(&format!("/api/v1/audit?action={action}"), admin).send().await.unwrap().json().await.unwrap();
     body["items"].as_array().cloned().unwrap_or_default()
 }
+
+/// A refused request's status, the field its error names, and its message.
+async fn refusal_of(app: &TestApp, token: &str, path: &str) -> (u16, Option<String>, Value) {
+    let resp = app.get(path, token).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    (status, body["error"]["field"].as_str().map(str::to_owned), body["error"]["message"].clone())
+}
