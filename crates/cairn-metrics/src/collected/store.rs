@@ -772,7 +772,7 @@ pub(crate) async fn merged_pull_requests(
             Ok(crate::figures::cycle::MergedPull {
                 repository: r.try_get(0)?,
                 number: r.try_get(1)?,
-                author: login.filter(|l| !l.is_empty()).map(|l| format!("gh:{}", l.to_lowercase())),
+                author: super::rollup::github(login.as_deref()),
                 created_at: r.try_get(3)?,
                 first_review_at: r.try_get(4)?,
                 merged_at: r.try_get::<Option<i64>, _>(5)?.unwrap_or_default(),
@@ -810,7 +810,7 @@ pub(crate) async fn counted_commits(
             Ok(crate::figures::commits::CountedCommit {
                 repository: r.try_get(0)?,
                 sha: r.try_get(1)?,
-                author: crate::figures::commits::author_key(login.as_deref(), email.as_deref()),
+                author: super::rollup::commit_author(login.as_deref(), email.as_deref()),
                 authored_at: r.try_get(4)?,
                 additions: r.try_get(5)?,
                 deletions: r.try_get(6)?,

@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Buckets, Figures, Person, Roster, Series, Window, ratio};
-use crate::collected::rollup::commit_author;
 use crate::day::{Day, Zone};
 use crate::teams::Team;
 use crate::{Metrics, MetricsError};
@@ -138,11 +137,7 @@ impl CommitFigures {
                 if !window.contains(day) {
                     continue;
                 }
-                let person = c
-                    .author
-                    .as_deref()
-                    .and_then(|a| roster.person_of(a))
-                    .and_then(|p| roster.people().iter().position(|x| x.id == p.id));
+                let person = c.author.as_deref().and_then(|a| roster.person_of(a)).map(|p| p.index);
                 scored.push(Scored {
                     commit: c.clone(),
                     day,
@@ -330,9 +325,4 @@ impl CommitFigures {
         };
         self.figures("github/commits-without-requests", series)
     }
-}
-
-/// A stored commit's author key, as the rollups have it.
-pub(crate) fn author_key(login: Option<&str>, email: Option<&str>) -> Option<String> {
-    commit_author(login, email)
 }

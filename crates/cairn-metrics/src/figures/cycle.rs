@@ -11,7 +11,7 @@
 //! commit graph). A stage a pull request did not go through (no review, no deployment yet)
 //! is left out of that stage's figures, not counted as zero.
 
-use super::{Figures, Person, Roster, Series, Window};
+use super::{Figures, Person, Roster, Series, Window, median};
 use crate::day::{Day, Zone};
 use crate::teams::Team;
 use crate::{Metrics, MetricsError};
@@ -93,11 +93,7 @@ impl CycleFigures {
             .filter(|p| p.author.as_deref().is_none_or(|a| !roster.is_bot(a)))
             .map(|p| {
                 let day = zone.day(p.merged_at);
-                let person = p
-                    .author
-                    .as_deref()
-                    .and_then(|a| roster.person_of(a))
-                    .and_then(|x| roster.people().iter().position(|y| y.id == x.id));
+                let person = p.author.as_deref().and_then(|a| roster.person_of(a)).map(|x| x.index);
                 (p, day, person)
             })
             .filter(|(_, day, _)| window.contains(*day))
@@ -173,16 +169,6 @@ impl CycleFigures {
     }
 }
 
-/// The middle of sorted `values` (the mean of the two middle ones for an even count).
-fn median(values: &[f64]) -> Option<f64> {
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
-    }
-}
-
 /// The nearest-rank 85th percentile of sorted `values`.
 fn p85(values: &[f64]) -> Option<f64> {
     let n = values.len();
@@ -194,10 +180,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn medians_and_nearest_rank_percentiles() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
-        assert_eq!(median(&[1.0, 2.0, 3.0, 10.0]), Some(2.5));
+    fn nearest_rank_percentiles() {
+        assert_eq!(p85(&[]), None);
         assert_eq!(p85(&[5.0]), Some(5.0));
         // 0.85 × 10 = 8.5 → the 9th value.
         let ten: Vec<f64> = (1..=10).map(f64::from).collect();

@@ -83,8 +83,7 @@ impl GitHubFigures {
         let mut days = Days::new();
         for row in rows.into_iter().filter(|r| window.contains(r.day)) {
             let Some(person) = roster.person_of(&row.person_key) else { continue };
-            let i = roster.people().iter().position(|p| p.id == person.id).unwrap_or_default();
-            days.entry((i, row.day)).or_default().add_all(row.figures);
+            days.entry((person.index, row.day)).or_default().add_all(row.figures);
         }
         GitHubFigures { roster, window, time_zone, days }
     }
@@ -107,7 +106,7 @@ impl GitHubFigures {
         self.roster
             .members_between(team, self.window.from, self.window.to)
             .iter()
-            .filter_map(|p| self.roster.people().iter().position(|x| x.id == p.id))
+            .map(|p| p.index)
             .flat_map(|i| self.days_of(i, Some(team)).map(move |(d, f)| (i, d, f)))
             .collect()
     }

@@ -139,6 +139,16 @@ impl JiraFigures {
     pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<JiraFigures, MetricsError> {
         let roster = Roster::load(metrics).await?;
         let settings = metrics.settings().await?;
+        JiraFigures::read(metrics, window, roster, &settings).await
+    }
+
+    /// Reads the Jira rows of the window, for a roster and settings read already.
+    pub async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+    ) -> Result<JiraFigures, MetricsError> {
         let zone = settings.time_zone.zone().clone();
         let span = (zone.start_ms(window.from), zone.start_ms(window.to));
         let bounds = [Sql::Int(span.0), Sql::Int(span.1)];
@@ -591,12 +601,8 @@ fn shares(part: &Buckets, whole: &Buckets) -> Vec<Point> {
 
 /// The median (the mean of the two middle values for an even count); 0 of nothing.
 fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
     values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+    super::median(&values).unwrap_or(0.0)
 }
 
 #[cfg(test)]

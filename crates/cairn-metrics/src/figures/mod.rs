@@ -181,6 +181,16 @@ impl Buckets {
     }
 }
 
+/// The middle of sorted `values`: the mean of the two middle ones for an even count.
+pub(crate) fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 /// `a / b`, or 0 when `b` is 0.
 pub(crate) fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { 0.0 } else { a / b }
@@ -205,6 +215,13 @@ mod tests {
         assert_eq!(w.buckets(), vec![day("2026-09-01"), day("2026-10-01"), day("2026-11-01")]);
         let w = Window::parse("2026-09-02", "2026-09-15", None).unwrap();
         assert_eq!(w.buckets(), vec![day("2026-08-31"), day("2026-09-07"), day("2026-09-14")]);
+    }
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[1.0, 2.0, 10.0]), Some(2.0));
+        assert_eq!(median(&[1.0, 2.0, 3.0, 10.0]), Some(2.5));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub struct Person {
     pub name: String,
     /// What the series is keyed by: the GitHub login, else the primary email.
     pub key: String,
+    /// Its place in [`Roster::people`].
+    pub index: usize,
     github_login: Option<String>,
     jira_account_id: Option<String>,
     emails: Vec<String>,
@@ -51,7 +53,7 @@ impl Roster {
         let mut by_identity = HashMap::new();
         for m in teams.iter().flat_map(|t| &t.members) {
             let i = *by_id.entry(m.person_id.clone()).or_insert_with(|| {
-                people.push(person(m));
+                people.push(person(m, people.len()));
                 people.len() - 1
             });
             let p = &people[i];
@@ -150,13 +152,14 @@ impl Roster {
     }
 }
 
-fn person(m: &Member) -> Person {
+fn person(m: &Member, index: usize) -> Person {
     let mut emails = vec![m.email.to_lowercase()];
     emails.extend(m.other_emails.iter().map(|e| e.to_lowercase()));
     Person {
         id: m.person_id.clone(),
         name: m.name.clone(),
         key: m.github_login.clone().unwrap_or_else(|| m.email.clone()),
+        index,
         github_login: m.github_login.as_ref().map(|l| l.to_lowercase()),
         jira_account_id: m.jira_account_id.as_ref().map(|a| a.to_lowercase()),
         emails,

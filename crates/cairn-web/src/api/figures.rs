@@ -81,7 +81,7 @@ struct Scope {
 }
 
 impl FigureParams {
-    async fn scope(&self, metrics: &Metrics<'_>, roster: &Roster) -> ApiResult<Scope> {
+    fn scope(&self, roster: &Roster) -> ApiResult<Scope> {
         let user = match &self.user {
             None => None,
             Some(u) => {
@@ -92,8 +92,8 @@ impl FigureParams {
             None => None,
             Some(t) => {
                 let missing = || ApiError::not_found(format!("team {t:?} not found"));
-                let id = TeamId::parse(t, "team").map_err(|_| missing())?;
-                Some(metrics.team(&id).await.map_err(|_| missing())?)
+                let id = TeamId::parse(t, "team").map_err(|_| missing())?.to_string();
+                Some(roster.teams.iter().find(|x| x.id == id).cloned().ok_or_else(missing)?)
             }
         };
         Ok(Scope { user, team })
@@ -346,7 +346,7 @@ async fn figures<F: WindowFigures>(
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
     let figures = F::load(&metrics, window).await?;
-    let scope = q.scope(&metrics, figures.roster()).await?;
+    let scope = q.scope(figures.roster())?;
     Ok((figures, scope))
 }
 
@@ -547,7 +547,7 @@ async fn dashboard(
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
     let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
-    let scope = q.scope(&metrics, &roster).await?;
+    let scope = q.scope(&roster)?;
     let zone = settings.time_zone.zone().clone();
     let time_zone = settings.time_zone.as_str().to_owned();
     let since = zone.start_ms(window.from) - IMPACT_DAYS * 86_400_000;
@@ -555,7 +555,7 @@ async fn dashboard(
         metrics.person_days_between(window.from, window.to),
         metrics.counted_commits(since, zone.start_ms(window.to)),
         metrics.merged_pull_requests(zone.start_ms(window.from), zone.start_ms(window.to)),
-        JiraFigures::load(&metrics, window),
+        JiraFigures::read(&metrics, window, roster.clone(), &settings),
     )?;
     let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
     let commits = CommitFigures::new(roster.clone(), window, time_zone.clone(), &zone, counted);
