@@ -1,0 +1,628 @@
+//! The cloud-instances console: each tenant connects its own AWS accounts (an access key or
+//! a role to assume), and its people list the accounts' EC2 instances, open one, read its
+//! CloudWatch metrics, and — admins — reboot, start or stop it.
+//!
+//! [`Cloud`] is what the process shares: the AWS client over the guarded outbound client
+//! ([`client`]), the platform's credentials, the short `DescribeInstances` cache
+//! ([`cache`]) and the accounts' connections. [`Instances`] is one tenant's console, over
+//! its database (`store`: the accounts' rows, secrets sealed) and the shared [`Cloud`]; each
+//! account change and each action is audited in the tenant's trail.
+
+mod cache;
+pub mod client;
+pub mod model;
+mod store;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use cairn_audit::{Action, Actor, AuditError, AuditService, NewEntry, Outcome, RequestMeta};
+use cairn_domain::{MasterKey, ValidationError, now_ms};
+use cairn_outbound::Outbound;
+use cairn_store::{Db, Migration, sqlx};
+use futures_util::future::join_all;
+use serde_json::json;
+
+pub use client::AwsError;
+use client::{Access, Connection, Platform};
+pub use model::{
+    Account, AccountAuth, AccountId, AccountInput, AccountPatch, CredentialFields, CredentialsInput, Instance,
+    ListFilter, MetricName, MetricPoint, MetricQuery, Stat, StatusChecks,
+};
+
+/// How long a `DescribeInstances` answer is kept unless configured otherwise.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstancesError {
+    /// `account` or `instance`.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("{0}")]
+    Conflict(String),
+    /// AWS (or the account's endpoint) refused or failed a call for `account`.
+    #[error("account {account}: {error}")]
+    Aws { account: String, error: AwsError },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("audit: {0}")]
+    Audit(#[from] AuditError),
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+}
+
+pub fn tenant_migrations() -> Vec<Migration> {
+    // The dialects agree on every statement.
+    const ACCOUNTS: &str = include_str!("../migrations/tenant_0001_accounts.sql");
+    vec![Migration { component: "instances", version: 1, name: "accounts", sqlite: ACCOUNTS, postgres: ACCOUNTS }]
+}
+
+/// What every tenant's console shares in a process.
+#[derive(Debug)]
+pub struct Cloud {
+    platform: Platform,
+    outbound: Outbound,
+    cache: cache::Cache,
+    connections: Mutex<lru::LruCache<(String, String, i64), Connection>>,
+}
+
+impl Cloud {
+    /// Requests through `outbound`; roles are assumed with `platform_credentials`;
+    /// `DescribeInstances` answers are kept `cache_ttl`.
+    pub fn new(
+        outbound: Outbound,
+        platform_credentials: Option<SharedCredentialsProvider>,
+        cache_ttl: Duration,
+    ) -> Self {
+        Self {
+            platform: Platform::new(outbound.clone(), platform_credentials),
+            outbound,
+            cache: cache::Cache::new(cache_ttl),
+            connections: Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(1000).expect("non-zero"))),
+        }
+    }
+
+    /// The platform's credentials from the standard AWS chain (see
+    /// [`Platform::default_credentials`]), read through `own`.
+    pub async fn default_credentials(own: Outbound) -> SharedCredentialsProvider {
+        Platform::default_credentials(own).await
+    }
+}
+
+/// A reboot, start or stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceAction {
+    Reboot,
+    Start,
+    Stop,
+}
+
+impl InstanceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceAction::Reboot => "reboot",
+            InstanceAction::Start => "start",
+            InstanceAction::Stop => "stop",
+        }
+    }
+
+    /// The audit action (and permission) name: `instance.reboot`…
+    pub fn permission(self) -> &'static str {
+        match self {
+            InstanceAction::Reboot => "instance.reboot",
+            InstanceAction::Start => "instance.start",
+            InstanceAction::Stop => "instance.stop",
+        }
+    }
+}
+
+/// Where an instance is: an account's name, a region, its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub account: String,
+    pub region: String,
+    pub id: String,
+}
+
+/// An account and region whose instances could not be listed, and why.
+#[derive(Debug, Clone)]
+pub struct Unavailable {
+    pub account: String,
+    pub region: String,
+    pub error: AwsError,
+}
+
+/// A list of instances: those of every account and region that answered, in the order of
+/// account, region and id, and those that did not.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub items: Vec<Instance>,
+    pub unavailable: Vec<Unavailable>,
+}
+
+/// One tenant's console.
+#[derive(Debug, Clone, Copy)]
+pub struct Instances<'a> {
+    pub db: &'a Db,
+    /// The tenant's id: keys its cached lists and connections.
+    pub tenant: &'a str,
+    pub cloud: &'a Cloud,
+    pub key: &'a MasterKey,
+}
+
+/// What a sealed secret key is bound to: its account.
+fn secret_aad(id: &str) -> String {
+    format!("instances-account:{id}")
+}
+
+impl Instances<'_> {
+    // ----- accounts -----
+
+    /// Connects an account after trying its credentials: `sts:GetCallerIdentity`, then one
+    /// `DescribeInstances` per region. A refusal names the field at fault, and nothing is
+    /// stored.
+    pub async fn add_account(
+        &self,
+        input: AccountInput,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Account, InstancesError> {
+        let name = model::check_account_name(&input.name)?;
+        let regions = model::check_regions(&input.regions)?;
+        let endpoint_url = self.endpoint(input.endpoint_url.as_deref())?;
+        if self.account_named(&name).await?.is_some() {
+            return Err(InstancesError::Conflict(format!("an account named {name} exists")));
+        }
+        let access = access_of(&input.credentials);
+        let aws_account_id = self.try_access(&access, endpoint_url.as_deref(), &regions, &input.credentials).await?;
+        let id = AccountId::new().to_string();
+        let auth = auth_of(&input.credentials);
+        let sealed = match &input.credentials {
+            CredentialsInput::Keys { secret_access_key, .. } => {
+                Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(&id)))
+            }
+            CredentialsInput::Role { .. } => None,
+        };
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let row = store::AccountRow {
+            id: &id,
+            name: &name,
+            regions: &regions,
+            auth: &auth,
+            secret_sealed: sealed.as_deref(),
+            endpoint_url: endpoint_url.as_deref(),
+            aws_account_id: &aws_account_id,
+            by: &actor.id,
+            now,
+        };
+        match store::insert(&mut tx, &row).await {
+            Err(e) if cairn_store::is_unique_violation(&e) => {
+                return Err(InstancesError::Conflict(format!("an account named {name} exists")));
+            }
+            other => other?,
+        }
+        let entry =
+            NewEntry::new(actor.clone(), Action::fixed("instances.account_created"), Outcome::Success, meta.clone())
+                .resource("cloud_account", &id)
+                .details(account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id));
+        AuditService::record(self.db, &mut tx, entry).await?;
+        let account = store::get(&mut tx, &id).await?.ok_or(InstancesError::NotFound("account"))?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    /// Changes an account. New credentials, regions or endpoint are tried as on creation
+    /// first (with the stored secret when only the regions or endpoint change).
+    pub async fn update_account(
+        &self,
+        id: &AccountId,
+        patch: AccountPatch,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<Account, InstancesError> {
+        let current = self.account(id).await?;
+        let name = patch.name.as_deref().map(model::check_account_name).transpose()?.unwrap_or(current.name.clone());
+        let regions =
+            patch.regions.as_deref().map(model::check_regions).transpose()?.unwrap_or(current.regions.clone());
+        let endpoint_url = match &patch.endpoint_url {
+            Some(url) => self.endpoint(url.as_deref())?,
+            None => current.endpoint_url.clone(),
+        };
+        if name != current.name && self.account_named(&name).await?.is_some() {
+            return Err(InstancesError::Conflict(format!("an account named {name} exists")));
+        }
+        let reach_changed =
+            patch.credentials.is_some() || regions != current.regions || endpoint_url != current.endpoint_url;
+        let (auth, sealed, aws_account_id) = match &patch.credentials {
+            Some(credentials) => {
+                let aws =
+                    self.try_access(&access_of(credentials), endpoint_url.as_deref(), &regions, credentials).await?;
+                let sealed = match credentials {
+                    CredentialsInput::Keys { secret_access_key, .. } => {
+                        Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(&current.id)))
+                    }
+                    CredentialsInput::Role { .. } => None,
+                };
+                (auth_of(credentials), sealed, aws)
+            }
+            None if reach_changed => {
+                let stored = self.stored_credentials(&current).await?;
+                let aws = self.try_access(&access_of(&stored), endpoint_url.as_deref(), &regions, &stored).await?;
+                (current.auth.clone(), None, aws)
+            }
+            None => (current.auth.clone(), None, current.aws_account_id.clone()),
+        };
+        let mut changed = Vec::new();
+        if name != current.name {
+            changed.push("name");
+        }
+        if regions != current.regions {
+            changed.push("regions");
+        }
+        if patch.credentials.is_some() {
+            changed.push("credentials");
+        }
+        if endpoint_url != current.endpoint_url {
+            changed.push("endpoint_url");
+        }
+        let now = now_ms().max(current.updated_at + 1);
+        let mut tx = self.db.begin().await?;
+        let row = store::AccountRow {
+            id: &current.id,
+            name: &name,
+            regions: &regions,
+            auth: &auth,
+            secret_sealed: sealed.as_deref(),
+            endpoint_url: endpoint_url.as_deref(),
+            aws_account_id: &aws_account_id,
+            by: &actor.id,
+            now,
+        };
+        match store::update(&mut tx, &row).await {
+            Err(e) if cairn_store::is_unique_violation(&e) => {
+                return Err(InstancesError::Conflict(format!("an account named {name} exists")));
+            }
+            other => other?,
+        }
+        let mut details = account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id);
+        details["changed"] = json!(changed);
+        let entry =
+            NewEntry::new(actor.clone(), Action::fixed("instances.account_updated"), Outcome::Success, meta.clone())
+                .resource("cloud_account", &current.id)
+                .details(details);
+        AuditService::record(self.db, &mut tx, entry).await?;
+        let account = store::get(&mut tx, &current.id).await?.ok_or(InstancesError::NotFound("account"))?;
+        tx.commit().await?;
+        self.cloud.cache.forget(self.tenant, &current.id);
+        Ok(account)
+    }
+
+    pub async fn delete_account(
+        &self,
+        id: &AccountId,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(), InstancesError> {
+        let current = self.account(id).await?;
+        let mut tx = self.db.begin().await?;
+        if !store::delete(&mut tx, &current.id).await? {
+            return Err(InstancesError::NotFound("account"));
+        }
+        let entry =
+            NewEntry::new(actor.clone(), Action::fixed("instances.account_deleted"), Outcome::Success, meta.clone())
+                .resource("cloud_account", &current.id)
+                .details(json!({ "name": current.name, "aws_account_id": current.aws_account_id }));
+        AuditService::record(self.db, &mut tx, entry).await?;
+        tx.commit().await?;
+        self.cloud.cache.forget(self.tenant, &current.id);
+        Ok(())
+    }
+
+    pub async fn account(&self, id: &AccountId) -> Result<Account, InstancesError> {
+        let mut conn = self.db.reader().acquire().await?;
+        store::get(&mut conn, &id.to_string()).await?.ok_or(InstancesError::NotFound("account"))
+    }
+
+    pub async fn account_named(&self, name: &str) -> Result<Option<Account>, InstancesError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::named(&mut conn, name).await?)
+    }
+
+    /// Every account, by name.
+    pub async fn accounts(&self) -> Result<Vec<Account>, InstancesError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(store::list(&mut conn).await?)
+    }
+
+    fn endpoint(&self, url: Option<&str>) -> Result<Option<String>, ValidationError> {
+        url.map(|u| {
+            self.cloud.outbound.check_url("endpoint_url", u).map(|u| u.to_string().trim_end_matches('/').to_owned())
+        })
+        .transpose()
+    }
+
+    /// Tries credentials: the account they belong to, then one `DescribeInstances` in each
+    /// region (concurrently). A refusal is an error naming the field at fault; an AWS that
+    /// does not answer is the account's upstream failure.
+    async fn try_access(
+        &self,
+        access: &Access,
+        endpoint_url: Option<&str>,
+        regions: &[String],
+        credentials: &CredentialsInput,
+    ) -> Result<String, InstancesError> {
+        let connection = Connection::new(&self.cloud.platform, access, endpoint_url, &regions[0]);
+        let credential_field = match credentials {
+            CredentialsInput::Keys { .. } => "access_key_id",
+            CredentialsInput::Role { .. } => "role_arn",
+        };
+        let refusal = |field: String, error: AwsError| -> InstancesError {
+            let message = match &error {
+                AwsError::Credentials { code, message } => format!("AWS refused these credentials ({code}): {message}"),
+                AwsError::Forbidden { code, message } => format!("AWS denied the request ({code}): {message}"),
+                AwsError::Refused(why) => why.clone(),
+                other if endpoint_url.is_some() => format!("the endpoint did not answer as AWS does: {other}"),
+                other => return InstancesError::Aws { account: "(new)".into(), error: other.clone() },
+            };
+            let field = match &error {
+                AwsError::Refused(_) => "endpoint_url".to_owned(),
+                AwsError::Credentials { .. } => credential_field.to_owned(),
+                AwsError::Forbidden { .. } => field,
+                _ => "endpoint_url".to_owned(),
+            };
+            ValidationError::new(field, message).into()
+        };
+        let aws_account = connection.caller_account().await.map_err(|e| refusal(credential_field.to_owned(), e))?;
+        let tried = join_all(regions.iter().map(|r| connection.probe(r))).await;
+        for (i, result) in tried.into_iter().enumerate() {
+            result.map_err(|e| refusal(format!("regions[{i}]"), e))?;
+        }
+        Ok(aws_account)
+    }
+
+    /// The account's stored credentials, the secret opened.
+    async fn stored_credentials(&self, account: &Account) -> Result<CredentialsInput, InstancesError> {
+        Ok(match &account.auth {
+            AccountAuth::Role { role_arn, external_id } => {
+                CredentialsInput::Role { role_arn: role_arn.clone(), external_id: external_id.clone() }
+            }
+            AccountAuth::Keys { access_key_id } => {
+                let mut conn = self.db.reader().acquire().await?;
+                let sealed =
+                    store::sealed_secret(&mut conn, &account.id).await?.ok_or_else(|| InstancesError::Corrupt {
+                        table: "instances_accounts",
+                        reason: format!("account {} has an access key without its secret", account.id),
+                    })?;
+                let plain = self.key.open(&sealed, &secret_aad(&account.id)).map_err(|e| InstancesError::Corrupt {
+                    table: "instances_accounts",
+                    reason: format!("the secret of account {} does not open: {e}", account.id),
+                })?;
+                let secret_access_key = String::from_utf8(plain).map_err(|_| InstancesError::Corrupt {
+                    table: "instances_accounts",
+                    reason: format!("the secret of account {}", account.id),
+                })?;
+                CredentialsInput::Keys { access_key_id: access_key_id.clone(), secret_access_key }
+            }
+        })
+    }
+
+    /// The account's connection, made once per version of the account.
+    async fn connection(&self, account: &Account) -> Result<Connection, InstancesError> {
+        let key = (self.tenant.to_owned(), account.id.clone(), account.updated_at);
+        if let Some(c) = self.cloud.connections.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(c.clone());
+        }
+        let credentials = self.stored_credentials(account).await?;
+        let home = account.regions.first().map(String::as_str).unwrap_or("us-east-1");
+        let connection =
+            Connection::new(&self.cloud.platform, &access_of(&credentials), account.endpoint_url.as_deref(), home);
+        self.cloud.connections.lock().unwrap_or_else(|p| p.into_inner()).put(key, connection.clone());
+        Ok(connection)
+    }
+
+    // ----- instances -----
+
+    /// The instances of every account and region the filter allows, read concurrently
+    /// (through the cache unless `fresh`), filtered, in the order of account, region, id.
+    pub async fn list(&self, filter: &ListFilter, fresh: bool) -> Result<Listing, InstancesError> {
+        let accounts = self.accounts().await?;
+        let mut reads = Vec::new();
+        for account in accounts.iter().filter(|a| filter.account.as_ref().is_none_or(|n| *n == a.name)) {
+            let connection = self.connection(account).await?;
+            for region in account.regions.iter().filter(|r| filter.region.as_ref().is_none_or(|f| f == *r)) {
+                let connection = connection.clone();
+                reads.push(async move {
+                    let key = cache::Key {
+                        tenant: self.tenant.to_owned(),
+                        account: account.id.clone(),
+                        version: account.updated_at,
+                        region: region.clone(),
+                    };
+                    let fetch = connection.instances(&account.name, region);
+                    (account, region, self.cloud.cache.get(&key, fresh, fetch).await)
+                });
+            }
+        }
+        let mut listing = Listing::default();
+        for (account, region, result) in join_all(reads).await {
+            match result {
+                Ok(list) => listing.items.extend(list.iter().filter(|i| filter.matches(i)).cloned()),
+                Err(error) => {
+                    tracing::warn!(account = %account.name, region = %region, error = %error, "an account's instances could not be listed");
+                    listing.unavailable.push(Unavailable {
+                        account: account.name.clone(),
+                        region: region.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+        listing.items.sort_by(|a, b| (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id)));
+        Ok(listing)
+    }
+
+    /// The instance at `target`; an instance AWS lists no more (or never did) is `NotFound`.
+    /// One not in the cached list is looked for again fresh (it may be new).
+    pub async fn find(&self, target: &Target) -> Result<(Account, Instance), InstancesError> {
+        let account = self.account_named(&target.account).await?.ok_or(InstancesError::NotFound("instance"))?;
+        if !account.regions.contains(&target.region) {
+            return Err(InstancesError::NotFound("instance"));
+        }
+        let filter = ListFilter {
+            account: Some(account.name.clone()),
+            region: Some(target.region.clone()),
+            ..Default::default()
+        };
+        for fresh in [false, true] {
+            let listing = self.list(&filter, fresh).await?;
+            if let Some(u) = listing.unavailable.into_iter().next() {
+                return Err(InstancesError::Aws { account: u.account, error: u.error });
+            }
+            if let Some(i) = listing.items.into_iter().find(|i| i.id == target.id) {
+                return Ok((account, i));
+            }
+        }
+        Err(InstancesError::NotFound("instance"))
+    }
+
+    /// Where the instance `id` is, when exactly one account and region lists it.
+    pub async fn locate(&self, id: &str) -> Result<Target, InstancesError> {
+        let listing = self.list(&ListFilter::default(), false).await?;
+        let mut found = listing.items.iter().filter(|i| i.id == id);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Ok(Target { account: i.account.clone(), region: i.region.clone(), id: i.id.clone() }),
+            (Some(_), Some(_)) => Err(InstancesError::Conflict(format!(
+                "instance {id} is listed by more than one account or region: name it by /{{account}}/{{region}}/{{id}}"
+            ))),
+            (None, _) => match listing.unavailable.into_iter().next() {
+                // It may be in an account that did not answer.
+                Some(u) => Err(InstancesError::Aws { account: u.account, error: u.error }),
+                None => Err(InstancesError::NotFound("instance")),
+            },
+        }
+    }
+
+    /// An instance with its status checks.
+    pub async fn details(&self, target: &Target) -> Result<(Instance, Option<StatusChecks>), InstancesError> {
+        let (account, instance) = self.find(target).await?;
+        let connection = self.connection(&account).await?;
+        let checks = connection
+            .status_checks(&target.region, &target.id)
+            .await
+            .map_err(|error| InstancesError::Aws { account: account.name.clone(), error })?;
+        Ok((instance, checks))
+    }
+
+    /// Reboots, starts or stops an instance, audited with its outcome (`failure` with the
+    /// AWS error code); the account's cached list is dropped.
+    pub async fn act(
+        &self,
+        action: InstanceAction,
+        target: &Target,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(), InstancesError> {
+        let (account, _) = self.find(target).await?;
+        let connection = self.connection(&account).await?;
+        let done = match action {
+            InstanceAction::Reboot => connection.reboot(&target.region, &target.id).await,
+            InstanceAction::Start => connection.start(&target.region, &target.id).await,
+            InstanceAction::Stop => connection.stop(&target.region, &target.id).await,
+        };
+        self.cloud.cache.forget(self.tenant, &account.id);
+        let mut details =
+            json!({ "account": target.account, "region": target.region, "aws_account_id": account.aws_account_id });
+        let outcome = match &done {
+            Ok(()) => Outcome::Success,
+            Err(e) => {
+                details["error_code"] = json!(e.code());
+                details["error"] = json!(e.to_string());
+                Outcome::Failure
+            }
+        };
+        let entry = NewEntry::new(actor.clone(), Action::fixed(action.permission()), outcome, meta.clone())
+            .resource("instance", &target.id)
+            .details(details);
+        AuditService::record_now(self.db, entry).await?;
+        done.map_err(|error| InstancesError::Aws { account: account.name, error })
+    }
+
+    /// Records that `actor` was refused `action` on the instance at `target`.
+    pub async fn record_denial(
+        &self,
+        action: InstanceAction,
+        target: &Target,
+        reason: &str,
+        actor: &Actor,
+        meta: &RequestMeta,
+    ) -> Result<(), InstancesError> {
+        let entry = NewEntry::new(actor.clone(), Action::fixed("access.denied"), Outcome::Denied, meta.clone())
+            .resource("instance", &target.id)
+            .details(json!({
+                "attempted": action.permission(),
+                "reason": reason,
+                "account": target.account,
+                "region": target.region,
+            }));
+        AuditService::record_now(self.db, entry).await?;
+        Ok(())
+    }
+
+    /// An instance's metric.
+    pub async fn metric(&self, target: &Target, query: &MetricQuery) -> Result<Vec<MetricPoint>, InstancesError> {
+        let (account, _) = self.find(target).await?;
+        let connection = self.connection(&account).await?;
+        connection
+            .metric(&target.region, &target.id, query)
+            .await
+            .map_err(|error| InstancesError::Aws { account: account.name, error })
+    }
+}
+
+fn access_of(c: &CredentialsInput) -> Access {
+    match c {
+        CredentialsInput::Keys { access_key_id, secret_access_key } => {
+            Access::Keys { access_key_id: access_key_id.clone(), secret_access_key: secret_access_key.clone() }
+        }
+        CredentialsInput::Role { role_arn, external_id } => {
+            Access::Role { role_arn: role_arn.clone(), external_id: external_id.clone() }
+        }
+    }
+}
+
+fn auth_of(c: &CredentialsInput) -> AccountAuth {
+    match c {
+        CredentialsInput::Keys { access_key_id, .. } => AccountAuth::Keys { access_key_id: access_key_id.clone() },
+        CredentialsInput::Role { role_arn, external_id } => {
+            AccountAuth::Role { role_arn: role_arn.clone(), external_id: external_id.clone() }
+        }
+    }
+}
+
+/// An account change's audit details; never a secret.
+fn account_details(
+    name: &str,
+    regions: &[String],
+    auth: &AccountAuth,
+    endpoint_url: Option<&str>,
+    aws_account_id: &str,
+) -> serde_json::Value {
+    let mut details =
+        json!({ "name": name, "regions": regions, "aws_account_id": aws_account_id, "endpoint_url": endpoint_url });
+    match auth {
+        AccountAuth::Keys { access_key_id } => {
+            details["access_key_id"] = json!(access_key_id);
+        }
+        AccountAuth::Role { role_arn, .. } => {
+            details["role_arn"] = json!(role_arn);
+        }
+    }
+    details
+}
+
+/// Shared handle for the web layer and the CLI.
+pub type SharedCloud = Arc<Cloud>;
