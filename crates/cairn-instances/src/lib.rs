@@ -13,7 +13,7 @@ pub mod client;
 pub mod model;
 mod store;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -69,26 +69,54 @@ pub struct Cloud {
     connections: Mutex<lru::LruCache<(String, String, i64), Connection>>,
 }
 
+/// The platform's own AWS credentials, which roles are assumed with.
+#[derive(Clone)]
+pub enum PlatformCredentials {
+    /// An access key from Cairn's configuration.
+    Keys { access_key_id: String, secret_access_key: String },
+    /// The standard AWS chain: the `AWS_*` environment variables, the shared profile files,
+    /// web identity, the ECS container's or the EC2 instance's role.
+    Chain,
+}
+
+impl std::fmt::Debug for PlatformCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlatformCredentials::Keys { access_key_id, .. } => {
+                f.debug_struct("Keys").field("access_key_id", access_key_id).finish_non_exhaustive()
+            }
+            PlatformCredentials::Chain => f.write_str("Chain"),
+        }
+    }
+}
+
 impl Cloud {
-    /// Requests through `outbound`; roles are assumed with `platform_credentials`;
-    /// `DescribeInstances` answers are kept `cache_ttl`.
-    pub fn new(
-        outbound: Outbound,
-        platform_credentials: Option<SharedCredentialsProvider>,
-        cache_ttl: Duration,
-    ) -> Self {
+    /// Requests for tenants' accounts through `outbound`; roles assumed with `platform`'s
+    /// credentials (the chain's requests — to the container or instance metadata addresses —
+    /// go through a client of their own: they are the operator's, not a tenant's);
+    /// `DescribeInstances` answers kept `cache_ttl`.
+    pub async fn new(outbound: Outbound, platform: PlatformCredentials, cache_ttl: Duration) -> Self {
+        let credentials = match platform {
+            PlatformCredentials::Keys { access_key_id, secret_access_key } => {
+                SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                    access_key_id,
+                    secret_access_key,
+                    None,
+                    None,
+                    "cairn-platform",
+                ))
+            }
+            PlatformCredentials::Chain => {
+                let own = Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
+                Platform::default_credentials(own).await
+            }
+        };
         Self {
-            platform: Platform::new(outbound.clone(), platform_credentials),
+            platform: Platform::new(outbound.clone(), Some(credentials)),
             outbound,
             cache: cache::Cache::new(cache_ttl),
             connections: Mutex::new(lru::LruCache::new(std::num::NonZeroUsize::new(1000).expect("non-zero"))),
         }
-    }
-
-    /// The platform's credentials from the standard AWS chain (see
-    /// [`Platform::default_credentials`]), read through `own`.
-    pub async fn default_credentials(own: Outbound) -> SharedCredentialsProvider {
-        Platform::default_credentials(own).await
     }
 }
 
@@ -623,6 +651,3 @@ fn account_details(
     }
     details
 }
-
-/// Shared handle for the web layer and the CLI.
-pub type SharedCloud = Arc<Cloud>;

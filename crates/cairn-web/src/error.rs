@@ -234,6 +234,44 @@ impl From<cairn_metrics::MetricsError> for ApiError {
     }
 }
 
+impl From<cairn_instances::InstancesError> for ApiError {
+    fn from(e: cairn_instances::InstancesError) -> Self {
+        use cairn_instances::{AwsError as A, InstancesError as E};
+        match e {
+            E::NotFound("instance") => Self::not_found("Instance not found"),
+            E::NotFound(what) => Self::not_found(format!("{what} not found")),
+            E::Validation(v) => Self::validation(v),
+            E::Conflict(msg) => Self::new(ErrorCode::Conflict, msg),
+            E::Aws { account, error } => match error {
+                // Never a 500 for what AWS answers: throttling passes, the rest is AWS's or
+                // the account's.
+                A::Throttled { code } => {
+                    Self::unavailable(format!("AWS is throttling account {account} ({code}); try again shortly"), 5)
+                }
+                A::NotFound { .. } => Self::not_found("Instance not found"),
+                A::State { code, message } => Self::new(ErrorCode::Conflict, format!("{message} ({code})")),
+                A::Credentials { code, message } => Self::new(
+                    ErrorCode::UpstreamError,
+                    format!("AWS refused the credentials of account {account} ({code}): {message}"),
+                ),
+                A::Forbidden { code, message } => Self::new(
+                    ErrorCode::UpstreamError,
+                    format!("AWS denied the request for account {account} ({code}): {message}"),
+                ),
+                A::Timeout => {
+                    Self::new(ErrorCode::UpstreamError, format!("AWS did not answer in time for account {account}"))
+                }
+                other @ (A::Refused(_) | A::Unreachable(_) | A::Other { .. }) => {
+                    Self::new(ErrorCode::UpstreamError, format!("account {account}: {other}"))
+                }
+            },
+            E::Database(db) => Self::database(&db),
+            E::Audit(a) => a.into(),
+            failed @ E::Corrupt { .. } => Self::internal(failed),
+        }
+    }
+}
+
 impl From<cairn_identity::IdentityError> for ApiError {
     fn from(e: cairn_identity::IdentityError) -> Self {
         use cairn_identity::IdentityError as E;

@@ -50,6 +50,8 @@ pub struct Shared {
     pub tokens: Arc<Tokens>,
     pub identity: Arc<Identity>,
     pub metrics: Arc<Metrics>,
+    /// The cloud-instances console's AWS client, cache and connections.
+    pub cloud: Arc<cairn_instances::Cloud>,
     /// Set when shutdown begins: readiness turns false.
     pub draining: Arc<AtomicBool>,
     pub config: Arc<WebConfig>,
@@ -64,7 +66,7 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(identity: Identity, config: WebConfig) -> Self {
+    pub fn new(identity: Identity, config: WebConfig, cloud: Arc<cairn_instances::Cloud>) -> Self {
         Self(Arc::new(Shared {
             // One bus for the process: the revocation epochs announce and hear changes on it.
             bus: identity.tokens.revocations().bus().clone(),
@@ -72,6 +74,7 @@ impl AppState {
             tokens: identity.tokens.clone(),
             identity: Arc::new(identity),
             metrics: Arc::new(Metrics::default()),
+            cloud,
             draining: Arc::new(AtomicBool::new(false)),
             loopback_public_host: context::loopback_host_of(&config.public_url),
             config: Arc::new(config),
@@ -104,6 +107,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::metrics::router())
         .merge(api::figures::router())
         .merge(api::sources::router())
+        .merge(api::instances::router())
         .split_for_parts()
 }
 

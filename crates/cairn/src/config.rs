@@ -240,6 +240,27 @@ pub const KEYS: &[Key] = &[
         doc: "How long events whose deliveries all ended, and webhook delivery logs, are kept (swept every `audit_sweep_interval`). Events with a pending delivery or a dead letter stay.",
     },
     Key {
+        name: "instances_cache_ttl",
+        env: "CAIRN_INSTANCES_CACHE_TTL",
+        default: Some("15s"),
+        secret: false,
+        doc: "How long the instances console keeps an account's `DescribeInstances` answer, so many viewers do not throttle the account; an action on an instance of the account drops it. `0s` keeps nothing.",
+    },
+    Key {
+        name: "aws_access_key_id",
+        env: "CAIRN_AWS_ACCESS_KEY_ID",
+        default: None,
+        secret: false,
+        doc: "The platform's own AWS access key, with which tenants' roles (`role_arn` accounts) are assumed. Unset: the standard AWS chain (the `AWS_*` variables, profile files, web identity, the ECS task's or EC2 instance's role).",
+    },
+    Key {
+        name: "aws_secret_access_key",
+        env: "CAIRN_AWS_SECRET_ACCESS_KEY",
+        default: None,
+        secret: true,
+        doc: "The secret of `aws_access_key_id`.",
+    },
+    Key {
         name: "outbound_allow_private",
         env: "CAIRN_OUTBOUND_ALLOW_PRIVATE",
         default: Some("false"),
@@ -329,6 +350,10 @@ pub struct Config {
     pub events_retention: Duration,
     /// What requests made on a tenant's behalf may reach beyond public https servers.
     pub outbound: cairn_outbound::Policy,
+    /// How long an account's `DescribeInstances` answer is kept.
+    pub instances_cache_ttl: Duration,
+    /// The platform's own AWS credentials: configured keys, or the standard chain.
+    pub aws_platform: cairn_instances::PlatformCredentials,
 }
 
 /// A configuration problem: the key (as the user named it) and what is wrong.
@@ -557,7 +582,17 @@ impl Layers {
         if events.lease < Duration::from_secs(1) {
             return Err(err("CAIRN_EVENTS_LEASE", "must be at least 1s"));
         }
+        let aws_platform = match (nonempty("aws_access_key_id"), nonempty("aws_secret_access_key")) {
+            (Some(access_key_id), Some(secret_access_key)) => {
+                cairn_instances::PlatformCredentials::Keys { access_key_id, secret_access_key }
+            }
+            (None, None) => cairn_instances::PlatformCredentials::Chain,
+            (Some(_), None) => return Err(err("CAIRN_AWS_SECRET_ACCESS_KEY", "is required with aws_access_key_id")),
+            (None, Some(_)) => return Err(err("CAIRN_AWS_ACCESS_KEY_ID", "is required with aws_secret_access_key")),
+        };
         Ok(Config {
+            instances_cache_ttl: duration("instances_cache_ttl")?,
+            aws_platform,
             events,
             events_retention: positive("events_retention")?,
             outbound: cairn_outbound::Policy {

@@ -45,6 +45,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     all.extend(cairn_events::tenant_migrations());
     all.extend(cairn_records::tenant_migrations());
     all.extend(cairn_metrics::tenant_migrations());
+    all.extend(cairn_instances::tenant_migrations());
     all
 }
 
@@ -165,6 +166,15 @@ pub async fn identity(config: &Config, store: &Store, public_url: &url::Url) -> 
     Ok((Identity { store: store.clone(), tokens: Arc::new(tokens), mailer, public_url, outbound, argon2 }, first_start))
 }
 
+/// The instances console's AWS client, over the guarded outbound client, for the server and
+/// the CLI alike.
+pub async fn cloud(config: &Config, identity: &Identity) -> Arc<cairn_instances::Cloud> {
+    Arc::new(
+        cairn_instances::Cloud::new(identity.outbound.clone(), config.aws_platform.clone(), config.instances_cache_ttl)
+            .await,
+    )
+}
+
 /// What first start created, to tell the person who started it: the first admin and
 /// their temporary password (shown once, never stored in clear).
 #[derive(Debug)]
@@ -214,7 +224,8 @@ impl Application {
             trust_proxy_headers: config.trust_proxy_headers,
             metrics_token: config.metrics_token.clone(),
         };
-        let state = AppState::new(identity, web);
+        let cloud = cloud(&config, &identity).await;
+        let state = AppState::new(identity, web, cloud);
         Ok(Application { listener, metrics_listener, state, role, config, bootstrap })
     }
 

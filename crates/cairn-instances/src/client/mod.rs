@@ -67,7 +67,7 @@ pub struct Platform {
 
 impl Platform {
     /// Requests through `outbound`; `credentials`: the platform's own, which roles are
-    /// assumed with (`None`: accounts can only use access keys).
+    /// assumed with.
     pub fn new(outbound: Outbound, credentials: Option<SharedCredentialsProvider>) -> Self {
         Self { http: http::client(outbound), credentials }
     }

@@ -5,6 +5,7 @@ pub mod caller;
 pub mod clients;
 pub mod events;
 pub mod figures;
+pub mod instances;
 pub mod metrics;
 pub mod numbers;
 pub mod platform;
