@@ -97,15 +97,9 @@ impl Cloud {
     /// `DescribeInstances` answers kept `cache_ttl`.
     pub async fn new(outbound: Outbound, platform: PlatformCredentials, cache_ttl: Duration) -> Self {
         let credentials = match platform {
-            PlatformCredentials::Keys { access_key_id, secret_access_key } => {
-                SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
-                    access_key_id,
-                    secret_access_key,
-                    None,
-                    None,
-                    "cairn-platform",
-                ))
-            }
+            PlatformCredentials::Keys { access_key_id, secret_access_key } => SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(access_key_id, secret_access_key, None, None, "cairn-platform"),
+            ),
             PlatformCredentials::Chain => {
                 let own = Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
                 Platform::default_credentials(own).await
@@ -205,7 +199,8 @@ impl Instances<'_> {
             return Err(InstancesError::Conflict(format!("an account named {name} exists")));
         }
         let access = access_of(&input.credentials);
-        let aws_account_id = self.try_access(&access, endpoint_url.as_deref(), &regions, &input.credentials).await?;
+        let aws_account_id =
+            self.try_access(&name, &access, endpoint_url.as_deref(), &regions, &input.credentials).await?;
         let id = AccountId::new().to_string();
         let auth = auth_of(&input.credentials);
         let sealed = match &input.credentials {
@@ -267,8 +262,9 @@ impl Instances<'_> {
             patch.credentials.is_some() || regions != current.regions || endpoint_url != current.endpoint_url;
         let (auth, sealed, aws_account_id) = match &patch.credentials {
             Some(credentials) => {
-                let aws =
-                    self.try_access(&access_of(credentials), endpoint_url.as_deref(), &regions, credentials).await?;
+                let aws = self
+                    .try_access(&name, &access_of(credentials), endpoint_url.as_deref(), &regions, credentials)
+                    .await?;
                 let sealed = match credentials {
                     CredentialsInput::Keys { secret_access_key, .. } => {
                         Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(&current.id)))
@@ -279,7 +275,8 @@ impl Instances<'_> {
             }
             None if reach_changed => {
                 let stored = self.stored_credentials(&current).await?;
-                let aws = self.try_access(&access_of(&stored), endpoint_url.as_deref(), &regions, &stored).await?;
+                let aws =
+                    self.try_access(&name, &access_of(&stored), endpoint_url.as_deref(), &regions, &stored).await?;
                 (current.auth.clone(), None, aws)
             }
             None => (current.auth.clone(), None, current.aws_account_id.clone()),
@@ -378,6 +375,7 @@ impl Instances<'_> {
     /// does not answer is the account's upstream failure.
     async fn try_access(
         &self,
+        name: &str,
         access: &Access,
         endpoint_url: Option<&str>,
         regions: &[String],
@@ -388,21 +386,20 @@ impl Instances<'_> {
             CredentialsInput::Keys { .. } => "access_key_id",
             CredentialsInput::Role { .. } => "role_arn",
         };
+        // What the caller gave and AWS refused names its field; an AWS (or endpoint) that
+        // does not answer is the account's upstream failure.
         let refusal = |field: String, error: AwsError| -> InstancesError {
-            let message = match &error {
-                AwsError::Credentials { code, message } => format!("AWS refused these credentials ({code}): {message}"),
-                AwsError::Forbidden { code, message } => format!("AWS denied the request ({code}): {message}"),
-                AwsError::Refused(why) => why.clone(),
-                other if endpoint_url.is_some() => format!("the endpoint did not answer as AWS does: {other}"),
-                other => return InstancesError::Aws { account: "(new)".into(), error: other.clone() },
-            };
-            let field = match &error {
-                AwsError::Refused(_) => "endpoint_url".to_owned(),
-                AwsError::Credentials { .. } => credential_field.to_owned(),
-                AwsError::Forbidden { .. } => field,
-                _ => "endpoint_url".to_owned(),
-            };
-            ValidationError::new(field, message).into()
+            match error {
+                AwsError::Credentials { code, message } => {
+                    ValidationError::new(credential_field, format!("AWS refused these credentials ({code}): {message}"))
+                        .into()
+                }
+                AwsError::Forbidden { code, message } => {
+                    ValidationError::new(field, format!("AWS denied the request ({code}): {message}")).into()
+                }
+                AwsError::Refused(why) => ValidationError::new("endpoint_url", why).into(),
+                error => InstancesError::Aws { account: name.to_owned(), error },
+            }
         };
         let aws_account = connection.caller_account().await.map_err(|e| refusal(credential_field.to_owned(), e))?;
         let tried = join_all(regions.iter().map(|r| connection.probe(r))).await;

@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod mail;
+pub mod moto;
 pub mod peers;
 pub mod postgres;
 pub mod receiver;
@@ -71,6 +72,9 @@ pub fn fresh_config_on(data_dir: &std::path::Path, postgres_server: Option<&str>
     layers.set_flag("events_poll_interval", "1s");
     layers.set_flag("outbound_allow_private", "true");
     layers.set_flag("outbound_allow_http", "true");
+    // The platform's own AWS key, with which tenants' roles are assumed (moto's).
+    layers.set_flag("aws_access_key_id", moto::ACCESS_KEY);
+    layers.set_flag("aws_secret_access_key", moto::SECRET_KEY);
     if let Some(server) = postgres_server {
         let db = format!("cairn_ctl_{}", uuid::Uuid::now_v7().simple());
         layers.set_flag("database_url", with_database(server, &db));

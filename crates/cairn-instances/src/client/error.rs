@@ -5,6 +5,7 @@
 
 use std::error::Error as StdError;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_outbound::OutboundError;
@@ -117,10 +118,9 @@ impl AwsError {
     }
 
     /// An SDK call's failure.
-    pub(crate) fn from_sdk<E, R>(e: SdkError<E, R>) -> AwsError
+    pub(crate) fn from_sdk<E>(e: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         // A role's credentials that could not be assumed, or the guard's refusal, are found
         // among the causes whatever the variant that carries them.
@@ -137,9 +137,16 @@ impl AwsError {
         match &e {
             SdkError::ServiceError(s) => match s.err().code() {
                 Some(code) => AwsError::from_code(code, s.err().message().unwrap_or_default()),
-                None => {
-                    AwsError::Unreachable(format!("an answer without an AWS error code (HTTP {})", status(s.raw())))
-                }
+                // An endpoint that words its errors otherwise than the protocol says (the
+                // Query protocol's `Errors` wrapper of EC2 where STS has none): its code is
+                // still read.
+                None => match body_code(s.raw()) {
+                    Some((code, message)) => AwsError::from_code(&code, &message),
+                    None => AwsError::Unreachable(format!(
+                        "an answer without an AWS error code (HTTP {})",
+                        s.raw().status().as_u16()
+                    )),
+                },
             },
             SdkError::TimeoutError(_) => AwsError::Timeout,
             SdkError::DispatchFailure(d) if d.is_timeout() => AwsError::Timeout,
@@ -173,10 +180,16 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
     short(&text)
 }
 
-fn status<R: std::fmt::Debug>(raw: &R) -> String {
-    // The raw answer's type differs per SDK layer; its debug form starts with the status.
-    let text = format!("{raw:?}");
-    text.split(|c: char| !c.is_ascii_digit()).find(|s| s.len() == 3).unwrap_or("?").to_owned()
+/// The `<Code>` and `<Message>` of an XML error body.
+fn body_code(raw: &HttpResponse) -> Option<(String, String)> {
+    let text = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    let between = |open: &str, close: &str| -> Option<String> {
+        let start = text.find(open)? + open.len();
+        let end = text[start..].find(close)? + start;
+        Some(text[start..end].trim().to_owned())
+    };
+    let code = between("<Code>", "</Code>").filter(|c| !c.is_empty() && c.len() <= 100)?;
+    Some((code, between("<Message>", "</Message>").unwrap_or_default()))
 }
 
 /// At most 300 characters of what AWS said (its messages name no secret).

@@ -196,7 +196,11 @@ async fn list_accounts(State(state): State<AppState>, caller: Caller) -> ApiResu
         (status = 404, description = "No such account", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn get_account(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<AccountView>> {
+async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AccountView>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "cloud_account.read").await?;
     let tenant = ctx.tenant().id.to_string();
     Ok(Json(console(&state, &ctx, &tenant).account(&account_id(&id)?).await?.into()))
@@ -247,7 +251,11 @@ async fn update_account(
         (status = 404, description = "No such account", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn delete_account(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let ctx = caller.in_tenant(&state, Role::Admin, "cloud_account.delete").await?;
     let tenant = ctx.tenant().id.to_string();
     console(&state, &ctx, &tenant).delete_account(&account_id(&id)?, &ctx.actor(), &ctx.meta).await?;
@@ -356,7 +364,8 @@ async fn list_instances(
 ) -> ApiResult<Json<InstancePage>> {
     let ctx = caller.in_tenant(&state, Role::Readonly, "instance.list").await?;
     let limit = PageParams { limit: q.limit, cursor: None }.limit()?;
-    let filter = ListFilter::check(q.state.as_deref(), &q.tag, q.name.as_deref(), q.account.as_deref(), q.region.as_deref())?;
+    let filter =
+        ListFilter::check(q.state.as_deref(), &q.tag, q.name.as_deref(), q.account.as_deref(), q.region.as_deref())?;
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
     let tenant = ctx.tenant().id.to_string();
     let listing = console(&state, &ctx, &tenant).list(&filter, q.fresh.unwrap_or(false)).await?;
@@ -365,7 +374,11 @@ async fn list_instances(
         && let Some(first) = listing.unavailable.first()
         && listing.unavailable.len() == count_reads(&state, &ctx, &tenant, &filter).await?
     {
-        return Err(cairn_instances::InstancesError::Aws { account: first.account.clone(), error: first.error.clone() }.into());
+        return Err(cairn_instances::InstancesError::Aws {
+            account: first.account.clone(),
+            error: first.error.clone(),
+        }
+        .into());
     }
     let items: Vec<_> = listing
         .items
@@ -449,7 +462,8 @@ pub struct TargetPath {
 
 fn instance_id(id: &str) -> Result<String, ApiError> {
     // AWS's ids are `i-` and 8 or 17 hex digits; anything else is no instance.
-    let ok = id.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let ok =
+        id.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()));
     if ok { Ok(id.to_owned()) } else { Err(ApiError::not_found("Instance not found")) }
 }
 

@@ -4,6 +4,7 @@ mod audit;
 mod contract;
 mod events;
 mod input;
+mod instances;
 mod lifecycle;
 mod metrics;
 mod numbers;
