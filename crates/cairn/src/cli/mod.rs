@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod demo;
 mod events;
+mod instances;
 mod mail;
 mod metrics;
 mod migrate;
@@ -70,6 +71,9 @@ enum Command {
     /// Demo data: a realistic organization in a tenant's metrics tables.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
+    /// A tenant's cloud instances: list them, reboot one.
+    #[command(subcommand)]
+    Instances(instances::InstancesCommand),
     /// Dead letters of the event bus.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -163,6 +167,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Events(cmd) => events::run(config, cmd).await,
         Command::Metrics(cmd) => metrics::run(config, cmd).await,
         Command::Demo(cmd) => demo::run(config, cmd).await,
+        Command::Instances(cmd) => instances::run(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

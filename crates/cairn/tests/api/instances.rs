@@ -439,3 +439,54 @@ async fn an_account_that_stops_answering_is_named(backend: Backend) {
     assert_eq!(refusal(resp).await.0, 502);
 }
 backend_test!(an_account_that_stops_answering_is_named);
+
+/// `cairn` run against the app's data directory and control database, allowed to reach moto
+/// on loopback.
+fn cairn(app: &TestApp, args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CAIRN_DATA_DIR", &app.config.data_dir)
+        .env("CAIRN_LOG", "warn")
+        .env("CAIRN_OUTBOUND_ALLOW_PRIVATE", "true")
+        .env("CAIRN_OUTBOUND_ALLOW_HTTP", "true")
+        .env("USER", "ops")
+        .current_dir(&app.config.data_dir);
+    if let Some(url) = &app.config.database_url {
+        c.env("CAIRN_DATABASE_URL", url.as_str());
+    }
+    c.stdin(std::process::Stdio::null()).output().expect("cairn runs")
+}
+
+async fn the_command_line_lists_and_reboots(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let moto = MotoServer::start();
+    let ids = moto.run_instances(ACCESS_KEY, "eu-west-1", 2, "web", &[("env", "prod")]).await;
+    create(&app, &admin, &keys_account(&moto, "prod", &["eu-west-1"])).await;
+
+    let out = cairn(&app, &["instances", "list", "--tenant", "acme", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|l| l["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>(), sorted(ids.clone()));
+    assert_eq!(lines[0]["tags"]["env"], "prod");
+    let table = cairn(&app, &["instances", "list", "--tenant", "acme"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.starts_with("ID") && table.contains(&ids[0]) && table.contains("running"), "{table}");
+
+    let out = cairn(&app, &["instances", "reboot", "--tenant", "acme", &ids[0]]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cairn(&app, &["instances", "reboot", "--tenant", "acme", &format!("prod/eu-west-1/{}", ids[1])]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reboots = audit(&app, &admin, "instance.reboot").await;
+    assert_eq!(reboots.len(), 2);
+    assert!(reboots.iter().all(|r| r["actor"]["id"] == "cli:ops" && r["outcome"] == "success"), "{reboots:?}");
+
+    let out = cairn(&app, &["instances", "reboot", "--tenant", "acme", "i-0123456789abcdef0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Instance not found"));
+}
+backend_test!(the_command_line_lists_and_reboots);
