@@ -260,6 +260,10 @@ impl Instances<'_> {
         }
         let reach_changed =
             patch.credentials.is_some() || regions != current.regions || endpoint_url != current.endpoint_url;
+        if !reach_changed && name == current.name {
+            // Nothing to change: nothing written, nothing audited, the cache kept.
+            return Ok(current);
+        }
         let (auth, sealed, aws_account_id) = match &patch.credentials {
             Some(credentials) => {
                 let aws = self
@@ -514,21 +518,31 @@ impl Instances<'_> {
         Err(InstancesError::NotFound("instance"))
     }
 
-    /// Where the instance `id` is, when exactly one account and region lists it.
+    /// Where the instance `id` is, when exactly one account and region lists it. One not in
+    /// the cached lists is looked for again fresh (it may be new).
     pub async fn locate(&self, id: &str) -> Result<Target, InstancesError> {
-        let listing = self.list(&ListFilter::default(), false).await?;
-        let mut found = listing.items.iter().filter(|i| i.id == id);
-        match (found.next(), found.next()) {
-            (Some(i), None) => Ok(Target { account: i.account.clone(), region: i.region.clone(), id: i.id.clone() }),
-            (Some(_), Some(_)) => Err(InstancesError::Conflict(format!(
-                "instance {id} is listed by more than one account or region: name it by /{{account}}/{{region}}/{{id}}"
-            ))),
-            (None, _) => match listing.unavailable.into_iter().next() {
+        for fresh in [false, true] {
+            let listing = self.list(&ListFilter::default(), fresh).await?;
+            let mut found = listing.items.iter().filter(|i| i.id == id);
+            match (found.next(), found.next()) {
+                (Some(i), None) => {
+                    return Ok(Target { account: i.account.clone(), region: i.region.clone(), id: i.id.clone() });
+                }
+                (Some(_), Some(_)) => {
+                    return Err(InstancesError::Conflict(format!(
+                        "instance {id} is listed by more than one account or region: name it by /{{account}}/{{region}}/{{id}}"
+                    )));
+                }
                 // It may be in an account that did not answer.
-                Some(u) => Err(InstancesError::Aws { account: u.account, error: u.error }),
-                None => Err(InstancesError::NotFound("instance")),
-            },
+                (None, _) if fresh => {
+                    if let Some(u) = listing.unavailable.into_iter().next() {
+                        return Err(InstancesError::Aws { account: u.account, error: u.error });
+                    }
+                }
+                (None, _) => {}
+            }
         }
+        Err(InstancesError::NotFound("instance"))
     }
 
     /// An instance with its status checks.

@@ -172,6 +172,10 @@ pub fn check_account_name(name: &str) -> Result<String, ValidationError> {
     let ok = (1..=40).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-');
+    if name == "accounts" {
+        // `/instances/accounts` lists the accounts themselves.
+        return Err(ValidationError::new("name", "is reserved; choose another"));
+    }
     if ok {
         Ok(name.to_owned())
     } else {
@@ -537,7 +541,7 @@ mod tests {
     #[test]
     fn names_and_regions() {
         assert!(check_account_name("prod-eu").is_ok());
-        for bad in ["", "Prod", "-x", "a b", &"a".repeat(41), "a/b"] {
+        for bad in ["", "Prod", "-x", "a b", &"a".repeat(41), "a/b", "accounts"] {
             assert!(check_account_name(bad).is_err(), "{bad}");
         }
         for ok in ["eu-central-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4"] {

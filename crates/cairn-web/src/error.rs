@@ -261,7 +261,7 @@ impl From<cairn_instances::InstancesError> for ApiError {
                 A::Timeout => {
                     Self::new(ErrorCode::UpstreamError, format!("AWS did not answer in time for account {account}"))
                 }
-                other @ (A::Refused(_) | A::Unreachable(_) | A::Other { .. }) => {
+                other @ (A::Refused(_) | A::Unreachable(_) | A::Other { .. } | A::Platform(_)) => {
                     Self::new(ErrorCode::UpstreamError, format!("account {account}: {other}"))
                 }
             },

@@ -76,8 +76,24 @@ pub(crate) fn member_actor(m: &Member) -> Actor {
 /// Records `access.denied` by `actor` in `db`'s trail before the 403 goes out (the web
 /// UI's refusals too). A failure to record is logged and the denial still stands.
 pub(crate) async fn record_denial(db: &Db, actor: Actor, meta: &RequestMeta, attempted: &str, reason: &str) {
-    let entry = NewEntry::new(actor, Action::fixed("access.denied"), Outcome::Denied, meta.clone())
-        .details(json!({ "attempted": attempted, "reason": reason }));
+    record_denial_at(db, actor, meta, attempted, reason, None).await
+}
+
+/// As [`record_denial`], with the request's own `path` (a page's route names no instance,
+/// its path does).
+pub(crate) async fn record_denial_at(
+    db: &Db,
+    actor: Actor,
+    meta: &RequestMeta,
+    attempted: &str,
+    reason: &str,
+    path: Option<&str>,
+) {
+    let mut details = json!({ "attempted": attempted, "reason": reason });
+    if let Some(path) = path {
+        details["path"] = json!(path);
+    }
+    let entry = NewEntry::new(actor, Action::fixed("access.denied"), Outcome::Denied, meta.clone()).details(details);
     if let Err(e) = AuditService::record_now(db, entry).await {
         tracing::error!(error = %e, "could not record a denial");
     }

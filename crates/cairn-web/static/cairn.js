@@ -6,6 +6,9 @@
 // - Live blocks ([data-poll] naming the URL of the block's own content): while the content
 //   holds a [data-live] element (a run still queued or running), it is fetched again every
 //   2 s and swapped in place. Without a script such a page refreshes itself (<noscript>).
+// - Refresh links ([data-refresh] naming the URL of a block's fresh content, [data-target]
+//   the block): the block is fetched and swapped in place instead of the page reloading;
+//   without a script, or when the fetch fails, the link loads the whole page.
 (function () {
   "use strict";
 
@@ -58,8 +61,10 @@
   var POLL_MS = 2000;
 
   function follow(block) {
-    if (!block.querySelector("[data-live]")) return;
+    if (!block.querySelector("[data-live]") || block.getAttribute("data-following")) return;
+    block.setAttribute("data-following", "1");
     setTimeout(function () {
+      block.removeAttribute("data-following");
       fetch(block.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (r) {
           // A session that ended answers with the sign-in page: not this block's content.
@@ -78,9 +83,36 @@
     }, POLL_MS);
   }
 
+  function refreshLinks() {
+    var links = document.querySelectorAll("a[data-refresh]");
+    for (var i = 0; i < links.length; i++) {
+      links[i].addEventListener("click", (function (link) {
+        return function (event) {
+          var block = document.getElementById(link.getAttribute("data-target"));
+          if (!block || !window.fetch) return;
+          event.preventDefault();
+          link.setAttribute("aria-busy", "true");
+          fetch(link.getAttribute("data-refresh"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+            .then(function (r) {
+              if (!r.ok || r.redirected) return Promise.reject(r.status);
+              return r.text();
+            })
+            .then(function (html) {
+              block.innerHTML = html;
+              times(block);
+              follow(block);
+              link.removeAttribute("aria-busy");
+            })
+            .catch(function () { window.location.href = link.href; });
+        };
+      })(links[i]));
+    }
+  }
+
   function start() {
     times(document);
     copyButtons();
+    refreshLinks();
     var blocks = document.querySelectorAll("[data-poll]");
     for (var i = 0; i < blocks.length; i++) follow(blocks[i]);
     setInterval(function () { times(document); }, 30000);

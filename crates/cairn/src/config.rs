@@ -244,7 +244,7 @@ pub const KEYS: &[Key] = &[
         env: "CAIRN_INSTANCES_CACHE_TTL",
         default: Some("15s"),
         secret: false,
-        doc: "How long the instances console keeps an account's `DescribeInstances` answer, so many viewers do not throttle the account; an action on an instance of the account drops it. `0s` keeps nothing.",
+        doc: "How long the instances console keeps an account's `DescribeInstances` answer, so many viewers do not throttle the account; an action on an instance of the account, or a change of the account, drops it. `0s` keeps nothing.",
     },
     Key {
         name: "aws_access_key_id",
@@ -265,14 +265,14 @@ pub const KEYS: &[Key] = &[
         env: "CAIRN_OUTBOUND_ALLOW_PRIVATE",
         default: Some("false"),
         secret: false,
-        doc: "`true` lets requests made on a tenant's behalf (webhook deliveries, SSO providers) reach private, loopback, link-local and this host's own addresses: receivers and providers inside your network. Off by default, so tenants cannot probe the network Cairn runs in. The former name `webhooks_allow_private` (`CAIRN_WEBHOOKS_ALLOW_PRIVATE`) is still read.",
+        doc: "`true` lets requests made on a tenant's behalf (webhook deliveries, SSO providers, metrics sources, cloud accounts' endpoints) reach private, loopback, link-local and this host's own addresses: receivers and providers inside your network. Off by default, so tenants cannot probe the network Cairn runs in. The former name `webhooks_allow_private` (`CAIRN_WEBHOOKS_ALLOW_PRIVATE`) is still read.",
     },
     Key {
         name: "outbound_allow_http",
         env: "CAIRN_OUTBOUND_ALLOW_HTTP",
         default: Some("false"),
         secret: false,
-        doc: "`true` lets requests made on a tenant's behalf use plain `http://` URLs (a receiver or provider on your own network without TLS). Off by default: webhook receivers and SSO issuers must be https.",
+        doc: "`true` lets requests made on a tenant's behalf use plain `http://` URLs (a receiver or provider on your own network without TLS). Off by default: webhook receivers, SSO issuers, metrics sources and cloud accounts' endpoints must be https.",
     },
 ];
 

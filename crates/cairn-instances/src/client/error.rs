@@ -38,6 +38,10 @@ pub enum AwsError {
     /// Any other refusal by AWS.
     #[error("AWS answered {code}: {message}")]
     Other { code: String, message: String },
+    /// Cairn's own credentials, with which roles are assumed, are missing or refused: the
+    /// operator's to fix.
+    #[error("{0}")]
+    Platform(String),
 }
 
 const CREDENTIALS: &[&str] = &[
@@ -82,8 +86,8 @@ const STATE: &[&str] = &[
 ];
 
 impl AwsError {
-    /// The AWS error code, for the audit trail (`timeout`, `unreachable`, `refused` when AWS
-    /// gave none).
+    /// The AWS error code, for the audit trail (`timeout`, `unreachable`, `refused`,
+    /// `platform_credentials` when AWS gave none).
     pub fn code(&self) -> &str {
         match self {
             AwsError::Credentials { code, .. }
@@ -93,6 +97,7 @@ impl AwsError {
             | AwsError::State { code, .. }
             | AwsError::Other { code, .. } => code,
             AwsError::Refused(_) => "refused",
+            AwsError::Platform(_) => "platform_credentials",
             AwsError::Timeout => "timeout",
             AwsError::Unreachable(_) => "unreachable",
         }
@@ -157,7 +162,7 @@ impl AwsError {
 }
 
 /// The first of `e`'s causes (itself included) that is a `T`.
-fn cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+pub(crate) fn cause<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut next = Some(e);
     while let Some(err) = next {
         if let Some(found) = err.downcast_ref::<T>() {

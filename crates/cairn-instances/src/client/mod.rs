@@ -343,7 +343,7 @@ impl AssumedRole {
             .duration_seconds(ROLE_SESSION.as_secs() as i32)
             .send()
             .await
-            .map_err(|e| provider::error::CredentialsError::provider_error(AwsError::from_sdk(e)))?;
+            .map_err(|e| provider::error::CredentialsError::provider_error(platform_error(e)))?;
         let c = answer.credentials().ok_or_else(|| {
             provider::error::CredentialsError::unhandled("STS answered AssumeRole without credentials")
         })?;
@@ -355,6 +355,28 @@ impl AssumedRole {
             expires,
             "cairn-role",
         ))
+    }
+}
+
+/// An `AssumeRole` failure: the platform's own credentials missing or refused are the
+/// operator's to fix, not the tenant's; anything else is as AWS said.
+fn platform_error<E>(
+    e: aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> AwsError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if error::cause::<provider::error::CredentialsError>(&e).is_some() {
+        return AwsError::Platform(
+            "Cairn has no AWS credentials of its own to assume roles with (aws_access_key_id, or the standard AWS chain)"
+                .into(),
+        );
+    }
+    match AwsError::from_sdk(e) {
+        AwsError::Credentials { code, message } => AwsError::Platform(format!(
+            "AWS refused Cairn's own credentials, with which roles are assumed ({code}): {message}"
+        )),
+        other => other,
     }
 }
 

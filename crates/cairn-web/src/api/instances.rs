@@ -106,8 +106,8 @@ pub struct CreateAccount {
     pub role_arn: Option<String>,
     #[schema(max_length = 1224)]
     pub external_id: Option<String>,
-    /// Another endpoint than AWS's own (LocalStack, moto, another partition's), reached
-    /// through Cairn's guarded client.
+    /// An AWS-compatible endpoint other than AWS's own (LocalStack, moto), which EC2,
+    /// CloudWatch and STS calls all go to, reached through Cairn's guarded client.
     #[schema(value_type = Option<OutboundUrl>)]
     pub endpoint_url: Option<String>,
 }
@@ -305,7 +305,8 @@ impl From<cairn_instances::Instance> for InstanceView {
 pub struct UnavailableView {
     pub account: String,
     pub region: String,
-    /// The AWS error code (`timeout`, `unreachable` when AWS gave none).
+    /// The AWS error code (`timeout`, `unreachable`, `refused`, `platform_credentials` when
+    /// AWS gave none).
     pub code: String,
     pub message: String,
 }
@@ -442,8 +443,8 @@ pub struct InstanceDetails {
     pub status_checks: StatusChecksView,
 }
 
-/// Status checks: `ok`, `impaired`, `initializing`, `insufficient-data` or
-/// `not-applicable`; `null` when AWS reports none (a stopped instance).
+/// Status checks: each `ok`, `impaired`, `initializing`, `insufficient-data` or
+/// `not-applicable`, or `null` when AWS reports none (a stopped instance).
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct StatusChecksView {
     pub system: Option<String>,

@@ -71,7 +71,8 @@ impl<R: Needs> FromRequestParts<AppState> for Page<R> {
         if !signed.member.has_role(R::ROLE) {
             let path = parts.extensions.get::<MatchedPath>().map_or(parts.uri.path(), MatchedPath::as_str);
             let attempted = format!("{} {path}", parts.method);
-            return Err(signed.forbidden(state, &attempted, &format!("requires the {} role", R::ROLE)).await);
+            let reason = format!("requires the {} role", R::ROLE);
+            return Err(signed.forbidden(state, &attempted, &reason, parts.uri.path()).await);
         }
         Ok(Page { signed, role: PhantomData })
     }
@@ -181,11 +182,11 @@ impl PageError {
         }
     }
 
-    fn invalid(v: &cairn_domain::ValidationError) -> Self {
+    pub(super) fn invalid(v: &cairn_domain::ValidationError) -> Self {
         PageError::Refused(StatusCode::BAD_REQUEST, v.message.clone())
     }
 
-    fn gone(what: &str) -> Self {
+    pub(super) fn gone(what: &str) -> Self {
         PageError::Refused(StatusCode::NOT_FOUND, format!("That {what} no longer exists."))
     }
 }

@@ -21,6 +21,7 @@ mod audit;
 mod clients;
 mod events;
 mod guard;
+mod instances;
 mod metrics;
 mod numbers;
 mod profile;
@@ -83,6 +84,16 @@ pub fn router() -> Router<AppState> {
         .route("/app/metrics/runs", get(sources::runs))
         .route("/app/metrics/runs/{id}", get(sources::show_run))
         .route("/app/metrics/runs/{id}/progress", get(sources::run_progress))
+        .route("/app/instances", get(instances::page))
+        .route("/app/instances/rows", get(instances::rows))
+        .route("/app/instances/accounts", get(instances::accounts).post(instances::create_account))
+        .route("/app/instances/accounts/{id}", get(instances::show_account).post(instances::save_account))
+        .route(
+            "/app/instances/accounts/{id}/delete",
+            get(instances::confirm_delete_account).post(instances::delete_account),
+        )
+        .route("/app/instances/{account}/{region}/{id}", get(instances::show))
+        .route("/app/instances/{account}/{region}/{id}/{action}", get(instances::confirm).post(instances::act))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))
@@ -305,10 +316,10 @@ impl Signed {
         self.finish(state, html::render(status, chrome, view, &[]))
     }
 
-    /// The 403 page for `attempted` (`GET /app/users`); the denial is recorded in the
-    /// tenant's audit trail first.
-    async fn forbidden(&self, state: &AppState, attempted: &str, reason: &str) -> Response {
-        crate::extract::record_denial(&self.db, self.actor(), &self.meta, attempted, reason).await;
+    /// The 403 page for `attempted` (`GET /app/users`) at `path`; the denial is recorded in
+    /// the tenant's audit trail first.
+    async fn forbidden(&self, state: &AppState, attempted: &str, reason: &str, path: &str) -> Response {
+        crate::extract::record_denial_at(&self.db, self.actor(), &self.meta, attempted, reason, Some(path)).await;
         let (c, _) = self.shell(state, "Not allowed", "").await;
         let text = format!("This page {reason}.");
         self.finish(

@@ -32,7 +32,9 @@ pub enum InstancesCommand {
 
 fn failure(e: InstancesError) -> Failure {
     match e {
-        InstancesError::NotFound(_) => usage("Instance not found"),
+        InstancesError::NotFound(_) | InstancesError::Aws { error: cairn_instances::AwsError::NotFound { .. }, .. } => {
+            usage("Instance not found")
+        }
         InstancesError::Validation(v) => usage(v.to_string()),
         InstancesError::Conflict(m) => usage(m),
         other => Failure::from(anyhow::Error::from(other)),

@@ -4,6 +4,7 @@ mod audit;
 mod contract;
 mod events;
 mod input;
+mod instance_pages;
 mod instances;
 mod lifecycle;
 mod metrics;

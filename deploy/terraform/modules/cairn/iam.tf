@@ -61,8 +61,9 @@ resource "aws_iam_role_policy" "execution" {
 }
 
 # --- task role: what Cairn itself may call ------------------------------------------------------
-# Today Cairn calls no AWS API (mail goes through SES's SMTP endpoint with SMTP credentials).
-# The reports bucket is granted now so that reports need no IAM change when they land.
+# The instances console assumes the roles tenants create for it (role accounts); mail goes
+# through SES's SMTP endpoint with SMTP credentials. The reports bucket is granted now so that
+# reports need no IAM change when they land.
 
 resource "aws_iam_role" "task" {
   name               = "${local.name}-task"
@@ -94,10 +95,16 @@ data "aws_iam_policy_document" "task" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
   }
+
+  statement {
+    sid       = "TenantRoles"
+    actions   = ["sts:AssumeRole"]
+    resources = ["arn:${local.partition}:iam::*:role/${var.tenant_role_name_prefix}*"]
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "reports"
+  name   = "cairn"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }

@@ -265,3 +265,9 @@ variable "reports_force_destroy" {
   type        = bool
   default     = false
 }
+
+variable "tenant_role_name_prefix" {
+  description = "The instances console assumes tenants' IAM roles whose names start with this (in any account); tenants name their role so (e.g. cairn-console)."
+  type        = string
+  default     = "cairn-"
+}

@@ -8,7 +8,7 @@ mod git;
 mod github;
 mod jira;
 mod jira_figures;
-mod pages;
+pub(crate) mod pages;
 mod runs;
 mod settings;
 mod source_pages;

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 
 use super::audit;
 
-pub(super) fn csrf(page: &Page) -> String {
+pub(crate) fn csrf(page: &Page) -> String {
     page.input("csrf").expect("the page has a CSRF token")
 }
 
 /// The `value` of the input whose id is `id`.
-pub(super) fn value_of(page: &Page, id: &str) -> Option<String> {
+pub(crate) fn value_of(page: &Page, id: &str) -> Option<String> {
     let at = page.body.find(&format!("id=\"{id}\""))?;
     let tag = &page.body[page.body[..at].rfind('<')?..at + page.body[at..].find('>')?];
     let v = tag.find("value=\"")? + 7;
@@ -23,14 +23,14 @@ pub(super) fn value_of(page: &Page, id: &str) -> Option<String> {
 }
 
 /// The message beside the field whose error id is `id`.
-pub(super) fn field_error(page: &Page, id: &str) -> Option<String> {
+pub(crate) fn field_error(page: &Page, id: &str) -> Option<String> {
     let at = page.body.find(&format!("class=\"field-error\" id=\"{id}\">"))?;
     let rest = &page.body[at..];
     let start = rest.find('>')? + 1;
     Some(rest[start..start + rest[start..].find('<')?].to_owned())
 }
 
-pub(super) async fn signed_in_admin(backend: Backend) -> (TestApp, TestTenant, Browser) {
+pub(crate) async fn signed_in_admin(backend: Backend) -> (TestApp, TestTenant, Browser) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
