@@ -378,6 +378,47 @@ async fn account_mail_that_never_goes_out_is_a_failed_delivery(backend: Backend)
 }
 backend_test!(account_mail_that_never_goes_out_is_a_failed_delivery);
 
+async fn an_admin_reboots_an_instance_from_its_page_in_chromium(backend: Backend) {
+    use cairn_testkit::moto::{ACCESS_KEY, MotoServer, SECRET_KEY};
+    use serde_json::{Value, json};
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let ada = app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
+    let admin = app.token_for(&acme, Role::Admin, &ada.id);
+    let moto = MotoServer::start();
+    let ids = moto.run_instances(ACCESS_KEY, "eu-west-1", 2, "web", &[("env", "prod")]).await;
+    let account = json!({
+        "name": "prod", "regions": ["eu-west-1"], "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
+        "endpoint_url": moto.url(),
+    });
+    let resp = app.post("/api/v1/instances/accounts", &admin, &account).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+
+    let out = peers::node(
+        "instances.mjs",
+        &[
+            ("CAIRN_URL", &app.base_url),
+            ("ORG", "acme"),
+            ("EMAIL", "ada@acme.test"),
+            ("PASSWORD", PASSWORD),
+            ("INSTANCE_ID", &ids[1]),
+            ("INSTANCE_NAME", "web-1"),
+        ],
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser run failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("rebooted the instance"), "{stdout}");
+    // The reboot reached AWS as Ada's, and is in the trail.
+    let trail: Value =
+        app.get("/api/v1/audit?action=instance.reboot", &admin).send().await.unwrap().json().await.unwrap();
+    let entry = &trail["items"][0];
+    assert_eq!((entry["outcome"].as_str(), entry["resource"]["id"].as_str()), (Some("success"), Some(ids[1].as_str())));
+    assert_eq!(entry["actor"]["id"], ada.id.as_str());
+}
+backend_test!(an_admin_reboots_an_instance_from_its_page_in_chromium);
+
 async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backend: Backend) {
     use cairn_testkit::receiver::Receiver;
     use serde_json::{Value, json};
@@ -537,6 +578,32 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         .as_str()
         .unwrap()
         .to_owned();
+    // Cloud instances: two accounts (one whose endpoint stops answering), long names and
+    // tags, a metric with data and one without.
+    use cairn_testkit::moto::{ACCESS_KEY, MotoServer, SECRET_KEY};
+    let moto = MotoServer::start();
+    let mut gone = MotoServer::start();
+    let long_tags = [("env", "production"), ("team", "payments-reconciliation-and-ledger"), ("cost-center", "4711")];
+    let fleet =
+        moto.run_instances(ACCESS_KEY, "eu-west-1", 3, "payments-reconciliation-worker-eu-west-1a", &long_tags).await;
+    moto.run_instances(ACCESS_KEY, "us-east-1", 1, "ledger", &[]).await;
+    gone.run_instances(ACCESS_KEY, "eu-west-1", 1, "lost", &[]).await;
+    let now = cairn_domain::now_ms();
+    let cpu: Vec<(i64, f64)> = (1..=50).map(|i| (now - i * 60_000, 20.0 + (i % 9) as f64 * 6.5)).collect();
+    moto.put_metric(ACCESS_KEY, "eu-west-1", &fleet[0], "CPUUtilization", &cpu).await;
+    let cloud_account = |name: &str, m: &MotoServer| {
+        json!({"name": name, "regions": ["eu-west-1", "us-east-1"], "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY, "endpoint_url": m.url()})
+    };
+    let prod = send(app.post("/api/v1/instances/accounts", &admin, &cloud_account("production-payments", &moto))).await
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    send(app.post("/api/v1/instances/accounts", &admin, &cloud_account("legacy", &gone))).await;
+    gone.stop();
+    let instance = format!("/app/instances/production-payments/eu-west-1/{}", fleet[0]);
+
     app.settled(&acme).await;
     let entry = send(app.get("/api/v1/audit?limit=1", &admin)).await["items"][0]["id"].as_str().unwrap().to_owned();
 
@@ -585,6 +652,15 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("metrics-runs", "/app/metrics/runs", 200),
         page("metrics-run", &format!("/app/metrics/runs/{finished}"), 200),
         live_run,
+        page("instances", "/app/instances?fresh=1", 200),
+        page("instances-none-match", "/app/instances?state=terminated", 200),
+        page("instance", &instance, 200),
+        page("instance-week", &format!("{instance}?range=7d"), 200),
+        page("instance-reboot", &format!("{instance}/reboot"), 200),
+        page("instance-missing", "/app/instances/production-payments/eu-west-1/i-0123456789abcdef0", 404),
+        page("instance-accounts", "/app/instances/accounts", 200),
+        page("instance-account", &format!("/app/instances/accounts/{prod}"), 200),
+        page("instance-account-delete", &format!("/app/instances/accounts/{prod}/delete"), 200),
     ]);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screens").join(&name);
     let _ = std::fs::remove_dir_all(&out);

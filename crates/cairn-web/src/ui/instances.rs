@@ -142,6 +142,20 @@ impl Row {
     }
 }
 
+/// The accounts that did not answer, one line per account and reason: `(account, regions,
+/// reason)`.
+fn unanswered(list: Vec<cairn_instances::Unavailable>) -> Vec<(String, String, String)> {
+    let mut lines: Vec<(String, Vec<String>, String)> = Vec::new();
+    for u in list {
+        let why = u.error.to_string();
+        match lines.iter_mut().find(|(a, _, w)| *a == u.account && *w == why) {
+            Some(line) => line.1.push(u.region),
+            None => lines.push((u.account, vec![u.region], why)),
+        }
+    }
+    lines.into_iter().map(|(a, regions, why)| (a, regions.join(", "), why)).collect()
+}
+
 /// The table block, which the page shows and the refresh swaps in place.
 #[derive(Template)]
 #[template(path = "instances_rows.html")]
@@ -186,7 +200,7 @@ async fn rows_block(
     let block = RowsBlock {
         live: rows.iter().any(|r| r.live),
         rows,
-        unavailable: listing.unavailable.into_iter().map(|u| (u.account, u.region, u.error.to_string())).collect(),
+        unavailable: unanswered(listing.unavailable),
         accounts: accounts.len(),
         filtered,
         admin: s.can(Role::Admin),
