@@ -13,7 +13,7 @@ pub mod client;
 pub mod model;
 mod store;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -157,12 +157,29 @@ pub struct Unavailable {
     pub error: AwsError,
 }
 
-/// A list of instances: those of every account and region that answered, in the order of
-/// account, region and id, and those that did not.
+/// A list of instances: those of every account and region that answered (shared with the
+/// cache, never copied whole), and those that did not.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    pub items: Vec<Instance>,
+    /// Each answering account's and region's instances, in the order of account name and
+    /// region, each sorted by id.
+    parts: Vec<Arc<Vec<Instance>>>,
+    filter: ListFilter,
     pub unavailable: Vec<Unavailable>,
+    /// How many account-region lists were asked for.
+    pub reads: usize,
+}
+
+impl Listing {
+    /// The instances the filter keeps, in the order of account, region and id.
+    pub fn iter(&self) -> impl Iterator<Item = &Instance> {
+        self.parts.iter().flat_map(|p| p.iter()).filter(|i| self.filter.matches(i))
+    }
+
+    /// Whether every list asked for failed (and at least one was asked for).
+    pub fn none_answered(&self) -> bool {
+        self.reads > 0 && self.unavailable.len() == self.reads
+    }
 }
 
 /// One tenant's console.
@@ -456,13 +473,18 @@ impl Instances<'_> {
     // ----- instances -----
 
     /// The instances of every account and region the filter allows, read concurrently
-    /// (through the cache unless `fresh`), filtered, in the order of account, region, id.
+    /// (through the cache unless `fresh`), in the order of account, region, id.
     pub async fn list(&self, filter: &ListFilter, fresh: bool) -> Result<Listing, InstancesError> {
-        let accounts = self.accounts().await?;
+        let mut accounts = self.accounts().await?;
+        // The order the cursor compares in, whatever the database's collation.
+        accounts.sort_by(|a, b| a.name.cmp(&b.name));
         let mut reads = Vec::new();
         for account in accounts.iter().filter(|a| filter.account.as_ref().is_none_or(|n| *n == a.name)) {
             let connection = self.connection(account).await?;
-            for region in account.regions.iter().filter(|r| filter.region.as_ref().is_none_or(|f| f == *r)) {
+            let mut regions: Vec<&String> =
+                account.regions.iter().filter(|r| filter.region.as_ref().is_none_or(|f| f == *r)).collect();
+            regions.sort();
+            for region in regions {
                 let connection = connection.clone();
                 reads.push(async move {
                     let key = cache::Key {
@@ -471,15 +493,19 @@ impl Instances<'_> {
                         version: account.updated_at,
                         region: region.clone(),
                     };
-                    let fetch = connection.instances(&account.name, region);
+                    let fetch = async move {
+                        let mut list = connection.instances(&account.name, region).await?;
+                        list.sort_by(|a, b| a.id.cmp(&b.id));
+                        Ok(list)
+                    };
                     (account, region, self.cloud.cache.get(&key, fresh, fetch).await)
                 });
             }
         }
-        let mut listing = Listing::default();
+        let mut listing = Listing { filter: filter.clone(), reads: reads.len(), ..Listing::default() };
         for (account, region, result) in join_all(reads).await {
             match result {
-                Ok(list) => listing.items.extend(list.iter().filter(|i| filter.matches(i)).cloned()),
+                Ok(list) => listing.parts.push(list),
                 Err(error) => {
                     tracing::warn!(account = %account.name, region = %region, error = %error, "an account's instances could not be listed");
                     listing.unavailable.push(Unavailable {
@@ -490,7 +516,6 @@ impl Instances<'_> {
                 }
             }
         }
-        listing.items.sort_by(|a, b| (&a.account, &a.region, &a.id).cmp(&(&b.account, &b.region, &b.id)));
         Ok(listing)
     }
 
@@ -508,11 +533,11 @@ impl Instances<'_> {
         };
         for fresh in [false, true] {
             let listing = self.list(&filter, fresh).await?;
-            if let Some(u) = listing.unavailable.into_iter().next() {
-                return Err(InstancesError::Aws { account: u.account, error: u.error });
+            if let Some(u) = listing.unavailable.first() {
+                return Err(InstancesError::Aws { account: u.account.clone(), error: u.error.clone() });
             }
-            if let Some(i) = listing.items.into_iter().find(|i| i.id == target.id) {
-                return Ok((account, i));
+            if let Some(i) = listing.iter().find(|i| i.id == target.id) {
+                return Ok((account, i.clone()));
             }
         }
         Err(InstancesError::NotFound("instance"))
@@ -523,7 +548,7 @@ impl Instances<'_> {
     pub async fn locate(&self, id: &str) -> Result<Target, InstancesError> {
         for fresh in [false, true] {
             let listing = self.list(&ListFilter::default(), fresh).await?;
-            let mut found = listing.items.iter().filter(|i| i.id == id);
+            let mut found = listing.iter().filter(|i| i.id == id);
             match (found.next(), found.next()) {
                 (Some(i), None) => {
                     return Ok(Target { account: i.account.clone(), region: i.region.clone(), id: i.id.clone() });
@@ -535,8 +560,8 @@ impl Instances<'_> {
                 }
                 // It may be in an account that did not answer.
                 (None, _) if fresh => {
-                    if let Some(u) = listing.unavailable.into_iter().next() {
-                        return Err(InstancesError::Aws { account: u.account, error: u.error });
+                    if let Some(u) = listing.unavailable.first() {
+                        return Err(InstancesError::Aws { account: u.account.clone(), error: u.error.clone() });
                     }
                 }
                 (None, _) => {}

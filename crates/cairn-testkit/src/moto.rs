@@ -73,7 +73,8 @@ impl MotoServer {
             .unwrap_or_else(|e| {
                 panic!("moto_server does not run ({e}); install it with scripts/test or `pip install -r scripts/requirements-test.txt`")
             });
-        let mut server = MotoServer { port, child: Some(child), http: reqwest::Client::new() };
+        let http = crate::http_client().build().expect("an HTTP client");
+        let mut server = MotoServer { port, child: Some(child), http };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {

@@ -371,9 +371,8 @@ async fn list_instances(
     let tenant = ctx.tenant().id.to_string();
     let listing = console(&state, &ctx, &tenant).list(&filter, q.fresh.unwrap_or(false)).await?;
     // When nothing answered, the caller hears why rather than an empty list.
-    if listing.items.is_empty()
+    if listing.none_answered()
         && let Some(first) = listing.unavailable.first()
-        && listing.unavailable.len() == count_reads(&state, &ctx, &tenant, &filter).await?
     {
         return Err(cairn_instances::InstancesError::Aws {
             account: first.account.clone(),
@@ -381,11 +380,12 @@ async fn list_instances(
         }
         .into());
     }
+    // Only the page is copied out of the (cached) lists.
     let items: Vec<_> = listing
-        .items
-        .into_iter()
+        .iter()
         .filter(|i| after.as_ref().is_none_or(|(a, r, id)| (&i.account, &i.region, &i.id) > (a, r, id)))
         .take(limit as usize + 1)
+        .cloned()
         .collect();
     let page = Page::cut(items, limit, |i| format!("{}/{}/{}", i.account, i.region, i.id));
     Ok(Json(InstancePage {
@@ -402,16 +402,6 @@ async fn list_instances(
             })
             .collect(),
     }))
-}
-
-/// How many account-region reads a filter makes.
-async fn count_reads(state: &AppState, ctx: &TenantCtx, tenant: &str, filter: &ListFilter) -> Result<usize, ApiError> {
-    let accounts = console(state, ctx, tenant).accounts().await?;
-    Ok(accounts
-        .iter()
-        .filter(|a| filter.account.as_ref().is_none_or(|n| *n == a.name))
-        .map(|a| a.regions.iter().filter(|r| filter.region.as_ref().is_none_or(|f| f == *r)).count())
-        .sum())
 }
 
 /// `account/region/id`, a previous page's last instance.

@@ -196,7 +196,7 @@ async fn rows_block(
     let accounts = console.accounts().await?;
     let listing = console.list(filter, fresh).await?;
     let filtered = *filter != ListFilter::default();
-    let rows: Vec<Row> = listing.items.into_iter().map(Row::of).collect();
+    let rows: Vec<Row> = listing.iter().cloned().map(Row::of).collect();
     let block = RowsBlock {
         live: rows.iter().any(|r| r.live),
         rows,

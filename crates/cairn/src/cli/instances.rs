@@ -58,7 +58,7 @@ pub(super) async fn run(config: Config, cmd: InstancesCommand) -> Result<(), Fai
                 eprintln!("{}/{}: not listed: {}", u.account, u.region, u.error);
             }
             if json {
-                for i in &listing.items {
+                for i in listing.iter() {
                     let line = serde_json::json!({
                         "id": i.id, "account": i.account, "region": i.region, "name": i.name, "state": i.state,
                         "type": i.instance_type, "launched_at": i.launched_at.map(cairn_domain::rfc3339),
@@ -68,7 +68,7 @@ pub(super) async fn run(config: Config, cmd: InstancesCommand) -> Result<(), Fai
                 }
             } else {
                 println!("{:<20} {:<12} {:<15} {:<14} {:<12} NAME", "ID", "ACCOUNT", "REGION", "STATE", "TYPE");
-                for i in &listing.items {
+                for i in listing.iter() {
                     println!(
                         "{:<20} {:<12} {:<15} {:<14} {:<12} {}",
                         i.id,
@@ -80,7 +80,7 @@ pub(super) async fn run(config: Config, cmd: InstancesCommand) -> Result<(), Fai
                     );
                 }
             }
-            if !listing.unavailable.is_empty() && listing.items.is_empty() {
+            if listing.none_answered() {
                 return Err(Failure::from(anyhow::anyhow!("no account answered")));
             }
             Ok(())
