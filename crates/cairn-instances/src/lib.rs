@@ -572,17 +572,22 @@ impl Instances<'_> {
 
     /// An instance with its status checks.
     pub async fn details(&self, target: &Target) -> Result<(Instance, Option<StatusChecks>), InstancesError> {
-        let (account, instance) = self.find(target).await?;
-        let connection = self.connection(&account).await?;
-        let checks = connection
-            .status_checks(&target.region, &target.id)
-            .await
-            .map_err(|error| InstancesError::Aws { account: account.name.clone(), error })?;
-        Ok((instance, checks))
+        bounded(&target.account, async {
+            let (account, instance) = self.find(target).await?;
+            let connection = self.connection(&account).await?;
+            let checks = connection
+                .status_checks(&target.region, &target.id)
+                .await
+                .map_err(|error| InstancesError::Aws { account: account.name.clone(), error })?;
+            Ok((instance, checks))
+        })
+        .await
     }
 
     /// Reboots, starts or stops an instance, audited with its outcome (`failure` with the
-    /// AWS error code); the account's cached list is dropped.
+    /// AWS error code); the account's cached list is dropped. Finding the instance is bounded
+    /// as a read is; the action's own call is never cut short (its outcome must be audited),
+    /// and the SDK bounds it.
     pub async fn act(
         &self,
         action: InstanceAction,
@@ -590,7 +595,7 @@ impl Instances<'_> {
         actor: &Actor,
         meta: &RequestMeta,
     ) -> Result<(), InstancesError> {
-        let (account, _) = self.find(target).await?;
+        let (account, _) = bounded(&target.account, self.find(target)).await?;
         let connection = self.connection(&account).await?;
         let done = match action {
             InstanceAction::Reboot => connection.reboot(&target.region, &target.id).await,
@@ -638,13 +643,27 @@ impl Instances<'_> {
 
     /// An instance's metric.
     pub async fn metric(&self, target: &Target, query: &MetricQuery) -> Result<Vec<MetricPoint>, InstancesError> {
-        let (account, _) = self.find(target).await?;
-        let connection = self.connection(&account).await?;
-        connection
-            .metric(&target.region, &target.id, query)
-            .await
-            .map_err(|error| InstancesError::Aws { account: account.name, error })
+        bounded(&target.account, async {
+            let (account, _) = self.find(target).await?;
+            let connection = self.connection(&account).await?;
+            connection
+                .metric(&target.region, &target.id, query)
+                .await
+                .map_err(|error| InstancesError::Aws { account: account.name, error })
+        })
+        .await
     }
+}
+
+/// How long a read of the console (an instance, its details, its metrics) may take in all,
+/// whatever the number of calls to AWS it makes.
+pub const READ_BOUND: Duration = Duration::from_secs(10);
+
+/// `read`, or AWS's timeout for `account` once [`READ_BOUND`] has passed.
+async fn bounded<T>(account: &str, read: impl Future<Output = Result<T, InstancesError>>) -> Result<T, InstancesError> {
+    tokio::time::timeout(READ_BOUND, read)
+        .await
+        .unwrap_or_else(|_| Err(InstancesError::Aws { account: account.to_owned(), error: AwsError::Timeout }))
 }
 
 fn access_of(c: &CredentialsInput) -> Access {

@@ -421,4 +421,30 @@ mod tests {
             assert_eq!((internal.code(), internal.message.as_str()), (ErrorCode::InternalError, "internal error"));
         }
     }
+
+    #[test]
+    fn what_aws_answers_is_never_a_500() {
+        use axum::response::IntoResponse;
+        use cairn_instances::{AwsError as A, InstancesError as E};
+        let aws = |error: A| E::Aws { account: "prod".into(), error };
+        let throttled = ApiError::from(aws(A::Throttled { code: "RequestLimitExceeded".into() })).into_response();
+        assert_eq!(throttled.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(throttled.headers().contains_key(axum::http::header::RETRY_AFTER), "throttling says when to retry");
+        let credentials = ApiError::from(aws(A::Credentials { code: "AuthFailure".into(), message: "no".into() }));
+        assert_eq!(credentials.code(), ErrorCode::UpstreamError);
+        assert!(credentials.message.contains("prod"), "names the account: {}", credentials.message);
+        for (error, expected) in [
+            (A::Forbidden { code: "UnauthorizedOperation".into(), message: "m".into() }, ErrorCode::UpstreamError),
+            (A::NotFound { code: "InvalidInstanceID.NotFound".into() }, ErrorCode::NotFound),
+            (A::State { code: "IncorrectInstanceState".into(), message: "m".into() }, ErrorCode::Conflict),
+            (A::Refused("10.0.0.1 is a private address".into()), ErrorCode::UpstreamError),
+            (A::Timeout, ErrorCode::UpstreamError),
+            (A::Unreachable("connection refused".into()), ErrorCode::UpstreamError),
+            (A::Other { code: "InternalError".into(), message: "m".into() }, ErrorCode::UpstreamError),
+            (A::Platform("no credentials".into()), ErrorCode::UpstreamError),
+        ] {
+            assert_eq!(code(aws(error.clone())), expected, "{error:?}");
+        }
+        assert_eq!(ApiError::from(E::NotFound("instance")).message, "Instance not found");
+    }
 }

@@ -452,7 +452,8 @@ pub struct TargetPath {
 }
 
 fn instance_id(id: &str) -> Result<String, ApiError> {
-    // AWS's ids are `i-` and 8 or 17 hex digits; anything else is no instance.
+    // AWS's ids are `i-` and 8 or 17 hex digits (8 to 17 are taken); anything else is no
+    // instance.
     let ok =
         id.strip_prefix("i-").is_some_and(|h| (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_hexdigit()));
     if ok { Ok(id.to_owned()) } else { Err(ApiError::not_found("Instance not found")) }

@@ -677,6 +677,9 @@ fn form_refusal(e: InstancesError) -> Result<(Invalid, StatusCode), PageError> {
     match e {
         InstancesError::Validation(v) => Ok((Invalid::of(&v, &FIELDS), StatusCode::BAD_REQUEST)),
         InstancesError::Conflict(m) => Ok((Invalid::at("name", m, &FIELDS), StatusCode::CONFLICT)),
+        InstancesError::Aws { error: error @ cairn_instances::AwsError::Throttled { .. }, .. } => {
+            Ok((Invalid::general(format!("{error}; try again in a few seconds")), StatusCode::SERVICE_UNAVAILABLE))
+        }
         InstancesError::Aws { error, .. } => {
             Ok((Invalid::general(format!("AWS did not answer as expected: {error}")), StatusCode::BAD_GATEWAY))
         }

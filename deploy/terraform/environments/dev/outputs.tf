@@ -27,3 +27,8 @@ output "db_endpoint" {
   description = "PostgreSQL host:port."
   value       = module.cairn.db_endpoint
 }
+
+output "task_role_arn" {
+  description = "The principal tenants' instances-console roles trust (see docs/instances.md)."
+  value       = module.cairn.task_role_arn
+}

@@ -55,3 +55,8 @@ output "bastion_instance_id" {
   description = "Instance id of the bastion (aws ssm start-session --target ...), or null."
   value       = var.enable_bastion ? aws_instance.bastion[0].id : null
 }
+
+output "task_role_arn" {
+  description = "The role Cairn runs as: the principal tenants' instances-console roles (named with tenant_role_name_prefix) trust."
+  value       = aws_iam_role.task.arn
+}
