@@ -220,14 +220,7 @@ impl Instances<'_> {
             self.try_access(&name, &access, endpoint_url.as_deref(), &regions, &input.credentials).await?;
         let id = AccountId::new().to_string();
         let auth = auth_of(&input.credentials);
-        let sealed = match &input.credentials {
-            CredentialsInput::Keys { secret_access_key, .. } => {
-                Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(&id)))
-            }
-            CredentialsInput::Role { .. } => None,
-        };
-        let now = now_ms();
-        let mut tx = self.db.begin().await?;
+        let sealed = self.sealed(&input.credentials, &id);
         let row = store::AccountRow {
             id: &id,
             name: &name,
@@ -237,22 +230,16 @@ impl Instances<'_> {
             endpoint_url: endpoint_url.as_deref(),
             aws_account_id: &aws_account_id,
             by: &actor.id,
-            now,
+            now: now_ms(),
         };
-        match store::insert(&mut tx, &row).await {
-            Err(e) if cairn_store::is_unique_violation(&e) => {
-                return Err(InstancesError::Conflict(format!("an account named {name} exists")));
-            }
-            other => other?,
-        }
-        let entry =
+        let details = account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id);
+        self.write_account(
+            &row,
+            true,
             NewEntry::new(actor.clone(), Action::fixed("instances.account_created"), Outcome::Success, meta.clone())
-                .resource("cloud_account", &id)
-                .details(account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id));
-        AuditService::record(self.db, &mut tx, entry).await?;
-        let account = store::get(&mut tx, &id).await?.ok_or(InstancesError::NotFound("account"))?;
-        tx.commit().await?;
-        Ok(account)
+                .details(details),
+        )
+        .await
     }
 
     /// Changes an account. New credentials, regions or endpoint are tried as on creation
@@ -286,13 +273,7 @@ impl Instances<'_> {
                 let aws = self
                     .try_access(&name, &access_of(credentials), endpoint_url.as_deref(), &regions, credentials)
                     .await?;
-                let sealed = match credentials {
-                    CredentialsInput::Keys { secret_access_key, .. } => {
-                        Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(&current.id)))
-                    }
-                    CredentialsInput::Role { .. } => None,
-                };
-                (auth_of(credentials), sealed, aws)
+                (auth_of(credentials), self.sealed(credentials, &current.id), aws)
             }
             None if reach_changed => {
                 let stored = self.stored_credentials(&current).await?;
@@ -315,8 +296,6 @@ impl Instances<'_> {
         if endpoint_url != current.endpoint_url {
             changed.push("endpoint_url");
         }
-        let now = now_ms().max(current.updated_at + 1);
-        let mut tx = self.db.begin().await?;
         let row = store::AccountRow {
             id: &current.id,
             name: &name,
@@ -326,24 +305,46 @@ impl Instances<'_> {
             endpoint_url: endpoint_url.as_deref(),
             aws_account_id: &aws_account_id,
             by: &actor.id,
-            now,
+            now: now_ms().max(current.updated_at + 1),
         };
-        match store::update(&mut tx, &row).await {
-            Err(e) if cairn_store::is_unique_violation(&e) => {
-                return Err(InstancesError::Conflict(format!("an account named {name} exists")));
-            }
-            other => other?,
-        }
         let mut details = account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id);
         details["changed"] = json!(changed);
         let entry =
-            NewEntry::new(actor.clone(), Action::fixed("instances.account_updated"), Outcome::Success, meta.clone())
-                .resource("cloud_account", &current.id)
-                .details(details);
-        AuditService::record(self.db, &mut tx, entry).await?;
-        let account = store::get(&mut tx, &current.id).await?.ok_or(InstancesError::NotFound("account"))?;
-        tx.commit().await?;
+            NewEntry::new(actor.clone(), Action::fixed("instances.account_updated"), Outcome::Success, meta.clone());
+        let account = self.write_account(&row, false, entry.details(details)).await?;
         self.cloud.cache.forget(self.tenant, &current.id);
+        Ok(account)
+    }
+
+    /// The secret key of `credentials`, sealed for the account `id` (a role has none).
+    fn sealed(&self, credentials: &CredentialsInput, id: &str) -> Option<String> {
+        match credentials {
+            CredentialsInput::Keys { secret_access_key, .. } => {
+                Some(self.key.seal(secret_access_key.as_bytes(), &secret_aad(id)))
+            }
+            CredentialsInput::Role { .. } => None,
+        }
+    }
+
+    /// Inserts (`new`) or replaces an account's row with its audit entry, in one transaction;
+    /// a name another account holds is a conflict.
+    async fn write_account(
+        &self,
+        row: &store::AccountRow<'_>,
+        new: bool,
+        entry: NewEntry,
+    ) -> Result<Account, InstancesError> {
+        let mut tx = self.db.begin().await?;
+        let written = if new { store::insert(&mut tx, row).await } else { store::update(&mut tx, row).await };
+        match written {
+            Err(e) if cairn_store::is_unique_violation(&e) => {
+                return Err(InstancesError::Conflict(format!("an account named {} exists", row.name)));
+            }
+            other => other?,
+        }
+        AuditService::record(self.db, &mut tx, entry.resource("cloud_account", row.id)).await?;
+        let account = store::get(&mut tx, row.id).await?.ok_or(InstancesError::NotFound("account"))?;
+        tx.commit().await?;
         Ok(account)
     }
 

@@ -593,7 +593,7 @@ mod tests {
         assert!(!check(None, &[], Some("db"), None, None));
         assert!(!check(None, &[], None, Some("dev"), None));
         assert!(!check(None, &[], None, None, Some("us-east-1")));
-        assert!(check(None, &["env:"], None, None, None) == false);
+        assert!(!check(None, &["env:"], None, None, None), "an empty value is a value");
         assert_eq!(ListFilter::check(Some("on"), &[], None, None, None).unwrap_err().field, "state");
         assert_eq!(ListFilter::check(None, &["novalue".into()], None, None, None).unwrap_err().field, "tag");
         assert_eq!(ListFilter::check(None, &[], None, Some("Bad Name"), None).unwrap_err().field, "account");

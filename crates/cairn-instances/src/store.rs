@@ -53,52 +53,41 @@ fn parts(auth: &AccountAuth) -> (Option<&str>, Option<&str>, Option<&str>) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut AnyConnection, a: &AccountRow<'_>) -> Result<(), sqlx::Error> {
+/// `sql` with the row's values bound: `$1` id, `$2` name, `$3` regions, `$4` access key id,
+/// `$5` sealed secret, `$6` role, `$7` external id, `$8` endpoint, `$9` AWS account, `$10`
+/// time, `$11` actor.
+fn bound<'q>(sql: &'q str, a: &'q AccountRow<'_>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     let (key, role, external) = parts(a.auth);
-    sqlx::query(
-        "INSERT INTO instances_accounts (id, name, regions, access_key_id, secret_sealed, role_arn, external_id, \
-         endpoint_url, aws_account_id, created_at, created_by, updated_at, updated_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $11)",
-    )
-    .bind(a.id)
-    .bind(a.name)
-    .bind(serde_json::to_string(a.regions).unwrap_or_default())
-    .bind(key)
-    .bind(a.secret_sealed)
-    .bind(role)
-    .bind(external)
-    .bind(a.endpoint_url)
-    .bind(a.aws_account_id)
-    .bind(a.now)
-    .bind(a.by)
-    .execute(conn)
-    .await?;
+    sqlx::query(sql)
+        .bind(a.id)
+        .bind(a.name)
+        .bind(serde_json::to_string(a.regions).unwrap_or_default())
+        .bind(key)
+        .bind(a.secret_sealed)
+        .bind(role)
+        .bind(external)
+        .bind(a.endpoint_url)
+        .bind(a.aws_account_id)
+        .bind(a.now)
+        .bind(a.by)
+}
+
+pub(crate) async fn insert(conn: &mut AnyConnection, a: &AccountRow<'_>) -> Result<(), sqlx::Error> {
+    const SQL: &str = "INSERT INTO instances_accounts (id, name, regions, access_key_id, secret_sealed, role_arn, \
+                       external_id, endpoint_url, aws_account_id, created_at, created_by, updated_at, updated_by) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $11)";
+    bound(SQL, a).execute(conn).await?;
     Ok(())
 }
 
 /// Replaces an account's fields. A role account drops any stored secret; a key account keeps
 /// its secret unless a new one is given.
 pub(crate) async fn update(conn: &mut AnyConnection, a: &AccountRow<'_>) -> Result<(), sqlx::Error> {
-    let (key, role, external) = parts(a.auth);
-    sqlx::query(
-        "UPDATE instances_accounts SET name = $2, regions = $3, access_key_id = $4, \
-         secret_sealed = CASE WHEN $6 IS NOT NULL THEN NULL ELSE COALESCE($5, secret_sealed) END, \
-         role_arn = $6, external_id = $7, endpoint_url = $8, aws_account_id = $9, updated_at = $10, updated_by = $11 \
-         WHERE id = $1",
-    )
-    .bind(a.id)
-    .bind(a.name)
-    .bind(serde_json::to_string(a.regions).unwrap_or_default())
-    .bind(key)
-    .bind(a.secret_sealed)
-    .bind(role)
-    .bind(external)
-    .bind(a.endpoint_url)
-    .bind(a.aws_account_id)
-    .bind(a.now)
-    .bind(a.by)
-    .execute(conn)
-    .await?;
+    const SQL: &str = "UPDATE instances_accounts SET name = $2, regions = $3, access_key_id = $4, \
+                       secret_sealed = CASE WHEN $6 IS NOT NULL THEN NULL ELSE COALESCE($5, secret_sealed) END, \
+                       role_arn = $6, external_id = $7, endpoint_url = $8, aws_account_id = $9, updated_at = $10, \
+                       updated_by = $11 WHERE id = $1";
+    bound(SQL, a).execute(conn).await?;
     Ok(())
 }
 

@@ -60,26 +60,30 @@
 
   var POLL_MS = 2000;
 
+  // Fetches a block's content from `url` and swaps it in; rejects when the answer is not the
+  // block's (an error, or the sign-in page a session that ended is sent to).
+  function swap(block, url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) {
+        if (!r.ok || r.redirected) return Promise.reject(r.status);
+        return r.text();
+      })
+      .then(function (html) {
+        block.innerHTML = html;
+        times(block);
+        follow(block);
+      });
+  }
+
   function follow(block) {
     if (!block.querySelector("[data-live]") || block.getAttribute("data-following")) return;
     block.setAttribute("data-following", "1");
     setTimeout(function () {
       block.removeAttribute("data-following");
-      fetch(block.getAttribute("data-poll"), { credentials: "same-origin", headers: { Accept: "text/html" } })
-        .then(function (r) {
-          // A session that ended answers with the sign-in page: not this block's content.
-          if (!r.ok || r.redirected) return Promise.reject(r.status);
-          return r.text();
-        })
-        .then(function (html) {
-          block.innerHTML = html;
-          times(block);
-          follow(block);
-        })
-        .catch(function () {
-          var live = block.querySelector("[data-live]");
-          if (live) live.textContent = "This page stopped following the run; reload it to see where the run is.";
-        });
+      swap(block, block.getAttribute("data-poll")).catch(function () {
+        var live = block.querySelector("[data-live]");
+        if (live) live.textContent = "This page stopped following the changes; reload it to see where things are.";
+      });
     }, POLL_MS);
   }
 
@@ -92,17 +96,8 @@
           if (!block || !window.fetch) return;
           event.preventDefault();
           link.setAttribute("aria-busy", "true");
-          fetch(link.getAttribute("data-refresh"), { credentials: "same-origin", headers: { Accept: "text/html" } })
-            .then(function (r) {
-              if (!r.ok || r.redirected) return Promise.reject(r.status);
-              return r.text();
-            })
-            .then(function (html) {
-              block.innerHTML = html;
-              times(block);
-              follow(block);
-              link.removeAttribute("aria-busy");
-            })
+          swap(block, link.getAttribute("data-refresh"))
+            .then(function () { link.removeAttribute("aria-busy"); })
             .catch(function () { window.location.href = link.href; });
         };
       })(links[i]));
