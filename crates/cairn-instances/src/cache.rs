@@ -22,8 +22,8 @@ pub(crate) struct Key {
 
 type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<Vec<Instance>>)>>>;
 
-/// Entries beyond which stale ones are dropped.
-const MAX_ENTRIES: usize = 20_000;
+/// Entries beyond which, when a new one comes, those past their time are dropped.
+const SWEEP_ABOVE: usize = 256;
 
 #[derive(Debug)]
 pub(crate) struct Cache {
@@ -38,7 +38,7 @@ impl Cache {
 
     fn slot(&self, key: &Key) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if slots.len() >= MAX_ENTRIES && !slots.contains_key(key) {
+        if slots.len() >= SWEEP_ABOVE && !slots.contains_key(key) {
             // Slots nobody waits on and whose answer is past its time go first.
             let ttl = self.ttl;
             slots.retain(|_, s| {

@@ -95,14 +95,14 @@ impl Cloud {
     /// credentials (the chain's requests — to the container or instance metadata addresses —
     /// go through a client of their own: they are the operator's, not a tenant's);
     /// `DescribeInstances` answers kept `cache_ttl`.
-    pub async fn new(outbound: Outbound, platform: PlatformCredentials, cache_ttl: Duration) -> Self {
+    pub fn new(outbound: Outbound, platform: PlatformCredentials, cache_ttl: Duration) -> Self {
         let credentials = match platform {
             PlatformCredentials::Keys { access_key_id, secret_access_key } => SharedCredentialsProvider::new(
                 aws_credential_types::Credentials::new(access_key_id, secret_access_key, None, None, "cairn-platform"),
             ),
             PlatformCredentials::Chain => {
                 let own = Outbound::new(cairn_outbound::Policy { allow_private: true, allow_http: true });
-                Platform::default_credentials(own).await
+                Platform::default_credentials(own)
             }
         };
         Self {
@@ -123,6 +123,16 @@ pub enum InstanceAction {
 }
 
 impl InstanceAction {
+    /// `reboot`, `start` or `stop`.
+    pub fn parse(name: &str) -> Option<InstanceAction> {
+        match name {
+            "reboot" => Some(InstanceAction::Reboot),
+            "start" => Some(InstanceAction::Start),
+            "stop" => Some(InstanceAction::Stop),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             InstanceAction::Reboot => "reboot",
@@ -235,7 +245,7 @@ impl Instances<'_> {
         let details = account_details(&name, &regions, &auth, endpoint_url.as_deref(), &aws_account_id);
         self.write_account(
             &row,
-            true,
+            None,
             NewEntry::new(actor.clone(), Action::fixed("instances.account_created"), Outcome::Success, meta.clone())
                 .details(details),
         )
@@ -311,7 +321,7 @@ impl Instances<'_> {
         details["changed"] = json!(changed);
         let entry =
             NewEntry::new(actor.clone(), Action::fixed("instances.account_updated"), Outcome::Success, meta.clone());
-        let account = self.write_account(&row, false, entry.details(details)).await?;
+        let account = self.write_account(&row, Some(current.updated_at), entry.details(details)).await?;
         self.cloud.cache.forget(self.tenant, &current.id);
         Ok(account)
     }
@@ -326,21 +336,31 @@ impl Instances<'_> {
         }
     }
 
-    /// Inserts (`new`) or replaces an account's row with its audit entry, in one transaction;
-    /// a name another account holds is a conflict.
+    /// Inserts an account's row (`read_at: None`) or replaces the one read at `updated_at` =
+    /// `read_at`, with its audit entry, in one transaction. A name another account holds is a
+    /// conflict, and so is a row changed since it was read (two admins changing it at once:
+    /// the second would pair the first's new key with the old secret).
     async fn write_account(
         &self,
         row: &store::AccountRow<'_>,
-        new: bool,
+        read_at: Option<i64>,
         entry: NewEntry,
     ) -> Result<Account, InstancesError> {
         let mut tx = self.db.begin().await?;
-        let written = if new { store::insert(&mut tx, row).await } else { store::update(&mut tx, row).await };
+        let written = match read_at {
+            None => store::insert(&mut tx, row).await.map(|()| true),
+            Some(version) => store::update(&mut tx, row, version).await,
+        };
         match written {
             Err(e) if cairn_store::is_unique_violation(&e) => {
                 return Err(InstancesError::Conflict(format!("an account named {} exists", row.name)));
             }
-            other => other?,
+            Ok(false) => {
+                return Err(InstancesError::Conflict("the account changed meanwhile; read it again and retry".into()));
+            }
+            other => {
+                other?;
+            }
         }
         AuditService::record(self.db, &mut tx, entry.resource("cloud_account", row.id)).await?;
         let account = store::get(&mut tx, row.id).await?.ok_or(InstancesError::NotFound("account"))?;
@@ -403,7 +423,8 @@ impl Instances<'_> {
         regions: &[String],
         credentials: &CredentialsInput,
     ) -> Result<String, InstancesError> {
-        let connection = Connection::new(&self.cloud.platform, access, endpoint_url, &regions[0]);
+        let home = regions.first().map(String::as_str).unwrap_or("us-east-1");
+        let connection = Connection::new(&self.cloud.platform, access, endpoint_url, home);
         let credential_field = match credentials {
             CredentialsInput::Keys { .. } => "access_key_id",
             CredentialsInput::Role { .. } => "role_arn",
@@ -480,11 +501,26 @@ impl Instances<'_> {
         // The order the cursor compares in, whatever the database's collation.
         accounts.sort_by(|a, b| a.name.cmp(&b.name));
         let mut reads = Vec::new();
+        let mut unreadable = Vec::new();
         for account in accounts.iter().filter(|a| filter.account.as_ref().is_none_or(|n| *n == a.name)) {
-            let connection = self.connection(account).await?;
             let mut regions: Vec<&String> =
                 account.regions.iter().filter(|r| filter.region.as_ref().is_none_or(|f| f == *r)).collect();
             regions.sort();
+            // An account whose stored credentials do not open costs its own lists, not the others'.
+            let connection = match self.connection(account).await {
+                Ok(c) => c,
+                Err(e @ InstancesError::Corrupt { .. }) => {
+                    tracing::error!(account = %account.name, error = %e, "an account's credentials cannot be read");
+                    let error = AwsError::Platform("Cairn cannot read this account's stored credentials".into());
+                    unreadable.extend(regions.iter().map(|r| Unavailable {
+                        account: account.name.clone(),
+                        region: (*r).clone(),
+                        error: error.clone(),
+                    }));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             for region in regions {
                 let connection = connection.clone();
                 reads.push(async move {
@@ -503,7 +539,12 @@ impl Instances<'_> {
                 });
             }
         }
-        let mut listing = Listing { filter: filter.clone(), reads: reads.len(), ..Listing::default() };
+        let mut listing = Listing {
+            filter: filter.clone(),
+            reads: reads.len() + unreadable.len(),
+            unavailable: unreadable,
+            ..Listing::default()
+        };
         for (account, region, result) in join_all(reads).await {
             match result {
                 Ok(list) => listing.parts.push(list),
@@ -632,28 +673,44 @@ impl Instances<'_> {
     ) -> Result<(), InstancesError> {
         let entry = NewEntry::new(actor.clone(), Action::fixed("access.denied"), Outcome::Denied, meta.clone())
             .resource("instance", &target.id)
-            .details(json!({
-                "attempted": action.permission(),
-                "reason": reason,
-                "account": target.account,
-                "region": target.region,
-            }));
+            .details(denial_details(action, target, reason));
         AuditService::record_now(self.db, entry).await?;
         Ok(())
     }
 
     /// An instance's metric.
     pub async fn metric(&self, target: &Target, query: &MetricQuery) -> Result<Vec<MetricPoint>, InstancesError> {
+        let mut read = self.metrics(target, std::slice::from_ref(query)).await?;
+        read.pop()
+            .unwrap_or_else(|| Ok(Vec::new()))
+            .map_err(|error| InstancesError::Aws { account: target.account.clone(), error })
+    }
+
+    /// Several metrics of one instance (found once), read concurrently, each with its own
+    /// outcome: one CloudWatch does not give leaves the others.
+    pub async fn metrics(
+        &self,
+        target: &Target,
+        queries: &[MetricQuery],
+    ) -> Result<Vec<Result<Vec<MetricPoint>, AwsError>>, InstancesError> {
         bounded(&target.account, async {
             let (account, _) = self.find(target).await?;
             let connection = self.connection(&account).await?;
-            connection
-                .metric(&target.region, &target.id, query)
-                .await
-                .map_err(|error| InstancesError::Aws { account: account.name, error })
+            Ok(join_all(queries.iter().map(|q| connection.metric(&target.region, &target.id, q))).await)
         })
         .await
     }
+}
+
+/// What a refused action's entry says: the permission, why, and where the instance is when
+/// that was looked up (an action by id alone is refused before any account is read).
+fn denial_details(action: InstanceAction, target: &Target, reason: &str) -> serde_json::Value {
+    let mut details = json!({ "attempted": action.permission(), "reason": reason });
+    if !target.account.is_empty() {
+        details["account"] = json!(target.account);
+        details["region"] = json!(target.region);
+    }
+    details
 }
 
 /// How long a read of the console (an instance, its details, its metrics) may take in all,

@@ -80,15 +80,15 @@ pub(crate) async fn insert(conn: &mut AnyConnection, a: &AccountRow<'_>) -> Resu
     Ok(())
 }
 
-/// Replaces an account's fields. A role account drops any stored secret; a key account keeps
-/// its secret unless a new one is given.
-pub(crate) async fn update(conn: &mut AnyConnection, a: &AccountRow<'_>) -> Result<(), sqlx::Error> {
+/// Replaces the fields of an account still at `version` (its `updated_at` when read); `false`
+/// when it changed meanwhile. A role account drops any stored secret; a key account keeps its
+/// secret unless a new one is given.
+pub(crate) async fn update(conn: &mut AnyConnection, a: &AccountRow<'_>, version: i64) -> Result<bool, sqlx::Error> {
     const SQL: &str = "UPDATE instances_accounts SET name = $2, regions = $3, access_key_id = $4, \
                        secret_sealed = CASE WHEN $6 IS NOT NULL THEN NULL ELSE COALESCE($5, secret_sealed) END, \
                        role_arn = $6, external_id = $7, endpoint_url = $8, aws_account_id = $9, updated_at = $10, \
-                       updated_by = $11 WHERE id = $1";
-    bound(SQL, a).execute(conn).await?;
-    Ok(())
+                       updated_by = $11 WHERE id = $1 AND updated_at = $12";
+    Ok(bound(SQL, a).bind(version).execute(conn).await?.rows_affected() == 1)
 }
 
 pub(crate) async fn get(conn: &mut AnyConnection, id: &str) -> Result<Option<Account>, sqlx::Error> {

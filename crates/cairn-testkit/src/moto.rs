@@ -20,6 +20,7 @@ pub struct MotoServer {
     pub port: u16,
     child: Option<Child>,
     http: reqwest::Client,
+    log: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for MotoServer {
@@ -64,24 +65,24 @@ impl MotoServer {
         if check_credentials {
             command.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
         }
+        // moto logs a line per request on stderr: to a file, so a long run never fills a
+        // pipe nobody reads.
+        let log = std::env::temp_dir().join(format!("cairn-moto-{port}.log"));
         let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("moto's log file"))
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("moto_server does not run ({e}); install it with scripts/test or `pip install -r scripts/requirements-test.txt`")
             });
         let http = crate::http_client().build().expect("an HTTP client");
-        let mut server = MotoServer { port, child: Some(child), http };
+        let mut server = MotoServer { port, child: Some(child), http, log: log.clone() };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = server.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                let mut err = String::new();
-                if let Some(mut e) = server.child.take().and_then(|mut c| c.stderr.take()) {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
+                let err = std::fs::read_to_string(&log).unwrap_or_default();
                 panic!("moto_server exited ({status}): {err}");
             }
             assert!(Instant::now() < deadline, "moto_server did not listen on {port} within 30 s");
@@ -235,5 +236,6 @@ impl MotoServer {
 impl Drop for MotoServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_file(&self.log);
     }
 }

@@ -168,8 +168,8 @@ pub async fn identity(config: &Config, store: &Store, public_url: &url::Url) -> 
 
 /// The instances console's AWS client, over the guarded outbound client, for the server and
 /// the CLI alike.
-pub async fn cloud(config: &Config, outbound: cairn_outbound::Outbound) -> Arc<cairn_instances::Cloud> {
-    Arc::new(cairn_instances::Cloud::new(outbound, config.aws_platform.clone(), config.instances_cache_ttl).await)
+pub fn cloud(config: &Config, outbound: cairn_outbound::Outbound) -> Arc<cairn_instances::Cloud> {
+    Arc::new(cairn_instances::Cloud::new(outbound, config.aws_platform.clone(), config.instances_cache_ttl))
 }
 
 /// What first start created, to tell the person who started it: the first admin and
@@ -221,7 +221,7 @@ impl Application {
             trust_proxy_headers: config.trust_proxy_headers,
             metrics_token: config.metrics_token.clone(),
         };
-        let cloud = cloud(&config, identity.outbound.clone()).await;
+        let cloud = cloud(&config, identity.outbound.clone());
         let state = AppState::new(identity, web, cloud);
         Ok(Application { listener, metrics_listener, state, role, config, bootstrap })
     }

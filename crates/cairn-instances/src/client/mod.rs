@@ -34,6 +34,22 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
 const ATTEMPTS: u32 = 3;
 /// How long an assumed role's credentials are asked for (STS's minimum is 15 minutes).
 const ROLE_SESSION: Duration = Duration::from_secs(3600);
+/// The most pages one listing reads (`DescribeInstances` pages of 1,000, `GetMetricData`
+/// pages): an endpoint that never stops giving a next token cannot fill the memory.
+const MAX_PAGES: usize = 100;
+
+/// The token of the page after `page`: `None` at the end. A token seen before, or one past
+/// [`MAX_PAGES`], is an answer no AWS API gives.
+fn next_page(seen: &mut Vec<String>, token: Option<&str>) -> Result<Option<String>, AwsError> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(None) };
+    if seen.iter().any(|t| t == token) || seen.len() + 1 >= MAX_PAGES {
+        return Err(AwsError::Unreachable(format!(
+            "the endpoint kept answering with more pages (a repeated token, or more than {MAX_PAGES} pages)"
+        )));
+    }
+    seen.push(token.to_owned());
+    Ok(Some(token.to_owned()))
+}
 
 /// How Cairn signs in to an account.
 #[derive(Clone)]
@@ -77,13 +93,44 @@ impl Platform {
     /// instance's role. Those requests go to the platform's own endpoints (the container
     /// and instance metadata addresses among them) through `own`, a client the operator's
     /// network may reach, never the tenants' guarded one.
-    pub async fn default_credentials(own: Outbound) -> SharedCredentialsProvider {
-        let config = aws_config::provider_config::ProviderConfig::default().with_http_client(http::client(own));
-        let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-            .configure(config)
-            .build()
+    ///
+    /// The chain is built when a role is first assumed, not before: outside AWS its lookups
+    /// (of the instance metadata address, say) would hold up whatever built it.
+    pub fn default_credentials(own: Outbound) -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(LazyChain { own, chain: tokio::sync::OnceCell::new() })
+    }
+}
+
+/// The standard AWS credential chain, built on first use.
+#[derive(Debug)]
+struct LazyChain {
+    own: Outbound,
+    chain: tokio::sync::OnceCell<aws_config::default_provider::credentials::DefaultCredentialsChain>,
+}
+
+impl LazyChain {
+    async fn credentials(&self) -> provider::Result {
+        let chain = self
+            .chain
+            .get_or_init(|| async {
+                let config = aws_config::provider_config::ProviderConfig::default()
+                    .with_http_client(http::client(self.own.clone()));
+                aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                    .configure(config)
+                    .build()
+                    .await
+            })
             .await;
-        SharedCredentialsProvider::new(chain)
+        chain.provide_credentials().await
+    }
+}
+
+impl ProvideCredentials for LazyChain {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
     }
 }
 
@@ -163,7 +210,7 @@ impl Connection {
     pub async fn instances(&self, account: &str, region: &str) -> Result<Vec<Instance>, AwsError> {
         let ec2 = self.ec2(region);
         let mut found = Vec::new();
-        let mut token = None;
+        let (mut token, mut seen) = (None, Vec::new());
         loop {
             let page = ec2
                 .describe_instances()
@@ -177,9 +224,9 @@ impl Connection {
                     found.push(instance(account, region, i));
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
+            match next_page(&mut seen, page.next_token())? {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         Ok(found)
@@ -255,7 +302,7 @@ impl Connection {
             .build();
         let cloudwatch = self.cloudwatch(region);
         let mut points = Vec::new();
-        let mut token = None;
+        let (mut token, mut seen) = (None, Vec::new());
         loop {
             let page = cloudwatch
                 .get_metric_data()
@@ -274,9 +321,9 @@ impl Connection {
                     }
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
+            match next_page(&mut seen, page.next_token())? {
+                Some(t) => token = Some(t),
+                None => break,
             }
         }
         points.sort_by_key(|p| p.time);

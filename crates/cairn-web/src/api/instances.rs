@@ -88,7 +88,7 @@ impl From<Account> for AccountView {
 
 /// An AWS account to connect: `access_key_id` with `secret_access_key`, or `role_arn` (with
 /// an optional `external_id`), assumed with the platform's own credentials.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     /// Lower-case letters, digits and `-`; names the account in instance URLs.
@@ -114,7 +114,7 @@ pub struct CreateAccount {
 
 /// Fields to change; those left out stay. New credentials (all of one kind) replace the old
 /// ones; the account is tried again before anything changes.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAccount {
     #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -133,6 +133,25 @@ pub struct UpdateAccount {
     #[schema(value_type = Option<OutboundUrl>)]
     #[serde(default, deserialize_with = "super::present")]
     pub endpoint_url: Option<Option<String>>,
+}
+
+// Bodies that carry a secret key print without it.
+impl std::fmt::Debug for CreateAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateAccount")
+            .field("name", &self.name)
+            .field("regions", &self.regions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for UpdateAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateAccount")
+            .field("name", &self.name)
+            .field("regions", &self.regions)
+            .finish_non_exhaustive()
+    }
 }
 
 fn account_id(id: &str) -> Result<AccountId, ApiError> {
@@ -550,12 +569,7 @@ pub struct ActionDone {
 }
 
 fn action_of(name: &str) -> Result<InstanceAction, ApiError> {
-    match name {
-        "reboot" => Ok(InstanceAction::Reboot),
-        "start" => Ok(InstanceAction::Start),
-        "stop" => Ok(InstanceAction::Stop),
-        _ => Err(ApiError::not_found("no such action: reboot, start or stop")),
-    }
+    InstanceAction::parse(name).ok_or_else(|| ApiError::not_found("no such action: reboot, start or stop"))
 }
 
 /// Runs an action for an admin; anyone else is refused with `403` "Admin role required" and
@@ -629,7 +643,12 @@ async fn act_on_instance_by_id(
 ) -> ApiResult<Json<ActionDone>> {
     let action = action_of(&action)?;
     let ctx = caller.in_tenant(&state, Role::Readonly, action.permission()).await?;
-    let target = locate(&state, &ctx, &id).await?;
+    // Refused before any account is read: where the instance is matters to admins only.
+    let target = if ctx.member.has_role(Role::Admin) {
+        locate(&state, &ctx, &id).await?
+    } else {
+        Target { account: String::new(), region: String::new(), id: instance_id(&id)? }
+    };
     act(&state, &ctx, action, target).await
 }
 

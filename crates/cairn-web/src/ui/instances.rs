@@ -365,18 +365,24 @@ pub(super) async fn show(
         .unwrap_or(jiff::tz::TimeZone::UTC);
     let now = now_ms();
     let (from, to) = (now - range.span_ms, now);
-    // Every metric of every chart, read concurrently.
-    let reads = CHARTS.iter().flat_map(|chart| chart.metrics.iter()).map(|(metric, _)| {
-        let query = MetricQuery::check(*metric, metric.default_stat(), from, to, range.period, now);
-        let (console, at) = (&console, &at);
-        async move {
-            match query {
-                Ok(q) => console.metric(at, &q).await,
-                Err(e) => Err(InstancesError::Validation(e)),
-            }
+    // Every metric of every chart, of the instance found once, read concurrently.
+    let queries = CHARTS
+        .iter()
+        .flat_map(|chart| chart.metrics.iter())
+        .map(|(metric, _)| MetricQuery::check(*metric, metric.default_stat(), from, to, range.period, now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PageError::Internal(format!("a chart's query does not hold: {e}")))?;
+    let mut read = match console.metrics(&at, &queries).await {
+        Ok(read) => read.into_iter(),
+        Err(e) => {
+            // The instance was found a moment ago; its metrics failing leaves the charts empty.
+            let why = match &e {
+                InstancesError::Aws { error, .. } => error.clone(),
+                other => cairn_instances::AwsError::Unreachable(other.to_string()),
+            };
+            vec![Err(why); queries.len()].into_iter()
         }
-    });
-    let mut read = futures_util::future::join_all(reads).await.into_iter();
+    };
     // Each chart's series, and why it is empty when CloudWatch did not answer (a missing
     // permission, a throttled account): that chart says so, the rest of the page shows.
     let mut drawn: Vec<(&ChartSpec, Vec<Series>, Option<String>)> = Vec::new();
@@ -469,22 +475,13 @@ pub(super) async fn show(
     Ok(s.render(&state, StatusCode::OK, &c, &view))
 }
 
-fn action_of(name: &str) -> Option<InstanceAction> {
-    match name {
-        "reboot" => Some(InstanceAction::Reboot),
-        "start" => Some(InstanceAction::Start),
-        "stop" => Some(InstanceAction::Stop),
-        _ => None,
-    }
-}
-
 /// Asks before an action, naming the instance.
 pub(super) async fn confirm(
     State(state): State<AppState>,
     s: Page<Admin>,
     Path((account, region, id, action)): Path<(String, String, String, String)>,
 ) -> Result<Response, PageError> {
-    let Some(action) = action_of(&action) else { return Ok(no_instance(&state, &s).await) };
+    let Some(action) = InstanceAction::parse(&action) else { return Ok(no_instance(&state, &s).await) };
     let tenant = s.tenant.id.to_string();
     let at = target(account, region, id);
     let (_, instance) = match console(&state, &s, &tenant).find(&at).await {
@@ -533,7 +530,7 @@ pub(super) async fn act(
     Path((account, region, id, action)): Path<(String, String, String, String)>,
     CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
 ) -> Result<Response, PageError> {
-    let Some(action) = action_of(&action) else { return Ok(no_instance(&state, &s).await) };
+    let Some(action) = InstanceAction::parse(&action) else { return Ok(no_instance(&state, &s).await) };
     let tenant = s.tenant.id.to_string();
     let at = target(account, region, id);
     match console(&state, &s, &tenant).act(action, &at, &s.actor(), &s.meta).await {
@@ -552,7 +549,7 @@ const FIELDS: [&str; 8] =
     ["name", "regions", "auth", "access_key_id", "secret_access_key", "role_arn", "external_id", "endpoint_url"];
 
 /// What the account forms hold, kept when shown again with a mistake (never the secret).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub(super) struct AccountDraft {
     #[serde(default)]
     name: String,
@@ -572,6 +569,12 @@ pub(super) struct AccountDraft {
     external_id: String,
     #[serde(default)]
     endpoint_url: String,
+}
+
+impl std::fmt::Debug for AccountDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountDraft").field("name", &self.name).field("auth", &self.auth).finish_non_exhaustive()
+    }
 }
 
 fn nonempty(s: &str) -> Option<String> {

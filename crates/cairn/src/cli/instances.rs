@@ -48,7 +48,7 @@ pub(super) async fn run(config: Config, cmd: InstancesCommand) -> Result<(), Fai
     let store = startup::open_store(&config).await?;
     let tenant = store.tenant_by_slug(&tenant).await.context("finding the tenant")?;
     let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
-    let cloud = startup::cloud(&config, cairn_outbound::Outbound::new(config.outbound)).await;
+    let cloud = startup::cloud(&config, cairn_outbound::Outbound::new(config.outbound));
     let tenant_id = tenant.id.to_string();
     let console = Instances { db: &db, tenant: &tenant_id, cloud: &cloud, key: store.master_key() };
     match cmd {

@@ -124,12 +124,32 @@ async fn accounts_are_tried_before_they_are_stored(backend: Backend) {
     assert_eq!((changed["name"].as_str(), changed["regions"].clone()), (Some("production"), json!(["eu-west-1"])));
     assert_eq!(changed["endpoint_url"], moto.url(), "the refused endpoint was not kept");
 
+    // Switching an account between a key and a role, both ways: the secret goes and comes.
+    let dev_id = dev["id"].as_str().unwrap();
+    let dev_path = format!("/api/v1/instances/accounts/{dev_id}");
+    let to_keys = json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY});
+    let resp = app.patch(&dev_path, &admin, &to_keys).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let keyed: Value = resp.json().await.unwrap();
+    assert_eq!((keyed["auth"].as_str(), keyed["aws_account_id"].as_str()), (Some("keys"), Some(DEFAULT_ACCOUNT)));
+    assert_eq!(keyed["role_arn"], Value::Null);
+    let resp = app.patch(&dev_path, &admin, &json!({"regions": ["eu-west-1", "us-east-1"]})).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the stored secret is tried again: {:?}", resp.text().await);
+    let resp =
+        app.patch(&dev_path, &admin, &json!({"role_arn": DEV_ROLE, "external_id": "cairn-acme"})).send().await.unwrap();
+    let roled: Value = resp.json().await.unwrap();
+    assert_eq!((roled["auth"].as_str(), roled["aws_account_id"].as_str()), (Some("role"), Some("222222222222")));
+    assert_eq!(roled["access_key_id"], Value::Null);
+    let resp = app.patch(&dev_path, &admin, &json!({"regions": ["eu-west-1"]})).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "a role keeps working without a secret: {:?}", resp.text().await);
+
     // Everything is audited, without a secret.
     let created = audit(&app, &admin, "instances.account_created").await;
     assert_eq!(created.len(), 2);
     let updated = audit(&app, &admin, "instances.account_updated").await;
-    assert_eq!(updated.len(), 1);
-    assert_eq!(updated[0]["details"]["changed"], json!(["name", "regions"]));
+    assert_eq!(updated.len(), 5);
+    assert!(updated.iter().any(|u| u["details"]["changed"] == json!(["name", "regions"])), "{updated:?}");
+    assert!(updated.iter().any(|u| u["details"]["changed"] == json!(["credentials"])), "{updated:?}");
     let trail: Value = app.get("/api/v1/audit", &admin).send().await.unwrap().json().await.unwrap();
     assert!(!trail.to_string().contains(SECRET_KEY), "no secret in the trail");
 
@@ -288,6 +308,13 @@ async fn only_admins_act_and_every_action_is_audited(backend: Backend) {
     assert_eq!(ours[0]["details"]["account"], "prod");
     assert_eq!(ours[0]["details"]["region"], "eu-west-1");
     assert_eq!(ours[0]["outcome"], "denied");
+    // By id alone too, refused (and audited) before any account is read.
+    let viewer = app.token(&acme, Role::Readonly);
+    let resp = app.post(&format!("/api/v1/instances/{id}/reboot"), &viewer, &json!({})).send().await.unwrap();
+    assert_eq!(refusal(resp).await.3, "Admin role required");
+    let denials = audit(&app, &admin, "access.denied").await;
+    assert_eq!(denials[0]["resource"]["id"], id.as_str());
+    assert_eq!(denials[0]["details"]["attempted"], "instance.reboot");
 
     // An admin stops, starts and reboots; moto reports each change, and so does the list.
     let act = |path: String| {

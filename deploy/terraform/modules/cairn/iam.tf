@@ -100,6 +100,13 @@ data "aws_iam_policy_document" "task" {
     sid       = "TenantRoles"
     actions   = ["sts:AssumeRole"]
     resources = ["arn:${local.partition}:iam::*:role/${var.tenant_role_name_prefix}*"]
+    # Tenants' accounts only: never a role of the platform's own account (its roles share
+    # the prefix).
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
   }
 }
 
