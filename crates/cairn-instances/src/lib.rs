@@ -25,7 +25,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 pub use client::AwsError;
-use client::{Access, Connection, Platform};
+use client::{Connection, Platform};
 pub use model::{
     Account, AccountAuth, AccountId, AccountInput, AccountPatch, CredentialFields, CredentialsInput, Instance,
     ListFilter, MetricName, MetricPoint, MetricQuery, Stat, StatusChecks,
@@ -178,6 +178,8 @@ pub struct Listing {
     pub unavailable: Vec<Unavailable>,
     /// How many account-region lists were asked for.
     pub reads: usize,
+    /// Every account of the tenant, by name (those the filter left out too).
+    pub accounts: Vec<Account>,
 }
 
 impl Listing {
@@ -225,9 +227,7 @@ impl Instances<'_> {
         if self.account_named(&name).await?.is_some() {
             return Err(InstancesError::Conflict(format!("an account named {name} exists")));
         }
-        let access = access_of(&input.credentials);
-        let aws_account_id =
-            self.try_access(&name, &access, endpoint_url.as_deref(), &regions, &input.credentials).await?;
+        let aws_account_id = self.try_access(&name, endpoint_url.as_deref(), &regions, &input.credentials).await?;
         let id = AccountId::new().to_string();
         let auth = auth_of(&input.credentials);
         let sealed = self.sealed(&input.credentials, &id);
@@ -280,15 +280,12 @@ impl Instances<'_> {
         }
         let (auth, sealed, aws_account_id) = match &patch.credentials {
             Some(credentials) => {
-                let aws = self
-                    .try_access(&name, &access_of(credentials), endpoint_url.as_deref(), &regions, credentials)
-                    .await?;
+                let aws = self.try_access(&name, endpoint_url.as_deref(), &regions, credentials).await?;
                 (auth_of(credentials), self.sealed(credentials, &current.id), aws)
             }
             None if reach_changed => {
                 let stored = self.stored_credentials(&current).await?;
-                let aws =
-                    self.try_access(&name, &access_of(&stored), endpoint_url.as_deref(), &regions, &stored).await?;
+                let aws = self.try_access(&name, endpoint_url.as_deref(), &regions, &stored).await?;
                 (current.auth.clone(), None, aws)
             }
             None => (current.auth.clone(), None, current.aws_account_id.clone()),
@@ -418,13 +415,12 @@ impl Instances<'_> {
     async fn try_access(
         &self,
         name: &str,
-        access: &Access,
         endpoint_url: Option<&str>,
         regions: &[String],
         credentials: &CredentialsInput,
     ) -> Result<String, InstancesError> {
         let home = regions.first().map(String::as_str).unwrap_or("us-east-1");
-        let connection = Connection::new(&self.cloud.platform, access, endpoint_url, home);
+        let connection = Connection::new(&self.cloud.platform, credentials, endpoint_url, home);
         let credential_field = match credentials {
             CredentialsInput::Keys { .. } => "access_key_id",
             CredentialsInput::Role { .. } => "role_arn",
@@ -486,8 +482,7 @@ impl Instances<'_> {
         }
         let credentials = self.stored_credentials(account).await?;
         let home = account.regions.first().map(String::as_str).unwrap_or("us-east-1");
-        let connection =
-            Connection::new(&self.cloud.platform, &access_of(&credentials), account.endpoint_url.as_deref(), home);
+        let connection = Connection::new(&self.cloud.platform, &credentials, account.endpoint_url.as_deref(), home);
         self.cloud.connections.lock().unwrap_or_else(|p| p.into_inner()).put(key, connection.clone());
         Ok(connection)
     }
@@ -558,6 +553,7 @@ impl Instances<'_> {
                 }
             }
         }
+        listing.accounts = accounts;
         Ok(listing)
     }
 
@@ -722,17 +718,6 @@ async fn bounded<T>(account: &str, read: impl Future<Output = Result<T, Instance
     tokio::time::timeout(READ_BOUND, read)
         .await
         .unwrap_or_else(|_| Err(InstancesError::Aws { account: account.to_owned(), error: AwsError::Timeout }))
-}
-
-fn access_of(c: &CredentialsInput) -> Access {
-    match c {
-        CredentialsInput::Keys { access_key_id, secret_access_key } => {
-            Access::Keys { access_key_id: access_key_id.clone(), secret_access_key: secret_access_key.clone() }
-        }
-        CredentialsInput::Role { role_arn, external_id } => {
-            Access::Role { role_arn: role_arn.clone(), external_id: external_id.clone() }
-        }
-    }
 }
 
 fn auth_of(c: &CredentialsInput) -> AccountAuth {

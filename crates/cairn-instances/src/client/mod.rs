@@ -23,7 +23,7 @@ use cairn_outbound::Outbound;
 
 pub use error::AwsError;
 
-use crate::model::{Instance, MetricName, MetricPoint, MetricQuery, StatusChecks};
+use crate::model::{CredentialsInput, Instance, MetricName, MetricPoint, MetricQuery, StatusChecks};
 
 /// How long one call (all its attempts) may take: a request that reads several accounts
 /// concurrently still answers within Cairn's 10-second bound.
@@ -49,28 +49,6 @@ fn next_page(seen: &mut Vec<String>, token: Option<&str>) -> Result<Option<Strin
     }
     seen.push(token.to_owned());
     Ok(Some(token.to_owned()))
-}
-
-/// How Cairn signs in to an account.
-#[derive(Clone)]
-pub enum Access {
-    /// An IAM user's access key.
-    Keys { access_key_id: String, secret_access_key: String },
-    /// A role assumed through STS with the platform's own credentials.
-    Role { role_arn: String, external_id: Option<String> },
-}
-
-impl std::fmt::Debug for Access {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Access::Keys { access_key_id, .. } => {
-                f.debug_struct("Keys").field("access_key_id", access_key_id).finish_non_exhaustive()
-            }
-            Access::Role { role_arn, external_id } => {
-                f.debug_struct("Role").field("role_arn", role_arn).field("external_id", external_id).finish()
-            }
-        }
-    }
 }
 
 /// What every account's clients share: the guarded HTTP client and the platform's own
@@ -145,16 +123,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(platform: &Platform, access: &Access, endpoint_url: Option<&str>, home_region: &str) -> Self {
+    pub fn new(platform: &Platform, access: &CredentialsInput, endpoint_url: Option<&str>, home_region: &str) -> Self {
         let credentials = match access {
-            Access::Keys { access_key_id, secret_access_key } => SharedCredentialsProvider::new(Credentials::new(
-                access_key_id,
-                secret_access_key,
-                None,
-                None,
-                "cairn-account",
-            )),
-            Access::Role { role_arn, external_id } => SharedCredentialsProvider::new(AssumedRole {
+            CredentialsInput::Keys { access_key_id, secret_access_key } => SharedCredentialsProvider::new(
+                Credentials::new(access_key_id, secret_access_key, None, None, "cairn-account"),
+            ),
+            CredentialsInput::Role { role_arn, external_id } => SharedCredentialsProvider::new(AssumedRole {
                 sts: sts_client(platform, platform.credentials.clone(), endpoint_url, home_region),
                 role_arn: role_arn.clone(),
                 external_id: external_id.clone(),

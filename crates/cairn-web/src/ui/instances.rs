@@ -193,10 +193,10 @@ async fn rows_block(
 ) -> Result<(RowsBlock, Vec<Account>), PageError> {
     let tenant = s.tenant.id.to_string();
     let console = console(state, s, &tenant);
-    let accounts = console.accounts().await?;
-    let listing = console.list(filter, fresh).await?;
+    let mut listing = console.list(filter, fresh).await?;
     let filtered = *filter != ListFilter::default();
     let rows: Vec<Row> = listing.iter().cloned().map(Row::of).collect();
+    let accounts = std::mem::take(&mut listing.accounts);
     let block = RowsBlock {
         live: rows.iter().any(|r| r.live),
         rows,
