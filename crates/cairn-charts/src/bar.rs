@@ -30,12 +30,13 @@ const LISTED_CATEGORIES: usize = 12;
 pub struct BarChart {
     common: Common,
     categories: Vec<String>,
+    stacked: bool,
 }
 
 impl BarChart {
     /// A chart titled `title` (its `<title>`, read by screen readers), 800 × 240.
     pub fn new(title: impl Into<String>) -> Self {
-        Self { common: Common::new(title.into()), categories: Vec::new() }
+        Self { common: Common::new(title.into()), categories: Vec::new(), stacked: false }
     }
 
     common_setters!();
@@ -45,6 +46,13 @@ impl BarChart {
     /// beyond the labels are left out.
     pub fn categories<S: Into<String>>(mut self, labels: impl IntoIterator<Item = S>) -> Self {
         self.categories = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether the series stack in one bar per category (positive values up from zero,
+    /// negative ones down), rather than standing side by side (the default).
+    pub fn stacked(mut self, stacked: bool) -> Self {
+        self.stacked = stacked;
         self
     }
 
@@ -58,9 +66,17 @@ impl BarChart {
         };
         let series: Vec<Vec<Option<f64>>> =
             common.series.iter().map(|s| s.points.iter().take(count).map(|p| usable(p.1)).collect()).collect();
-        let values: Vec<f64> = series.iter().flatten().filter_map(|v| *v).collect();
+        let mut values: Vec<f64> = series.iter().flatten().filter_map(|v| *v).collect();
         if values.is_empty() {
             return render_empty(common, mode, Swatch::Square);
+        }
+        if self.stacked {
+            // The scale holds each category's positive and negative sums.
+            for i in 0..count {
+                let column = series.iter().filter_map(|s| s.get(i).copied().flatten());
+                let (up, down) = column.fold((0.0, 0.0), |(u, d), v| if v > 0.0 { (u + v, d) } else { (u, d + v) });
+                values.extend([up, down]);
+            }
         }
 
         let mut lo = values.iter().copied().fold(0.0, f64::min);
@@ -85,11 +101,13 @@ impl BarChart {
         draw_y_axis(&mut doc, &ticks, scale, plot);
 
         let band = plot.w / count.max(1) as f64;
-        let groups = series.len().max(1) as f64;
+        let groups = if self.stacked { 1.0 } else { series.len().max(1) as f64 };
         let group = band * if groups > 1.0 { 0.8 } else { 0.65 };
         let gap = if group / groups > 6.0 { 1.0 } else { 0.0 };
         let bar = (group / groups - gap).max(1.0);
-        let base = scale.base();
+        let zero = scale.base();
+        // Where each category's next stacked segment starts, up and down, as values.
+        let mut stacks = vec![(0.0, 0.0); count];
         for (index, values) in series.iter().enumerate() {
             let slot = common.slot(index);
             for (i, value) in values.iter().enumerate() {
@@ -97,8 +115,16 @@ impl BarChart {
                 if value == 0.0 {
                     continue;
                 }
-                let x = plot.x + i as f64 * band + (band - group) / 2.0 + index as f64 * (bar + gap);
-                let y = scale.y(value);
+                let (x, base, y) = if self.stacked {
+                    let (up, down) = &mut stacks[i];
+                    let from = if value > 0.0 { up } else { down };
+                    let (start, end) = (*from, *from + value);
+                    *from = end;
+                    (plot.x + i as f64 * band + (band - group) / 2.0, scale.y(start), scale.y(end))
+                } else {
+                    let x = plot.x + i as f64 * band + (band - group) / 2.0 + index as f64 * (bar + gap);
+                    (x, zero, scale.y(value))
+                };
                 // A value too small to see still gets a pixel.
                 let (top, height) = if value > 0.0 {
                     (y.min(base - 1.0), base - y.min(base - 1.0))

@@ -1,4 +1,4 @@
-//! Server-rendered SVG charts: line, area, bar and sparkline, for Cairn's pages (instance
+//! Server-rendered SVG charts: line, area, bar (grouped or stacked) and sparkline, for Cairn's pages (instance
 //! metrics, engineering-metrics dashboards) and PDF reports.
 //!
 //! # Why hand-written SVG

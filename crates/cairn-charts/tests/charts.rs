@@ -50,13 +50,15 @@ fn every_chart(data: &[Vec<Option<f64>>]) -> Vec<String> {
             let mut area = LineChart::new("Area").size(w, h).area(true).y_unit(Unit::Bytes);
             let mut cats = LineChart::new("Categories").size(w, h).categories(["a", "b", "c"]);
             let mut bar = BarChart::new("Bars").size(w, h).categories(["Mon", "Tue", "Wed", "Thu"]).y_unit(Unit::Count);
+            let mut stack = BarChart::new("Stacked").size(w, h).stacked(true);
             for (i, v) in data.iter().enumerate() {
                 line = line.series(series(i, v));
                 area = area.series(series(i, v));
                 cats = cats.series(Series::categorical(format!("S{i}"), v.clone()));
                 bar = bar.series(Series::categorical(format!("S{i}"), v.clone()));
+                stack = stack.series(Series::categorical(format!("S{i}"), v.clone()));
             }
-            out.extend([line.render(mode), area.render(mode), cats.render(mode), bar.render(mode)]);
+            out.extend([line.render(mode), area.render(mode), cats.render(mode), bar.render(mode), stack.render(mode)]);
             for v in data {
                 out.push(sparkline(v, w, h, mode));
                 out.push(Sparkline::new(v.clone()).size(w, h).background(true).area(false).render(mode));
@@ -570,6 +572,32 @@ fn bars_stand_on_zero() {
     let shown = x_labels(&root);
     assert!(shown.len() >= 2 && shown.len() < 10, "{shown:?}");
     assert_eq!(root.find("rect").len(), 1 + 52);
+}
+
+#[test]
+fn stacked_bars_pile_up_from_zero() {
+    let svg = BarChart::new("t")
+        .categories(["a", "b"])
+        .series(Series::categorical("Bug", [Some(2.0), Some(-1.0)]))
+        .series(Series::categorical("Story", [Some(6.0), Some(-3.0)]))
+        .stacked(true)
+        .background(false)
+        .render(Mode::Light);
+    let root = check_chart(&svg);
+    // The legend's two swatches are rects too: the bars are the ones taller than a swatch.
+    let top = |r: &Element| r.attr("y").unwrap().parse::<f64>().unwrap();
+    let height = |r: &Element| r.attr("height").unwrap().parse::<f64>().unwrap();
+    let x = |r: &Element| r.attr("x").unwrap().parse::<f64>().unwrap();
+    let rects = root.find("rect");
+    let bars: Vec<&Element> = rects.iter().copied().filter(|r| height(r) > 12.0).collect();
+    assert_eq!(bars.len(), 4, "one segment per value");
+    let (bug_a, bug_b, story_a, story_b) = (bars[0], bars[1], bars[2], bars[3]);
+    assert_eq!(x(bug_a), x(story_a), "a category's segments share one bar");
+    assert!((top(bug_a) - (top(story_a) + height(story_a))).abs() < 0.15, "the second sits on the first");
+    assert!((height(story_a) / height(bug_a) - 3.0).abs() < 0.05, "heights follow the values");
+    assert!((top(story_b) - (top(bug_b) + height(bug_b))).abs() < 0.15, "negative ones hang below");
+    // The scale reaches the piles (8 and −4), not only the largest values (6 and −3).
+    assert_eq!(y_labels(&root), ["−5", "0", "5", "10"]);
 }
 
 #[test]

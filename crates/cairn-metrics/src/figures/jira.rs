@@ -55,6 +55,27 @@ pub struct TeamSprints {
     pub sprints: Vec<SprintFigures>,
 }
 
+/// A sprint day by day, for its burn-up chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BurnUp {
+    pub sprint: SprintFigures,
+    /// One per local day of the sprint, in order.
+    pub days: Vec<BurnDay>,
+}
+
+/// The sprint at the end of one of its days.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnDay {
+    pub day: Day,
+    /// Σ points of the issues in the sprint.
+    pub scope: f64,
+    /// Σ points of those done.
+    pub done: f64,
+}
+
+/// The most days a burn-up draws (a sprint left open for years stops there).
+const MAX_BURN_UP_DAYS: usize = 366;
+
 /// `jira/velocity`: the team's closed sprints completed in the window, and its velocity as
 /// of the window's end.
 #[derive(Debug, Clone, PartialEq)]
@@ -562,6 +583,33 @@ impl JiraFigures {
             trend,
             say_do,
         }
+    }
+}
+
+impl JiraFigures {
+    /// A sprint of the team's board, with its scope and completed points at the end of each
+    /// of its local days (from its start to its completion, or to now while it runs); `None`
+    /// when the board has no such sprint. Points are as stored now (see `sprint`).
+    pub fn burn_up(&self, team: &Team, sprint: i64) -> Option<BurnUp> {
+        let (source, s) = self.team_sprints(team).find(|(_, s)| s.id == sprint)?;
+        let figures = self.sprint(source, s);
+        let mut days = Vec::new();
+        if let (Some(start), false) = (s.start_at, s.state == SprintState::Future) {
+            let last = figures.completed_at.unwrap_or(self.now).max(start);
+            let (first, last_day) = (self.zone.day(start), self.zone.day(last));
+            let mut day = first;
+            while day <= last_day && days.len() < MAX_BURN_UP_DAYS {
+                // The end of the day, or the sprint's last instant on its last day.
+                let next = Day::from_number(day.number() + 1);
+                let t = if day == last_day { last } else { self.zone.start_ms(next) - 1 };
+                let issues = self.issues_in(source, s.id, t);
+                let scope = issues.iter().map(|i| points(i)).sum();
+                let done = issues.iter().filter(|i| done_at(i, t)).map(|i| points(i)).sum();
+                days.push(BurnDay { day, scope, done });
+                day = next;
+            }
+        }
+        Some(BurnUp { sprint: figures, days })
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod commits;
 pub mod cycle;
+pub mod dashboard;
 pub mod github;
 pub mod jira;
 mod roster;

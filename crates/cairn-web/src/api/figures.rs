@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, ValidationError};
-use cairn_metrics::figures::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impact, Score, WithoutRequests};
+use cairn_metrics::figures::commits::{CommitFigures, Grouping, Impact, Score, WithoutRequests};
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
+use cairn_metrics::figures::dashboard::Dashboard;
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
@@ -548,47 +549,34 @@ async fn dashboard(
     let metrics = Metrics { db: &ctx.db };
     let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
     let scope = q.scope(&roster)?;
-    let zone = settings.time_zone.zone().clone();
-    let time_zone = settings.time_zone.as_str().to_owned();
-    let since = zone.start_ms(window.from) - IMPACT_DAYS * 86_400_000;
-    let (days, counted, merged, jira) = tokio::try_join!(
-        metrics.person_days_between(window.from, window.to),
-        metrics.counted_commits(since, zone.start_ms(window.to)),
-        metrics.merged_pull_requests(zone.start_ms(window.from), zone.start_ms(window.to)),
-        JiraFigures::read(&metrics, window, roster.clone(), &settings),
-    )?;
-    let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
-    let commits = CommitFigures::new(roster.clone(), window, time_zone.clone(), &zone, counted);
-    let cycle = CycleFigures::new(roster, window, time_zone.clone(), &zone, merged);
-    let (user, team) = (scope.user.as_ref(), scope.team.as_ref());
-    let github = GitHubDashboard {
-        team_commits: rollups.team_commits(team).into(),
-        team_active_days: rollups.team_active_days(team).into(),
-        team_impact: commits.team_impact(team).into(),
-        commits_without_requests: commits.without_requests(Grouping::Team, user, team, None).into(),
-        user_commits: rollups.user_commits(user, team).into(),
-        user_active_days: rollups.user_active_days(user, team).into(),
-        user_impact: commits.user_impact(user, team).into(),
-        user_comments_count: rollups.user_comments(user, team).into(),
-        team_scores: team.map(|t| commits.team_scores(t).into()),
-        cycle_time: cycle.cycle_time(user, team).into(),
-    };
-    let jira = JiraDashboard {
-        throughput: jira.throughput(user, team).into(),
-        quality: jira.quality(user, team).into(),
-        estimations: jira.estimations(user, team).into(),
-        focus: jira.focus(user, team).into(),
-        sprints: team.map(|t| jira.sprints(t).into()),
-        velocity: team.map(|t| jira.velocity(t).into()),
-    };
+    let team = scope.team.as_ref();
+    let d = Dashboard::load(&metrics, window, &roster, &settings, scope.user.as_ref(), team).await?;
     let body = DashboardBody {
         from: window.from.to_string(),
         to: window.to.to_string(),
-        time_zone,
+        time_zone: d.time_zone,
         granularity: window.granularity.as_str().to_owned(),
         team: team.map(|t| t.id.clone()),
-        github,
-        jira,
+        github: GitHubDashboard {
+            team_commits: d.team_commits.into(),
+            team_active_days: d.team_active_days.into(),
+            team_impact: d.team_impact.into(),
+            commits_without_requests: d.commits_without_requests.into(),
+            user_commits: d.user_commits.into(),
+            user_active_days: d.user_active_days.into(),
+            user_impact: d.user_impact.into(),
+            user_comments_count: d.user_comments.into(),
+            team_scores: d.team_scores.map(Into::into),
+            cycle_time: d.cycle_time.into(),
+        },
+        jira: JiraDashboard {
+            throughput: d.throughput.into(),
+            quality: d.quality.into(),
+            estimations: d.estimations.into(),
+            focus: d.focus.into(),
+            sprints: d.sprints.map(Into::into),
+            velocity: d.velocity.map(Into::into),
+        },
     };
     tagged(&headers, &body)
 }
