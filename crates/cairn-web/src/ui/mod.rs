@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 mod audit;
 mod clients;
+mod dashboard;
 mod events;
 mod guard;
 mod instances;
@@ -73,6 +74,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/webhooks/{id}/test", post(webhooks::test))
         .route("/app/webhooks/{id}/rotate", get(webhooks::confirm_rotate).post(webhooks::rotate))
         .route("/app/webhooks/{id}/delete", get(webhooks::confirm_delete).post(webhooks::delete))
+        .route("/app/dashboard", get(dashboard::home))
+        .route("/app/dashboard/teams/{id}", get(dashboard::team))
+        .route("/app/dashboard/teams/{id}/cycle-time", get(dashboard::cycle_time))
+        .route("/app/dashboard/teams/{id}/sprints/{sprint}", get(dashboard::sprint))
+        .route("/app/dashboard/people/{key}", get(dashboard::person))
         .route("/app/metrics/teams", get(metrics::teams).post(metrics::create_team))
         .route("/app/metrics/teams/{id}", get(metrics::show_team).post(metrics::save_team))
         .route("/app/metrics/teams/{id}/delete", get(metrics::confirm_delete).post(metrics::delete_team))

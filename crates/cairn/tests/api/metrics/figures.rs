@@ -7,7 +7,7 @@ use cairn_audit::RequestMeta;
 use cairn_domain::Role;
 use cairn_metrics::collected::{Comment, CommentKind, Commit, CommitPullRequest, Deployment, PrState, PullRequest};
 use cairn_metrics::{Metrics, Page, SettingsInput};
-use cairn_testkit::{Backend, TestApp, backend_test};
+use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
 
 use super::{github_source, refusal_of, tester};
@@ -47,6 +47,12 @@ fn comment(id: &str, author: &str, pr_author: &str, when: &str) -> Comment {
 /// Alice is in Platform until 2 March, then in Payments; Bob stays in Platform. The zone is
 /// Europe/Bratislava (CET, CEST from 29 March 01:00 UTC); `renovate` is a configured bot.
 async fn world(backend: Backend) -> (TestApp, String, Value) {
+    let (app, _, reader, teams) = world_of(backend).await;
+    (app, reader, teams)
+}
+
+/// The world, with its tenant (for pages signed in as one of its users).
+pub(super) async fn world_of(backend: Backend) -> (TestApp, TestTenant, String, Value) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -170,7 +176,7 @@ async fn world(backend: Backend) -> (TestApp, String, Value) {
     drop(page);
     tx.commit().await.unwrap();
     let reader = app.token(&acme, Role::Readonly);
-    (app, reader, teams)
+    (app, acme, reader, teams)
 }
 
 async fn figure(app: &TestApp, token: &str, path: &str) -> Value {

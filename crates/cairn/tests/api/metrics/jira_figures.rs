@@ -11,7 +11,7 @@ use cairn_metrics::collected::{
 };
 use cairn_metrics::sources::{NewSource, SourceKind};
 use cairn_metrics::{Metrics, Page, SettingsInput, SourceId};
-use cairn_testkit::{Backend, TestApp, backend_test};
+use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
 
 use super::{refusal_of, tester};
@@ -86,6 +86,12 @@ fn item(issue: &str, points: Option<f64>) -> CommitmentItem {
 /// done there. Sprint 103 (from 2 March) is active with P7. Board 20's sprint 201 holds O1
 /// of project OPS.
 async fn world(backend: Backend) -> (TestApp, String, Value) {
+    let (app, _, reader, teams) = world_of(backend).await;
+    (app, reader, teams)
+}
+
+/// The world, with its tenant (for pages signed in as one of its users).
+pub(super) async fn world_of(backend: Backend) -> (TestApp, TestTenant, String, Value) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
@@ -212,7 +218,7 @@ async fn world(backend: Backend) -> (TestApp, String, Value) {
     drop(page);
     tx.commit().await.unwrap();
     let reader = app.token(&acme, Role::Readonly);
-    (app, reader, teams)
+    (app, acme, reader, teams)
 }
 
 async fn figure(app: &TestApp, token: &str, path: &str) -> Value {

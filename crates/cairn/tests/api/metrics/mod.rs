@@ -2,6 +2,7 @@
 //! the store's upserts of collected rows with their daily rollups.
 
 mod collected;
+mod dashboard_pages;
 mod demo;
 mod figures;
 mod git;

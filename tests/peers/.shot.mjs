@@ -1,0 +1,15 @@
+import { chromium } from 'playwright-core';
+const [,, url, out, width, scheme, y, h] = process.argv;
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const ctx = await browser.newContext({ viewport: { width: +width, height: +h }, colorScheme: scheme });
+const page = await ctx.newPage();
+page.on('console', (m) => { if (m.type() === 'error') console.log('console error', m.text()); });
+await page.goto('http://127.0.0.1:8080/t/default/');
+await page.getByLabel('Email', { exact: true }).fill('admin@localhost');
+await page.getByLabel('Password', { exact: true }).fill('Correct-Horse-42x');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.waitForURL(/\/app\//);
+await page.goto(url);
+await page.evaluate((y) => window.scrollTo(0, y), +y);
+await page.screenshot({ path: out });
+await browser.close();
