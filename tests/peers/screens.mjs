@@ -10,7 +10,8 @@
 // Env: CAIRN_URL, ORG, EMAIL, PASSWORD, OUT, SIGNED_OUT and SIGNED_IN (JSON lists of
 // {name, path, status?, menus?, follows?}: status is the page's expected HTTP status, 200 by
 // default; menus: screenshots of the open menus too; follows: the page's live block must
-// change by itself within 10 s).
+// change by itself within 10 s; charts: at least this many charts, each a visible SVG with
+// drawn marks, not the empty chart's message).
 // Prints one JSON line; exits non-zero with every problem found.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -123,6 +124,13 @@ async function visit(page, item, width, scheme, state) {
   if (resp.status() !== state.expected) problems.push(`${label}: status ${resp.status()}, expected ${state.expected}`);
   await page.evaluate(() => document.fonts.ready);
   const stem = `${item.name}-${width}-${scheme}`;
+  if (item.charts) {
+    // A chart with data draws bars (rect) or lines (path) beyond its frame.
+    const drawn = await page.evaluate(() => [...document.querySelectorAll('figure.chart svg')]
+      .filter((svg) => svg.getBoundingClientRect().width > 0)
+      .filter((svg) => svg.querySelectorAll('path, rect[rx]').length > 0).length);
+    if (drawn < item.charts) problems.push(`${label}: ${drawn} charts with data drawn, expected at least ${item.charts}`);
+  }
   await check(page, label, `${stem}.png`);
   const disclosures = await page.evaluate(() => {
     const closed = [...document.querySelectorAll('main details:not([open])')];

@@ -542,9 +542,11 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     }
     world.add_organization("acme-corporation-international");
     let day = 86_400_000;
-    for i in 1..=3 {
-        let commit = cairn_testkit::fixtures::NewCommit::on("main").at_ms(cairn_domain::now_ms() - i * day);
-        world.commit(&repositories[0], commit.by_email("Ada", email).lines(10, 2, 1));
+    // Commits by two of the team's members, for the dashboards' charts.
+    for i in 1..=6 {
+        let commit = cairn_testkit::fixtures::NewCommit::on("main").at_ms(cairn_domain::now_ms() - i * 3 * day);
+        let author = format!("alexandra.konstantinopolska.vandenberghe.{}@engineering.example.com", 1 + i % 2);
+        world.commit(&repositories[0], commit.by_email("Alexandra", &author).lines(10 * i as u32, 2, 1));
     }
     let gh = cairn_testkit::fixtures::GitHubServer::start(world).await;
     let github = |name: &str| {
@@ -621,8 +623,17 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     // Its duration goes on, so the page that follows it changes by itself.
     let mut live_run = page("metrics-run-live", &format!("/app/metrics/runs/{live}"), 200);
     live_run["follows"] = json!(true);
+    let mut dashboard_team = page("dashboard-team", &format!("/app/dashboard/teams/{team}"), 200);
+    dashboard_team["charts"] = json!(4);
+    let mut dashboard_person = page("dashboard-person", "/app/dashboard/people/alexandra-konstantinopolska-1", 200);
+    dashboard_person["charts"] = json!(2);
     let signed_in = json!([
         records_page,
+        page("dashboard", "/app/dashboard", 200),
+        dashboard_team,
+        page("dashboard-team-cycle", &format!("/app/dashboard/teams/{team}/cycle-time"), 200),
+        dashboard_person,
+        page("dashboard-team-missing", "/app/dashboard/teams/01900000-0000-7000-8000-000000000000", 404),
         page("record", &format!("/app/records/{record}"), 200),
         page("record-delete", &format!("/app/records/{record}/delete"), 200),
         page("record-missing", "/app/records/01900000-0000-7000-8000-000000000000", 404),
