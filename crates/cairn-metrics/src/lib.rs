@@ -64,6 +64,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     const SCHEMA: &str = include_str!("../migrations/tenant_0001_metrics.sql");
     const DEMO: &str = include_str!("../migrations/tenant_0002_demo_sources.sql");
     const READ_INDEXES: &str = include_str!("../migrations/tenant_0003_read_indexes.sql");
+    const INCIDENTS: &str = include_str!("../migrations/tenant_0004_incidents.sql");
     vec![
         Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
         Migration { component: "metrics", version: 2, name: "demo_sources", sqlite: DEMO, postgres: DEMO },
@@ -74,6 +75,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
             sqlite: READ_INDEXES,
             postgres: READ_INDEXES,
         },
+        Migration { component: "metrics", version: 4, name: "incidents", sqlite: INCIDENTS, postgres: INCIDENTS },
     ]
 }
 

@@ -316,6 +316,10 @@ impl TestApp {
         self.client.post(self.url(path)).bearer_auth(token).json(body)
     }
 
+    pub fn put(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(token).json(body)
+    }
+
     pub fn patch(&self, path: &str, token: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
         self.client.patch(self.url(path)).bearer_auth(token).json(body)
     }

@@ -174,6 +174,7 @@ pub struct IssueFields {
     pub timespent: Option<i64>,
     pub assignee: Option<UserRef>,
     pub parent: Option<IssueRef>,
+    pub labels: Option<Vec<String>>,
     /// At most 20 worklogs; `total` says how many there are.
     pub worklog: Option<WorklogPage>,
     /// Every other field asked for, by id (`customfield_10016`, …).

@@ -48,7 +48,7 @@ const POINTS_NAMES: [&str; 2] = ["Story Points", "Story point estimate"];
 /// The Sprint field's type.
 const SPRINT_TYPE: &str = "com.pyxis.greenhopper.jira:gh-sprint";
 /// The issue fields every issue page asks for, besides the story points and Sprint fields.
-const ISSUE_FIELDS: [&str; 11] = [
+const ISSUE_FIELDS: [&str; 12] = [
     "project",
     "issuetype",
     "status",
@@ -59,6 +59,7 @@ const ISSUE_FIELDS: [&str; 11] = [
     "timespent",
     "assignee",
     "parent",
+    "labels",
     "worklog",
 ];
 /// Issue ids per `id in (…)` search.
@@ -347,6 +348,7 @@ fn issue_row(issue: &api::Issue, fields: &SiteFields) -> Result<Issue, UpstreamE
         assignee_account_id: f.assignee.as_ref().and_then(|a| a.account_id.clone()),
         parent_id: f.parent.as_ref().map(|p| p.id.clone()),
         updated_at: required_time(issue, "updated", &f.updated)?,
+        labels: f.labels.clone().unwrap_or_default(),
     })
 }
 

@@ -287,6 +287,8 @@ pub struct Issue {
     pub assignee_account_id: Option<String>,
     pub parent_id: Option<String>,
     pub updated_at: i64,
+    /// As Jira orders them.
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -366,6 +368,17 @@ macro_rules! plain_columns {
 }
 
 plain_columns!(String, Option<String>, i64, Option<i64>, Option<f64>);
+
+/// A list of texts, stored as a JSON list.
+impl Column for Vec<String> {
+    fn sql(&self) -> Sql {
+        Sql::from(serde_json::to_string(self).unwrap_or_else(|_| "[]".into()))
+    }
+
+    fn take(c: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        crate::store::decode_json(&c.next::<String>()?)
+    }
+}
 
 /// A flag, stored as 0 or 1.
 impl Column for bool {
@@ -569,6 +582,7 @@ table!(Issue in "metrics_issues" {
         assignee_account_id = "assignee_account_id",
         parent_id = "parent_id",
         updated_at = "updated_at",
+        labels = "labels",
     ],
 });
 

@@ -878,3 +878,57 @@ mod tests {
         );
     }
 }
+
+/// What reached production in `[since, until)` (epoch ms), as DORA counts it: each
+/// repository's successful deployments to an environment whose name holds `prod` (any
+/// case); a repository without one in the range counts its published releases (not drafts,
+/// not pre-releases) instead. By time.
+pub(crate) async fn production_events(
+    conn: &mut AnyConnection,
+    since: i64,
+    until: i64,
+) -> Result<Vec<crate::figures::dora::Shipped>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(r.full_name, d.repository_id), d.source_id || ':' || d.deployment_id, d.created_at, 0 \
+         FROM metrics_deployments d LEFT JOIN metrics_repositories r \
+           ON r.source_id = d.source_id AND r.repository_id = d.repository_id \
+         WHERE d.created_at >= $1 AND d.created_at < $2 AND d.status = 'success' \
+           AND LOWER(d.environment) LIKE '%prod%' \
+         UNION ALL \
+         SELECT COALESCE(r.full_name, l.repository_id), l.source_id || ':' || l.release_id, l.published_at, 1 \
+         FROM metrics_releases l LEFT JOIN metrics_repositories r \
+           ON r.source_id = l.source_id AND r.repository_id = l.repository_id \
+         WHERE l.published_at >= $1 AND l.published_at < $2 AND l.draft = 0 AND l.prerelease = 0",
+    )
+    .bind(since)
+    .bind(until)
+    .fetch_all(conn)
+    .await?;
+    let mut events: Vec<(crate::figures::dora::Shipped, bool)> = rows
+        .iter()
+        .map(|r| {
+            let release: i64 = r.try_get(3)?;
+            Ok((
+                crate::figures::dora::Shipped { repository: r.try_get(0)?, id: r.try_get(1)?, at: r.try_get(2)? },
+                release == 1,
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    let deploying: HashSet<String> =
+        events.iter().filter(|(_, release)| !release).map(|(e, _)| e.repository.clone()).collect();
+    events.retain(|(e, release)| !release || !deploying.contains(&e.repository));
+    let mut out: Vec<crate::figures::dora::Shipped> = events.into_iter().map(|(e, _)| e).collect();
+    out.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    Ok(out)
+}
+
+/// The Jira issues created in `[since, until)` (epoch ms) that are not sub-tasks, with what
+/// tells an incident: `(source, issue)`.
+pub(crate) async fn issues_created_between(
+    conn: &mut AnyConnection,
+    since: i64,
+    until: i64,
+) -> Result<Vec<(String, Issue)>, sqlx::Error> {
+    let bounds = [crate::store::Sql::Int(since), crate::store::Sql::Int(until)];
+    rows_where::<Issue>(conn, "created_at >= $1 AND created_at < $2 AND is_subtask = 0", &bounds).await
+}

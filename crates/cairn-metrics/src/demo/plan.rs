@@ -616,6 +616,8 @@ pub struct PlannedIssue {
     pub parent: Option<usize>,
     /// The sprints it is created in (no change is recorded for these).
     pub sprints: Vec<u64>,
+    /// Jira labels: every fourth bug of a sprint is an incident.
+    pub labels: Vec<String>,
 }
 
 /// Who made a change: a person, or the site's automation (the account that collects).
@@ -776,6 +778,7 @@ pub fn jira(seed: u64, size: OrgSize, end: i64) -> Vec<JiraOp> {
                     estimate,
                     parent,
                     sprints,
+                    labels: if kind == IssueKind::Bug && j % 4 == 0 { vec!["incident".to_owned()] } else { Vec::new() },
                 }));
                 if planned {
                     issues[i].sprints = vec![sid];

@@ -278,6 +278,7 @@ impl JiraRows {
                             assignee_account_id: Some(people[p.assignee].jira_account_id.clone()),
                             parent_id: p.parent.map(issue_id),
                             updated_at: p.created,
+                            labels: p.labels.clone(),
                         },
                         sprints: p.sprints.iter().map(|s| *s as i64).collect(),
                         sprint_changes: Vec::new(),

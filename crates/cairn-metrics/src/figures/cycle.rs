@@ -170,7 +170,7 @@ impl CycleFigures {
 }
 
 /// The nearest-rank 85th percentile of sorted `values`.
-fn p85(values: &[f64]) -> Option<f64> {
+pub(crate) fn p85(values: &[f64]) -> Option<f64> {
     let n = values.len();
     (n > 0).then(|| values[(((n as f64) * 0.85).ceil() as usize).clamp(1, n) - 1])
 }

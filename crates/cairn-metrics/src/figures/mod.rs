@@ -15,6 +15,7 @@
 pub mod commits;
 pub mod cycle;
 pub mod dashboard;
+pub mod dora;
 pub mod github;
 pub mod jira;
 mod roster;

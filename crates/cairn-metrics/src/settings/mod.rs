@@ -1,5 +1,5 @@
 //! A tenant's metrics settings: the time zone days are counted in, how far runs read back,
-//! when they run, and which logins are bots.
+//! when they run, which logins are bots, and which Jira issues are incidents.
 
 mod service;
 pub(crate) mod store;
@@ -19,6 +19,12 @@ pub const RELOAD_DAYS: (i64, i64) = (1, 365);
 pub const BACKFILL_DAYS: (i64, i64) = (1, 3650);
 /// Most configured bot logins.
 pub const MAX_BOTS: usize = 100;
+/// Most incident issue types, and most incident labels.
+pub const MAX_INCIDENT_MARKS: usize = 50;
+/// The issue types that are incidents unless the settings say otherwise.
+pub const DEFAULT_INCIDENT_TYPES: [&str; 1] = ["Incident"];
+/// The labels that make an issue an incident unless the settings say otherwise.
+pub const DEFAULT_INCIDENT_LABELS: [&str; 1] = ["incident"];
 
 /// An IANA time zone this server's time-zone database knows (`Europe/Bratislava`, `UTC`).
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +127,10 @@ pub struct SettingsInput {
     pub schedule: Schedule,
     /// Lower case, without repeats.
     pub bots: Vec<String>,
+    /// Jira issue types whose issues are incidents, without repeats (in any case).
+    pub incident_types: Vec<String>,
+    /// Jira labels that make an issue an incident, without repeats (in any case).
+    pub incident_labels: Vec<String>,
 }
 
 fn days(v: i64, field: &str, (min, max): (i64, i64)) -> Result<i64, ValidationError> {
@@ -156,8 +166,46 @@ impl SettingsInput {
                 list.push(login);
             }
         }
-        Ok(SettingsInput { time_zone, reload_days, backfill_days, schedule, bots: list })
+        Ok(SettingsInput {
+            time_zone,
+            reload_days,
+            backfill_days,
+            schedule,
+            bots: list,
+            incident_types: DEFAULT_INCIDENT_TYPES.map(String::from).to_vec(),
+            incident_labels: DEFAULT_INCIDENT_LABELS.map(String::from).to_vec(),
+        })
     }
+
+    /// The issue types and labels that make a Jira issue an incident (instead of the
+    /// defaults): each a name of 1–255 characters; a label without spaces.
+    pub fn incidents(mut self, types: &[String], labels: &[String]) -> Result<SettingsInput, ValidationError> {
+        self.incident_types = marks(types, "incident_types", false)?;
+        self.incident_labels = marks(labels, "incident_labels", true)?;
+        Ok(self)
+    }
+}
+
+/// Issue type names or labels, trimmed and checked, the first of each repeat kept.
+fn marks(values: &[String], field: &str, label: bool) -> Result<Vec<String>, ValidationError> {
+    if values.len() > MAX_INCIDENT_MARKS {
+        return Err(ValidationError::new(field, format!("at most {MAX_INCIDENT_MARKS}")));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let v = v.trim();
+        let at = format!("{field}[{i}]");
+        if v.is_empty() || v.chars().count() > 255 || v.chars().any(char::is_control) {
+            return Err(ValidationError::new(at, "must be 1 to 255 characters"));
+        }
+        if label && v.chars().any(char::is_whitespace) {
+            return Err(ValidationError::new(at, "a Jira label has no spaces"));
+        }
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+            out.push(v.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 /// The tenant's settings as stored.
@@ -168,6 +216,8 @@ pub struct Settings {
     pub backfill_days: i64,
     pub schedule: Schedule,
     pub bots: Vec<String>,
+    pub incident_types: Vec<String>,
+    pub incident_labels: Vec<String>,
     pub updated_at: i64,
     pub updated_by: String,
 }
@@ -177,6 +227,13 @@ impl Settings {
     pub fn is_bot(&self, login: &str) -> bool {
         let login = login.to_lowercase();
         login.ends_with("[bot]") || self.bots.contains(&login)
+    }
+
+    /// Whether a Jira issue of `issue_type` with `labels` is an incident (names compared
+    /// without regard to case).
+    pub fn is_incident(&self, issue_type: &str, labels: &[String]) -> bool {
+        self.incident_types.iter().any(|t| t.eq_ignore_ascii_case(issue_type))
+            || labels.iter().any(|l| self.incident_labels.iter().any(|m| m.eq_ignore_ascii_case(l)))
     }
 }
 
@@ -245,9 +302,29 @@ mod tests {
             backfill_days: 90,
             schedule: Schedule::parse("0 2 * * *", "schedule").unwrap(),
             bots: vec!["renovate".into()],
+            incident_types: vec!["Incident".into()],
+            incident_labels: vec!["sev1".into()],
             updated_at: 0,
             updated_by: "cairn".into(),
         };
         assert!(s.is_bot("dependabot[bot]") && s.is_bot("Renovate") && !s.is_bot("alice"));
+        assert!(s.is_incident("incident", &[]) && s.is_incident("Bug", &["SEV1".into()]));
+        assert!(!s.is_incident("Bug", &["sev2".into()]));
+    }
+
+    #[test]
+    fn incident_marks_are_checked_and_kept_once() {
+        let base = SettingsInput::parse("UTC", 28, 90, "0 2 * * *", &[]).unwrap();
+        assert_eq!(
+            (base.incident_types.clone(), base.incident_labels.clone()),
+            (vec!["Incident".into()], vec!["incident".into()])
+        );
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+        let ok = base.clone().incidents(&s(&[" Incident ", "incident", "Outage"]), &s(&["sev1", "SEV1"])).unwrap();
+        assert_eq!((ok.incident_types, ok.incident_labels), (s(&["Incident", "Outage"]), s(&["sev1"])));
+        assert_eq!(base.clone().incidents(&s(&[""]), &[]).unwrap_err().field, "incident_types[0]");
+        assert_eq!(base.clone().incidents(&[], &s(&["a", "two words"])).unwrap_err().field, "incident_labels[1]");
+        let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+        assert_eq!(base.incidents(&many, &[]).unwrap_err().field, "incident_types");
     }
 }

@@ -40,6 +40,12 @@ impl Metrics<'_> {
         if input.bots != current.bots {
             changed.insert("bots".into(), json!(input.bots));
         }
+        if input.incident_types != current.incident_types {
+            changed.insert("incident_types".into(), json!(input.incident_types));
+        }
+        if input.incident_labels != current.incident_labels {
+            changed.insert("incident_labels".into(), json!(input.incident_labels));
+        }
         if changed.is_empty() {
             return Ok(current);
         }
@@ -49,6 +55,8 @@ impl Metrics<'_> {
             backfill_days: input.backfill_days,
             schedule: input.schedule,
             bots: input.bots,
+            incident_types: input.incident_types,
+            incident_labels: input.incident_labels,
             updated_at: now_ms(),
             updated_by: actor.id.clone(),
         };

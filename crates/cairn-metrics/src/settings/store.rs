@@ -6,7 +6,8 @@ use cairn_store::sqlx::{self, AnyConnection, Row};
 use super::{Schedule, Settings, TimeZoneName};
 use crate::store::{decode_json, for_update};
 
-const COLUMNS: &str = "time_zone, reload_days, backfill_days, schedule, bots, updated_at, updated_by";
+const COLUMNS: &str =
+    "time_zone, reload_days, backfill_days, schedule, bots, incident_types, incident_labels, updated_at, updated_by";
 
 fn corrupt(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("metrics_settings.{what} does not read back").into())
@@ -27,6 +28,8 @@ pub(crate) async fn get(conn: &mut AnyConnection, backend: Backend, locked: bool
         backfill_days: row.try_get("backfill_days")?,
         schedule: Schedule::read(&schedule, "schedule").map_err(|_| corrupt("schedule"))?,
         bots: decode_json(&row.try_get::<String, _>("bots")?)?,
+        incident_types: decode_json(&row.try_get::<String, _>("incident_types")?)?,
+        incident_labels: decode_json(&row.try_get::<String, _>("incident_labels")?)?,
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,
     })
@@ -35,13 +38,15 @@ pub(crate) async fn get(conn: &mut AnyConnection, backend: Backend, locked: bool
 pub(crate) async fn update(conn: &mut AnyConnection, s: &Settings) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE metrics_settings SET time_zone = $1, reload_days = $2, backfill_days = $3, schedule = $4, \
-         bots = $5, updated_at = $6, updated_by = $7 WHERE id = 1",
+         bots = $5, incident_types = $6, incident_labels = $7, updated_at = $8, updated_by = $9 WHERE id = 1",
     )
     .bind(s.time_zone.as_str())
     .bind(s.reload_days)
     .bind(s.backfill_days)
     .bind(s.schedule.as_str())
     .bind(serde_json::to_string(&s.bots).unwrap_or_else(|_| "[]".into()))
+    .bind(serde_json::to_string(&s.incident_types).unwrap_or_else(|_| "[]".into()))
+    .bind(serde_json::to_string(&s.incident_labels).unwrap_or_else(|_| "[]".into()))
     .bind(s.updated_at)
     .bind(&s.updated_by)
     .execute(conn)

@@ -10,6 +10,9 @@ use cairn_domain::{Role, ValidationError};
 use cairn_metrics::figures::commits::{CommitFigures, Grouping, Impact, Score, WithoutRequests};
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
 use cairn_metrics::figures::dashboard::Dashboard;
+use cairn_metrics::figures::dora::{
+    ChangeFailureRate, DeploymentFrequency, Dora, DoraFigures, LeadTime, Level, TimeToRestore,
+};
 use cairn_metrics::figures::github::{
     GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
 };
@@ -43,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(commits_without_requests))
         .routes(routes!(cycle_time))
         .routes(routes!(dashboard))
+        .routes(routes!(dora))
         .routes(routes!(jira_sprints))
         .routes(routes!(jira_velocity))
         .routes(routes!(jira_throughput))
@@ -89,20 +93,20 @@ impl FigureParams {
                 Some(roster.find(u).cloned().ok_or_else(|| ApiError::not_found(format!("user {u:?} not found")))?)
             }
         };
-        let team = match &self.team {
-            None => None,
-            Some(t) => {
-                let missing = || ApiError::not_found(format!("team {t:?} not found"));
-                let id = TeamId::parse(t, "team").map_err(|_| missing())?.to_string();
-                Some(roster.teams.iter().find(|x| x.id == id).cloned().ok_or_else(missing)?)
-            }
-        };
+        let team = self.team.as_deref().map(|t| find_team(roster, t)).transpose()?;
         Ok(Scope { user, team })
     }
 
     fn window(&self) -> ApiResult<Window> {
         Ok(Window::parse(&self.from, &self.to, self.granularity.as_deref())?)
     }
+}
+
+/// The team a request names, which exists: 404 otherwise.
+fn find_team(roster: &Roster, t: &str) -> ApiResult<Team> {
+    let missing = || ApiError::not_found(format!("team {t:?} not found"));
+    let id = TeamId::parse(t, "team").map_err(|_| missing())?.to_string();
+    roster.teams.iter().find(|x| x.id == id).cloned().ok_or_else(missing)
 }
 
 /// One bucket: its first day and its value.
@@ -579,6 +583,240 @@ async fn dashboard(
         },
     };
     tagged(&headers, &body)
+}
+
+// DORA ------------------------------------------------------------------------------------
+
+/// `?from=&to=&granularity=&team=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DoraParams {
+    /// The window's first local date.
+    #[param(value_type = LocalDate)]
+    pub from: String,
+    /// The day after the window's last (half-open); at most 1,098 days after `from`.
+    #[param(value_type = LocalDate)]
+    pub to: String,
+    /// `day`, `week` (ISO, from Monday; the default) or `month`: the points' buckets.
+    pub granularity: Option<String>,
+    /// Only this team; without it, every team's members and incidents together.
+    #[param(value_type = Option<UuidText>)]
+    pub team: Option<String>,
+}
+
+/// A DORA performance level (the 2023 report's clusters); `null` when there is nothing to
+/// rate.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LevelBody {
+    Elite,
+    High,
+    Medium,
+    Low,
+}
+
+impl From<Level> for LevelBody {
+    fn from(l: Level) -> Self {
+        match l {
+            Level::Elite => LevelBody::Elite,
+            Level::High => LevelBody::High,
+            Level::Medium => LevelBody::Medium,
+            Level::Low => LevelBody::Low,
+        }
+    }
+}
+
+fn points_body(points: Vec<cairn_metrics::figures::Point>) -> Vec<PointBody> {
+    points.into_iter().map(|p| PointBody { start: p.start.to_string(), value: p.value }).collect()
+}
+
+/// Deployments of the team made in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeploymentFrequencyBody {
+    #[serde(serialize_with = "serialize_number")]
+    pub deployments: f64,
+    /// Local days with a deployment.
+    #[serde(serialize_with = "serialize_number")]
+    pub deployment_days: f64,
+    /// `deployments ÷ (window days ÷ 7)`.
+    #[serde(serialize_with = "serialize_number")]
+    pub per_week: f64,
+    /// The lower median of the deployment days of each ISO week of the window.
+    #[serde(serialize_with = "serialize_number")]
+    pub median_days_per_week: f64,
+    /// The lower median over the window's months of 1 (a deployment that month) or 0.
+    #[serde(serialize_with = "serialize_number")]
+    pub median_months_deployed: f64,
+    pub level: Option<LevelBody>,
+    /// Deployments per bucket.
+    pub points: Vec<PointBody>,
+}
+
+impl From<DeploymentFrequency> for DeploymentFrequencyBody {
+    fn from(d: DeploymentFrequency) -> Self {
+        DeploymentFrequencyBody {
+            deployments: d.deployments,
+            deployment_days: d.deployment_days,
+            per_week: d.per_week,
+            median_days_per_week: d.median_days_per_week,
+            median_months_deployed: d.median_months_deployed,
+            level: d.level.map(Into::into),
+            points: points_body(d.points),
+        }
+    }
+}
+
+/// Changes (merged pull requests) shipped in the window: first commit, else creation, to the
+/// deployment that shipped them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadTimeBody {
+    #[serde(serialize_with = "serialize_number")]
+    pub changes: f64,
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub median_hours: Option<f64>,
+    /// Nearest rank.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub p85_hours: Option<f64>,
+    pub level: Option<LevelBody>,
+    /// Each bucket's median in hours, by the deployment's day.
+    pub points: Vec<PointBody>,
+}
+
+impl From<LeadTime> for LeadTimeBody {
+    fn from(l: LeadTime) -> Self {
+        LeadTimeBody {
+            changes: l.changes,
+            median_hours: l.median_hours,
+            p85_hours: l.p85_hours,
+            level: l.level.map(Into::into),
+            points: points_body(l.points),
+        }
+    }
+}
+
+/// The share of the team's deployments after which one of its incidents was opened before
+/// its next deployment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeFailureRateBody {
+    #[serde(serialize_with = "serialize_number")]
+    pub deployments: f64,
+    #[serde(serialize_with = "serialize_number")]
+    pub failed: f64,
+    /// `failed ÷ deployments`; `null` without a deployment.
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub rate: Option<f64>,
+    pub level: Option<LevelBody>,
+    /// Each bucket's rate, by the deployment's day.
+    pub points: Vec<PointBody>,
+}
+
+impl From<ChangeFailureRate> for ChangeFailureRateBody {
+    fn from(c: ChangeFailureRate) -> Self {
+        ChangeFailureRateBody {
+            deployments: c.deployments,
+            failed: c.failed,
+            rate: c.rate,
+            level: c.level.map(Into::into),
+            points: points_body(c.points),
+        }
+    }
+}
+
+/// The team's incidents resolved in the window: creation to resolution.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeToRestoreBody {
+    #[serde(serialize_with = "serialize_number")]
+    pub incidents: f64,
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub median_hours: Option<f64>,
+    #[serde(serialize_with = "serialize_opt_number")]
+    #[schema(value_type = Option<f64>)]
+    pub p85_hours: Option<f64>,
+    pub level: Option<LevelBody>,
+    /// Each bucket's median in hours, by the resolution's day.
+    pub points: Vec<PointBody>,
+}
+
+impl From<TimeToRestore> for TimeToRestoreBody {
+    fn from(t: TimeToRestore) -> Self {
+        TimeToRestoreBody {
+            incidents: t.incidents,
+            median_hours: t.median_hours,
+            p85_hours: t.p85_hours,
+            level: t.level.map(Into::into),
+            points: points_body(t.points),
+        }
+    }
+}
+
+/// DORA's four keys of a team, or of every team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoraBody {
+    /// `dora`.
+    pub metric: String,
+    #[schema(value_type = LocalDate)]
+    pub from: String,
+    #[schema(value_type = LocalDate)]
+    pub to: String,
+    pub time_zone: String,
+    pub granularity: String,
+    /// The team asked for; `null`: every team.
+    pub team: Option<String>,
+    pub deployment_frequency: DeploymentFrequencyBody,
+    pub lead_time: LeadTimeBody,
+    pub change_failure_rate: ChangeFailureRateBody,
+    pub time_to_restore: TimeToRestoreBody,
+}
+
+impl From<Dora> for DoraBody {
+    fn from(d: Dora) -> Self {
+        DoraBody {
+            metric: "dora".to_owned(),
+            from: d.window.from.to_string(),
+            to: d.window.to.to_string(),
+            time_zone: d.time_zone,
+            granularity: d.window.granularity.as_str().to_owned(),
+            team: d.team,
+            deployment_frequency: d.deployment_frequency.into(),
+            lead_time: d.lead_time.into(),
+            change_failure_rate: d.change_failure_rate.into(),
+            time_to_restore: d.time_to_restore.into(),
+        }
+    }
+}
+
+/// DORA's four keys over a window: deployment frequency, lead time for changes, change
+/// failure rate and time to restore, each with its level. Deployments are successful GitHub
+/// deployments to a production environment (else releases); a team's are those that ship
+/// its members' pull requests; incidents are the Jira issues the metrics settings name.
+#[utoipa::path(get, path = "/api/v1/metrics/dora", tag = "metrics", params(DoraParams),
+    responses(
+        (status = 200, description = "The team's four keys, or every team's", body = DoraBody,
+            headers(("ETag" = String, description = "Send back in If-None-Match"))),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "A bad window or granularity, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires readonly", body = ErrorBody),
+        (status = 404, description = "No such team", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn dora(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DoraParams>,
+) -> ApiResult<Response> {
+    let ctx = caller.in_tenant(&state, Role::Readonly, "metrics.dora").await?;
+    let window = Window::parse(&q.from, &q.to, q.granularity.as_deref())?;
+    let metrics = Metrics { db: &ctx.db };
+    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let team = q.team.as_deref().map(|t| find_team(&roster, t)).transpose()?;
+    let figures = DoraFigures::load(&metrics, window, roster, &settings).await?;
+    tagged(&headers, &DoraBody::from(figures.dora(team.as_ref())))
 }
 
 // Jira ------------------------------------------------------------------------------------

@@ -356,6 +356,12 @@ pub struct MetricsSettingsBody {
     /// counts nowhere.
     #[schema(value_type = Vec<GithubLogin>, max_items = 100)]
     pub bots: Vec<String>,
+    /// Jira issue types whose issues are incidents (DORA), at most 50; absent: `["Incident"]`.
+    #[schema(max_items = 50)]
+    pub incident_types: Option<Vec<String>>,
+    /// Jira labels that make an issue an incident, at most 50; absent: `["incident"]`.
+    #[schema(max_items = 50)]
+    pub incident_labels: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -365,6 +371,8 @@ pub struct MetricsSettings {
     pub backfill_days: i64,
     pub schedule: String,
     pub bots: Vec<String>,
+    pub incident_types: Vec<String>,
+    pub incident_labels: Vec<String>,
     /// RFC 3339, UTC; the epoch while the defaults stand.
     pub updated_at: String,
     /// Who set them last; `cairn` for the defaults.
@@ -379,6 +387,8 @@ impl From<cairn_metrics::Settings> for MetricsSettings {
             backfill_days: s.backfill_days,
             schedule: s.schedule.as_str().to_owned(),
             bots: s.bots,
+            incident_types: s.incident_types,
+            incident_labels: s.incident_labels,
             updated_at: rfc3339(s.updated_at),
             updated_by: s.updated_by,
         }
@@ -415,7 +425,11 @@ async fn put_metrics_settings(
     ApiJson(body): ApiJson<MetricsSettingsBody>,
 ) -> ApiResult<Json<MetricsSettings>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "metrics_settings.update").await?;
+    let defaults = |d: &[&str]| d.iter().map(|v| (*v).to_owned()).collect::<Vec<String>>();
+    let types = body.incident_types.unwrap_or_else(|| defaults(&cairn_metrics::settings::DEFAULT_INCIDENT_TYPES));
+    let labels = body.incident_labels.unwrap_or_else(|| defaults(&cairn_metrics::settings::DEFAULT_INCIDENT_LABELS));
     let input =
-        SettingsInput::parse(&body.time_zone, body.reload_days, body.backfill_days, &body.schedule, &body.bots)?;
+        SettingsInput::parse(&body.time_zone, body.reload_days, body.backfill_days, &body.schedule, &body.bots)?
+            .incidents(&types, &labels)?;
     Ok(Json(Metrics { db: &ctx.db }.update_settings(input, &ctx.actor(), &ctx.meta).await?.into()))
 }

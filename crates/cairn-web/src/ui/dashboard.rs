@@ -6,7 +6,7 @@
 //! from one [`Data`]: a category column (buckets, people, sprints, stages) and named value
 //! columns. The same data gives the chart (`cairn-charts`, adaptive to the colour scheme), the
 //! table behind its toggle, and its CSV export (`?csv=<chart>` on the page's own URL, with the
-//! page's filters). The window, the granularity and the chart sizes live in the URL.
+//! page's filters). The window and the granularity live in the URL.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -17,6 +17,7 @@ use cairn_domain::now_ms;
 use cairn_metrics::collected::SprintState;
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
 use cairn_metrics::figures::dashboard::Dashboard;
+use cairn_metrics::figures::dora::DoraFigures;
 use cairn_metrics::figures::jira::{JiraFigures, SprintFigures};
 use cairn_metrics::figures::{Figures, Granularity, Person, Point, Roster, Window};
 use cairn_metrics::{Day, Metrics, Settings, Team, TeamId};
@@ -373,7 +374,7 @@ fn csv_answer(filters: &Filters, data: &[Data], name: &str, period: &Period) -> 
 
 /// The definitions shown behind each chart's "What this counts", from docs/metrics.md.
 mod what {
-    pub const COMMITS: &str = "Commits authored by the team's members while in the team, on their local day, without merge commits and bots; a commit in several collected repositories counts once per repository.";
+    pub const COMMITS: &str = "Commits on the default branch authored by the team's members while in the team, counted on their local day, without merge commits and bots.";
     pub const ACTIVE_DAYS: &str =
         "The members' active days added up: a member is active on a local day with at least one counted commit.";
     pub const IMPACT: &str = "Each counted commit weighs the share of its repository's commits of the 90 days up to it that are no bigger than it (size = (min(additions, 1000) + min(deletions, 1000)) × (1 + ln(changed files))); the figure adds the weights up.";
@@ -392,7 +393,12 @@ mod what {
     pub const FOCUS: &str = "The share of logged work on issues that were in an active sprint of the team's board when the work was logged.";
     pub const BURN_UP: &str =
         "At the end of each day of the sprint: the points of the issues in the sprint (scope) and of those done.";
-    pub const PERSON_CYCLE: &str = "The median cycle time of each member's pull requests merged in the window.";
+    pub const DEPLOYMENTS: &str = "Successful deployments to a production environment (its name holds prod), or published releases in a repository without such deployments, that shipped at least one pull request merged by a member while in the team. The level follows the median number of deployment days per ISO week: 3 or more elite, 1 or more high, a deployment in most months medium, else low.";
+    pub const LEAD_TIME: &str = "From a pull request's first commit (else its creation) to the deployment that shipped it: its repository's first at or after the merge; the median per bucket by the deployment's day. Elite under a day, high under a week, medium under 30 days.";
+    pub const FAILURE_RATE: &str = "The share of the team's deployments after which one of its incidents was opened before its next deployment. Elite at most 5%, high 10%, medium 15%.";
+    pub const RESTORE: &str = "From an incident's creation to its resolution, for the team's incidents resolved in each bucket. Elite under an hour, high under a day, medium under a week.";
+    pub const PERSON_CYCLE: &str =
+        "The median cycle time of each member's pull requests merged in the window while they were in the team.";
 }
 
 fn hours(v: Option<f64>) -> Option<f64> {
@@ -562,26 +568,8 @@ pub(super) async fn home(
         };
         let recent_commits = of(&recent.team_commits, &team.id);
         let (c_now, c_before) = recent_commits.map(|s| halves(&s.points)).unwrap_or_default();
-        let recent_resolved = of(&recent.throughput, &team.id);
-        // Throughput's points are weekly whatever the window; its issue types are daily.
-        let daily_resolved: Vec<Point> = recent_resolved
-            .map(|s| {
-                let mut days = vec![0.0; 14];
-                for t in &s.summary.by_type {
-                    for p in &t.points {
-                        let i = p.start.number() - fortnight.from.number();
-                        if (0..14).contains(&i) {
-                            days[i as usize] += p.value;
-                        }
-                    }
-                }
-                days.into_iter()
-                    .enumerate()
-                    .map(|(i, value)| Point { start: Day::from_number(fortnight.from.number() + i as i64), value })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (r_now, r_before) = halves(&daily_resolved);
+        // The fortnight's points are days.
+        let (r_now, r_before) = of(&recent.throughput, &team.id).map(|s| halves(&s.points)).unwrap_or_default();
         let authors = last_week_authors(&recent, &roster, team, today);
         week.push(WeekRow {
             href,
@@ -746,7 +734,7 @@ fn team_data(d: &Dashboard, team: &Team, period: &Period) -> Vec<Data> {
         }
         out.push(data);
     }
-    out.extend(jira_data(d, w));
+    out.extend(jira_data(d, w, team));
     out
 }
 
@@ -779,10 +767,11 @@ fn cycle_data(cycle: Option<(&CycleTime, &[Point])>, w: &Window) -> Vec<Data> {
     vec![per_bucket, by_stage]
 }
 
-/// The Jira charts of a team's or a person's dashboard.
-fn jira_data(d: &Dashboard, w: &Window) -> Vec<Data> {
+/// The Jira charts of a team's dashboard, or of a person's in `team` (the figures of the
+/// team's board narrowed to the person's issues and worklogs).
+fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
     let mut out = Vec::new();
-    if let Some(s) = only(&d.throughput) {
+    if let Some(s) = of(&d.throughput, &team.id) {
         // Weekly whatever the granularity.
         let weekly = Window { granularity: Granularity::Week, ..*w };
         let mut data = Data::new("throughput", "Throughput", what::THROUGHPUT, Unit::Count, Draw::Stacked)
@@ -793,7 +782,7 @@ fn jira_data(d: &Dashboard, w: &Window) -> Vec<Data> {
         }
         out.push(data);
     }
-    if let Some(s) = only(&d.quality) {
+    if let Some(s) = of(&d.quality, &team.id) {
         out.push(
             Data::new("quality", "Bug share", what::QUALITY, Unit::Percent, Draw::Line)
                 .over_time(w)
@@ -806,7 +795,7 @@ fn jira_data(d: &Dashboard, w: &Window) -> Vec<Data> {
                 )),
         );
     }
-    if let Some(s) = only(&d.estimations) {
+    if let Some(s) = of(&d.estimations, &team.id) {
         out.push(
             Data::new("estimations", "Spent ÷ estimate", what::ESTIMATIONS, Unit::Plain, Draw::Line)
                 .over_time(w)
@@ -818,7 +807,7 @@ fn jira_data(d: &Dashboard, w: &Window) -> Vec<Data> {
                 )),
         );
     }
-    if let Some(s) = only(&d.focus) {
+    if let Some(s) = of(&d.focus, &team.id) {
         out.push(
             Data::new("focus", "Focus", what::FOCUS, Unit::Percent, Draw::Line)
                 .over_time(w)
@@ -873,6 +862,7 @@ pub(super) async fn team(
         .map(|s| (sprint_href(&team, s.id, &period), s.name.clone()))
         .collect();
     links.push((format!("{base}/cycle-time?{}", period.query), "Cycle time".to_owned()));
+    links.push((format!("{base}/dora?{}", period.query), "DORA".to_owned()));
     let members = roster.people_in(None, Some(&team), period.window.from, period.window.to).len();
     let view = TeamPage {
         c: &c,
@@ -954,8 +944,6 @@ pub(super) async fn person(
             Data::new("comments", "Pull-request comments", what::COMMENTS, Unit::Count, Draw::Bars)
                 .over_time(w)
                 .points("Comments", &s.points)
-                .extra("On their own", vec![Some(s.summary.on_own)], Unit::Count)
-                .extra("On others'", vec![Some(s.summary.on_others)], Unit::Count)
                 .headline(format!(
                     "{}: {} on their own, {} on others'",
                     count(s.total, "comment", "comments"),
@@ -965,19 +953,20 @@ pub(super) async fn person(
         );
     }
     data.extend(cycle_data(only(&d.cycle_time).map(|s| (&s.summary, s.points.as_slice())), w));
-    data.extend(jira_data(&d, w));
+    // The teams the person was in during the window; the Jira charts are those of the last.
+    let teams: Vec<&Team> =
+        roster.teams.iter().filter(|t| !roster.people_in(Some(&person), Some(t), w.from, w.to).is_empty()).collect();
+    let last_day = Day::from_number(w.to.number() - 1);
+    if let Some(team) = roster.team_on(&person, last_day).or(teams.last().copied()) {
+        data.extend(jira_data(&d, w, team));
+    }
     if let Some(answer) = csv_answer(&f, &data, &person.name, &period) {
         return answer;
     }
     let (c, nav) = s.shell(&state, &person.name, "dashboard").await;
     let base =
         format!("/app/dashboard/people/{}", url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>());
-    let teams: Vec<String> = roster
-        .teams
-        .iter()
-        .filter(|t| roster.people_in(Some(&person), Some(t), period.window.from, period.window.to).iter().any(|_| true))
-        .map(|t| t.name.clone())
-        .collect();
+    let teams: Vec<String> = teams.iter().map(|t| t.name.clone()).collect();
     let view = TeamPage {
         c: &c,
         nav: &nav,
@@ -1052,7 +1041,8 @@ pub(super) async fn sprint(
         c: &c,
         nav: &nav,
         notice: None,
-        error: period.error.as_deref(),
+        // The sprint's own dates are shown; the window only carries to the links.
+        error: None,
         period: &period,
         panels: panels(&data, &c, &base, &period, "The sprint has not started"),
         base,
@@ -1152,6 +1142,104 @@ pub(super) async fn cycle_time(
         links: vec![(format!("/app/dashboard/teams/{}?{}", team.id, period.query), "Team dashboard".to_owned())],
     };
     Ok(s.render(&state, StatusCode::OK, &c, &view))
+}
+
+// ----- a team's DORA keys -----
+
+fn level_text(level: Option<cairn_metrics::figures::dora::Level>) -> String {
+    level.map(|l| l.as_str().to_owned()).unwrap_or_else(|| "not rated".into())
+}
+
+pub(super) async fn dora(
+    State(state): State<AppState>,
+    s: Page<Readonly>,
+    Path(id): Path<String>,
+    Query(f): Query<Filters>,
+) -> Result<Response, PageError> {
+    let (metrics, settings, roster) = basics(&s).await?;
+    let Some(team) = find_team(&roster, &id) else { return Ok(no_team(&state, &s).await) };
+    let period = f.period(&settings);
+    let w = &period.window;
+    let (figures, connected) =
+        tokio::try_join!(DoraFigures::load(&metrics, *w, roster, &settings), connected(&metrics))?;
+    let k = figures.dora(Some(&team));
+    let (df, lt, cfr, ttr) = (&k.deployment_frequency, &k.lead_time, &k.change_failure_rate, &k.time_to_restore);
+    let seconds =
+        |h: Option<f64>| hours(h).map(|v| format_value(v, &Unit::Seconds)).unwrap_or_else(|| "\u{2013}".into());
+    let median_seconds =
+        |points: &[Point]| points.iter().map(|p| Some(p.value * 3600.0).filter(|v| *v > 0.0)).collect();
+    let data = vec![
+        Data::new("deployments", "Deployment frequency", what::DEPLOYMENTS, Unit::Count, Draw::Bars)
+            .over_time(w)
+            .points("Deployments", &df.points)
+            .headline(format!("{} a week · {}", format_value(df.per_week, &Unit::Plain), level_text(df.level))),
+        Data::new("lead-time", "Lead time for changes", what::LEAD_TIME, Unit::Seconds, Draw::Line)
+            .over_time(w)
+            .series("Median", median_seconds(&lt.points))
+            .headline(format!("{} median · {}", seconds(lt.median_hours), level_text(lt.level))),
+        Data::new("change-failure-rate", "Change failure rate", what::FAILURE_RATE, Unit::Percent, Draw::Line)
+            .over_time(w)
+            .series("Failed deployments", cfr.points.iter().map(|p| Some(percent(p.value))).collect())
+            .headline(format!(
+                "{} · {}",
+                cfr.rate.map(|r| format_value(percent(r), &Unit::Percent)).unwrap_or_else(|| "\u{2013}".into()),
+                level_text(cfr.level)
+            )),
+        Data::new("time-to-restore", "Time to restore", what::RESTORE, Unit::Seconds, Draw::Line)
+            .over_time(w)
+            .series("Median", median_seconds(&ttr.points))
+            .headline(format!("{} median · {}", seconds(ttr.median_hours), level_text(ttr.level))),
+    ];
+    if let Some(answer) = csv_answer(&f, &data, &format!("{} dora", team.name), &period) {
+        return answer;
+    }
+    let stats = vec![
+        ("Deployments", format_value(df.deployments, &Unit::Count)),
+        ("Deployment days", format_value(df.deployment_days, &Unit::Count)),
+        ("Changes shipped", format_value(lt.changes, &Unit::Count)),
+        ("Lead time, 85th percentile", seconds(lt.p85_hours)),
+        ("Failed deployments", format_value(cfr.failed, &Unit::Count)),
+        ("Incidents resolved", format_value(ttr.incidents, &Unit::Count)),
+    ];
+    let title = format!("{}: DORA", team.name);
+    let (c, nav) = s.shell(&state, &title, "dashboard").await;
+    let base = format!("/app/dashboard/teams/{}/dora", team.id);
+    let incidents = format!(
+        "Incidents are Jira issues of type {} or labelled {}, in the team's board's project.",
+        or_list(&settings.incident_types),
+        or_list(&settings.incident_labels)
+    );
+    let view = TeamPage {
+        c: &c,
+        nav: &nav,
+        notice: None,
+        error: period.error.as_deref(),
+        period: &period,
+        panels: panels(&data, &c, &base, &period, "Nothing in this period"),
+        base,
+        heading: title.clone(),
+        lede: format!(
+            "Deployments that shipped the team's pull requests, and the team's incidents. {incidents} Levels as the 2023 DORA report clusters them."
+        ),
+        back: ("/app/dashboard", "Dashboard"),
+        connected,
+        filters: true,
+        stats,
+        links: vec![(format!("/app/dashboard/teams/{}?{}", team.id, period.query), "Team dashboard".to_owned())],
+    };
+    Ok(s.render(&state, StatusCode::OK, &c, &view))
+}
+
+/// `A`, `A or B`, `A, B or C`; `none` when empty.
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => "none".to_owned(),
+        [one] => format!("\u{201c}{one}\u{201d}"),
+        [rest @ .., last] => format!(
+            "{} or \u{201c}{last}\u{201d}",
+            rest.iter().map(|i| format!("\u{201c}{i}\u{201d}")).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ const BLANK_ROWS: usize = 3;
 /// Teams the list shows.
 const SHOWN: i64 = 500;
 const TEAM_FIELDS: [&str; 2] = ["name", "board"];
-const SETTINGS_FIELDS: [&str; 5] = ["time_zone", "reload_days", "backfill_days", "schedule", "bots"];
+const SETTINGS_FIELDS: [&str; 7] =
+    ["time_zone", "reload_days", "backfill_days", "schedule", "bots", "incident_types", "incident_labels"];
 
 /// One member row of a team form, as typed, with its mistake.
 #[derive(Debug, Clone, Default)]
@@ -457,6 +458,17 @@ pub(super) struct SettingsForm {
     /// One login per line (or separated by commas).
     #[serde(default)]
     bots: String,
+    /// One issue type per line (names may hold spaces).
+    #[serde(default)]
+    incident_types: String,
+    /// One label per line.
+    #[serde(default)]
+    incident_labels: String,
+}
+
+/// The non-blank lines of a text area, trimmed.
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 impl SettingsForm {
@@ -467,6 +479,8 @@ impl SettingsForm {
             backfill_days: s.backfill_days.to_string(),
             schedule: s.schedule.as_str().to_owned(),
             bots: s.bots.join("\n"),
+            incident_types: s.incident_types.join("\n"),
+            incident_labels: s.incident_labels.join("\n"),
         }
     }
 
@@ -482,7 +496,8 @@ impl SettingsForm {
             days(&self.backfill_days, "backfill_days")?,
             &self.schedule,
             &bots,
-        )
+        )?
+        .incidents(&lines(&self.incident_types), &lines(&self.incident_labels))
     }
 }
 

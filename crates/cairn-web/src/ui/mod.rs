@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/dashboard", get(dashboard::home))
         .route("/app/dashboard/teams/{id}", get(dashboard::team))
         .route("/app/dashboard/teams/{id}/cycle-time", get(dashboard::cycle_time))
+        .route("/app/dashboard/teams/{id}/dora", get(dashboard::dora))
         .route("/app/dashboard/teams/{id}/sprints/{sprint}", get(dashboard::sprint))
         .route("/app/dashboard/people/{key}", get(dashboard::person))
         .route("/app/metrics/teams", get(metrics::teams).post(metrics::create_team))

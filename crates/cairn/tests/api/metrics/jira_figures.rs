@@ -38,6 +38,7 @@ fn issue(id: &str, project: &str, kind: &str, points: Option<f64>, resolved: Opt
         assignee_account_id: Some("acc-alice".into()),
         parent_id: None,
         updated_at: at(updated),
+        labels: Vec::new(),
     }
 }
 

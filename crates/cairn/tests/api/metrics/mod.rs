@@ -4,6 +4,7 @@
 mod collected;
 mod dashboard_pages;
 mod demo;
+mod dora;
 mod figures;
 mod git;
 mod github;

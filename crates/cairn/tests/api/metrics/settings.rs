@@ -11,11 +11,12 @@ use crate::error_code;
 const SETTINGS: &str = "/api/v1/metrics/settings";
 
 fn defaults() -> Value {
-    json!({"time_zone": "Europe/Bratislava", "reload_days": 28, "backfill_days": 90, "schedule": "0 2 * * *", "bots": ["renovate"]})
+    json!({"time_zone": "Europe/Bratislava", "reload_days": 28, "backfill_days": 90, "schedule": "0 2 * * *", "bots": ["renovate"],
+        "incident_types": ["Incident"], "incident_labels": ["incident"]})
 }
 
 async fn put(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.client.put(app.url(SETTINGS)).bearer_auth(token).json(body).send().await.unwrap()
+    app.put(SETTINGS, token, body).send().await.unwrap()
 }
 
 async fn current(app: &TestApp, token: &str) -> Value {
@@ -44,7 +45,8 @@ async fn the_defaults_stand_until_an_admin_replaces_them(backend: Backend) {
     assert_eq!(saved["time_zone"], "America/New_York");
     assert_eq!(saved["bots"], json!(["renovate", "deploy-bot"]));
     assert_eq!((saved["reload_days"].as_i64(), saved["updated_by"].as_str()), (Some(14), Some("admin@acme")));
-    let expected = json!({"time_zone": "America/New_York", "reload_days": 14, "backfill_days": 365, "schedule": "30 1 * * 1-5", "bots": ["renovate", "deploy-bot"]});
+    let expected = json!({"time_zone": "America/New_York", "reload_days": 14, "backfill_days": 365, "schedule": "30 1 * * 1-5", "bots": ["renovate", "deploy-bot"],
+        "incident_types": ["Incident"], "incident_labels": ["incident"]});
     assert_eq!(current(&app, &reader).await, expected);
     let entries = audit(&app, &admin, "metrics.settings_updated").await;
     assert_eq!(entries.len(), 1);
