@@ -632,6 +632,7 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("dashboard", "/app/dashboard", 200),
         dashboard_team,
         page("dashboard-team-cycle", &format!("/app/dashboard/teams/{team}/cycle-time"), 200),
+        page("dashboard-team-dora", &format!("/app/dashboard/teams/{team}/dora"), 200),
         dashboard_person,
         page("dashboard-team-missing", "/app/dashboard/teams/01900000-0000-7000-8000-000000000000", 404),
         page("record", &format!("/app/records/{record}"), 200),

@@ -783,10 +783,19 @@ fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
         out.push(data);
     }
     if let Some(s) = of(&d.quality, &team.id) {
+        // A bucket where nothing was resolved has no share (a gap, not 0%).
+        let resolved: Vec<f64> =
+            of(&d.throughput, &team.id).map(|t| t.points.iter().map(|p| p.value).collect()).unwrap_or_default();
+        let shares = s
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| resolved.get(i).is_some_and(|n| *n > 0.0).then(|| percent(p.value)))
+            .collect();
         out.push(
             Data::new("quality", "Bug share", what::QUALITY, Unit::Percent, Draw::Line)
                 .over_time(w)
-                .series("Bugs", s.points.iter().map(|p| Some(percent(p.value))).collect())
+                .series("Bugs", shares)
                 .headline(format!(
                     "{} ({} of {})",
                     format_value(percent(s.total), &Unit::Percent),
@@ -1179,7 +1188,11 @@ pub(super) async fn dora(
             .headline(format!("{} median · {}", seconds(lt.median_hours), level_text(lt.level))),
         Data::new("change-failure-rate", "Change failure rate", what::FAILURE_RATE, Unit::Percent, Draw::Line)
             .over_time(w)
-            .series("Failed deployments", cfr.points.iter().map(|p| Some(percent(p.value))).collect())
+            // A bucket without a deployment has no rate (a gap, not 0%).
+            .series(
+                "Failed deployments",
+                cfr.points.iter().zip(&df.points).map(|(p, n)| (n.value > 0.0).then(|| percent(p.value))).collect(),
+            )
             .headline(format!(
                 "{} · {}",
                 cfr.rate.map(|r| format_value(percent(r), &Unit::Percent)).unwrap_or_else(|| "\u{2013}".into()),
