@@ -64,6 +64,16 @@ impl Db {
         }
     }
 
+    /// Refreshes the query planner's statistics where they are stale (SQLite's `PRAGMA
+    /// optimize`, bounded by `analysis_limit`); after a bulk write, so that the plans of
+    /// later reads fit the tables' sizes. PostgreSQL's autovacuum keeps its own.
+    pub async fn optimize(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            self.write.execute(sqlx::raw_sql("PRAGMA analysis_limit = 400; PRAGMA optimize;")).await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         if self.backend == Backend::Postgres {
@@ -85,7 +95,17 @@ impl Db {
             create_private_file(path)?;
         }
         let url = format!("sqlite://{}?mode={}", path.display(), if create { "rwc" } else { "rw" });
-        let opts = || {
+        // The writer also refreshes the planner's statistics when it opens (SQLite's advice for
+        // long-lived connections): without them, a correlated subquery may walk a whole
+        // repository's commits per pull request instead of using the pull request's index.
+        let opts = |writer: bool| {
+            let pragmas = if writer {
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                 PRAGMA synchronous = NORMAL; PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;"
+            } else {
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                 PRAGMA synchronous = NORMAL;"
+            };
             AnyPoolOptions::new()
                 .acquire_timeout(acquire)
                 // A ping would cost every transaction a round trip to the connection's
@@ -93,19 +113,15 @@ impl Db {
                 .test_before_acquire(false)
                 .min_connections(0)
                 .idle_timeout(Some(Duration::from_secs(300)))
-                .after_connect(|conn, _| {
+                .after_connect(move |conn, _| {
                     Box::pin(async move {
-                        conn.execute(sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
-                        ))
-                        .await?;
+                        conn.execute(sqlx::raw_sql(pragmas)).await?;
                         Ok(())
                     })
                 })
         };
-        let write = opts().max_connections(1).connect(&url).await?;
-        let read = opts().max_connections(readers.max(1)).connect_lazy(&url)?;
+        let write = opts(true).max_connections(1).connect(&url).await?;
+        let read = opts(false).max_connections(readers.max(1)).connect_lazy(&url)?;
         Ok(Db { backend: Backend::Sqlite, name: path.display().to_string().into(), read, write })
     }
 

@@ -853,36 +853,10 @@ fn read_person_days(rows: &[sqlx::any::AnyRow]) -> Result<Vec<PersonDay>, sqlx::
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matching(backend: Backend, cols: &'static [&'static str], tuples: usize) -> Matching<'static> {
-        Matching { backend, table: "t", cols, tuples }
-    }
-
-    #[test]
-    fn rows_are_named_by_one_column_or_a_row_of_them() {
-        assert_eq!(
-            matching(Backend::Sqlite, &["id"], 3).select(&["id", "v"]),
-            "SELECT id, v FROM t WHERE source_id = $1 AND id IN ($2, $3, $4)"
-        );
-        assert_eq!(
-            matching(Backend::Sqlite, &["a", "b"], 2).delete("TRUE"),
-            "DELETE FROM t WHERE source_id = $1 AND (a, b) IN (VALUES ($2, $3), ($4, $5)) AND TRUE"
-        );
-        assert_eq!(
-            matching(Backend::Postgres, &["a", "b"], 2).select(&["a", "v"]),
-            "SELECT x.a, x.v FROM (VALUES ($2, $3), ($4, $5)) AS k(k0, k1) CROSS JOIN LATERAL \
-             (SELECT t.a, t.v FROM t t WHERE t.source_id = $1 AND t.a = k.k0 AND t.b = k.k1 OFFSET 0) x"
-        );
-    }
-}
-
 /// What reached production in `[since, until)` (epoch ms), as DORA counts it: each
-/// repository's successful deployments to an environment whose name holds `prod` (any
-/// case); a repository without one in the range counts its published releases (not drafts,
-/// not pre-releases) instead. By time.
+/// repository's successful deployments to an environment whose name starts with `prod`
+/// (any case: `production`, `prod-eu`; not `preprod`); a repository without one in the range
+/// counts its published releases (not drafts, not pre-releases) instead. By time.
 pub(crate) async fn production_events(
     conn: &mut AnyConnection,
     since: i64,
@@ -893,7 +867,7 @@ pub(crate) async fn production_events(
          FROM metrics_deployments d LEFT JOIN metrics_repositories r \
            ON r.source_id = d.source_id AND r.repository_id = d.repository_id \
          WHERE d.created_at >= $1 AND d.created_at < $2 AND d.status = 'success' \
-           AND LOWER(d.environment) LIKE '%prod%' \
+           AND LOWER(d.environment) LIKE 'prod%' \
          UNION ALL \
          SELECT COALESCE(r.full_name, l.repository_id), l.source_id || ':' || l.release_id, l.published_at, 1 \
          FROM metrics_releases l LEFT JOIN metrics_repositories r \
@@ -922,13 +896,43 @@ pub(crate) async fn production_events(
     Ok(out)
 }
 
-/// The Jira issues created in `[since, until)` (epoch ms) that are not sub-tasks, with what
-/// tells an incident: `(source, issue)`.
-pub(crate) async fn issues_created_between(
+/// The Jira issues, not sub-tasks, created in `[since, until)` or resolved in
+/// `[resolved_since, until)` (epoch ms): `(source, issue)`.
+pub(crate) async fn issues_opened_or_resolved(
     conn: &mut AnyConnection,
     since: i64,
+    resolved_since: i64,
     until: i64,
 ) -> Result<Vec<(String, Issue)>, sqlx::Error> {
-    let bounds = [crate::store::Sql::Int(since), crate::store::Sql::Int(until)];
-    rows_where::<Issue>(conn, "created_at >= $1 AND created_at < $2 AND is_subtask = 0", &bounds).await
+    use crate::store::Sql;
+    let bounds = [Sql::Int(since), Sql::Int(until), Sql::Int(resolved_since)];
+    let condition = "is_subtask = 0 AND ((created_at >= $1 AND created_at < $2) \
+                     OR (resolved_at >= $3 AND resolved_at < $2))";
+    rows_where::<Issue>(conn, condition, &bounds).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matching(backend: Backend, cols: &'static [&'static str], tuples: usize) -> Matching<'static> {
+        Matching { backend, table: "t", cols, tuples }
+    }
+
+    #[test]
+    fn rows_are_named_by_one_column_or_a_row_of_them() {
+        assert_eq!(
+            matching(Backend::Sqlite, &["id"], 3).select(&["id", "v"]),
+            "SELECT id, v FROM t WHERE source_id = $1 AND id IN ($2, $3, $4)"
+        );
+        assert_eq!(
+            matching(Backend::Sqlite, &["a", "b"], 2).delete("TRUE"),
+            "DELETE FROM t WHERE source_id = $1 AND (a, b) IN (VALUES ($2, $3), ($4, $5)) AND TRUE"
+        );
+        assert_eq!(
+            matching(Backend::Postgres, &["a", "b"], 2).select(&["a", "v"]),
+            "SELECT x.a, x.v FROM (VALUES ($2, $3), ($4, $5)) AS k(k0, k1) CROSS JOIN LATERAL \
+             (SELECT t.a, t.v FROM t t WHERE t.source_id = $1 AND t.a = k.k0 AND t.b = k.k1 OFFSET 0) x"
+        );
+    }
 }

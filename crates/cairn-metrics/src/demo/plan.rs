@@ -616,7 +616,8 @@ pub struct PlannedIssue {
     pub parent: Option<usize>,
     /// The sprints it is created in (no change is recorded for these).
     pub sprints: Vec<u64>,
-    /// Jira labels: every fourth bug of a sprint is an incident.
+    /// Jira labels: a bug that is one of the sprint's items 0, 4, 8, … is an incident (about
+    /// one bug in four).
     pub labels: Vec<String>,
 }
 

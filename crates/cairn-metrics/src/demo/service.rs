@@ -318,6 +318,8 @@ impl Metrics<'_> {
             w.write(&jira, "commitments", Batch::Commitments(chunk)).await?;
         }
         w.pages(&jira, "worklogs", &j.worklogs, Batch::Worklogs).await?;
+        // Many rows were written: the planner's statistics are refreshed.
+        self.db.optimize().await?;
         Ok(w.report)
     }
 

@@ -3,8 +3,8 @@
 //! the 2023 DORA report's clusters as DevLake tabulates them.
 //!
 //! - A **deployment** is what reached production (`production_events`): a successful GitHub
-//!   deployment to an environment whose name holds `prod`, or, in a repository that has none
-//!   in the range read, a published release.
+//!   deployment to an environment whose name starts with `prod`, or, in a repository that has
+//!   none in the range read, a published release.
 //! - A **change** is a merged pull request; it is **shipped** by its repository's first
 //!   deployment at or after its merge. A deployment is the team's when it ships a pull
 //!   request of someone who was a member on the merge's local day (DevLake maps
@@ -14,15 +14,16 @@
 //!   or with one of their labels; a team's are those of its board's project.
 //!
 //! Figures over the window `[from, to)` of local days: deployments made in it, changes
-//! shipped in it, incidents resolved in it. Pull requests merged and incidents created up to
-//! [`LOOKBACK_DAYS`] before the window are read, so that what they lead to in the window
-//! counts.
+//! shipped in it, incidents resolved in it. Pull requests merged up to [`LOOKBACK_DAYS`]
+//! before the window are read, so that the deployments in the window that ship them count.
+//! A team without a Jira board has no incidents to count: its change failure rate and time
+//! to restore are not rated.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::cycle::{MergedPull, p85};
 use super::{Buckets, Granularity, Person, Point, Roster, Window, median, ratio};
-use crate::collected::store::{issues_created_between, production_events, rows_where};
+use crate::collected::store::{issues_opened_or_resolved, production_events, rows_where};
 use crate::collected::{Board, Issue};
 use crate::day::{Day, Zone};
 use crate::teams::Team;
@@ -99,7 +100,8 @@ pub struct LeadTime {
 pub struct ChangeFailureRate {
     pub deployments: f64,
     pub failed: f64,
-    /// `failed ÷ deployments`; `None` without a deployment.
+    /// `failed ÷ deployments`; `None` without a deployment, or without a board to find
+    /// incidents on.
     pub rate: Option<f64>,
     /// Elite: at most 5%; high: at most 10%; medium: at most 15%; low: more.
     pub level: Option<Level>,
@@ -144,7 +146,7 @@ pub struct DoraFigures {
     /// Per repository, by time.
     shipped: HashMap<String, Vec<Shipped>>,
     pulls: Vec<MergedPull>,
-    /// `(source, issue)`: the incidents created in the range read.
+    /// `(source, issue)`: the incidents created in the range read or resolved in the window.
     incidents: Vec<(String, Issue)>,
     boards: Vec<(String, Board)>,
 }
@@ -167,7 +169,7 @@ impl DoraFigures {
             metrics.merged_pull_requests(since, span.1),
         )?;
         let mut conn = metrics.db.reader().acquire().await?;
-        let issues = issues_created_between(&mut conn, since, span.1).await?;
+        let issues = issues_opened_or_resolved(&mut conn, since, span.0, span.1).await?;
         let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
         drop(conn);
         let mut shipped: HashMap<String, Vec<Shipped>> = HashMap::new();
@@ -251,15 +253,20 @@ impl DoraFigures {
             }
         }
         deployments.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        let incidents = self.team_incidents(team);
+        // Incidents are found on the team's board (any team's, for every team).
+        let boarded = match team {
+            Some(t) => t.board.is_some(),
+            None => self.roster.teams.iter().any(|t| t.board.is_some()),
+        };
+        let incidents = boarded.then(|| self.team_incidents(team));
         Dora {
             window: self.window,
             time_zone: self.time_zone.clone(),
             team: team.map(|t| t.id.clone()),
             deployment_frequency: self.frequency(&deployments),
             lead_time: self.lead_time(&changes),
-            change_failure_rate: self.failure_rate(&deployments, &incidents),
-            time_to_restore: self.restore(&incidents),
+            change_failure_rate: self.failure_rate(&deployments, incidents.as_deref()),
+            time_to_restore: self.restore(incidents.as_deref().unwrap_or_default()),
         }
     }
 
@@ -282,16 +289,14 @@ impl DoraFigures {
         }
         let median_days_per_week = lower_median(weeks.into_values().collect());
         let median_months_deployed = lower_median(months.into_values().collect());
-        let level = (!deployments.is_empty()).then(|| {
-            if median_days_per_week >= 3.0 {
-                Level::Elite
-            } else if median_days_per_week >= 1.0 {
-                Level::High
-            } else if median_months_deployed >= 1.0 {
-                Level::Medium
-            } else {
-                Level::Low
-            }
+        let level = (!deployments.is_empty()).then_some(if median_days_per_week >= 3.0 {
+            Level::Elite
+        } else if median_days_per_week >= 1.0 {
+            Level::High
+        } else if median_months_deployed >= 1.0 {
+            Level::Medium
+        } else {
+            Level::Low
         });
         DeploymentFrequency {
             deployments: deployments.len() as f64,
@@ -305,22 +310,21 @@ impl DoraFigures {
     }
 
     fn lead_time(&self, changes: &[(&MergedPull, &Shipped)]) -> LeadTime {
-        let hours: Vec<(i64, f64)> = changes
-            .iter()
-            .map(|(p, e)| (e.at, (e.at - p.first_commit_at.unwrap_or(p.created_at)).max(0) as f64 / 3_600_000.0))
-            .collect();
+        let hours: Vec<(i64, f64)> =
+            changes.iter().map(|(p, e)| (e.at, (e.at - start_of(p)).max(0) as f64 / 3_600_000.0)).collect();
         let (median_hours, p85_hours, points) = self.spread(&hours);
         let level = median_hours.map(|h| by_hours(h, [24.0, 168.0, 720.0]));
         LeadTime { changes: hours.len() as f64, median_hours, p85_hours, level, points }
     }
 
-    fn failure_rate(&self, deployments: &[&Shipped], incidents: &[&Issue]) -> ChangeFailureRate {
+    /// `incidents`: `None` when there is no board to find them on.
+    fn failure_rate(&self, deployments: &[&Shipped], incidents: Option<&[&Issue]>) -> ChangeFailureRate {
         let mut all = Buckets::new(self.window);
         let mut failed = Buckets::new(self.window);
         let mut count = 0.0;
         for (i, d) in deployments.iter().enumerate() {
             let until = deployments.get(i + 1).map_or(self.span.1, |next| next.at);
-            let failure = incidents.iter().any(|x| d.at <= x.created_at && x.created_at < until);
+            let failure = incidents.unwrap_or_default().iter().any(|x| d.at <= x.created_at && x.created_at < until);
             let day = self.zone.day(d.at);
             all.add(day, 1.0);
             if failure {
@@ -329,7 +333,7 @@ impl DoraFigures {
             }
         }
         let n = deployments.len() as f64;
-        let rate = (n > 0.0).then(|| count / n);
+        let rate = (n > 0.0 && incidents.is_some()).then(|| count / n);
         let level = rate.map(|r| {
             if r <= 0.05 {
                 Level::Elite
@@ -382,6 +386,12 @@ impl DoraFigures {
             .collect();
         (median(&all), p85(&all), points)
     }
+}
+
+/// Where a change starts, as cycle time has it: its first commit, unless that is later than
+/// the pull request's creation (a squashed commit, authored at the merge); else the creation.
+fn start_of(pull: &MergedPull) -> i64 {
+    pull.first_commit_at.filter(|c| *c <= pull.created_at).unwrap_or(pull.created_at)
 }
 
 /// The level of a duration in hours, against the elite, high and medium limits.

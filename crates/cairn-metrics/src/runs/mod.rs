@@ -204,9 +204,13 @@ impl Metrics<'_> {
     }
 
     /// Ends the run: succeeded, or failed with `error`. False when the lease was lost.
+    /// A run wrote many rows: the planner's statistics are refreshed after it.
     pub async fn finish_run(&self, lease: &Lease, outcome: Result<(), &str>) -> Result<bool, MetricsError> {
         let mut conn = self.db.writer().acquire().await?;
-        Ok(store::finish(&mut conn, lease, outcome, now_ms()).await?)
+        let finished = store::finish(&mut conn, lease, outcome, now_ms()).await?;
+        drop(conn);
+        self.db.optimize().await?;
+        Ok(finished)
     }
 
     pub async fn run(&self, id: &RunId) -> Result<Run, MetricsError> {

@@ -201,7 +201,7 @@ fn marks(values: &[String], field: &str, label: bool) -> Result<Vec<String>, Val
         if label && v.chars().any(char::is_whitespace) {
             return Err(ValidationError::new(at, "a Jira label has no spaces"));
         }
-        if !out.iter().any(|o| o.eq_ignore_ascii_case(v)) {
+        if !out.iter().any(|o| o.to_lowercase() == v.to_lowercase()) {
             out.push(v.to_owned());
         }
     }
@@ -232,8 +232,9 @@ impl Settings {
     /// Whether a Jira issue of `issue_type` with `labels` is an incident (names compared
     /// without regard to case).
     pub fn is_incident(&self, issue_type: &str, labels: &[String]) -> bool {
-        self.incident_types.iter().any(|t| t.eq_ignore_ascii_case(issue_type))
-            || labels.iter().any(|l| self.incident_labels.iter().any(|m| m.eq_ignore_ascii_case(l)))
+        let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+        self.incident_types.iter().any(|t| same(t, issue_type))
+            || labels.iter().any(|l| self.incident_labels.iter().any(|m| same(m, l)))
     }
 }
 

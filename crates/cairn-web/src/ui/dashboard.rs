@@ -23,6 +23,7 @@ use cairn_metrics::figures::{Figures, Granularity, Person, Point, Roster, Window
 use cairn_metrics::{Day, Metrics, Settings, Team, TeamId};
 use serde::Deserialize;
 
+use super::view::nonced;
 use super::{Nav, Page, PageError, Readonly, Signed};
 use crate::AppState;
 use crate::html::Chrome;
@@ -244,8 +245,7 @@ impl Data {
                 chart.render(Mode::Adaptive)
             }
         };
-        // The chart's own `<style>` (its dark colours) carries the page's CSP nonce.
-        svg.replacen("<style>", &format!("<style nonce=\"{nonce}\">"), 1)
+        nonced(svg, nonce)
     }
 
     /// The data as CSV: a header row, then a row per category; numbers in full.
@@ -540,8 +540,8 @@ pub(super) async fn home(
             .size(120, 28)
             .title(format!("{}: commits per {}", team.name, period.granularity))
             .y_unit(Unit::Count)
-            .render(Mode::Adaptive)
-            .replacen("<style>", &format!("<style nonce=\"{}\">", c.nonce), 1);
+            .render(Mode::Adaptive);
+        let spark = nonced(spark, &c.nonce);
         let active = of(&d.team_active_days, &team.id);
         let impact = of(&d.team_impact, &team.id).map(|s| s.total);
         let cycle = of(&d.cycle_time, &team.id).and_then(|s| s.summary.cycle.median_hours);
@@ -962,11 +962,14 @@ pub(super) async fn person(
         );
     }
     data.extend(cycle_data(only(&d.cycle_time).map(|s| (&s.summary, s.points.as_slice())), w));
-    // The teams the person was in during the window; the Jira charts are those of the last.
+    // The teams the person was in during the window; the Jira charts are those of the one
+    // they were in last (the latest end of a membership, an open one latest of all).
     let teams: Vec<&Team> =
         roster.teams.iter().filter(|t| !roster.people_in(Some(&person), Some(t), w.from, w.to).is_empty()).collect();
-    let last_day = Day::from_number(w.to.number() - 1);
-    if let Some(team) = roster.team_on(&person, last_day).or(teams.last().copied()) {
+    let last_in = |t: &Team| {
+        t.members.iter().filter(|m| m.person_id == person.id && m.from < w.to).map(|m| (m.to.is_none(), m.to)).max()
+    };
+    if let Some(team) = teams.iter().copied().max_by_key(|t| last_in(t)) {
         data.extend(jira_data(&d, w, team));
     }
     if let Some(answer) = csv_answer(&f, &data, &person.name, &period) {
@@ -1190,7 +1193,7 @@ pub(super) async fn dora(
             .over_time(w)
             // A bucket without a deployment has no rate (a gap, not 0%).
             .series(
-                "Failed deployments",
+                "Failure rate",
                 cfr.points.iter().zip(&df.points).map(|(p, n)| (n.value > 0.0).then(|| percent(p.value))).collect(),
             )
             .headline(format!(

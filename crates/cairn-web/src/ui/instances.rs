@@ -450,8 +450,7 @@ pub(super) async fn show(
                 for s in &series {
                     chart = chart.series(s.clone());
                 }
-                // The chart's own `<style>` (its dark colours) carries the page's CSP nonce.
-                chart.render(Mode::Adaptive).replacen("<style>", &format!("<style nonce=\"{}\">", c.nonce), 1)
+                super::view::nonced(chart.render(Mode::Adaptive), &c.nonce)
             };
             Chart { title: spec.title, wide: draw(760, 220), narrow: draw(340, 200) }
         })

@@ -29,6 +29,12 @@ impl When {
     }
 }
 
+/// A chart drawn for a page (`cairn_charts`' adaptive mode): its own `<style>` (the dark
+/// scheme's colours) carries the page's CSP nonce, or the browser would not apply it.
+pub(crate) fn nonced(svg: String, nonce: &str) -> String {
+    svg.replacen("<style>", &format!("<style nonce=\"{nonce}\">"), 1)
+}
+
 /// Who an id is, as a "by" column shows it.
 #[derive(Debug, Clone)]
 pub(crate) struct Person {

@@ -88,7 +88,7 @@ fn issue(id: &str, project: &str, kind: &str, labels: &[&str], created: &str, re
 /// is 1–15 March 2026 (a Sunday to a Sunday): ISO weeks of 23 February, 2 and 9 March.
 ///
 /// - `R_api` deploys to production: d1 on 2 March 12:00, d2 on 4 March 12:00, d3 on 10 March
-///   12:00; a staging deployment and a failed one count nowhere. `R_web` has no deployment:
+///   12:00; a staging, a pre-production and a failed deployment count nowhere. `R_web` has no deployment:
 ///   its release r1 (3 March 09:00) counts, a draft and a pre-release do not.
 /// - Platform's changes: P6 (Alice, created 20 January, merged 25 February) and P1 (created
 ///   1 March 10:00) shipped by d1: 984 h and 26 h; P4 in `R_web` (created 2 March 09:00)
@@ -97,8 +97,8 @@ fn issue(id: &str, project: &str, kind: &str, labels: &[&str], created: &str, re
 ///   pull request shipped by d3 makes d3 nobody's.
 /// - Incidents of PLAT: I1 (type Incident) opened 2 March 15:00 after d1, resolved in 2 h;
 ///   I2 (a Bug labelled `incident`) opened 4 March 13:00 after d2, resolved in 24 h; I5 opened
-///   20 February, resolved 1 March 20:00 (236 h). A plain bug and another board's incident
-///   are not Platform's.
+///   20 February, resolved 1 March 20:00 (236 h); I6 opened 1 October 2025, resolved 10 March
+///   (3,840 h). A plain bug and another board's incident are not Platform's.
 async fn world(backend: Backend) -> (TestApp, TestTenant, String, Value) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
@@ -156,6 +156,7 @@ async fn world(backend: Backend) -> (TestApp, TestTenant, String, Value) {
         deployment("d3", "prod", "2026-03-10T12:00:00Z", "success"),
         deployment("s1", "staging", "2026-03-02T11:00:00Z", "success"),
         deployment("f1", "production", "2026-03-02T11:30:00Z", "failure"),
+        deployment("p1", "preprod", "2026-03-02T10:30:00Z", "success"),
     ])
     .await
     .unwrap();
@@ -180,6 +181,7 @@ async fn world(backend: Backend) -> (TestApp, TestTenant, String, Value) {
         issue("3", "PLAT", "Bug", &["customer"], "2026-03-03T10:00:00Z", Some("2026-03-03T12:00:00Z")),
         issue("4", "OPS", "Incident", &[], "2026-03-03T10:00:00Z", Some("2026-03-03T11:00:00Z")),
         issue("5", "PLAT", "incident", &[], "2026-02-20T00:00:00Z", Some("2026-03-01T20:00:00Z")),
+        issue("6", "PLAT", "Incident", &[], "2025-10-01T00:00:00Z", Some("2026-03-10T00:00:00Z")),
     ])
     .await
     .unwrap();
@@ -233,21 +235,25 @@ async fn the_four_keys_follow_deployments_changes_and_incidents(backend: Backend
     assert_eq!((&cfr["deployments"], &cfr["failed"], &cfr["level"]), (&json!(3), &json!(2), &json!("low")));
     assert!((cfr["rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
 
-    // 2, 24 and 236 hours; by the week of the resolution.
+    // 2, 24, 236 and 3,840 hours; by the week of the resolution.
     let ttr = &body["time_to_restore"];
     assert_eq!(
         (&ttr["incidents"], &ttr["median_hours"], &ttr["p85_hours"], &ttr["level"]),
-        (&json!(3), &json!(24), &json!(236), &json!("medium"))
+        (&json!(4), &json!(130), &json!(3840), &json!("medium"))
     );
-    assert_eq!(values(&ttr["points"]), [json!(236), json!(13), json!(0)]);
+    assert_eq!(values(&ttr["points"]), [json!(236), json!(13), json!(3840)]);
 
-    // Payments: only d2, through Carol's change; no board, so no incident.
+    // Payments: only d2, through Carol's change; without a board no incident is known, so
+    // neither its failure rate nor its time to restore is rated.
     let payments = teams["payments"].as_str().unwrap();
     let body = dora(&app, &reader, &format!("{WINDOW}&team={payments}")).await;
     assert_eq!(body["deployment_frequency"]["deployments"], json!(1));
     assert_eq!((&body["lead_time"]["changes"], &body["lead_time"]["median_hours"]), (&json!(1), &json!(12)));
-    assert_eq!((&body["change_failure_rate"]["failed"], &body["change_failure_rate"]["rate"]), (&json!(0), &json!(0)));
-    assert_eq!(body["change_failure_rate"]["level"], json!("elite"));
+    assert_eq!(
+        (&body["change_failure_rate"]["failed"], &body["change_failure_rate"]["rate"]),
+        (&json!(0), &Value::Null)
+    );
+    assert_eq!(body["change_failure_rate"]["level"], Value::Null);
     assert_eq!((&body["time_to_restore"]["incidents"], &body["time_to_restore"]["level"]), (&json!(0), &Value::Null));
 
     // Every team: the same three deployments (d3 shipped only a bot's change), five changes.
@@ -277,7 +283,7 @@ async fn the_settings_say_what_an_incident_is(backend: Backend) {
         json!({"time_zone": "UTC", "reload_days": 28, "backfill_days": 90, "schedule": "0 2 * * *", "bots": [],
             "incident_types": types, "incident_labels": labels})
     };
-    // Only the type: I2, a labelled bug, is no longer an incident.
+    // Only the type: I2, a labelled bug, is no longer an incident (2, 236 and 3,840 hours).
     let resp =
         app.put("/api/v1/metrics/settings", &admin, &settings(json!(["Incident"]), json!([]))).send().await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -287,7 +293,7 @@ async fn the_settings_say_what_an_incident_is(backend: Backend) {
     assert_eq!(body["change_failure_rate"]["failed"], json!(1));
     assert_eq!(
         (&body["time_to_restore"]["incidents"], &body["time_to_restore"]["median_hours"]),
-        (&json!(2), &json!(119))
+        (&json!(3), &json!(236))
     );
     // Refused, naming the item; nothing changes.
     let resp = app
@@ -336,7 +342,7 @@ async fn the_dora_page_shows_the_four_keys(backend: Backend) {
     let base = format!("/app/dashboard/teams/{platform}/dora");
     let page = rita.get(&format!("{base}?{WINDOW}&granularity=week")).await;
     assert_eq!(page.status, 200);
-    for text in ["1.5 a week · medium", "25 h median · high", "66.7% · low", "24 h median · medium"] {
+    for text in ["1.5 a week · medium", "25 h median · high", "66.7% · low", "5.42 d median · medium"] {
         assert!(page.body.contains(text), "{text}");
     }
     assert!(page.body.contains("“Incident”") && page.body.contains("“incident”"));

@@ -503,3 +503,82 @@ async fn a_poll_with_the_etag_gets_304(backend: Backend) {
     }
 }
 backend_test!(a_poll_with_the_etag_gets_304);
+
+/// Seven closed weekly sprints of board 10 (UTC), each with one story done before it
+/// closed: 1, 2, … 7 points, each committed whole. Velocity is the mean of the last three
+/// (5, 6, 7: 6), its trend that over the mean of the three before (2, 3, 4: 3), 2.
+async fn velocity_trends_over_the_three_sprints_before(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let (_, db) = app.tenant(&acme).await;
+    let metrics = Metrics { db: &db };
+    let input = SettingsInput::parse("UTC", 28, 90, "0 2 * * *", &[]).unwrap();
+    metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
+    let fields = NewSource {
+        kind: SourceKind::Jira,
+        name: "Jira".into(),
+        base_url: Some("https://acme.atlassian.net".into()),
+        graphql_url: None,
+        url: None,
+        branch: None,
+        organization: None,
+        repositories: Vec::new(),
+        boards: Vec::new(),
+        email: Some("bot@acme.com".into()),
+        story_points_field: None,
+        token: Some("jira-token".into()),
+    };
+    let source = metrics.add_source(app.store.master_key(), fields, &tester(), &RequestMeta::default()).await.unwrap();
+    let source = SourceId::parse(&source.id, "id").unwrap();
+    let body = json!({"name": "Platform", "board": 10, "members": [{"name": "Alice", "email": "alice@acme.com",
+        "jira_account_id": "acc-alice", "from": "2026-01-01"}]});
+    let resp = app.post("/api/v1/metrics/teams", &admin, &body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // Sprint k runs Monday to the next Monday from 5 January; its story is done on Thursday.
+    let monday = |k: i64| jiff::civil::date(2026, 1, 5).checked_add(jiff::Span::new().days(7 * k)).unwrap();
+    let stamp = |d: jiff::civil::Date, hour: i8| format!("{d}T{hour:02}:00:00Z");
+    let mut sprints = Vec::new();
+    let mut issues = Vec::new();
+    let mut memberships = Vec::new();
+    for k in 0..7 {
+        let (start, end) = (stamp(monday(k), 8), stamp(monday(k + 1), 8));
+        sprints.push(sprint(400 + k, 10, SprintState::Closed, &start, &end, Some(&end)));
+        let id = format!("S{k}");
+        let done = stamp(monday(k).checked_add(jiff::Span::new().days(3)).unwrap(), 12);
+        issues.push(issue(&id, "PLAT", "Story", Some((k + 1) as f64), Some(&done), &done));
+        memberships.push(member(400 + k, &id, &stamp(monday(k), 7), None));
+    }
+    let mut tx = db.begin().await.unwrap();
+    let mut page = Page::open(&db, &mut tx, &source).await.unwrap();
+    page.boards(&[Board { id: 10, name: "Platform".into(), kind: "scrum".into(), project_key: Some("PLAT".into()) }])
+        .await
+        .unwrap();
+    page.sprints(&sprints).await.unwrap();
+    page.issues(&issues).await.unwrap();
+    let ids: Vec<String> = issues.iter().map(|i| i.id.clone()).collect();
+    page.sprint_memberships(&ids, &memberships).await.unwrap();
+    for (k, i) in issues.iter().enumerate() {
+        page.commitment(400 + k as i64, &[item(&i.id, i.points)]).await.unwrap();
+    }
+    drop(page);
+    tx.commit().await.unwrap();
+    let reader = app.token(&acme, Role::Readonly);
+    let body =
+        figure(&app, &reader, &format!("/api/v1/metrics/jira/velocity?from=2026-01-01&to=2026-03-01&team={team}"))
+            .await;
+    assert_eq!((&body["velocity"], &body["trend"], &body["say_do"]), (&json!(6), &json!(2), &json!(1)));
+    assert_eq!(sprint_rows(&body).len(), 7);
+    // Six closed by the end of the window: the three before the last three are 1, 2, 3.
+    let body =
+        figure(&app, &reader, &format!("/api/v1/metrics/jira/velocity?from=2026-01-01&to=2026-02-17&team={team}"))
+            .await;
+    assert_eq!((&body["velocity"], &body["trend"]), (&json!(5), &json!(2.5)));
+    // Five: no trend without three sprints before the last three.
+    let body =
+        figure(&app, &reader, &format!("/api/v1/metrics/jira/velocity?from=2026-01-01&to=2026-02-10&team={team}"))
+            .await;
+    assert_eq!((&body["velocity"], &body["trend"]), (&json!(4), &Value::Null));
+}
+backend_test!(velocity_trends_over_the_three_sprints_before);
