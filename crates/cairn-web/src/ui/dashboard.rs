@@ -151,6 +151,8 @@ struct Data {
     draw: Draw,
     /// The figure over the whole window, as the card heads it (`412 commits`).
     headline: Option<String>,
+    /// What the chart says without data, when the page's general message would not do.
+    empty: Option<&'static str>,
 }
 
 impl Data {
@@ -168,6 +170,7 @@ impl Data {
             unit,
             draw,
             headline: None,
+            empty: None,
         }
     }
 
@@ -211,6 +214,11 @@ impl Data {
 
     fn headline(mut self, text: impl Into<String>) -> Data {
         self.headline = Some(text.into());
+        self
+    }
+
+    fn when_empty(mut self, text: &'static str) -> Data {
+        self.empty = Some(text);
         self
     }
 
@@ -343,8 +351,8 @@ fn panels(data: &[Data], c: &Chrome, base: &str, period: &Period, empty: &str) -
             title: d.title.clone(),
             what: d.what,
             headline: d.headline.clone(),
-            wide: d.svg(760, 240, &c.nonce, empty),
-            narrow: d.svg(340, 210, &c.nonce, empty),
+            wide: d.svg(760, 240, &c.nonce, d.empty.unwrap_or(empty)),
+            narrow: d.svg(340, 210, &c.nonce, d.empty.unwrap_or(empty)),
             table: d.table(),
             csv: format!("{base}?{}&csv={}", period.query, d.key),
         })
@@ -640,28 +648,16 @@ fn team_data(d: &Dashboard, team: &Team, period: &Period) -> Vec<Data> {
     let w = &d.window;
     let mut out = Vec::new();
     if let Some(s) = only(&d.team_commits) {
-        out.push(
-            Data::new("commits", "Commits", what::COMMITS, Unit::Count, Draw::Bars)
-                .over_time(w)
-                .points("Commits", &s.points)
-                .headline(count(s.total, "commit", "commits")),
-        );
+        out.push(commits_chart(s, w));
     }
     if let Some(s) = only(&d.team_active_days) {
         out.push(
-            Data::new("active-days", "Active days", what::ACTIVE_DAYS, Unit::Count, Draw::Bars)
-                .over_time(w)
-                .points("Active days", &s.points)
+            active_days_chart(s, w)
                 .headline(format!("{} per member-week", format_value(s.summary.per_member_week, &Unit::Plain))),
         );
     }
     if let Some(s) = only(&d.team_impact) {
-        out.push(
-            Data::new("impact", "Impact", what::IMPACT, Unit::Plain, Draw::Line)
-                .over_time(w)
-                .points("Impact", &s.points)
-                .headline(format_value(s.total, &Unit::Plain)),
-        );
+        out.push(impact_chart(s, w));
     }
     if let Some(s) = only(&d.commits_without_requests) {
         out.push(
@@ -736,6 +732,29 @@ fn team_data(d: &Dashboard, team: &Team, period: &Period) -> Vec<Data> {
     }
     out.extend(jira_data(d, w, team));
     out
+}
+
+/// Commits per bucket, headed by the total.
+fn commits_chart<S>(s: &cairn_metrics::figures::Series<S>, w: &Window) -> Data {
+    Data::new("commits", "Commits", what::COMMITS, Unit::Count, Draw::Bars)
+        .over_time(w)
+        .points("Commits", &s.points)
+        .headline(count(s.total, "commit", "commits"))
+}
+
+/// Active days per bucket (the caller heads it).
+fn active_days_chart<S>(s: &cairn_metrics::figures::Series<S>, w: &Window) -> Data {
+    Data::new("active-days", "Active days", what::ACTIVE_DAYS, Unit::Count, Draw::Bars)
+        .over_time(w)
+        .points("Active days", &s.points)
+}
+
+/// Impact per bucket, headed by the total.
+fn impact_chart<S>(s: &cairn_metrics::figures::Series<S>, w: &Window) -> Data {
+    Data::new("impact", "Impact", what::IMPACT, Unit::Plain, Draw::Line)
+        .over_time(w)
+        .points("Impact", &s.points)
+        .headline(format_value(s.total, &Unit::Plain))
 }
 
 /// The cycle-time charts: the median cycle per bucket, and the stages.
@@ -924,29 +943,14 @@ pub(super) async fn person(
         stats.push(("Commits", format_value(s.total, &Unit::Count)));
         stats.push(("Active days", format_value(s.summary.active_days, &Unit::Count)));
         stats.push(("Commits per active day", format_value(s.summary.commits_per_active_day, &Unit::Plain)));
-        data.push(
-            Data::new("commits", "Commits", what::COMMITS, Unit::Count, Draw::Bars)
-                .over_time(w)
-                .points("Commits", &s.points)
-                .headline(count(s.total, "commit", "commits")),
-        );
+        data.push(commits_chart(s, w));
     }
     if let Some(s) = only(&d.user_active_days) {
-        data.push(
-            Data::new("active-days", "Active days", what::ACTIVE_DAYS, Unit::Count, Draw::Bars)
-                .over_time(w)
-                .points("Active days", &s.points)
-                .headline(count(s.total, "day", "days")),
-        );
+        data.push(active_days_chart(s, w).headline(count(s.total, "day", "days")));
     }
     if let Some(s) = only(&d.user_impact) {
         stats.push(("Impact", format_value(s.total, &Unit::Plain)));
-        data.push(
-            Data::new("impact", "Impact", what::IMPACT, Unit::Plain, Draw::Line)
-                .over_time(w)
-                .points("Impact", &s.points)
-                .headline(format_value(s.total, &Unit::Plain)),
-        );
+        data.push(impact_chart(s, w));
     }
     if let Some(s) = only(&d.user_comments) {
         data.push(
@@ -1183,7 +1187,9 @@ pub(super) async fn dora(
     let data = vec![
         Data::new("deployments", "Deployment frequency", what::DEPLOYMENTS, Unit::Count, Draw::Bars)
             .over_time(w)
-            .points("Deployments", &df.points)
+            // Without any, the chart says what counts as one rather than drawing zeros.
+            .series("Deployments", df.points.iter().map(|p| (df.deployments > 0.0).then_some(p.value)).collect())
+            .when_empty("No deployment or release shipped the team's work")
             .headline(format!("{} a week · {}", format_value(df.per_week, &Unit::Plain), level_text(df.level))),
         Data::new("lead-time", "Lead time for changes", what::LEAD_TIME, Unit::Seconds, Draw::Line)
             .over_time(w)

@@ -8,8 +8,7 @@
 use cairn_audit::RequestMeta;
 use cairn_domain::Role;
 use cairn_metrics::collected::{Board, Deployment, Issue, PrState, PullRequest, Release, StatusCategory};
-use cairn_metrics::sources::{NewSource, SourceKind};
-use cairn_metrics::{Metrics, Page, SettingsInput, SourceId};
+use cairn_metrics::{Metrics, Page, SettingsInput};
 use cairn_testkit::rp::PASSWORD;
 use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
@@ -107,22 +106,7 @@ async fn world(backend: Backend) -> (TestApp, TestTenant, String, Value) {
     let metrics = Metrics { db: &db };
     let input = SettingsInput::parse("UTC", 28, 90, "0 2 * * *", &[]).unwrap();
     metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
-    let jira = NewSource {
-        kind: SourceKind::Jira,
-        name: "Jira".into(),
-        base_url: Some("https://acme.atlassian.net".into()),
-        graphql_url: None,
-        url: None,
-        branch: None,
-        organization: None,
-        repositories: Vec::new(),
-        boards: Vec::new(),
-        email: Some("bot@acme.com".into()),
-        story_points_field: None,
-        token: Some("jira-token".into()),
-    };
-    let jira = metrics.add_source(app.store.master_key(), jira, &tester(), &RequestMeta::default()).await.unwrap();
-    let jira = SourceId::parse(&jira.id, "id").unwrap();
+    let (jira, _) = super::jira_source(&app, &acme).await;
     let person = |name: &str, login: &str| json!({"name": name, "email": format!("{login}@acme.com"), "github_login": login, "from": "2026-01-01"});
     let mut teams = json!({});
     for (key, body) in [

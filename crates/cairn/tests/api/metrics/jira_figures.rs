@@ -9,8 +9,7 @@ use cairn_domain::Role;
 use cairn_metrics::collected::{
     Board, CommitmentItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
-use cairn_metrics::sources::{NewSource, SourceKind};
-use cairn_metrics::{Metrics, Page, SettingsInput, SourceId};
+use cairn_metrics::{Metrics, Page, SettingsInput};
 use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
 
@@ -96,26 +95,10 @@ pub(super) async fn world_of(backend: Backend) -> (TestApp, TestTenant, String, 
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
-    let (_, db) = app.tenant(&acme).await;
+    let (source, db) = super::jira_source(&app, &acme).await;
     let metrics = Metrics { db: &db };
     let input = SettingsInput::parse("Europe/Bratislava", 28, 90, "0 2 * * *", &[]).unwrap();
     metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
-    let fields = NewSource {
-        kind: SourceKind::Jira,
-        name: "Jira".into(),
-        base_url: Some("https://acme.atlassian.net".into()),
-        graphql_url: None,
-        url: None,
-        branch: None,
-        organization: None,
-        repositories: Vec::new(),
-        boards: Vec::new(),
-        email: Some("bot@acme.com".into()),
-        story_points_field: None,
-        token: Some("jira-token".into()),
-    };
-    let source = metrics.add_source(app.store.master_key(), fields, &tester(), &RequestMeta::default()).await.unwrap();
-    let source = SourceId::parse(&source.id, "id").unwrap();
 
     let alice = json!({"name": "Alice Novak", "email": "alice@acme.com", "jira_account_id": "acc-alice",
         "from": "2026-01-01"});
@@ -511,26 +494,10 @@ async fn velocity_trends_over_the_three_sprints_before(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let acme = app.create_tenant("acme").await;
     let admin = app.token(&acme, Role::Admin);
-    let (_, db) = app.tenant(&acme).await;
+    let (source, db) = super::jira_source(&app, &acme).await;
     let metrics = Metrics { db: &db };
     let input = SettingsInput::parse("UTC", 28, 90, "0 2 * * *", &[]).unwrap();
     metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
-    let fields = NewSource {
-        kind: SourceKind::Jira,
-        name: "Jira".into(),
-        base_url: Some("https://acme.atlassian.net".into()),
-        graphql_url: None,
-        url: None,
-        branch: None,
-        organization: None,
-        repositories: Vec::new(),
-        boards: Vec::new(),
-        email: Some("bot@acme.com".into()),
-        story_points_field: None,
-        token: Some("jira-token".into()),
-    };
-    let source = metrics.add_source(app.store.master_key(), fields, &tester(), &RequestMeta::default()).await.unwrap();
-    let source = SourceId::parse(&source.id, "id").unwrap();
     let body = json!({"name": "Platform", "board": 10, "members": [{"name": "Alice", "email": "alice@acme.com",
         "jira_account_id": "acc-alice", "from": "2026-01-01"}]});
     let resp = app.post("/api/v1/metrics/teams", &admin, &body).send().await.unwrap();

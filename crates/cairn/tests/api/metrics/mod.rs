@@ -40,6 +40,31 @@ async fn github_source(app: &TestApp, tenant: &TestTenant) -> (SourceId, Db) {
     (SourceId::parse(&source.id, "id").unwrap(), db)
 }
 
+/// A Jira source of `tenant` for the site `acme.atlassian.net`, stored as the sources API
+/// stores one; its id and the tenant's database.
+async fn jira_source(app: &TestApp, tenant: &TestTenant) -> (SourceId, Db) {
+    let (_, db) = app.tenant(tenant).await;
+    let fields = NewSource {
+        kind: SourceKind::Jira,
+        name: "Jira".into(),
+        base_url: Some("https://acme.atlassian.net".into()),
+        graphql_url: None,
+        url: None,
+        branch: None,
+        organization: None,
+        repositories: Vec::new(),
+        boards: Vec::new(),
+        email: Some("bot@acme.com".into()),
+        story_points_field: None,
+        token: Some("jira-token".into()),
+    };
+    let source = Metrics { db: &db }
+        .add_source(app.store.master_key(), fields, &tester(), &RequestMeta::default())
+        .await
+        .expect("source stored");
+    (SourceId::parse(&source.id, "id").unwrap(), db)
+}
+
 /// A GitHub source for the organization `acme`.
 fn github_source_fields() -> NewSource {
     NewSource {
