@@ -1,8 +1,9 @@
 //! The metrics dashboards (readonly and up): the tenant's teams side by side, a team's every
-//! figure as a chart, a person's, a sprint's burn-up, and a team's pull-request cycle time.
+//! figure as a chart, a person's, a sprint's burn-up, a team's pull-request cycle time and
+//! its DORA keys.
 //!
-//! Every page answers from the figures the API computes (`Dashboard::load`, the cycle-time
-//! and Jira figures), so a page and `/api/v1/metrics/…` never disagree. Each chart is drawn
+//! Every page answers from the figures the API computes (`Dashboard::load`, the cycle-time,
+//! Jira and DORA figures), so a page and `/api/v1/metrics/…` never disagree. Each chart is drawn
 //! from one [`Data`]: a category column (buckets, people, sprints, stages) and named value
 //! columns. The same data gives the chart (`cairn-charts`, adaptive to the colour scheme), the
 //! table behind its toggle, and its CSV export (`?csv=<chart>` on the page's own URL, with the
