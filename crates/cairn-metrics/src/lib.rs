@@ -23,6 +23,7 @@ pub mod teams;
 use cairn_audit::AuditError;
 use cairn_domain::ValidationError;
 use cairn_store::{Db, Migration, sqlx};
+use collected::store::Snapshot;
 
 pub use collected::{Counts, Page};
 pub use day::{Day, Zone};
@@ -65,6 +66,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     const DEMO: &str = include_str!("../migrations/tenant_0002_demo_sources.sql");
     const READ_INDEXES: &str = include_str!("../migrations/tenant_0003_read_indexes.sql");
     const INCIDENTS: &str = include_str!("../migrations/tenant_0004_incidents.sql");
+    const COMPLETIONS: &str = include_str!("../migrations/tenant_0005_sprint_completions.sql");
     vec![
         Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
         Migration { component: "metrics", version: 2, name: "demo_sources", sqlite: DEMO, postgres: DEMO },
@@ -76,6 +78,13 @@ pub fn tenant_migrations() -> Vec<Migration> {
             postgres: READ_INDEXES,
         },
         Migration { component: "metrics", version: 4, name: "incidents", sqlite: INCIDENTS, postgres: INCIDENTS },
+        Migration {
+            component: "metrics",
+            version: 5,
+            name: "sprint_completions",
+            sqlite: COMPLETIONS,
+            postgres: COMPLETIONS,
+        },
     ]
 }
 
@@ -93,8 +102,17 @@ impl Metrics<'_> {
 
     /// The sprints of `source` whose commitment was taken (it is never taken again).
     pub async fn commitments_taken(&self, source: &SourceId) -> Result<Vec<i64>, MetricsError> {
+        self.snapshots_taken(Snapshot::Commitment, source).await
+    }
+
+    /// The sprints of `source` whose completion was taken (it is never taken again).
+    pub async fn completions_taken(&self, source: &SourceId) -> Result<Vec<i64>, MetricsError> {
+        self.snapshots_taken(Snapshot::Completion, source).await
+    }
+
+    async fn snapshots_taken(&self, kind: Snapshot, source: &SourceId) -> Result<Vec<i64>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
-        Ok(collected::store::commitments_taken(&mut conn, &source.to_string()).await?)
+        Ok(collected::store::snapshots_taken(&mut conn, kind, &source.to_string()).await?)
     }
 
     /// The issues of `source` stored as having been in `sprint` at some time.

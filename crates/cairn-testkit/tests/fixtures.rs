@@ -463,6 +463,18 @@ async fn jira_answers_credentials_fields_boards_and_sprints() {
         fields.as_array().unwrap().iter().find(|f| f["name"] == "Story point estimate").expect("story points field");
     assert_eq!(points["id"], "customfield_10016");
     assert_eq!(points["custom"], true);
+    // Every status of the workflow, with its category.
+    let statuses = jira_json(&jira, "/rest/api/3/status").await;
+    let categories: Vec<(&str, &str)> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["statusCategory"]["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        categories,
+        [("To Do", "new"), ("In Progress", "indeterminate"), ("In Review", "indeterminate"), ("Done", "done")]
+    );
 
     // Boards, one a page, to the last.
     let mut start = 0;

@@ -26,6 +26,9 @@ pub trait JiraApi: Send + Sync {
     fn myself(&self) -> ApiFuture<'_, Myself>;
     /// `GET /rest/api/3/field`: every field of the site.
     fn fields(&self) -> ApiFuture<'_, Vec<Field>>;
+    /// `GET /rest/api/3/status`: every status of the site's active workflows, with its
+    /// category.
+    fn statuses(&self) -> ApiFuture<'_, Vec<StatusRef>>;
     /// `GET /rest/agile/1.0/board`: one page of the site's boards from `start_at`.
     fn boards(&self, start_at: u64) -> ApiFuture<'_, AgilePage<Board>>;
     /// `GET /rest/agile/1.0/board/{id}`.
@@ -218,9 +221,12 @@ pub struct IssueTypeRef {
     pub subtask: bool,
 }
 
+/// `StatusDetails`, as an issue carries it and as `/status` lists it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusRef {
+    /// As a changelog's `from` and `to` name the status.
+    pub id: Option<String>,
     pub name: String,
     pub status_category: Option<StatusCategoryRef>,
 }
@@ -409,6 +415,10 @@ impl JiraApi for JiraHttp {
 
     fn fields(&self) -> ApiFuture<'_, Vec<Field>> {
         Box::pin(self.get("/rest/api/3/field", &[]))
+    }
+
+    fn statuses(&self) -> ApiFuture<'_, Vec<StatusRef>> {
+        Box::pin(self.get("/rest/api/3/status", &[]))
     }
 
     fn boards(&self, start_at: u64) -> ApiFuture<'_, AgilePage<Board>> {

@@ -13,10 +13,12 @@
 //!    field's changelog; progress `jira:issues` = the creation time of the last issue written;
 //!    a search read whole removes the stored issues updated in the window that it no longer
 //!    finds (deleted, or moved out of the boards' projects), with their worklogs;
-//! 3. the commitment of every sprint that has started and has none: the issues in the
-//!    sprint at its start, with their story points then, read from the changelogs of the
-//!    issues in the sprint now (`/sprint/{id}/issue`) and of those stored as having been in
-//!    it; taken once, never rebuilt; progress `jira:commitments`;
+//! 3. the snapshots of every sprint that lacks one: its commitment once it has started (the
+//!    issues in it at its start, with their story points then) and its completion once it is
+//!    closed (the issues in it when it was completed, their points then and whether their
+//!    status was done, the category of a past status from the site's `/status` list); read
+//!    from the changelogs of the issues in the sprint now (`/sprint/{id}/issue`) and of those
+//!    stored as having been in it; each taken once, never rebuilt; progress `jira:snapshots`;
 //! 4. worklogs created or changed since the window's start anywhere on the site
 //!    (`/worklog/updated` + `/worklog/list`: late worklogs, on any project), then those
 //!    deleted (`/worklog/deleted`), removed with what they added to the rollups; progress
@@ -27,7 +29,7 @@
 //! The value of a field at an instant is the issue's current value with every changelog
 //! item on that field created after the instant undone, newest first.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use cairn_domain::now_ms;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -38,7 +40,8 @@ use crate::Metrics;
 use crate::client::jira::{self as api, JiraApi, parse_time};
 use crate::client::{CONCURRENCY, UpstreamError};
 use crate::collected::{
-    Board, CommitmentItem, Counts, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
+    Board, CommitmentItem, CompletionItem, Counts, Issue, Sprint, SprintMembership, SprintState, StatusCategory,
+    Worklog,
 };
 use crate::sources::Source;
 
@@ -67,10 +70,10 @@ const IDS_PER_SEARCH: usize = 50;
 /// Worklog ids per `/worklog/list` request (Jira's limit).
 const IDS_PER_LIST: usize = 1000;
 
-/// Where each step resumes, in the run's progress (commitments: the last sprint whose
-/// commitment was taken; a resumed run skips those taken, by their stored marker).
+/// Where each step resumes, in the run's progress (snapshots: the last sprint whose
+/// snapshots were taken; a resumed run skips those taken, by their stored markers).
 pub const STEP_ISSUES: &str = "jira:issues";
-pub const STEP_COMMITMENTS: &str = "jira:commitments";
+pub const STEP_SNAPSHOTS: &str = "jira:snapshots";
 pub const STEP_WORKLOGS_UPDATED: &str = "jira:worklogs:updated";
 pub const STEP_WORKLOGS_DELETED: &str = "jira:worklogs:deleted";
 /// A step's cursor once the step is finished.
@@ -103,7 +106,7 @@ pub async fn collect(api: &dyn JiraApi, source: &Source, run: &mut RunCtx<'_>) -
 
     let projects: BTreeSet<String> = boards.iter().filter_map(|b| b.location.as_ref()?.project_key.clone()).collect();
     collect_issues(&mut w, &fields, &me, &projects).await?;
-    take_commitments(&mut w, &fields, sprints.values()).await?;
+    take_snapshots(&mut w, &fields, sprints.values()).await?;
     follow_worklogs(&mut w, Feed::Updated).await?;
     follow_worklogs(&mut w, Feed::Deleted).await?;
     Ok(())
@@ -119,8 +122,8 @@ struct SiteFields {
     sprint: Option<String>,
     /// What an issue page asks for.
     issue_fields: Vec<String>,
-    /// What a commitment needs of an issue.
-    commitment_fields: Vec<String>,
+    /// What a sprint's snapshots need of an issue.
+    snapshot_fields: Vec<String>,
 }
 
 impl SiteFields {
@@ -143,9 +146,9 @@ impl SiteFields {
             .map(|f| f.id.clone());
         let custom: Vec<String> = points.iter().cloned().chain(sprint.clone()).collect();
         let issue_fields = ISSUE_FIELDS.iter().map(|s| (*s).to_owned()).chain(custom.iter().cloned()).collect();
-        let commitment_fields =
-            ["issuetype", "created"].iter().map(|s| (*s).to_owned()).chain(custom.iter().cloned()).collect();
-        SiteFields { points, points_names, sprint, issue_fields, commitment_fields }
+        let snapshot_fields =
+            ["issuetype", "status", "created"].iter().map(|s| (*s).to_owned()).chain(custom.iter().cloned()).collect();
+        SiteFields { points, points_names, sprint, issue_fields, snapshot_fields }
     }
 
     fn is_points(&self, item: &api::ChangeItem) -> bool {
@@ -189,6 +192,7 @@ struct Rows {
     /// their worklogs and sprint intervals.
     removed_issues: Vec<String>,
     commitment: Option<(i64, Vec<CommitmentItem>)>,
+    completion: Option<(i64, Vec<CompletionItem>)>,
     /// A source cursor set with the page.
     source_cursor: Option<(&'static str, String)>,
 }
@@ -238,6 +242,12 @@ impl Writer<'_, '_> {
             {
                 let issues: HashSet<&str> = items.iter().map(|i| i.issue_id.as_str()).collect();
                 counts.push(("sprint_commitments", Counts { new: issues.len() as u64, ..Counts::default() }));
+            }
+            if let Some((sprint, items)) = &rows.completion
+                && page.completion(*sprint, items).await?
+            {
+                let issues: HashSet<&str> = items.iter().map(|i| i.issue_id.as_str()).collect();
+                counts.push(("sprint_completions", Counts { new: issues.len() as u64, ..Counts::default() }));
             }
         }
         if let Some((name, value)) = &rows.source_cursor {
@@ -593,8 +603,17 @@ async fn issues_by_id(api: &dyn JiraApi, ids: &[String], fields: &[String]) -> R
     Ok(out)
 }
 
-/// Step 3: the commitment of each started sprint that has none.
-async fn take_commitments<'s>(
+/// What a sprint's snapshots need: when it started (commitment due) and when it was
+/// completed (completion due).
+#[derive(Debug, Clone, Copy, Default)]
+struct Due {
+    start: Option<i64>,
+    close: Option<i64>,
+}
+
+/// Step 3: the commitment of each started sprint, and the completion of each closed one,
+/// that has none. A sprint's issues and changelogs are read once for both.
+async fn take_snapshots<'s>(
     w: &mut Writer<'_, '_>,
     fields: &SiteFields,
     sprints: impl Iterator<Item = &'s Sprint>,
@@ -604,18 +623,38 @@ async fn take_commitments<'s>(
         return Ok(());
     }
     let metrics = Metrics { db: w.run.db };
-    let taken: HashSet<i64> = metrics.commitments_taken(&w.run.source).await?.into_iter().collect();
+    let committed: HashSet<i64> = metrics.commitments_taken(&w.run.source).await?.into_iter().collect();
+    let completed: HashSet<i64> = metrics.completions_taken(&w.run.source).await?.into_iter().collect();
     let now = now_ms();
-    let due: Vec<(i64, i64)> = sprints
-        .filter(|s| s.state != SprintState::Future && !taken.contains(&s.id))
-        .filter_map(|s| s.start_at.filter(|start| *start <= now).map(|start| (s.id, start)))
+    let due: Vec<(i64, Due)> = sprints
+        .map(|s| {
+            let started = s.state != SprintState::Future && !committed.contains(&s.id);
+            let closed = s.state == SprintState::Closed && !completed.contains(&s.id);
+            let due = Due {
+                start: s.start_at.filter(|t| started && *t <= now),
+                close: s.complete_at.or(s.end_at).filter(|t| closed && *t <= now),
+            };
+            (s.id, due)
+        })
+        .filter(|(_, d)| d.start.is_some() || d.close.is_some())
         .collect();
-    for (sprint, start) in due {
+    // A past status's category comes from the site's list, read once when needed.
+    let statuses: HashMap<String, bool> = if due.iter().any(|(_, d)| d.close.is_some()) {
+        w.api
+            .statuses()
+            .await?
+            .into_iter()
+            .filter_map(|s| Some((s.id?, s.status_category.is_some_and(|c| c.key == "done"))))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    for (sprint, due) in due {
         let api = w.api;
         let mut issues = Vec::new();
         let mut at = 0;
         loop {
-            let page = api.sprint_issues(sprint, &fields.commitment_fields, at).await?;
+            let page = api.sprint_issues(sprint, &fields.snapshot_fields, at).await?;
             let n = page.issues.len() as u64;
             issues.extend(page.issues);
             at += n;
@@ -623,8 +662,7 @@ async fn take_commitments<'s>(
                 break;
             }
         }
-        // Issues taken out of the sprint after it started are not in it now: the stored
-        // memberships name them.
+        // Issues taken out of the sprint are not in it now: the stored memberships name them.
         let listed: HashSet<String> = issues.iter().map(|i| i.id.clone()).collect();
         let gone: Vec<String> = metrics
             .sprint_member_issues(&w.run.source, sprint)
@@ -632,35 +670,70 @@ async fn take_commitments<'s>(
             .into_iter()
             .filter(|id| !listed.contains(id))
             .collect();
-        issues.extend(issues_by_id(api, &gone, &fields.commitment_fields).await?);
-        let mut items = Vec::new();
-        for f in complete(api, issues, false).await? {
-            let created = required_time(&f.issue, "created", &f.issue.fields.created)?;
-            if created > start {
-                continue;
+        issues.extend(issues_by_id(api, &gone, &fields.snapshot_fields).await?);
+        let issues = complete(api, issues, false).await?;
+        let mut rows = Rows::default();
+        if let Some(start) = due.start {
+            let mut items = Vec::new();
+            for f in &issues {
+                if let Some(points) = in_sprint_at(f, fields, sprint, start)? {
+                    items.push(CommitmentItem { issue_id: f.issue.id.clone(), points });
+                }
             }
-            let sprint_changes = field_changes(&f.histories, |i| fields.is_sprint(i))?;
-            let in_sprint = value_at(fields.sprints_now(&f.issue.fields)?, &sprint_changes, start, |c| {
-                sprint_set(c.from.as_deref())
-            })?;
-            if !in_sprint.contains(&sprint) {
-                continue;
-            }
-            let subtask = f.issue.fields.issuetype.as_ref().is_some_and(|t| t.subtask);
-            let points = if subtask {
-                None
-            } else {
-                let changes = field_changes(&f.histories, |i| fields.is_points(i))?;
-                value_at(fields.points_now(&f.issue.fields), &changes, start, |c| {
-                    points_value(c.from_string.as_deref())
-                })?
-            };
-            items.push(CommitmentItem { issue_id: f.issue.id.clone(), points });
+            rows.commitment = Some((sprint, items));
         }
-        let rows = Rows { commitment: Some((sprint, items)), ..Rows::default() };
-        w.commit(rows, STEP_COMMITMENTS, Some(&sprint.to_string())).await?;
+        if let Some(close) = due.close {
+            let mut items = Vec::new();
+            for f in &issues {
+                if let Some(points) = in_sprint_at(f, fields, sprint, close)? {
+                    let done = done_at(f, &statuses, close)?;
+                    items.push(CompletionItem { issue_id: f.issue.id.clone(), points, done });
+                }
+            }
+            rows.completion = Some((sprint, items));
+        }
+        w.commit(rows, STEP_SNAPSHOTS, Some(&sprint.to_string())).await?;
     }
     Ok(())
+}
+
+/// `Some(points then)` (`Some(None)` for a sub-task or an issue without points) when the
+/// issue existed and was in the sprint at `t`; `None` otherwise.
+fn in_sprint_at(f: &FullIssue, fields: &SiteFields, sprint: i64, t: i64) -> Result<Option<Option<f64>>, UpstreamError> {
+    let created = required_time(&f.issue, "created", &f.issue.fields.created)?;
+    if created > t {
+        return Ok(None);
+    }
+    let sprint_changes = field_changes(&f.histories, |i| fields.is_sprint(i))?;
+    let in_sprint =
+        value_at(fields.sprints_now(&f.issue.fields)?, &sprint_changes, t, |c| sprint_set(c.from.as_deref()))?;
+    if !in_sprint.contains(&sprint) {
+        return Ok(None);
+    }
+    if f.issue.fields.issuetype.as_ref().is_some_and(|t| t.subtask) {
+        return Ok(Some(None));
+    }
+    let changes = field_changes(&f.histories, |i| fields.is_points(i))?;
+    Ok(Some(value_at(fields.points_now(&f.issue.fields), &changes, t, |c| points_value(c.from_string.as_deref()))?))
+}
+
+/// Whether the issue's status at `t` was in the done category. The status then is the
+/// current one with later changes undone; its category is the current one's when it is the
+/// same status, otherwise the site's (`statuses`: status id → done). A status the site no
+/// longer lists counts as not done.
+fn done_at(f: &FullIssue, statuses: &HashMap<String, bool>, t: i64) -> Result<bool, UpstreamError> {
+    let status = f
+        .issue
+        .fields
+        .status
+        .as_ref()
+        .ok_or_else(|| UpstreamError::Protocol(format!("issue {} without status", f.issue.key)))?;
+    let changes = field_changes(&f.histories, |i| i.field_id.as_deref().unwrap_or(&i.field) == "status")?;
+    let then = value_at(status.id.clone(), &changes, t, |c| Ok(c.from.clone()))?;
+    if then.is_some() && then == status.id {
+        return Ok(status.status_category.as_ref().is_some_and(|c| c.key == "done"));
+    }
+    Ok(then.and_then(|id| statuses.get(&id).copied()).unwrap_or(false))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

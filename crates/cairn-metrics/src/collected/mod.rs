@@ -263,6 +263,15 @@ pub struct CommitmentItem {
     pub points: Option<f64>,
 }
 
+/// One issue of a closed sprint's completion: in the sprint when it was completed, with its
+/// points then and whether its status was done then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletionItem {
+    pub issue_id: String,
+    pub points: Option<f64>,
+    pub done: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatusCategory {
     New,

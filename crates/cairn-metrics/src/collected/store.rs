@@ -11,8 +11,8 @@ use futures_util::TryStreamExt;
 
 use super::rollup::{DayFigures, PersonDay, Rollup};
 use super::{
-    Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Counts, Deployment, Issue, PullRequest,
-    Release, Repository, Review, Sprint, SprintMembership, Table, Worklog,
+    Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, CompletionItem, Counts, Deployment, Issue,
+    PullRequest, Release, Repository, Review, Sprint, SprintMembership, Table, Worklog,
 };
 use crate::MetricsError;
 use crate::day::{Day, Zone};
@@ -374,10 +374,34 @@ impl<'c> Page<'c> {
     /// then) unless it was taken before: a commitment is written once and never changed.
     /// Returns whether this call took it.
     pub async fn commitment(&mut self, sprint: i64, items: &[CommitmentItem]) -> Result<bool, MetricsError> {
-        let taken = sqlx::query(
-            "INSERT INTO metrics_sprint_snapshots (source_id, sprint_id, taken_at) VALUES ($1, $2, $3) \
+        let rows = items.iter().map(|i| (i.issue_id.as_str(), vec![Sql::OptReal(i.points)])).collect();
+        self.snapshot(Snapshot::Commitment, sprint, rows).await
+    }
+
+    /// Takes the closed sprint's completion (the issues in it when it was completed, their
+    /// points then and whether they were done) unless it was taken before; like a
+    /// commitment, written once and never changed. Returns whether this call took it.
+    pub async fn completion(&mut self, sprint: i64, items: &[CompletionItem]) -> Result<bool, MetricsError> {
+        let rows = items
+            .iter()
+            .map(|i| (i.issue_id.as_str(), vec![Sql::OptReal(i.points), Sql::Int(i64::from(i.done))]))
+            .collect();
+        self.snapshot(Snapshot::Completion, sprint, rows).await
+    }
+
+    /// Writes the snapshot's marker and, when this call wrote it, its items: one row per
+    /// issue (the first of repeated ids), `values` after the issue id in `kind`'s columns.
+    async fn snapshot(
+        &mut self,
+        kind: Snapshot,
+        sprint: i64,
+        items: Vec<(&str, Vec<Sql>)>,
+    ) -> Result<bool, MetricsError> {
+        let taken = sqlx::query(&format!(
+            "INSERT INTO {} (source_id, sprint_id, taken_at) VALUES ($1, $2, $3) \
              ON CONFLICT (source_id, sprint_id) DO NOTHING",
-        )
+            kind.marker()
+        ))
         .bind(&self.source)
         .bind(sprint)
         .bind(cairn_domain::now_ms())
@@ -386,19 +410,23 @@ impl<'c> Page<'c> {
         if taken.rows_affected() == 0 {
             return Ok(false);
         }
+        let columns = kind.columns();
         let mut seen = HashSet::new();
-        let items: Vec<&CommitmentItem> = items.iter().filter(|i| seen.insert(i.issue_id.as_str())).collect();
-        for chunk in items.chunks(per_statement(2)) {
+        let items: Vec<&(&str, Vec<Sql>)> = items.iter().filter(|(id, _)| seen.insert(*id)).collect();
+        for chunk in items.chunks(per_statement(1 + columns.len())) {
             let mut values = vec![Sql::from(&self.source), Sql::Int(sprint)];
             let mut tuples = Vec::with_capacity(chunk.len());
-            for item in chunk {
-                let n = values.len();
-                tuples.push(format!("($1, $2, ${}, ${})", n + 1, n + 2));
-                values.push(Sql::from(&item.issue_id));
-                values.push(Sql::OptReal(item.points));
+            for (issue, row) in chunk {
+                let first = values.len() + 1;
+                let binds: Vec<String> = (first..=first + row.len()).map(|n| format!("${n}")).collect();
+                tuples.push(format!("($1, $2, {})", binds.join(", ")));
+                values.push(Sql::from(*issue));
+                values.extend(row.iter().cloned());
             }
             let sql = format!(
-                "INSERT INTO metrics_sprint_commitments (source_id, sprint_id, issue_id, points) VALUES {}",
+                "INSERT INTO {} (source_id, sprint_id, issue_id, {}) VALUES {}",
+                kind.items(),
+                columns.join(", "),
                 tuples.join(", ")
             );
             bind_all(sqlx::query(&sql), &values).execute(&mut *self.conn).await?;
@@ -675,9 +703,46 @@ pub(crate) async fn rebuild_rollups(
     Ok(written)
 }
 
-/// The sprints of `source` whose commitment was taken.
-pub(crate) async fn commitments_taken(conn: &mut AnyConnection, source: &str) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT sprint_id FROM metrics_sprint_snapshots WHERE source_id = $1 ORDER BY sprint_id")
+/// A sprint's snapshot, taken once: its commitment at the start, its completion at the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Snapshot {
+    Commitment,
+    Completion,
+}
+
+impl Snapshot {
+    /// The table of its markers: one row per sprint whose snapshot was taken.
+    fn marker(self) -> &'static str {
+        match self {
+            Snapshot::Commitment => "metrics_sprint_snapshots",
+            Snapshot::Completion => "metrics_sprint_completion_snapshots",
+        }
+    }
+
+    /// The table of its issues.
+    fn items(self) -> &'static str {
+        match self {
+            Snapshot::Commitment => "metrics_sprint_commitments",
+            Snapshot::Completion => "metrics_sprint_completions",
+        }
+    }
+
+    /// Its items' columns after the issue id.
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            Snapshot::Commitment => &["points"],
+            Snapshot::Completion => &["points", "done"],
+        }
+    }
+}
+
+/// The sprints of `source` whose `kind` snapshot was taken.
+pub(crate) async fn snapshots_taken(
+    conn: &mut AnyConnection,
+    kind: Snapshot,
+    source: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT sprint_id FROM {} WHERE source_id = $1 ORDER BY sprint_id", kind.marker()))
         .bind(source)
         .fetch_all(conn)
         .await
@@ -711,24 +776,63 @@ pub(crate) async fn rows_where<T: Table>(
     rows.iter().map(|row| Ok((row.try_get(select.len())?, T::read(row)?))).collect()
 }
 
-/// Every sprint commitment taken: `(source, sprint, item)`, the item `None` for a sprint
-/// whose commitment held no issue.
-pub(crate) async fn commitments(
+/// Every sprint snapshot of `kind` taken: `(source, sprint, item)`, the item `None` for a
+/// sprint whose snapshot held no issue. Each item is an issue id, its points, and (for a
+/// completion) whether it was done.
+async fn snapshots(
     conn: &mut AnyConnection,
-) -> Result<Vec<(String, i64, Option<CommitmentItem>)>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT s.source_id, s.sprint_id, c.issue_id, c.points FROM metrics_sprint_snapshots s \
-         LEFT JOIN metrics_sprint_commitments c ON c.source_id = s.source_id AND c.sprint_id = s.sprint_id",
-    )
+    kind: Snapshot,
+) -> Result<Vec<(String, i64, Option<(String, Option<f64>, bool)>)>, sqlx::Error> {
+    let done = match kind {
+        Snapshot::Commitment => "0",
+        Snapshot::Completion => "c.done",
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT s.source_id, s.sprint_id, c.issue_id, c.points, {done} FROM {} s \
+         LEFT JOIN {} c ON c.source_id = s.source_id AND c.sprint_id = s.sprint_id",
+        kind.marker(),
+        kind.items()
+    ))
     .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|r| {
             let issue: Option<String> = r.try_get(2)?;
-            let item = issue.map(|issue_id| Ok::<_, sqlx::Error>(CommitmentItem { issue_id, points: r.try_get(3)? }));
-            Ok((r.try_get(0)?, r.try_get(1)?, item.transpose()?))
+            let item = match issue {
+                Some(id) => Some((id, r.try_get(3)?, r.try_get::<Option<i64>, _>(4)?.is_some_and(|d| d != 0))),
+                None => None,
+            };
+            Ok((r.try_get(0)?, r.try_get(1)?, item))
         })
         .collect()
+}
+
+/// Every sprint commitment taken: `(source, sprint, item)`, the item `None` for a sprint
+/// whose commitment held no issue.
+pub(crate) async fn commitments(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, i64, Option<CommitmentItem>)>, sqlx::Error> {
+    let rows = snapshots(conn, Snapshot::Commitment).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source, sprint, item)| {
+            (source, sprint, item.map(|(issue_id, points, _)| CommitmentItem { issue_id, points }))
+        })
+        .collect())
+}
+
+/// Every sprint completion taken: `(source, sprint, item)`, the item `None` for a sprint
+/// whose completion held no issue.
+pub(crate) async fn completions(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, i64, Option<CompletionItem>)>, sqlx::Error> {
+    let rows = snapshots(conn, Snapshot::Completion).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(source, sprint, item)| {
+            (source, sprint, item.map(|(issue_id, points, done)| CompletionItem { issue_id, points, done }))
+        })
+        .collect())
 }
 
 /// The stored rollups (of one source, or all), by source, person and day.

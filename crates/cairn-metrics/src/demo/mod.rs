@@ -93,6 +93,7 @@ mod tests {
     use super::plan::*;
     use super::rows::{JiraRows, RepoRows};
     use super::*;
+    use crate::collected::SprintState;
 
     const END: i64 = 1_767_225_600_000; // 2026-01-01
 
@@ -138,6 +139,10 @@ mod tests {
         );
         assert!(carried.values().any(|n| *n > 1), "work is carried over");
         assert!(jira.commitments.iter().all(|(_, items)| !items.is_empty()), "every started sprint has a commitment");
+        let closed = jira.sprints.iter().filter(|s| s.state == SprintState::Closed).count();
+        assert_eq!(jira.completions.len(), closed, "every closed sprint has a completion");
+        let items: Vec<_> = jira.completions.iter().flat_map(|(_, items)| items).collect();
+        assert!(items.iter().any(|i| i.done) && items.iter().any(|i| !i.done), "sprints close with work left");
         let stints = stints(1, OrgSize::Bench, END - 3 * 365 * DAY, END);
         let moved = stints.iter().filter(|s| s.len() > 1).count();
         assert!((10..=50).contains(&moved), "{moved} of 200 people moved team");

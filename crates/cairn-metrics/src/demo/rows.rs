@@ -9,8 +9,9 @@ use super::plan::{
     BOT_LOGIN, Category, CommentPlace, CommitAuthor, IssueKind, JiraOp, MAIN, OrgPerson, OrgTeam, RepoPlan, STATUSES,
 };
 use crate::collected::{
-    Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Deployment, Issue, PrState, PullRequest,
-    Release, Repository, Review, Sprint, SprintMembership, SprintState, StatusCategory, Worklog, sprint_intervals,
+    Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, CompletionItem, Deployment, Issue, PrState,
+    PullRequest, Release, Repository, Review, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
+    sprint_intervals,
 };
 
 /// The GitHub address of the bot's commits, as GitHub gives a bot account (its user id is
@@ -186,6 +187,9 @@ pub struct JiraRows {
     pub memberships: Vec<SprintMembership>,
     /// Each started sprint's commitment: the issues in it at its start, their points then.
     pub commitments: Vec<(i64, Vec<CommitmentItem>)>,
+    /// Each closed sprint's completion: the issues in it when it was completed, their points
+    /// then and whether they were done.
+    pub completions: Vec<(i64, Vec<CompletionItem>)>,
     pub worklogs: Vec<Worklog>,
 }
 
@@ -213,12 +217,15 @@ struct Replayed {
     sprints: BTreeSet<i64>,
     sprint_changes: Vec<Change<BTreeSet<i64>>>,
     points_changes: Vec<Change<Option<f64>>>,
+    /// Changes of whether the status was in the done category.
+    done_changes: Vec<Change<bool>>,
     spent: i64,
 }
 
 impl JiraRows {
     /// Replays the site's history: every issue as it is at the end, its sprint intervals,
-    /// the commitments of the sprints that started, every worklog.
+    /// the commitments of the sprints that started and the completions of those closed,
+    /// every worklog.
     pub fn of(ops: &[JiraOp], people: &[OrgPerson], teams: &[OrgTeam]) -> JiraRows {
         let mut rows = JiraRows {
             boards: teams
@@ -235,6 +242,7 @@ impl JiraRows {
         let mut issues: Vec<Replayed> = Vec::new();
         let mut numbers: HashMap<usize, u64> = HashMap::new();
         let mut started: Vec<(i64, i64)> = Vec::new();
+        let mut closed: Vec<(i64, i64)> = Vec::new();
         for (order, op) in ops.iter().enumerate() {
             match op {
                 JiraOp::Sprint { team, name, start, end } => rows.sprints.push(Sprint {
@@ -256,6 +264,7 @@ impl JiraRows {
                     let s = &mut rows.sprints[*sprint as usize - 1];
                     s.state = SprintState::Closed;
                     s.complete_at = Some(*at);
+                    closed.push((*sprint as i64, *at));
                 }
                 JiraOp::Issue(p) => {
                     let n = numbers.entry(p.team).or_default();
@@ -283,6 +292,7 @@ impl JiraRows {
                         sprints: p.sprints.iter().map(|s| *s as i64).collect(),
                         sprint_changes: Vec::new(),
                         points_changes: Vec::new(),
+                        done_changes: Vec::new(),
                         spent: 0,
                     });
                 }
@@ -297,6 +307,7 @@ impl JiraRows {
                     let i = &mut issues[*issue];
                     let (name, category) = STATUSES[*to];
                     let was_done = i.row.status_category == StatusCategory::Done;
+                    i.done_changes.push(Change { at: *at, order, from: was_done });
                     i.row.status = name.to_owned();
                     i.row.status_category = category_of(category);
                     match (was_done, category == Category::Done) {
@@ -332,6 +343,7 @@ impl JiraRows {
             i.row.time_spent_seconds = (i.spent > 0).then_some(i.spent);
             i.sprint_changes.sort_by_key(|c| (c.at, c.order));
             i.points_changes.sort_by_key(|c| (c.at, c.order));
+            i.done_changes.sort_by_key(|c| (c.at, c.order));
             let replaced: Vec<(i64, BTreeSet<i64>)> = i.sprint_changes.iter().map(|c| (c.at, c.from.clone())).collect();
             let intervals = sprint_intervals(&i.row.id, i.row.created_at, &i.sprints, &replaced);
             for s in intervals.iter().map(|m| m.sprint_id).collect::<BTreeSet<_>>() {
@@ -339,33 +351,43 @@ impl JiraRows {
             }
             rows.memberships.extend(intervals);
         }
+        // The issues in `sprint` at `t`, as the Sprint field's history says.
+        let in_sprint_at =
+            |sprint: i64, t: i64| {
+                ever_in.get(&sprint).into_iter().flatten().map(|&n| &issues[n]).filter(move |i| {
+                    i.row.created_at <= t && value_at(&i.sprints, &i.sprint_changes, t).contains(&sprint)
+                })
+            };
+        let points_at =
+            |i: &Replayed, t: i64| if i.row.is_subtask { None } else { value_at(&i.row.points, &i.points_changes, t) };
         for (sprint, start) in started {
-            let items = ever_in
-                .get(&sprint)
-                .into_iter()
-                .flatten()
-                .map(|&n| &issues[n])
-                .filter(|i| {
-                    i.row.created_at <= start && value_at(&i.sprints, &i.sprint_changes, start).contains(&sprint)
-                })
-                .map(|i| CommitmentItem {
-                    issue_id: i.row.id.clone(),
-                    points: if i.row.is_subtask { None } else { value_at(&i.row.points, &i.points_changes, start) },
-                })
+            let items = in_sprint_at(sprint, start)
+                .map(|i| CommitmentItem { issue_id: i.row.id.clone(), points: points_at(i, start) })
                 .collect();
             rows.commitments.push((sprint, items));
+        }
+        for (sprint, close) in closed {
+            let items = in_sprint_at(sprint, close)
+                .map(|i| CompletionItem {
+                    issue_id: i.row.id.clone(),
+                    points: points_at(i, close),
+                    done: value_at(&(i.row.status_category == StatusCategory::Done), &i.done_changes, close),
+                })
+                .collect();
+            rows.completions.push((sprint, items));
         }
         rows.issues = issues.into_iter().map(|i| i.row).collect();
         rows
     }
 
-    /// How many rows it holds (a commitment counts its issues).
+    /// How many rows it holds (a commitment or a completion counts its issues).
     pub fn len(&self) -> u64 {
         (self.boards.len()
             + self.sprints.len()
             + self.issues.len()
             + self.memberships.len()
             + self.commitments.iter().map(|(_, items)| items.len()).sum::<usize>()
+            + self.completions.iter().map(|(_, items)| items.len()).sum::<usize>()
             + self.worklogs.len()) as u64
     }
 

@@ -13,8 +13,8 @@ use super::plan::{self, DAY, ORGANIZATION};
 use super::rows::{JiraRows, RepoRows};
 use super::{OrgSize, today_midnight};
 use crate::collected::{
-    Board, Comment, Commit, CommitPullRequest, CommitmentItem, Counts, Deployment, Issue, Page, PullRequest, Release,
-    Repository, Review, Sprint, SprintMembership, Worklog,
+    Board, Comment, Commit, CommitPullRequest, CommitmentItem, CompletionItem, Counts, Deployment, Issue, Page,
+    PullRequest, Release, Repository, Review, Sprint, SprintMembership, Worklog,
 };
 use crate::sources::{NewSource, Source, SourceId, SourceKind, store as sources};
 use crate::teams::{MemberDraft, TeamDraft};
@@ -27,8 +27,8 @@ pub const DEMO_JIRA: &str = "Demo Jira";
 const PLAN_CURSOR: &str = "demo:plan";
 /// Rows per page: each page is one transaction.
 const PAGE_ROWS: usize = 2_000;
-/// Sprints whose commitment one page takes.
-const COMMITMENTS_PER_PAGE: usize = 100;
+/// Sprints whose commitment (or completion) one page takes.
+const SNAPSHOTS_PER_PAGE: usize = 100;
 
 /// Where a seed stands: `done` of `total` rows written, in `step`.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +90,7 @@ enum Batch<'r> {
     Issues(&'r [Issue]),
     Memberships(Vec<String>, &'r [SprintMembership]),
     Commitments(&'r [(i64, Vec<CommitmentItem>)]),
+    Completions(&'r [(i64, Vec<CompletionItem>)]),
     Worklogs(&'r [Worklog]),
 }
 
@@ -108,6 +109,7 @@ impl Batch<'_> {
             Batch::Issues(r) => r.len(),
             Batch::Memberships(_, r) => r.len(),
             Batch::Commitments(r) => r.iter().map(|(_, items)| items.len()).sum(),
+            Batch::Completions(r) => r.iter().map(|(_, items)| items.len()).sum(),
             Batch::Worklogs(r) => r.len(),
         }) as u64
     }
@@ -158,6 +160,17 @@ impl Writer<'_, '_> {
                     }
                 }
                 vec![("sprint_commitments", counts)]
+            }
+            Batch::Completions(r) => {
+                let mut counts = Counts::default();
+                for (sprint, items) in r.iter() {
+                    if page.completion(*sprint, items).await? {
+                        counts.new += items.len() as u64;
+                    } else {
+                        counts.unchanged += items.len() as u64;
+                    }
+                }
+                vec![("sprint_completions", counts)]
             }
             Batch::Worklogs(r) => vec![("worklogs", page.worklogs(r).await?)],
         };
@@ -314,8 +327,11 @@ impl Metrics<'_> {
                 ids.iter().flat_map(|id| by_issue.get(id.as_str()).into_iter().flatten().cloned()).collect();
             w.write(&jira, "sprint memberships", Batch::Memberships(ids, &rows)).await?;
         }
-        for chunk in j.commitments.chunks(COMMITMENTS_PER_PAGE) {
+        for chunk in j.commitments.chunks(SNAPSHOTS_PER_PAGE) {
             w.write(&jira, "commitments", Batch::Commitments(chunk)).await?;
+        }
+        for chunk in j.completions.chunks(SNAPSHOTS_PER_PAGE) {
+            w.write(&jira, "completions", Batch::Completions(chunk)).await?;
         }
         w.pages(&jira, "worklogs", &j.worklogs, Batch::Worklogs).await?;
         // Many rows were written: the planner's statistics are refreshed.

@@ -3,17 +3,20 @@
 //!
 //! A team owns a board (`metrics_teams.board`) and the board's project: its sprints are the
 //! board's, its issues the project's. What the tables keep of an issue's past is its Sprint
-//! field (the intervals of `metrics_sprint_issues`) and, per started sprint, the commitment
-//! snapshot; story points and status are kept as they are now. So a value "at an instant"
-//! other than sprint membership is exact when the issue has not changed since (its
-//! `updated_at` is not later), and otherwise read as `docs/metrics.md` says: points as they
-//! are now, done when the issue was resolved by then.
+//! field (the intervals of `metrics_sprint_issues`), per started sprint the commitment
+//! snapshot, and per closed sprint the completion snapshot (points and done at the close);
+//! otherwise story points and status are kept as they are now. So a value "at an instant"
+//! other than those is exact when the issue has not changed since (its `updated_at` is not
+//! later), and otherwise read as `docs/metrics.md` says: points as they are now, done when
+//! the issue was resolved by then.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Buckets, Figures, Granularity, Person, Point, Roster, Series, Window, ratio};
-use crate::collected::store::{commitments, rows_where};
-use crate::collected::{Board, CommitmentItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog};
+use crate::collected::store::{commitments, completions, rows_where};
+use crate::collected::{
+    Board, CommitmentItem, CompletionItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
+};
 use crate::day::{Day, Zone};
 use crate::store::Sql;
 use crate::teams::Team;
@@ -149,6 +152,8 @@ pub struct JiraFigures {
     sprint_issues: HashMap<(String, i64), BTreeSet<String>>,
     /// Taken commitments by (source, sprint).
     commitments: HashMap<(String, i64), Vec<CommitmentItem>>,
+    /// Taken completions by (source, sprint).
+    completions: HashMap<(String, i64), Vec<CompletionItem>>,
     /// Issues resolved in the window, ever in a sprint, or worklogged in the window.
     issues: HashMap<Keyed, Issue>,
     /// Worklogs started in the window, and every worklog of the issues resolved in it.
@@ -193,6 +198,7 @@ impl JiraFigures {
         )
         .await?;
         let taken = commitments(&mut conn).await?;
+        let closed = completions(&mut conn).await?;
         drop(conn);
 
         let mut in_sprints: HashMap<Keyed, Vec<SprintMembership>> = HashMap::new();
@@ -204,6 +210,10 @@ impl JiraFigures {
         let mut commitments: HashMap<(String, i64), Vec<CommitmentItem>> = HashMap::new();
         for (source, sprint, item) in taken {
             commitments.entry((source, sprint)).or_default().extend(item);
+        }
+        let mut completions: HashMap<(String, i64), Vec<CompletionItem>> = HashMap::new();
+        for (source, sprint, item) in closed {
+            completions.entry((source, sprint)).or_default().extend(item);
         }
         Ok(JiraFigures {
             roster,
@@ -217,6 +227,7 @@ impl JiraFigures {
             in_sprints,
             sprint_issues,
             commitments,
+            completions,
             issues: issues.into_iter().map(|(source, i)| ((source, i.id.clone()), i)).collect(),
             worklogs,
         })
@@ -487,12 +498,13 @@ impl JiraFigures {
             }
             (None, None) => HashMap::new(),
         };
-        let at_end: Vec<&Issue> = reference.map(|t| self.issues_in(source, s.id, t)).unwrap_or_default();
-        let completed = completed_at.map(|t| at_end.iter().filter(|i| done_at(i, t)).map(|i| points(i)).sum::<f64>());
+        let at_end: Vec<(&str, f64, bool)> = reference.map(|t| self.scope_at(source, s, t)).unwrap_or_default();
+        let completed =
+            completed_at.map(|_| at_end.iter().filter(|(_, _, done)| *done).map(|(_, p, _)| p).sum::<f64>());
         let (added, removed) = match reference {
             Some(_) => {
-                let ids: HashSet<&str> = at_end.iter().map(|i| i.id.as_str()).collect();
-                let added = at_end.iter().filter(|i| !at_start.contains_key(i.id.as_str())).map(|i| points(i)).sum();
+                let ids: HashSet<&str> = at_end.iter().map(|(id, _, _)| *id).collect();
+                let added = at_end.iter().filter(|(id, _, _)| !at_start.contains_key(id)).map(|(_, p, _)| p).sum();
                 let removed = at_start.iter().filter(|(id, _)| !ids.contains(*id)).map(|(_, p)| p).sum();
                 (Some(added), Some(removed))
             }
@@ -514,6 +526,21 @@ impl JiraFigures {
             added,
             removed,
             say_do,
+        }
+    }
+
+    /// The sprint's scope at `t`: each issue in it then, its points, and whether it was done.
+    /// At a closed sprint's completion that is its completion snapshot, when one was taken;
+    /// otherwise the issues in it then, with their points as stored now (see `done_at`).
+    fn scope_at<'a>(&'a self, source: &str, s: &Sprint, t: i64) -> Vec<(&'a str, f64, bool)> {
+        let closed_then = s.state == SprintState::Closed && s.complete_at.or(s.end_at) == Some(t);
+        match self.completions.get(&(source.to_owned(), s.id)) {
+            Some(items) if closed_then => {
+                items.iter().map(|i| (i.issue_id.as_str(), i.points.unwrap_or(0.0), i.done)).collect()
+            }
+            _ => {
+                self.issues_in(source, s.id, t).into_iter().map(|i| (i.id.as_str(), points(i), done_at(i, t))).collect()
+            }
         }
     }
 
@@ -602,9 +629,9 @@ impl JiraFigures {
                 // The end of the day, or the sprint's last instant on its last day.
                 let next = Day::from_number(day.number() + 1);
                 let t = if day == last_day { last } else { self.zone.start_ms(next) - 1 };
-                let issues = self.issues_in(source, s.id, t);
-                let scope = issues.iter().map(|i| points(i)).sum();
-                let done = issues.iter().filter(|i| done_at(i, t)).map(|i| points(i)).sum();
+                let scope_then = self.scope_at(source, s, t);
+                let scope = scope_then.iter().map(|(_, p, _)| p).sum();
+                let done = scope_then.iter().filter(|(_, _, done)| *done).map(|(_, p, _)| p).sum();
                 days.push(BurnDay { day, scope, done });
                 day = next;
             }

@@ -152,7 +152,7 @@ pub(crate) async fn delete(conn: &mut AnyConnection, id: &str) -> Result<(), sql
 }
 
 /// Every table holding a source's rows, with its key after `source_id`.
-const SOURCE_TABLES: [(&str, &str); 18] = [
+const SOURCE_TABLES: [(&str, &str); 20] = [
     ("metrics_person_days", "person_key, day"),
     ("metrics_commit_pull_requests", "repository_id, sha, pr_number"),
     ("metrics_commits", "repository_id, sha"),
@@ -165,6 +165,8 @@ const SOURCE_TABLES: [(&str, &str); 18] = [
     ("metrics_sprint_issues", "sprint_id, issue_id, added_at"),
     ("metrics_sprint_commitments", "sprint_id, issue_id"),
     ("metrics_sprint_snapshots", "sprint_id"),
+    ("metrics_sprint_completions", "sprint_id, issue_id"),
+    ("metrics_sprint_completion_snapshots", "sprint_id"),
     ("metrics_sprints", "sprint_id"),
     ("metrics_boards", "board_id"),
     ("metrics_worklogs", "worklog_id"),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 const WINDOW: &str = "from=2026-02-01&to=2026-04-01&granularity=week";
 
-async fn reader(app: &TestApp, tenant: &TestTenant) -> Browser {
+pub(super) async fn reader(app: &TestApp, tenant: &TestTenant) -> Browser {
     app.create_user(tenant, "rita@acme.test", PASSWORD, &[Role::Readonly]).await;
     app.sign_in(tenant, "rita@acme.test", PASSWORD).await
 }
@@ -23,7 +23,7 @@ async fn api(app: &TestApp, token: &str, path: &str) -> Value {
 }
 
 /// A chart's CSV: its header and rows, as fields.
-async fn csv(browser: &Browser, path: &str) -> (Vec<String>, Vec<Vec<String>>) {
+pub(super) async fn csv(browser: &Browser, path: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let page = browser.get(path).await;
     assert_eq!(page.status, 200, "{path}: {}", page.body);
     let kind = page.headers.get("content-type").unwrap().to_str().unwrap();

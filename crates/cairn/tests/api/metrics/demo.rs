@@ -21,7 +21,7 @@ const SEED: u64 = 11;
 const DAY: i64 = 86_400_000;
 
 /// Every table the demo writes.
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "metrics_repositories",
     "metrics_commits",
     "metrics_commit_pull_requests",
@@ -35,6 +35,7 @@ const TABLES: [&str; 14] = [
     "metrics_issues",
     "metrics_sprint_issues",
     "metrics_sprint_commitments",
+    "metrics_sprint_completions",
     "metrics_worklogs",
 ];
 

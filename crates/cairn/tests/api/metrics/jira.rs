@@ -1,7 +1,8 @@
 //! The Jira collector against the Jira Cloud fixture on loopback: every row of the site lands
 //! once, a second run of the window changes nothing, every kind of page is read to the last,
 //! limits are waited out, late and deleted worklogs are followed, a sprint's commitment is
-//! what it was at the start, and a run that died resumes after its last page.
+//! what it was at the start and its completion what it was at the close, and a run that died
+//! resumes after its last page.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -256,6 +257,16 @@ impl Site {
         rows.iter().map(|r| (r.get(0), r.get(1))).collect()
     }
 
+    /// The sprint's completion: issue id → (points, done).
+    async fn completion(&self, sprint: u64) -> BTreeMap<String, (Option<f64>, bool)> {
+        let rows = sqlx::query("SELECT issue_id, points, done FROM metrics_sprint_completions WHERE sprint_id = $1")
+            .bind(sprint as i64)
+            .fetch_all(self.db.reader())
+            .await
+            .unwrap();
+        rows.iter().map(|r| (r.get(0), (r.get(1), r.get::<i64, _>(2) == 1))).collect()
+    }
+
     /// Worklog seconds per Jira account, as the daily rollups hold them.
     async fn rolled_up_seconds(&self) -> BTreeMap<String, i64> {
         let mut out = BTreeMap::new();
@@ -426,6 +437,10 @@ async fn a_full_run_lands_every_row_and_a_second_changes_nothing(backend: Backen
     let taken = site.metrics().commitments_taken(&site.id()).await.unwrap();
     assert_eq!(taken, started.iter().map(|s| *s as i64).collect::<Vec<_>>());
     assert!(counts(&first, "sprint_commitments").new > 0);
+    // Every closed sprint has its completion.
+    let closed: Vec<i64> = sprints.iter().filter(|s| s.state == SprintState::Closed).map(|s| s.id as i64).collect();
+    assert!(!closed.is_empty());
+    assert_eq!(site.metrics().completions_taken(&site.id()).await.unwrap(), closed);
 
     // The same window again: nothing new, nothing changed, nothing removed.
     // (This one as a worker executes it, with the source's stored credentials.)
@@ -435,6 +450,7 @@ async fn a_full_run_lands_every_row_and_a_second_changes_nothing(backend: Backen
     assert_eq!(site.worklogs().await, worklogs);
     let taken_again = site.metrics().commitments_taken(&site.id()).await.unwrap();
     assert_eq!(taken_again, taken);
+    assert_eq!(counts(&second, "sprint_completions").new, 0);
 }
 backend_test!(a_full_run_lands_every_row_and_a_second_changes_nothing);
 
@@ -710,6 +726,70 @@ async fn a_sprint_commitment_stays_as_it_was_at_the_start(backend: Backend) {
     );
 }
 backend_test!(a_sprint_commitment_stays_as_it_was_at_the_start);
+
+async fn a_sprint_completion_stays_as_it_was_at_the_close(backend: Backend) {
+    let now = now_ms();
+    let start = now - 20 * DAY;
+    let close = start + 14 * DAY;
+    let mut w = JiraWorld::new(EMAIL, TOKEN);
+    w.user("acc-ann", "Ann Novak", "ann@acme.test");
+    w.project("PLAT", "Platform");
+    let board = w.board("PLAT board", "PLAT");
+    let sprint = w.sprint(board, "PLAT 1", start, close);
+    let next = w.sprint(board, "PLAT 2", close, close + 14 * DAY);
+    let story = |w: &mut JiraWorld, points: f64| w.issue(NewIssue::story("PLAT", start - 3 * DAY).points(points));
+    let a = story(&mut w, 3.0);
+    let b = story(&mut w, 5.0);
+    let c = story(&mut w, 2.0);
+    let e = story(&mut w, 8.0);
+    let sub = w.issue(NewIssue::story("PLAT", start - 3 * DAY).kind(IssueType::SubTask).parent(&a));
+    for key in [&a, &b, &c, &e, &sub] {
+        w.move_to_sprint(key, None, Some(sprint), start - HOUR);
+    }
+    w.start_sprint(sprint, start);
+    // During the sprint: D comes in and is done, E leaves, A and C are done, B is started.
+    let d = w.issue(NewIssue::story("PLAT", start + DAY).points(1.0).in_sprint(sprint));
+    w.move_to_sprint(&e, Some(sprint), None, start + 2 * DAY);
+    w.transition(&a, "Done", start + 3 * DAY);
+    w.transition(&c, "Done", start + 4 * DAY);
+    w.transition(&d, "Done", start + 5 * DAY);
+    w.transition(&b, "In Progress", start + 5 * DAY);
+    w.transition(&sub, "Done", start + 6 * DAY);
+    // At the close B moves on to the next sprint. Then A is re-estimated, C reopened, B done.
+    w.close_sprint(sprint, close, Some(next));
+    w.start_sprint(next, close + HOUR);
+    w.set_points(&a, Some(8.0), close + DAY);
+    w.transition(&c, "In Progress", close + DAY);
+    w.transition(&b, "Done", close + 2 * DAY);
+    let site = Site::start(backend, w, Vec::new()).await;
+    let id = |key: &str| site.issue_id(key);
+    let pages = PageSizes::default();
+    let since = now - 28 * DAY;
+
+    let first = site.run(pages, since).await;
+    let at_close = BTreeMap::from([
+        (id(&a), (Some(3.0), true)),
+        (id(&b), (Some(5.0), false)),
+        (id(&c), (Some(2.0), true)),
+        (id(&d), (Some(1.0), true)),
+        (id(&sub), (None, true)),
+    ]);
+    assert_eq!(site.completion(sprint).await, at_close, "the issues, points and status at the close");
+    assert_eq!(counts(&first, "sprint_completions").new, 5);
+    assert!(site.completion(next).await.is_empty(), "an active sprint has no completion");
+    assert_eq!(site.metrics().completions_taken(&site.id()).await.unwrap(), [sprint as i64]);
+
+    // Later: C is done again and re-estimated, D reopened. The completion is never rebuilt.
+    site.jira.world(|w| {
+        w.transition(&c, "Done", now - DAY);
+        w.set_points(&c, Some(13.0), now - DAY);
+        w.transition(&d, "To Do", now - DAY);
+    });
+    let second = site.run(pages, since).await;
+    assert_eq!(site.completion(sprint).await, at_close, "never rebuilt");
+    assert_eq!(counts(&second, "sprint_completions").new, 0);
+}
+backend_test!(a_sprint_completion_stays_as_it_was_at_the_close);
 
 async fn a_wrong_token_is_unauthorized_and_stores_nothing(backend: Backend) {
     let now = now_ms();

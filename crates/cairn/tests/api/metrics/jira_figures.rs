@@ -2,14 +2,16 @@
 //! sprint whose issues move after it starts (its commitment kept, added and removed right),
 //! an issue carried over between sprints, worklogs on issues outside the team's sprints,
 //! estimates against time spent, the bug share, a resolution on the next local day, a
-//! person who moves between teams, and an empty window.
+//! person who moves between teams, a closed sprint changed after its completion, and an
+//! empty window.
 
 use cairn_audit::RequestMeta;
 use cairn_domain::Role;
 use cairn_metrics::collected::{
-    Board, CommitmentItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
+    Board, CommitmentItem, CompletionItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
-use cairn_metrics::{Metrics, Page, SettingsInput};
+use cairn_metrics::{Metrics, Page, SettingsInput, SourceId};
+use cairn_store::sqlx;
 use cairn_testkit::{Backend, TestApp, TestTenant, backend_test};
 use serde_json::{Value, json};
 
@@ -292,6 +294,46 @@ async fn sprints_keep_their_commitment_and_count_what_moved(backend: Backend) {
     assert_eq!(sprint_rows(&body), vec![json!([101, "closed", 10, 4, 1, 2, 0.4])]);
 }
 backend_test!(sprints_keep_their_commitment_and_count_what_moved);
+
+/// After sprint 101 closed, P1 is re-estimated from 3 to 8 and P4 reopened. Without its
+/// completion snapshot the sprint is read from the issues as they are now; with it, as it
+/// was at the close.
+async fn a_closed_sprint_counts_its_completion_not_what_changed_since(backend: Backend) {
+    let (app, acme, reader, teams) = world_of(backend).await;
+    let (_, db) = app.tenant(&acme).await;
+    let source: String = sqlx::query_scalar("SELECT id FROM metrics_sources").fetch_one(db.reader()).await.unwrap();
+    let source = SourceId::parse(&source, "id").unwrap();
+    let mut tx = db.begin().await.unwrap();
+    let mut page = Page::open(&db, &mut tx, &source).await.unwrap();
+    let mut p1 = issue("P1", "PLAT", "Story", Some(8.0), Some("2026-02-10T12:00:00Z"), "2026-02-20T12:00:00Z");
+    p1.original_estimate_seconds = Some(3600);
+    page.issues(&[p1, issue("P4", "PLAT", "Bug", Some(1.0), None, "2026-02-20T12:00:00Z")]).await.unwrap();
+    drop(page);
+    tx.commit().await.unwrap();
+    let platform = teams["platform"].as_str().unwrap();
+    let path = format!("/api/v1/metrics/jira/sprints?{WINDOW}&team={platform}");
+    let first = |body: &Value| sprint_rows(body)[0].clone();
+    // As the issues are now: P1's 8 points done, P4 not done.
+    assert_eq!(first(&figure(&app, &reader, &path).await), json!([101, "closed", 10, 8, 1, 2, 0.8]));
+
+    let mut tx = db.begin().await.unwrap();
+    let mut page = Page::open(&db, &mut tx, &source).await.unwrap();
+    let done =
+        |issue: &str, points: f64, done: bool| CompletionItem { issue_id: issue.into(), points: Some(points), done };
+    let items = [done("P1", 3.0, true), done("P2", 5.0, false), done("P4", 1.0, true)];
+    assert!(page.completion(101, &items).await.unwrap());
+    drop(page);
+    tx.commit().await.unwrap();
+    // As at the close: P1's 3 points and P4's 1 done; P2 carried over.
+    assert_eq!(first(&figure(&app, &reader, &path).await), json!([101, "closed", 10, 4, 1, 2, 0.4]));
+    // The burn-up's last day is the completion too; the days before read points as now.
+    let rita = super::dashboard_pages::reader(&app, &acme).await;
+    let burn_up = format!("/app/dashboard/teams/{platform}/sprints/101?csv=burn-up");
+    let (_, rows) = super::dashboard_pages::csv(&rita, &burn_up).await;
+    let last: Vec<&[String]> = rows[rows.len() - 2..].iter().map(Vec::as_slice).collect();
+    assert_eq!(last, [["2026-02-15", "14", "8"], ["2026-02-16", "9", "4"]]);
+}
+backend_test!(a_closed_sprint_counts_its_completion_not_what_changed_since);
 
 async fn resolved_issues_give_throughput_quality_and_estimation(backend: Backend) {
     let (app, reader, teams) = world(backend).await;
