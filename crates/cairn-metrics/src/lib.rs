@@ -142,10 +142,16 @@ impl Metrics<'_> {
         Ok(collected::store::counted_commits(&mut conn, since, until).await?)
     }
 
-    /// Every source's rollups of the local days `[from, to)`.
-    pub async fn person_days_between(&self, from: Day, to: Day) -> Result<Vec<collected::PersonDay>, MetricsError> {
+    /// Every source's rollups of the local days `[from, to)`: everyone's, or those of the
+    /// person keys `keys` (lower case; see [`figures::Roster::keys_of`]).
+    pub async fn person_days_between(
+        &self,
+        from: Day,
+        to: Day,
+        keys: Option<&[String]>,
+    ) -> Result<Vec<collected::PersonDay>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
-        Ok(collected::store::person_days_between(&mut conn, from, to).await?)
+        Ok(collected::store::person_days_between(&mut conn, from, to, keys).await?)
     }
 
     /// The stored rollups of `source` (or of every source), by source, person and day.

@@ -22,8 +22,9 @@ use cairn_metrics::figures::commits::IMPACT_DAYS;
 use cairn_metrics::figures::dora::DoraFigures;
 use cairn_metrics::figures::jira::JiraFigures;
 use cairn_metrics::figures::{Roster, Window};
-use cairn_metrics::{Day, Metrics};
+use cairn_metrics::{Day, Metrics, Team};
 use cairn_store::Db;
+use cairn_store::sqlx::{self, Connection, Executor};
 use cairn_testkit::{Backend, TestApp};
 
 const ROUNDS: usize = 30;
@@ -75,26 +76,28 @@ fn rounds() -> usize {
     std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).filter(|r| *r > 0).unwrap_or(ROUNDS)
 }
 
-/// The reads alone, as the endpoint's figures make them.
-async fn reads(db: &Db, kind: Reads, window: Window) -> Duration {
+/// The reads alone, as the endpoint's figures make them for `team`.
+async fn reads(db: &Db, kind: Reads, window: Window, team: &Team) -> Duration {
     let metrics = Metrics { db };
     let t0 = Instant::now();
     let roster = Roster::load(&metrics).await.unwrap();
     let settings = metrics.settings().await.unwrap();
     let zone = settings.time_zone.zone().clone();
     let (start, end) = (zone.start_ms(window.from), zone.start_ms(window.to));
+    let keys = roster.keys_of(None, Some(team), window.from, window.to);
+    let keys = keys.as_deref();
     match kind {
-        Reads::Rollups => drop(metrics.person_days_between(window.from, window.to).await.unwrap()),
+        Reads::Rollups => drop(metrics.person_days_between(window.from, window.to, keys).await.unwrap()),
         Reads::Commits => drop(metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end).await.unwrap()),
         Reads::Pulls => drop(metrics.merged_pull_requests(start, end).await.unwrap()),
-        Reads::Jira => drop(JiraFigures::read(&metrics, window, roster, &settings).await.unwrap()),
+        Reads::Jira => drop(JiraFigures::read(&metrics, window, roster, &settings, Some(team)).await.unwrap()),
         Reads::Dora => drop(DoraFigures::load(&metrics, window, roster, &settings).await.unwrap()),
         Reads::All => {
             let (a, b, c, d) = tokio::try_join!(
-                metrics.person_days_between(window.from, window.to),
+                metrics.person_days_between(window.from, window.to, keys),
                 metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end),
                 metrics.merged_pull_requests(start, end),
-                JiraFigures::read(&metrics, window, roster, &settings),
+                JiraFigures::read(&metrics, window, roster.clone(), &settings, Some(team)),
             )
             .unwrap();
             drop((a, b, c, d));
@@ -138,19 +141,19 @@ async fn run(backend: Backend, postgres_server: &str) {
     )
     .unwrap();
     let roster = Roster::load(&metrics).await.unwrap();
-    let team = roster.teams.first().expect("the organization has teams").id.clone();
-    let query = format!("from={}&to={}&team={team}", window.from, window.to);
+    let team = roster.teams.first().expect("the organization has teams").clone();
+    let query = format!("from={}&to={}&team={}", window.from, window.to, team.id);
 
     println!("{:<9} {:<34} {:>10} {:>10} {:>7}", backend.as_str(), "endpoint (p95)", "endpoint", "reads", "ratio");
     for (endpoint, kind) in ENDPOINTS {
         let path = format!("/api/v1/metrics/{endpoint}?{query}");
         // Warm both paths once.
         request(&app, &token, &path).await;
-        reads(&db, kind, window).await;
+        reads(&db, kind, window, &team).await;
         let (mut http, mut raw) = (Vec::new(), Vec::new());
         for _ in 0..rounds() {
             http.push(request(&app, &token, &path).await);
-            raw.push(reads(&db, kind, window).await);
+            raw.push(reads(&db, kind, window, &team).await);
         }
         let (http, raw) = (p95(http), p95(raw));
         let goal = match kind {
@@ -167,6 +170,17 @@ async fn run(backend: Backend, postgres_server: &str) {
             ms(raw),
             http.as_secs_f64() / raw.as_secs_f64(),
         );
+    }
+
+    // The organization's databases go with the run: the PostgreSQL server may be shared.
+    if let Some(server) = server {
+        let control = app.config.database_url.as_ref().map(|u| u.path().trim_start_matches('/').to_owned());
+        drop((db, app));
+        let mut conn = sqlx::AnyConnection::connect(server).await.expect("the server answers");
+        for name in [Some(acme.id.database_name()), control].into_iter().flatten() {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            conn.execute(sql.as_str()).await.expect("the database drops");
+        }
     }
 }
 

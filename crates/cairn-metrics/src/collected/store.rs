@@ -782,19 +782,26 @@ pub(crate) async fn rows_where<T: Table>(
 async fn snapshots(
     conn: &mut AnyConnection,
     kind: Snapshot,
+    board: Option<i64>,
 ) -> Result<Vec<(String, i64, Option<(String, Option<f64>, bool)>)>, sqlx::Error> {
     let done = match kind {
         Snapshot::Commitment => "0",
         Snapshot::Completion => "c.done",
     };
-    let rows = sqlx::query(&format!(
+    let (only, values) = match board {
+        None => ("", vec![]),
+        Some(b) => (
+            " WHERE (s.source_id, s.sprint_id) IN (SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = $1)",
+            vec![Sql::Int(b)],
+        ),
+    };
+    let sql = format!(
         "SELECT s.source_id, s.sprint_id, c.issue_id, c.points, {done} FROM {} s \
-         LEFT JOIN {} c ON c.source_id = s.source_id AND c.sprint_id = s.sprint_id",
+         LEFT JOIN {} c ON c.source_id = s.source_id AND c.sprint_id = s.sprint_id{only}",
         kind.marker(),
         kind.items()
-    ))
-    .fetch_all(conn)
-    .await?;
+    );
+    let rows = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             let issue: Option<String> = r.try_get(2)?;
@@ -807,12 +814,13 @@ async fn snapshots(
         .collect()
 }
 
-/// Every sprint commitment taken: `(source, sprint, item)`, the item `None` for a sprint
-/// whose commitment held no issue.
+/// Every sprint commitment taken (of `board`'s sprints, when given): `(source, sprint, item)`,
+/// the item `None` for a sprint whose commitment held no issue.
 pub(crate) async fn commitments(
     conn: &mut AnyConnection,
+    board: Option<i64>,
 ) -> Result<Vec<(String, i64, Option<CommitmentItem>)>, sqlx::Error> {
-    let rows = snapshots(conn, Snapshot::Commitment).await?;
+    let rows = snapshots(conn, Snapshot::Commitment, board).await?;
     Ok(rows
         .into_iter()
         .map(|(source, sprint, item)| {
@@ -821,12 +829,13 @@ pub(crate) async fn commitments(
         .collect())
 }
 
-/// Every sprint completion taken: `(source, sprint, item)`, the item `None` for a sprint
-/// whose completion held no issue.
+/// Every sprint completion taken (of `board`'s sprints, when given): `(source, sprint, item)`,
+/// the item `None` for a sprint whose completion held no issue.
 pub(crate) async fn completions(
     conn: &mut AnyConnection,
+    board: Option<i64>,
 ) -> Result<Vec<(String, i64, Option<CompletionItem>)>, sqlx::Error> {
-    let rows = snapshots(conn, Snapshot::Completion).await?;
+    let rows = snapshots(conn, Snapshot::Completion, board).await?;
     Ok(rows
         .into_iter()
         .map(|(source, sprint, item)| {
@@ -930,13 +939,27 @@ pub(crate) async fn person_days_between(
     conn: &mut AnyConnection,
     from: Day,
     to: Day,
+    keys: Option<&[String]>,
 ) -> Result<Vec<PersonDay>, sqlx::Error> {
+    let mut values = vec![Sql::Int(from.number()), Sql::Int(to.number())];
+    let only = match keys {
+        None => String::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(keys) => format!(" AND LOWER(person_key) IN ({})", binds(&mut values, keys)),
+    };
     let sql = format!(
-        "SELECT source_id, person_key, day, active, {} FROM metrics_person_days WHERE day >= $1 AND day < $2",
+        "SELECT source_id, person_key, day, active, {} FROM metrics_person_days WHERE day >= $1 AND day < $2{only}",
         FIGURES.join(", ")
     );
-    let rows = sqlx::query(&sql).bind(from.number()).bind(to.number()).fetch_all(conn).await?;
+    let rows = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
     read_person_days(&rows)
+}
+
+/// Appends `texts` to `values`; their placeholders, comma-separated.
+pub(crate) fn binds(values: &mut Vec<Sql>, texts: &[String]) -> String {
+    let first = values.len() + 1;
+    values.extend(texts.iter().map(Sql::from));
+    (first..first + texts.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 fn read_person_days(rows: &[sqlx::any::AnyRow]) -> Result<Vec<PersonDay>, sqlx::Error> {

@@ -98,9 +98,15 @@ pub struct CommitFigures {
 }
 
 impl CommitFigures {
-    pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<CommitFigures, MetricsError> {
-        let roster = Roster::load(metrics).await?;
-        let settings = metrics.settings().await?;
+    /// Reads the window's counted commits, and those of the 90 days before that their
+    /// impact compares them with, for a roster and settings read already. Every team's:
+    /// impact ranks a commit among its repository's, and team scores rank the teams.
+    pub async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+    ) -> Result<CommitFigures, MetricsError> {
         let zone = settings.time_zone.zone().clone();
         // The impact of the window's first commits compares them with the 90 days before.
         let since = zone.start_ms(window.from) - IMPACT_DAYS * DAY_MS;

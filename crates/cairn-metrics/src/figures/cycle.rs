@@ -82,6 +82,16 @@ impl CycleFigures {
     pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<CycleFigures, MetricsError> {
         let roster = Roster::load(metrics).await?;
         let settings = metrics.settings().await?;
+        CycleFigures::read(metrics, window, roster, &settings).await
+    }
+
+    /// Reads the pull requests merged in the window, for a roster and settings read already.
+    pub async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+    ) -> Result<CycleFigures, MetricsError> {
         let zone = settings.time_zone.zone().clone();
         let pulls = metrics.merged_pull_requests(zone.start_ms(window.from), zone.start_ms(window.to)).await?;
         Ok(CycleFigures::new(roster, window, settings.time_zone.as_str().to_owned(), &zone, pulls))

@@ -1,6 +1,7 @@
 //! Every team figure over one window, read once: the dashboard call and the dashboard pages
 //! answer from it. The rollups, the counted commits, the merged pull requests and the Jira
-//! rows are read concurrently; each figure is then the one its single endpoint computes.
+//! rows are read concurrently (the rollups and Jira rows of the team only, when there is one);
+//! each figure is then the one its single endpoint computes.
 
 use super::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impact, Score, WithoutRequests};
 use super::cycle::{CycleFigures, CycleTime};
@@ -51,11 +52,14 @@ impl Dashboard {
         let zone = settings.time_zone.zone().clone();
         let time_zone = settings.time_zone.as_str().to_owned();
         let (start, end) = (zone.start_ms(window.from), zone.start_ms(window.to));
+        // The team's rollups and Jira rows only; every team's commits (impact ranks a commit
+        // among its repository's, team scores rank the teams).
+        let keys = roster.keys_of(None, team, window.from, window.to);
         let (days, counted, merged, jira) = tokio::try_join!(
-            metrics.person_days_between(window.from, window.to),
+            metrics.person_days_between(window.from, window.to, keys.as_deref()),
             metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end),
             metrics.merged_pull_requests(start, end),
-            JiraFigures::read(metrics, window, roster.clone(), settings),
+            JiraFigures::read(metrics, window, roster.clone(), settings, team),
         )?;
         let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
         let commits = CommitFigures::new(roster.clone(), window, time_zone.clone(), &zone, counted);

@@ -161,17 +161,19 @@ impl DoraFigures {
         let zone = settings.time_zone.zone().clone();
         let span = (zone.start_ms(window.from), zone.start_ms(window.to));
         let since = span.0 - LOOKBACK_DAYS * 86_400_000;
-        let (events, pulls) = tokio::try_join!(
+        let (events, pulls, (issues, boards)) = tokio::try_join!(
             async {
                 let mut conn = metrics.db.reader().acquire().await?;
                 Ok::<_, MetricsError>(production_events(&mut conn, since, span.1).await?)
             },
             metrics.merged_pull_requests(since, span.1),
+            async {
+                let mut conn = metrics.db.reader().acquire().await?;
+                let issues = issues_opened_or_resolved(&mut conn, since, span.0, span.1).await?;
+                let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
+                Ok::<_, MetricsError>((issues, boards))
+            },
         )?;
-        let mut conn = metrics.db.reader().acquire().await?;
-        let issues = issues_opened_or_resolved(&mut conn, since, span.0, span.1).await?;
-        let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
-        drop(conn);
         let mut shipped: HashMap<String, Vec<Shipped>> = HashMap::new();
         for e in events {
             shipped.entry(e.repository.clone()).or_default().push(e);

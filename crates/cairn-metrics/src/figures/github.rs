@@ -66,12 +66,19 @@ pub struct GitHubFigures {
 }
 
 impl GitHubFigures {
-    /// Reads the window's rollups and the roster.
-    pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<GitHubFigures, MetricsError> {
-        let roster = Roster::load(metrics).await?;
-        let time_zone = metrics.settings().await?.time_zone.as_str().to_owned();
-        let rows = metrics.person_days_between(window.from, window.to).await?;
-        Ok(GitHubFigures::new(roster, window, time_zone, rows))
+    /// Reads the window's rollups of the people a figure scoped to `user` and `team` counts
+    /// (everyone's without either), for a roster and settings read already.
+    pub async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+        user: Option<&Person>,
+        team: Option<&Team>,
+    ) -> Result<GitHubFigures, MetricsError> {
+        let keys = roster.keys_of(user, team, window.from, window.to);
+        let rows = metrics.person_days_between(window.from, window.to, keys.as_deref()).await?;
+        Ok(GitHubFigures::new(roster, window, settings.time_zone.as_str().to_owned(), rows))
     }
 
     pub fn new(

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Buckets, Figures, Granularity, Person, Point, Roster, Series, Window, ratio};
-use crate::collected::store::{commitments, completions, rows_where};
+use crate::collected::store::{binds, commitments, completions, rows_where};
 use crate::collected::{
     Board, CommitmentItem, CompletionItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
@@ -161,46 +161,50 @@ pub struct JiraFigures {
 }
 
 impl JiraFigures {
-    /// Reads the roster and the Jira rows of the window.
-    pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<JiraFigures, MetricsError> {
-        let roster = Roster::load(metrics).await?;
-        let settings = metrics.settings().await?;
-        JiraFigures::read(metrics, window, roster, &settings).await
-    }
-
-    /// Reads the Jira rows of the window, for a roster and settings read already.
-    pub async fn read(
+    /// Reads only what throughput and quality need of every team: the boards and the issues
+    /// resolved in the window. The other figures of what it reads are empty.
+    pub async fn read_resolved(
         metrics: &Metrics<'_>,
         window: Window,
         roster: Roster,
         settings: &crate::Settings,
     ) -> Result<JiraFigures, MetricsError> {
-        let zone = settings.time_zone.zone().clone();
+        let zone = settings.time_zone.zone();
         let span = (zone.start_ms(window.from), zone.start_ms(window.to));
-        let bounds = [Sql::Int(span.0), Sql::Int(span.1)];
-        let mut conn = metrics.db.reader().acquire().await?;
-        let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
-        let sprints = rows_where::<Sprint>(&mut conn, "1 = 1", &[]).await?;
-        let memberships = rows_where::<SprintMembership>(&mut conn, "1 = 1", &[]).await?;
-        let issues = rows_where::<Issue>(
-            &mut conn,
-            "(resolved_at >= $1 AND resolved_at < $2) \
-             OR issue_id IN (SELECT issue_id FROM metrics_sprint_issues) \
-             OR issue_id IN (SELECT issue_id FROM metrics_worklogs WHERE started_at >= $1 AND started_at < $2)",
-            &bounds,
-        )
-        .await?;
-        let worklogs = rows_where::<Worklog>(
-            &mut conn,
-            "(started_at >= $1 AND started_at < $2) \
-             OR issue_id IN (SELECT issue_id FROM metrics_issues WHERE resolved_at >= $1 AND resolved_at < $2)",
-            &bounds,
-        )
-        .await?;
-        let taken = commitments(&mut conn).await?;
-        let closed = completions(&mut conn).await?;
-        drop(conn);
+        let rows = JiraRows::read_resolved(metrics, span).await?;
+        Ok(JiraFigures::of(rows, window, roster, settings, span))
+    }
 
+    /// Reads the Jira rows the window's figures need, for a roster and settings read
+    /// already: every team's, or `team`'s only (its board's sprints and their issues, its
+    /// project's issues resolved in the window, its members' worklogs).
+    pub async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+        team: Option<&Team>,
+    ) -> Result<JiraFigures, MetricsError> {
+        let zone = settings.time_zone.zone();
+        let span = (zone.start_ms(window.from), zone.start_ms(window.to));
+        let rows = match team {
+            None => JiraRows::read_all(metrics, span).await?,
+            Some(team) => {
+                let accounts: Vec<String> = roster
+                    .keys_of(None, Some(team), window.from, window.to)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix("jira:").map(str::to_owned))
+                    .collect();
+                JiraRows::read_team(metrics, span, team.board, &accounts).await?
+            }
+        };
+        Ok(JiraFigures::of(rows, window, roster, settings, span))
+    }
+
+    /// The figures of the rows read for `window` (`span`, its instants).
+    fn of(rows: JiraRows, window: Window, roster: Roster, settings: &crate::Settings, span: (i64, i64)) -> JiraFigures {
+        let JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed } = rows;
         let mut in_sprints: HashMap<Keyed, Vec<SprintMembership>> = HashMap::new();
         let mut sprint_issues: HashMap<(String, i64), BTreeSet<String>> = HashMap::new();
         for (source, m) in memberships {
@@ -215,11 +219,11 @@ impl JiraFigures {
         for (source, sprint, item) in closed {
             completions.entry((source, sprint)).or_default().extend(item);
         }
-        Ok(JiraFigures {
+        JiraFigures {
             roster,
             window,
             time_zone: settings.time_zone.as_str().to_owned(),
-            zone,
+            zone: settings.time_zone.zone().clone(),
             span,
             now: cairn_domain::now_ms(),
             boards,
@@ -230,7 +234,7 @@ impl JiraFigures {
             completions,
             issues: issues.into_iter().map(|(source, i)| ((source, i.id.clone()), i)).collect(),
             worklogs,
-        })
+        }
     }
 
     fn figures<S>(&self, metric: &'static str, series: Vec<Series<S>>) -> Figures<S> {
@@ -637,6 +641,134 @@ impl JiraFigures {
             }
         }
         Some(BurnUp { sprint: figures, days })
+    }
+}
+
+/// The Jira rows a [`JiraFigures`] is made of, as read.
+struct JiraRows {
+    boards: Vec<(String, Board)>,
+    sprints: Vec<(String, Sprint)>,
+    memberships: Vec<(String, SprintMembership)>,
+    issues: Vec<(String, Issue)>,
+    worklogs: Vec<(String, Worklog)>,
+    taken: Vec<(String, i64, Option<CommitmentItem>)>,
+    closed: Vec<(String, i64, Option<CompletionItem>)>,
+}
+
+impl JiraRows {
+    /// Every board's sprints and their issues, the issues resolved or worklogged in the
+    /// window `span` (instants), the worklogs started in it and those of the issues resolved
+    /// in it.
+    async fn read_all(metrics: &Metrics<'_>, span: (i64, i64)) -> Result<JiraRows, MetricsError> {
+        let bounds = [Sql::Int(span.0), Sql::Int(span.1)];
+        let mut conn = metrics.db.reader().acquire().await?;
+        Ok(JiraRows {
+            boards: rows_where::<Board>(&mut conn, "1 = 1", &[]).await?,
+            sprints: rows_where::<Sprint>(&mut conn, "1 = 1", &[]).await?,
+            memberships: rows_where::<SprintMembership>(&mut conn, "1 = 1", &[]).await?,
+            issues: rows_where::<Issue>(
+                &mut conn,
+                "(resolved_at >= $1 AND resolved_at < $2) \
+                 OR issue_id IN (SELECT issue_id FROM metrics_sprint_issues) \
+                 OR issue_id IN (SELECT issue_id FROM metrics_worklogs WHERE started_at >= $1 AND started_at < $2)",
+                &bounds,
+            )
+            .await?,
+            worklogs: rows_where::<Worklog>(
+                &mut conn,
+                "(started_at >= $1 AND started_at < $2) \
+                 OR issue_id IN (SELECT issue_id FROM metrics_issues WHERE resolved_at >= $1 AND resolved_at < $2)",
+                &bounds,
+            )
+            .await?,
+            taken: commitments(&mut conn, None).await?,
+            closed: completions(&mut conn, None).await?,
+        })
+    }
+
+    /// The boards, and the issues resolved in the window `span`.
+    async fn read_resolved(metrics: &Metrics<'_>, span: (i64, i64)) -> Result<JiraRows, MetricsError> {
+        let bounds = [Sql::Int(span.0), Sql::Int(span.1)];
+        let mut conn = metrics.db.reader().acquire().await?;
+        let boards = rows_where::<Board>(&mut conn, "1 = 1", &[]).await?;
+        let issues = rows_where::<Issue>(&mut conn, "resolved_at >= $1 AND resolved_at < $2", &bounds).await?;
+        let (sprints, memberships, worklogs, taken, closed) = Default::default();
+        Ok(JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed })
+    }
+
+    /// What one team's figures need: its board's sprints (in every source) and the issues
+    /// ever in them, its board's project's issues resolved in the window and their
+    /// worklogs, and the worklogs `accounts` (its members' Jira accounts, lower case)
+    /// started in the window with their issues.
+    async fn read_team(
+        metrics: &Metrics<'_>,
+        span: (i64, i64),
+        board: Option<i64>,
+        accounts: &[String],
+    ) -> Result<JiraRows, MetricsError> {
+        let mut values = vec![Sql::Int(span.0), Sql::Int(span.1)];
+        let members_work = match accounts {
+            [] => "1 = 0".to_owned(),
+            _ => format!(
+                "started_at >= $1 AND started_at < $2 AND LOWER(author_account_id) IN ({})",
+                binds(&mut values, accounts)
+            ),
+        };
+        let mut conn = metrics.db.reader().acquire().await?;
+        let Some(board) = board else {
+            // No board: no sprint, no project; only the members' worklogs count (as unplanned).
+            let worklogs = rows_where::<Worklog>(&mut conn, &members_work, &values).await?;
+            let issues = rows_where::<Issue>(
+                &mut conn,
+                &format!(
+                    "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})"
+                ),
+                &values,
+            )
+            .await?;
+            let (boards, sprints, memberships, taken, closed) = Default::default();
+            return Ok(JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed });
+        };
+        let at = values.len() + 1;
+        values.push(Sql::Int(board));
+        let board_sprints = format!("SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = ${at}");
+        let resolved = format!(
+            "resolved_at >= $1 AND resolved_at < $2 AND (source_id, project_key) IN \
+             (SELECT source_id, project_key FROM metrics_boards WHERE board_id = ${at})"
+        );
+        let only_board = [Sql::Int(board)];
+        Ok(JiraRows {
+            boards: rows_where::<Board>(&mut conn, "board_id = $1", &only_board).await?,
+            sprints: rows_where::<Sprint>(&mut conn, "board_id = $1", &only_board).await?,
+            memberships: rows_where::<SprintMembership>(
+                &mut conn,
+                "(source_id, sprint_id) IN (SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = $1)",
+                &only_board,
+            )
+            .await?,
+            issues: rows_where::<Issue>(
+                &mut conn,
+                &format!(
+                    "({resolved}) \
+                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues \
+                         WHERE (source_id, sprint_id) IN ({board_sprints})) \
+                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})"
+                ),
+                &values,
+            )
+            .await?,
+            worklogs: rows_where::<Worklog>(
+                &mut conn,
+                &format!(
+                    "({members_work}) \
+                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_issues WHERE {resolved})"
+                ),
+                &values,
+            )
+            .await?,
+            taken: commitments(&mut conn, Some(board)).await?,
+            closed: completions(&mut conn, Some(board)).await?,
+        })
     }
 }
 

@@ -140,6 +140,23 @@ impl Roster {
         out
     }
 
+    /// The rollup person keys (`gh:<login>`, `jira:<account id>`, `email:<address>`) of the
+    /// people a figure scoped to `user` and `team` over `[from, to)` counts; `None` when it
+    /// counts everyone. Lower case, as the roster compares them.
+    pub fn keys_of(&self, user: Option<&Person>, team: Option<&Team>, from: Day, to: Day) -> Option<Vec<String>> {
+        if user.is_none() && team.is_none() {
+            return None;
+        }
+        let people = self.people_in(user, team, from, to);
+        let mut keys = Vec::new();
+        for (_, p) in people {
+            keys.extend(p.github_login.iter().map(|l| format!("gh:{l}")));
+            keys.extend(p.jira_account_id.iter().map(|a| format!("jira:{a}")));
+            keys.extend(p.emails.iter().map(|e| format!("email:{e}")));
+        }
+        Some(keys)
+    }
+
     /// The people who were in `team` on some day of `[from, to)`.
     pub fn members_between(&self, team: &Team, from: Day, to: Day) -> Vec<&Person> {
         let ids: BTreeSet<&str> = team

@@ -20,7 +20,7 @@ use cairn_metrics::figures::jira::{
     Estimations, Focus, JiraFigures, Quality, SprintFigures, TeamSprints, Throughput, Velocity,
 };
 use cairn_metrics::figures::{Figures, Person, Roster, Window};
-use cairn_metrics::{Metrics, Team, TeamId};
+use cairn_metrics::{Metrics, MetricsError, Settings, Team, TeamId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -318,27 +318,41 @@ fn tagged<T: Serialize>(headers: &HeaderMap, body: &T) -> ApiResult<Response> {
         .into_response())
 }
 
-/// Figures read once per request for its window: the GitHub, the per-commit or the Jira ones.
+/// Figures read once per request for its window (and, where their reads can be narrowed, its
+/// scope): the GitHub, the per-commit, the cycle-time or the Jira ones.
 trait WindowFigures: Sized {
-    async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError>;
-    fn roster(&self) -> &Roster;
+    async fn read(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &Settings,
+        scope: &Scope,
+    ) -> Result<Self, cairn_metrics::MetricsError>;
 }
 
-macro_rules! window_figures {
-    ($($t:ty),*) => {$(
-        impl WindowFigures for $t {
-            async fn load(metrics: &Metrics<'_>, window: Window) -> Result<Self, cairn_metrics::MetricsError> {
-                <$t>::load(metrics, window).await
-            }
-
-            fn roster(&self) -> &Roster {
-                &self.roster
-            }
-        }
-    )*};
+impl WindowFigures for GitHubFigures {
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, scope: &Scope) -> Result<Self, MetricsError> {
+        GitHubFigures::read(m, w, r, s, scope.user.as_ref(), scope.team.as_ref()).await
+    }
 }
 
-window_figures!(GitHubFigures, CommitFigures, CycleFigures, JiraFigures);
+impl WindowFigures for CommitFigures {
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, _: &Scope) -> Result<Self, MetricsError> {
+        CommitFigures::read(m, w, r, s).await
+    }
+}
+
+impl WindowFigures for CycleFigures {
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, _: &Scope) -> Result<Self, MetricsError> {
+        CycleFigures::read(m, w, r, s).await
+    }
+}
+
+impl WindowFigures for JiraFigures {
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, scope: &Scope) -> Result<Self, MetricsError> {
+        JiraFigures::read(m, w, r, s, scope.team.as_ref()).await
+    }
+}
 
 /// The figures of the request's window, and its checked scope.
 async fn figures<F: WindowFigures>(
@@ -350,8 +364,9 @@ async fn figures<F: WindowFigures>(
     let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
-    let figures = F::load(&metrics, window).await?;
-    let scope = q.scope(figures.roster())?;
+    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let scope = q.scope(&roster)?;
+    let figures = F::read(&metrics, window, roster, &settings, &scope).await?;
     Ok((figures, scope))
 }
 

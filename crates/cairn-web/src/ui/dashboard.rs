@@ -16,10 +16,12 @@ use axum::response::{IntoResponse, Response};
 use cairn_charts::{BarChart, LineChart, Mode, Series, Sparkline, Unit, format_value};
 use cairn_domain::now_ms;
 use cairn_metrics::collected::SprintState;
+use cairn_metrics::figures::commits::CommitFigures;
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
 use cairn_metrics::figures::dashboard::Dashboard;
 use cairn_metrics::figures::dora::DoraFigures;
-use cairn_metrics::figures::jira::{JiraFigures, SprintFigures};
+use cairn_metrics::figures::github::{GitHubFigures, UserCommits};
+use cairn_metrics::figures::jira::{Estimations, Focus, JiraFigures, Quality, SprintFigures, Throughput};
 use cairn_metrics::figures::{Figures, Granularity, Person, Point, Roster, Window};
 use cairn_metrics::{Day, Metrics, Settings, Team, TeamId};
 use serde::Deserialize;
@@ -532,11 +534,18 @@ pub(super) async fn home(
         to: Day::from_number(today.number() + 1),
         granularity: Granularity::Day,
     };
-    let (d, recent, connected) = tokio::try_join!(
+    // The fortnight needs only commits per person and team, and resolved issues.
+    let (d, recent_commits, recent_resolved, connected) = tokio::try_join!(
         Dashboard::load(&metrics, period.window, &roster, &settings, None, None),
-        Dashboard::load(&metrics, fortnight, &roster, &settings, None, None),
+        GitHubFigures::read(&metrics, fortnight, roster.clone(), &settings, None, None),
+        JiraFigures::read_resolved(&metrics, fortnight, roster.clone(), &settings),
         connected(&metrics),
     )?;
+    let (recent_team_commits, recent_user_commits, recent_throughput) = (
+        recent_commits.team_commits(None),
+        recent_commits.user_commits(None, None),
+        recent_resolved.throughput(None, None),
+    );
     let (c, nav) = s.shell(&state, "Dashboard", "dashboard").await;
     let mut teams = Vec::new();
     let mut week = Vec::new();
@@ -575,11 +584,10 @@ pub(super) async fn home(
             let (before, now) = points.split_at(points.len().min(7));
             (now.iter().map(|p| p.value).sum::<f64>(), before.iter().map(|p| p.value).sum::<f64>())
         };
-        let recent_commits = of(&recent.team_commits, &team.id);
-        let (c_now, c_before) = recent_commits.map(|s| halves(&s.points)).unwrap_or_default();
         // The fortnight's points are days.
-        let (r_now, r_before) = of(&recent.throughput, &team.id).map(|s| halves(&s.points)).unwrap_or_default();
-        let authors = last_week_authors(&recent, &roster, team, today);
+        let (c_now, c_before) = of(&recent_team_commits, &team.id).map(|s| halves(&s.points)).unwrap_or_default();
+        let (r_now, r_before) = of(&recent_throughput, &team.id).map(|s| halves(&s.points)).unwrap_or_default();
+        let authors = last_week_authors(&recent_user_commits, &roster, team, today);
         week.push(WeekRow {
             href,
             name: team.name.clone(),
@@ -607,14 +615,13 @@ pub(super) async fn home(
 }
 
 /// The team's members with a counted commit in the last seven days.
-fn last_week_authors(recent: &Dashboard, roster: &Roster, team: &Team, today: Day) -> f64 {
+fn last_week_authors(recent: &Figures<UserCommits>, roster: &Roster, team: &Team, today: Day) -> f64 {
     let members: Vec<&Person> = roster
         .people_in(None, Some(team), Day::from_number(today.number() - 6), Day::from_number(today.number() + 1))
         .into_iter()
         .map(|(_, p)| p)
         .collect();
     recent
-        .user_commits
         .series
         .iter()
         .filter(|s| members.iter().any(|m| m.key == s.key))
@@ -731,7 +738,7 @@ fn team_data(d: &Dashboard, team: &Team, period: &Period) -> Vec<Data> {
         }
         out.push(data);
     }
-    out.extend(jira_data(d, w, team));
+    out.extend(jira_data(d.into(), w, team));
     out
 }
 
@@ -789,9 +796,23 @@ fn cycle_data(cycle: Option<(&CycleTime, &[Point])>, w: &Window) -> Vec<Data> {
 
 /// The Jira charts of a team's dashboard, or of a person's in `team` (the figures of the
 /// team's board narrowed to the person's issues and worklogs).
-fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
+/// A team's Jira series, as a dashboard or a person's page has them.
+struct JiraSeries<'a> {
+    throughput: &'a Figures<Throughput>,
+    quality: &'a Figures<Quality>,
+    estimations: &'a Figures<Estimations>,
+    focus: &'a Figures<Focus>,
+}
+
+impl<'a> From<&'a Dashboard> for JiraSeries<'a> {
+    fn from(d: &'a Dashboard) -> Self {
+        JiraSeries { throughput: &d.throughput, quality: &d.quality, estimations: &d.estimations, focus: &d.focus }
+    }
+}
+
+fn jira_data(d: JiraSeries<'_>, w: &Window, team: &Team) -> Vec<Data> {
     let mut out = Vec::new();
-    if let Some(s) = of(&d.throughput, &team.id) {
+    if let Some(s) = of(d.throughput, &team.id) {
         // Weekly whatever the granularity.
         let weekly = Window { granularity: Granularity::Week, ..*w };
         let mut data = Data::new("throughput", "Throughput", what::THROUGHPUT, Unit::Count, Draw::Stacked)
@@ -802,10 +823,10 @@ fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
         }
         out.push(data);
     }
-    if let Some(s) = of(&d.quality, &team.id) {
+    if let Some(s) = of(d.quality, &team.id) {
         // A bucket where nothing was resolved has no share (a gap, not 0%).
         let resolved: Vec<f64> =
-            of(&d.throughput, &team.id).map(|t| t.points.iter().map(|p| p.value).collect()).unwrap_or_default();
+            of(d.throughput, &team.id).map(|t| t.points.iter().map(|p| p.value).collect()).unwrap_or_default();
         let shares = s
             .points
             .iter()
@@ -824,7 +845,7 @@ fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
                 )),
         );
     }
-    if let Some(s) = of(&d.estimations, &team.id) {
+    if let Some(s) = of(d.estimations, &team.id) {
         out.push(
             Data::new("estimations", "Spent ÷ estimate", what::ESTIMATIONS, Unit::Plain, Draw::Line)
                 .over_time(w)
@@ -836,7 +857,7 @@ fn jira_data(d: &Dashboard, w: &Window, team: &Team) -> Vec<Data> {
                 )),
         );
     }
-    if let Some(s) = of(&d.focus, &team.id) {
+    if let Some(s) = of(d.focus, &team.id) {
         out.push(
             Data::new("focus", "Focus", what::FOCUS, Unit::Percent, Draw::Line)
                 .over_time(w)
@@ -933,27 +954,46 @@ pub(super) async fn person(
         return Ok(s.not_found(&state, "Person not found", ("/app/dashboard", "Dashboard")).await);
     };
     let period = f.period(&settings);
-    let (d, connected) = tokio::try_join!(
-        Dashboard::load(&metrics, period.window, &roster, &settings, Some(&person), None),
+    let w = &period.window;
+    // The teams the person was in during the window; the Jira charts are those of the one
+    // they were in last (the latest end of a membership, an open one latest of all).
+    let teams: Vec<&Team> =
+        roster.teams.iter().filter(|t| !roster.people_in(Some(&person), Some(t), w.from, w.to).is_empty()).collect();
+    let last_in = |t: &Team| {
+        t.members.iter().filter(|m| m.person_id == person.id && m.from < w.to).map(|m| (m.to.is_none(), m.to)).max()
+    };
+    let last_team = teams.iter().copied().max_by_key(|t| last_in(t));
+    // Their own rollups, and their last team's Jira rows; every commit (impact ranks a commit
+    // among its repository's).
+    let (rollups, commits, cycle, jira, connected) = tokio::try_join!(
+        GitHubFigures::read(&metrics, *w, roster.clone(), &settings, Some(&person), None),
+        CommitFigures::read(&metrics, *w, roster.clone(), &settings),
+        CycleFigures::read(&metrics, *w, roster.clone(), &settings),
+        async {
+            match last_team {
+                Some(t) => JiraFigures::read(&metrics, *w, roster.clone(), &settings, Some(t)).await.map(Some),
+                None => Ok(None),
+            }
+        },
         connected(&metrics),
     )?;
-    let w = &d.window;
+    let me = Some(&person);
     let mut data = Vec::new();
     let mut stats = Vec::new();
-    if let Some(s) = only(&d.user_commits) {
+    if let Some(s) = only(&rollups.user_commits(me, None)) {
         stats.push(("Commits", format_value(s.total, &Unit::Count)));
         stats.push(("Active days", format_value(s.summary.active_days, &Unit::Count)));
         stats.push(("Commits per active day", format_value(s.summary.commits_per_active_day, &Unit::Plain)));
         data.push(commits_chart(s, w));
     }
-    if let Some(s) = only(&d.user_active_days) {
+    if let Some(s) = only(&rollups.user_active_days(me, None)) {
         data.push(active_days_chart(s, w).headline(count(s.total, "day", "days")));
     }
-    if let Some(s) = only(&d.user_impact) {
+    if let Some(s) = only(&commits.user_impact(me, None)) {
         stats.push(("Impact", format_value(s.total, &Unit::Plain)));
         data.push(impact_chart(s, w));
     }
-    if let Some(s) = only(&d.user_comments) {
+    if let Some(s) = only(&rollups.user_comments(me, None)) {
         data.push(
             Data::new("comments", "Pull-request comments", what::COMMENTS, Unit::Count, Draw::Bars)
                 .over_time(w)
@@ -966,16 +1006,16 @@ pub(super) async fn person(
                 )),
         );
     }
-    data.extend(cycle_data(only(&d.cycle_time).map(|s| (&s.summary, s.points.as_slice())), w));
-    // The teams the person was in during the window; the Jira charts are those of the one
-    // they were in last (the latest end of a membership, an open one latest of all).
-    let teams: Vec<&Team> =
-        roster.teams.iter().filter(|t| !roster.people_in(Some(&person), Some(t), w.from, w.to).is_empty()).collect();
-    let last_in = |t: &Team| {
-        t.members.iter().filter(|m| m.person_id == person.id && m.from < w.to).map(|m| (m.to.is_none(), m.to)).max()
-    };
-    if let Some(team) = teams.iter().copied().max_by_key(|t| last_in(t)) {
-        data.extend(jira_data(&d, w, team));
+    let cycle = cycle.cycle_time(me, None);
+    data.extend(cycle_data(only(&cycle).map(|s| (&s.summary, s.points.as_slice())), w));
+    if let (Some(team), Some(jira)) = (last_team, &jira) {
+        let (throughput, quality) = (jira.throughput(me, Some(team)), jira.quality(me, Some(team)));
+        let (estimations, focus) = (jira.estimations(me, Some(team)), jira.focus(me, Some(team)));
+        data.extend(jira_data(
+            JiraSeries { throughput: &throughput, quality: &quality, estimations: &estimations, focus: &focus },
+            w,
+            team,
+        ));
     }
     if let Some(answer) = csv_answer(&f, &data, &person.name, &period) {
         return answer;
@@ -1018,7 +1058,7 @@ pub(super) async fn sprint(
     let (metrics, settings, roster) = basics(&s).await?;
     let Some(team) = find_team(&roster, &id) else { return Ok(no_team(&state, &s).await) };
     let period = f.period(&settings);
-    let jira = JiraFigures::read(&metrics, period.window, roster.clone(), &settings).await?;
+    let jira = JiraFigures::read(&metrics, period.window, roster.clone(), &settings, Some(&team)).await?;
     let burn = sprint.parse::<i64>().ok().and_then(|n| jira.burn_up(&team, n));
     let Some(burn) = burn else {
         return Ok(s.not_found(&state, "Sprint not found", ("/app/dashboard", "Dashboard")).await);

@@ -306,6 +306,32 @@ async fn commits_and_active_days_follow_local_days_and_team_moves(backend: Backe
 }
 backend_test!(commits_and_active_days_follow_local_days_and_team_moves);
 
+/// A request for one team reads its members' rollups only; its answer is the team's part of
+/// the answer for every team.
+async fn a_team_read_from_its_members_rollups_answers_as_from_everyones(backend: Backend) {
+    let (app, reader, teams) = world(backend).await;
+    for metric in ["team-commits", "team-active-days"] {
+        let all = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}")).await;
+        for team in ["platform", "payments"] {
+            let id = teams[team].as_str().unwrap();
+            let one = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}&team={id}")).await;
+            let theirs: Vec<&Value> =
+                all["series"].as_array().unwrap().iter().filter(|s| s["key"] == teams[team]).collect();
+            assert_eq!(one["series"], json!(theirs), "{metric} of {team}");
+        }
+    }
+    // A person's series is the same whether or not the read was narrowed to them.
+    for metric in ["user-commits", "user-active-days", "user-comments-count"] {
+        let all = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}")).await;
+        for user in ["alice", "bob"] {
+            let one = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}&user={user}")).await;
+            let theirs: Vec<&Value> = all["series"].as_array().unwrap().iter().filter(|s| s["key"] == user).collect();
+            assert_eq!(one["series"], json!(theirs), "{metric} of {user}");
+        }
+    }
+}
+backend_test!(a_team_read_from_its_members_rollups_answers_as_from_everyones);
+
 /// `a` within a millionth of `b`.
 fn close(a: &Value, b: f64) -> bool {
     a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)

@@ -335,6 +335,28 @@ async fn a_closed_sprint_counts_its_completion_not_what_changed_since(backend: B
 }
 backend_test!(a_closed_sprint_counts_its_completion_not_what_changed_since);
 
+/// A request for one team reads that team's rows only (its board's sprints and project, its
+/// members' worklogs); its answer is the team's series of the answer for every team. Payments
+/// has no board: its focus is Bob's worklog after he joined, unplanned.
+async fn a_team_read_from_its_own_rows_answers_as_from_everyones(backend: Backend) {
+    let (app, reader, teams) = world(backend).await;
+    for metric in ["throughput", "quality", "estimations", "focus"] {
+        let all = figure(&app, &reader, &format!("/api/v1/metrics/jira/{metric}?{WINDOW}")).await;
+        for team in ["platform", "payments"] {
+            let id = teams[team].as_str().unwrap();
+            let one = figure(&app, &reader, &format!("/api/v1/metrics/jira/{metric}?{WINDOW}&team={id}")).await;
+            assert_eq!(one["series"], json!([of(&all, &teams[team])]), "{metric} of {team}");
+        }
+    }
+    let payments = teams["payments"].as_str().unwrap();
+    let focus = figure(&app, &reader, &format!("/api/v1/metrics/jira/focus?{WINDOW}&team={payments}")).await;
+    assert_eq!(
+        (&focus["series"][0]["total"], &focus["series"][0]["summary"]),
+        (&json!(0), &json!({"planned_seconds": 0, "all_seconds": 1000, "unplanned": 1}))
+    );
+}
+backend_test!(a_team_read_from_its_own_rows_answers_as_from_everyones);
+
 async fn resolved_issues_give_throughput_quality_and_estimation(backend: Backend) {
     let (app, reader, teams) = world(backend).await;
     let body = figure(&app, &reader, &format!("/api/v1/metrics/jira/throughput?{WINDOW}")).await;
