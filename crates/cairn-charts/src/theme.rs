@@ -19,6 +19,11 @@ impl Color {
         Self { r, g, b }
     }
 
+    /// Red, green and blue.
+    pub const fn channels(self) -> [u8; 3] {
+        [self.r, self.g, self.b]
+    }
+
     /// Parses `#rrggbb` or `#rgb` (the `#` optional, either case); `None` for anything else.
     pub fn from_hex(hex: &str) -> Option<Self> {
         let hex = hex.strip_prefix('#').unwrap_or(hex);
