@@ -14,6 +14,7 @@ pub mod collected;
 pub mod day;
 pub mod demo;
 pub mod figures;
+pub mod panels;
 pub mod runs;
 pub mod settings;
 pub mod sources;
