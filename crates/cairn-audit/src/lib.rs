@@ -13,8 +13,8 @@ pub use model::{
     Param, RequestMeta, RetentionDays,
 };
 pub use service::{
-    ActorView, AuditEntryView, AuditError, AuditService, ExportFormat, ResourceView, Signer, VerifyReport, Violation,
-    export_chunk, export_stream,
+    ActorView, AuditEntryView, AuditError, AuditService, Checkpoint, ExportFormat, ResourceView, Signer, Tally,
+    VerifyReport, Violation, export_chunk, export_stream,
 };
 
 use cairn_store::Migration;

@@ -62,6 +62,23 @@ pub struct VerifyReport {
     pub violation: Option<Violation>,
 }
 
+/// How many entries an action, an actor and an outcome have in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub action: String,
+    pub actor_id: String,
+    pub actor_email: Option<String>,
+    pub outcome: String,
+    pub entries: i64,
+}
+
+/// A signed checkpoint of the chain: the position it covers and when it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub time: i64,
+}
+
 const VERIFY_BATCH: i64 = 2000;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -163,6 +180,21 @@ impl AuditService {
         items.truncate(limit.get() as usize);
         let next = if more { items.last().map(|e| AuditCursor { time: e.time, seq: e.seq }) } else { None };
         Ok((items, next))
+    }
+
+    /// The entries of `[from, to)` (epoch ms) counted by action, actor and outcome.
+    pub async fn tally(db: &Db, from: i64, to: i64) -> Result<Vec<Tally>, AuditError> {
+        Ok(store::tally(db, from, to).await?)
+    }
+
+    /// The denied entries of `[from, to)`, oldest first, at most `limit`.
+    pub async fn denied(db: &Db, from: i64, to: i64, limit: i64) -> Result<Vec<AuditEntry>, AuditError> {
+        Ok(store::denied(db, from, to, limit).await?)
+    }
+
+    /// The newest signed checkpoint, if any.
+    pub async fn latest_checkpoint(db: &Db) -> Result<Option<Checkpoint>, AuditError> {
+        Ok(store::latest_checkpoint(db).await?.map(|(seq, time)| Checkpoint { seq, time }))
     }
 
     pub async fn get(db: &Db, id: &EntryId) -> Result<Option<AuditEntry>, AuditError> {

@@ -482,6 +482,47 @@ pub(crate) async fn set_retention_days(conn: &mut AnyConnection, days: i64) -> R
     Ok(old)
 }
 
+/// The entries of `[from, to)` counted by action, actor and outcome.
+pub(crate) async fn tally(db: &Db, from: i64, to: i64) -> Result<Vec<crate::service::Tally>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT action, actor_id, MAX(actor_email) AS actor_email, outcome, COUNT(*) AS entries FROM audit_entries \
+         WHERE time >= $1 AND time < $2 GROUP BY action, actor_id, outcome ORDER BY action, actor_id, outcome",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(crate::service::Tally {
+                action: r.try_get("action")?,
+                actor_id: r.try_get("actor_id")?,
+                actor_email: r.try_get("actor_email")?,
+                outcome: r.try_get("outcome")?,
+                entries: r.try_get("entries")?,
+            })
+        })
+        .collect()
+}
+
+/// The denied entries of `[from, to)`, oldest first, at most `limit`.
+pub(crate) async fn denied(db: &Db, from: i64, to: i64, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_entries WHERE time >= $1 AND time < $2 AND outcome = 'denied' \
+         ORDER BY time, seq LIMIT $3"
+    );
+    let rows = sqlx::query(&sql).bind(from).bind(to).bind(limit).fetch_all(db.reader()).await?;
+    rows.iter().map(entry).collect()
+}
+
+/// The newest checkpoint: its position and time.
+pub(crate) async fn latest_checkpoint(db: &Db) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let row = sqlx::query("SELECT seq, time FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(db.reader())
+        .await?;
+    row.map(|r| Ok((r.try_get("seq")?, r.try_get("time")?))).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

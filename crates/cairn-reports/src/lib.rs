@@ -4,11 +4,16 @@
 //! - [`pdf`]: a [`pdf::Report`] (cover, contents, sections of paragraphs, facts, charts and
 //!   tables) laid out on A4 pages and written as a tagged PDF/A-2b file with krilla;
 //! - [`fonts`]: the one vendored font family, for the text and for the charts;
+//! - [`kinds`]: what every kind shares (the letterhead, the period, errors);
+//! - [`team`]: the team engineering report, the dashboard's charts and tables;
 //! - [`audit`]: the audit report of a period.
 
 pub mod audit;
 pub mod fonts;
+pub mod kinds;
 pub mod pdf;
+pub mod team;
 
 pub use fonts::Fonts;
+pub use kinds::{Letterhead, ReportError, period_text};
 pub use pdf::{Block, RenderError, Rendered, Report, Section, Table, render};

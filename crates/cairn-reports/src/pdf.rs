@@ -180,11 +180,14 @@ struct Layout<'f> {
     nodes: Vec<Node>,
     roots: Vec<usize>,
     charts: Vec<usvg::Tree>,
+    /// The section being laid out: a chart of the same title needs no caption.
+    section_title: String,
 }
 
 impl<'f> Layout<'f> {
     fn new(fonts: &'f Fonts) -> Layout<'f> {
-        Layout { fonts, pages: Vec::new(), y: TOP, nodes: Vec::new(), roots: Vec::new(), charts: Vec::new() }
+        let (pages, nodes, roots, charts) = Default::default();
+        Layout { fonts, pages, y: TOP, nodes, roots, charts, section_title: String::new() }
     }
 
     fn page(&self) -> usize {
@@ -264,9 +267,33 @@ impl<'f> Layout<'f> {
         }
     }
 
+    /// The height of a section's opening: its blocks up to and including its first chart
+    /// or table (of which a header and two rows), which its heading stays with.
+    fn opening(&self, blocks: &[Block]) -> f32 {
+        let mut h = 0.0;
+        for block in blocks {
+            h += 10.0;
+            match block {
+                Block::Paragraph(text) | Block::Heading(text) => {
+                    h += self.wrap(text, Weight::Regular, BODY, WIDTH).len() as f32 * BODY * LEADING;
+                }
+                Block::Facts(facts) => h += facts.len().div_ceil(4) as f32 * 40.0,
+                Block::Chart { svg, .. } => {
+                    let size = usvg::Tree::from_str(svg, self.fonts.svg_options()).map(|t| t.size());
+                    let (w, ht) = size.map(|s| (s.width(), s.height())).unwrap_or((WIDTH, 0.0));
+                    return h + BODY * LEADING + ht * (WIDTH / w).min(1.6);
+                }
+                Block::Table(_) => return h + 3.0 * (SMALL * LEADING + 2.0 * CELL_PAD),
+            }
+        }
+        h
+    }
+
     fn section(&mut self, section: &Section) -> (usize, f32) {
-        // A heading keeps company: at least a few lines of what follows fit under it.
-        self.room(H1 * LEADING + 90.0);
+        // A heading keeps company: its opening fits under it, or a few lines of it at least.
+        let opening = self.opening(&section.blocks).clamp(90.0, BOTTOM - TOP - H1 * LEADING - 6.0);
+        self.room(H1 * LEADING + 6.0 + opening);
+        self.section_title = section.title.clone();
         if self.y > TOP {
             self.y += 10.0;
         }
@@ -354,11 +381,14 @@ impl<'f> Layout<'f> {
         let size = tree.size();
         let scale = (WIDTH / size.width()).min(1.6);
         let (w, h) = (size.width() * scale, size.height() * scale);
-        let title_h = BODY * LEADING + 2.0;
+        let captioned = title != self.section_title;
+        let title_h = if captioned { BODY * LEADING + 2.0 } else { 0.0 };
         self.room(title_h + h);
-        let caption = self.node(Tag::Caption, Some(parent));
-        self.text(MARGIN_X, self.y + BODY, BODY, Weight::Bold, INK, title, Role::In(caption));
-        self.y += title_h;
+        if captioned {
+            let caption = self.node(Tag::Caption, Some(parent));
+            self.text(MARGIN_X, self.y + BODY, BODY, Weight::Bold, INK, title, Role::In(caption));
+            self.y += title_h;
+        }
         let figure = self.node(Tag::Figure(Some(title.to_owned())), Some(parent));
         self.charts.push(tree);
         let chart = self.charts.len() - 1;

@@ -10,6 +10,7 @@ mod instances;
 mod mail;
 mod metrics;
 mod migrate;
+mod report;
 mod serve;
 mod tenant;
 mod token;
@@ -74,6 +75,9 @@ enum Command {
     /// A tenant's cloud instances: list them, reboot one.
     #[command(subcommand)]
     Instances(instances::InstancesCommand),
+    /// Reports: render a team or audit report to a PDF file.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Dead letters of the event bus.
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -168,6 +172,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Metrics(cmd) => metrics::run(config, cmd).await,
         Command::Demo(cmd) => demo::run(config, cmd).await,
         Command::Instances(cmd) => instances::run(config, cmd).await,
+        Command::Report(cmd) => report::run(config, cmd).await,
         Command::Config(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -13,6 +13,7 @@ mod oidc;
 mod pages;
 mod platform;
 mod records;
+mod reports;
 mod security;
 mod tenants;
 mod tokens;

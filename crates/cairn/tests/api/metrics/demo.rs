@@ -40,7 +40,7 @@ const TABLES: [&str; 15] = [
 ];
 
 /// `cairn` run against the app's data directory and control database.
-fn cairn(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn cairn(app: &TestApp, args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
     c.args(args)
         .env_clear()
@@ -54,7 +54,7 @@ fn cairn(app: &TestApp, args: &[&str]) -> Output {
     c.stdin(Stdio::null()).output().expect("cairn runs")
 }
 
-fn text(out: &Output) -> (String, String) {
+pub(crate) fn text(out: &Output) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 

@@ -3,7 +3,7 @@
 
 mod collected;
 mod dashboard_pages;
-mod demo;
+pub(crate) mod demo;
 mod dora;
 mod figures;
 mod git;

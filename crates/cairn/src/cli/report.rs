@@ -1,0 +1,123 @@
+//! `cairn report run`: renders a report of a tenant to a PDF file, from the same figures the
+//! dashboards and the audit API read.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cairn_domain::now_ms;
+use cairn_metrics::figures::{Granularity, Window};
+use cairn_metrics::{Day, Metrics};
+use cairn_reports::audit::{AuditScope, audit_report};
+use cairn_reports::team::team_report;
+use cairn_reports::{Fonts, Letterhead, ReportError, period_text, render};
+use clap::Subcommand;
+
+use super::{Failure, slug, usage};
+use crate::config::Config;
+use crate::startup;
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Render a report to a PDF file (A4, tagged, PDF/A-2b).
+    Run {
+        #[arg(long)]
+        tenant: String,
+        /// `team` (a team's engineering metrics, with `--team`) or `audit` (the audit trail).
+        #[arg(long, value_parser = ["team", "audit"])]
+        kind: String,
+        /// The team's id, for `--kind team`.
+        #[arg(long)]
+        team: Option<String>,
+        /// The first local day (`YYYY-MM-DD`); with `--to`, a half-open window in the
+        /// tenant's zone. Default: the last 12 ISO weeks, this one included.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// The day after the last one.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failure> {
+    let ReportCommand::Run { tenant, kind, team, from, to, out } = cmd;
+    if kind == "team" && team.is_none() {
+        return Err(usage("--team is required for a team report"));
+    }
+    let slug = slug(&tenant)?;
+    let store = startup::open_store(&config).await?;
+    let tenant = store.tenant_by_slug(&slug).await.context("finding the tenant")?;
+    let db = store.tenant_db(tenant.id).await.context("opening the tenant database")?;
+    let metrics = Metrics { db: &db };
+    let settings = metrics.settings().await.context("reading the metrics settings")?;
+    let zone = settings.time_zone.zone().clone();
+    let window = match (&from, &to) {
+        (Some(f), Some(t)) => Window::parse(f, t, None).map_err(|e| usage(format!("--{}: {}", e.field, e.message)))?,
+        _ => {
+            let today = zone.day(now_ms());
+            let monday = Day::from_number(today.number() - i64::from(today.date().weekday().to_monday_zero_offset()));
+            Window {
+                from: Day::from_number(monday.number() - 7 * 11),
+                to: Day::from_number(today.number() + 1),
+                granularity: Granularity::Week,
+            }
+        }
+    };
+    let (identity, _) = startup::identity(&config, &store, &config.public_url(config.listen)).await?;
+    let branding = identity.settings(&db).await.context("reading the tenant's settings")?;
+    let head = Letterhead {
+        tenant: branding.display_name.clone().unwrap_or_else(|| tenant.name.clone()),
+        accent: Some(branding.accent.clone()),
+    };
+
+    let started = Instant::now();
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.enable_steady_tick(Duration::from_millis(120));
+        s
+    });
+    let step = |what: &str| match &spinner {
+        Some(s) => s.set_message(what.to_owned()),
+        None => eprintln!("report: {what}"),
+    };
+    step("reading the figures");
+    let now = now_ms();
+    let report = match kind.as_str() {
+        "team" => team_report(&metrics, team.as_deref().unwrap_or_default(), window, &head, now).await,
+        _ => {
+            let (tokens, _) = startup::tokens(&store, config.issuer(config.listen)).await?;
+            let scope = AuditScope {
+                db: &db,
+                scope: &tenant.id.to_string(),
+                from: zone.start_ms(window.from),
+                to: zone.start_ms(window.to),
+                period: period_text(window.from, window.to),
+                zone: zone.time_zone().clone(),
+            };
+            audit_report(&scope, &tokens, &head, now).await
+        }
+    }
+    .map_err(|e| match e {
+        ReportError::NotFound(_) => usage(e.to_string()),
+        other => Failure::from(anyhow::Error::from(other)),
+    })?;
+    step("rendering");
+    let rendered = render(&report, &Fonts::load()).context("rendering the PDF")?;
+    std::fs::write(&out, &rendered.pdf).with_context(|| format!("writing {}", out.display()))?;
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    println!(
+        "{} report of {} written to {}: {} pages, {} bytes, in {:.1} s",
+        kind,
+        report.period,
+        out.display(),
+        rendered.pages,
+        rendered.pdf.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
