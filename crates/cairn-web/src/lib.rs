@@ -52,6 +52,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The cloud-instances console's AWS client, cache and connections.
     pub cloud: Arc<cairn_instances::Cloud>,
+    /// Where rendered reports are kept.
+    pub reports: cairn_reports::objects::Objects,
     /// Set when shutdown begins: readiness turns false.
     pub draining: Arc<AtomicBool>,
     pub config: Arc<WebConfig>,
@@ -66,7 +68,12 @@ pub struct Shared {
 }
 
 impl AppState {
-    pub fn new(identity: Identity, config: WebConfig, cloud: Arc<cairn_instances::Cloud>) -> Self {
+    pub fn new(
+        identity: Identity,
+        config: WebConfig,
+        cloud: Arc<cairn_instances::Cloud>,
+        reports: cairn_reports::objects::Objects,
+    ) -> Self {
         Self(Arc::new(Shared {
             // One bus for the process: the revocation epochs announce and hear changes on it.
             bus: identity.tokens.revocations().bus().clone(),
@@ -75,6 +82,7 @@ impl AppState {
             identity: Arc::new(identity),
             metrics: Arc::new(Metrics::default()),
             cloud,
+            reports,
             draining: Arc::new(AtomicBool::new(false)),
             loopback_public_host: context::loopback_host_of(&config.public_url),
             config: Arc::new(config),
@@ -108,6 +116,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(api::figures::router())
         .merge(api::sources::router())
         .merge(api::instances::router())
+        .merge(api::reports::router())
         .split_for_parts()
 }
 
@@ -165,6 +174,8 @@ pub fn app(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(ui::router())
         .merge(assets::router())
+        // A report's expiring download link (a capability: no session, no token).
+        .route("/reports/{tenant}/{file}", axum::routing::get(api::reports::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::canonical_host));
     finish(pages, state)
 }

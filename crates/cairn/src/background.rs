@@ -75,3 +75,123 @@ pub async fn chains(store: &Store) -> Vec<(String, Db)> {
     }
     all
 }
+
+/// How often a worker looks for reports to render.
+const REPORTS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Renders requested reports: claims each tenant's due reports under a lease, renders them
+/// and puts the PDFs in the object store. Any number of workers may run it.
+pub async fn reports(
+    store: Store,
+    identity: Arc<cairn_identity::Identity>,
+    tokens: Arc<Tokens>,
+    objects: cairn_reports::objects::Objects,
+    owner: String,
+    retry_base: std::time::Duration,
+) {
+    loop {
+        match store.list_tenants().await {
+            Ok(tenants) => {
+                for tenant in tenants.into_iter().filter(|t| t.state == cairn_store::TenantState::Active) {
+                    let Ok(db) = store.tenant_db(tenant.id).await else { continue };
+                    let jobs = cairn_reports::jobs::Jobs { db: &db };
+                    loop {
+                        match jobs.claim(&owner).await {
+                            Ok(Some(job)) => {
+                                let retry = retry_base.as_millis() as i64;
+                                render_report(&db, &tenant, &job, &identity, &tokens, &objects, retry).await
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::warn!(tenant = %tenant.slug, error = %e, "reports could not be claimed");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list tenants for reports"),
+        }
+        tokio::time::sleep(REPORTS_POLL).await;
+    }
+}
+
+/// Renders one claimed report and records the outcome: ready, or a failed try.
+async fn render_report(
+    db: &Db,
+    tenant: &cairn_store::Tenant,
+    job: &cairn_reports::jobs::Job,
+    identity: &cairn_identity::Identity,
+    tokens: &Tokens,
+    objects: &cairn_reports::objects::Objects,
+    retry_base_ms: i64,
+) {
+    use cairn_reports::jobs::{Jobs, KEEP_DAYS, Kind};
+    let started = std::time::Instant::now();
+    let jobs = Jobs { db };
+    let rendered = async {
+        let metrics = cairn_metrics::Metrics { db };
+        let settings = metrics.settings().await.map_err(|e| e.to_string())?;
+        let branding = identity.settings(db).await.map_err(|e| e.to_string())?;
+        let head = cairn_reports::Letterhead {
+            tenant: branding.display_name.clone().unwrap_or_else(|| tenant.name.clone()),
+            accent: Some(branding.accent.clone()),
+        };
+        let zone = settings.time_zone.zone().clone();
+        let window = cairn_metrics::figures::Window {
+            from: job.from,
+            to: job.to,
+            granularity: cairn_metrics::figures::Granularity::Week,
+        };
+        let now = cairn_domain::now_ms();
+        let report = match job.kind {
+            Kind::Team => {
+                let team = job.team_id.as_deref().unwrap_or_default();
+                cairn_reports::team::team_report(&metrics, team, window, &head, now).await
+            }
+            Kind::Audit => {
+                let scope = cairn_reports::audit::AuditScope {
+                    db,
+                    scope: &tenant.id.to_string(),
+                    from: zone.start_ms(job.from),
+                    to: zone.start_ms(job.to),
+                    period: cairn_reports::period_text(job.from, job.to),
+                    zone: zone.time_zone().clone(),
+                };
+                cairn_reports::audit::audit_report(&scope, tokens, &head, now).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        // Laying out and writing the PDF is CPU work: off the runtime's threads.
+        let rendered =
+            tokio::task::spawn_blocking(move || cairn_reports::render(&report, &cairn_reports::Fonts::load()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        let key = cairn_reports::objects::Objects::key(&tenant.id.to_string(), &job.id);
+        objects.put(&key, rendered.pdf.clone()).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((key, rendered))
+    }
+    .await;
+    match rendered {
+        Ok((key, rendered)) => {
+            let (size, pages) = (rendered.pdf.len() as i64, rendered.pages as i64);
+            match jobs.finish(job, &key, size, pages, KEEP_DAYS).await {
+                Ok(true) => tracing::info!(
+                    tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,
+                    duration_ms = started.elapsed().as_millis() as u64, "report rendered"
+                ),
+                Ok(false) => tracing::warn!(tenant = %tenant.slug, report = %job.id, "a report's lease was lost"),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report could not be marked ready")
+                }
+            }
+        }
+        Err(reason) => {
+            tracing::warn!(tenant = %tenant.slug, report = %job.id, attempt = job.attempts, reason = %reason, "a report failed to render");
+            if let Err(e) = jobs.fail(job, &reason, retry_base_ms).await {
+                tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report's failure could not be recorded");
+            }
+        }
+    }
+}

@@ -46,6 +46,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     all.extend(cairn_records::tenant_migrations());
     all.extend(cairn_metrics::tenant_migrations());
     all.extend(cairn_instances::tenant_migrations());
+    all.extend(cairn_reports::tenant_migrations());
     all
 }
 
@@ -222,7 +223,9 @@ impl Application {
             metrics_token: config.metrics_token.clone(),
         };
         let cloud = cloud(&config, identity.outbound.clone());
-        let state = AppState::new(identity, web, cloud);
+        let reports = cairn_reports::objects::Objects::folder(config.data_dir.join("objects"))
+            .context("opening the report store")?;
+        let state = AppState::new(identity, web, cloud, reports);
         Ok(Application { listener, metrics_listener, state, role, config, bootstrap })
     }
 
@@ -287,6 +290,14 @@ impl Application {
                 .with_stats(state.metrics.delivery_stats.clone())
                 .with_host(&crate::config::host_name());
             background.push(tokio::spawn(worker.run()));
+            background.push(tokio::spawn(crate::background::reports(
+                store.clone(),
+                state.identity.clone(),
+                state.tokens.clone(),
+                state.reports.clone(),
+                format!("{}:{}", crate::config::host_name(), std::process::id()),
+                config.events.retry_base,
+            )));
         }
         // Ended sessions heard on the bus (this process's, and other replicas' through the
         // relay) make the next token check re-read that tenant's revocation epochs.

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod platform;
 pub mod records;
+pub mod reports;
 pub mod sources;
 pub mod sso;
 pub mod tenants;

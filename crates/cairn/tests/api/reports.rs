@@ -12,6 +12,9 @@ use cairn_domain::Role;
 use cairn_testkit::{Backend, TestApp, backend_test};
 use serde_json::{Value, json};
 
+use cairn_metrics::Day;
+use cairn_reports::jobs::{JobRequest, Jobs, Kind};
+
 use crate::metrics::demo::{cairn, text};
 
 /// A poppler tool's output on `pdf`.
@@ -169,3 +172,148 @@ async fn an_audit_report_counts_the_trail_lists_denials_and_verifies_it(backend:
     assert!(!read.contains("No request was denied"), "the denial is listed");
 }
 backend_test!(an_audit_report_counts_the_trail_lists_denials_and_verifies_it);
+
+/// The report `id` once it is no longer queued or running.
+async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+    cairn_testkit::eventually("the report to settle", std::time::Duration::from_secs(60), || async {
+        let body = get(app, token, &format!("/api/v1/reports/{id}")).await;
+        (body["status"] != "queued" && body["status"] != "running").then_some(body)
+    })
+    .await
+}
+
+/// A link to the report with its expiry and signature replaced.
+fn with_query(url: &str, expires: i64, signature: &str) -> String {
+    format!("{}?expires={expires}&signature={signature}", url.split('?').next().unwrap())
+}
+
+async fn a_requested_report_is_rendered_and_downloaded_through_its_link(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let out = cairn(&app, &["demo", "seed", "--tenant", "acme", "--size", "small"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let member = app.token(&acme, Role::Member);
+    let teams = get(&app, &member, "/api/v1/metrics/teams").await;
+    let team = teams["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let request = json!({"kind": "team", "team": team, "from": FROM, "to": TO});
+    let resp = app.post("/api/v1/reports", &member, &request).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let queued: Value = resp.json().await.unwrap();
+    assert_eq!((&queued["status"], &queued["kind"], &queued["team"]), (&json!("queued"), &json!("team"), &json!(team)));
+    assert!(queued["download_url"].is_null());
+    let id = queued["id"].as_str().unwrap().to_owned();
+
+    let ready = settled(&app, &member, &id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["attempts"], 1);
+    assert!(ready["pages"].as_i64().unwrap() > 3 && ready["size"].as_i64().unwrap() > 10_000, "{ready}");
+    let url = ready["download_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("{}/reports/{}/{id}.pdf?expires=", app.base_url, acme.id)), "{url}");
+    let list = get(&app, &member, "/api/v1/reports").await;
+    assert_eq!(list["items"][0]["id"], json!(id));
+
+    // The link needs no token.
+    let anyone = reqwest::Client::new();
+    let resp = anyone.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let pdf = resp.bytes().await.unwrap();
+    assert_eq!(pdf.len() as i64, ready["size"].as_i64().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    assert_eq!(well_formed(&file) as i64, ready["pages"].as_i64().unwrap());
+
+    // Tampered (another expiry, another signature) is 403; expired is 410; neither says more.
+    let expires: i64 = url.split("expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    let signature = url.split("signature=").nth(1).unwrap();
+    for bad in [with_query(&url, expires + 1, signature), with_query(&url, expires, "AAAA")] {
+        let resp = anyone.get(&bad).send().await.unwrap();
+        assert_eq!(resp.status(), 403, "{bad}");
+        assert!(resp.text().await.unwrap().contains("This link is not valid"));
+    }
+    let past = cairn_domain::now_ms() - 1000;
+    let message = format!("{}\n{id}\n{past}", acme.id);
+    let expired = with_query(&url, past, &app.store.master_key().mac("report-links v1", message.as_bytes()));
+    let resp = anyone.get(&expired).send().await.unwrap();
+    assert_eq!(resp.status(), 410);
+    assert!(resp.text().await.unwrap().contains("This link has expired"));
+    let stranger = with_query(&url.replace(&id, &cairn_domain::TenantId::new().to_string()), expires, signature);
+    assert_eq!(anyone.get(&stranger).send().await.unwrap().status(), 403, "another report's name is tampering");
+
+    // Audited: the request and the download.
+    let admin = app.token(&acme, Role::Admin);
+    let trail = get(&app, &admin, &format!("/api/v1/audit?resource_type=report&resource_id={id}")).await;
+    let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"report.requested") && actions.contains(&"report.downloaded"), "{actions:?}");
+
+    // Deleted: the row, the file, and the link answers 410.
+    let resp = app.delete(&format!("/api/v1/reports/{id}"), &member).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(app.get(&format!("/api/v1/reports/{id}"), &member).send().await.unwrap().status(), 404);
+    assert_eq!(anyone.get(&url).send().await.unwrap().status(), 410);
+    let stored = app.config.data_dir.join("objects/reports").join(acme.id.to_string()).join(format!("{id}.pdf"));
+    assert!(!stored.exists(), "{}", stored.display());
+}
+backend_test!(a_requested_report_is_rendered_and_downloaded_through_its_link);
+
+async fn report_requests_are_checked_and_audit_reports_are_for_admins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (admin, member, reader) =
+        (app.token(&acme, Role::Admin), app.token(&acme, Role::Member), app.token(&acme, Role::Readonly));
+    let resp = app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Platform"})).send().await.unwrap();
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let post = |token: &str, body: Value| app.post("/api/v1/reports", token, &body).send();
+
+    let team_report = json!({"kind": "team", "team": team, "from": FROM, "to": TO});
+    assert_eq!(post(&reader, team_report).await.unwrap().status(), 403);
+    let audit = json!({"kind": "audit", "from": FROM, "to": TO});
+    assert_eq!(post(&member, audit.clone()).await.unwrap().status(), 403);
+    let cases = [
+        (json!({"kind": "pie", "from": FROM, "to": TO}), 400, "kind"),
+        (json!({"kind": "team", "from": FROM, "to": TO}), 400, "team"),
+        (json!({"kind": "audit", "team": team, "from": FROM, "to": TO}), 400, "team"),
+        (json!({"kind": "team", "team": team, "from": TO, "to": FROM}), 400, "to"),
+        (json!({"kind": "team", "team": team, "from": "2020-01-01", "to": TO}), 400, "to"),
+        (json!({"kind": "team", "team": cairn_domain::TenantId::new().to_string(), "from": FROM, "to": TO}), 404, ""),
+    ];
+    for (body, status, field) in cases {
+        let resp = post(&admin, body.clone()).await.unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{body}: {err}");
+        }
+    }
+    // Nothing was queued by a refused request.
+    assert_eq!(get(&app, &admin, "/api/v1/reports").await["items"], json!([]));
+
+    // An admin's audit report: rendered, but not shown to a member.
+    let resp = post(&admin, audit).await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(settled(&app, &admin, &id).await["status"], "ready");
+    assert_eq!(app.get(&format!("/api/v1/reports/{id}"), &member).send().await.unwrap().status(), 404);
+    assert_eq!(app.delete(&format!("/api/v1/reports/{id}"), &member).send().await.unwrap().status(), 404);
+    assert_eq!(get(&app, &member, "/api/v1/reports").await["items"], json!([]));
+    assert_eq!(get(&app, &admin, "/api/v1/reports").await["items"][0]["id"], json!(id));
+
+    // A report whose team is gone by the time it renders fails after its tries, with the
+    // reason (queued here beside the API, which refuses an unknown team).
+    let (_, db) = app.tenant(&acme).await;
+    let request = JobRequest {
+        kind: Kind::Team,
+        team_id: Some(cairn_domain::TenantId::new().to_string()),
+        from: Day::parse(FROM, "from").unwrap(),
+        to: Day::parse(TO, "to").unwrap(),
+    };
+    let actor = cairn_audit::Actor { id: "test".into(), email: None };
+    let job = Jobs { db: &db }.request(&request, &actor, &Default::default()).await.unwrap();
+    let failed = settled(&app, &member, &job.id).await;
+    assert_eq!((&failed["status"], &failed["attempts"]), (&json!("failed"), &json!(3)), "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("not found"), "{failed}");
+    assert!(failed["download_url"].is_null());
+}
+backend_test!(report_requests_are_checked_and_audit_reports_are_for_admins);
