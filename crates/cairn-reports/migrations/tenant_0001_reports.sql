@@ -26,3 +26,4 @@ CREATE TABLE reports (
     expires_at BIGINT
 );
 CREATE INDEX reports_due ON reports (next_at) WHERE status IN ('queued', 'running');
+CREATE INDEX reports_expiry ON reports (expires_at) WHERE expires_at IS NOT NULL;

@@ -302,4 +302,18 @@ impl Jobs<'_> {
         tx.commit().await?;
         Ok(last)
     }
+
+    /// Removes the reports that expired by `now`, oldest first, at most `batch`; each row is
+    /// removed once, whichever worker gets it. The removed reports' object keys.
+    pub async fn remove_expired(&self, now: i64, batch: i64) -> Result<Vec<(String, Option<String>)>, JobError> {
+        let rows = sqlx::query(
+            "DELETE FROM reports WHERE id IN (SELECT id FROM reports WHERE expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2) RETURNING id, object_key",
+        )
+        .bind(now)
+        .bind(batch)
+        .fetch_all(self.db.writer())
+        .await?;
+        Ok(rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("object_key")?))).collect::<Result<_, sqlx::Error>>()?)
+    }
 }

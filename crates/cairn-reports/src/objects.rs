@@ -62,3 +62,23 @@ impl Objects {
         }
     }
 }
+
+/// Removes a tenant's expired reports and their files, `batch` at a time; how many went. A
+/// file already gone is no error. Safe to run on any number of workers at once: each row is
+/// removed by one of them.
+pub async fn remove_expired(db: &cairn_store::Db, objects: &Objects, now: i64) -> Result<usize, String> {
+    let jobs = crate::jobs::Jobs { db };
+    let mut removed = 0;
+    loop {
+        let gone = jobs.remove_expired(now, 100).await.map_err(|e| e.to_string())?;
+        for (_, key) in &gone {
+            if let Some(key) = key {
+                objects.delete(key).await.map_err(|e| e.to_string())?;
+            }
+        }
+        removed += gone.len();
+        if gone.len() < 100 {
+            return Ok(removed);
+        }
+    }
+}

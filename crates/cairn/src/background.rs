@@ -78,9 +78,12 @@ pub async fn chains(store: &Store) -> Vec<(String, Db)> {
 
 /// How often a worker looks for reports to render.
 const REPORTS_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often a worker removes expired reports.
+const REPORTS_CLEANUP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Renders requested reports: claims each tenant's due reports under a lease, renders them
-/// and puts the PDFs in the object store. Any number of workers may run it.
+/// and puts the PDFs in the object store; once a minute, removes the expired ones. Any
+/// number of workers may run it.
 pub async fn reports(
     store: Store,
     identity: Arc<cairn_identity::Identity>,
@@ -89,11 +92,26 @@ pub async fn reports(
     owner: String,
     retry_base: std::time::Duration,
 ) {
+    let mut last_cleanup: Option<std::time::Instant> = None;
     loop {
+        // Expired reports go once a minute (each row once, whichever worker removes it).
+        let cleanup = last_cleanup.is_none_or(|t| t.elapsed() >= REPORTS_CLEANUP);
+        if cleanup {
+            last_cleanup = Some(std::time::Instant::now());
+        }
         match store.list_tenants().await {
             Ok(tenants) => {
                 for tenant in tenants.into_iter().filter(|t| t.state == cairn_store::TenantState::Active) {
                     let Ok(db) = store.tenant_db(tenant.id).await else { continue };
+                    if cleanup {
+                        match cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(tenant = %tenant.slug, removed = n, "expired reports removed"),
+                            Err(e) => {
+                                tracing::warn!(tenant = %tenant.slug, error = %e, "expired reports could not be removed")
+                            }
+                        }
+                    }
                     let jobs = cairn_reports::jobs::Jobs { db: &db };
                     loop {
                         match jobs.claim(&owner).await {

@@ -317,3 +317,43 @@ async fn report_requests_are_checked_and_audit_reports_are_for_admins(backend: B
     assert!(failed["download_url"].is_null());
 }
 backend_test!(report_requests_are_checked_and_audit_reports_are_for_admins);
+
+async fn expired_reports_and_their_files_are_removed_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let (_, db) = app.tenant(&acme).await;
+    let admin = app.token(&acme, Role::Admin);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let body = json!({"kind": "audit", "from": FROM, "to": TO});
+        let resp = app.post("/api/v1/reports", &admin, &body).send().await.unwrap();
+        ids.push(resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        assert_eq!(settled(&app, &admin, id).await["status"], "ready");
+    }
+    let file =
+        |id: &str| app.config.data_dir.join("objects/reports").join(acme.id.to_string()).join(format!("{id}.pdf"));
+    assert!(ids.iter().all(|id| file(id).exists()));
+    // Two expired; one of them lost its file already.
+    let past = cairn_domain::now_ms() - 1;
+    for id in &ids[..2] {
+        let sql = "UPDATE reports SET expires_at = $1 WHERE id = $2";
+        cairn_store::sqlx::query(sql).bind(past).bind(id).execute(db.writer()).await.unwrap();
+    }
+    std::fs::remove_file(file(&ids[1])).unwrap();
+    let objects = cairn_reports::objects::Objects::folder(app.config.data_dir.join("objects")).unwrap();
+    let removed = cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await.unwrap();
+    assert_eq!(removed, 2);
+    assert!(!file(&ids[0]).exists() && file(&ids[2]).exists());
+    let left: Vec<String> = get(&app, &admin, "/api/v1/reports").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(left, [ids[2].clone()]);
+    // Again: nothing more to remove.
+    assert_eq!(cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await.unwrap(), 0);
+}
+backend_test!(expired_reports_and_their_files_are_removed_and_nothing_else);
