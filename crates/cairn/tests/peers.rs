@@ -647,6 +647,7 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("clients", "/app/clients", 200),
         page("client", &format!("/app/clients/{portal}"), 200),
         page("webhooks", "/app/webhooks", 200),
+        page("reports", "/app/reports", 200),
         page("webhook", &format!("/app/webhooks/{hook}"), 200),
         page("events", "/app/events", 200),
         page("audit", "/app/audit", 200),

@@ -86,15 +86,20 @@ pub struct ReportBody {
     pub download_expires_at: Option<String>,
 }
 
-fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
-    let link = match (j.status, j.expires_at) {
+/// A ready report's download link and when it expires: 7 days, at most the report's expiry.
+pub(crate) fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
+    match (j.status, j.expires_at) {
         (Status::Ready, Some(expires)) => {
             let until = (now_ms() + LINK_DAYS * 86_400_000).min(expires);
             let path = download_path(state.store.master_key(), tenant, &j.id, until);
             Some((format!("{}{path}", state.config.public_url.trim_end_matches('/')), until))
         }
         _ => None,
-    };
+    }
+}
+
+fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
+    let link = link(state, tenant, &j);
     ReportBody {
         id: j.id,
         kind: j.kind.as_str().to_owned(),
@@ -116,7 +121,7 @@ fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
 }
 
 /// The role a kind of report needs: members for a team's, admins for the audit trail's.
-fn required(kind: Kind) -> Role {
+pub(crate) fn required(kind: Kind) -> Role {
     match kind {
         Kind::Team => Role::Member,
         Kind::Audit => Role::Admin,
@@ -126,6 +131,52 @@ fn required(kind: Kind) -> Role {
 /// Whether the caller may see reports of `kind`.
 fn may_see(ctx: &TenantCtx, kind: Kind) -> bool {
     ctx.member.has_role(required(kind))
+}
+
+/// Why a report request is refused.
+pub(crate) enum Refused {
+    Invalid(ValidationError),
+    /// The team named does not exist.
+    NoTeam(String),
+}
+
+impl From<Refused> for ApiError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::Invalid(v) => ApiError::validation(v),
+            Refused::NoTeam(t) => ApiError::not_found(format!("team {t:?} not found")),
+        }
+    }
+}
+
+/// A request checked as the API and the reports page check it: a window of local days, and
+/// for a team report a team that exists.
+pub(crate) async fn checked(
+    db: &cairn_store::Db,
+    kind: Kind,
+    team: Option<&str>,
+    from: &str,
+    to: &str,
+) -> Result<Result<JobRequest, Refused>, cairn_metrics::MetricsError> {
+    let window = match Window::parse(from, to, None) {
+        Ok(w) => w,
+        Err(v) => return Ok(Err(Refused::Invalid(v))),
+    };
+    let invalid = |field: &str, message: &str| Ok(Err(Refused::Invalid(ValidationError::new(field, message))));
+    let team_id = match (kind, team) {
+        (Kind::Team, None) => return invalid("team", "is required for a team report"),
+        (Kind::Team, Some(t)) => {
+            let roster = Roster::load(&Metrics { db }).await?;
+            let id = TeamId::parse(t, "team").map(|id| id.to_string()).ok();
+            match id.filter(|id| roster.teams.iter().any(|x| &x.id == id)) {
+                Some(id) => Some(id),
+                None => return Ok(Err(Refused::NoTeam(t.to_owned()))),
+            }
+        }
+        (Kind::Audit, Some(_)) => return invalid("team", "is only for a team report"),
+        (Kind::Audit, None) => None,
+    };
+    Ok(Ok(JobRequest { kind, team_id, from: window.from, to: window.to }))
 }
 
 /// Requests a report: queued, then rendered by a worker.
@@ -145,20 +196,7 @@ async fn request_report(
 ) -> ApiResult<(StatusCode, Json<ReportBody>)> {
     let kind = Kind::parse(&req.kind)?;
     let ctx = caller.in_tenant(&state, required(kind), "report.request").await?;
-    let window = Window::parse(&req.from, &req.to, None)?;
-    let team_id = match (kind, &req.team) {
-        (Kind::Team, None) => return Err(ValidationError::new("team", "is required for a team report").into()),
-        (Kind::Team, Some(t)) => {
-            let roster = Roster::load(&Metrics { db: &ctx.db }).await?;
-            let missing = || ApiError::not_found(format!("team {t:?} not found"));
-            let id = TeamId::parse(t, "team").map_err(|_| missing())?.to_string();
-            roster.teams.iter().find(|x| x.id == id).ok_or_else(missing)?;
-            Some(id)
-        }
-        (Kind::Audit, Some(_)) => return Err(ValidationError::new("team", "is only for a team report").into()),
-        (Kind::Audit, None) => None,
-    };
-    let request = JobRequest { kind, team_id, from: window.from, to: window.to };
+    let request = checked(&ctx.db, kind, req.team.as_deref(), &req.from, &req.to).await??;
     let job = Jobs { db: &ctx.db }.request(&request, &ctx.actor(), &ctx.meta).await?;
     Ok((StatusCode::ACCEPTED, Json(body(&state, &ctx.tenant().id.to_string(), job))))
 }

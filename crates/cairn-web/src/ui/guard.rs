@@ -191,6 +191,22 @@ impl PageError {
     }
 }
 
+impl From<cairn_reports::jobs::JobError> for PageError {
+    fn from(e: cairn_reports::jobs::JobError) -> Self {
+        use cairn_reports::jobs::JobError as E;
+        match e {
+            E::Database(db) => PageError::from_sqlx(&db),
+            E::Audit(a) => a.into(),
+        }
+    }
+}
+
+impl From<cairn_reports::objects::ObjectError> for PageError {
+    fn from(e: cairn_reports::objects::ObjectError) -> Self {
+        PageError::Internal(e.to_string())
+    }
+}
+
 impl From<cairn_store::sqlx::Error> for PageError {
     fn from(e: cairn_store::sqlx::Error) -> Self {
         PageError::from_sqlx(&e)

@@ -27,6 +27,7 @@ mod metrics;
 mod numbers;
 mod profile;
 mod records;
+mod reports;
 mod sources;
 mod unsubscribe;
 mod users;
@@ -101,6 +102,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/app/instances/{account}/{region}/{id}", get(instances::show))
         .route("/app/instances/{account}/{region}/{id}/{action}", get(instances::confirm).post(instances::act))
+        .route("/app/reports", get(reports::page).post(reports::request))
+        .route("/app/reports/{id}/delete", get(reports::confirm_delete).post(reports::delete))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))

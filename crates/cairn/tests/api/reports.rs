@@ -357,3 +357,63 @@ async fn expired_reports_and_their_files_are_removed_and_nothing_else(backend: B
     assert_eq!(cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await.unwrap(), 0);
 }
 backend_test!(expired_reports_and_their_files_are_removed_and_nothing_else);
+
+async fn the_reports_page_requests_lists_and_deletes_reports(backend: Backend) {
+    use cairn_testkit::rp::PASSWORD;
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let resp = app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Platform"})).send().await.unwrap();
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    app.create_user(&acme, "mia@acme.test", PASSWORD, &[Role::Member]).await;
+    app.create_user(&acme, "rob@acme.test", PASSWORD, &[Role::Readonly]).await;
+    let mia = app.sign_in(&acme, "mia@acme.test", PASSWORD).await;
+    let rob = app.sign_in(&acme, "rob@acme.test", PASSWORD).await;
+    assert_eq!(rob.get("/app/reports").await.status, 403);
+
+    let page = mia.get("/app/reports").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("No reports yet") && page.body.contains("Platform"));
+    assert!(!page.body.contains("value=\"audit\""), "an audit report is for admins");
+    let csrf = page.input("csrf").unwrap();
+    // A refused request says why beside the form, and queues nothing.
+    let refused = mia
+        .post_form("/app/reports", &[("csrf", &csrf), ("kind", "team"), ("team", &team), ("from", TO), ("to", FROM)])
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("must be after from"), "{}", refused.body);
+    let audit = mia.post_form("/app/reports", &[("csrf", &csrf), ("kind", "audit"), ("from", FROM), ("to", TO)]).await;
+    assert_eq!(audit.status, 400);
+    assert!(audit.body.contains("an audit report is for admins"));
+    let done = mia
+        .post_form("/app/reports", &[("csrf", &csrf), ("kind", "team"), ("team", &team), ("from", FROM), ("to", TO)])
+        .await;
+    assert_eq!(done.status, 303);
+    assert!(done.location.as_deref().unwrap().ends_with("/app/reports?done=requested"));
+
+    let ready = cairn_testkit::eventually("the report listed ready", std::time::Duration::from_secs(60), || async {
+        let page = mia.get("/app/reports").await;
+        page.body.contains("Download PDF").then_some(page)
+    })
+    .await;
+    assert!(
+        ready.body.contains("Team report: Platform") && ready.body.contains("7 September \u{2013} 6 December 2026")
+    );
+    // The link before "Download PDF", as the page escapes it.
+    let before = ready.body.split("\">Download PDF").next().unwrap();
+    let href = before.rsplit("href=\"").next().unwrap();
+    let href = href.replace("&#38;", "&").replace("&amp;", "&");
+    assert!(href.contains(".pdf?expires="), "{href}");
+    let pdf = reqwest::get(&href).await.unwrap();
+    assert_eq!(pdf.status(), 200, "{href}");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+
+    let id = ready.body.split("/app/reports/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let confirm = mia.get(&format!("/app/reports/{id}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Delete the report of 7 September"));
+    let gone = mia.post_form(&format!("/app/reports/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert!(gone.location.as_deref().unwrap().ends_with("/app/reports?done=deleted"));
+    assert!(mia.get("/app/reports").await.body.contains("No reports yet"));
+}
+backend_test!(the_reports_page_requests_lists_and_deletes_reports);

@@ -1,0 +1,220 @@
+//! The reports page (members): request a team report (admins also an audit report), see each
+//! report's status, download a ready one through its expiring link, delete one — the same
+//! checks and rows as `/api/v1/reports`. Audit reports are shown to admins only.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use cairn_charts::{Unit, format_value};
+use cairn_domain::{Role, now_ms};
+use cairn_metrics::figures::Roster;
+use cairn_metrics::{Day, Metrics};
+use cairn_reports::jobs::{Job, Jobs, Kind, ReportId, Status};
+use serde::Deserialize;
+
+use super::view::{Invalid, When};
+use super::{CsrfForm, Member, Nav, Page, PageError, Signed};
+use crate::AppState;
+use crate::api::reports::{Refused, checked, link, required};
+use crate::html::{self, Chrome};
+
+const FIELDS: [&str; 4] = ["kind", "team", "from", "to"];
+
+struct Row {
+    id: String,
+    what: String,
+    period: String,
+    status: &'static str,
+    detail: String,
+    requested: When,
+    download: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage<'a> {
+    c: &'a Chrome,
+    nav: &'a Nav,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    invalid: &'a Invalid,
+    draft: &'a Draft,
+    teams: Vec<(String, String)>,
+    admin: bool,
+    busy: bool,
+    rows: Vec<Row>,
+}
+
+/// The request form, kept when shown again with a mistake.
+#[derive(Debug, Deserialize)]
+pub(super) struct Draft {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl Draft {
+    /// The last 12 ISO weeks, as the dashboards show by default.
+    fn default_for(today: Day) -> Draft {
+        let monday = Day::from_number(today.number() - i64::from(today.date().weekday().to_monday_zero_offset()));
+        Draft {
+            kind: "team".into(),
+            team: String::new(),
+            from: Day::from_number(monday.number() - 7 * 11).to_string(),
+            to: Day::from_number(today.number() + 1).to_string(),
+        }
+    }
+}
+
+fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row {
+    let what = match (j.kind, &j.team_id) {
+        (Kind::Team, Some(t)) => {
+            let name = teams.iter().find(|(id, _)| id == t).map_or("a deleted team", |(_, n)| n.as_str());
+            format!("Team report: {name}")
+        }
+        _ => "Audit report".to_owned(),
+    };
+    let detail = match j.status {
+        Status::Ready => format!(
+            "{} pages, {}; kept until {}",
+            j.pages.unwrap_or(0),
+            format_value(j.size.unwrap_or(0) as f64, &Unit::Bytes),
+            When::at(j.expires_at.unwrap_or(0)).utc
+        ),
+        Status::Failed => j.error.clone().unwrap_or_default(),
+        Status::Queued if j.attempts > 0 => format!("Tried {} times; trying again", j.attempts),
+        _ => String::new(),
+    };
+    Row {
+        id: j.id.clone(),
+        what,
+        period: cairn_reports::period_text(j.from, j.to),
+        status: j.status.as_str(),
+        detail,
+        requested: When::at(j.requested_at),
+        download: link(state, &s.tenant.id.to_string(), j).map(|(url, _)| url),
+    }
+}
+
+async fn render(
+    state: &AppState,
+    s: &Signed,
+    draft: Option<&Draft>,
+    notice: Option<&str>,
+    invalid: &Invalid,
+) -> Result<Response, PageError> {
+    let metrics = Metrics { db: &s.db };
+    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
+    let admin = s.member.has_role(Role::Admin);
+    let jobs = Jobs { db: &s.db }.list(100, None).await?;
+    let rows: Vec<Row> = jobs
+        .iter()
+        .take(100)
+        .filter(|j| s.member.has_role(required(j.kind)))
+        .map(|j| row(state, s, j, &teams))
+        .collect();
+    let busy = rows.iter().any(|r| r.status == "queued" || r.status == "running");
+    let fallback = Draft::default_for(settings.time_zone.zone().day(now_ms()));
+    let draft = draft.unwrap_or(&fallback);
+    let (c, nav) = s.shell(state, "Reports", "reports").await;
+    let view =
+        ReportsPage { c: &c, nav: &nav, notice, error: invalid.banner(), invalid, draft, teams, admin, busy, rows };
+    let status = if invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    Ok(s.render(state, status, &c, &view))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Query(q): Query<Done>,
+) -> Result<Response, PageError> {
+    let notice = match q.done.as_deref() {
+        Some("requested") => Some("Report requested. It is ready in a moment: refresh to see it."),
+        Some("deleted") => Some("Report deleted."),
+        _ => None,
+    };
+    render(&state, &s, None, notice, &Invalid::none()).await
+}
+
+pub(super) async fn request(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    CsrfForm(d): CsrfForm<Draft>,
+) -> Result<Response, PageError> {
+    let refuse = |v: cairn_domain::ValidationError| Invalid::of(&v, &FIELDS);
+    let kind = match Kind::parse(&d.kind) {
+        Ok(k) if s.member.has_role(required(k)) => k,
+        Ok(_) => {
+            let v = cairn_domain::ValidationError::new("kind", "an audit report is for admins");
+            return render(&state, &s, Some(&d), None, &refuse(v)).await;
+        }
+        Err(v) => return render(&state, &s, Some(&d), None, &refuse(v)).await,
+    };
+    let team = (kind == Kind::Team).then_some(d.team.as_str()).filter(|t| !t.is_empty());
+    let request = match checked(&s.db, kind, team, &d.from, &d.to).await? {
+        Ok(r) => r,
+        Err(Refused::Invalid(v)) => return render(&state, &s, Some(&d), None, &refuse(v)).await,
+        Err(Refused::NoTeam(_)) => {
+            let v = cairn_domain::ValidationError::new("team", "no longer exists");
+            return render(&state, &s, Some(&d), None, &refuse(v)).await;
+        }
+    };
+    Jobs { db: &s.db }.request(&request, &s.actor(), &s.meta).await?;
+    Ok(s.finish(&state, html::see_other("/app/reports?done=requested")))
+}
+
+/// The report `id`, when the caller may see it.
+async fn visible(s: &Signed, id: &str) -> Result<Option<Job>, PageError> {
+    let Ok(id) = ReportId::parse(id, "id") else { return Ok(None) };
+    let job = Jobs { db: &s.db }.get(&id).await?;
+    Ok(job.filter(|j| s.member.has_role(required(j.kind))))
+}
+
+/// Asks before deleting a report.
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(job) = visible(&s, &id).await? else {
+        return Ok(s.not_found(&state, "No such report", ("/app/reports", "Reports")).await);
+    };
+    let question = format!(
+        "Delete the report of {}? Its file goes too, and links to it stop working.",
+        cairn_reports::period_text(job.from, job.to)
+    );
+    let action = format!("/app/reports/{}/delete", job.id);
+    Ok(super::confirm(&state, &s, "Delete report", &question, &action, "Delete", "/app/reports").await)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct EmptyForm {}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Path(id): Path<String>,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, PageError> {
+    let Some(job) = visible(&s, &id).await? else {
+        return Ok(s.not_found(&state, "No such report", ("/app/reports", "Reports")).await);
+    };
+    let id = ReportId::parse(&job.id, "id").map_err(|v| PageError::invalid(&v))?;
+    let removed = Jobs { db: &s.db }.delete(&id, &s.actor(), &s.meta).await?;
+    if let Some(Some(key)) = removed {
+        state.reports.delete(&key).await?;
+    }
+    Ok(s.finish(&state, html::see_other("/app/reports?done=deleted")))
+}
