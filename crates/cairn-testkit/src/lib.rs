@@ -389,6 +389,19 @@ impl TestApp {
     }
 }
 
+/// Stops `app` and drops its PostgreSQL databases on `server` (its control database and
+/// `tenants`'): a benchmark's seeded organization does not outlive its run on a shared server.
+pub async fn drop_postgres_databases(app: TestApp, tenants: &[&TestTenant], server: &str) {
+    use cairn_store::sqlx::{self, Connection, Executor};
+    let control = app.config.database_url.as_ref().map(|u| u.path().trim_start_matches('/').to_owned());
+    drop(app);
+    let mut conn = sqlx::AnyConnection::connect(server).await.expect("the server answers");
+    for name in tenants.iter().map(|t| t.id.database_name()).chain(control) {
+        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        conn.execute(sql.as_str()).await.expect("the database drops");
+    }
+}
+
 /// A user invited by [`TestApp::invite`], and the mail that invited them.
 #[derive(Debug, Clone)]
 pub struct Invitation {

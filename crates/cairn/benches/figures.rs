@@ -24,7 +24,6 @@ use cairn_metrics::figures::jira::JiraFigures;
 use cairn_metrics::figures::{Roster, Window};
 use cairn_metrics::{Day, Metrics, Team};
 use cairn_store::Db;
-use cairn_store::sqlx::{self, Connection, Executor};
 use cairn_testkit::{Backend, TestApp};
 
 const ROUNDS: usize = 30;
@@ -174,13 +173,8 @@ async fn run(backend: Backend, postgres_server: &str) {
 
     // The organization's databases go with the run: the PostgreSQL server may be shared.
     if let Some(server) = server {
-        let control = app.config.database_url.as_ref().map(|u| u.path().trim_start_matches('/').to_owned());
-        drop((db, app));
-        let mut conn = sqlx::AnyConnection::connect(server).await.expect("the server answers");
-        for name in [Some(acme.id.database_name()), control].into_iter().flatten() {
-            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            conn.execute(sql.as_str()).await.expect("the database drops");
-        }
+        drop(db);
+        cairn_testkit::drop_postgres_databases(app, &[&acme], server).await;
     }
 }
 

@@ -87,7 +87,17 @@ pub struct Window {
     pub granularity: Granularity,
 }
 
+/// The window the dashboards and reports show unless told otherwise: 12 ISO weeks.
+pub const DEFAULT_WEEKS: i64 = 12;
+
 impl Window {
+    /// The last `weeks` ISO weeks up to and including `today`'s, today included.
+    pub fn last_weeks(today: Day, weeks: i64, granularity: Granularity) -> Window {
+        let monday = Granularity::Week.bucket(today);
+        let from = Day::from_number(monday.number() - 7 * (weeks - 1));
+        Window { from, to: Day::from_number(today.number() + 1), granularity }
+    }
+
     /// `from` and `to` as dates (`2026-09-02`), `granularity` `day`, `week` (the default) or
     /// `month`.
     pub fn parse(from: &str, to: &str, granularity: Option<&str>) -> Result<Window, ValidationError> {

@@ -22,7 +22,7 @@ use cairn_metrics::figures::dashboard::Dashboard;
 use cairn_metrics::figures::dora::DoraFigures;
 use cairn_metrics::figures::github::{GitHubFigures, UserCommits};
 use cairn_metrics::figures::jira::{JiraFigures, SprintFigures};
-use cairn_metrics::figures::{Figures, Granularity, Person, Point, Roster, Window};
+use cairn_metrics::figures::{DEFAULT_WEEKS, Figures, Granularity, Person, Point, Roster, Window};
 use cairn_metrics::panels::{
     Data, Draw, JiraSeries, Links, Table, active_days_chart, bucket_label, commits_chart, count, cycle_data, dora_data,
     hours, impact_chart, jira_data, of, only, percent, team_data, what,
@@ -62,9 +62,6 @@ const PRESETS: [Preset; 4] = [
     Preset { label: "Year", weeks: 52, granularity: Granularity::Month },
 ];
 
-/// The window shown unless the URL names one: the last 12 ISO weeks, this one included.
-const DEFAULT_WEEKS: i64 = 12;
-
 /// The window a page shows, as the filter form and links carry it.
 struct Period {
     window: Window,
@@ -83,17 +80,10 @@ fn query_of(window: &Window) -> String {
     format!("from={}&to={}&granularity={}", window.from, window.to, window.granularity.as_str())
 }
 
-/// The last `weeks` ISO weeks up to and including `today`'s.
-fn weeks_to(today: Day, weeks: i64, granularity: Granularity) -> Window {
-    let monday = Granularity::Week.bucket(today);
-    let from = Day::from_number(monday.number() - 7 * (weeks - 1));
-    Window { from, to: Day::from_number(today.number() + 1), granularity }
-}
-
 impl Filters {
     fn period(&self, settings: &Settings) -> Period {
         let today = settings.time_zone.zone().day(now_ms());
-        let default = weeks_to(today, DEFAULT_WEEKS, Granularity::Week);
+        let default = Window::last_weeks(today, DEFAULT_WEEKS, Granularity::Week);
         let asked = !(self.from.is_empty() && self.to.is_empty() && self.granularity.is_empty());
         let (window, error) = if asked {
             let granularity = Some(self.granularity.as_str()).filter(|g| !g.is_empty());
@@ -109,7 +99,7 @@ impl Filters {
         let presets = PRESETS
             .iter()
             .map(|p| {
-                let w = weeks_to(today, p.weeks, p.granularity);
+                let w = Window::last_weeks(today, p.weeks, p.granularity);
                 (p.label, query_of(&w), w == window)
             })
             .collect();
@@ -803,7 +793,7 @@ mod tests {
     fn the_default_window_is_twelve_iso_weeks_up_to_today() {
         // 2026-12-07 is a Monday.
         let today = Day::parse("2026-12-09", "d").unwrap();
-        let w = weeks_to(today, 12, Granularity::Week);
+        let w = Window::last_weeks(today, 12, Granularity::Week);
         assert_eq!((w.from.to_string(), w.to.to_string()), ("2026-09-21".into(), "2026-12-10".into()));
         assert_eq!(w.buckets().len(), 12);
         assert_eq!(bucket_label(w.from, Granularity::Week), "21 Sep");

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use cairn_charts::{Unit, format_value};
 use cairn_domain::{Role, now_ms};
-use cairn_metrics::figures::Roster;
+use cairn_metrics::figures::{DEFAULT_WEEKS, Granularity, Roster, Window};
 use cairn_metrics::{Day, Metrics};
 use cairn_reports::jobs::{Job, Jobs, Kind, ReportId, Status};
 use serde::Deserialize;
@@ -60,15 +60,10 @@ pub(super) struct Draft {
 }
 
 impl Draft {
-    /// The last 12 ISO weeks, as the dashboards show by default.
+    /// The window the dashboards show by default.
     fn default_for(today: Day) -> Draft {
-        let monday = Day::from_number(today.number() - i64::from(today.date().weekday().to_monday_zero_offset()));
-        Draft {
-            kind: "team".into(),
-            team: String::new(),
-            from: Day::from_number(monday.number() - 7 * 11).to_string(),
-            to: Day::from_number(today.number() + 1).to_string(),
-        }
+        let w = Window::last_weeks(today, DEFAULT_WEEKS, Granularity::Week);
+        Draft { kind: "team".into(), team: String::new(), from: w.from.to_string(), to: w.to.to_string() }
     }
 }
 

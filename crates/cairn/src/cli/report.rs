@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cairn_domain::now_ms;
-use cairn_metrics::figures::{Granularity, Window};
-use cairn_metrics::{Day, Metrics};
+use cairn_metrics::Metrics;
+use cairn_metrics::figures::{DEFAULT_WEEKS, Granularity, Window};
 use cairn_reports::audit::{AuditScope, audit_report};
 use cairn_reports::team::team_report;
 use cairn_reports::{Fonts, Letterhead, ReportError, period_text, render};
@@ -56,15 +56,7 @@ pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failur
     let zone = settings.time_zone.zone().clone();
     let window = match (&from, &to) {
         (Some(f), Some(t)) => Window::parse(f, t, None).map_err(|e| usage(format!("--{}: {}", e.field, e.message)))?,
-        _ => {
-            let today = zone.day(now_ms());
-            let monday = Day::from_number(today.number() - i64::from(today.date().weekday().to_monday_zero_offset()));
-            Window {
-                from: Day::from_number(monday.number() - 7 * 11),
-                to: Day::from_number(today.number() + 1),
-                granularity: Granularity::Week,
-            }
-        }
+        _ => Window::last_weeks(zone.day(now_ms()), DEFAULT_WEEKS, Granularity::Week),
     };
     let (identity, _) = startup::identity(&config, &store, &config.public_url(config.listen)).await?;
     let branding = identity.settings(&db).await.context("reading the tenant's settings")?;
