@@ -12,6 +12,7 @@ pub mod html;
 pub mod metrics;
 pub mod oidc;
 pub mod query;
+pub(crate) mod reports;
 pub mod stream;
 pub mod ui;
 
@@ -174,8 +175,6 @@ pub fn app(state: AppState) -> Router {
         .merge(oidc::router())
         .merge(ui::router())
         .merge(assets::router())
-        // A report's expiring download link (a capability: no session, no token).
-        .route("/reports/{tenant}/{file}", axum::routing::get(api::reports::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), context::canonical_host));
     finish(pages, state)
 }

@@ -1,20 +1,13 @@
 //! Reports as jobs: `POST /api/v1/reports` queues one (members for team reports, admins for
 //! audit reports), a worker renders it, and `GET /api/v1/reports/{id}` gives its status and,
-//! once ready, an expiring download link. Audit reports are visible to admins only.
-//! `/reports/{tenant}/{report}.pdf?expires=&signature=` serves the PDF to whoever holds a
-//! valid link: a tampered link is `403`, an expired one `410`, and neither says whether the
-//! report exists. Requests, deletions and downloads are audited.
+//! once ready, an expiring download link (served by the pages: `ui/reports.rs`). Audit reports
+//! are visible to admins only. Requests and deletions are audited.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome};
-use cairn_domain::{Role, TenantId, ValidationError, now_ms, rfc3339};
-use cairn_metrics::figures::{Roster, Window};
-use cairn_metrics::{Metrics, TeamId};
-use cairn_reports::jobs::{Job, JobError, JobRequest, Jobs, Kind, ReportId, Status};
-use cairn_reports::links::{LINK_DAYS, LinkCheck, check_link, download_path};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use cairn_domain::{Role, rfc3339};
+use cairn_reports::jobs::{Job, JobError, Jobs, Kind, ReportId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +17,7 @@ use super::{Page, PageParams, UuidText};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
+use crate::reports::{Refused, checked, link, required};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(request_report, list_reports)).routes(routes!(get_report, delete_report))
@@ -86,18 +80,6 @@ pub struct ReportBody {
     pub download_expires_at: Option<String>,
 }
 
-/// A ready report's download link and when it expires: 7 days, at most the report's expiry.
-pub(crate) fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
-    match (j.status, j.expires_at) {
-        (Status::Ready, Some(expires)) => {
-            let until = (now_ms() + LINK_DAYS * 86_400_000).min(expires);
-            let path = download_path(state.store.master_key(), tenant, &j.id, until);
-            Some((format!("{}{path}", state.config.public_url.trim_end_matches('/')), until))
-        }
-        _ => None,
-    }
-}
-
 fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
     let link = link(state, tenant, &j);
     ReportBody {
@@ -120,24 +102,9 @@ fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
     }
 }
 
-/// The role a kind of report needs: members for a team's, admins for the audit trail's.
-pub(crate) fn required(kind: Kind) -> Role {
-    match kind {
-        Kind::Team => Role::Member,
-        Kind::Audit => Role::Admin,
-    }
-}
-
 /// Whether the caller may see reports of `kind`.
 fn may_see(ctx: &TenantCtx, kind: Kind) -> bool {
     ctx.member.has_role(required(kind))
-}
-
-/// Why a report request is refused.
-pub(crate) enum Refused {
-    Invalid(ValidationError),
-    /// The team named does not exist.
-    NoTeam(String),
 }
 
 impl From<Refused> for ApiError {
@@ -147,36 +114,6 @@ impl From<Refused> for ApiError {
             Refused::NoTeam(t) => ApiError::not_found(format!("team {t:?} not found")),
         }
     }
-}
-
-/// A request checked as the API and the reports page check it: a window of local days, and
-/// for a team report a team that exists.
-pub(crate) async fn checked(
-    db: &cairn_store::Db,
-    kind: Kind,
-    team: Option<&str>,
-    from: &str,
-    to: &str,
-) -> Result<Result<JobRequest, Refused>, cairn_metrics::MetricsError> {
-    let window = match Window::parse(from, to, None) {
-        Ok(w) => w,
-        Err(v) => return Ok(Err(Refused::Invalid(v))),
-    };
-    let invalid = |field: &str, message: &str| Ok(Err(Refused::Invalid(ValidationError::new(field, message))));
-    let team_id = match (kind, team) {
-        (Kind::Team, None) => return invalid("team", "is required for a team report"),
-        (Kind::Team, Some(t)) => {
-            let roster = Roster::load(&Metrics { db }).await?;
-            let id = TeamId::parse(t, "team").map(|id| id.to_string()).ok();
-            match id.filter(|id| roster.teams.iter().any(|x| &x.id == id)) {
-                Some(id) => Some(id),
-                None => return Ok(Err(Refused::NoTeam(t.to_owned()))),
-            }
-        }
-        (Kind::Audit, Some(_)) => return invalid("team", "is only for a team report"),
-        (Kind::Audit, None) => None,
-    };
-    Ok(Ok(JobRequest { kind, team_id, from: window.from, to: window.to }))
 }
 
 /// Requests a report: queued, then rendered by a worker.
@@ -275,88 +212,4 @@ async fn delete_report(State(state): State<AppState>, caller: Caller, Path(id): 
         state.reports.delete(&key).await.map_err(ApiError::internal)?;
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `?expires=&signature=` of a download link.
-#[derive(Debug, Deserialize)]
-pub(crate) struct LinkParams {
-    expires: Option<String>,
-    signature: Option<String>,
-}
-
-fn page(status: StatusCode, title: &str, text: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem\"><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    let mut resp = (status, html).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-fn gone() -> Response {
-    page(
-        StatusCode::GONE,
-        "This link has expired",
-        "Download links to reports last a few days. Ask for a new link where you found this one.",
-    )
-}
-
-/// `GET /reports/{tenant}/{report}.pdf`: the report's PDF, to whoever holds a valid link.
-pub(crate) async fn download(
-    State(state): State<AppState>,
-    Path((tenant, file)): Path<(String, String)>,
-    Query(q): Query<LinkParams>,
-    parts: axum::http::request::Parts,
-) -> Response {
-    let refused = || page(StatusCode::FORBIDDEN, "This link is not valid", "Check that it was copied whole.");
-    let report = file.strip_suffix(".pdf").unwrap_or(&file);
-    let (Some(expires), Some(signature)) = (q.expires.and_then(|e| e.parse::<i64>().ok()), q.signature) else {
-        return refused();
-    };
-    match check_link(state.store.master_key(), &tenant, report, expires, &signature, now_ms()) {
-        LinkCheck::Tampered => return refused(),
-        LinkCheck::Expired => return gone(),
-        LinkCheck::Valid => {}
-    }
-    // The link is Cairn's: from here on, what it names existed when it was made.
-    let (Ok(tenant_id), Ok(report_id)) = (tenant.parse::<TenantId>(), ReportId::parse(report, "report")) else {
-        return gone();
-    };
-    let Ok(db) = state.store.tenant_db(tenant_id).await else { return gone() };
-    let jobs = Jobs { db: &db };
-    let job = match jobs.get(&report_id).await {
-        Ok(Some(job)) if job.status == Status::Ready => job,
-        Ok(_) => return gone(),
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let bytes = match job.object_key.as_deref() {
-        Some(key) => match state.reports.get(key).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return gone(),
-            Err(e) => return ApiError::internal(e).into_response(),
-        },
-        None => return gone(),
-    };
-    let meta = crate::extract::request_meta(&parts, state.config.trust_proxy_headers);
-    let actor = Actor { id: "link".into(), email: None };
-    let entry = NewEntry::new(actor, Action::fixed("report.downloaded"), Outcome::Success, meta)
-        .resource("report", job.id.clone())
-        .details(serde_json::json!({"kind": job.kind.as_str(), "size": bytes.len()}));
-    if let Err(e) = AuditService::record_now(&db, entry).await {
-        return ApiError::from(e).into_response();
-    }
-    let name = format!("report-{}-{}-{}.pdf", job.kind.as_str(), job.from, job.to);
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-        ],
-        bytes,
-    )
-        .into_response()
 }

@@ -103,6 +103,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/instances/{account}/{region}/{id}", get(instances::show))
         .route("/app/instances/{account}/{region}/{id}/{action}", get(instances::confirm).post(instances::act))
         .route("/app/reports", get(reports::page).post(reports::request))
+        .route("/app/reports/audit", post(reports::request_audit))
+        // A report's expiring download link (a capability: no session, no token).
+        .route("/reports/{tenant}/{file}", get(reports::download))
         .route("/app/reports/{id}/delete", get(reports::confirm_delete).post(reports::delete))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))

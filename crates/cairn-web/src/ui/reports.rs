@@ -1,25 +1,33 @@
 //! The reports page (members): request a team report (admins also an audit report), see each
 //! report's status, download a ready one through its expiring link, delete one — the same
 //! checks and rows as `/api/v1/reports`. Audit reports are shown to admins only.
+//!
+//! `/reports/{tenant}/{report}.pdf?expires=&signature=` serves the PDF to whoever holds a
+//! valid link: a tampered link is `403`, an expired one `410`, and neither says whether the
+//! report exists. Downloads are audited.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
+use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome};
 use cairn_charts::{Unit, format_value};
-use cairn_domain::{Role, now_ms};
+use cairn_domain::{Role, TenantId, now_ms};
 use cairn_metrics::figures::{DEFAULT_WEEKS, Granularity, Roster, Window};
 use cairn_metrics::{Day, Metrics};
 use cairn_reports::jobs::{Job, Jobs, Kind, ReportId, Status};
+use cairn_reports::links::{LinkCheck, check_link};
 use serde::Deserialize;
 
 use super::view::{Invalid, When};
-use super::{CsrfForm, Member, Nav, Page, PageError, Signed};
+use super::{Admin, CsrfForm, Member, Nav, Page, PageError, Signed};
 use crate::AppState;
-use crate::api::reports::{Refused, checked, link, required};
 use crate::html::{self, Chrome};
+use crate::reports::{Refused, checked, link, required};
 
-const FIELDS: [&str; 4] = ["kind", "team", "from", "to"];
+const FIELDS: [&str; 3] = ["team", "from", "to"];
 
 struct Row {
     id: String,
@@ -107,14 +115,10 @@ async fn render(
     let metrics = Metrics { db: &s.db };
     let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
     let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
-    let admin = s.member.has_role(Role::Admin);
+    let admin = s.can(Role::Admin);
     let jobs = Jobs { db: &s.db }.list(100, None).await?;
-    let rows: Vec<Row> = jobs
-        .iter()
-        .take(100)
-        .filter(|j| s.member.has_role(required(j.kind)))
-        .map(|j| row(state, s, j, &teams))
-        .collect();
+    let rows: Vec<Row> =
+        jobs.iter().take(100).filter(|j| s.can(required(j.kind))).map(|j| row(state, s, j, &teams)).collect();
     let busy = rows.iter().any(|r| r.status == "queued" || r.status == "running");
     let fallback = Draft::default_for(settings.time_zone.zone().day(now_ms()));
     let draft = draft.unwrap_or(&fallback);
@@ -143,38 +147,45 @@ pub(super) async fn page(
     render(&state, &s, None, notice, &Invalid::none()).await
 }
 
+/// Requests a team report.
 pub(super) async fn request(
     State(state): State<AppState>,
     s: Page<Member>,
     CsrfForm(d): CsrfForm<Draft>,
 ) -> Result<Response, PageError> {
+    queue(&state, &s, Draft { kind: "team".into(), ..d }).await
+}
+
+/// Requests an audit report (admins).
+pub(super) async fn request_audit(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(d): CsrfForm<Draft>,
+) -> Result<Response, PageError> {
+    queue(&state, &s, Draft { kind: "audit".into(), team: String::new(), ..d }).await
+}
+
+async fn queue(state: &AppState, s: &Signed, d: Draft) -> Result<Response, PageError> {
     let refuse = |v: cairn_domain::ValidationError| Invalid::of(&v, &FIELDS);
-    let kind = match Kind::parse(&d.kind) {
-        Ok(k) if s.member.has_role(required(k)) => k,
-        Ok(_) => {
-            let v = cairn_domain::ValidationError::new("kind", "an audit report is for admins");
-            return render(&state, &s, Some(&d), None, &refuse(v)).await;
-        }
-        Err(v) => return render(&state, &s, Some(&d), None, &refuse(v)).await,
-    };
+    let kind = if d.kind == "audit" { Kind::Audit } else { Kind::Team };
     let team = (kind == Kind::Team).then_some(d.team.as_str()).filter(|t| !t.is_empty());
     let request = match checked(&s.db, kind, team, &d.from, &d.to).await? {
         Ok(r) => r,
-        Err(Refused::Invalid(v)) => return render(&state, &s, Some(&d), None, &refuse(v)).await,
+        Err(Refused::Invalid(v)) => return render(state, s, Some(&d), None, &refuse(v)).await,
         Err(Refused::NoTeam(_)) => {
             let v = cairn_domain::ValidationError::new("team", "no longer exists");
-            return render(&state, &s, Some(&d), None, &refuse(v)).await;
+            return render(state, s, Some(&d), None, &refuse(v)).await;
         }
     };
     Jobs { db: &s.db }.request(&request, &s.actor(), &s.meta).await?;
-    Ok(s.finish(&state, html::see_other("/app/reports?done=requested")))
+    Ok(s.finish(state, html::see_other("/app/reports?done=requested")))
 }
 
 /// The report `id`, when the caller may see it.
 async fn visible(s: &Signed, id: &str) -> Result<Option<Job>, PageError> {
     let Ok(id) = ReportId::parse(id, "id") else { return Ok(None) };
     let job = Jobs { db: &s.db }.get(&id).await?;
-    Ok(job.filter(|j| s.member.has_role(required(j.kind))))
+    Ok(job.filter(|j| s.can(required(j.kind))))
 }
 
 /// Asks before deleting a report.
@@ -212,4 +223,84 @@ pub(super) async fn delete(
         state.reports.delete(&key).await?;
     }
     Ok(s.finish(&state, html::see_other("/app/reports?done=deleted")))
+}
+
+/// `?expires=&signature=` of a download link.
+#[derive(Debug, Deserialize)]
+pub(super) struct LinkParams {
+    expires: Option<String>,
+    signature: Option<String>,
+}
+
+/// A link's refusal, as a page: no session, so no navigation.
+fn link_page(status: StatusCode, title: &str, text: &str) -> Response {
+    let mut resp = html::message(status, &Chrome::plain(title), title, text, None);
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn gone() -> Response {
+    link_page(
+        StatusCode::GONE,
+        "This link has expired",
+        "Download links to reports last a few days. Ask for a new link where you found this one.",
+    )
+}
+
+/// `GET /reports/{tenant}/{report}.pdf`: the report's PDF, to whoever holds a valid link.
+pub(super) async fn download(
+    State(state): State<AppState>,
+    Path((tenant, file)): Path<(String, String)>,
+    Query(q): Query<LinkParams>,
+    parts: axum::http::request::Parts,
+) -> Response {
+    let refused = || link_page(StatusCode::FORBIDDEN, "This link is not valid", "Check that it was copied whole.");
+    let report = file.strip_suffix(".pdf").unwrap_or(&file);
+    let (Some(expires), Some(signature)) = (q.expires.and_then(|e| e.parse::<i64>().ok()), q.signature) else {
+        return refused();
+    };
+    match check_link(state.store.master_key(), &tenant, report, expires, &signature, now_ms()) {
+        LinkCheck::Tampered => return refused(),
+        LinkCheck::Expired => return gone(),
+        LinkCheck::Valid => {}
+    }
+    // The link is Cairn's: from here on, what it names existed when it was made.
+    let (Ok(tenant_id), Ok(report_id)) = (tenant.parse::<TenantId>(), ReportId::parse(report, "report")) else {
+        return gone();
+    };
+    let Ok(db) = state.store.tenant_db(tenant_id).await else { return gone() };
+    let jobs = Jobs { db: &db };
+    let job = match jobs.get(&report_id).await {
+        Ok(Some(job)) if job.status == Status::Ready => job,
+        Ok(_) => return gone(),
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    let bytes = match job.object_key.as_deref() {
+        Some(key) => match state.reports.get(key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return gone(),
+            Err(e) => return PageError::from(e).into_response(),
+        },
+        None => return gone(),
+    };
+    let meta = crate::extract::request_meta(&parts, state.config.trust_proxy_headers);
+    let actor = Actor { id: "link".into(), email: None };
+    let entry = NewEntry::new(actor, Action::fixed("report.downloaded"), Outcome::Success, meta)
+        .resource("report", job.id.clone())
+        .details(serde_json::json!({"kind": job.kind.as_str(), "size": bytes.len()}));
+    if let Err(e) = AuditService::record_now(&db, entry).await {
+        return PageError::from(e).into_response();
+    }
+    let name = format!("report-{}-{}-{}.pdf", job.kind.as_str(), job.from, job.to);
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+        ],
+        bytes,
+    )
+        .into_response()
 }

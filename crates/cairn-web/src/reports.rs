@@ -1,0 +1,67 @@
+//! What the reports API and the reports page share: a request's checks, the role each kind
+//! needs, and a ready report's download link.
+
+use cairn_domain::{Role, ValidationError, now_ms};
+use cairn_metrics::figures::{Roster, Window};
+use cairn_metrics::{Metrics, TeamId};
+use cairn_reports::jobs::{Job, JobRequest, Kind, Status};
+use cairn_reports::links::{LINK_DAYS, download_path};
+
+use crate::AppState;
+
+/// The role a kind of report needs: members for a team's, admins for the audit trail's.
+pub(crate) fn required(kind: Kind) -> Role {
+    match kind {
+        Kind::Team => Role::Member,
+        Kind::Audit => Role::Admin,
+    }
+}
+
+/// Why a report request is refused.
+pub(crate) enum Refused {
+    Invalid(ValidationError),
+    /// The team named does not exist.
+    NoTeam(String),
+}
+
+/// A request checked as the API and the reports page check it: a window of local days, and
+/// for a team report a team that exists.
+pub(crate) async fn checked(
+    db: &cairn_store::Db,
+    kind: Kind,
+    team: Option<&str>,
+    from: &str,
+    to: &str,
+) -> Result<Result<JobRequest, Refused>, cairn_metrics::MetricsError> {
+    let window = match Window::parse(from, to, None) {
+        Ok(w) => w,
+        Err(v) => return Ok(Err(Refused::Invalid(v))),
+    };
+    let invalid = |field: &str, message: &str| Ok(Err(Refused::Invalid(ValidationError::new(field, message))));
+    let team_id = match (kind, team) {
+        (Kind::Team, None) => return invalid("team", "is required for a team report"),
+        (Kind::Team, Some(t)) => {
+            let roster = Roster::load(&Metrics { db }).await?;
+            let id = TeamId::parse(t, "team").map(|id| id.to_string()).ok();
+            match id.filter(|id| roster.teams.iter().any(|x| &x.id == id)) {
+                Some(id) => Some(id),
+                None => return Ok(Err(Refused::NoTeam(t.to_owned()))),
+            }
+        }
+        (Kind::Audit, Some(_)) => return invalid("team", "is only for a team report"),
+        (Kind::Audit, None) => None,
+    };
+    Ok(Ok(JobRequest { kind, team_id, from: window.from, to: window.to }))
+}
+
+/// A ready report's download link and when it expires: 7 days, at most the report's expiry.
+pub(crate) fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
+    match (j.status, j.expires_at) {
+        (Status::Ready, Some(expires)) => {
+            let until = (now_ms() + LINK_DAYS * 86_400_000).min(expires);
+            let path = download_path(state.store.master_key(), tenant, &j.id, until);
+            Some((format!("{}{path}", state.config.public_url.trim_end_matches('/')), until))
+        }
+        _ => None,
+    }
+}
