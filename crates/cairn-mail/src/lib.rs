@@ -15,6 +15,7 @@ pub use lettre::Address;
 /// `str::parse`.
 pub use lettre::message::Mailbox;
 use lettre::message::MultiPart;
+use lettre::message::header::ContentType;
 use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use url::Url;
@@ -69,6 +70,19 @@ pub struct Message {
     pub list_unsubscribe: Option<String>,
     /// A fixed `Message-ID` (`<…@…>`), so a message sent twice is recognisably the same.
     pub message_id: Option<String>,
+    /// The sender's display name in place of the configured one (the address stays the
+    /// configured sender's): whom the message speaks for, such as a tenant.
+    pub from_name: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// A MIME type such as `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 enum Transport {
@@ -134,7 +148,11 @@ impl Mailer {
 
     pub async fn send(&self, message: &Message) -> Result<(), MailError> {
         let to: Mailbox = message.to.parse().map_err(|_| MailError::Address(message.to.clone()))?;
-        let mut builder = lettre::Message::builder().from(self.from.clone()).to(to).subject(&message.subject);
+        let from = match &message.from_name {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
+        let mut builder = lettre::Message::builder().from(from).to(to).subject(&message.subject);
         if let Some(id) = &message.message_id {
             builder = builder.message_id(Some(id.clone()));
         }
@@ -145,9 +163,18 @@ impl Mailer {
                 .raw_header(raw("List-Unsubscribe", format!("<{url}>")))
                 .raw_header(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()));
         }
-        let email = builder
-            .multipart(MultiPart::alternative_plain_html(message.text.clone(), message.html.clone()))
-            .map_err(|e| MailError::Build(e.to_string()))?;
+        let mut body = MultiPart::alternative_plain_html(message.text.clone(), message.html.clone());
+        if !message.attachments.is_empty() {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in &message.attachments {
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|_| MailError::Build(format!("content type {:?}", a.content_type)))?;
+                mixed =
+                    mixed.singlepart(lettre::message::Attachment::new(a.filename.clone()).body(a.bytes.clone(), kind));
+            }
+            body = mixed;
+        }
+        let email = builder.multipart(body).map_err(|e| MailError::Build(e.to_string()))?;
         match &*self.transport {
             Transport::File { transport, .. } => {
                 transport.send(email).await.map(drop).map_err(|e| MailError::Send(e.to_string()))

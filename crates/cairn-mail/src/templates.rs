@@ -27,6 +27,7 @@ macro_rules! mail_template {
 mail_template!(InvitationText = "invitation.txt", InvitationHtml = "invitation.html", { email: &'a str, password: &'a str, link: &'a str, valid_days: u32 });
 mail_template!(ResetText = "reset_code.txt", ResetHtml = "reset_code.html", { email: &'a str, code: &'a str, link: &'a str });
 mail_template!(PublishText = "publish_notice.txt", PublishHtml = "publish_notice.html", { title: &'a str, version: i64, publisher: &'a str, note: &'a str, link: &'a str, unsubscribe: &'a str });
+mail_template!(ReportText = "report.txt", ReportHtml = "report.html", { title: &'a str, what: &'a str, period: &'a str, pages: i64, attached: bool, link: &'a str, link_until: &'a str, schedule: &'a str, unsubscribe: &'a str });
 mail_template!(LockoutText = "lockout.txt", LockoutHtml = "lockout.html", { email: &'a str, failures: u32, minutes: u32, link: &'a str });
 
 fn message(
@@ -103,6 +104,58 @@ pub fn publish_notice(b: &Branding, to: &str, n: &PublishNotice<'_>) -> Result<M
     .render();
     let mut m = message(to, subject, text, html)?;
     m.list_unsubscribe = Some(unsubscribe.to_owned());
+    Ok(m)
+}
+
+/// A scheduled report, sent to one recipient.
+#[derive(Debug, Clone)]
+pub struct ReportNotice<'a> {
+    /// The report's title (`Team engineering report — Platform`).
+    pub title: &'a str,
+    /// What kind of report, in words (`team engineering report`).
+    pub what: &'a str,
+    /// The period it covers, in words.
+    pub period: &'a str,
+    pub pages: i64,
+    /// The PDF, when it is attached; the message links to it either way.
+    pub pdf: Option<crate::Attachment>,
+    pub link: &'a str,
+    /// Until when the link works, in words.
+    pub link_until: &'a str,
+    /// The schedule, in words (`0 7 * * MON, last_week`).
+    pub schedule: &'a str,
+    /// The one-click unsubscribe address (also sent as `List-Unsubscribe`).
+    pub unsubscribe: &'a str,
+}
+
+/// A scheduled report for one recipient, from the organization's name, with a one-click
+/// unsubscribe (RFC 8058).
+pub fn report(b: &Branding, to: &str, n: ReportNotice<'_>) -> Result<Message, MailError> {
+    let subject = format!("{}: {}", n.title, n.period);
+    let ReportNotice { title, what, period, pages, link, link_until, schedule, unsubscribe, .. } = n;
+    let attached = n.pdf.is_some();
+    let text =
+        ReportText { org: &b.org, title, what, period, pages, attached, link, link_until, schedule, unsubscribe }
+            .render();
+    let html = ReportHtml {
+        org: &b.org,
+        accent: &b.accent,
+        subject: &subject,
+        title,
+        what,
+        period,
+        pages,
+        attached,
+        link,
+        link_until,
+        schedule,
+        unsubscribe,
+    }
+    .render();
+    let mut m = message(to, subject, text, html)?;
+    m.list_unsubscribe = Some(unsubscribe.to_owned());
+    m.from_name = Some(b.org.clone());
+    m.attachments = n.pdf.into_iter().collect();
     Ok(m)
 }
 

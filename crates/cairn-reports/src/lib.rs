@@ -8,6 +8,8 @@
 //! - [`team`]: the team engineering report, the dashboard's charts and tables;
 //! - [`audit`]: the audit report of a period;
 //! - [`jobs`]: reports requested over the API, rendered by workers under a lease;
+//! - [`schedules`]: reports queued by a cron expression and mailed to their recipients;
+//! - [`mail`]: the mail of a scheduled report, through the event outbox;
 //! - [`objects`]: where rendered reports are kept;
 //! - [`links`]: expiring signed download links.
 
@@ -16,15 +18,21 @@ pub mod fonts;
 pub mod jobs;
 pub mod kinds;
 pub mod links;
+pub mod mail;
 pub mod objects;
 pub mod pdf;
+pub mod schedules;
 pub mod team;
 
 use cairn_store::Migration;
 
 pub fn tenant_migrations() -> Vec<Migration> {
     const REPORTS: &str = include_str!("../migrations/tenant_0001_reports.sql");
-    vec![Migration { component: "reports", version: 1, name: "reports", sqlite: REPORTS, postgres: REPORTS }]
+    const SCHEDULES: &str = include_str!("../migrations/tenant_0002_schedules.sql");
+    vec![
+        Migration { component: "reports", version: 1, name: "reports", sqlite: REPORTS, postgres: REPORTS },
+        Migration { component: "reports", version: 2, name: "schedules", sqlite: SCHEDULES, postgres: SCHEDULES },
+    ]
 }
 
 pub use fonts::Fonts;

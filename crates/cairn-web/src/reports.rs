@@ -6,6 +6,7 @@ use cairn_metrics::figures::{Roster, Window};
 use cairn_metrics::{Metrics, TeamId};
 use cairn_reports::jobs::{Job, JobRequest, Kind, Status};
 use cairn_reports::links::{LINK_DAYS, download_path};
+use cairn_reports::schedules::ScheduleInput;
 
 use crate::AppState;
 
@@ -37,8 +38,18 @@ pub(crate) async fn checked(
         Ok(w) => w,
         Err(v) => return Ok(Err(Refused::Invalid(v))),
     };
+    Ok(team_of(db, kind, team).await?.map(|team_id| JobRequest { kind, team_id, from: window.from, to: window.to }))
+}
+
+/// The team a report of `kind` is about: required for a team report, and one that exists;
+/// none for the others.
+pub(crate) async fn team_of(
+    db: &cairn_store::Db,
+    kind: Kind,
+    team: Option<&str>,
+) -> Result<Result<Option<String>, Refused>, cairn_metrics::MetricsError> {
     let invalid = |field: &str, message: &str| Ok(Err(Refused::Invalid(ValidationError::new(field, message))));
-    let team_id = match (kind, team) {
+    Ok(Ok(match (kind, team) {
         (Kind::Team, None) => return invalid("team", "is required for a team report"),
         (Kind::Team, Some(t)) => {
             let roster = Roster::load(&Metrics { db }).await?;
@@ -50,8 +61,24 @@ pub(crate) async fn checked(
         }
         (Kind::Audit, Some(_)) => return invalid("team", "is only for a team report"),
         (Kind::Audit, None) => None,
+    }))
+}
+
+/// A schedule checked as the API and the reports page check it: its kind's team, its cron
+/// expression, period and recipients.
+pub(crate) async fn schedule_checked(
+    db: &cairn_store::Db,
+    kind: Kind,
+    team: Option<&str>,
+    cron: &str,
+    period: &str,
+    recipients: &[String],
+) -> Result<Result<ScheduleInput, Refused>, cairn_metrics::MetricsError> {
+    let team_id = match team_of(db, kind, team).await? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
     };
-    Ok(Ok(JobRequest { kind, team_id, from: window.from, to: window.to }))
+    Ok(ScheduleInput::parse(kind, team_id, cron, period, recipients).map_err(Refused::Invalid))
 }
 
 /// A ready report's download link and when it expires: 7 days, at most the report's expiry.

@@ -89,6 +89,7 @@ pub async fn reports(
     identity: Arc<cairn_identity::Identity>,
     tokens: Arc<Tokens>,
     objects: cairn_reports::objects::Objects,
+    bus: cairn_events::Bus,
     owner: String,
     retry_base: std::time::Duration,
 ) {
@@ -117,7 +118,9 @@ pub async fn reports(
                         match jobs.claim(&owner).await {
                             Ok(Some(job)) => {
                                 let retry = retry_base.as_millis() as i64;
-                                render_report(&db, &tenant, &job, &identity, &tokens, &objects, retry).await
+                                if render_report(&db, &tenant, &job, &identity, &tokens, &objects, retry).await {
+                                    bus.committed(tenant.id).await;
+                                }
                             }
                             Ok(None) => break,
                             Err(e) => {
@@ -134,7 +137,8 @@ pub async fn reports(
     }
 }
 
-/// Renders one claimed report and records the outcome: ready, or a failed try.
+/// Renders one claimed report and records the outcome: ready (true; its `report_ready` event
+/// is committed), or a failed try.
 async fn render_report(
     db: &Db,
     tenant: &cairn_store::Tenant,
@@ -143,8 +147,8 @@ async fn render_report(
     tokens: &Tokens,
     objects: &cairn_reports::objects::Objects,
     retry_base_ms: i64,
-) {
-    use cairn_reports::jobs::{Jobs, KEEP_DAYS, Kind};
+) -> bool {
+    use cairn_reports::jobs::{Finished, Jobs, KEEP_DAYS, Kind};
     let started = std::time::Instant::now();
     let jobs = Jobs { db };
     let rendered = async {
@@ -194,11 +198,14 @@ async fn render_report(
     match rendered {
         Ok((key, rendered)) => {
             let (size, pages) = (rendered.pdf.len() as i64, rendered.pages as i64);
-            match jobs.finish(job, &key, size, pages, KEEP_DAYS).await {
-                Ok(true) => tracing::info!(
-                    tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,
-                    duration_ms = started.elapsed().as_millis() as u64, "report rendered"
-                ),
+            match jobs.finish(tenant.id, job, Finished { key: &key, size, pages, keep_days: KEEP_DAYS }).await {
+                Ok(true) => {
+                    tracing::info!(
+                        tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,
+                        duration_ms = started.elapsed().as_millis() as u64, "report rendered"
+                    );
+                    return true;
+                }
                 Ok(false) => tracing::warn!(tenant = %tenant.slug, report = %job.id, "a report's lease was lost"),
                 Err(e) => {
                     tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report could not be marked ready")
@@ -211,5 +218,30 @@ async fn render_report(
                 tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report's failure could not be recorded");
             }
         }
+    }
+    false
+}
+
+/// How often a scheduler looks for report schedules' fires.
+const SCHEDULES_POLL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Queues the reports of schedule fires for every active tenant until the process ends; any
+/// number of schedulers queue each fire once.
+pub async fn report_schedules(store: Store) {
+    loop {
+        match store.list_tenants().await {
+            Ok(tenants) => {
+                for tenant in tenants.into_iter().filter(|t| t.state == cairn_store::TenantState::Active) {
+                    let Ok(db) = store.tenant_db(tenant.id).await else { continue };
+                    match cairn_reports::schedules::queue_fires(&db, cairn_domain::now_ms()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(tenant = %tenant.slug, reports = n, "scheduled reports queued"),
+                        Err(e) => tracing::warn!(tenant = %tenant.slug, error = %e, "scheduling reports failed"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list tenants for report schedules"),
+        }
+        tokio::time::sleep(SCHEDULES_POLL).await;
     }
 }

@@ -50,9 +50,9 @@ pub fn tenant_migrations() -> Vec<Migration> {
     all
 }
 
-/// Every consumer of events: publish notifications (fan-out, then one mail per
-/// subscriber) and webhooks.
-pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
+/// Every consumer of events: publish notifications and scheduled reports' mail (each a
+/// fan-out, then one mail per recipient), account mail, and webhooks.
+pub fn consumers(identity: Arc<Identity>, reports: cairn_reports::objects::Objects) -> cairn_events::Consumers {
     use cairn_identity::{mail, reset};
     use cairn_records::notify;
     let key = identity.store.master_key().clone();
@@ -69,8 +69,22 @@ pub fn consumers(identity: Arc<Identity>) -> cairn_events::Consumers {
             &[mail::ACCOUNT_MAIL],
             Arc::new(mail::AccountMailer { identity: identity.clone() }),
         )
+        .subscribe(
+            cairn_reports::mail::CONSUMER,
+            &[cairn_domain::events::REPORT_READY],
+            Arc::new(cairn_reports::mail::FanOut),
+        )
+        .handle(
+            cairn_reports::mail::MAIL,
+            Arc::new(cairn_reports::mail::Mailer { identity: identity.clone(), objects: reports }),
+        )
         .subscribe(reset::RESET_CONSUMER, &[reset::RESET_REQUESTED], Arc::new(reset::ResetRequests { identity }))
         .handle("webhook", Arc::new(cairn_events::webhooks::Deliverer::new(key, outbound)))
+}
+
+/// Where rendered reports are kept.
+pub fn report_store(config: &Config) -> anyhow::Result<cairn_reports::objects::Objects> {
+    cairn_reports::objects::Objects::folder(config.data_dir.join("objects")).context("opening the report store")
 }
 
 /// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).
@@ -223,8 +237,7 @@ impl Application {
             metrics_token: config.metrics_token.clone(),
         };
         let cloud = cloud(&config, identity.outbound.clone());
-        let reports = cairn_reports::objects::Objects::folder(config.data_dir.join("objects"))
-            .context("opening the report store")?;
+        let reports = report_store(&config)?;
         let state = AppState::new(identity, web, cloud, reports);
         Ok(Application { listener, metrics_listener, state, role, config, bootstrap })
     }
@@ -272,6 +285,7 @@ impl Application {
         );
         if matches!(role, Role::All | Role::Scheduler) {
             background.push(tokio::spawn(collectors.clone().schedule()));
+            background.push(tokio::spawn(crate::background::report_schedules(store.clone())));
         }
         if matches!(role, Role::All | Role::Worker) {
             background.push(tokio::spawn(collectors.work(state.bus.subscribe())));
@@ -285,7 +299,7 @@ impl Application {
                 state.tokens.clone(),
                 config.clone(),
             )));
-            let consumers = consumers(state.identity.clone());
+            let consumers = consumers(state.identity.clone(), state.reports.clone());
             let worker = cairn_events::Worker::new(store.clone(), state.bus.clone(), consumers, config.events.clone())
                 .with_stats(state.metrics.delivery_stats.clone())
                 .with_host(&crate::config::host_name());
@@ -295,6 +309,7 @@ impl Application {
                 state.identity.clone(),
                 state.tokens.clone(),
                 state.reports.clone(),
+                state.bus.clone(),
                 format!("{}:{}", crate::config::host_name(), std::process::id()),
                 config.events.retry_base,
             )));

@@ -697,3 +697,107 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     assert!(stdout.contains(r#""ok":true"#), "{stdout}");
 }
 backend_test!(every_page_reads_well_at_both_widths_in_both_schemes_in_chromium);
+
+/// The bytes of a mail's PDF attachment (base64 in its MIME part).
+fn pdf_attachment(mail: &str) -> Vec<u8> {
+    use base64::Engine;
+    let mail = mail.replace("\r\n", "\n");
+    let part = mail.split("Content-Type: application/pdf").nth(1).unwrap_or_else(|| panic!("a PDF part in {mail}"));
+    let body = part.split("\n\n").nth(1).unwrap();
+    let text: String = body.lines().take_while(|l| !l.starts_with("--")).collect();
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).unwrap()
+}
+
+async fn a_report_schedule_fires_once_across_schedulers_and_mails_each_recipient_once(backend: Backend) {
+    use cairn_reports::schedules::queue_fires;
+    use cairn_testkit::smtp::SmtpServer;
+    use serde_json::{Value, json};
+    let smtp = SmtpServer::start();
+    let app = TestApp::spawn_with(backend, |c| c.mail_url = smtp.url().parse().unwrap()).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let resp = app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Platform"})).send().await.unwrap();
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let body = json!({
+        "kind": "team", "team": team, "cron": "0 7 * * MON", "period": "last_week",
+        "recipients": ["cto@client.test", "Lead@Client.test", "lead@client.test"],
+    });
+    let resp = app.post("/api/v1/reports/schedules", &admin, &body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let schedule: Value = resp.json().await.unwrap();
+    assert_eq!(schedule["recipients"], json!(["cto@client.test", "Lead@Client.test"]), "repeats dropped");
+    let id = schedule["id"].as_str().unwrap().to_owned();
+    let next = schedule["next_fire_at"].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let zone = jiff::tz::TimeZone::get(schedule["time_zone"].as_str().unwrap()).unwrap();
+    let local = next.to_zoned(zone.clone());
+    assert_eq!((local.weekday(), local.hour(), local.minute()), (jiff::civil::Weekday::Monday, 7, 0));
+
+    // Two schedulers see the fire at once: one report.
+    let (_, db) = app.tenant(&acme).await;
+    let after = next.as_millisecond() + 60_000;
+    let (a, b) = tokio::join!(queue_fires(&db, after), queue_fires(&db, after));
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(queue_fires(&db, after + 60_000).await.unwrap(), 0, "a fire is queued once");
+    let list = app.get("/api/v1/reports", &admin).send().await.unwrap().json::<Value>().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let report = &items[0];
+    assert_eq!(report["schedule"], json!(id));
+    // Last week: the Monday before the fire's, to the fire's Monday.
+    let monday = local.date();
+    assert_eq!(report["to"], json!(monday.to_string()));
+    assert_eq!(report["from"], json!(monday.checked_sub(jiff::Span::new().days(7)).unwrap().to_string()));
+
+    // Rendered, then mailed: each recipient once, from the organization, the PDF attached.
+    let got = smtp.wait_for(2).await;
+    cairn_testkit::eventually("deliveries to settle", std::time::Duration::from_secs(30), || async {
+        let open: i64 = cairn_store::sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'")
+            .fetch_one(db.reader())
+            .await
+            .unwrap();
+        (open == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let got = if smtp.messages().len() > got.len() { smtp.messages() } else { got };
+    assert_eq!(got.len(), 2, "one mail per recipient");
+    for to in ["cto@client.test", "Lead@Client.test"] {
+        let m = got.iter().find(|m| m.contains(&format!("To: {to}"))).unwrap_or_else(|| panic!("a mail to {to}"));
+        assert!(m.contains("Subject: Team engineering report"), "{m}");
+        let from = m.lines().find(|l| l.starts_with("From:")).unwrap();
+        assert!(from.to_lowercase().contains("acme <"), "from the organization: {from}");
+        assert!(m.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "{m}");
+        let pdf = pdf_attachment(m);
+        assert!(pdf.starts_with(b"%PDF-"));
+        let ready = app.get(&format!("/api/v1/reports/{}", report["id"].as_str().unwrap()), &admin).send().await;
+        assert_eq!(pdf.len() as i64, ready.unwrap().json::<Value>().await.unwrap()["size"].as_i64().unwrap());
+    }
+
+    // The lead leaves with the link in their mail: a GET asks, the POST unsubscribes.
+    let lead = got.iter().find(|m| m.contains("To: Lead@Client.test")).unwrap();
+    let unsubscribe =
+        lead.lines().find_map(|l| l.strip_prefix("List-Unsubscribe: <")).unwrap().trim_end_matches('>').to_owned();
+    assert!(unsubscribe.starts_with(&app.url("/unsubscribe/reports/")), "{unsubscribe}");
+    let page = app.client.get(&unsubscribe).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Stop this scheduled report?"));
+    let resp = app.client.post(&unsubscribe).form(&[("List-Unsubscribe", "One-Click")]).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("You are unsubscribed"));
+    let forged = app.client.post(format!("{unsubscribe}x")).send().await.unwrap();
+    assert_eq!(forged.status(), 404);
+    let now = app.get(&format!("/api/v1/reports/schedules/{id}"), &admin).send().await.unwrap();
+    assert_eq!(now.json::<Value>().await.unwrap()["recipients"], json!(["cto@client.test"]));
+    let path = format!("/api/v1/audit?resource_type=report_schedule&resource_id={id}");
+    let trail = app.get(&path, &admin).send().await.unwrap().json::<Value>().await.unwrap();
+    let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"report_schedule.created") && actions.contains(&"report_schedule.unsubscribed"));
+
+    // The next week's fire mails only the one left.
+    assert_eq!(queue_fires(&db, after + 7 * 86_400_000).await.unwrap(), 1);
+    let got = smtp.wait_for(3).await;
+    assert!(got[2].contains("To: cto@client.test"), "{}", got[2]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(smtp.messages().len(), 3);
+}
+backend_test!(a_report_schedule_fires_once_across_schedulers_and_mails_each_recipient_once);

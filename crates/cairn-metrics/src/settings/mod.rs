@@ -89,9 +89,9 @@ impl Schedule {
         Ok(schedule)
     }
 
-    /// The expression alone, without the check of how often it fires: what was checked
-    /// when it was stored.
-    pub(crate) fn read(s: &str, field: &str) -> Result<Schedule, ValidationError> {
+    /// The expression alone, without the check of how often it fires: for an expression
+    /// that was checked when it was stored.
+    pub fn read(s: &str, field: &str) -> Result<Schedule, ValidationError> {
         let text = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if text.is_empty() || text.len() > 100 {
             return Err(ValidationError::new(field, "must be a cron expression like 0 2 * * *"));

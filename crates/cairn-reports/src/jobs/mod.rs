@@ -5,7 +5,8 @@
 //! base, as event deliveries back off), then shown as failed with its reason. Requests, deletions and failures are in the tenant's audit trail.
 
 use cairn_audit::{Action, Actor, AuditService, NewEntry, Outcome, RequestMeta};
-use cairn_domain::{Id, IdKind, ValidationError, now_ms};
+use cairn_domain::{Id, IdKind, TenantId, ValidationError, now_ms};
+use cairn_events::NewEvent;
 use cairn_metrics::Day;
 use cairn_store::Db;
 use cairn_store::sqlx;
@@ -104,6 +105,17 @@ pub struct Job {
     pub finished_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub lease_id: Option<String>,
+    /// The schedule whose fire queued it.
+    pub schedule_id: Option<String>,
+}
+
+/// A rendered report: where its file is, its size and pages, how long it is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    pub key: &'a str,
+    pub size: i64,
+    pub pages: i64,
+    pub keep_days: i64,
 }
 
 /// What a request asks for, checked.
@@ -121,6 +133,8 @@ pub enum JobError {
     Database(#[from] sqlx::Error),
     #[error("audit: {0}")]
     Audit(#[from] cairn_audit::AuditError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] cairn_metrics::MetricsError),
 }
 
 fn entry(actor: &Actor, action: &'static str, outcome: Outcome, meta: &RequestMeta, id: &str) -> NewEntry {
@@ -146,6 +160,25 @@ impl Jobs<'_> {
         AuditService::record(self.db, &mut tx, e).await?;
         tx.commit().await?;
         Ok(job)
+    }
+
+    /// Queues the report of a schedule's fire, recorded as `report.requested` by the
+    /// scheduler, unless a report of that fire (its `key`) exists. Whether it was queued.
+    pub async fn queue_fire(&self, req: &JobRequest, schedule: &str, key: &str) -> Result<bool, JobError> {
+        let id = ReportId::new().to_string();
+        let mut tx = self.db.begin().await?;
+        if !store::insert_fire(&mut tx, &id, req, schedule, key, now_ms()).await? {
+            return Ok(false);
+        }
+        let details = serde_json::json!({
+            "kind": req.kind.as_str(), "team": req.team_id, "from": req.from.to_string(), "to": req.to.to_string(),
+            "schedule": schedule,
+        });
+        let actor = Actor { id: "cairn:scheduler".into(), email: None };
+        let e = entry(&actor, "report.requested", Outcome::Success, &RequestMeta::default(), &id).details(details);
+        AuditService::record(self.db, &mut tx, e).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn get(&self, id: &ReportId) -> Result<Option<Job>, JobError> {
@@ -183,10 +216,30 @@ impl Jobs<'_> {
         Ok(store::claim(self.db, owner, &lease, now_ms() + LEASE_MS).await?)
     }
 
-    /// Marks the claimed `job` ready; false when its lease was lost (another worker has it).
-    pub async fn finish(&self, job: &Job, key: &str, size: i64, pages: i64, keep_days: i64) -> Result<bool, JobError> {
+    /// Marks the claimed `job` ready and emits `report_ready` (which mails a scheduled
+    /// report's recipients); false when its lease was lost (another worker has it). The
+    /// caller wakes the event workers ([`cairn_events::Bus::committed`]) when it is true.
+    pub async fn finish(&self, tenant: TenantId, job: &Job, done: Finished<'_>) -> Result<bool, JobError> {
         let now = now_ms();
-        Ok(store::finish(self.db, job, key, size, pages, now, now + keep_days * DAY_MS).await?)
+        let expires = now + done.keep_days * DAY_MS;
+        let mut tx = self.db.begin().await?;
+        if !store::finish(&mut tx, job, done.key, done.size, done.pages, now, expires).await? {
+            return Ok(false);
+        }
+        let event = NewEvent {
+            kind: cairn_domain::events::REPORT_READY,
+            resource_type: "report",
+            resource_id: job.id.clone(),
+            payload: serde_json::json!({
+                "id": job.id, "kind": job.kind.as_str(), "team": job.team_id, "from": job.from.to_string(),
+                "to": job.to.to_string(), "size": done.size, "pages": done.pages,
+                "expires_at": cairn_domain::rfc3339(expires), "schedule": job.schedule_id,
+            }),
+        };
+        let actor = Actor { id: "cairn:reports".into(), email: None };
+        cairn_events::emit(&mut tx, tenant, &actor, event).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Records a failed try of the claimed `job`: queued again after `retry_base` times the

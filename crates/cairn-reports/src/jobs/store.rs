@@ -8,7 +8,7 @@ use cairn_store::{Backend, Db};
 use super::{Job, JobRequest, Kind, Status};
 
 const COLUMNS: &str = "id, kind, team_id, from_day, to_day, status, requested_by, requested_email, requested_at, \
-                       attempts, error, object_key, size, pages, finished_at, expires_at, lease_id";
+                       attempts, error, object_key, size, pages, finished_at, expires_at, lease_id, schedule_id";
 
 fn job(r: &AnyRow) -> Result<Job, sqlx::Error> {
     let day = |s: String| Day::parse(&s, "day").map_err(|e| sqlx::Error::Decode(e.message.into()));
@@ -31,6 +31,7 @@ fn job(r: &AnyRow) -> Result<Job, sqlx::Error> {
         finished_at: r.try_get("finished_at")?,
         expires_at: r.try_get("expires_at")?,
         lease_id: r.try_get("lease_id")?,
+        schedule_id: r.try_get("schedule_id")?,
     })
 }
 
@@ -57,6 +58,34 @@ pub(super) async fn insert(
         .fetch_one(conn)
         .await?;
     job(&row)
+}
+
+/// Queues the report of a schedule's fire unless the fire's key is taken; whether it was
+/// queued.
+pub(super) async fn insert_fire(
+    conn: &mut AnyConnection,
+    id: &str,
+    req: &JobRequest,
+    schedule: &str,
+    key: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO reports (id, kind, team_id, from_day, to_day, status, requested_by, requested_at, next_at, \
+         schedule_id, fire_key) VALUES ($1, $2, $3, $4, $5, 'queued', 'cairn:scheduler', $6, $6, $7, $8) \
+         ON CONFLICT (fire_key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(req.kind.as_str())
+    .bind(&req.team_id)
+    .bind(req.from.to_string())
+    .bind(req.to.to_string())
+    .bind(now)
+    .bind(schedule)
+    .bind(key)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub(super) async fn get(db: &Db, id: &str) -> Result<Option<Job>, sqlx::Error> {
@@ -91,7 +120,7 @@ pub(super) async fn claim(db: &Db, owner: &str, lease: &str, until: i64) -> Resu
 
 /// Marks the report ready under its lease; whether the lease still held.
 pub(super) async fn finish(
-    db: &Db,
+    conn: &mut AnyConnection,
     job: &Job,
     key: &str,
     size: i64,
@@ -111,7 +140,7 @@ pub(super) async fn finish(
     .bind(pages)
     .bind(now)
     .bind(expires)
-    .execute(db.writer())
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -15,12 +15,17 @@ use utoipa_axum::routes;
 
 use super::{Page, PageParams, UuidText};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
-use crate::reports::{Refused, checked, link, required};
+use crate::reports::{Refused, checked, link, required, schedule_checked};
+use cairn_reports::schedules::{Schedule, ScheduleError, ScheduleId, Schedules};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(request_report, list_reports)).routes(routes!(get_report, delete_report))
+    OpenApiRouter::new()
+        .routes(routes!(request_report, list_reports))
+        .routes(routes!(get_report, delete_report))
+        .routes(routes!(create_schedule, list_schedules))
+        .routes(routes!(get_schedule, delete_schedule))
 }
 
 impl From<JobError> for ApiError {
@@ -28,6 +33,7 @@ impl From<JobError> for ApiError {
         match e {
             JobError::Database(db) => ApiError::database(&db),
             JobError::Audit(a) => a.into(),
+            JobError::Metrics(m) => m.into(),
         }
     }
 }
@@ -78,6 +84,9 @@ pub struct ReportBody {
     /// `download_expires_at`.
     pub download_url: Option<String>,
     pub download_expires_at: Option<String>,
+    /// The schedule whose fire queued it, if one did.
+    #[schema(value_type = Option<UuidText>)]
+    pub schedule: Option<String>,
 }
 
 fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
@@ -99,6 +108,7 @@ fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
         expires_at: j.expires_at.map(rfc3339),
         download_url: link.as_ref().map(|(url, _)| url.clone()),
         download_expires_at: link.map(|(_, until)| rfc3339(until)),
+        schedule: j.schedule_id,
     }
 }
 
@@ -210,6 +220,160 @@ async fn delete_report(State(state): State<AppState>, caller: Caller, Path(id): 
     let jobs = Jobs { db: &ctx.db };
     if let Some(Some(key)) = jobs.delete(&id, &ctx.actor(), &ctx.meta).await? {
         state.reports.delete(&key).await.map_err(ApiError::internal)?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(e: ScheduleError) -> Self {
+        match e {
+            ScheduleError::TooMany => ApiError::new(ErrorCode::Conflict, e.to_string()),
+            ScheduleError::Job(j) => j.into(),
+        }
+    }
+}
+
+/// `{"kind": "team", "team": "…", "cron": "0 7 * * MON", "period": "last_week",
+/// "recipients": ["cto@client.com"]}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchedule {
+    /// `team` or `audit`.
+    pub kind: String,
+    /// The team's id, for a team report.
+    #[schema(value_type = Option<UuidText>)]
+    pub team: Option<String>,
+    /// Five fields (minute, hour, day of month, month, day of week) or a nickname such as
+    /// `@weekly`, read in the tenant's metrics time zone; at most one fire an hour.
+    pub cron: String,
+    /// `last_week`, `last_month`, `last_quarter`, `last_7_days` or `last_30_days`: the days
+    /// before the fire's day that each report covers.
+    pub period: String,
+    /// 1–50 addresses, each mailed each fire's report once.
+    pub recipients: Vec<String>,
+}
+
+/// A report schedule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleBody {
+    pub id: String,
+    pub kind: String,
+    pub team: Option<String>,
+    pub cron: String,
+    pub period: String,
+    /// Those still subscribed, in the order they were added.
+    pub recipients: Vec<String>,
+    /// The zone `cron` is read in (the tenant's metrics time zone).
+    pub time_zone: String,
+    pub next_fire_at: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+fn schedule_body(s: Schedule, zone: &cairn_metrics::TimeZoneName) -> ScheduleBody {
+    let next = s.next_fire(zone.zone().time_zone(), cairn_domain::now_ms());
+    ScheduleBody {
+        id: s.id,
+        kind: s.kind.as_str().to_owned(),
+        team: s.team_id,
+        cron: s.cron,
+        period: s.period.as_str().to_owned(),
+        recipients: s.recipients,
+        time_zone: zone.as_str().to_owned(),
+        next_fire_at: next.map(rfc3339),
+        created_by: s.created_email.unwrap_or(s.created_by),
+        created_at: rfc3339(s.created_at),
+    }
+}
+
+async fn time_zone(ctx: &TenantCtx) -> ApiResult<cairn_metrics::TimeZoneName> {
+    Ok(cairn_metrics::Metrics { db: &ctx.db }.settings().await?.time_zone)
+}
+
+/// Adds a schedule: each fire queues a report of the period before it and mails it to the
+/// recipients.
+#[utoipa::path(post, path = "/api/v1/reports/schedules", tag = "reports", request_body = CreateSchedule,
+    responses(
+        (status = 201, description = "Created", body = ScheduleBody),
+        (status = 400, description = "A bad kind, team, cron, period or recipient, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such team", body = ErrorBody),
+        (status = 409, description = "The tenant has 100 schedules already", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn create_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateSchedule>,
+) -> ApiResult<(StatusCode, Json<ScheduleBody>)> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_schedule.create").await?;
+    let kind = Kind::parse(&req.kind)?;
+    let input = schedule_checked(&ctx.db, kind, req.team.as_deref(), &req.cron, &req.period, &req.recipients).await??;
+    let schedule = Schedules { db: &ctx.db }.create(&input, &ctx.actor(), &ctx.meta).await?;
+    Ok((StatusCode::CREATED, Json(schedule_body(schedule, &time_zone(&ctx).await?))))
+}
+
+/// The tenant's report schedules, oldest first.
+#[utoipa::path(get, path = "/api/v1/reports/schedules", tag = "reports",
+    responses(
+        (status = 200, description = "Every schedule", body = Vec<ScheduleBody>),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn list_schedules(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ScheduleBody>>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_schedule.list").await?;
+    let zone = time_zone(&ctx).await?;
+    let all = Schedules { db: &ctx.db }.list().await?;
+    Ok(Json(all.into_iter().map(|s| schedule_body(s, &zone)).collect()))
+}
+
+fn schedule_id(id: &str) -> ApiResult<ScheduleId> {
+    ScheduleId::parse(id, "id").map_err(|_| ApiError::not_found("schedule not found"))
+}
+
+/// One schedule.
+#[utoipa::path(get, path = "/api/v1/reports/schedules/{id}", tag = "reports",
+    params(("id" = UuidText, Path, description = "Schedule id")),
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such schedule", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScheduleBody>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_schedule.get").await?;
+    let id = schedule_id(&id)?;
+    let schedule =
+        Schedules { db: &ctx.db }.get(&id).await?.ok_or_else(|| ApiError::not_found("schedule not found"))?;
+    Ok(Json(schedule_body(schedule, &time_zone(&ctx).await?)))
+}
+
+/// Deletes a schedule; the reports it queued stay until they expire.
+#[utoipa::path(delete, path = "/api/v1/reports/schedules/{id}", tag = "reports",
+    params(("id" = UuidText, Path, description = "Schedule id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such schedule", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn delete_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_schedule.delete").await?;
+    let id = schedule_id(&id)?;
+    if !(Schedules { db: &ctx.db }).delete(&id, &ctx.actor(), &ctx.meta).await? {
+        return Err(ApiError::not_found("schedule not found"));
     }
     Ok(StatusCode::NO_CONTENT)
 }

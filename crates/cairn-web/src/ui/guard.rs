@@ -197,6 +197,7 @@ impl From<cairn_reports::jobs::JobError> for PageError {
         match e {
             E::Database(db) => PageError::from_sqlx(&db),
             E::Audit(a) => a.into(),
+            E::Metrics(m) => m.into(),
         }
     }
 }

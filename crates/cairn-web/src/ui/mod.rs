@@ -104,6 +104,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/instances/{account}/{region}/{id}/{action}", get(instances::confirm).post(instances::act))
         .route("/app/reports", get(reports::page).post(reports::request))
         .route("/app/reports/audit", post(reports::request_audit))
+        .route("/app/reports/schedules", post(reports::schedule))
+        .route("/app/reports/schedules/{id}/delete", get(reports::confirm_unschedule).post(reports::unschedule))
         // A report's expiring download link (a capability: no session, no token).
         .route("/reports/{tenant}/{file}", get(reports::download))
         .route("/app/reports/{id}/delete", get(reports::confirm_delete).post(reports::delete))
@@ -111,6 +113,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
+        .route("/unsubscribe/reports/{token}", get(unsubscribe::confirm_report).post(unsubscribe::unsubscribe_report))
 }
 
 /// The signed-in web session, sealed in its cookie.

@@ -1,6 +1,7 @@
 //! The reports page (members): request a team report (admins also an audit report), see each
 //! report's status, download a ready one through its expiring link, delete one — the same
-//! checks and rows as `/api/v1/reports`. Audit reports are shown to admins only.
+//! checks and rows as `/api/v1/reports`. Audit reports are shown to admins only. Admins also
+//! add and delete report schedules (`/api/v1/reports/schedules`).
 //!
 //! `/reports/{tenant}/{report}.pdf?expires=&signature=` serves the PDF to whoever holds a
 //! valid link: a tampered link is `403`, an expired one `410`, and neither says whether the
@@ -25,9 +26,12 @@ use super::view::{Invalid, When};
 use super::{Admin, CsrfForm, Member, Nav, Page, PageError, Signed};
 use crate::AppState;
 use crate::html::{self, Chrome};
-use crate::reports::{Refused, checked, link, required};
+use crate::reports::{Refused, checked, link, required, schedule_checked};
+use cairn_domain::ValidationError;
+use cairn_reports::schedules::{Period, ScheduleError, ScheduleId, Schedules};
 
 const FIELDS: [&str; 3] = ["team", "from", "to"];
+const SCHEDULE_FIELDS: [&str; 4] = ["subject", "cron", "period", "recipients"];
 
 struct Row {
     id: String,
@@ -52,6 +56,47 @@ struct ReportsPage<'a> {
     admin: bool,
     busy: bool,
     rows: Vec<Row>,
+    /// Which form `invalid` is about: `report` or `schedule`.
+    form: &'static str,
+    sdraft: &'a ScheduleDraft,
+    schedules: Vec<ScheduleRow>,
+    periods: Vec<(&'static str, &'static str)>,
+    time_zone: String,
+}
+
+struct ScheduleRow {
+    id: String,
+    what: String,
+    cron: String,
+    period: &'static str,
+    recipients: String,
+    next: Option<When>,
+}
+
+/// The schedule form, kept when shown again with a mistake.
+#[derive(Debug, Deserialize)]
+pub(super) struct ScheduleDraft {
+    /// A team's id, or `audit`.
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    cron: String,
+    #[serde(default)]
+    period: String,
+    /// Addresses separated by commas, spaces or lines.
+    #[serde(default)]
+    recipients: String,
+}
+
+impl Default for ScheduleDraft {
+    fn default() -> Self {
+        ScheduleDraft {
+            subject: String::new(),
+            cron: "0 7 * * MON".into(),
+            period: Period::LastWeek.as_str().into(),
+            recipients: String::new(),
+        }
+    }
 }
 
 /// The request form, kept when shown again with a mistake.
@@ -77,12 +122,10 @@ impl Draft {
 
 fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row {
     let what = match (j.kind, &j.team_id) {
-        (Kind::Team, Some(t)) => {
-            let name = teams.iter().find(|(id, _)| id == t).map_or("a deleted team", |(_, n)| n.as_str());
-            format!("Team report: {name}")
-        }
-        _ => "Audit report".to_owned(),
+        (Kind::Team, team) => format!("Team report: {}", team_name(teams, team.as_ref())),
+        (Kind::Audit, _) => "Audit report".to_owned(),
     };
+    let what = if j.schedule_id.is_some() { format!("{what} (scheduled)") } else { what };
     let detail = match j.status {
         Status::Ready => format!(
             "{} pages, {}; kept until {}",
@@ -105,10 +148,21 @@ fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row
     }
 }
 
+fn team_name<'a>(teams: &'a [(String, String)], id: Option<&String>) -> &'a str {
+    teams.iter().find(|(t, _)| Some(t) == id).map_or("a deleted team", |(_, n)| n.as_str())
+}
+
+/// What a form shown again carries: the report form's draft, or the schedule form's.
+enum Shown<'a> {
+    Fresh,
+    Report(&'a Draft),
+    Schedule(&'a ScheduleDraft),
+}
+
 async fn render(
     state: &AppState,
     s: &Signed,
-    draft: Option<&Draft>,
+    shown: Shown<'_>,
     notice: Option<&str>,
     invalid: &Invalid,
 ) -> Result<Response, PageError> {
@@ -121,10 +175,50 @@ async fn render(
         jobs.iter().take(100).filter(|j| s.can(required(j.kind))).map(|j| row(state, s, j, &teams)).collect();
     let busy = rows.iter().any(|r| r.status == "queued" || r.status == "running");
     let fallback = Draft::default_for(settings.time_zone.zone().day(now_ms()));
-    let draft = draft.unwrap_or(&fallback);
+    let fresh_schedule = ScheduleDraft::default();
+    let (draft, sdraft, form) = match shown {
+        Shown::Fresh => (&fallback, &fresh_schedule, "report"),
+        Shown::Report(d) => (d, &fresh_schedule, "report"),
+        Shown::Schedule(d) => (&fallback, d, "schedule"),
+    };
+    let zone = settings.time_zone.zone().time_zone();
+    let schedules = if admin {
+        let all = Schedules { db: &s.db }.list().await?;
+        all.into_iter()
+            .map(|x| ScheduleRow {
+                what: match x.kind {
+                    Kind::Team => format!("Team report: {}", team_name(&teams, x.team_id.as_ref())),
+                    Kind::Audit => "Audit report".into(),
+                },
+                next: x.next_fire(zone, now_ms()).map(When::at),
+                cron: x.cron,
+                period: x.period.label(),
+                recipients: x.recipients.join(", "),
+                id: x.id,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let periods = Period::ALL.iter().map(|p| (p.as_str(), p.label())).collect();
     let (c, nav) = s.shell(state, "Reports", "reports").await;
-    let view =
-        ReportsPage { c: &c, nav: &nav, notice, error: invalid.banner(), invalid, draft, teams, admin, busy, rows };
+    let view = ReportsPage {
+        c: &c,
+        nav: &nav,
+        notice,
+        error: invalid.banner(),
+        invalid,
+        draft,
+        teams,
+        admin,
+        busy,
+        rows,
+        form,
+        sdraft,
+        schedules,
+        periods,
+        time_zone: settings.time_zone.as_str().to_owned(),
+    };
     let status = if invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(s.render(state, status, &c, &view))
 }
@@ -142,9 +236,11 @@ pub(super) async fn page(
     let notice = match q.done.as_deref() {
         Some("requested") => Some("Report requested. It is ready in a moment: refresh to see it."),
         Some("deleted") => Some("Report deleted."),
+        Some("scheduled") => Some("Schedule added. Each fire renders the report and mails it to the recipients."),
+        Some("unscheduled") => Some("Schedule deleted. The reports it made stay until they expire."),
         _ => None,
     };
-    render(&state, &s, None, notice, &Invalid::none()).await
+    render(&state, &s, Shown::Fresh, notice, &Invalid::none()).await
 }
 
 /// Requests a team report.
@@ -171,10 +267,10 @@ async fn queue(state: &AppState, s: &Signed, d: Draft) -> Result<Response, PageE
     let team = (kind == Kind::Team).then_some(d.team.as_str()).filter(|t| !t.is_empty());
     let request = match checked(&s.db, kind, team, &d.from, &d.to).await? {
         Ok(r) => r,
-        Err(Refused::Invalid(v)) => return render(state, s, Some(&d), None, &refuse(v)).await,
+        Err(Refused::Invalid(v)) => return render(state, s, Shown::Report(&d), None, &refuse(v)).await,
         Err(Refused::NoTeam(_)) => {
             let v = cairn_domain::ValidationError::new("team", "no longer exists");
-            return render(state, s, Some(&d), None, &refuse(v)).await;
+            return render(state, s, Shown::Report(&d), None, &refuse(v)).await;
         }
     };
     Jobs { db: &s.db }.request(&request, &s.actor(), &s.meta).await?;
@@ -223,6 +319,79 @@ pub(super) async fn delete(
         state.reports.delete(&key).await?;
     }
     Ok(s.finish(&state, html::see_other("/app/reports?done=deleted")))
+}
+
+/// Adds a schedule (admins).
+pub(super) async fn schedule(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(d): CsrfForm<ScheduleDraft>,
+) -> Result<Response, PageError> {
+    let (kind, team) = if d.subject == "audit" { (Kind::Audit, None) } else { (Kind::Team, Some(d.subject.as_str())) };
+    let team = team.filter(|t| !t.is_empty());
+    let recipients: Vec<String> = d
+        .recipients
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let input = match schedule_checked(&s.db, kind, team, &d.cron, &d.period, &recipients).await? {
+        Ok(i) => i,
+        Err(refused) => {
+            let v = match refused {
+                Refused::Invalid(v) if v.field == "team" => ValidationError::new("subject", v.message),
+                Refused::Invalid(v) => v,
+                Refused::NoTeam(_) => ValidationError::new("subject", "no longer exists"),
+            };
+            let invalid = Invalid::of(&v, &SCHEDULE_FIELDS);
+            return render(&state, &s, Shown::Schedule(&d), None, &invalid).await;
+        }
+    };
+    match (Schedules { db: &s.db }).create(&input, &s.actor(), &s.meta).await {
+        Ok(_) => Ok(s.finish(&state, html::see_other("/app/reports?done=scheduled"))),
+        Err(ScheduleError::TooMany) => {
+            let invalid = Invalid::at("subject", ScheduleError::TooMany.to_string(), &SCHEDULE_FIELDS);
+            render(&state, &s, Shown::Schedule(&d), None, &invalid).await
+        }
+        Err(ScheduleError::Job(e)) => Err(e.into()),
+    }
+}
+
+/// Asks before deleting a schedule.
+pub(super) async fn confirm_unschedule(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let found = match ScheduleId::parse(&id, "id") {
+        Ok(id) => Schedules { db: &s.db }.get(&id).await?,
+        Err(_) => None,
+    };
+    let Some(schedule) = found else {
+        return Ok(s.not_found(&state, "No such schedule", ("/app/reports", "Reports")).await);
+    };
+    let question = format!(
+        "Delete the schedule \u{201c}{}\u{201d}? Its recipients get no more reports; the reports it made stay until they expire.",
+        schedule.cron
+    );
+    let action = format!("/app/reports/schedules/{}/delete", schedule.id);
+    Ok(super::confirm(&state, &s, "Delete schedule", &question, &action, "Delete", "/app/reports").await)
+}
+
+pub(super) async fn unschedule(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    Path(id): Path<String>,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> Result<Response, PageError> {
+    let gone = match ScheduleId::parse(&id, "id") {
+        Ok(id) => Schedules { db: &s.db }.delete(&id, &s.actor(), &s.meta).await?,
+        Err(_) => false,
+    };
+    if !gone {
+        return Ok(s.not_found(&state, "No such schedule", ("/app/reports", "Reports")).await);
+    }
+    Ok(s.finish(&state, html::see_other("/app/reports?done=unscheduled")))
 }
 
 /// `?expires=&signature=` of a download link.

@@ -93,10 +93,17 @@ async fn report_invitation(
 ) {
     let Some(event) = &invitation.mail_event else { return };
     let bus = identity.tokens.revocations().bus().clone();
+    let reports = match startup::report_store(config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("the invitation to {} is queued; a running Cairn sends it ({e:#})", user.email);
+            return;
+        }
+    };
     let worker = cairn_events::Worker::new(
         identity.store.clone(),
         bus,
-        startup::consumers(identity.clone()),
+        startup::consumers(identity.clone(), reports),
         config.events.clone(),
     )
     .with_host(&crate::config::host_name());

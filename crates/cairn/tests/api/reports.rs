@@ -412,3 +412,156 @@ async fn the_reports_page_requests_lists_and_deletes_reports(backend: Backend) {
     assert!(mia.get("/app/reports").await.body.contains("No reports yet"));
 }
 backend_test!(the_reports_page_requests_lists_and_deletes_reports);
+
+async fn report_schedules_are_checked_listed_deleted_and_for_admins(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let member = app.token(&acme, Role::Member);
+    let resp = app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Platform"})).send().await.unwrap();
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let good = json!({"kind": "team", "team": team, "cron": "0 7 * * MON", "period": "last_week", "recipients": ["cto@client.test"]});
+
+    let resp = app.post("/api/v1/reports/schedules", &member, &good).send().await.unwrap();
+    assert_eq!(resp.status(), 403, "schedules are for admins");
+    assert_eq!(app.get("/api/v1/reports/schedules", &member).send().await.unwrap().status(), 403);
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let refused = [
+        (with("kind", json!("weekly")), 400, "kind"),
+        (with("cron", json!("0 7 * *")), 400, "cron"),
+        (with("cron", json!("*/5 * * * *")), 400, "cron"),
+        (with("period", json!("fortnight")), 400, "period"),
+        (with("recipients", json!([])), 400, "recipients"),
+        (with("recipients", json!(["a@b.test", "not an address"])), 400, "recipients[1]"),
+        (with("team", Value::Null), 400, "team"),
+        (
+            json!({"kind": "audit", "team": team, "cron": "@weekly", "period": "last_week", "recipients": ["a@b.test"]}),
+            400,
+            "team",
+        ),
+        (with("team", json!(cairn_domain::TenantId::new().to_string())), 404, ""),
+    ];
+    for (body, status, field) in refused {
+        let resp = app.post("/api/v1/reports/schedules", &admin, &body).send().await.unwrap();
+        assert_eq!(resp.status(), status, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], json!(field), "{body}: {err}");
+        }
+    }
+    assert_eq!(get(&app, &admin, "/api/v1/reports/schedules").await, json!([]), "nothing was stored");
+
+    let resp = app.post("/api/v1/reports/schedules", &admin, &good).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let made: Value = resp.json().await.unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!((&made["kind"], &made["team"], &made["period"]), (&json!("team"), &json!(team), &json!("last_week")));
+    assert_eq!(made["created_by"], json!("admin@acme"));
+    let audit =
+        json!({"kind": "audit", "cron": "0 6 1 * *", "period": "last_month", "recipients": ["ciso@client.test"]});
+    let resp = app.post("/api/v1/reports/schedules", &admin, &audit).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let all = get(&app, &admin, "/api/v1/reports/schedules").await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    assert_eq!(all[0]["id"], json!(id), "oldest first");
+    assert_eq!(get(&app, &admin, &format!("/api/v1/reports/schedules/{id}")).await, made);
+
+    let resp = app.delete(&format!("/api/v1/reports/schedules/{id}"), &admin).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    for path in [format!("/api/v1/reports/schedules/{id}"), "/api/v1/reports/schedules/nope".to_owned()] {
+        assert_eq!(app.get(&path, &admin).send().await.unwrap().status(), 404, "{path}");
+        assert_eq!(app.delete(&path, &admin).send().await.unwrap().status(), 404, "{path}");
+    }
+    let trail = get(&app, &admin, &format!("/api/v1/audit?resource_type=report_schedule&resource_id={id}")).await;
+    let actions: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(
+        actions.contains(&"report_schedule.created") && actions.contains(&"report_schedule.deleted"),
+        "{actions:?}"
+    );
+    let denied = get(&app, &admin, "/api/v1/audit?action=access.denied").await;
+    assert!(denied["items"].as_array().unwrap().iter().any(|e| e["details"].to_string().contains("report_schedule")));
+}
+backend_test!(report_schedules_are_checked_listed_deleted_and_for_admins);
+
+async fn admins_add_and_delete_report_schedules_on_the_reports_page(backend: Backend) {
+    use cairn_testkit::rp::PASSWORD;
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let resp = app.post("/api/v1/metrics/teams", &admin, &json!({"name": "Platform"})).send().await.unwrap();
+    let team = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    app.create_user(&acme, "ada@acme.test", PASSWORD, &[Role::Admin]).await;
+    app.create_user(&acme, "mia@acme.test", PASSWORD, &[Role::Member]).await;
+    let ada = app.sign_in(&acme, "ada@acme.test", PASSWORD).await;
+    let mia = app.sign_in(&acme, "mia@acme.test", PASSWORD).await;
+    let page = mia.get("/app/reports").await;
+    assert!(!page.body.contains("Add a schedule"), "schedules are for admins");
+    let csrf = page.input("csrf").unwrap();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("subject", "audit"),
+        ("cron", "0 7 * * MON"),
+        ("period", "last_week"),
+        ("recipients", "a@b.test"),
+    ];
+    assert_eq!(mia.post_form("/app/reports/schedules", &form).await.status, 403);
+
+    let page = ada.get("/app/reports").await;
+    assert!(page.body.contains("Add a schedule") && page.body.contains("value=\"0 7 * * MON\""));
+    let csrf = page.input("csrf").unwrap();
+    // A mistake is shown beside its field, the form kept, nothing stored.
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("subject", &team),
+        ("cron", "0 7 * *"),
+        ("period", "last_week"),
+        ("recipients", "cto@client.test, lead@client.test"),
+    ];
+    let refused = ada.post_form("/app/reports/schedules", &bad).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("id=\"s-cron-error\"") && refused.body.contains("cto@client.test, lead@client.test"),
+        "{}",
+        refused.body
+    );
+    let bad = [
+        ("csrf", csrf.as_str()),
+        ("subject", &team),
+        ("cron", "0 7 * * MON"),
+        ("period", "last_week"),
+        ("recipients", "cto@client.test\nnope"),
+    ];
+    let refused = ada.post_form("/app/reports/schedules", &bad).await;
+    assert!(refused.body.contains("id=\"s-recipients-error\""), "{}", refused.body);
+    assert_eq!(get(&app, &admin, "/api/v1/reports/schedules").await, json!([]));
+
+    let good = [
+        ("csrf", csrf.as_str()),
+        ("subject", &team),
+        ("cron", "0 7 * * MON"),
+        ("period", "last_month"),
+        ("recipients", "cto@client.test\nlead@client.test"),
+    ];
+    let done = ada.post_form("/app/reports/schedules", &good).await;
+    assert!(done.location.as_deref().unwrap().ends_with("/app/reports?done=scheduled"));
+    let all = get(&app, &admin, "/api/v1/reports/schedules").await;
+    assert_eq!(all[0]["recipients"], json!(["cto@client.test", "lead@client.test"]));
+    assert_eq!(all[0]["period"], json!("last_month"));
+    let id = all[0]["id"].as_str().unwrap();
+    let page = ada.get("/app/reports?done=scheduled").await;
+    assert!(page.body.contains("Schedule added") && page.body.contains("Team report: Platform"));
+    assert!(page.body.contains("cto@client.test, lead@client.test") && page.body.contains("the month before"));
+
+    let confirm = ada.get(&format!("/app/reports/schedules/{id}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.body.contains("Delete the schedule"));
+    let gone = ada.post_form(&format!("/app/reports/schedules/{id}/delete"), &[("csrf", &csrf)]).await;
+    assert!(gone.location.as_deref().unwrap().ends_with("/app/reports?done=unscheduled"));
+    assert_eq!(get(&app, &admin, "/api/v1/reports/schedules").await, json!([]));
+    assert_eq!(ada.get(&format!("/app/reports/schedules/{id}/delete")).await.status, 404);
+}
+backend_test!(admins_add_and_delete_report_schedules_on_the_reports_page);
