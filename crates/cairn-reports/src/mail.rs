@@ -16,7 +16,6 @@ use cairn_metrics::Metrics;
 use cairn_metrics::figures::Roster;
 
 use crate::jobs::{Jobs, Kind, ReportId, Status};
-use crate::links::{LINK_DAYS, download_path};
 use crate::objects::Objects;
 use crate::schedules::{Schedule, ScheduleId, Schedules, unsubscribe_token};
 
@@ -82,9 +81,7 @@ impl Mailer {
         let Ok(id) = ReportId::parse(&job.event.resource_id, "report") else { return Ok(()) };
         // Deleted or expired since: nothing to send.
         let Some(report) = (Jobs { db: &job.db }).get(&id).await.map_err(|e| retry(&e))? else { return Ok(()) };
-        let (Status::Ready, Some(expires), Some(key), Some(size)) =
-            (report.status, report.expires_at, &report.object_key, report.size)
-        else {
+        let (Status::Ready, Some(key), Some(size)) = (report.status, &report.object_key, report.size) else {
             return Ok(());
         };
         let pdf = if size < ATTACH_BELOW {
@@ -107,9 +104,12 @@ impl Mailer {
         };
         let key_material = self.identity.store.master_key();
         let tenant = job.tenant.id.to_string();
-        let until = (now_ms() + LINK_DAYS * 86_400_000).min(expires);
         let base = self.identity.public_url.trim_end_matches('/');
-        let link = format!("{base}{}", download_path(key_material, &tenant, &report.id, until));
+        let Some((link, until)) =
+            self.objects.link(key_material, base, &tenant, &report, now_ms()).await.map_err(|e| retry(&e))?
+        else {
+            return Ok(());
+        };
         let link_until = jiff::Timestamp::from_millisecond(until)
             .map(|t| t.to_zoned(zone).strftime("%-d %B %Y, %H:%M").to_string())
             .unwrap_or_default();

@@ -4,8 +4,7 @@
 use cairn_domain::{Role, ValidationError, now_ms};
 use cairn_metrics::figures::{Roster, Window};
 use cairn_metrics::{Metrics, TeamId};
-use cairn_reports::jobs::{Job, JobRequest, Kind, Status};
-use cairn_reports::links::{LINK_DAYS, download_path};
+use cairn_reports::jobs::{Job, JobRequest, Kind};
 use cairn_reports::schedules::ScheduleInput;
 
 use crate::AppState;
@@ -81,14 +80,16 @@ pub(crate) async fn schedule_checked(
     Ok(ScheduleInput::parse(kind, team_id, cron, period, recipients).map_err(Refused::Invalid))
 }
 
-/// A ready report's download link and when it expires: 7 days, at most the report's expiry.
-pub(crate) fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
-    match (j.status, j.expires_at) {
-        (Status::Ready, Some(expires)) => {
-            let until = (now_ms() + LINK_DAYS * 86_400_000).min(expires);
-            let path = download_path(state.store.master_key(), tenant, &j.id, until);
-            Some((format!("{}{path}", state.config.public_url.trim_end_matches('/')), until))
+/// A ready report's download link and when it expires: 7 days, at most the report's expiry
+/// (a presigned URL when reports are kept in S3). `None` for a report that is not ready, or
+/// when the store cannot sign one (logged).
+pub(crate) async fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
+    let key = state.store.master_key();
+    match state.reports.link(key, &state.config.public_url, tenant, j, now_ms()).await {
+        Ok(link) => link,
+        Err(e) => {
+            tracing::warn!(report = %j.id, error = %e, "a report's download link could not be made");
+            None
         }
-        _ => None,
     }
 }

@@ -191,7 +191,8 @@ async fn render_report(
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
         let key = cairn_reports::objects::Objects::key(&tenant.id.to_string(), &job.id);
-        objects.put(&key, rendered.pdf.clone()).await.map_err(|e| e.to_string())?;
+        let expires = cairn_domain::now_ms() + KEEP_DAYS * 86_400_000;
+        objects.put(&key, rendered.pdf.clone(), expires).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((key, rendered))
     }
     .await;

@@ -261,6 +261,41 @@ pub const KEYS: &[Key] = &[
         doc: "The secret of `aws_access_key_id`.",
     },
     Key {
+        name: "object_store_url",
+        env: "CAIRN_OBJECT_STORE_URL",
+        default: None,
+        secret: false,
+        doc: "Where rendered reports are kept. Unset: the folder `<data_dir>/objects`. A folder path (or `file:///path`), or `s3://bucket/prefix` for an S3 bucket (or an S3-compatible store, with `object_store_endpoint`); replicas must share it. On S3 each report is tagged `cairn-expires=<date>` for a lifecycle rule, and download links are presigned URLs.",
+    },
+    Key {
+        name: "object_store_endpoint",
+        env: "CAIRN_OBJECT_STORE_ENDPOINT",
+        default: None,
+        secret: false,
+        doc: "An S3-compatible endpoint such as `http://minio:9000` (path-style requests). Unset: AWS (or `AWS_ENDPOINT_URL`).",
+    },
+    Key {
+        name: "object_store_region",
+        env: "CAIRN_OBJECT_STORE_REGION",
+        default: None,
+        secret: false,
+        doc: "The bucket's region. Unset: `AWS_REGION`, else `us-east-1`.",
+    },
+    Key {
+        name: "object_store_access_key_id",
+        env: "CAIRN_OBJECT_STORE_ACCESS_KEY_ID",
+        default: None,
+        secret: false,
+        doc: "An access key for the bucket. Unset: `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else the ECS task's or EC2 instance's role.",
+    },
+    Key {
+        name: "object_store_secret_access_key",
+        env: "CAIRN_OBJECT_STORE_SECRET_ACCESS_KEY",
+        default: None,
+        secret: true,
+        doc: "The secret of `object_store_access_key_id`.",
+    },
+    Key {
         name: "outbound_allow_private",
         env: "CAIRN_OUTBOUND_ALLOW_PRIVATE",
         default: Some("false"),
@@ -354,6 +389,8 @@ pub struct Config {
     pub instances_cache_ttl: Duration,
     /// The platform's own AWS credentials: configured keys, or the standard chain.
     pub aws_platform: cairn_instances::PlatformCredentials,
+    /// Where rendered reports are kept.
+    pub object_store: cairn_reports::objects::Location,
 }
 
 /// A configuration problem: the key (as the user named it) and what is wrong.
@@ -465,6 +502,41 @@ impl Layers {
                 None => (k.name, k.env, "(unset)".into(), None),
             })
             .collect()
+    }
+
+    /// `object_store_url` and its settings.
+    fn object_store(&self, data_dir: &Path) -> Result<cairn_reports::objects::Location, ConfigError> {
+        use cairn_reports::objects::Location;
+        let nonempty = |name: &str| self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let url = nonempty("object_store_url").unwrap_or_default();
+        let location = Location::parse(&url, data_dir.join("objects")).map_err(|p| err("CAIRN_OBJECT_STORE_URL", p))?;
+        let s3_only = ["object_store_endpoint", "object_store_region", "object_store_access_key_id"];
+        let Location::S3(mut s3) = location else {
+            if let Some(name) = s3_only.iter().find(|n| nonempty(n).is_some()) {
+                let env = KEYS.iter().find(|k| k.name == *name).map_or("?", |k| k.env);
+                return Err(err(env, "is only for an s3:// object_store_url"));
+            }
+            return Ok(location);
+        };
+        s3.endpoint = nonempty("object_store_endpoint")
+            .map(|e| {
+                Url::parse(&e).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()).ok_or_else(
+                    || err("CAIRN_OBJECT_STORE_ENDPOINT", format!("{e:?} is not an http:// or https:// URL")),
+                )
+            })
+            .transpose()?;
+        s3.region = nonempty("object_store_region");
+        s3.keys = match (nonempty("object_store_access_key_id"), nonempty("object_store_secret_access_key")) {
+            (Some(id), Some(secret)) => Some((id, secret)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err("CAIRN_OBJECT_STORE_SECRET_ACCESS_KEY", "is required with object_store_access_key_id"));
+            }
+            (None, Some(_)) => {
+                return Err(err("CAIRN_OBJECT_STORE_ACCESS_KEY_ID", "is required with object_store_secret_access_key"));
+            }
+        };
+        Ok(Location::S3(s3))
     }
 
     pub fn parse(&self) -> Result<Config, ConfigError> {
@@ -590,7 +662,9 @@ impl Layers {
             (Some(_), None) => return Err(err("CAIRN_AWS_SECRET_ACCESS_KEY", "is required with aws_access_key_id")),
             (None, Some(_)) => return Err(err("CAIRN_AWS_ACCESS_KEY_ID", "is required with aws_secret_access_key")),
         };
+        let object_store = self.object_store(&data_dir)?;
         Ok(Config {
+            object_store,
             instances_cache_ttl: duration("instances_cache_ttl")?,
             aws_platform,
             events,
@@ -852,6 +926,38 @@ mod tests {
         for bad in ["", "s", "10", "1y", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_object_store_is_a_folder_or_a_bucket_with_its_settings() {
+        use cairn_reports::objects::Location;
+        let defaults = layers(&[]).parse().unwrap();
+        assert_eq!(defaults.object_store, Location::Folder(PathBuf::from("./data/objects")));
+        let c = layers(&[
+            ("CAIRN_OBJECT_STORE_URL", "s3://acme-reports/cairn"),
+            ("CAIRN_OBJECT_STORE_ENDPOINT", "http://127.0.0.1:9000"),
+            ("CAIRN_OBJECT_STORE_REGION", "eu-central-1"),
+            ("CAIRN_OBJECT_STORE_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+            ("CAIRN_OBJECT_STORE_SECRET_ACCESS_KEY", "s3cret"),
+        ])
+        .parse()
+        .unwrap();
+        let Location::S3(s3) = &c.object_store else { panic!("a bucket") };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str(), s3.region.as_deref()),
+            ("acme-reports", "cairn", Some("eu-central-1"))
+        );
+        assert_eq!(s3.endpoint.as_ref().map(Url::as_str), Some("http://127.0.0.1:9000/"));
+        assert!(!format!("{c:?}").contains("s3cret"), "the secret is not in the configuration's debug form");
+        let refused = |env: &[(&str, &str)]| layers(env).parse().unwrap_err().key;
+        assert_eq!(refused(&[("CAIRN_OBJECT_STORE_URL", "gs://bucket")]), "CAIRN_OBJECT_STORE_URL");
+        assert_eq!(refused(&[("CAIRN_OBJECT_STORE_ENDPOINT", "http://x:9000")]), "CAIRN_OBJECT_STORE_ENDPOINT");
+        let bucket = ("CAIRN_OBJECT_STORE_URL", "s3://acme-reports");
+        assert_eq!(refused(&[bucket, ("CAIRN_OBJECT_STORE_ENDPOINT", "ftp://x")]), "CAIRN_OBJECT_STORE_ENDPOINT");
+        assert_eq!(
+            refused(&[bucket, ("CAIRN_OBJECT_STORE_ACCESS_KEY_ID", "AKIA")]),
+            "CAIRN_OBJECT_STORE_SECRET_ACCESS_KEY"
+        );
     }
 
     /// docs/configuration.md lists exactly the keys in `KEYS`, with their variables and defaults.

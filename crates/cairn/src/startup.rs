@@ -84,7 +84,7 @@ pub fn consumers(identity: Arc<Identity>, reports: cairn_reports::objects::Objec
 
 /// Where rendered reports are kept.
 pub fn report_store(config: &Config) -> anyhow::Result<cairn_reports::objects::Objects> {
-    cairn_reports::objects::Objects::folder(config.data_dir.join("objects")).context("opening the report store")
+    cairn_reports::objects::Objects::open(&config.object_store).context("opening the report store")
 }
 
 /// The master key from config, else from `<data_dir>/master.key` (created 0600 if absent).

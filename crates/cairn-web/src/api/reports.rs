@@ -89,8 +89,8 @@ pub struct ReportBody {
     pub schedule: Option<String>,
 }
 
-fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
-    let link = link(state, tenant, &j);
+async fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
+    let link = link(state, tenant, &j).await;
     ReportBody {
         id: j.id,
         kind: j.kind.as_str().to_owned(),
@@ -145,7 +145,7 @@ async fn request_report(
     let ctx = caller.in_tenant(&state, required(kind), "report.request").await?;
     let request = checked(&ctx.db, kind, req.team.as_deref(), &req.from, &req.to).await??;
     let job = Jobs { db: &ctx.db }.request(&request, &ctx.actor(), &ctx.meta).await?;
-    Ok((StatusCode::ACCEPTED, Json(body(&state, &ctx.tenant().id.to_string(), job))))
+    Ok((StatusCode::ACCEPTED, Json(body(&state, &ctx.tenant().id.to_string(), job).await)))
 }
 
 /// The reports the caller may see, newest first.
@@ -169,7 +169,10 @@ async fn list_reports(
     // The cursor is the last row read, seen or not, so hidden rows do not stop the paging.
     let page = Page::cut(jobs, limit, |j| j.id.clone());
     let tenant = ctx.tenant().id.to_string();
-    let items = page.items.into_iter().filter(|j| may_see(&ctx, j.kind)).map(|j| body(&state, &tenant, j)).collect();
+    let mut items = Vec::new();
+    for j in page.items.into_iter().filter(|j| may_see(&ctx, j.kind)) {
+        items.push(body(&state, &tenant, j).await);
+    }
     Ok(Json(Page { items, next_cursor: page.next_cursor }))
 }
 
@@ -200,7 +203,7 @@ async fn get_report(
 ) -> ApiResult<Json<ReportBody>> {
     let ctx = caller.in_tenant(&state, Role::Member, "report.get").await?;
     let job = visible(&ctx, &id).await?;
-    Ok(Json(body(&state, &ctx.tenant().id.to_string(), job)))
+    Ok(Json(body(&state, &ctx.tenant().id.to_string(), job).await))
 }
 
 /// Deletes a report and its file.

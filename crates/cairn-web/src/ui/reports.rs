@@ -120,7 +120,7 @@ impl Draft {
     }
 }
 
-fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row {
+async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row {
     let what = match (j.kind, &j.team_id) {
         (Kind::Team, team) => format!("Team report: {}", team_name(teams, team.as_ref())),
         (Kind::Audit, _) => "Audit report".to_owned(),
@@ -144,7 +144,7 @@ fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row
         status: j.status.as_str(),
         detail,
         requested: When::at(j.requested_at),
-        download: link(state, &s.tenant.id.to_string(), j).map(|(url, _)| url),
+        download: link(state, &s.tenant.id.to_string(), j).await.map(|(url, _)| url),
     }
 }
 
@@ -171,8 +171,10 @@ async fn render(
     let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
     let admin = s.can(Role::Admin);
     let jobs = Jobs { db: &s.db }.list(100, None).await?;
-    let rows: Vec<Row> =
-        jobs.iter().take(100).filter(|j| s.can(required(j.kind))).map(|j| row(state, s, j, &teams)).collect();
+    let mut rows: Vec<Row> = Vec::new();
+    for j in jobs.iter().take(100).filter(|j| s.can(required(j.kind))) {
+        rows.push(row(state, s, j, &teams).await);
+    }
     let busy = rows.iter().any(|r| r.status == "queued" || r.status == "running");
     let fallback = Draft::default_for(settings.time_zone.zone().day(now_ms()));
     let fresh_schedule = ScheduleDraft::default();

@@ -565,3 +565,77 @@ async fn admins_add_and_delete_report_schedules_on_the_reports_page(backend: Bac
     assert_eq!(ada.get(&format!("/app/reports/schedules/{id}/delete")).await.status, 404);
 }
 backend_test!(admins_add_and_delete_report_schedules_on_the_reports_page);
+
+/// An object's tags as boto3 (installed with moto) reads them: `[{"Key", "Value"}]`.
+fn s3_tags(moto: &cairn_testkit::moto::MotoServer, bucket: &str, key: &str) -> Value {
+    const READ: &str = "import boto3, json, sys\n\
+        s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+            aws_access_key_id='test', aws_secret_access_key='test')\n\
+        print(json.dumps(s3.get_object_tagging(Bucket=sys.argv[2], Key=sys.argv[3])['TagSet']))";
+    let out = Command::new("python3").args(["-c", READ, &moto.url(), bucket, key]).output().unwrap();
+    assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn reports_kept_in_s3_are_tagged_presigned_and_removed(backend: Backend) {
+    use cairn_reports::objects::{Location, Objects, S3Location};
+    use cairn_testkit::moto::{ACCESS_KEY, MotoServer, SECRET_KEY};
+    let moto = MotoServer::start();
+    let http = reqwest::Client::new();
+    // The bucket (moto takes an unsigned request).
+    let made = http.put(format!("{}/acme-reports", moto.url())).send().await.unwrap();
+    assert!(made.status().is_success(), "{}", made.text().await.unwrap());
+    let location = Location::S3(S3Location {
+        bucket: "acme-reports".into(),
+        prefix: "cairn/test".into(),
+        endpoint: Some(moto.url().parse().unwrap()),
+        region: Some("eu-central-1".into()),
+        keys: Some((ACCESS_KEY.into(), SECRET_KEY.into())),
+    });
+    let app = TestApp::spawn_with(backend, |c| c.object_store = location.clone()).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let resp = app.post("/api/v1/reports", &admin, &json!({"kind": "audit", "from": FROM, "to": TO})).send().await;
+        ids.push(resp.unwrap().json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let ready = settled(&app, &admin, &ids[0]).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let object = format!("{}/acme-reports/cairn/test/reports/{}/{}.pdf", moto.url(), acme.id, ids[0]);
+
+    // The link is presigned: the bucket's URL with a SigV4 signature, no Cairn in between.
+    let url = ready["download_url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("{object}?")), "{url}");
+    assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires="), "{url}");
+    let pdf = http.get(url).send().await.unwrap();
+    assert_eq!(pdf.status(), 200);
+    let pdf = pdf.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(pdf.len() as i64, ready["size"].as_i64().unwrap());
+    assert!(!app.config.data_dir.join("objects").exists(), "nothing is kept in the data dir");
+
+    // Tagged with the day it expires, for a lifecycle rule (read with boto3, moto's own client).
+    let key = |id: &str| format!("cairn/test/reports/{}/{id}.pdf", acme.id);
+    let expires_day = &ready["expires_at"].as_str().unwrap()[..10];
+    assert_eq!(s3_tags(&moto, "acme-reports", &key(&ids[0])), json!([{"Key": "cairn-expires", "Value": expires_day}]));
+
+    // Deleted: the object goes too.
+    let objects = Objects::open(&location).unwrap();
+    let stored = |id: &str| Objects::key(&acme.id.to_string(), id);
+    assert!(objects.get(&stored(&ids[0])).await.unwrap().is_some());
+    let resp = app.delete(&format!("/api/v1/reports/{}", ids[0]), &admin).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(objects.get(&stored(&ids[0])).await.unwrap(), None);
+
+    // Expired: the cleanup removes the row and the object.
+    assert_eq!(settled(&app, &admin, &ids[1]).await["status"], "ready");
+    assert!(objects.get(&stored(&ids[1])).await.unwrap().is_some());
+    let (_, db) = app.tenant(&acme).await;
+    let sql = "UPDATE reports SET expires_at = $1 WHERE id = $2";
+    cairn_store::sqlx::query(sql).bind(cairn_domain::now_ms() - 1).bind(&ids[1]).execute(db.writer()).await.unwrap();
+    assert_eq!(cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await.unwrap(), 1);
+    assert_eq!(objects.get(&stored(&ids[1])).await.unwrap(), None);
+    assert_eq!(get(&app, &admin, "/api/v1/reports").await["items"], json!([]));
+}
+backend_test!(reports_kept_in_s3_are_tagged_presigned_and_removed);
