@@ -10,6 +10,7 @@
 //! - [`jobs`]: reports requested over the API, rendered by workers under a lease;
 //! - [`schedules`]: reports queued by a cron expression and mailed to their recipients;
 //! - [`mail`]: the mail of a scheduled report, through the event outbox;
+//! - [`settings`]: how long a tenant's reports are kept and their links last;
 //! - [`objects`]: where rendered reports are kept;
 //! - [`links`]: expiring signed download links.
 
@@ -22,6 +23,7 @@ pub mod mail;
 pub mod objects;
 pub mod pdf;
 pub mod schedules;
+pub mod settings;
 pub mod team;
 
 use cairn_store::Migration;
@@ -29,9 +31,11 @@ use cairn_store::Migration;
 pub fn tenant_migrations() -> Vec<Migration> {
     const REPORTS: &str = include_str!("../migrations/tenant_0001_reports.sql");
     const SCHEDULES: &str = include_str!("../migrations/tenant_0002_schedules.sql");
+    const SETTINGS: &str = include_str!("../migrations/tenant_0003_settings.sql");
     vec![
         Migration { component: "reports", version: 1, name: "reports", sqlite: REPORTS, postgres: REPORTS },
         Migration { component: "reports", version: 2, name: "schedules", sqlite: SCHEDULES, postgres: SCHEDULES },
+        Migration { component: "reports", version: 3, name: "settings", sqlite: SETTINGS, postgres: SETTINGS },
     ]
 }
 

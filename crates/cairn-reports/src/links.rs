@@ -7,8 +7,6 @@ use cairn_domain::MasterKey;
 use subtle::ConstantTimeEq;
 
 const PURPOSE: &str = "report-links v1";
-/// How long a link lasts, by default (and at most the report's own expiry).
-pub const LINK_DAYS: i64 = 7;
 
 fn signature(key: &MasterKey, tenant: &str, report: &str, expires: i64) -> String {
     key.mac(PURPOSE, format!("{tenant}\n{report}\n{expires}").as_bytes())

@@ -16,8 +16,9 @@ use cairn_metrics::Metrics;
 use cairn_metrics::figures::Roster;
 
 use crate::jobs::{Jobs, Kind, ReportId, Status};
-use crate::objects::Objects;
+use crate::objects::{LinkSigning, Objects};
 use crate::schedules::{Schedule, ScheduleId, Schedules, unsubscribe_token};
+use crate::settings::ReportSettings;
 
 /// The consumer subscribed to `report_ready`.
 pub const CONSUMER: &str = "report_schedule";
@@ -105,8 +106,10 @@ impl Mailer {
         let key_material = self.identity.store.master_key();
         let tenant = job.tenant.id.to_string();
         let base = self.identity.public_url.trim_end_matches('/');
+        let signing = LinkSigning { key: key_material, public_url: base, tenant: &tenant };
+        let link_days = ReportSettings::read(&job.db).await.map_err(|e| retry(&e))?.link_days;
         let Some((link, until)) =
-            self.objects.link(key_material, base, &tenant, &report, now_ms()).await.map_err(|e| retry(&e))?
+            self.objects.link(&signing, &report, link_days, now_ms()).await.map_err(|e| retry(&e))?
         else {
             return Ok(());
         };

@@ -18,7 +18,7 @@ use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPa
 use url::Url;
 
 use crate::jobs::{Job, Status};
-use crate::links::{LINK_DAYS, download_path};
+use crate::links::download_path;
 
 /// The tag whose value is the date (UTC, `YYYY-MM-DD`) after which an object may go.
 pub const EXPIRES_TAG: &str = "cairn-expires";
@@ -210,21 +210,16 @@ impl Objects {
         }
     }
 
-    /// A ready report's download link and when it stops working: 7 days from `now`, never
-    /// past the report's expiry. On S3 a presigned URL; in a folder a link `public_url`
-    /// serves, signed with `key`. `None` for a report that is not ready.
-    pub async fn link(
-        &self,
-        key: &MasterKey,
-        public_url: &str,
-        tenant: &str,
-        job: &Job,
-        now: i64,
-    ) -> Result<Option<(String, i64)>, ObjectError> {
+    /// A ready report's download link and when it stops working: `link_days` from `now`
+    /// (the tenant's setting), never past the report's expiry. On S3 a presigned URL; in a
+    /// folder a link `public_url` serves, signed with `key`. `None` for a report that is not
+    /// ready.
+    pub async fn link(&self, signing: &LinkSigning<'_>, job: &Job, link_days: i64, now: i64) -> LinkResult {
         let (Status::Ready, Some(expires), Some(object)) = (job.status, job.expires_at, &job.object_key) else {
             return Ok(None);
         };
-        let until = (now + LINK_DAYS * DAY_MS).min(expires);
+        let LinkSigning { key, public_url, tenant } = *signing;
+        let until = (now + link_days * DAY_MS).min(expires);
         match &*self.backend {
             Backend::Folder => {
                 let path = download_path(key, tenant, &job.id, until);
@@ -240,6 +235,19 @@ impl Objects {
         }
     }
 }
+
+/// What a Cairn-served link is signed with and served from.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSigning<'a> {
+    pub key: &'a MasterKey,
+    /// Cairn's public URL.
+    pub public_url: &'a str,
+    /// The tenant's id.
+    pub tenant: &'a str,
+}
+
+/// A link and when it stops working, if the report is ready.
+pub type LinkResult = Result<Option<(String, i64)>, ObjectError>;
 
 /// Removes a tenant's expired reports and their files, `batch` at a time; how many went. A
 /// file already gone is no error. Safe to run on any number of workers at once: each row is

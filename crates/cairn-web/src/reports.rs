@@ -5,7 +5,9 @@ use cairn_domain::{Role, ValidationError, now_ms};
 use cairn_metrics::figures::{Roster, Window};
 use cairn_metrics::{Metrics, TeamId};
 use cairn_reports::jobs::{Job, JobRequest, Kind};
+use cairn_reports::objects::LinkSigning;
 use cairn_reports::schedules::ScheduleInput;
+use cairn_reports::settings::ReportSettings;
 
 use crate::AppState;
 
@@ -80,12 +82,12 @@ pub(crate) async fn schedule_checked(
     Ok(ScheduleInput::parse(kind, team_id, cron, period, recipients).map_err(Refused::Invalid))
 }
 
-/// A ready report's download link and when it expires: 7 days, at most the report's expiry
-/// (a presigned URL when reports are kept in S3). `None` for a report that is not ready, or
-/// when the store cannot sign one (logged).
-pub(crate) async fn link(state: &AppState, tenant: &str, j: &Job) -> Option<(String, i64)> {
-    let key = state.store.master_key();
-    match state.reports.link(key, &state.config.public_url, tenant, j, now_ms()).await {
+/// A ready report's download link and when it expires: the tenant's `link_days`, at most the
+/// report's expiry (a presigned URL when reports are kept in S3). `None` for a report that is
+/// not ready, or when the store cannot sign one (logged).
+pub(crate) async fn link(state: &AppState, tenant: &str, j: &Job, settings: &ReportSettings) -> Option<(String, i64)> {
+    let signing = LinkSigning { key: state.store.master_key(), public_url: &state.config.public_url, tenant };
+    match state.reports.link(&signing, j, settings.link_days, now_ms()).await {
         Ok(link) => link,
         Err(e) => {
             tracing::warn!(report = %j.id, error = %e, "a report's download link could not be made");

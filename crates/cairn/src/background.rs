@@ -148,7 +148,7 @@ async fn render_report(
     objects: &cairn_reports::objects::Objects,
     retry_base_ms: i64,
 ) -> bool {
-    use cairn_reports::jobs::{Finished, Jobs, KEEP_DAYS, Kind};
+    use cairn_reports::jobs::{Finished, Jobs, Kind};
     let started = std::time::Instant::now();
     let jobs = Jobs { db };
     let rendered = async {
@@ -191,15 +191,16 @@ async fn render_report(
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
         let key = cairn_reports::objects::Objects::key(&tenant.id.to_string(), &job.id);
-        let expires = cairn_domain::now_ms() + KEEP_DAYS * 86_400_000;
+        let keep_days = cairn_reports::settings::ReportSettings::read(db).await.map_err(|e| e.to_string())?.keep_days;
+        let expires = cairn_domain::now_ms() + keep_days * 86_400_000;
         objects.put(&key, rendered.pdf.clone(), expires).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((key, rendered))
+        Ok::<_, String>((key, rendered, keep_days))
     }
     .await;
     match rendered {
-        Ok((key, rendered)) => {
+        Ok((key, rendered, keep_days)) => {
             let (size, pages) = (rendered.pdf.len() as i64, rendered.pages as i64);
-            match jobs.finish(tenant.id, job, Finished { key: &key, size, pages, keep_days: KEEP_DAYS }).await {
+            match jobs.finish(tenant.id, job, Finished { key: &key, size, pages, keep_days }).await {
                 Ok(true) => {
                     tracing::info!(
                         tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,

@@ -17,8 +17,6 @@ mod store;
 pub const ATTEMPTS: i64 = 3;
 /// How long a worker holds a report it renders.
 pub const LEASE_MS: i64 = 5 * 60_000;
-/// How long a report is kept, by default.
-pub const KEEP_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
 
 #[derive(Debug)]

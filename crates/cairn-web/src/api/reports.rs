@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiQuery, Caller, TenantCtx};
 use crate::reports::{Refused, checked, link, required, schedule_checked};
 use cairn_reports::schedules::{Schedule, ScheduleError, ScheduleId, Schedules};
+use cairn_reports::settings::ReportSettings;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_report, delete_report))
         .routes(routes!(create_schedule, list_schedules))
         .routes(routes!(get_schedule, delete_schedule))
+        .routes(routes!(get_settings, put_settings))
 }
 
 impl From<JobError> for ApiError {
@@ -89,8 +91,8 @@ pub struct ReportBody {
     pub schedule: Option<String>,
 }
 
-async fn body(state: &AppState, tenant: &str, j: Job) -> ReportBody {
-    let link = link(state, tenant, &j).await;
+async fn body(state: &AppState, tenant: &str, j: Job, settings: &ReportSettings) -> ReportBody {
+    let link = link(state, tenant, &j, settings).await;
     ReportBody {
         id: j.id,
         kind: j.kind.as_str().to_owned(),
@@ -145,7 +147,8 @@ async fn request_report(
     let ctx = caller.in_tenant(&state, required(kind), "report.request").await?;
     let request = checked(&ctx.db, kind, req.team.as_deref(), &req.from, &req.to).await??;
     let job = Jobs { db: &ctx.db }.request(&request, &ctx.actor(), &ctx.meta).await?;
-    Ok((StatusCode::ACCEPTED, Json(body(&state, &ctx.tenant().id.to_string(), job).await)))
+    let settings = ReportSettings::read(&ctx.db).await?;
+    Ok((StatusCode::ACCEPTED, Json(body(&state, &ctx.tenant().id.to_string(), job, &settings).await)))
 }
 
 /// The reports the caller may see, newest first.
@@ -169,9 +172,10 @@ async fn list_reports(
     // The cursor is the last row read, seen or not, so hidden rows do not stop the paging.
     let page = Page::cut(jobs, limit, |j| j.id.clone());
     let tenant = ctx.tenant().id.to_string();
+    let settings = ReportSettings::read(&ctx.db).await?;
     let mut items = Vec::new();
     for j in page.items.into_iter().filter(|j| may_see(&ctx, j.kind)) {
-        items.push(body(&state, &tenant, j).await);
+        items.push(body(&state, &tenant, j, &settings).await);
     }
     Ok(Json(Page { items, next_cursor: page.next_cursor }))
 }
@@ -203,7 +207,8 @@ async fn get_report(
 ) -> ApiResult<Json<ReportBody>> {
     let ctx = caller.in_tenant(&state, Role::Member, "report.get").await?;
     let job = visible(&ctx, &id).await?;
-    Ok(Json(body(&state, &ctx.tenant().id.to_string(), job).await))
+    let settings = ReportSettings::read(&ctx.db).await?;
+    Ok(Json(body(&state, &ctx.tenant().id.to_string(), job, &settings).await))
 }
 
 /// Deletes a report and its file.
@@ -379,4 +384,55 @@ async fn delete_schedule(
         return Err(ApiError::not_found("schedule not found"));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"keep_days": 30, "link_days": 7}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    /// How long a report and its file are kept after it is rendered: 1–365 days (30 by
+    /// default). A change applies to reports rendered after it.
+    pub keep_days: i64,
+    /// How long a download link lasts: 1–7 days (7 by default), never past the report's
+    /// expiry.
+    pub link_days: i64,
+}
+
+impl From<ReportSettings> for SettingsBody {
+    fn from(s: ReportSettings) -> Self {
+        SettingsBody { keep_days: s.keep_days, link_days: s.link_days }
+    }
+}
+
+/// The tenant's report settings.
+#[utoipa::path(get, path = "/api/v1/reports/settings", tag = "reports",
+    responses(
+        (status = 200, description = "The settings", body = SettingsBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SettingsBody>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_settings.read").await?;
+    Ok(Json(ReportSettings::read(&ctx.db).await?.into()))
+}
+
+/// Sets how long reports are kept and their links last.
+#[utoipa::path(put, path = "/api/v1/reports/settings", tag = "reports", request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The settings", body = SettingsBody),
+        (status = 400, description = "A number of days out of range, naming the field", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<SettingsBody>,
+) -> ApiResult<Json<SettingsBody>> {
+    let ctx = caller.in_tenant(&state, Role::Admin, "report_settings.update").await?;
+    let settings = ReportSettings::parse(req.keep_days, req.link_days)?;
+    settings.save(&ctx.db, &ctx.actor(), &ctx.meta).await?;
+    Ok(Json(settings.into()))
 }

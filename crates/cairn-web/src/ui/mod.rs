@@ -105,6 +105,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/reports", get(reports::page).post(reports::request))
         .route("/app/reports/audit", post(reports::request_audit))
         .route("/app/reports/schedules", post(reports::schedule))
+        .route("/app/reports/settings", post(reports::save_settings))
         .route("/app/reports/schedules/{id}/delete", get(reports::confirm_unschedule).post(reports::unschedule))
         // A report's expiring download link (a capability: no session, no token).
         .route("/reports/{tenant}/{file}", get(reports::download))

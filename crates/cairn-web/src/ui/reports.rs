@@ -29,6 +29,7 @@ use crate::html::{self, Chrome};
 use crate::reports::{Refused, checked, link, required, schedule_checked};
 use cairn_domain::ValidationError;
 use cairn_reports::schedules::{Period, ScheduleError, ScheduleId, Schedules};
+use cairn_reports::settings::ReportSettings;
 
 const FIELDS: [&str; 3] = ["team", "from", "to"];
 const SCHEDULE_FIELDS: [&str; 4] = ["subject", "cron", "period", "recipients"];
@@ -62,6 +63,11 @@ struct ReportsPage<'a> {
     schedules: Vec<ScheduleRow>,
     periods: Vec<(&'static str, &'static str)>,
     time_zone: String,
+    /// The settings form's values.
+    settings: &'a SettingsDraft,
+    /// The saved settings.
+    keep_days: i64,
+    link_days: i64,
 }
 
 struct ScheduleRow {
@@ -120,7 +126,7 @@ impl Draft {
     }
 }
 
-async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) -> Row {
+async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)], settings: &ReportSettings) -> Row {
     let what = match (j.kind, &j.team_id) {
         (Kind::Team, team) => format!("Team report: {}", team_name(teams, team.as_ref())),
         (Kind::Audit, _) => "Audit report".to_owned(),
@@ -144,7 +150,7 @@ async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)]) 
         status: j.status.as_str(),
         detail,
         requested: When::at(j.requested_at),
-        download: link(state, &s.tenant.id.to_string(), j).await.map(|(url, _)| url),
+        download: link(state, &s.tenant.id.to_string(), j, settings).await.map(|(url, _)| url),
     }
 }
 
@@ -157,6 +163,16 @@ enum Shown<'a> {
     Fresh,
     Report(&'a Draft),
     Schedule(&'a ScheduleDraft),
+    Settings(&'a SettingsDraft),
+}
+
+/// The settings form, kept when shown again with a mistake.
+#[derive(Debug, Deserialize)]
+pub(super) struct SettingsDraft {
+    #[serde(default)]
+    keep_days: String,
+    #[serde(default)]
+    link_days: String,
 }
 
 async fn render(
@@ -167,23 +183,29 @@ async fn render(
     invalid: &Invalid,
 ) -> Result<Response, PageError> {
     let metrics = Metrics { db: &s.db };
-    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let (roster, metrics_settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
     let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
     let admin = s.can(Role::Admin);
     let jobs = Jobs { db: &s.db }.list(100, None).await?;
+    let fallback = Draft::default_for(metrics_settings.time_zone.zone().day(now_ms()));
+    let fresh_schedule = ScheduleDraft::default();
+    let report_settings = ReportSettings::read(&s.db).await?;
+    let saved = SettingsDraft {
+        keep_days: report_settings.keep_days.to_string(),
+        link_days: report_settings.link_days.to_string(),
+    };
+    let (draft, sdraft, form, settings_form) = match shown {
+        Shown::Fresh => (&fallback, &fresh_schedule, "report", &saved),
+        Shown::Report(d) => (d, &fresh_schedule, "report", &saved),
+        Shown::Schedule(d) => (&fallback, d, "schedule", &saved),
+        Shown::Settings(d) => (&fallback, &fresh_schedule, "settings", d),
+    };
     let mut rows: Vec<Row> = Vec::new();
     for j in jobs.iter().take(100).filter(|j| s.can(required(j.kind))) {
-        rows.push(row(state, s, j, &teams).await);
+        rows.push(row(state, s, j, &teams, &report_settings).await);
     }
     let busy = rows.iter().any(|r| r.status == "queued" || r.status == "running");
-    let fallback = Draft::default_for(settings.time_zone.zone().day(now_ms()));
-    let fresh_schedule = ScheduleDraft::default();
-    let (draft, sdraft, form) = match shown {
-        Shown::Fresh => (&fallback, &fresh_schedule, "report"),
-        Shown::Report(d) => (d, &fresh_schedule, "report"),
-        Shown::Schedule(d) => (&fallback, d, "schedule"),
-    };
-    let zone = settings.time_zone.zone().time_zone();
+    let zone = metrics_settings.time_zone.zone().time_zone();
     let schedules = if admin {
         let all = Schedules { db: &s.db }.list().await?;
         all.into_iter()
@@ -219,7 +241,10 @@ async fn render(
         sdraft,
         schedules,
         periods,
-        time_zone: settings.time_zone.as_str().to_owned(),
+        time_zone: metrics_settings.time_zone.as_str().to_owned(),
+        settings: settings_form,
+        keep_days: report_settings.keep_days,
+        link_days: report_settings.link_days,
     };
     let status = if invalid.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     Ok(s.render(state, status, &c, &view))
@@ -240,6 +265,7 @@ pub(super) async fn page(
         Some("deleted") => Some("Report deleted."),
         Some("scheduled") => Some("Schedule added. Each fire renders the report and mails it to the recipients."),
         Some("unscheduled") => Some("Schedule deleted. The reports it made stay until they expire."),
+        Some("settings") => Some("Settings saved. They apply to reports rendered from now on."),
         _ => None,
     };
     render(&state, &s, Shown::Fresh, notice, &Invalid::none()).await
@@ -356,6 +382,30 @@ pub(super) async fn schedule(
             render(&state, &s, Shown::Schedule(&d), None, &invalid).await
         }
         Err(ScheduleError::Job(e)) => Err(e.into()),
+    }
+}
+
+/// Saves how long reports are kept and their links last (admins).
+pub(super) async fn save_settings(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(d): CsrfForm<SettingsDraft>,
+) -> Result<Response, PageError> {
+    let number = |text: &str, field: &str| {
+        text.trim().parse::<i64>().map_err(|_| ValidationError::new(field, "must be a whole number of days"))
+    };
+    let parsed = number(&d.keep_days, "keep_days")
+        .and_then(|keep| Ok((keep, number(&d.link_days, "link_days")?)))
+        .and_then(|(keep, link)| ReportSettings::parse(keep, link));
+    match parsed {
+        Ok(settings) => {
+            settings.save(&s.db, &s.actor(), &s.meta).await?;
+            Ok(s.finish(&state, html::see_other("/app/reports?done=settings")))
+        }
+        Err(v) => {
+            let invalid = Invalid::of(&v, &["keep_days", "link_days"]);
+            render(&state, &s, Shown::Settings(&d), None, &invalid).await
+        }
     }
 }
 

@@ -563,6 +563,17 @@ async fn admins_add_and_delete_report_schedules_on_the_reports_page(backend: Bac
     assert!(gone.location.as_deref().unwrap().ends_with("/app/reports?done=unscheduled"));
     assert_eq!(get(&app, &admin, "/api/v1/reports/schedules").await, json!([]));
     assert_eq!(ada.get(&format!("/app/reports/schedules/{id}/delete")).await.status, 404);
+
+    // The settings: refused beside the field, then saved.
+    let bad = ada.post_form("/app/reports/settings", &[("csrf", &csrf), ("keep_days", "0"), ("link_days", "7")]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"k-keep-error\"") && bad.body.contains("value=\"0\""), "{}", bad.body);
+    let saved =
+        ada.post_form("/app/reports/settings", &[("csrf", &csrf), ("keep_days", "90"), ("link_days", "3")]).await;
+    assert!(saved.location.as_deref().unwrap().ends_with("/app/reports?done=settings"));
+    assert_eq!(get(&app, &admin, "/api/v1/reports/settings").await, json!({"keep_days": 90, "link_days": 3}));
+    assert!(mia.get("/app/reports").await.body.contains("kept 90 days. A download link lasts 3 days"));
+    assert_eq!(mia.post_form("/app/reports/settings", &[("csrf", &csrf), ("keep_days", "9")]).await.status, 403);
 }
 backend_test!(admins_add_and_delete_report_schedules_on_the_reports_page);
 
@@ -639,3 +650,47 @@ async fn reports_kept_in_s3_are_tagged_presigned_and_removed(backend: Backend) {
     assert_eq!(get(&app, &admin, "/api/v1/reports").await["items"], json!([]));
 }
 backend_test!(reports_kept_in_s3_are_tagged_presigned_and_removed);
+
+async fn report_settings_set_how_long_reports_are_kept_and_links_last(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let member = app.token(&acme, Role::Member);
+    assert_eq!(get(&app, &admin, "/api/v1/reports/settings").await, json!({"keep_days": 30, "link_days": 7}));
+    assert_eq!(app.get("/api/v1/reports/settings", &member).send().await.unwrap().status(), 403);
+    let put =
+        |token: &str, body: Value| app.client.put(app.url("/api/v1/reports/settings")).bearer_auth(token).json(&body);
+    assert_eq!(put(&member, json!({"keep_days": 3, "link_days": 2})).send().await.unwrap().status(), 403);
+    for (body, field) in [
+        (json!({"keep_days": 0, "link_days": 2}), "keep_days"),
+        (json!({"keep_days": 400, "link_days": 2}), "keep_days"),
+        (json!({"keep_days": 3, "link_days": 8}), "link_days"),
+    ] {
+        let resp = put(&admin, body.clone()).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["field"], json!(field));
+    }
+    let resp = put(&admin, json!({"keep_days": 3, "link_days": 2})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(get(&app, &admin, "/api/v1/reports/settings").await, json!({"keep_days": 3, "link_days": 2}));
+
+    // A report rendered now is kept 3 days, and its link lasts 2.
+    let resp = app.post("/api/v1/reports", &admin, &json!({"kind": "audit", "from": FROM, "to": TO})).send().await;
+    let id = resp.unwrap().json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let ready = settled(&app, &admin, &id).await;
+    let ms = |field: &str| ready[field].as_str().unwrap().parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    assert_eq!(ms("expires_at") - ms("finished_at"), 3 * 86_400_000);
+    let link_days = (ms("download_expires_at") - cairn_domain::now_ms()) as f64 / 86_400_000.0;
+    assert!((1.99..=2.0).contains(&link_days), "{link_days}");
+    // Once a link would outlast the report, the report's expiry wins.
+    put(&admin, json!({"keep_days": 1, "link_days": 7})).send().await.unwrap();
+    let resp = app.post("/api/v1/reports", &admin, &json!({"kind": "audit", "from": FROM, "to": TO})).send().await;
+    let id = resp.unwrap().json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let ready = settled(&app, &admin, &id).await;
+    assert_eq!(ready["download_expires_at"], ready["expires_at"]);
+
+    let trail = get(&app, &admin, "/api/v1/audit?action=report_settings.updated").await;
+    let changes: Vec<&Value> = trail["items"].as_array().unwrap().iter().map(|e| &e["details"]["changed"]).collect();
+    assert_eq!(changes, [&json!({"keep_days": 1, "link_days": 7}), &json!({"keep_days": 3, "link_days": 2})]);
+}
+backend_test!(report_settings_set_how_long_reports_are_kept_and_links_last);
