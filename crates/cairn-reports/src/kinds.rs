@@ -1,15 +1,71 @@
-//! What every report kind shares: who it is for, its period as the cover says it, its errors.
+//! What every report kind shares: who it is for, its period as the cover says it, its errors,
+//! and [`build`], which makes the report a request asks for.
 
-use cairn_metrics::Day;
+use cairn_identity::Identity;
+use cairn_instances::Instances;
+use cairn_metrics::figures::{Granularity, Window};
 use cairn_metrics::panels::Data;
+use cairn_metrics::{Day, Metrics};
+use cairn_store::{Db, Tenant};
 
-use crate::pdf::{Block, Section, Table};
+use crate::audit::AuditScope;
+use crate::instances::InstancesScope;
+use crate::jobs::{JobRequest, Kind};
+use crate::pdf::{Block, Report, Section, Table};
 
 /// Whose report it is: the tenant's display name and accent colour (`#rrggbb`).
 #[derive(Debug, Clone)]
 pub struct Letterhead {
     pub tenant: String,
     pub accent: Option<String>,
+}
+
+impl Letterhead {
+    /// The tenant's, from its identity settings (the name and colour its pages and mail use).
+    pub async fn read(identity: &Identity, tenant: &Tenant, db: &Db) -> Result<Letterhead, ReportError> {
+        let settings = identity.settings(db).await?;
+        let b = identity.branding(tenant, &settings);
+        Ok(Letterhead { tenant: b.org, accent: Some(b.accent) })
+    }
+}
+
+/// What reports are made from, for one tenant.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub tenant: &'a Tenant,
+    pub db: &'a Db,
+    /// Checks the audit chain's checkpoints.
+    pub signer: &'a dyn cairn_audit::Signer,
+    /// The instances console's AWS connections.
+    pub cloud: &'a cairn_instances::Cloud,
+    pub key: &'a cairn_domain::MasterKey,
+}
+
+/// The report a request asks for, generated at `now` (epoch ms), its days read in the
+/// tenant's metrics time zone.
+pub async fn build(req: &JobRequest, from: &Sources<'_>, head: &Letterhead, now: i64) -> Result<Report, ReportError> {
+    let metrics = Metrics { db: from.db };
+    let zone = metrics.settings().await?.time_zone.zone().clone();
+    let (start, end) = (zone.start_ms(req.from), zone.start_ms(req.to));
+    let period = period_text(req.from, req.to);
+    let tenant = from.tenant.id.to_string();
+    match req.kind {
+        Kind::Team => {
+            let window = Window { from: req.from, to: req.to, granularity: Granularity::Week };
+            crate::team::team_report(&metrics, req.team_id.as_deref().unwrap_or_default(), window, head, now).await
+        }
+        Kind::Audit => {
+            let zone = zone.time_zone().clone();
+            let scope = AuditScope { db: from.db, scope: &tenant, from: start, to: end, period, zone };
+            crate::audit::audit_report(&scope, from.signer, head, now).await
+        }
+        Kind::Instances => {
+            let instances = Instances { db: from.db, tenant: &tenant, cloud: from.cloud, key: from.key };
+            let zone = zone.time_zone().clone();
+            let scope = InstancesScope { instances, from: start, to: end, period, zone };
+            crate::instances::instances_report(&scope, head, now).await
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +77,10 @@ pub enum ReportError {
     Metrics(#[from] cairn_metrics::MetricsError),
     #[error("audit: {0}")]
     Audit(#[from] cairn_audit::AuditError),
+    #[error("instances: {0}")]
+    Instances(#[from] cairn_instances::InstancesError),
+    #[error("identity: {0}")]
+    Identity(#[from] cairn_identity::IdentityError),
     #[error(transparent)]
     Render(#[from] crate::pdf::RenderError),
 }

@@ -7,6 +7,7 @@
 //! - [`kinds`]: what every kind shares (the letterhead, the period, errors);
 //! - [`team`]: the team engineering report, the dashboard's charts and tables;
 //! - [`audit`]: the audit report of a period;
+//! - [`instances`]: the instances report, every instance's state and average CPU;
 //! - [`jobs`]: reports requested over the API, rendered by workers under a lease;
 //! - [`schedules`]: reports queued by a cron expression and mailed to their recipients;
 //! - [`mail`]: the mail of a scheduled report, through the event outbox;
@@ -16,6 +17,7 @@
 
 pub mod audit;
 pub mod fonts;
+pub mod instances;
 pub mod jobs;
 pub mod kinds;
 pub mod links;
@@ -40,5 +42,5 @@ pub fn tenant_migrations() -> Vec<Migration> {
 }
 
 pub use fonts::Fonts;
-pub use kinds::{Letterhead, ReportError, period_text};
+pub use kinds::{Letterhead, ReportError, Sources, build, period_text};
 pub use pdf::{Block, RenderError, Rendered, Report, Section, Table, render};

@@ -94,15 +94,16 @@ impl Mailer {
         let metrics = Metrics { db: &job.db };
         let settings = metrics.settings().await.map_err(|e| retry(&e))?;
         let zone = settings.time_zone.zone().time_zone().clone();
-        let (title, what) = match report.kind {
+        let title = match report.kind {
             Kind::Team => {
                 let roster = Roster::load(&metrics).await.map_err(|e| retry(&e))?;
                 let name = roster.teams.iter().find(|t| Some(&t.id) == report.team_id.as_ref()).map(|t| t.name.clone());
                 let name = name.unwrap_or_else(|| "a team that was deleted".into());
-                (format!("Team engineering report \u{2014} {name}"), "team engineering report")
+                format!("{} \u{2014} {name}", report.kind.title())
             }
-            Kind::Audit => ("Audit report".to_owned(), "audit report"),
+            Kind::Audit | Kind::Instances => report.kind.title().to_owned(),
         };
+        let what = report.kind.title().to_lowercase();
         let key_material = self.identity.store.master_key();
         let tenant = job.tenant.id.to_string();
         let base = self.identity.public_url.trim_end_matches('/');
@@ -123,7 +124,7 @@ impl Mailer {
         let schedule_text = format!("\u{201c}{}\u{201d}, covering {}", schedule.cron, schedule.period.label());
         let notice = ReportNotice {
             title: &title,
-            what,
+            what: &what,
             period: &crate::period_text(report.from, report.to),
             pages: report.pages.unwrap_or(0),
             pdf,

@@ -11,11 +11,12 @@ use cairn_reports::settings::ReportSettings;
 
 use crate::AppState;
 
-/// The role a kind of report needs: members for a team's, admins for the audit trail's.
+/// The role a kind of report needs: members for a team's, admins for the audit trail's and
+/// the instances'.
 pub(crate) fn required(kind: Kind) -> Role {
     match kind {
         Kind::Team => Role::Member,
-        Kind::Audit => Role::Admin,
+        Kind::Audit | Kind::Instances => Role::Admin,
     }
 }
 
@@ -60,8 +61,8 @@ pub(crate) async fn team_of(
                 None => return Ok(Err(Refused::NoTeam(t.to_owned()))),
             }
         }
-        (Kind::Audit, Some(_)) => return invalid("team", "is only for a team report"),
-        (Kind::Audit, None) => None,
+        (Kind::Audit | Kind::Instances, Some(_)) => return invalid("team", "is only for a team report"),
+        (Kind::Audit | Kind::Instances, None) => None,
     }))
 }
 

@@ -84,144 +84,134 @@ const REPORTS_CLEANUP: std::time::Duration = std::time::Duration::from_secs(60);
 /// Renders requested reports: claims each tenant's due reports under a lease, renders them
 /// and puts the PDFs in the object store; once a minute, removes the expired ones. Any
 /// number of workers may run it.
-pub async fn reports(
-    store: Store,
-    identity: Arc<cairn_identity::Identity>,
-    tokens: Arc<Tokens>,
-    objects: cairn_reports::objects::Objects,
-    bus: cairn_events::Bus,
-    owner: String,
-    retry_base: std::time::Duration,
-) {
-    let mut last_cleanup: Option<std::time::Instant> = None;
-    loop {
-        // Expired reports go once a minute (each row once, whichever worker removes it).
-        let cleanup = last_cleanup.is_none_or(|t| t.elapsed() >= REPORTS_CLEANUP);
-        if cleanup {
-            last_cleanup = Some(std::time::Instant::now());
-        }
-        match store.list_tenants().await {
-            Ok(tenants) => {
-                for tenant in tenants.into_iter().filter(|t| t.state == cairn_store::TenantState::Active) {
-                    let Ok(db) = store.tenant_db(tenant.id).await else { continue };
-                    if cleanup {
-                        match cairn_reports::objects::remove_expired(&db, &objects, cairn_domain::now_ms()).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(tenant = %tenant.slug, removed = n, "expired reports removed"),
-                            Err(e) => {
-                                tracing::warn!(tenant = %tenant.slug, error = %e, "expired reports could not be removed")
-                            }
-                        }
-                    }
-                    let jobs = cairn_reports::jobs::Jobs { db: &db };
-                    loop {
-                        match jobs.claim(&owner).await {
-                            Ok(Some(job)) => {
-                                let retry = retry_base.as_millis() as i64;
-                                if render_report(&db, &tenant, &job, &identity, &tokens, &objects, retry).await {
-                                    bus.committed(tenant.id).await;
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                tracing::warn!(tenant = %tenant.slug, error = %e, "reports could not be claimed");
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot list tenants for reports"),
-        }
-        tokio::time::sleep(REPORTS_POLL).await;
-    }
+pub struct ReportWorker {
+    pub store: Store,
+    pub identity: Arc<cairn_identity::Identity>,
+    pub tokens: Arc<Tokens>,
+    pub objects: cairn_reports::objects::Objects,
+    pub cloud: Arc<cairn_instances::Cloud>,
+    /// Woken when a report is ready, so its `report_ready` event is delivered at once.
+    pub bus: cairn_events::Bus,
+    /// This process's name in leases.
+    pub owner: String,
+    /// A failed render is tried again after this times its tries so far.
+    pub retry_base: std::time::Duration,
 }
 
-/// Renders one claimed report and records the outcome: ready (true; its `report_ready` event
-/// is committed), or a failed try.
-async fn render_report(
-    db: &Db,
-    tenant: &cairn_store::Tenant,
-    job: &cairn_reports::jobs::Job,
-    identity: &cairn_identity::Identity,
-    tokens: &Tokens,
-    objects: &cairn_reports::objects::Objects,
-    retry_base_ms: i64,
-) -> bool {
-    use cairn_reports::jobs::{Finished, Jobs, Kind};
-    let started = std::time::Instant::now();
-    let jobs = Jobs { db };
-    let rendered = async {
-        let metrics = cairn_metrics::Metrics { db };
-        let settings = metrics.settings().await.map_err(|e| e.to_string())?;
-        let branding = identity.settings(db).await.map_err(|e| e.to_string())?;
-        let head = cairn_reports::Letterhead {
-            tenant: branding.display_name.clone().unwrap_or_else(|| tenant.name.clone()),
-            accent: Some(branding.accent.clone()),
-        };
-        let zone = settings.time_zone.zone().clone();
-        let window = cairn_metrics::figures::Window {
-            from: job.from,
-            to: job.to,
-            granularity: cairn_metrics::figures::Granularity::Week,
-        };
-        let now = cairn_domain::now_ms();
-        let report = match job.kind {
-            Kind::Team => {
-                let team = job.team_id.as_deref().unwrap_or_default();
-                cairn_reports::team::team_report(&metrics, team, window, &head, now).await
+impl ReportWorker {
+    pub async fn run(self) {
+        // The font files are parsed once, for every render.
+        let fonts = Arc::new(cairn_reports::Fonts::load());
+        let mut last_cleanup: Option<std::time::Instant> = None;
+        loop {
+            // Expired reports go once a minute (each row once, whichever worker removes it).
+            let cleanup = last_cleanup.is_none_or(|t| t.elapsed() >= REPORTS_CLEANUP);
+            if cleanup {
+                last_cleanup = Some(std::time::Instant::now());
             }
-            Kind::Audit => {
-                let scope = cairn_reports::audit::AuditScope {
-                    db,
-                    scope: &tenant.id.to_string(),
-                    from: zone.start_ms(job.from),
-                    to: zone.start_ms(job.to),
-                    period: cairn_reports::period_text(job.from, job.to),
-                    zone: zone.time_zone().clone(),
-                };
-                cairn_reports::audit::audit_report(&scope, tokens, &head, now).await
+            match self.store.list_tenants().await {
+                Ok(tenants) => {
+                    for tenant in tenants.into_iter().filter(|t| t.state == cairn_store::TenantState::Active) {
+                        let Ok(db) = self.store.tenant_db(tenant.id).await else { continue };
+                        if cleanup {
+                            self.remove_expired(&db, &tenant).await;
+                        }
+                        self.render_due(&db, &tenant, &fonts).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot list tenants for reports"),
+            }
+            tokio::time::sleep(REPORTS_POLL).await;
+        }
+    }
+
+    async fn remove_expired(&self, db: &Db, tenant: &cairn_store::Tenant) {
+        match cairn_reports::objects::remove_expired(db, &self.objects, cairn_domain::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tenant = %tenant.slug, removed = n, "expired reports removed"),
+            Err(e) => tracing::warn!(tenant = %tenant.slug, error = %e, "expired reports could not be removed"),
+        }
+    }
+
+    /// Renders the tenant's due reports, one after another, until none is left.
+    async fn render_due(&self, db: &Db, tenant: &cairn_store::Tenant, fonts: &Arc<cairn_reports::Fonts>) {
+        let jobs = cairn_reports::jobs::Jobs { db };
+        loop {
+            match jobs.claim(&self.owner).await {
+                Ok(Some(job)) => {
+                    if self.render(db, tenant, &job, fonts).await {
+                        self.bus.committed(tenant.id).await;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.slug, error = %e, "reports could not be claimed");
+                    break;
+                }
             }
         }
-        .map_err(|e| e.to_string())?;
-        // Laying out and writing the PDF is CPU work: off the runtime's threads.
-        let rendered =
-            tokio::task::spawn_blocking(move || cairn_reports::render(&report, &cairn_reports::Fonts::load()))
+    }
+
+    /// Renders one claimed report and records the outcome: ready (true; its `report_ready`
+    /// event is committed), or a failed try.
+    async fn render(
+        &self,
+        db: &Db,
+        tenant: &cairn_store::Tenant,
+        job: &cairn_reports::jobs::Job,
+        fonts: &Arc<cairn_reports::Fonts>,
+    ) -> bool {
+        use cairn_reports::jobs::{Finished, Jobs};
+        let started = std::time::Instant::now();
+        let jobs = Jobs { db };
+        let rendered = async {
+            let head = cairn_reports::Letterhead::read(&self.identity, tenant, db).await.map_err(|e| e.to_string())?;
+            let key = self.identity.store.master_key();
+            let sources = cairn_reports::Sources { tenant, db, signer: &*self.tokens, cloud: &self.cloud, key };
+            let report = cairn_reports::build(&job.request(), &sources, &head, cairn_domain::now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
+            // Laying out and writing the PDF is CPU work: off the runtime's threads.
+            let fonts = fonts.clone();
+            let rendered = tokio::task::spawn_blocking(move || cairn_reports::render(&report, &fonts))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
-        let key = cairn_reports::objects::Objects::key(&tenant.id.to_string(), &job.id);
-        let keep_days = cairn_reports::settings::ReportSettings::read(db).await.map_err(|e| e.to_string())?.keep_days;
-        let expires = cairn_domain::now_ms() + keep_days * 86_400_000;
-        objects.put(&key, rendered.pdf.clone(), expires).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((key, rendered, keep_days))
-    }
-    .await;
-    match rendered {
-        Ok((key, rendered, keep_days)) => {
-            let (size, pages) = (rendered.pdf.len() as i64, rendered.pages as i64);
-            match jobs.finish(tenant.id, job, Finished { key: &key, size, pages, keep_days }).await {
-                Ok(true) => {
-                    tracing::info!(
-                        tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,
-                        duration_ms = started.elapsed().as_millis() as u64, "report rendered"
-                    );
-                    return true;
+            let key = cairn_reports::objects::Objects::key(&tenant.id.to_string(), &job.id);
+            let keep_days =
+                cairn_reports::settings::ReportSettings::read(db).await.map_err(|e| e.to_string())?.keep_days;
+            let expires = cairn_domain::now_ms() + keep_days * 86_400_000;
+            self.objects.put(&key, rendered.pdf.clone(), expires).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((key, rendered, keep_days))
+        }
+        .await;
+        match rendered {
+            Ok((key, rendered, keep_days)) => {
+                let (size, pages) = (rendered.pdf.len() as i64, rendered.pages as i64);
+                match jobs.finish(tenant.id, job, Finished { key: &key, size, pages, keep_days }).await {
+                    Ok(true) => {
+                        tracing::info!(
+                            tenant = %tenant.slug, report = %job.id, kind = job.kind.as_str(), pages, size,
+                            duration_ms = started.elapsed().as_millis() as u64, "report rendered"
+                        );
+                        return true;
+                    }
+                    Ok(false) => tracing::warn!(tenant = %tenant.slug, report = %job.id, "a report's lease was lost"),
+                    Err(e) => {
+                        tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report could not be marked ready")
+                    }
                 }
-                Ok(false) => tracing::warn!(tenant = %tenant.slug, report = %job.id, "a report's lease was lost"),
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report could not be marked ready")
+            }
+            Err(reason) => {
+                tracing::warn!(tenant = %tenant.slug, report = %job.id, attempt = job.attempts, reason = %reason, "a report failed to render");
+                let retry_base_ms = self.retry_base.as_millis() as i64;
+                if let Err(e) = jobs.fail(job, &reason, retry_base_ms).await {
+                    tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report's failure could not be recorded");
                 }
             }
         }
-        Err(reason) => {
-            tracing::warn!(tenant = %tenant.slug, report = %job.id, attempt = job.attempts, reason = %reason, "a report failed to render");
-            if let Err(e) = jobs.fail(job, &reason, retry_base_ms).await {
-                tracing::warn!(tenant = %tenant.slug, report = %job.id, error = %e, "a report's failure could not be recorded");
-            }
-        }
+        false
     }
-    false
 }
 
 /// How often a scheduler looks for report schedules' fires.

@@ -304,15 +304,17 @@ impl Application {
                 .with_stats(state.metrics.delivery_stats.clone())
                 .with_host(&crate::config::host_name());
             background.push(tokio::spawn(worker.run()));
-            background.push(tokio::spawn(crate::background::reports(
-                store.clone(),
-                state.identity.clone(),
-                state.tokens.clone(),
-                state.reports.clone(),
-                state.bus.clone(),
-                format!("{}:{}", crate::config::host_name(), std::process::id()),
-                config.events.retry_base,
-            )));
+            let reports = crate::background::ReportWorker {
+                store: store.clone(),
+                identity: state.identity.clone(),
+                tokens: state.tokens.clone(),
+                objects: state.reports.clone(),
+                cloud: state.cloud.clone(),
+                bus: state.bus.clone(),
+                owner: format!("{}:{}", crate::config::host_name(), std::process::id()),
+                retry_base: config.events.retry_base,
+            };
+            background.push(tokio::spawn(reports.run()));
         }
         // Ended sessions heard on the bus (this process's, and other replicas' through the
         // relay) make the next token check re-read that tenant's revocation epochs.

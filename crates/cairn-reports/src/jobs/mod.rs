@@ -34,6 +34,7 @@ pub type ReportId = Id<ReportKind>;
 pub enum Kind {
     Team,
     Audit,
+    Instances,
 }
 
 impl Kind {
@@ -41,7 +42,8 @@ impl Kind {
         match s {
             "team" => Ok(Kind::Team),
             "audit" => Ok(Kind::Audit),
-            _ => Err(ValidationError::new("kind", "must be team or audit")),
+            "instances" => Ok(Kind::Instances),
+            _ => Err(ValidationError::new("kind", "must be team, audit or instances")),
         }
     }
 
@@ -49,6 +51,16 @@ impl Kind {
         match self {
             Kind::Team => "team",
             Kind::Audit => "audit",
+            Kind::Instances => "instances",
+        }
+    }
+
+    /// Its title, without the team: `Audit report`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Team => "Team engineering report",
+            Kind::Audit => "Audit report",
+            Kind::Instances => "Instances report",
         }
     }
 }
@@ -114,6 +126,13 @@ pub struct Finished<'a> {
     pub size: i64,
     pub pages: i64,
     pub keep_days: i64,
+}
+
+impl Job {
+    /// What it asks for.
+    pub fn request(&self) -> JobRequest {
+        JobRequest { kind: self.kind, team_id: self.team_id.clone(), from: self.from, to: self.to }
+    }
 }
 
 /// What a request asks for, checked.

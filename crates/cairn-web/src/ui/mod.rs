@@ -104,6 +104,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/instances/{account}/{region}/{id}/{action}", get(instances::confirm).post(instances::act))
         .route("/app/reports", get(reports::page).post(reports::request))
         .route("/app/reports/audit", post(reports::request_audit))
+        .route("/app/reports/instances", post(reports::request_instances))
         .route("/app/reports/schedules", post(reports::schedule))
         .route("/app/reports/settings", post(reports::save_settings))
         .route("/app/reports/schedules/{id}/delete", get(reports::confirm_unschedule).post(reports::unschedule))

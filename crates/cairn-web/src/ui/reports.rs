@@ -129,7 +129,7 @@ impl Draft {
 async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)], settings: &ReportSettings) -> Row {
     let what = match (j.kind, &j.team_id) {
         (Kind::Team, team) => format!("Team report: {}", team_name(teams, team.as_ref())),
-        (Kind::Audit, _) => "Audit report".to_owned(),
+        (kind, _) => kind.title().to_owned(),
     };
     let what = if j.schedule_id.is_some() { format!("{what} (scheduled)") } else { what };
     let detail = match j.status {
@@ -212,7 +212,7 @@ async fn render(
             .map(|x| ScheduleRow {
                 what: match x.kind {
                     Kind::Team => format!("Team report: {}", team_name(&teams, x.team_id.as_ref())),
-                    Kind::Audit => "Audit report".into(),
+                    kind => kind.title().to_owned(),
                 },
                 next: x.next_fire(zone, now_ms()).map(When::at),
                 cron: x.cron,
@@ -289,9 +289,18 @@ pub(super) async fn request_audit(
     queue(&state, &s, Draft { kind: "audit".into(), team: String::new(), ..d }).await
 }
 
+/// Requests an instances report (admins).
+pub(super) async fn request_instances(
+    State(state): State<AppState>,
+    s: Page<Admin>,
+    CsrfForm(d): CsrfForm<Draft>,
+) -> Result<Response, PageError> {
+    queue(&state, &s, Draft { kind: "instances".into(), team: String::new(), ..d }).await
+}
+
 async fn queue(state: &AppState, s: &Signed, d: Draft) -> Result<Response, PageError> {
     let refuse = |v: cairn_domain::ValidationError| Invalid::of(&v, &FIELDS);
-    let kind = if d.kind == "audit" { Kind::Audit } else { Kind::Team };
+    let kind = Kind::parse(&d.kind).unwrap_or(Kind::Team);
     let team = (kind == Kind::Team).then_some(d.team.as_str()).filter(|t| !t.is_empty());
     let request = match checked(&s.db, kind, team, &d.from, &d.to).await? {
         Ok(r) => r,
@@ -355,7 +364,10 @@ pub(super) async fn schedule(
     s: Page<Admin>,
     CsrfForm(d): CsrfForm<ScheduleDraft>,
 ) -> Result<Response, PageError> {
-    let (kind, team) = if d.subject == "audit" { (Kind::Audit, None) } else { (Kind::Team, Some(d.subject.as_str())) };
+    let (kind, team) = match Kind::parse(&d.subject) {
+        Ok(kind @ (Kind::Audit | Kind::Instances)) => (kind, None),
+        _ => (Kind::Team, Some(d.subject.as_str())),
+    };
     let team = team.filter(|t| !t.is_empty());
     let recipients: Vec<String> = d
         .recipients

@@ -8,9 +8,8 @@ use anyhow::Context;
 use cairn_domain::now_ms;
 use cairn_metrics::Metrics;
 use cairn_metrics::figures::{DEFAULT_WEEKS, Granularity, Window};
-use cairn_reports::audit::{AuditScope, audit_report};
-use cairn_reports::team::team_report;
-use cairn_reports::{Fonts, Letterhead, ReportError, period_text, render};
+use cairn_reports::jobs::{JobRequest, Kind};
+use cairn_reports::{Fonts, Letterhead, ReportError, Sources, build, render};
 use clap::Subcommand;
 
 use super::{Failure, slug, usage};
@@ -23,8 +22,9 @@ pub enum ReportCommand {
     Run {
         #[arg(long)]
         tenant: String,
-        /// `team` (a team's engineering metrics, with `--team`) or `audit` (the audit trail).
-        #[arg(long, value_parser = ["team", "audit"])]
+        /// `team` (a team's engineering metrics, with `--team`), `audit` (the audit trail) or
+        /// `instances` (every cloud instance's state and average CPU).
+        #[arg(long, value_parser = ["team", "audit", "instances"])]
         kind: String,
         /// The team's id, for `--kind team`.
         #[arg(long)]
@@ -44,8 +44,11 @@ pub enum ReportCommand {
 
 pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failure> {
     let ReportCommand::Run { tenant, kind, team, from, to, out } = cmd;
-    if kind == "team" && team.is_none() {
-        return Err(usage("--team is required for a team report"));
+    let kind = Kind::parse(&kind).map_err(|e| usage(format!("--kind {}", e.message)))?;
+    match (kind, &team) {
+        (Kind::Team, None) => return Err(usage("--team is required for a team report")),
+        (Kind::Audit | Kind::Instances, Some(_)) => return Err(usage("--team is only for a team report")),
+        _ => {}
     }
     let slug = slug(&tenant)?;
     let store = startup::open_store(&config).await?;
@@ -59,11 +62,9 @@ pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failur
         _ => Window::last_weeks(zone.day(now_ms()), DEFAULT_WEEKS, Granularity::Week),
     };
     let (identity, _) = startup::identity(&config, &store, &config.public_url(config.listen)).await?;
-    let branding = identity.settings(&db).await.context("reading the tenant's settings")?;
-    let head = Letterhead {
-        tenant: branding.display_name.clone().unwrap_or_else(|| tenant.name.clone()),
-        accent: Some(branding.accent.clone()),
-    };
+    let head = Letterhead::read(&identity, &tenant, &db).await.context("reading the tenant's settings")?;
+    let (tokens, _) = startup::tokens(&store, config.issuer(config.listen)).await?;
+    let cloud = startup::cloud(&config, identity.outbound.clone());
 
     let started = Instant::now();
     let spinner = std::io::stderr().is_terminal().then(|| {
@@ -77,22 +78,9 @@ pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failur
     };
     step("reading the figures");
     let now = now_ms();
-    let report = match kind.as_str() {
-        "team" => team_report(&metrics, team.as_deref().unwrap_or_default(), window, &head, now).await,
-        _ => {
-            let (tokens, _) = startup::tokens(&store, config.issuer(config.listen)).await?;
-            let scope = AuditScope {
-                db: &db,
-                scope: &tenant.id.to_string(),
-                from: zone.start_ms(window.from),
-                to: zone.start_ms(window.to),
-                period: period_text(window.from, window.to),
-                zone: zone.time_zone().clone(),
-            };
-            audit_report(&scope, &tokens, &head, now).await
-        }
-    }
-    .map_err(|e| match e {
+    let request = JobRequest { kind, team_id: team, from: window.from, to: window.to };
+    let sources = Sources { tenant: &tenant, db: &db, signer: &tokens, cloud: &cloud, key: store.master_key() };
+    let report = build(&request, &sources, &head, now).await.map_err(|e| match e {
         ReportError::NotFound(_) => usage(e.to_string()),
         other => Failure::from(anyhow::Error::from(other)),
     })?;
@@ -104,7 +92,7 @@ pub(super) async fn run(config: Config, cmd: ReportCommand) -> Result<(), Failur
     }
     println!(
         "{} report of {} written to {}: {} pages, {} bytes, in {:.1} s",
-        kind,
+        kind.as_str(),
         report.period,
         out.display(),
         rendered.pages,

@@ -564,6 +564,20 @@ async fn admins_add_and_delete_report_schedules_on_the_reports_page(backend: Bac
     assert_eq!(get(&app, &admin, "/api/v1/reports/schedules").await, json!([]));
     assert_eq!(ada.get(&format!("/app/reports/schedules/{id}/delete")).await.status, 404);
 
+    // An instances report (no account yet: an empty report) from its own form; a bad window
+    // is refused beside that form.
+    let bad = ada.post_form("/app/reports/instances", &[("csrf", &csrf), ("from", TO), ("to", FROM)]).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"i-to-error\"") && !bad.body.contains("id=\"a-to-error\""), "{}", bad.body);
+    let asked = ada.post_form("/app/reports/instances", &[("csrf", &csrf), ("from", FROM), ("to", TO)]).await;
+    assert!(asked.location.as_deref().unwrap().ends_with("/app/reports?done=requested"));
+    assert_eq!(
+        mia.post_form("/app/reports/instances", &[("csrf", &csrf), ("from", FROM), ("to", TO)]).await.status,
+        403
+    );
+    let listed = get(&app, &admin, "/api/v1/reports").await;
+    assert_eq!(listed["items"][0]["kind"], json!("instances"));
+
     // The settings: refused beside the field, then saved.
     let bad = ada.post_form("/app/reports/settings", &[("csrf", &csrf), ("keep_days", "0"), ("link_days", "7")]).await;
     assert_eq!(bad.status, 400);
@@ -694,3 +708,107 @@ async fn report_settings_set_how_long_reports_are_kept_and_links_last(backend: B
     assert_eq!(changes, [&json!({"keep_days": 1, "link_days": 7}), &json!({"keep_days": 3, "link_days": 2})]);
 }
 backend_test!(report_settings_set_how_long_reports_are_kept_and_links_last);
+
+async fn an_instances_report_lists_every_instance_with_its_state_and_average_cpu(backend: Backend) {
+    use cairn_testkit::moto::{ACCESS_KEY, MotoServer, SECRET_KEY};
+    let moto = MotoServer::start();
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let member = app.token(&acme, Role::Member);
+    let ids = moto.run_instances(ACCESS_KEY, "eu-west-1", 2, "web", &[]).await;
+    let account = json!({
+        "name": "prod", "regions": ["eu-west-1"], "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY,
+        "endpoint_url": moto.url(),
+    });
+    let resp = app.post("/api/v1/instances/accounts", &admin, &account).send().await.unwrap();
+    assert_eq!(resp.status(), 201, "{:?}", resp.text().await);
+    // The last week, in the tenant's zone (its day starts within two hours of UTC's); three
+    // samples yesterday evening for one instance, none for the other.
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let from = today.checked_sub(jiff::Span::new().days(7)).unwrap();
+    let midnight = jiff::tz::TimeZone::UTC.to_timestamp(today.to_datetime(jiff::civil::Time::midnight())).unwrap();
+    let at = |hours_before: i64| midnight.as_millisecond() - hours_before * 3_600_000;
+    moto.put_metric(ACCESS_KEY, "eu-west-1", &ids[0], "CPUUtilization", &[(at(5), 10.0), (at(4), 20.0), (at(3), 90.0)])
+        .await;
+
+    let body = json!({"kind": "instances", "from": from.to_string(), "to": today.to_string()});
+    assert_eq!(app.post("/api/v1/reports", &member, &body).send().await.unwrap().status(), 403, "for admins");
+    let with_team = json!({"kind": "instances", "team": ids[0], "from": from.to_string(), "to": today.to_string()});
+    assert_eq!(app.post("/api/v1/reports", &admin, &with_team).send().await.unwrap().status(), 400);
+    let resp = app.post("/api/v1/reports", &admin, &body).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let ready = settled(&app, &admin, &id).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(app.get(&format!("/api/v1/reports/{id}"), &member).send().await.unwrap().status(), 404);
+
+    let pdf = reqwest::get(ready["download_url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("instances.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    well_formed(&file);
+    assert_eq!(info(&file, "Title"), "Instances report \u{2014} prod");
+    let read = poppler("pdftotext", &["-raw"], &file);
+    assert!(read.contains("Account prod"), "{read}");
+    // Each instance's row: its name and id, region, type, state and average CPU (120 / 3).
+    let row = |id: &str| read.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} in {read}")).to_owned();
+    assert!(row(&ids[0]).contains("eu-west-1") && row(&ids[0]).contains("running"), "{}", row(&ids[0]));
+    assert!(row(&ids[0]).ends_with("40 %"), "{}", row(&ids[0]));
+    assert!(row(&ids[1]).ends_with("no samples"), "{}", row(&ids[1]));
+    assert!(read.contains("Instances\n2"), "{read}");
+
+    // The same from the command line.
+    let out_file = dir.path().join("cli.pdf");
+    let (from, to) = (from.to_string(), today.to_string());
+    let args = ["report", "run", "--tenant", "acme", "--kind", "instances", "--from", &from, "--to", &to, "--out"];
+    let out = cairn(&app, &[&args[..], &[out_file.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", text(&out).1);
+    let read = poppler("pdftotext", &["-raw"], &out_file);
+    assert!(read.lines().any(|l| l.contains(&ids[0]) && l.ends_with("40 %")), "{read}");
+    let out = cairn(&app, &["report", "run", "--tenant", "acme", "--kind", "instances", "--team", "x", "--out", "y"]);
+    assert_eq!(out.status.code(), Some(2), "a team is only for a team report");
+}
+backend_test!(an_instances_report_lists_every_instance_with_its_state_and_average_cpu);
+
+async fn a_report_whose_worker_died_is_rendered_by_another_once_its_lease_ends(backend: Backend) {
+    use cairn_reports::jobs::Finished;
+    let app = TestApp::spawn(backend).await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(&acme, Role::Admin);
+    let (_, db) = app.tenant(&acme).await;
+    let jobs = Jobs { db: &db };
+    // A worker elsewhere claims the report first, then dies without a word.
+    let request = JobRequest {
+        kind: Kind::Audit,
+        team_id: None,
+        from: Day::parse(FROM, "from").unwrap(),
+        to: Day::parse(TO, "to").unwrap(),
+    };
+    let actor = cairn_audit::Actor { id: "test".into(), email: None };
+    // (Should this server's worker claim a request first, another request is made.)
+    let mut held = None;
+    for _ in 0..10 {
+        let queued = jobs.request(&request, &actor, &Default::default()).await.unwrap();
+        if let Some(h) = jobs.claim("elsewhere:1").await.unwrap().filter(|h| h.id == queued.id) {
+            held = Some(h);
+            break;
+        }
+    }
+    let held = held.expect("the other worker claims a report");
+    assert_eq!(held.attempts, 1);
+    // While its lease runs, this server's worker leaves the report alone.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let body = get(&app, &admin, &format!("/api/v1/reports/{}", held.id)).await;
+    assert_eq!((&body["status"], &body["attempts"]), (&json!("running"), &json!(1)));
+    // The lease ends (as five minutes would end it): this server's worker renders it.
+    let sql = "UPDATE reports SET next_at = $1 WHERE id = $2";
+    cairn_store::sqlx::query(sql).bind(cairn_domain::now_ms() - 1).bind(&held.id).execute(db.writer()).await.unwrap();
+    let ready = settled(&app, &admin, &held.id).await;
+    assert_eq!((&ready["status"], &ready["attempts"]), (&json!("ready"), &json!(2)), "{ready}");
+    // The dead worker, back, cannot mark it: its lease is gone.
+    let late = Finished { key: "reports/x.pdf", size: 1, pages: 1, keep_days: 1 };
+    assert!(!jobs.finish(acme.id, &held, late).await.unwrap());
+    assert_eq!(get(&app, &admin, &format!("/api/v1/reports/{}", held.id)).await["size"], ready["size"]);
+}
+backend_test!(a_report_whose_worker_died_is_rendered_by_another_once_its_lease_ends);

@@ -47,6 +47,9 @@ pub(crate) fn cairn(app: &TestApp, args: &[&str]) -> Output {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CAIRN_DATA_DIR", &app.config.data_dir)
         .env("CAIRN_LOG", "warn")
+        // The server's outbound policy (loopback peers over http).
+        .env("CAIRN_OUTBOUND_ALLOW_PRIVATE", app.config.outbound.allow_private.to_string())
+        .env("CAIRN_OUTBOUND_ALLOW_HTTP", app.config.outbound.allow_http.to_string())
         .current_dir(&app.config.data_dir);
     if let Some(url) = &app.config.database_url {
         c.env("CAIRN_DATABASE_URL", url.as_str());
