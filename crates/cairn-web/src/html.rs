@@ -20,6 +20,9 @@ pub struct Chrome {
     /// The organization's mark: the first letter of its name.
     pub initial: String,
     pub nonce: String,
+    /// The page embeds a PDF of Cairn's own (`object-src 'self'`, which Chromium also checks
+    /// against `frame-src`); no other page may.
+    pub embeds_pdf: bool,
 }
 
 impl Chrome {
@@ -28,7 +31,7 @@ impl Chrome {
         let palette = Palette::from_accent(&accent);
         let org = org.into();
         let initial = org.chars().find(|c| c.is_alphanumeric()).map_or('·', |c| c).to_uppercase().collect();
-        Self { title: title.into(), org, accent, palette, initial, nonce: random_token(16) }
+        Self { title: title.into(), org, accent, palette, initial, nonce: random_token(16), embeds_pdf: false }
     }
 
     /// Cairn's own pages, before an organization is known.
@@ -197,8 +200,9 @@ pub fn render(status: StatusCode, chrome: &Chrome, page: &impl Template, form_ta
         form_action.push(' ');
         form_action.push_str(t);
     }
+    let object_src = if chrome.embeds_pdf { "object-src 'self'; frame-src 'self'; " } else { "" };
     let csp = format!(
-        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'nonce-{}'; img-src 'self' data:; form-action {form_action}; \
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'nonce-{}'; img-src 'self' data:; {object_src}form-action {form_action}; \
          frame-ancestors 'none'; base-uri 'none'",
         chrome.nonce
     );

@@ -606,6 +606,27 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
     gone.stop();
     let instance = format!("/app/instances/production-payments/eu-west-1/{}", fleet[0]);
 
+    // Reports: a schedule with long addresses, and a ready report to preview.
+    let schedule = json!({
+        "kind": "team", "team": team, "cron": "0 7 * * MON", "period": "last_week",
+        "recipients": ["chief.technology.officer@customer-with-a-long-name.example.com", "lead@client.test"],
+    });
+    let schedule =
+        send(app.post("/api/v1/reports/schedules", &admin, &schedule)).await["id"].as_str().unwrap().to_owned();
+    let report =
+        send(app.post("/api/v1/reports", &admin, &json!({"kind": "audit", "from": "2026-09-07", "to": "2026-12-07"})))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    cairn_testkit::eventually("the report ready", std::time::Duration::from_secs(60), || async {
+        let body = send(app.get(&format!("/api/v1/reports/{report}"), &admin)).await;
+        (body["status"] == "ready").then_some(())
+    })
+    .await;
+    let leave =
+        cairn_reports::schedules::unsubscribe_token(app.store.master_key(), acme.id, &schedule, "lead@client.test");
+
     app.settled(&acme).await;
     let entry = send(app.get("/api/v1/audit?limit=1", &admin)).await["items"][0]["id"].as_str().unwrap().to_owned();
 
@@ -617,6 +638,7 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("forgot", "/t/acme/forgot", 200),
         page("reset", "/t/acme/reset", 200),
         page("no-such-org", "/t/nope/", 404),
+        page("report-unsubscribe", &format!("/unsubscribe/reports/{leave}"), 200),
     ]);
     let mut records_page = page("records", "/app/records", 200);
     records_page["menus"] = json!(true);
@@ -648,6 +670,8 @@ async fn every_page_reads_well_at_both_widths_in_both_schemes_in_chromium(backen
         page("client", &format!("/app/clients/{portal}"), 200),
         page("webhooks", "/app/webhooks", 200),
         page("reports", "/app/reports", 200),
+        page("report-preview", &format!("/app/reports/{report}/preview"), 200),
+        page("report-schedule-delete", &format!("/app/reports/schedules/{schedule}/delete"), 200),
         page("webhook", &format!("/app/webhooks/{hook}"), 200),
         page("events", "/app/events", 200),
         page("audit", "/app/audit", 200),

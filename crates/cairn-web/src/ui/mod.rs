@@ -111,6 +111,8 @@ pub fn router() -> Router<AppState> {
         // A report's expiring download link (a capability: no session, no token).
         .route("/reports/{tenant}/{file}", get(reports::download))
         .route("/app/reports/{id}/delete", get(reports::confirm_delete).post(reports::delete))
+        .route("/app/reports/{id}/preview", get(reports::preview))
+        .route("/app/reports/{id}/pdf", get(reports::inline_pdf))
         .route("/app/events", get(events::page))
         .route("/app/events/{id}/{action}", get(events::confirm).post(events::act))
         .route("/app/signout", post(sign_out))

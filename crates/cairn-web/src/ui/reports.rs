@@ -36,6 +36,7 @@ const SCHEDULE_FIELDS: [&str; 4] = ["subject", "cron", "period", "recipients"];
 
 struct Row {
     id: String,
+    ready: bool,
     what: String,
     period: String,
     status: &'static str,
@@ -145,6 +146,7 @@ async fn row(state: &AppState, s: &Signed, j: &Job, teams: &[(String, String)], 
     };
     Row {
         id: j.id.clone(),
+        ready: j.status == Status::Ready,
         what,
         period: cairn_reports::period_text(j.from, j.to),
         status: j.status.as_str(),
@@ -456,6 +458,80 @@ pub(super) async fn unschedule(
         return Ok(s.not_found(&state, "No such schedule", ("/app/reports", "Reports")).await);
     }
     Ok(s.finish(&state, html::see_other("/app/reports?done=unscheduled")))
+}
+
+#[derive(Template)]
+#[template(path = "report_preview.html")]
+struct PreviewPage<'a> {
+    c: &'a Chrome,
+    nav: &'a Nav,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    id: &'a str,
+    what: &'a str,
+    period: &'a str,
+    pages: i64,
+    download: Option<String>,
+}
+
+/// A ready report's first page, embedded (the browser's PDF viewer draws it).
+pub(super) async fn preview(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(job) = visible(&s, &id).await?.filter(|j| j.status == Status::Ready) else {
+        return Ok(s.not_found(&state, "No such report", ("/app/reports", "Reports")).await);
+    };
+    let roster = Roster::load(&Metrics { db: &s.db }).await?;
+    let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
+    let settings = ReportSettings::read(&s.db).await?;
+    let r = row(&state, &s, &job, &teams, &settings).await;
+    let (mut c, nav) = s.shell(&state, &r.what, "reports").await;
+    c.embeds_pdf = true;
+    let view = PreviewPage {
+        c: &c,
+        nav: &nav,
+        notice: None,
+        error: None,
+        id: &job.id,
+        what: &r.what,
+        period: &r.period,
+        pages: job.pages.unwrap_or(0),
+        download: r.download,
+    };
+    Ok(s.render(&state, StatusCode::OK, &c, &view))
+}
+
+/// `GET /app/reports/{id}/pdf`: a ready report's PDF to a signed-in member who may see it,
+/// shown in the page (the preview embeds it). Audited as a download.
+pub(super) async fn inline_pdf(
+    State(state): State<AppState>,
+    s: Page<Member>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let found = visible(&s, &id).await?.filter(|j| j.status == Status::Ready);
+    let Some((job, key)) = found.and_then(|j| j.object_key.clone().map(|k| (j, k))) else {
+        return Ok(s.not_found(&state, "No such report", ("/app/reports", "Reports")).await);
+    };
+    let Some(bytes) = state.reports.get(&key).await? else {
+        return Ok(s.not_found(&state, "No such report", ("/app/reports", "Reports")).await);
+    };
+    let entry = NewEntry::new(s.actor(), Action::fixed("report.downloaded"), Outcome::Success, s.meta.clone())
+        .resource("report", job.id.clone())
+        .details(serde_json::json!({"kind": job.kind.as_str(), "size": bytes.len(), "via": "preview"}));
+    AuditService::record_now(&s.db, entry).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/pdf")),
+            (header::CONTENT_DISPOSITION, HeaderValue::from_static("inline")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `?expires=&signature=` of a download link.

@@ -404,6 +404,23 @@ async fn the_reports_page_requests_lists_and_deletes_reports(backend: Backend) {
     assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
 
     let id = ready.body.split("/app/reports/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    // The preview embeds the first page; only that page lets an object in, and only Cairn's.
+    let csp = |p: &cairn_testkit::browser::Page| p.headers["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(!csp(&ready).contains("object-src"), "{}", csp(&ready));
+    assert!(ready.body.contains(&format!("/app/reports/{id}/preview")));
+    let preview = mia.get(&format!("/app/reports/{id}/preview")).await;
+    assert_eq!(preview.status, 200);
+    assert!(csp(&preview).contains("object-src 'self'"), "{}", csp(&preview));
+    assert!(preview.body.contains(&format!("data=\"/app/reports/{id}/pdf#page=1")), "{}", preview.body);
+    assert!(preview.body.contains("Team report: Platform"));
+    let inline = mia.get(&format!("/app/reports/{id}/pdf")).await;
+    assert_eq!(inline.status, 200);
+    assert_eq!(inline.headers["content-type"], "application/pdf");
+    assert_eq!(inline.headers["content-disposition"], "inline");
+    assert!(inline.body.starts_with("%PDF-"));
+    assert_eq!(rob.get(&format!("/app/reports/{id}/pdf")).await.status, 403);
+    assert_eq!(mia.get(&format!("/app/reports/{}/preview", cairn_domain::TenantId::new())).await.status, 404);
+
     let confirm = mia.get(&format!("/app/reports/{id}/delete")).await;
     assert_eq!(confirm.status, 200);
     assert!(confirm.body.contains("Delete the report of 7 September"));
