@@ -774,14 +774,7 @@ async fn a_report_schedule_fires_once_across_schedulers_and_mails_each_recipient
 
     // Rendered, then mailed: each recipient once, from the organization, the PDF attached.
     let got = smtp.wait_for(2).await;
-    cairn_testkit::eventually("deliveries to settle", std::time::Duration::from_secs(30), || async {
-        let open: i64 = cairn_store::sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'")
-            .fetch_one(db.reader())
-            .await
-            .unwrap();
-        (open == 0).then_some(())
-    })
-    .await;
+    app.settled(&acme).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let got = if smtp.messages().len() > got.len() { smtp.messages() } else { got };
     assert_eq!(got.len(), 2, "one mail per recipient");

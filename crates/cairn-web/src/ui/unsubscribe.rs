@@ -27,6 +27,25 @@ struct UnsubscribePage<'a> {
     action: &'a str,
 }
 
+/// The confirmation, in the tenant's name and colour: a GET only asks (mail scanners follow
+/// links); the button posts to `action`.
+async fn ask(
+    state: &AppState,
+    tenant: &cairn_store::Tenant,
+    db: &cairn_store::Db,
+    heading: &str,
+    text: &str,
+    action: &str,
+) -> Response {
+    let settings = match state.identity.settings(db).await {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let b = state.identity.branding(tenant, &settings);
+    let c = Chrome::new("Unsubscribe", b.org, b.accent);
+    html::render(StatusCode::OK, &c, &UnsubscribePage { c: &c, heading, text, action }, &[])
+}
+
 fn invalid() -> Response {
     let heading = "This link does not work";
     html::message(
@@ -59,23 +78,12 @@ async fn subscriber(
 pub(super) async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     match subscriber(&state, &token).await {
         Ok(Some((tenant, db, user))) => {
-            let settings = match state.identity.settings(&db).await {
-                Ok(s) => s,
-                Err(e) => return internal(e),
-            };
-            let b = state.identity.branding(&tenant, &settings);
-            let c = Chrome::new("Unsubscribe", b.org, b.accent);
             let text = format!(
                 "{} will no longer get an email when a record is published. You can turn them back on in your profile.",
                 user.email
             );
-            let page = UnsubscribePage {
-                c: &c,
-                heading: "Stop publish notifications?",
-                text: &text,
-                action: &format!("/unsubscribe/{token}"),
-            };
-            html::render(StatusCode::OK, &c, &page, &[])
+            let action = format!("/unsubscribe/{token}");
+            ask(&state, &tenant, &db, "Stop publish notifications?", &text, &action).await
         }
         Ok(None) => invalid(),
         Err(r) => r,
@@ -145,24 +153,13 @@ pub(super) async fn confirm_report(State(state): State<AppState>, Path(token): P
         Ok(None) => return invalid_report_link(),
         Err(r) => return r,
     };
-    let settings = match state.identity.settings(&db).await {
-        Ok(s) => s,
-        Err(e) => return internal(e),
-    };
-    let b = state.identity.branding(&tenant, &settings);
-    let c = Chrome::new("Unsubscribe", b.org, b.accent);
     let text = format!(
         "{email} will no longer get the {} report scheduled \u{201c}{}\u{201d}. Its other recipients still will.",
         schedule.kind.as_str(),
         schedule.cron
     );
-    let page = UnsubscribePage {
-        c: &c,
-        heading: "Stop this scheduled report?",
-        text: &text,
-        action: &format!("/unsubscribe/reports/{token}"),
-    };
-    html::render(StatusCode::OK, &c, &page, &[])
+    let action = format!("/unsubscribe/reports/{token}");
+    ask(&state, &tenant, &db, "Stop this scheduled report?", &text, &action).await
 }
 
 pub(super) async fn unsubscribe_report(
