@@ -175,11 +175,12 @@ try {
       page.on('pageerror', (e) => problems.push(`${state.label}: uncaught: ${e.message}`));
       page.on('requestfailed', (r) => {
         // Leaving the records page closes its live stream, leaving a run's page the fetch
-        // that follows the run, and leaving a report's preview the PDF its viewer reads:
-        // not failures.
+        // that follows the run, and leaving a report's preview the PDF its viewer reads
+        // (through Chromium's built-in PDF viewer): not failures.
         const aborted = r.failure()?.errorText === 'net::ERR_ABORTED';
+        const pdfViewer = 'chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/';
         const left = r.url().includes('/app/records/stream') || /\/app\/metrics\/runs\/[^/]+\/progress$/.test(r.url())
-          || /\/app\/reports\/[^/]+\/pdf$/.test(r.url());
+          || /\/app\/reports\/[^/]+\/pdf$/.test(r.url()) || r.url().startsWith(pdfViewer);
         if (aborted && left) return;
         problems.push(`${state.label}: request failed: ${r.url()} ${r.failure()?.errorText}`);
       });

@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_report, delete_report))
         .routes(routes!(create_schedule, list_schedules))
         .routes(routes!(get_schedule, delete_schedule))
-        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(get_report_settings, put_report_settings))
 }
 
 impl From<JobError> for ApiError {
@@ -412,7 +412,7 @@ impl From<ReportSettings> for SettingsBody {
         (status = 403, description = "Requires admin", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SettingsBody>> {
+async fn get_report_settings(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<SettingsBody>> {
     let ctx = caller.in_tenant(&state, Role::Admin, "report_settings.read").await?;
     Ok(Json(ReportSettings::read(&ctx.db).await?.into()))
 }
@@ -426,7 +426,7 @@ async fn get_settings(State(state): State<AppState>, caller: Caller) -> ApiResul
         (status = 403, description = "Requires admin", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn put_settings(
+async fn put_report_settings(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(req): ApiJson<SettingsBody>,
