@@ -68,6 +68,7 @@ pub fn tenant_migrations() -> Vec<Migration> {
     const READ_INDEXES: &str = include_str!("../migrations/tenant_0003_read_indexes.sql");
     const INCIDENTS: &str = include_str!("../migrations/tenant_0004_incidents.sql");
     const COMPLETIONS: &str = include_str!("../migrations/tenant_0005_sprint_completions.sql");
+    const IMPACT: &str = include_str!("../migrations/tenant_0006_commit_impact.sql");
     vec![
         Migration { component: "metrics", version: 1, name: "metrics", sqlite: SCHEMA, postgres: SCHEMA },
         Migration { component: "metrics", version: 2, name: "demo_sources", sqlite: DEMO, postgres: DEMO },
@@ -86,19 +87,40 @@ pub fn tenant_migrations() -> Vec<Migration> {
             sqlite: COMPLETIONS,
             postgres: COMPLETIONS,
         },
+        Migration { component: "metrics", version: 6, name: "commit_impact", sqlite: IMPACT, postgres: IMPACT },
     ]
 }
 
 impl Metrics<'_> {
-    /// Rebuilds every daily rollup from the collected rows in the settings' time zone, with
-    /// pages kept out meanwhile; the rows written. The rollups equal what the pages keep:
-    /// both count each row by the same rules.
+    /// Rebuilds every daily rollup from the collected rows in the settings' time zone, and
+    /// rescores every commit's impact, with pages kept out meanwhile; the rows written. The
+    /// rollups equal what the pages keep: both count each row by the same rules.
     pub async fn rebuild_rollups(&self) -> Result<u64, MetricsError> {
         let mut tx = self.db.begin().await?;
-        let settings = settings::store::get(&mut tx, self.db.backend(), true).await?;
-        let written = collected::store::rebuild_rollups(&mut tx, self.db.backend(), settings.time_zone.zone()).await?;
+        let written = self.rebuild_locked(&mut tx).await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Rebuilds the rollups if they were built by older rules than this version's (collected
+    /// before an upgrade); the rows written, if it did.
+    pub async fn rebuild_stale_rollups(&self) -> Result<Option<u64>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        if collected::store::rollups_version(&mut conn).await? >= collected::store::ROLLUPS_VERSION {
+            return Ok(None);
+        }
+        drop(conn);
+        let mut tx = self.db.begin().await?;
+        let written = self.rebuild_locked(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Some(written))
+    }
+
+    /// Locks the settings against pages and rebuilds (again, if another rebuild came first).
+    async fn rebuild_locked(&self, tx: &mut cairn_store::sqlx::AnyConnection) -> Result<u64, MetricsError> {
+        let settings = settings::store::get(tx, self.db.backend(), true).await?;
+        let bots = collected::rollup::Bots::new(&settings.bots);
+        collected::store::rebuild_rollups(tx, self.db.backend(), settings.time_zone.zone(), &bots).await
     }
 
     /// The sprints of `source` whose commitment was taken (it is never taken again).
@@ -133,14 +155,23 @@ impl Metrics<'_> {
         Ok(collected::store::merged_pull_requests(&mut conn, since, until).await?)
     }
 
-    /// Every source's counted commits authored in `[since, until)` (epoch ms).
+    /// Every source's counted commits authored in `[since, until)` (epoch ms): everyone's,
+    /// or those of the person keys `keys` (lower case; see [`figures::Roster::keys_of`]).
     pub async fn counted_commits(
         &self,
         since: i64,
         until: i64,
+        keys: Option<&[String]>,
     ) -> Result<Vec<figures::commits::CountedCommit>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
-        Ok(collected::store::counted_commits(&mut conn, since, until).await?)
+        Ok(collected::store::counted_commits(&mut conn, since, until, keys).await?)
+    }
+
+    /// Every source's active person-days of the local days `[from, to)` with their impact:
+    /// `(person key, day, impact in stored units)`.
+    pub async fn impact_days(&self, from: Day, to: Day) -> Result<Vec<(String, Day, i64)>, MetricsError> {
+        let mut conn = self.db.reader().acquire().await?;
+        Ok(collected::store::impact_days(&mut conn, from, to).await?)
     }
 
     /// Every source's rollups of the local days `[from, to)`: everyone's, or those of the

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use cairn_audit::{Actor, RequestMeta};
 use cairn_domain::Role;
 use cairn_metrics::demo::OrgSize;
-use cairn_metrics::figures::commits::IMPACT_DAYS;
 use cairn_metrics::figures::dora::DoraFigures;
 use cairn_metrics::figures::jira::JiraFigures;
 use cairn_metrics::figures::{Roster, Window};
@@ -33,6 +32,8 @@ const SEED: u64 = 2026;
 #[derive(Debug, Clone, Copy)]
 enum Reads {
     Rollups,
+    /// The team's rollups and everyone's impact, which ranks the team.
+    Scores,
     Commits,
     Pulls,
     Jira,
@@ -47,9 +48,9 @@ const ENDPOINTS: [(&str, Reads); 18] = [
     ("github/user-active-days", Reads::Rollups),
     ("github/team-active-days", Reads::Rollups),
     ("github/user-comments-count", Reads::Rollups),
-    ("github/user-impact", Reads::Commits),
-    ("github/team-impact", Reads::Commits),
-    ("github/team-scores", Reads::Commits),
+    ("github/user-impact", Reads::Rollups),
+    ("github/team-impact", Reads::Rollups),
+    ("github/team-scores", Reads::Scores),
     ("github/commits-without-requests", Reads::Commits),
     ("github/cycle-time", Reads::Pulls),
     ("jira/velocity", Reads::Jira),
@@ -87,19 +88,27 @@ async fn reads(db: &Db, kind: Reads, window: Window, team: &Team) -> Duration {
     let keys = keys.as_deref();
     match kind {
         Reads::Rollups => drop(metrics.person_days_between(window.from, window.to, keys).await.unwrap()),
-        Reads::Commits => drop(metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end).await.unwrap()),
+        Reads::Scores => drop(
+            tokio::try_join!(
+                metrics.person_days_between(window.from, window.to, keys),
+                metrics.impact_days(window.from, window.to)
+            )
+            .unwrap(),
+        ),
+        Reads::Commits => drop(metrics.counted_commits(start, end, keys).await.unwrap()),
         Reads::Pulls => drop(metrics.merged_pull_requests(start, end).await.unwrap()),
         Reads::Jira => drop(JiraFigures::read(&metrics, window, roster, &settings, Some(team)).await.unwrap()),
         Reads::Dora => drop(DoraFigures::load(&metrics, window, roster, &settings).await.unwrap()),
         Reads::All => {
-            let (a, b, c, d) = tokio::try_join!(
+            let (a, b, c, d, e) = tokio::try_join!(
                 metrics.person_days_between(window.from, window.to, keys),
-                metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end),
+                metrics.counted_commits(start, end, keys),
                 metrics.merged_pull_requests(start, end),
                 JiraFigures::read(&metrics, window, roster.clone(), &settings, Some(team)),
+                metrics.impact_days(window.from, window.to),
             )
             .unwrap();
-            drop((a, b, c, d));
+            drop((a, b, c, d, e));
         }
     }
     t0.elapsed()

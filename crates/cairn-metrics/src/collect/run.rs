@@ -205,6 +205,15 @@ impl Collectors {
                 Ok(tenants) => {
                     for tenant in tenants.into_iter().filter(|t| t.state == TenantState::Active) {
                         let Ok(db) = self.store.tenant_db(tenant.id).await else { continue };
+                        match (Metrics { db: &db }).rebuild_stale_rollups().await {
+                            Ok(None) => {}
+                            Ok(Some(rows)) => {
+                                tracing::info!(tenant = %tenant.slug, rows, "metrics rollups rebuilt for this version")
+                            }
+                            Err(e) => {
+                                tracing::warn!(tenant = %tenant.slug, error = %e, "rebuilding metrics rollups failed")
+                            }
+                        }
                         match queue_fires(&db, now_ms()).await {
                             Ok(0) => {}
                             Ok(n) => {

@@ -2,6 +2,7 @@
 //! and what each row adds to the daily rollups ([`rollup`]). A collector writes a page of
 //! rows through a [`Page`], in its own transaction, with the rollups the rows change.
 
+pub mod impact;
 pub mod rollup;
 pub(crate) mod store;
 
@@ -617,9 +618,24 @@ impl Commit {
         let Some(person) = rollup::commit_author(self.author_login.as_deref(), self.author_email.as_deref()) else {
             return;
         };
-        let figures =
-            DayFigures { commits: 1, additions: self.additions, deletions: self.deletions, ..DayFigures::ZERO };
+        let figures = DayFigures {
+            commits: 1,
+            additions: self.additions,
+            deletions: self.deletions,
+            changed_files: self.changed_files,
+            ..DayFigures::ZERO
+        };
         into.add(person, zone.day(self.authored_at), sign, figures);
+    }
+
+    /// Adds `units` of impact to its author's day.
+    pub(crate) fn add_impact(&self, zone: &Zone, units: i64, into: &mut Rollup) {
+        if units == 0 {
+            return;
+        }
+        if let Some(person) = rollup::commit_author(self.author_login.as_deref(), self.author_email.as_deref()) {
+            into.add(person, zone.day(self.authored_at), 1, DayFigures { impact: units, ..DayFigures::ZERO });
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! follow facts of the rows (which day, which commits count), so neither a change of teams
 //! nor of the bot list touches them; a change of time zone rebuilds them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::day::Day;
 
@@ -18,6 +18,10 @@ pub struct DayFigures {
     pub commits: i64,
     pub additions: i64,
     pub deletions: i64,
+    pub changed_files: i64,
+    /// The counted commits' impact, in millionths of millionths (see [`super::impact`]);
+    /// kept by the scoring of their repositories, not by the commits' own rows.
+    pub impact: i64,
     /// Pull-request comments (review and conversation) on their own pull requests and on
     /// others'.
     pub comments_on_own: i64,
@@ -33,6 +37,8 @@ impl DayFigures {
         commits: 0,
         additions: 0,
         deletions: 0,
+        changed_files: 0,
+        impact: 0,
         comments_on_own: 0,
         comments_on_others: 0,
         prs_opened: 0,
@@ -42,11 +48,13 @@ impl DayFigures {
     };
 
     /// In the order the table stores them.
-    pub(crate) fn fields(&self) -> [i64; 9] {
+    pub(crate) fn fields(&self) -> [i64; 11] {
         [
             self.commits,
             self.additions,
             self.deletions,
+            self.changed_files,
+            self.impact,
             self.comments_on_own,
             self.comments_on_others,
             self.prs_opened,
@@ -56,11 +64,13 @@ impl DayFigures {
         ]
     }
 
-    pub(crate) fn from_fields(f: [i64; 9]) -> DayFigures {
+    pub(crate) fn from_fields(f: [i64; 11]) -> DayFigures {
         let [
             commits,
             additions,
             deletions,
+            changed_files,
+            impact,
             comments_on_own,
             comments_on_others,
             prs_opened,
@@ -72,6 +82,8 @@ impl DayFigures {
             commits,
             additions,
             deletions,
+            changed_files,
+            impact,
             comments_on_own,
             comments_on_others,
             prs_opened,
@@ -175,5 +187,29 @@ mod tests {
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].2, DayFigures { commits: -1, additions: -10, ..DayFigures::ZERO });
         assert!(changes[0].2.any_negative());
+    }
+}
+
+/// The logins that are bots: `…[bot]` ones, and those the settings name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bots(BTreeSet<String>);
+
+impl Bots {
+    pub fn new(logins: &[String]) -> Bots {
+        Bots(logins.iter().map(|l| l.to_lowercase()).collect())
+    }
+
+    /// Whether a person key is a bot: a `[bot]` login, a configured one, or a bot's GitHub
+    /// no-reply address (`<id>+<login>@users.noreply.github.com`).
+    pub fn contains(&self, person_key: &str) -> bool {
+        let login = match person_key.split_once(':') {
+            Some(("gh", login)) => login.to_lowercase(),
+            Some(("email", email)) => {
+                let local = email.split('@').next().unwrap_or_default();
+                local.split_once('+').map_or(local, |(_, l)| l).to_lowercase()
+            }
+            _ => return false,
+        };
+        login.ends_with("[bot]") || self.0.contains(&login)
     }
 }

@@ -9,7 +9,8 @@ use cairn_store::sqlx::{self, AnyConnection, Row};
 use cairn_store::{Backend, Db};
 use futures_util::TryStreamExt;
 
-use super::rollup::{DayFigures, PersonDay, Rollup};
+use super::impact;
+use super::rollup::{self, Bots, DayFigures, PersonDay, Rollup};
 use super::{
     Board, Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, CompletionItem, Counts, Deployment, Issue,
     PullRequest, Release, Repository, Review, Sprint, SprintMembership, Table, Worklog,
@@ -34,6 +35,7 @@ pub struct Page<'c> {
     backend: Backend,
     source: String,
     zone: Zone,
+    bots: Bots,
 }
 
 /// The rows of a source whose columns `cols` take one of `tuples` sets of values (bound
@@ -211,10 +213,12 @@ async fn delete_where(
 }
 
 /// The figures' columns in `metrics_person_days`, in [`DayFigures::fields`] order.
-const FIGURES: [&str; 9] = [
+const FIGURES: [&str; 11] = [
     "commits",
     "additions",
     "deletions",
+    "changed_files",
+    "impact",
     "comments_on_own",
     "comments_on_others",
     "prs_opened",
@@ -318,17 +322,18 @@ impl<'c> Page<'c> {
             Backend::Sqlite => "",
         };
         let source = source.to_string();
-        let zone: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT s.time_zone FROM metrics_settings s JOIN metrics_sources src ON src.id = $1 \
+        let settings: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT s.time_zone, s.bots FROM metrics_settings s JOIN metrics_sources src ON src.id = $1 \
              WHERE s.id = 1 AND src.state = 'active'{lock}"
         ))
         .bind(&source)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some(zone) = zone else { return Err(MetricsError::NotFound("source")) };
-        let zone = TimeZoneName::parse(&zone, "time_zone")
-            .map_err(|e| MetricsError::Corrupt { table: "metrics_settings", reason: e.to_string() })?;
-        Ok(Page { conn, backend: db.backend(), source, zone: zone.zone().clone() })
+        let Some((zone, bots)) = settings else { return Err(MetricsError::NotFound("source")) };
+        let corrupt = |reason: String| MetricsError::Corrupt { table: "metrics_settings", reason };
+        let zone = TimeZoneName::parse(&zone, "time_zone").map_err(|e| corrupt(e.to_string()))?;
+        let bots: Vec<String> = serde_json::from_str(&bots).map_err(|e| corrupt(e.to_string()))?;
+        Ok(Page { conn, backend: db.backend(), source, zone: zone.zone().clone(), bots: Bots::new(&bots) })
     }
 
     /// The zone the page counts days in.
@@ -336,17 +341,51 @@ impl<'c> Page<'c> {
         &self.zone
     }
 
-    /// Commits, by repository and sha.
+    /// Commits, by repository and sha; their repositories' impacts are rescored where they
+    /// change.
     pub async fn commits(&mut self, rows: &[Commit]) -> Result<Counts, MetricsError> {
-        self.upsert(rows).await
+        let (counts, changes) = self.upsert_changes(rows).await?;
+        let mut spans = Spans::default();
+        let mut moved = HashMap::new();
+        for (old, new) in &changes {
+            spans.widen(&new.repository_id, new.authored_at);
+            if let Some(old) = old {
+                spans.widen(&old.repository_id, old.authored_at);
+                moved.insert(old.key(), old.clone());
+            }
+        }
+        let mut rollup = Rollup::default();
+        let scoring =
+            Scoring { source: &self.source, zone: &self.zone, bots: &self.bots, moved: &moved, rebuilt: false };
+        for (repository, span) in spans.0 {
+            scoring.rescore(self.conn, &repository, span, &mut rollup).await?;
+        }
+        apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
+        Ok(counts)
     }
 
-    /// Removes commits (gone from upstream: a force-push), with their pull-request links.
+    /// Removes commits (gone from upstream: a force-push), with their pull-request links and
+    /// their impact; their repositories' impacts are rescored.
     pub async fn remove_commits(&mut self, keys: &[(String, String)]) -> Result<Counts, MetricsError> {
         let tuples: Vec<Vec<Sql>> = keys.iter().map(Commit::key_values).collect();
         let links = (CommitPullRequest::TABLE, self.source.as_str());
         delete_where(self.conn, self.backend, links, &["repository_id", "sha"], &tuples, "TRUE").await?;
-        self.remove::<Commit>(keys).await
+        let scored = impacts_of(self.conn, self.backend, &self.source, &tuples).await?;
+        let counts = self.remove::<Commit>(keys).await?;
+        let mut rollup = Rollup::default();
+        let mut spans = Spans::default();
+        for (commit, impact) in &scored {
+            spans.widen(&commit.repository_id, commit.authored_at);
+            commit.add_impact(&self.zone, -impact, &mut rollup);
+        }
+        let none = HashMap::new();
+        let scoring =
+            Scoring { source: &self.source, zone: &self.zone, bots: &self.bots, moved: &none, rebuilt: false };
+        for (repository, span) in spans.0 {
+            scoring.rescore(self.conn, &repository, span, &mut rollup).await?;
+        }
+        apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
+        Ok(counts)
     }
 
     /// The pull requests each of `commits` (repository, sha) belongs to become exactly those
@@ -580,6 +619,12 @@ impl<'c> Page<'c> {
     }
 
     async fn upsert<T: Table>(&mut self, rows: &[T]) -> Result<Counts, MetricsError> {
+        Ok(self.upsert_changes(rows).await?.0)
+    }
+
+    /// Upserts `rows`; what it did, and each new or changed row with the stored one it
+    /// replaced.
+    async fn upsert_changes<T: Table>(&mut self, rows: &[T]) -> Result<(Counts, Vec<(Option<T>, T)>), MetricsError> {
         // The last of several rows with one key is the one that counts.
         let mut order: Vec<T::Key> = Vec::with_capacity(rows.len());
         let mut latest: HashMap<T::Key, &T> = HashMap::with_capacity(rows.len());
@@ -619,7 +664,12 @@ impl<'c> Page<'c> {
         write(self.conn, &self.source, &fresh, false).await?;
         write(self.conn, &self.source, &changed, true).await?;
         apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
-        Ok(counts)
+        let changes = fresh
+            .into_iter()
+            .map(|r| (None, r.clone()))
+            .chain(changed.into_iter().map(|r| (stored.get(&r.key()).cloned(), r.clone())))
+            .collect();
+        Ok((counts, changes))
     }
 
     async fn remove<T: Table>(&mut self, keys: &[T::Key]) -> Result<Counts, MetricsError> {
@@ -657,6 +707,136 @@ impl<'c> Page<'c> {
     }
 }
 
+/// The span of authored times, per repository, whose commits changed.
+#[derive(Debug, Default)]
+struct Spans(HashMap<String, (i64, i64)>);
+
+impl Spans {
+    fn widen(&mut self, repository: &str, at: i64) {
+        let span = self.0.entry(repository.to_owned()).or_insert((at, at));
+        *span = (span.0.min(at), span.1.max(at));
+    }
+}
+
+/// How a source's commits are rescored ([`super::impact`]).
+struct Scoring<'a> {
+    source: &'a str,
+    zone: &'a Zone,
+    bots: &'a Bots,
+    /// Rows a page changed, as they were stored: their stored impact comes off the day it
+    /// was added to, which the change may have moved.
+    moved: &'a HashMap<(String, String), Commit>,
+    /// The rollups were rebuilt without impacts: each impact is added whole.
+    rebuilt: bool,
+}
+
+impl Scoring<'_> {
+    /// Rescores the commits of `repository` authored in `[lo, hi + 90 days)`, stores the
+    /// impacts that changed and adds what they move to `rollup`.
+    async fn rescore(
+        &self,
+        conn: &mut AnyConnection,
+        repository: &str,
+        (lo, hi): (i64, i64),
+        rollup: &mut Rollup,
+    ) -> Result<(), sqlx::Error> {
+        let mut select: Vec<&str> = Commit::KEY.iter().chain(Commit::COLUMNS).copied().collect();
+        select.push("impact");
+        let sql = format!(
+            "SELECT {} FROM metrics_commits WHERE source_id = $1 AND repository_id = $2 \
+             AND authored_at > $3 AND authored_at < $4 ORDER BY authored_at, sha",
+            select.join(", ")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(self.source)
+            .bind(repository)
+            .bind(lo.saturating_sub(impact::IMPACT_MS))
+            .bind(hi.saturating_add(impact::IMPACT_MS))
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut commits = Vec::with_capacity(rows.len());
+        for row in &rows {
+            commits.push((Commit::read(row)?, row.try_get::<Option<i64>, _>(select.len() - 1)?));
+        }
+        let compared: Vec<usize> = (0..commits.len())
+            .filter(|&i| {
+                let c = &commits[i].0;
+                let author = rollup::commit_author(c.author_login.as_deref(), c.author_email.as_deref());
+                c.counted() && !author.is_some_and(|a| self.bots.contains(&a))
+            })
+            .collect();
+        let sizes: Vec<(i64, f64)> = compared
+            .iter()
+            .map(|&i| {
+                let c = &commits[i].0;
+                (c.authored_at, impact::size(c.additions, c.deletions, c.changed_files))
+            })
+            .collect();
+        let mut target = vec![None; commits.len()];
+        for (i, units) in compared.into_iter().zip(impact::score(&sizes, lo)) {
+            target[i] = units;
+        }
+        let mut updates = Vec::new();
+        for ((commit, stored), new) in commits.iter().zip(target) {
+            if commit.authored_at < lo {
+                continue;
+            }
+            let (stored_units, new_units) = (stored.unwrap_or(0), new.unwrap_or(0));
+            match self.moved.get(&commit.key()) {
+                _ if self.rebuilt => commit.add_impact(self.zone, new_units, rollup),
+                Some(old) => {
+                    old.add_impact(self.zone, -stored_units, rollup);
+                    commit.add_impact(self.zone, new_units, rollup);
+                }
+                None => commit.add_impact(self.zone, new_units - stored_units, rollup),
+            }
+            if new != *stored {
+                updates.push((commit.sha.clone(), new));
+            }
+        }
+        for chunk in updates.chunks(per_statement(2)) {
+            let mut values = vec![Sql::from(self.source), Sql::from(repository)];
+            let mut tuples = Vec::with_capacity(chunk.len());
+            for (sha, units) in chunk {
+                tuples.push(format!("(${}, ${})", values.len() + 1, values.len() + 2));
+                values.push(Sql::from(sha.as_str()));
+                values.push(Sql::OptInt(*units));
+            }
+            let sql = format!(
+                "UPDATE metrics_commits SET impact = v.column2 FROM (VALUES {}) AS v \
+                 WHERE metrics_commits.source_id = $1 AND metrics_commits.repository_id = $2 \
+                 AND metrics_commits.sha = v.column1",
+                tuples.join(", ")
+            );
+            bind_all(sqlx::query(&sql), &values).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The stored commits of `source` with keys `tuples` that have an impact, with it.
+async fn impacts_of(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    source: &str,
+    tuples: &[Vec<Sql>],
+) -> Result<Vec<(Commit, i64)>, sqlx::Error> {
+    let mut select: Vec<&str> = Commit::KEY.iter().chain(Commit::COLUMNS).copied().collect();
+    select.push("impact");
+    let mut out = Vec::new();
+    for chunk in tuples.chunks(per_statement(Commit::KEY.len())) {
+        let sql = Matching { backend, table: Commit::TABLE, cols: Commit::KEY, tuples: chunk.len() }.select(&select);
+        let mut values = vec![Sql::from(source)];
+        values.extend(chunk.iter().flatten().cloned());
+        for row in bind_all(sqlx::query(&sql), &values).fetch_all(&mut *conn).await? {
+            if let Some(units) = row.try_get::<Option<i64>, _>(select.len() - 1)? {
+                out.push((Commit::read(&row)?, units));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every row of `T` of `source`, added to `into`.
 async fn sum_into<T: Table>(
     conn: &mut AnyConnection,
@@ -673,16 +853,27 @@ async fn sum_into<T: Table>(
     Ok(())
 }
 
+/// The version of the rules rollups are built by: 1 added the changed files and impact.
+pub(crate) const ROLLUPS_VERSION: i64 = 1;
+
+/// The version of the rules the stored rollups were built by.
+pub(crate) async fn rollups_version(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT rollups_version FROM metrics_settings WHERE id = 1").fetch_one(conn).await
+}
+
 /// Rebuilds every rollup from the collected rows, counting days in `zone`, with the same
-/// rules the upserts follow (each row's [`Table::rollup`]). Runs on the caller's
+/// rules the upserts follow (each row's [`Table::rollup`]), and rescores every commit's
+/// impact with `bots` for the bots. Runs on the caller's
 /// transaction, which must hold the settings row locked against pages (a change of
 /// settings, or [`crate::Metrics::rebuild_rollups`]). Returns the rows written.
 pub(crate) async fn rebuild_rollups(
     conn: &mut AnyConnection,
     backend: Backend,
     zone: &Zone,
+    bots: &Bots,
 ) -> Result<u64, MetricsError> {
     sqlx::query("DELETE FROM metrics_person_days").execute(&mut *conn).await?;
+    sqlx::query("UPDATE metrics_settings SET rollups_version = $1").bind(ROLLUPS_VERSION).execute(&mut *conn).await?;
     let sources: Vec<String> = sqlx::query_scalar(
         "SELECT source_id FROM metrics_commits UNION SELECT source_id FROM metrics_pull_requests \
          UNION SELECT source_id FROM metrics_reviews UNION SELECT source_id FROM metrics_comments \
@@ -698,6 +889,16 @@ pub(crate) async fn rebuild_rollups(
         sum_into::<Review>(conn, &source, zone, &mut rollup).await?;
         sum_into::<Comment>(conn, &source, zone, &mut rollup).await?;
         sum_into::<Worklog>(conn, &source, zone, &mut rollup).await?;
+        let repositories: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT repository_id FROM metrics_commits WHERE source_id = $1")
+                .bind(&source)
+                .fetch_all(&mut *conn)
+                .await?;
+        let none = HashMap::new();
+        let scoring = Scoring { source: &source, zone, bots, moved: &none, rebuilt: true };
+        for repository in repositories {
+            scoring.rescore(conn, &repository, (i64::MIN / 2, i64::MAX / 2), &mut rollup).await?;
+        }
         written += apply_rollup(conn, backend, &source, &rollup.into_changes()).await?;
     }
     Ok(written)
@@ -897,25 +1098,33 @@ pub(crate) async fn merged_pull_requests(
 }
 
 /// Every source's counted commits (default branch, one parent) authored in `[since, until)`
-/// (epoch ms), with their repository's name and whether a pull request has them.
+/// (epoch ms), with their repository's name and whether a pull request has them: everyone's,
+/// or those of the authors `keys` (person keys, lower case).
 pub(crate) async fn counted_commits(
     conn: &mut AnyConnection,
     since: i64,
     until: i64,
+    keys: Option<&[String]>,
 ) -> Result<Vec<crate::figures::commits::CountedCommit>, sqlx::Error> {
-    let rows = sqlx::query(
+    let mut values = vec![Sql::Int(since), Sql::Int(until)];
+    let only = match keys {
+        None => String::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(keys) => format!(
+            " AND (CASE WHEN c.author_login IS NOT NULL AND c.author_login <> '' THEN 'gh:' || LOWER(c.author_login) \
+             ELSE 'email:' || LOWER(c.author_email) END) IN ({})",
+            binds(&mut values, keys)
+        ),
+    };
+    let sql = format!(
         "SELECT COALESCE(r.full_name, c.repository_id), c.sha, c.author_login, c.author_email, c.authored_at, \
-         c.additions, c.deletions, c.changed_files, \
          CASE WHEN EXISTS (SELECT 1 FROM metrics_commit_pull_requests l WHERE l.source_id = c.source_id \
            AND l.repository_id = c.repository_id AND l.sha = c.sha) THEN 1 ELSE 0 END \
          FROM metrics_commits c LEFT JOIN metrics_repositories r \
            ON r.source_id = c.source_id AND r.repository_id = c.repository_id \
-         WHERE c.authored_at >= $1 AND c.authored_at < $2 AND c.on_default_branch = 1 AND c.parent_count = 1",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(conn)
-    .await?;
+         WHERE c.authored_at >= $1 AND c.authored_at < $2 AND c.on_default_branch = 1 AND c.parent_count = 1{only}"
+    );
+    let rows = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             let login: Option<String> = r.try_get(2)?;
@@ -925,13 +1134,27 @@ pub(crate) async fn counted_commits(
                 sha: r.try_get(1)?,
                 author: super::rollup::commit_author(login.as_deref(), email.as_deref()),
                 authored_at: r.try_get(4)?,
-                additions: r.try_get(5)?,
-                deletions: r.try_get(6)?,
-                changed_files: r.try_get(7)?,
-                linked: r.try_get::<i64, _>(8)? != 0,
+                linked: r.try_get::<i64, _>(5)? != 0,
             })
         })
         .collect()
+}
+
+/// Every source's active person-days of the days `[from, to)`, with their impact: `(person
+/// key, day, impact)`.
+pub(crate) async fn impact_days(
+    conn: &mut AnyConnection,
+    from: Day,
+    to: Day,
+) -> Result<Vec<(String, Day, i64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT person_key, day, impact FROM metrics_person_days WHERE day >= $1 AND day < $2 AND commits > 0",
+    )
+    .bind(from.number())
+    .bind(to.number())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, Day::from_number(r.try_get(1)?), r.try_get(2)?))).collect()
 }
 
 /// Every source's rollups of the days `[from, to)`.
@@ -965,7 +1188,7 @@ pub(crate) fn binds(values: &mut Vec<Sql>, texts: &[String]) -> String {
 fn read_person_days(rows: &[sqlx::any::AnyRow]) -> Result<Vec<PersonDay>, sqlx::Error> {
     rows.iter()
         .map(|r| {
-            let mut figures = [0i64; 9];
+            let mut figures = [0i64; FIGURES.len()];
             for (i, f) in figures.iter_mut().enumerate() {
                 *f = r.try_get(4 + i)?;
             }

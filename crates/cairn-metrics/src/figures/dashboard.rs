@@ -1,11 +1,14 @@
 //! Every team figure over one window, read once: the dashboard call and the dashboard pages
-//! answer from it. The rollups, the counted commits, the merged pull requests and the Jira
-//! rows are read concurrently (the rollups and Jira rows of the team only, when there is one);
-//! each figure is then the one its single endpoint computes.
+//! answer from it. The rollups, the counted commits, the merged pull requests, the Jira rows
+//! and, for one team, everyone's impact (which ranks the team) are read concurrently (the
+//! team's rows only, when there is one); each figure is then the one its single endpoint
+//! computes.
 
-use super::commits::{CommitFigures, Grouping, IMPACT_DAYS, Impact, Score, WithoutRequests};
+use super::commits::{CommitFigures, Grouping, WithoutRequests};
 use super::cycle::{CycleFigures, CycleTime};
-use super::github::{GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits};
+use super::github::{
+    GitHubFigures, Impact, NoSummary, Score, TeamActiveDays, TeamCommits, TeamRanking, UserComments, UserCommits,
+};
 use super::jira::{Estimations, Focus, JiraFigures, Quality, TeamSprints, Throughput, Velocity};
 use super::{Figures, Person, Roster, Window};
 use crate::teams::Team;
@@ -52,14 +55,19 @@ impl Dashboard {
         let zone = settings.time_zone.zone().clone();
         let time_zone = settings.time_zone.as_str().to_owned();
         let (start, end) = (zone.start_ms(window.from), zone.start_ms(window.to));
-        // The team's rollups and Jira rows only; every team's commits (impact ranks a commit
-        // among its repository's, team scores rank the teams).
+        // The team's rows only; everyone's impact to rank the team.
         let keys = roster.keys_of(None, team, window.from, window.to);
-        let (days, counted, merged, jira) = tokio::try_join!(
+        let (days, counted, merged, jira, ranking) = tokio::try_join!(
             metrics.person_days_between(window.from, window.to, keys.as_deref()),
-            metrics.counted_commits(start - IMPACT_DAYS * 86_400_000, end),
+            metrics.counted_commits(start, end, keys.as_deref()),
             metrics.merged_pull_requests(start, end),
             JiraFigures::read(metrics, window, roster.clone(), settings, team),
+            async {
+                match team {
+                    Some(_) => TeamRanking::read(metrics, window, roster).await.map(Some),
+                    None => Ok(None),
+                }
+            },
         )?;
         let rollups = GitHubFigures::new(roster.clone(), window, time_zone.clone(), days);
         let commits = CommitFigures::new(roster.clone(), window, time_zone.clone(), &zone, counted);
@@ -68,13 +76,13 @@ impl Dashboard {
             window,
             team_commits: rollups.team_commits(team),
             team_active_days: rollups.team_active_days(team),
-            team_impact: commits.team_impact(team),
+            team_impact: rollups.team_impact(team),
             commits_without_requests: commits.without_requests(Grouping::Team, user, team, None),
             user_commits: rollups.user_commits(user, team),
             user_active_days: rollups.user_active_days(user, team),
-            user_impact: commits.user_impact(user, team),
+            user_impact: rollups.user_impact(user, team),
             user_comments: rollups.user_comments(user, team),
-            team_scores: team.map(|t| commits.team_scores(t)),
+            team_scores: team.zip(ranking.as_ref()).map(|(t, r)| rollups.team_scores(t, r)),
             cycle_time: cycle.cycle_time(user, team),
             throughput: jira.throughput(user, team),
             quality: jira.quality(user, team),

@@ -1,14 +1,15 @@
-//! The GitHub figures that the daily rollups answer: commits, lines, active days and
-//! comments, per person and per team.
+//! The GitHub figures that the daily rollups answer: commits, lines, active days, impact
+//! and comments, per person and per team.
 //!
 //! A rollup row is one upstream identity's day in one source; the figures map it to the
 //! team member it names (bots and strangers count nowhere), add up the sources, and credit
 //! a team with the days its members were in it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::{Buckets, Figures, Person, Roster, Series, Window, ratio};
 use crate::collected::DayFigures;
+use crate::collected::impact;
 use crate::day::Day;
 use crate::teams::Team;
 use crate::{Metrics, MetricsError};
@@ -51,6 +52,64 @@ pub struct TeamActiveDays {
 pub struct UserComments {
     pub on_own: f64,
     pub on_others: f64,
+}
+
+/// `github/user-impact` and `github/team-impact`: the lines and files of the commits whose
+/// impact is the total.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Impact {
+    pub additions: f64,
+    pub deletions: f64,
+    pub changed_files: f64,
+}
+
+/// `github/team-scores`: one member's figures, and their team's rank.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    pub active_days: f64,
+    pub commits_per_active_day: f64,
+    /// The percentage of the tenant's teams whose impact per active author is at most this
+    /// team's.
+    pub team_percentile: f64,
+}
+
+/// Every team's impact per active author over a window, which ranks a team among the
+/// tenant's: read from everyone's active days, their impact only.
+#[derive(Debug, Clone)]
+pub struct TeamRanking(HashMap<String, f64>);
+
+impl TeamRanking {
+    pub async fn read(metrics: &Metrics<'_>, window: Window, roster: &Roster) -> Result<TeamRanking, MetricsError> {
+        Ok(TeamRanking::new(roster, metrics.impact_days(window.from, window.to).await?))
+    }
+
+    /// From `(person key, day, impact)` rows of active days.
+    pub fn new(roster: &Roster, rows: Vec<(String, Day, i64)>) -> TeamRanking {
+        let mut teams: HashMap<&str, (i64, BTreeSet<usize>)> =
+            roster.teams.iter().map(|t| (t.id.as_str(), (0, BTreeSet::new()))).collect();
+        for (key, day, units) in rows {
+            let Some(person) = roster.person_of(&key) else { continue };
+            for team in roster.teams.iter().filter(|t| roster.member_on(t, person, day)) {
+                let (sum, authors) = teams.entry(team.id.as_str()).or_default();
+                *sum += units;
+                authors.insert(person.index);
+            }
+        }
+        TeamRanking(
+            teams
+                .into_iter()
+                .map(|(id, (sum, authors))| (id.to_owned(), ratio(impact::value(sum), authors.len() as f64)))
+                .collect(),
+        )
+    }
+
+    /// The percentage of the tenant's teams whose impact per active author is at most
+    /// `team`'s.
+    pub fn percentile(&self, team: &Team) -> f64 {
+        let own = self.0.get(&team.id).copied().unwrap_or(0.0);
+        let at_most = self.0.values().filter(|v| **v <= own).count();
+        100.0 * ratio(at_most as f64, self.0.len() as f64)
+    }
 }
 
 /// What a person did on a day, every source added up.
@@ -266,5 +325,84 @@ impl GitHubFigures {
             })
             .collect();
         self.figures("github/user-comments-count", series)
+    }
+
+    /// `github/user-impact`.
+    pub fn user_impact(&self, user: Option<&Person>, team: Option<&Team>) -> Figures<Impact> {
+        let series = self
+            .roster
+            .people_in(user, team, self.window.from, self.window.to)
+            .into_iter()
+            .map(|(i, p)| self.impact_series(p.key.clone(), p.name.clone(), self.days_of(i, team)))
+            .collect();
+        self.figures("github/user-impact", series)
+    }
+
+    /// `github/team-impact`.
+    pub fn team_impact(&self, team: Option<&Team>) -> Figures<Impact> {
+        let series = self
+            .roster
+            .teams_in(team)
+            .into_iter()
+            .map(|t| {
+                let days = self.team_days(t).into_iter().map(|(_, d, f)| (d, f));
+                self.impact_series(t.id.clone(), t.name.clone(), days)
+            })
+            .collect();
+        self.figures("github/team-impact", series)
+    }
+
+    /// Impact over `days`, with their lines and files.
+    fn impact_series<'a>(
+        &self,
+        key: String,
+        name: String,
+        days: impl Iterator<Item = (Day, &'a DayFigures)>,
+    ) -> Series<Impact> {
+        let mut points = Buckets::new(self.window);
+        let (mut units, mut additions, mut deletions, mut changed_files) = (0, 0.0, 0.0, 0.0);
+        for (d, f) in days {
+            points.add(d, impact::value(f.impact));
+            units += f.impact;
+            additions += f.additions as f64;
+            deletions += f.deletions as f64;
+            changed_files += f.changed_files as f64;
+        }
+        Series {
+            key,
+            name,
+            total: impact::value(units),
+            summary: Impact { additions, deletions, changed_files },
+            points: points.points(),
+        }
+    }
+
+    /// `github/team-scores`: each member of `team`, while in it, with the team's rank.
+    pub fn team_scores(&self, team: &Team, ranking: &TeamRanking) -> Figures<Score> {
+        let team_percentile = ranking.percentile(team);
+        let series = self
+            .roster
+            .people_in(None, Some(team), self.window.from, self.window.to)
+            .into_iter()
+            .map(|(i, p)| {
+                let days: Vec<(Day, &DayFigures)> = self.days_of(i, Some(team)).collect();
+                let active_days = days.iter().filter(|(_, f)| f.active()).count() as f64;
+                let commits: i64 = days.iter().map(|(_, f)| f.commits).sum();
+                let Series { key, name, total, points, .. } =
+                    self.impact_series(p.key.clone(), p.name.clone(), days.into_iter());
+                Series {
+                    key,
+                    name,
+                    total,
+                    summary: Score {
+                        active_days,
+                        commits_per_active_day: ratio(commits as f64, active_days),
+                        team_percentile,
+                    },
+                    points,
+                }
+            })
+            .collect();
+        self.figures("github/team-scores", series)
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::collected::rollup::Bots;
 use crate::day::Day;
 use crate::teams::{Member, Team};
 use crate::{Metrics, MetricsError};
@@ -28,7 +29,7 @@ pub struct Roster {
     pub teams: Vec<Team>,
     people: Vec<Person>,
     by_identity: HashMap<String, usize>,
-    bots: BTreeSet<String>,
+    bots: Bots,
 }
 
 impl Roster {
@@ -43,11 +44,10 @@ impl Roster {
                 None => break,
             }
         }
-        let bots = metrics.settings().await?.bots.into_iter().map(|b| b.to_lowercase()).collect();
-        Ok(Roster::new(teams, bots))
+        Ok(Roster::new(teams, Bots::new(&metrics.settings().await?.bots)))
     }
 
-    pub fn new(teams: Vec<Team>, bots: BTreeSet<String>) -> Roster {
+    pub fn new(teams: Vec<Team>, bots: Bots) -> Roster {
         let mut people: Vec<Person> = Vec::new();
         let mut by_id: HashMap<String, usize> = HashMap::new();
         let mut by_identity = HashMap::new();
@@ -77,15 +77,7 @@ impl Roster {
     /// Whether a rollup's person key is a bot: a `[bot]` login, a configured one, or a
     /// bot's GitHub no-reply address (`<id>+<login>@users.noreply.github.com`).
     pub fn is_bot(&self, person_key: &str) -> bool {
-        let login = match person_key.split_once(':') {
-            Some(("gh", login)) => login.to_lowercase(),
-            Some(("email", email)) => {
-                let local = email.split('@').next().unwrap_or_default();
-                local.split_once('+').map_or(local, |(_, l)| l).to_lowercase()
-            }
-            _ => return false,
-        };
-        login.ends_with("[bot]") || self.bots.contains(&login)
+        self.bots.contains(person_key)
     }
 
     /// The member a rollup's person key names, unless it is a bot.

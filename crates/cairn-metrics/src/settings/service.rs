@@ -7,6 +7,7 @@ use cairn_domain::now_ms;
 use serde_json::{Map, Value, json};
 
 use super::{Settings, SettingsInput, store};
+use crate::collected::rollup::Bots;
 use crate::{Metrics, MetricsError, collected};
 
 impl Metrics<'_> {
@@ -62,8 +63,11 @@ impl Metrics<'_> {
         };
         store::update(&mut tx, &next).await?;
         let mut details = json!({ "changed": Value::Object(changed.clone()) });
-        if changed.contains_key("time_zone") {
-            let rows = collected::store::rebuild_rollups(&mut tx, self.db.backend(), next.time_zone.zone()).await?;
+        // Days move with the zone; impacts compare no bot's commits.
+        if changed.contains_key("time_zone") || changed.contains_key("bots") {
+            let bots = Bots::new(&next.bots);
+            let rows =
+                collected::store::rebuild_rollups(&mut tx, self.db.backend(), next.time_zone.zone(), &bots).await?;
             details["rollup_rows_rebuilt"] = json!(rows);
         }
         let entry =

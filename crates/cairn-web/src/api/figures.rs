@@ -7,14 +7,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_domain::{Role, ValidationError};
-use cairn_metrics::figures::commits::{CommitFigures, Grouping, Impact, Score, WithoutRequests};
+use cairn_metrics::figures::commits::{CommitFigures, Grouping, WithoutRequests};
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime, Stage};
 use cairn_metrics::figures::dashboard::Dashboard;
 use cairn_metrics::figures::dora::{
     ChangeFailureRate, DeploymentFrequency, Dora, DoraFigures, LeadTime, Level, TimeToRestore,
 };
 use cairn_metrics::figures::github::{
-    GitHubFigures, NoSummary, TeamActiveDays, TeamCommits, UserComments, UserCommits,
+    GitHubFigures, Impact, NoSummary, Score, TeamActiveDays, TeamCommits, TeamRanking, UserComments, UserCommits,
 };
 use cairn_metrics::figures::jira::{
     Estimations, Focus, JiraFigures, Quality, SprintFigures, TeamSprints, Throughput, Velocity,
@@ -337,8 +337,20 @@ impl WindowFigures for GitHubFigures {
 }
 
 impl WindowFigures for CommitFigures {
-    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, _: &Scope) -> Result<Self, MetricsError> {
-        CommitFigures::read(m, w, r, s).await
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, scope: &Scope) -> Result<Self, MetricsError> {
+        CommitFigures::read(m, w, r, s, scope.user.as_ref(), scope.team.as_ref()).await
+    }
+}
+
+/// A team's rollups and every team's impact, which ranks it (`team-scores`).
+struct ScoreFigures(GitHubFigures, TeamRanking);
+
+impl WindowFigures for ScoreFigures {
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, scope: &Scope) -> Result<Self, MetricsError> {
+        let ranking = TeamRanking::read(m, w, &r);
+        let rollups = GitHubFigures::read(m, w, r.clone(), s, None, scope.team.as_ref());
+        let (rollups, ranking) = tokio::try_join!(rollups, ranking)?;
+        Ok(ScoreFigures(rollups, ranking))
     }
 }
 
@@ -460,14 +472,14 @@ figure! {
     /// trailing 90 days, summed.
     user_impact, "/api/v1/metrics/github/user-impact", "A series per person",
     FiguresBody<ImpactSummary>, "metrics.github.user_impact",
-    |f: CommitFigures, s, q| f.user_impact(s.user.as_ref(), s.team.as_ref()).into()
+    |f: GitHubFigures, s, q| f.user_impact(s.user.as_ref(), s.team.as_ref()).into()
 }
 
 figure! {
     /// Impact per team: its members' impact while in it.
     team_impact, "/api/v1/metrics/github/team-impact", "A series per team",
     FiguresBody<ImpactSummary>, "metrics.github.team_impact",
-    |f: CommitFigures, s, q| f.team_impact(s.team.as_ref()).into()
+    |f: GitHubFigures, s, q| f.team_impact(s.team.as_ref()).into()
 }
 
 figure! {
@@ -475,7 +487,7 @@ figure! {
     /// bucket are impact), and the team's percentile among the tenant's teams. Needs `team`.
     team_scores, "/api/v1/metrics/github/team-scores", "A series per member",
     FiguresBody<ScoreSummary>, "metrics.github.team_scores",
-    |f: CommitFigures, s, q| f.team_scores(&one_team(s)?).into()
+    |f: ScoreFigures, s, q| f.0.team_scores(&one_team(s)?, &f.1).into()
 }
 
 figure! {

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use cairn_charts::{Mode, Sparkline, Unit, format_value};
 use cairn_domain::now_ms;
 use cairn_metrics::collected::SprintState;
-use cairn_metrics::figures::commits::CommitFigures;
 use cairn_metrics::figures::cycle::{CycleFigures, CycleTime};
 use cairn_metrics::figures::dashboard::Dashboard;
 use cairn_metrics::figures::dora::DoraFigures;
@@ -479,11 +478,9 @@ pub(super) async fn person(
         t.members.iter().filter(|m| m.person_id == person.id && m.from < w.to).map(|m| (m.to.is_none(), m.to)).max()
     };
     let last_team = teams.iter().copied().max_by_key(|t| last_in(t));
-    // Their own rollups, and their last team's Jira rows; every commit (impact ranks a commit
-    // among its repository's).
-    let (rollups, commits, cycle, jira, connected) = tokio::try_join!(
+    // Their own rollups, and their last team's Jira rows.
+    let (rollups, cycle, jira, connected) = tokio::try_join!(
         GitHubFigures::read(&metrics, *w, roster.clone(), &settings, Some(&person), None),
-        CommitFigures::read(&metrics, *w, roster.clone(), &settings),
         CycleFigures::read(&metrics, *w, roster.clone(), &settings),
         async {
             match last_team {
@@ -505,7 +502,7 @@ pub(super) async fn person(
     if let Some(s) = only(&rollups.user_active_days(me, None)) {
         data.push(active_days_chart(s, w).headline(count(s.total, "day", "days")));
     }
-    if let Some(s) = only(&commits.user_impact(me, None)) {
+    if let Some(s) = only(&rollups.user_impact(me, None)) {
         stats.push(("Impact", format_value(s.total, &Unit::Plain)));
         data.push(impact_chart(s, w));
     }

@@ -2,6 +2,7 @@
 //! unchanged, with the daily rollups moved in the same transaction by exactly the change.
 
 use cairn_audit::RequestMeta;
+use cairn_metrics::collected::impact::SCALE;
 use cairn_metrics::collected::{
     Comment, CommentKind, Commit, CommitPullRequest, CommitmentItem, Counts, DayFigures, PersonDay, PrState,
     PullRequest, Review, SprintMembership, Worklog,
@@ -160,13 +161,15 @@ async fn a_second_upsert_of_the_same_page_changes_nothing(backend: Backend) {
     let first = rollups(&db, &source).await;
 
     // Alice on 2 March (Bratislava, UTC+1): two counted commits (the merge and the commit
-    // only on a branch do not count), her pull request, a review, a comment on her own pull
-    // request and one on Bob's.
+    // only on a branch do not count), each the largest of the repository so far (impact 1),
+    // her pull request, a review, a comment on her own pull request and one on Bob's.
     let alice = figures_of(&first, "gh:alice", "2026-03-02").expect("alice's day");
     let expected = DayFigures {
         commits: 2,
         additions: 30,
         deletions: 3,
+        changed_files: 4,
+        impact: 2 * SCALE,
         comments_on_own: 1,
         comments_on_others: 1,
         prs_opened: 1,
@@ -278,6 +281,11 @@ async fn a_removal_subtracts_what_the_row_added(backend: Backend) {
     let (a, b) =
         (figures_of(&before, "gh:alice", "2026-03-02").unwrap(), figures_of(&after, "gh:alice", "2026-03-02").unwrap());
     assert_eq!((b.commits, b.additions, b.deletions), (a.commits - 1, a.additions - 10, a.deletions - 1));
+    // c1's impact (1) went with it, and c2 was rescored: the largest of the repository's one
+    // commit before it (impact 1 still); c5, at most one of two, dropped from 1/3 to 1/2.
+    assert_eq!((a.impact, b.impact), (2 * SCALE, SCALE));
+    let someone = |r: &[PersonDay]| figures_of(r, "email:someone@acme.com", "2026-03-02").unwrap().impact;
+    assert_eq!((someone(&before), someone(&after)), (SCALE / 3, SCALE / 2));
     assert_eq!(figures_of(&after, "jira:5b10a", "2026-03-02").unwrap().worklog_seconds, 3600);
     // Bob had nothing else on 2 March: the row is gone, not left at zero.
     assert!(figures_of(&after, "gh:bob", "2026-03-02").is_none(), "{after:?}");
@@ -335,7 +343,21 @@ async fn the_rebuild_equals_the_maintained_rollups(backend: Backend) {
 
     let maintained = metrics.person_days(None).await.unwrap();
     assert!(maintained.len() > 8, "{maintained:?}");
+    assert!(maintained.iter().any(|r| r.figures.impact > 0), "{maintained:?}");
     assert_eq!(rebuilt(&db).await, maintained);
+
+    // Alice listed as a bot: her commits leave the repository's comparisons, and the
+    // others' impacts are rescored in the settings' transaction.
+    let bots = ["renovate".into(), "alice".into()];
+    let input = SettingsInput::parse("Europe/Bratislava", 28, 90, "0 2 * * *", &bots).unwrap();
+    metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
+    let without_alice = metrics.person_days(None).await.unwrap();
+    assert!(without_alice.iter().all(|r| !r.person_key.starts_with("gh:alice") || r.figures.impact == 0));
+    assert_ne!(without_alice, maintained);
+    assert_eq!(rebuilt(&db).await, without_alice);
+    let input = SettingsInput::parse("Europe/Bratislava", 28, 90, "0 2 * * *", &["renovate".into()]).unwrap();
+    metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
+    assert_eq!(metrics.person_days(None).await.unwrap(), maintained);
 
     // A new time zone moves every event to its local day there: the settings change
     // rebuilds the rollups in its transaction, and they equal a rebuild.

@@ -1,0 +1,10 @@
+-- Each counted commit's impact (in units of 10^-12), scored when its repository's commits
+-- change, and its sum in the daily rollups beside the changed files. NULL: not scored (not
+-- counted, a bot's, or collected before this version).
+ALTER TABLE metrics_commits ADD COLUMN impact BIGINT;
+ALTER TABLE metrics_person_days ADD COLUMN changed_files BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE metrics_person_days ADD COLUMN impact BIGINT NOT NULL DEFAULT 0;
+-- The version of the rules the rollups were built by; a tenant whose rollups are older is
+-- rebuilt once by the scheduler (collected rows, if any, predate the impact).
+ALTER TABLE metrics_settings ADD COLUMN rollups_version BIGINT NOT NULL DEFAULT 0;
+UPDATE metrics_settings SET rollups_version = 1 WHERE NOT EXISTS (SELECT 1 FROM metrics_commits);
