@@ -145,14 +145,16 @@ impl Metrics<'_> {
     }
 
     /// Every source's pull requests merged in `[since, until)` (epoch ms), with when their
-    /// first commit was authored and when their repository next deployed successfully.
+    /// first commit was authored and when their repository next deployed successfully:
+    /// everyone's, or those of the person keys `keys` (see [`figures::Roster::keys_of`]).
     pub async fn merged_pull_requests(
         &self,
         since: i64,
         until: i64,
+        keys: Option<&[String]>,
     ) -> Result<Vec<figures::cycle::MergedPull>, MetricsError> {
         let mut conn = self.db.reader().acquire().await?;
-        Ok(collected::store::merged_pull_requests(&mut conn, since, until).await?)
+        Ok(collected::store::merged_pull_requests(&mut conn, since, until, keys).await?)
     }
 
     /// Every source's counted commits authored in `[since, until)` (epoch ms): everyone's,

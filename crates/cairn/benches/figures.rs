@@ -96,14 +96,14 @@ async fn reads(db: &Db, kind: Reads, window: Window, team: &Team) -> Duration {
             .unwrap(),
         ),
         Reads::Commits => drop(metrics.counted_commits(start, end, keys).await.unwrap()),
-        Reads::Pulls => drop(metrics.merged_pull_requests(start, end).await.unwrap()),
+        Reads::Pulls => drop(metrics.merged_pull_requests(start, end, keys).await.unwrap()),
         Reads::Jira => drop(JiraFigures::read(&metrics, window, roster, &settings, Some(team)).await.unwrap()),
         Reads::Dora => drop(DoraFigures::load(&metrics, window, roster, &settings).await.unwrap()),
         Reads::All => {
             let (a, b, c, d, e) = tokio::try_join!(
                 metrics.person_days_between(window.from, window.to, keys),
                 metrics.counted_commits(start, end, keys),
-                metrics.merged_pull_requests(start, end),
+                metrics.merged_pull_requests(start, end, keys),
                 JiraFigures::read(&metrics, window, roster.clone(), &settings, Some(team)),
                 metrics.impact_days(window.from, window.to),
             )

@@ -1063,8 +1063,15 @@ pub(crate) async fn merged_pull_requests(
     conn: &mut AnyConnection,
     since: i64,
     until: i64,
+    keys: Option<&[String]>,
 ) -> Result<Vec<crate::figures::cycle::MergedPull>, sqlx::Error> {
-    let rows = sqlx::query(
+    let mut values = vec![Sql::Int(since), Sql::Int(until)];
+    let only = match keys {
+        None => String::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(keys) => format!(" AND 'gh:' || LOWER(p.author_login) IN ({})", binds(&mut values, keys)),
+    };
+    let sql = format!(
         "SELECT COALESCE(r.full_name, p.repository_id), p.number, p.author_login, p.created_at, \
          p.first_review_at, p.merged_at, \
          (SELECT MIN(c.authored_at) FROM metrics_commit_pull_requests l JOIN metrics_commits c \
@@ -1074,12 +1081,9 @@ pub(crate) async fn merged_pull_requests(
             AND d.repository_id = p.repository_id AND d.status = 'success' AND d.created_at >= p.merged_at) \
          FROM metrics_pull_requests p LEFT JOIN metrics_repositories r \
            ON r.source_id = p.source_id AND r.repository_id = p.repository_id \
-         WHERE p.state = 'merged' AND p.merged_at >= $1 AND p.merged_at < $2",
-    )
-    .bind(since)
-    .bind(until)
-    .fetch_all(conn)
-    .await?;
+         WHERE p.state = 'merged' AND p.merged_at >= $1 AND p.merged_at < $2{only}"
+    );
+    let rows = bind_all(sqlx::query(&sql), &values).fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             let login: Option<String> = r.try_get(2)?;

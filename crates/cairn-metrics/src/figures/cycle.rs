@@ -82,18 +82,23 @@ impl CycleFigures {
     pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<CycleFigures, MetricsError> {
         let roster = Roster::load(metrics).await?;
         let settings = metrics.settings().await?;
-        CycleFigures::read(metrics, window, roster, &settings).await
+        CycleFigures::read(metrics, window, roster, &settings, None, None).await
     }
 
-    /// Reads the pull requests merged in the window, for a roster and settings read already.
+    /// Reads the pull requests merged in the window by the people a figure scoped to `user`
+    /// and `team` counts (everyone's without either), for a roster and settings read already.
     pub async fn read(
         metrics: &Metrics<'_>,
         window: Window,
         roster: Roster,
         settings: &crate::Settings,
+        user: Option<&Person>,
+        team: Option<&Team>,
     ) -> Result<CycleFigures, MetricsError> {
         let zone = settings.time_zone.zone().clone();
-        let pulls = metrics.merged_pull_requests(zone.start_ms(window.from), zone.start_ms(window.to)).await?;
+        let keys = roster.keys_of(user, team, window.from, window.to);
+        let (since, until) = (zone.start_ms(window.from), zone.start_ms(window.to));
+        let pulls = metrics.merged_pull_requests(since, until, keys.as_deref()).await?;
         Ok(CycleFigures::new(roster, window, settings.time_zone.as_str().to_owned(), &zone, pulls))
     }
 

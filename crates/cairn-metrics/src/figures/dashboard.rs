@@ -60,7 +60,7 @@ impl Dashboard {
         let (days, counted, merged, jira, ranking) = tokio::try_join!(
             metrics.person_days_between(window.from, window.to, keys.as_deref()),
             metrics.counted_commits(start, end, keys.as_deref()),
-            metrics.merged_pull_requests(start, end),
+            metrics.merged_pull_requests(start, end, keys.as_deref()),
             JiraFigures::read(metrics, window, roster.clone(), settings, team),
             async {
                 match team {

@@ -166,7 +166,7 @@ impl DoraFigures {
                 let mut conn = metrics.db.reader().acquire().await?;
                 Ok::<_, MetricsError>(production_events(&mut conn, since, span.1).await?)
             },
-            metrics.merged_pull_requests(since, span.1),
+            metrics.merged_pull_requests(since, span.1, None),
             async {
                 let mut conn = metrics.db.reader().acquire().await?;
                 let issues = issues_opened_or_resolved(&mut conn, since, span.0, span.1).await?;

@@ -355,8 +355,8 @@ impl WindowFigures for ScoreFigures {
 }
 
 impl WindowFigures for CycleFigures {
-    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, _: &Scope) -> Result<Self, MetricsError> {
-        CycleFigures::read(m, w, r, s).await
+    async fn read(m: &Metrics<'_>, w: Window, r: Roster, s: &Settings, scope: &Scope) -> Result<Self, MetricsError> {
+        CycleFigures::read(m, w, r, s, scope.user.as_ref(), scope.team.as_ref()).await
     }
 }
 

@@ -478,10 +478,10 @@ pub(super) async fn person(
         t.members.iter().filter(|m| m.person_id == person.id && m.from < w.to).map(|m| (m.to.is_none(), m.to)).max()
     };
     let last_team = teams.iter().copied().max_by_key(|t| last_in(t));
-    // Their own rollups, and their last team's Jira rows.
+    // Their own rollups and pull requests, and their last team's Jira rows.
     let (rollups, cycle, jira, connected) = tokio::try_join!(
         GitHubFigures::read(&metrics, *w, roster.clone(), &settings, Some(&person), None),
-        CycleFigures::read(&metrics, *w, roster.clone(), &settings),
+        CycleFigures::read(&metrics, *w, roster.clone(), &settings, Some(&person), None),
         async {
             match last_team {
                 Some(t) => JiraFigures::read(&metrics, *w, roster.clone(), &settings, Some(t)).await.map(Some),

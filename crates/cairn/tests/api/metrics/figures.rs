@@ -306,11 +306,11 @@ async fn commits_and_active_days_follow_local_days_and_team_moves(backend: Backe
 }
 backend_test!(commits_and_active_days_follow_local_days_and_team_moves);
 
-/// A request for one team reads its members' rollups only; its answer is the team's part of
-/// the answer for every team.
+/// A request for one team reads its members' rows only (rollups, commits, pull requests);
+/// its answer is the team's part of the answer for every team.
 async fn a_team_read_from_its_members_rollups_answers_as_from_everyones(backend: Backend) {
     let (app, reader, teams) = world(backend).await;
-    for metric in ["team-commits", "team-active-days"] {
+    for metric in ["team-commits", "team-active-days", "team-impact", "cycle-time"] {
         let all = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}")).await;
         for team in ["platform", "payments"] {
             let id = teams[team].as_str().unwrap();
@@ -321,7 +321,8 @@ async fn a_team_read_from_its_members_rollups_answers_as_from_everyones(backend:
         }
     }
     // A person's series is the same whether or not the read was narrowed to them.
-    for metric in ["user-commits", "user-active-days", "user-comments-count"] {
+    for metric in ["user-commits", "user-active-days", "user-comments-count", "user-impact", "commits-without-requests"]
+    {
         let all = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}")).await;
         for user in ["alice", "bob"] {
             let one = figure(&app, &reader, &format!("/api/v1/metrics/github/{metric}?{WINDOW}&user={user}")).await;
