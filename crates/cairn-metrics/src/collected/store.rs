@@ -983,18 +983,16 @@ pub(crate) async fn rows_where<T: Table>(
 async fn snapshots(
     conn: &mut AnyConnection,
     kind: Snapshot,
-    board: Option<i64>,
+    sprints: Option<(i64, &[i64])>,
 ) -> Result<Vec<(String, i64, Option<(String, Option<f64>, bool)>)>, sqlx::Error> {
     let done = match kind {
         Snapshot::Commitment => "0",
         Snapshot::Completion => "c.done",
     };
-    let (only, values) = match board {
-        None => ("", vec![]),
-        Some(b) => (
-            " WHERE (s.source_id, s.sprint_id) IN (SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = $1)",
-            vec![Sql::Int(b)],
-        ),
+    let mut values = Vec::new();
+    let only = match sprints {
+        None => String::new(),
+        Some(sprints) => format!(" WHERE (s.source_id, s.sprint_id) IN ({})", board_sprints(&mut values, sprints)),
     };
     let sql = format!(
         "SELECT s.source_id, s.sprint_id, c.issue_id, c.points, {done} FROM {} s \
@@ -1015,13 +1013,29 @@ async fn snapshots(
         .collect()
 }
 
-/// Every sprint commitment taken (of `board`'s sprints, when given): `(source, sprint, item)`,
-/// the item `None` for a sprint whose commitment held no issue.
+/// `SELECT source_id, sprint_id` of the sprints of board `board` (in any source) with the
+/// ids `ids`, its values appended to `values`.
+pub(crate) fn board_sprints(values: &mut Vec<Sql>, (board, ids): (i64, &[i64])) -> String {
+    values.push(Sql::Int(board));
+    let at = values.len();
+    let ids = if ids.is_empty() {
+        "NULL".to_owned()
+    } else {
+        let first = values.len() + 1;
+        values.extend(ids.iter().map(|i| Sql::Int(*i)));
+        (first..first + ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    };
+    format!("SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = ${at} AND sprint_id IN ({ids})")
+}
+
+/// Every sprint commitment taken (of some of a board's sprints, when given: see
+/// [`board_sprints`]): `(source, sprint, item)`, the item `None` for a sprint whose
+/// commitment held no issue.
 pub(crate) async fn commitments(
     conn: &mut AnyConnection,
-    board: Option<i64>,
+    sprints: Option<(i64, &[i64])>,
 ) -> Result<Vec<(String, i64, Option<CommitmentItem>)>, sqlx::Error> {
-    let rows = snapshots(conn, Snapshot::Commitment, board).await?;
+    let rows = snapshots(conn, Snapshot::Commitment, sprints).await?;
     Ok(rows
         .into_iter()
         .map(|(source, sprint, item)| {
@@ -1030,13 +1044,14 @@ pub(crate) async fn commitments(
         .collect())
 }
 
-/// Every sprint completion taken (of `board`'s sprints, when given): `(source, sprint, item)`,
-/// the item `None` for a sprint whose completion held no issue.
+/// Every sprint completion taken (of some of a board's sprints, when given: see
+/// [`board_sprints`]): `(source, sprint, item)`, the item `None` for a sprint whose
+/// completion held no issue.
 pub(crate) async fn completions(
     conn: &mut AnyConnection,
-    board: Option<i64>,
+    sprints: Option<(i64, &[i64])>,
 ) -> Result<Vec<(String, i64, Option<CompletionItem>)>, sqlx::Error> {
-    let rows = snapshots(conn, Snapshot::Completion, board).await?;
+    let rows = snapshots(conn, Snapshot::Completion, sprints).await?;
     Ok(rows
         .into_iter()
         .map(|(source, sprint, item)| {

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Buckets, Figures, Granularity, Person, Point, Roster, Series, Window, ratio};
-use crate::collected::store::{binds, commitments, completions, rows_where};
+use crate::collected::store::{binds, board_sprints, commitments, completions, rows_where};
 use crate::collected::{
     Board, CommitmentItem, CompletionItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
@@ -176,14 +176,39 @@ impl JiraFigures {
     }
 
     /// Reads the Jira rows the window's figures need, for a roster and settings read
-    /// already: every team's, or `team`'s only (its board's sprints and their issues, its
-    /// project's issues resolved in the window, its members' worklogs).
+    /// already: every team's, or `team`'s only (its board's sprints and the issues of those
+    /// its figures look at, its project's issues resolved in the window, its members'
+    /// worklogs).
     pub async fn read(
         metrics: &Metrics<'_>,
         window: Window,
         roster: Roster,
         settings: &crate::Settings,
         team: Option<&Team>,
+    ) -> Result<JiraFigures, MetricsError> {
+        JiraFigures::read_with(metrics, window, roster, settings, team, None).await
+    }
+
+    /// Reads `team`'s rows as [`JiraFigures::read`] does, and those of its board's sprint
+    /// `sprint` whenever it ran (for [`JiraFigures::burn_up`]).
+    pub async fn read_sprint(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+        team: &Team,
+        sprint: i64,
+    ) -> Result<JiraFigures, MetricsError> {
+        JiraFigures::read_with(metrics, window, roster, settings, Some(team), Some(sprint)).await
+    }
+
+    async fn read_with(
+        metrics: &Metrics<'_>,
+        window: Window,
+        roster: Roster,
+        settings: &crate::Settings,
+        team: Option<&Team>,
+        sprint: Option<i64>,
     ) -> Result<JiraFigures, MetricsError> {
         let zone = settings.time_zone.zone();
         let span = (zone.start_ms(window.from), zone.start_ms(window.to));
@@ -196,7 +221,7 @@ impl JiraFigures {
                     .into_iter()
                     .filter_map(|k| k.strip_prefix("jira:").map(str::to_owned))
                     .collect();
-                JiraRows::read_team(metrics, span, team.board, &accounts).await?
+                JiraRows::read_team(metrics, span, team.board, &accounts, sprint).await?
             }
         };
         Ok(JiraFigures::of(rows, window, roster, settings, span))
@@ -696,15 +721,17 @@ impl JiraRows {
         Ok(JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed })
     }
 
-    /// What one team's figures need: its board's sprints (in every source) and the issues
-    /// ever in them, its board's project's issues resolved in the window and their
-    /// worklogs, and the worklogs `accounts` (its members' Jira accounts, lower case)
-    /// started in the window with their issues.
+    /// What one team's figures need: its board's sprints (in every source); the issues in
+    /// those its figures look at (see [`wanted_sprints`]) with their snapshots; its board's
+    /// project's issues resolved in the window and their worklogs; and the worklogs
+    /// `accounts` (its members' Jira accounts, lower case) started in the window with their
+    /// issues.
     async fn read_team(
         metrics: &Metrics<'_>,
         span: (i64, i64),
         board: Option<i64>,
         accounts: &[String],
+        also: Option<i64>,
     ) -> Result<JiraRows, MetricsError> {
         let mut values = vec![Sql::Int(span.0), Sql::Int(span.1)];
         let members_work = match accounts {
@@ -729,21 +756,27 @@ impl JiraRows {
             let (boards, sprints, memberships, taken, closed) = Default::default();
             return Ok(JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed });
         };
+        let only_board = [Sql::Int(board)];
+        let sprints = rows_where::<Sprint>(&mut conn, "board_id = $1", &only_board).await?;
+        let wanted = wanted_sprints(&sprints, span, cairn_domain::now_ms(), also);
+        let wanted = (board, wanted.as_slice());
+        let mut in_wanted = Vec::new();
+        let wanted_sql = board_sprints(&mut in_wanted, wanted);
         let at = values.len() + 1;
         values.push(Sql::Int(board));
-        let board_sprints = format!("SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = ${at}");
         let resolved = format!(
             "resolved_at >= $1 AND resolved_at < $2 AND (source_id, project_key) IN \
              (SELECT source_id, project_key FROM metrics_boards WHERE board_id = ${at})"
         );
-        let only_board = [Sql::Int(board)];
+        let mut issue_values = values.clone();
+        let in_sprints = board_sprints(&mut issue_values, wanted);
         Ok(JiraRows {
             boards: rows_where::<Board>(&mut conn, "board_id = $1", &only_board).await?,
-            sprints: rows_where::<Sprint>(&mut conn, "board_id = $1", &only_board).await?,
+            sprints,
             memberships: rows_where::<SprintMembership>(
                 &mut conn,
-                "(source_id, sprint_id) IN (SELECT source_id, sprint_id FROM metrics_sprints WHERE board_id = $1)",
-                &only_board,
+                &format!("(source_id, sprint_id) IN ({wanted_sql})"),
+                &in_wanted,
             )
             .await?,
             issues: rows_where::<Issue>(
@@ -751,10 +784,10 @@ impl JiraRows {
                 &format!(
                     "({resolved}) \
                      OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues \
-                         WHERE (source_id, sprint_id) IN ({board_sprints})) \
+                         WHERE (source_id, sprint_id) IN ({in_sprints})) \
                      OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})"
                 ),
-                &values,
+                &issue_values,
             )
             .await?,
             worklogs: rows_where::<Worklog>(
@@ -766,8 +799,8 @@ impl JiraRows {
                 &values,
             )
             .await?,
-            taken: commitments(&mut conn, Some(board)).await?,
-            closed: completions(&mut conn, Some(board)).await?,
+            taken: commitments(&mut conn, Some(wanted)).await?,
+            closed: completions(&mut conn, Some(wanted)).await?,
         })
     }
 }
@@ -823,4 +856,33 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
     }
+}
+
+/// The sprints of a board a team's figures over the window `span` look at: those that
+/// overlap it (`jira/sprints`, and velocity's closed in it), the last closed before its end
+/// that velocity averages and its trend compares with, and `also` (a sprint's own page).
+fn wanted_sprints(sprints: &[(String, Sprint)], span: (i64, i64), now: i64, also: Option<i64>) -> Vec<i64> {
+    let completed = |s: &Sprint| s.complete_at.or(s.end_at);
+    let overlaps = |s: &Sprint| {
+        let closed_in = s.state == SprintState::Closed && completed(s).is_some_and(|t| span.0 <= t && t < span.1);
+        let runs = s.start_at.is_some_and(|start| {
+            let over = match s.state {
+                SprintState::Closed => completed(s).unwrap_or(start),
+                _ => now.max(start),
+            };
+            start < span.1 && over >= span.0
+        });
+        closed_in || runs
+    };
+    let mut closed: Vec<(i64, i64)> = sprints
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.state == SprintState::Closed)
+        .filter_map(|s| completed(s).filter(|t| *t < span.1).map(|t| (t, s.id)))
+        .collect();
+    closed.sort();
+    let mut wanted: BTreeSet<i64> = closed.iter().rev().take(2 * VELOCITY_SPRINTS).map(|(_, id)| *id).collect();
+    wanted.extend(sprints.iter().map(|(_, s)| s).filter(|s| overlaps(s)).map(|s| s.id));
+    wanted.extend(also);
+    wanted.into_iter().collect()
 }

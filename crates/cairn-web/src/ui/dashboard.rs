@@ -571,9 +571,11 @@ pub(super) async fn sprint(
     let (metrics, settings, roster) = basics(&s).await?;
     let Some(team) = find_team(&roster, &id) else { return Ok(no_team(&state, &s).await) };
     let period = f.period(&settings);
-    let jira = JiraFigures::read(&metrics, period.window, roster.clone(), &settings, Some(&team)).await?;
-    let burn = sprint.parse::<i64>().ok().and_then(|n| jira.burn_up(&team, n));
-    let Some(burn) = burn else {
+    let Ok(sprint) = sprint.parse::<i64>() else {
+        return Ok(s.not_found(&state, "Sprint not found", ("/app/dashboard", "Dashboard")).await);
+    };
+    let jira = JiraFigures::read_sprint(&metrics, period.window, roster.clone(), &settings, &team, sprint).await?;
+    let Some(burn) = jira.burn_up(&team, sprint) else {
         return Ok(s.not_found(&state, "Sprint not found", ("/app/dashboard", "Dashboard")).await);
     };
     let zone = settings.time_zone.zone().clone();

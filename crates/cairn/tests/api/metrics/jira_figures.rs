@@ -611,5 +611,17 @@ async fn velocity_trends_over_the_three_sprints_before(backend: Backend) {
         figure(&app, &reader, &format!("/api/v1/metrics/jira/velocity?from=2026-01-01&to=2026-02-10&team={team}"))
             .await;
     assert_eq!((&body["velocity"], &body["trend"]), (&json!(4), &Value::Null));
+    // A window of the last two sprints only: velocity and trend still look at the six
+    // closed before its end, and list the two.
+    let body =
+        figure(&app, &reader, &format!("/api/v1/metrics/jira/velocity?from=2026-02-16&to=2026-03-01&team={team}"))
+            .await;
+    assert_eq!((&body["velocity"], &body["trend"], &body["say_do"]), (&json!(6), &json!(2), &json!(1)));
+    assert_eq!(sprint_rows(&body).len(), 2);
+    // A sprint's page shows it whatever the period: the first sprint, long before this one.
+    let rita = super::dashboard_pages::reader(&app, &acme).await;
+    let path = format!("/app/dashboard/teams/{team}/sprints/400?from=2026-02-16&to=2026-03-01&csv=burn-up");
+    let (_, rows) = super::dashboard_pages::csv(&rita, &path).await;
+    assert_eq!(rows.last().map(|r| r[0].as_str()), Some("2026-01-12"), "{rows:?}");
 }
 backend_test!(velocity_trends_over_the_three_sprints_before);
