@@ -28,7 +28,7 @@ pub async fn team_report(
     let team = roster.teams.iter().find(|t| t.id == id).cloned().ok_or_else(missing)?;
     let (d, dora) = tokio::try_join!(
         Dashboard::load(metrics, window, &roster, &settings, None, Some(&team)),
-        DoraFigures::load(metrics, window, roster.clone(), &settings),
+        DoraFigures::load(metrics, window, roster.clone(), &settings, Some(&team)),
     )?;
     let zone = settings.time_zone.zone().clone();
 

@@ -98,7 +98,7 @@ async fn reads(db: &Db, kind: Reads, window: Window, team: &Team) -> Duration {
         Reads::Commits => drop(metrics.counted_commits(start, end, keys).await.unwrap()),
         Reads::Pulls => drop(metrics.merged_pull_requests(start, end, keys).await.unwrap()),
         Reads::Jira => drop(JiraFigures::read(&metrics, window, roster, &settings, Some(team)).await.unwrap()),
-        Reads::Dora => drop(DoraFigures::load(&metrics, window, roster, &settings).await.unwrap()),
+        Reads::Dora => drop(DoraFigures::load(&metrics, window, roster, &settings, Some(team)).await.unwrap()),
         Reads::All => {
             let (a, b, c, d, e) = tokio::try_join!(
                 metrics.person_days_between(window.from, window.to, keys),

@@ -964,6 +964,25 @@ pub(crate) async fn sprint_member_issues(
     .await
 }
 
+/// The stored rows of `T` of every source where any of `conditions` holds (each with its
+/// values, bound from `$1`), each once. One statement per condition: an `OR` of subqueries
+/// would keep the planner from each one's index.
+pub(crate) async fn rows_where_any<T: Table>(
+    conn: &mut AnyConnection,
+    conditions: &[(&str, &[Sql])],
+) -> Result<Vec<(String, T)>, sqlx::Error> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (condition, values) in conditions {
+        for (source, row) in rows_where::<T>(conn, condition, values).await? {
+            if seen.insert((source.clone(), row.key())) {
+                out.push((source, row));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The stored rows of `T` of every source where the SQL `condition` holds (its values bound
 /// from `$1`), each with its source.
 pub(crate) async fn rows_where<T: Table>(

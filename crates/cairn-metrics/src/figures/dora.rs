@@ -152,21 +152,25 @@ pub struct DoraFigures {
 }
 
 impl DoraFigures {
+    /// Reads what the figures of `team` (of the organization without one) need: the pull
+    /// requests of its members only, so [`DoraFigures::dora`] answers for that team.
     pub async fn load(
         metrics: &Metrics<'_>,
         window: Window,
         roster: Roster,
         settings: &Settings,
+        team: Option<&Team>,
     ) -> Result<DoraFigures, MetricsError> {
         let zone = settings.time_zone.zone().clone();
         let span = (zone.start_ms(window.from), zone.start_ms(window.to));
         let since = span.0 - LOOKBACK_DAYS * 86_400_000;
+        let keys = roster.keys_of(None, team, Day::from_number(window.from.number() - LOOKBACK_DAYS), window.to);
         let (events, pulls, (issues, boards)) = tokio::try_join!(
             async {
                 let mut conn = metrics.db.reader().acquire().await?;
                 Ok::<_, MetricsError>(production_events(&mut conn, since, span.1).await?)
             },
-            metrics.merged_pull_requests(since, span.1, None),
+            metrics.merged_pull_requests(since, span.1, keys.as_deref()),
             async {
                 let mut conn = metrics.db.reader().acquire().await?;
                 let issues = issues_opened_or_resolved(&mut conn, since, span.0, span.1).await?;

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::{Buckets, Figures, Granularity, Person, Point, Roster, Series, Window, ratio};
-use crate::collected::store::{binds, board_sprints, commitments, completions, rows_where};
+use crate::collected::store::{binds, board_sprints, commitments, completions, rows_where, rows_where_any};
 use crate::collected::{
     Board, CommitmentItem, CompletionItem, Issue, Sprint, SprintMembership, SprintState, StatusCategory, Worklog,
 };
@@ -691,19 +691,29 @@ impl JiraRows {
             boards: rows_where::<Board>(&mut conn, "1 = 1", &[]).await?,
             sprints: rows_where::<Sprint>(&mut conn, "1 = 1", &[]).await?,
             memberships: rows_where::<SprintMembership>(&mut conn, "1 = 1", &[]).await?,
-            issues: rows_where::<Issue>(
+            issues: rows_where_any::<Issue>(
                 &mut conn,
-                "(resolved_at >= $1 AND resolved_at < $2) \
-                 OR issue_id IN (SELECT issue_id FROM metrics_sprint_issues) \
-                 OR issue_id IN (SELECT issue_id FROM metrics_worklogs WHERE started_at >= $1 AND started_at < $2)",
-                &bounds,
+                &[
+                    ("resolved_at >= $1 AND resolved_at < $2", &bounds),
+                    ("(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues)", &[]),
+                    (
+                        "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs \
+                         WHERE started_at >= $1 AND started_at < $2)",
+                        &bounds,
+                    ),
+                ],
             )
             .await?,
-            worklogs: rows_where::<Worklog>(
+            worklogs: rows_where_any::<Worklog>(
                 &mut conn,
-                "(started_at >= $1 AND started_at < $2) \
-                 OR issue_id IN (SELECT issue_id FROM metrics_issues WHERE resolved_at >= $1 AND resolved_at < $2)",
-                &bounds,
+                &[
+                    ("started_at >= $1 AND started_at < $2", &bounds),
+                    (
+                        "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_issues \
+                         WHERE resolved_at >= $1 AND resolved_at < $2)",
+                        &bounds,
+                    ),
+                ],
             )
             .await?,
             taken: commitments(&mut conn, None).await?,
@@ -741,18 +751,13 @@ impl JiraRows {
                 binds(&mut values, accounts)
             ),
         };
+        let members_issues =
+            format!("(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})");
         let mut conn = metrics.db.reader().acquire().await?;
         let Some(board) = board else {
             // No board: no sprint, no project; only the members' worklogs count (as unplanned).
             let worklogs = rows_where::<Worklog>(&mut conn, &members_work, &values).await?;
-            let issues = rows_where::<Issue>(
-                &mut conn,
-                &format!(
-                    "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})"
-                ),
-                &values,
-            )
-            .await?;
+            let issues = rows_where::<Issue>(&mut conn, &members_issues, &values).await?;
             let (boards, sprints, memberships, taken, closed) = Default::default();
             return Ok(JiraRows { boards, sprints, memberships, issues, worklogs, taken, closed });
         };
@@ -762,14 +767,18 @@ impl JiraRows {
         let wanted = (board, wanted.as_slice());
         let mut in_wanted = Vec::new();
         let wanted_sql = board_sprints(&mut in_wanted, wanted);
-        let at = values.len() + 1;
-        values.push(Sql::Int(board));
+        let mut resolved_values = vec![Sql::Int(span.0), Sql::Int(span.1)];
         let resolved = format!(
             "resolved_at >= $1 AND resolved_at < $2 AND (source_id, project_key) IN \
-             (SELECT source_id, project_key FROM metrics_boards WHERE board_id = ${at})"
+             (SELECT source_id, project_key FROM metrics_boards WHERE board_id = $3)"
         );
-        let mut issue_values = values.clone();
-        let in_sprints = board_sprints(&mut issue_values, wanted);
+        resolved_values.push(Sql::Int(board));
+        let sprint_issues = format!(
+            "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues \
+             WHERE (source_id, sprint_id) IN ({wanted_sql}))"
+        );
+        let resolved_work =
+            format!("(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_issues WHERE {resolved})");
         Ok(JiraRows {
             boards: rows_where::<Board>(&mut conn, "board_id = $1", &only_board).await?,
             sprints,
@@ -779,24 +788,14 @@ impl JiraRows {
                 &in_wanted,
             )
             .await?,
-            issues: rows_where::<Issue>(
+            issues: rows_where_any::<Issue>(
                 &mut conn,
-                &format!(
-                    "({resolved}) \
-                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues \
-                         WHERE (source_id, sprint_id) IN ({in_sprints})) \
-                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_worklogs WHERE {members_work})"
-                ),
-                &issue_values,
+                &[(&resolved, &resolved_values), (&sprint_issues, &in_wanted), (&members_issues, &values)],
             )
             .await?,
-            worklogs: rows_where::<Worklog>(
+            worklogs: rows_where_any::<Worklog>(
                 &mut conn,
-                &format!(
-                    "({members_work}) \
-                     OR (source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_issues WHERE {resolved})"
-                ),
-                &values,
+                &[(&members_work, &values), (&resolved_work, &resolved_values)],
             )
             .await?,
             taken: commitments(&mut conn, Some(wanted)).await?,

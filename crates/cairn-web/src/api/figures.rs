@@ -842,7 +842,7 @@ async fn dora(
     let metrics = Metrics { db: &ctx.db };
     let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
     let team = q.team.as_deref().map(|t| find_team(&roster, t)).transpose()?;
-    let figures = DoraFigures::load(&metrics, window, roster, &settings).await?;
+    let figures = DoraFigures::load(&metrics, window, roster, &settings, team.as_ref()).await?;
     tagged(&headers, &DoraBody::from(figures.dora(team.as_ref())))
 }
 

@@ -726,7 +726,7 @@ pub(super) async fn dora(
     let period = f.period(&settings);
     let w = &period.window;
     let (figures, connected) =
-        tokio::try_join!(DoraFigures::load(&metrics, *w, roster, &settings), connected(&metrics))?;
+        tokio::try_join!(DoraFigures::load(&metrics, *w, roster, &settings, Some(&team)), connected(&metrics))?;
     let k = figures.dora(Some(&team));
     let (df, lt, cfr, ttr) = (&k.deployment_frequency, &k.lead_time, &k.change_failure_rate, &k.time_to_restore);
     let seconds =
