@@ -136,13 +136,9 @@ impl Identity {
             other => return Err(Failure::Permanent(format!("unknown account mail {other:?}"))),
         }
         .map_err(|e| permanent(&e))?;
-        message.message_id = Some(format!("<{}@{}>", job.event.id, host_of(&self.public_url)));
+        message.message_id = Some(cairn_mail::message_id(&job.event.id.to_string(), &self.public_url));
         Ok(Some(message))
     }
-}
-
-fn host_of(url: &str) -> String {
-    url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| "cairn".into())
 }
 
 /// The `account_mail` consumer.

@@ -76,6 +76,13 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
 }
 
+/// A `Message-ID` for a message whose `unique` part (what it is about, and for whom) stays the
+/// same when it is sent again: `<unique@host>`, the host being the public URL's.
+pub fn message_id(unique: &str, public_url: &str) -> String {
+    let host = url::Url::parse(public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+    format!("<{unique}@{}>", host.as_deref().unwrap_or("cairn"))
+}
+
 /// A file sent with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {

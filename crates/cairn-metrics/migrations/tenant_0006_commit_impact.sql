@@ -8,3 +8,7 @@ ALTER TABLE metrics_person_days ADD COLUMN impact BIGINT NOT NULL DEFAULT 0;
 -- rebuilt once by the scheduler (collected rows, if any, predate the impact).
 ALTER TABLE metrics_settings ADD COLUMN rollups_version BIGINT NOT NULL DEFAULT 0;
 UPDATE metrics_settings SET rollups_version = 1 WHERE NOT EXISTS (SELECT 1 FROM metrics_commits);
+-- A team's rollups, found by its members' person keys; and everyone's active days with
+-- their impact, which rank the teams, read from the index alone.
+CREATE INDEX metrics_person_days_person ON metrics_person_days (LOWER(person_key), day);
+CREATE INDEX metrics_person_days_active ON metrics_person_days (day, person_key, impact) WHERE commits > 0;

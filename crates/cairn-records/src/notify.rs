@@ -124,19 +124,9 @@ impl Mailer {
             PublishNotice { title, version, publisher: &publisher, note, link: &link, unsubscribe: &unsubscribe };
         let mut message =
             publish_notice(&branding, user.email.as_str(), &notice).map_err(|e| Failure::Permanent(e.to_string()))?;
-        let host = url_host(base);
-        message.message_id = Some(format!("<{}.{}@{host}>", job.event.id, user.id));
+        message.message_id = Some(cairn_mail::message_id(&format!("{}.{}", job.event.id, user.id), base));
         self.identity.mailer.send(&message).await.map_err(|e| retry(&e))
     }
-}
-
-fn url_host(url: &str) -> String {
-    url.split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', ':']).next())
-        .filter(|h| !h.is_empty())
-        .unwrap_or("cairn")
-        .to_owned()
 }
 
 impl Handler for Mailer {

@@ -7,6 +7,7 @@ use cairn_metrics::figures::{Granularity, Window};
 use cairn_metrics::panels::Data;
 use cairn_metrics::{Day, Metrics};
 use cairn_store::{Db, Tenant};
+use jiff::tz::TimeZone;
 
 use crate::audit::AuditScope;
 use crate::instances::InstancesScope;
@@ -45,9 +46,6 @@ pub struct Sources<'a> {
 /// tenant's metrics time zone.
 pub async fn build(req: &JobRequest, from: &Sources<'_>, head: &Letterhead, now: i64) -> Result<Report, ReportError> {
     let metrics = Metrics { db: from.db };
-    let zone = metrics.settings().await?.time_zone.zone().clone();
-    let (start, end) = (zone.start_ms(req.from), zone.start_ms(req.to));
-    let period = period_text(req.from, req.to);
     let tenant = from.tenant.id.to_string();
     match req.kind {
         Kind::Team => {
@@ -55,17 +53,24 @@ pub async fn build(req: &JobRequest, from: &Sources<'_>, head: &Letterhead, now:
             crate::team::team_report(&metrics, req.team_id.as_deref().unwrap_or_default(), window, head, now).await
         }
         Kind::Audit => {
-            let zone = zone.time_zone().clone();
-            let scope = AuditScope { db: from.db, scope: &tenant, from: start, to: end, period, zone };
+            let (from_ms, to_ms, period, zone) = instants(&metrics, req).await?;
+            let scope = AuditScope { db: from.db, scope: &tenant, from: from_ms, to: to_ms, period, zone };
             crate::audit::audit_report(&scope, from.signer, head, now).await
         }
         Kind::Instances => {
+            let (from_ms, to_ms, period, zone) = instants(&metrics, req).await?;
             let instances = Instances { db: from.db, tenant: &tenant, cloud: from.cloud, key: from.key };
-            let zone = zone.time_zone().clone();
-            let scope = InstancesScope { instances, from: start, to: end, period, zone };
+            let scope = InstancesScope { instances, from: from_ms, to: to_ms, period, zone };
             crate::instances::instances_report(&scope, head, now).await
         }
     }
+}
+
+/// The request's period as instants in the tenant's zone, as its cover says it, and the zone.
+async fn instants(metrics: &Metrics<'_>, req: &JobRequest) -> Result<(i64, i64, String, TimeZone), ReportError> {
+    let zone = metrics.settings().await?.time_zone.zone().clone();
+    let (from, to) = (zone.start_ms(req.from), zone.start_ms(req.to));
+    Ok((from, to, period_text(req.from, req.to), zone.time_zone().clone()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +86,6 @@ pub enum ReportError {
     Instances(#[from] cairn_instances::InstancesError),
     #[error("identity: {0}")]
     Identity(#[from] cairn_identity::IdentityError),
-    #[error(transparent)]
-    Render(#[from] crate::pdf::RenderError),
 }
 
 /// The local days `[from, to)` as a cover says them: `1 September – 30 November 2026`,

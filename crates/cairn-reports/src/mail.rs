@@ -134,9 +134,7 @@ impl Mailer {
             unsubscribe: &unsubscribe,
         };
         let mut message = templates::report(&branding, to, notice).map_err(|e| Failure::Permanent(e.to_string()))?;
-        let host = url::Url::parse(base).ok().and_then(|u| u.host_str().map(str::to_owned));
-        let host = host.unwrap_or_else(|| "cairn".into());
-        message.message_id = Some(format!("<{}.{}@{host}>", job.event.id, job.delivery_id));
+        message.message_id = Some(cairn_mail::message_id(&format!("{}.{}", job.event.id, job.delivery_id), base));
         self.identity.mailer.send(&message).await.map_err(|e| retry(&e))
     }
 }

@@ -22,7 +22,7 @@ pub async fn team_report(
     head: &Letterhead,
     now: i64,
 ) -> Result<Report, ReportError> {
-    let (roster, settings) = tokio::try_join!(Roster::load(metrics), metrics.settings())?;
+    let (roster, settings) = Roster::load_with_settings(metrics).await?;
     let missing = || ReportError::NotFound(format!("team {team:?}"));
     let id = TeamId::parse(team, "team").map_err(|_| missing())?.to_string();
     let team = roster.teams.iter().find(|t| t.id == id).cloned().ok_or_else(missing)?;

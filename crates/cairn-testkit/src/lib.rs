@@ -4,6 +4,7 @@
 //! PostgreSQL tests use the server named by `CAIRN_TEST_POSTGRES_URL` (scripts/test starts
 //! one with the `cairn-test-postgres` launcher); each app gets its own control database on it.
 
+pub mod bench;
 pub mod browser;
 pub mod fixtures;
 pub mod mail;

@@ -18,6 +18,7 @@ use cairn_domain::events::RECORDS_CREATED;
 use cairn_events::{Bus, Consumers, DeliverySettings, Failure, Handler, HandlerFuture, Job, Worker};
 use cairn_records::{RecordInput, Records};
 use cairn_store::{Backend, Db};
+use cairn_testkit::bench::{ms, percentile};
 use tokio::sync::mpsc;
 
 const LATENCY_EVENTS: usize = 300;
@@ -42,10 +43,6 @@ async fn create(tenant: TenantId, db: &Db, bus: &Bus, title: &str) {
     let input = RecordInput::parse(&serde_json::json!({ "title": title }), "").unwrap();
     let actor = Actor { id: "bench".into(), email: None };
     Records { tenant, db, bus }.create(vec![input], &actor, &RequestMeta::default()).await.unwrap();
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 async fn run(backend: Backend, postgres_server: &str) {
@@ -80,8 +77,8 @@ async fn run(backend: Backend, postgres_server: &str) {
     println!(
         "{:<9} commit → consumer start: p50 {:>6.2} ms, p99 {:>6.2} ms ({} sequential events)",
         backend.as_str(),
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        ms(percentile(&latencies, 0.50)),
+        ms(percentile(&latencies, 0.99)),
         LATENCY_EVENTS
     );
 

@@ -23,6 +23,7 @@ use cairn_metrics::figures::jira::JiraFigures;
 use cairn_metrics::figures::{Roster, Window};
 use cairn_metrics::{Day, Metrics, Team};
 use cairn_store::Db;
+use cairn_testkit::bench::{ms, p95, rounds};
 use cairn_testkit::{Backend, TestApp};
 
 const ROUNDS: usize = 30;
@@ -62,19 +63,6 @@ const ENDPOINTS: [(&str, Reads); 18] = [
     ("dora", Reads::Dora),
     ("dashboard", Reads::All),
 ];
-
-fn p95(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[((d.len() as f64 * 0.95).ceil() as usize).clamp(1, d.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn rounds() -> usize {
-    std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).filter(|r| *r > 0).unwrap_or(ROUNDS)
-}
 
 /// The reads alone, as the endpoint's figures make them for `team`.
 async fn reads(db: &Db, kind: Reads, window: Window, team: &Team) -> Duration {
@@ -159,7 +147,7 @@ async fn run(backend: Backend, postgres_server: &str) {
         request(&app, &token, &path).await;
         reads(&db, kind, window, &team).await;
         let (mut http, mut raw) = (Vec::new(), Vec::new());
-        for _ in 0..rounds() {
+        for _ in 0..rounds(ROUNDS) {
             http.push(request(&app, &token, &path).await);
             raw.push(reads(&db, kind, window, &team).await);
         }

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use cairn_domain::Role;
+use cairn_testkit::bench::{ms, percentile};
 use cairn_testkit::moto::{ACCESS_KEY, MotoServer, SECRET_KEY};
 use cairn_testkit::{Backend, TestApp};
 use serde_json::json;
@@ -24,17 +25,9 @@ const WARM: usize = 300;
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 const ROLE: &str = "arn:aws:iam::222222222222:role/cairn-console";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 fn summary(mut d: Vec<Duration>) -> (Duration, Duration) {
     d.sort();
     (percentile(&d, 0.5), percentile(&d, 0.95))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn timed(app: &TestApp, token: &str, path: &str) -> Duration {

@@ -10,7 +10,7 @@
 //! `CAIRN_TEST_POSTGRES_URL` when set, else starts a throwaway PostgreSQL; the seeded
 //! databases are dropped at the end.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cairn_audit::{Actor, RequestMeta};
 use cairn_metrics::demo::OrgSize;
@@ -19,23 +19,15 @@ use cairn_metrics::{Day, Metrics};
 use cairn_reports::audit::{AuditScope, audit_report};
 use cairn_reports::team::team_report;
 use cairn_reports::{Fonts, Letterhead, Report, render};
+use cairn_testkit::bench::{ms, p95, rounds};
 use cairn_testkit::{Backend, TestApp};
 
 const SEED: u64 = 2026;
 
-fn p95(mut d: Vec<Duration>) -> Duration {
-    d.sort();
-    d[((d.len() as f64 * 0.95).ceil() as usize).clamp(1, d.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// Makes and renders a report `BENCH_ROUNDS` times (default 5); prints the p95 of each phase
 /// and the file's size and pages.
 async fn measure(backend: Backend, what: &str, fonts: &Fonts, mut make: impl AsyncFnMut() -> Report) {
-    let rounds = std::env::var("BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).filter(|r| *r > 0).unwrap_or(5);
+    let rounds = rounds(5);
     let (mut reads, mut renders, mut totals) = (Vec::new(), Vec::new(), Vec::new());
     let (mut size, mut pages) = (0, 0);
     for _ in 0..rounds {

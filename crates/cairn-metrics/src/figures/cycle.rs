@@ -80,8 +80,7 @@ pub struct CycleFigures {
 
 impl CycleFigures {
     pub async fn load(metrics: &Metrics<'_>, window: Window) -> Result<CycleFigures, MetricsError> {
-        let roster = Roster::load(metrics).await?;
-        let settings = metrics.settings().await?;
+        let (roster, settings) = Roster::load_with_settings(metrics).await?;
         CycleFigures::read(metrics, window, roster, &settings, None, None).await
     }
 

@@ -34,17 +34,27 @@ pub struct Roster {
 
 impl Roster {
     pub async fn load(metrics: &Metrics<'_>) -> Result<Roster, MetricsError> {
-        let mut teams = Vec::new();
-        let mut after = None;
-        loop {
-            let page = metrics.teams(500, after.as_ref()).await?;
-            teams.extend(page.items);
-            match page.next_cursor {
-                Some(c) => after = Some(crate::TeamId::parse(&c, "cursor")?),
-                None => break,
+        Ok(Roster::load_with_settings(metrics).await?.0)
+    }
+
+    /// The roster and the settings it takes its bots from, read at the same time.
+    pub async fn load_with_settings(metrics: &Metrics<'_>) -> Result<(Roster, crate::Settings), MetricsError> {
+        let teams = async {
+            let mut teams = Vec::new();
+            let mut after = None;
+            loop {
+                let page = metrics.teams(500, after.as_ref()).await?;
+                teams.extend(page.items);
+                match page.next_cursor {
+                    Some(c) => after = Some(crate::TeamId::parse(&c, "cursor")?),
+                    None => break,
+                }
             }
-        }
-        Ok(Roster::new(teams, Bots::new(&metrics.settings().await?.bots)))
+            Ok::<_, MetricsError>(teams)
+        };
+        let (teams, settings) = tokio::try_join!(teams, metrics.settings())?;
+        let bots = Bots::new(&settings.bots);
+        Ok((Roster::new(teams, bots), settings))
     }
 
     pub fn new(teams: Vec<Team>, bots: Bots) -> Roster {

@@ -69,10 +69,11 @@ async fn recipients(db: &Db, id: Option<&str>) -> Result<Vec<(String, String)>, 
     rows.iter().map(|r| Ok((r.try_get("schedule_id")?, r.try_get("email")?))).collect()
 }
 
-pub(super) async fn list(db: &Db) -> Result<Vec<Schedule>, sqlx::Error> {
+/// Every schedule, with its recipients or (`with_recipients` false) none.
+pub(super) async fn list(db: &Db, with_recipients: bool) -> Result<Vec<Schedule>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM report_schedules ORDER BY created_at, id");
     let rows = sqlx::query(&sql).fetch_all(db.reader()).await?;
-    let all = recipients(db, None).await?;
+    let all = if with_recipients && !rows.is_empty() { recipients(db, None).await? } else { Vec::new() };
     rows.iter()
         .map(|r| {
             let id: String = r.try_get("id")?;

@@ -376,7 +376,7 @@ async fn figures<F: WindowFigures>(
     let ctx = caller.in_tenant(state, Role::Readonly, attempted).await?;
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
-    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let (roster, settings) = Roster::load_with_settings(&metrics).await?;
     let scope = q.scope(&roster)?;
     let figures = F::read(&metrics, window, roster, &settings, &scope).await?;
     Ok((figures, scope))
@@ -578,7 +578,7 @@ async fn dashboard(
     let ctx = caller.in_tenant(&state, Role::Readonly, "metrics.dashboard").await?;
     let window = q.window()?;
     let metrics = Metrics { db: &ctx.db };
-    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let (roster, settings) = Roster::load_with_settings(&metrics).await?;
     let scope = q.scope(&roster)?;
     let team = scope.team.as_ref();
     let d = Dashboard::load(&metrics, window, &roster, &settings, scope.user.as_ref(), team).await?;
@@ -840,7 +840,7 @@ async fn dora(
     let ctx = caller.in_tenant(&state, Role::Readonly, "metrics.dora").await?;
     let window = Window::parse(&q.from, &q.to, q.granularity.as_deref())?;
     let metrics = Metrics { db: &ctx.db };
-    let (roster, settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let (roster, settings) = Roster::load_with_settings(&metrics).await?;
     let team = q.team.as_deref().map(|t| find_team(&roster, t)).transpose()?;
     let figures = DoraFigures::load(&metrics, window, roster, &settings, team.as_ref()).await?;
     tagged(&headers, &DoraBody::from(figures.dora(team.as_ref())))

@@ -181,7 +181,7 @@ impl Links for Period {
 /// What the figures read, told once per page: the metrics settings and the roster.
 async fn basics(s: &Signed) -> Result<(Metrics<'_>, Settings, Roster), PageError> {
     let metrics = Metrics { db: &s.db };
-    let (settings, roster) = tokio::try_join!(metrics.settings(), Roster::load(&metrics))?;
+    let (roster, settings) = Roster::load_with_settings(&metrics).await?;
     Ok((metrics, settings, roster))
 }
 

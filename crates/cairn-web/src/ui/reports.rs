@@ -185,7 +185,7 @@ async fn render(
     invalid: &Invalid,
 ) -> Result<Response, PageError> {
     let metrics = Metrics { db: &s.db };
-    let (roster, metrics_settings) = tokio::try_join!(Roster::load(&metrics), metrics.settings())?;
+    let (roster, metrics_settings) = Roster::load_with_settings(&metrics).await?;
     let teams: Vec<(String, String)> = roster.teams.iter().map(|t| (t.id.clone(), t.name.clone())).collect();
     let admin = s.can(Role::Admin);
     let jobs = Jobs { db: &s.db }.list(100, None).await?;

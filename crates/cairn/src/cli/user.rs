@@ -93,6 +93,8 @@ async fn report_invitation(
 ) {
     let Some(event) = &invitation.mail_event else { return };
     let bus = identity.tokens.revocations().bus().clone();
+    // Every consumer a server has, report mail included: this run dispatches whatever events
+    // are pending, and an event is dispatched once, to the consumers its dispatcher knows.
     let reports = match startup::report_store(config) {
         Ok(r) => r,
         Err(e) => {
