@@ -36,6 +36,9 @@ locals {
       { name = "CAIRN_TRUST_PROXY_HEADERS", value = "true" },
       { name = "CAIRN_SHUTDOWN_GRACE", value = var.shutdown_grace },
       { name = "CAIRN_BOOTSTRAP_EMAIL", value = var.bootstrap_email },
+      # Reports in the bucket (s3.tf), with the task role's credentials.
+      { name = "CAIRN_OBJECT_STORE_URL", value = "s3://${aws_s3_bucket.reports.bucket}" },
+      { name = "CAIRN_OBJECT_STORE_REGION", value = local.region },
     ],
     var.mail_from == null ? [] : [{ name = "CAIRN_MAIL_FROM", value = var.mail_from }],
   )

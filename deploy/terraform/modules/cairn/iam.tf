@@ -62,8 +62,8 @@ resource "aws_iam_role_policy" "execution" {
 
 # --- task role: what Cairn itself may call ------------------------------------------------------
 # The instances console assumes the roles tenants create for it (role accounts); mail goes
-# through SES's SMTP endpoint with SMTP credentials. The reports bucket is granted now so that
-# reports need no IAM change when they land.
+# through SES's SMTP endpoint with SMTP credentials; reports are written, tagged, read (their
+# presigned links are signed with this role) and deleted in the reports bucket.
 
 resource "aws_iam_role" "task" {
   name               = "${local.name}-task"

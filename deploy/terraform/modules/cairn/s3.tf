@@ -1,13 +1,13 @@
-# Reports bucket. Cairn does not write reports yet; the bucket, its policy and the task role's
-# access are here so that reports land without an infrastructure change.
+# Reports bucket: Cairn keeps rendered reports here (CAIRN_OBJECT_STORE_URL, ecs.tf) under
+# reports/<tenant>/<report>.pdf, each tagged cairn-expires=<YYYY-MM-DD>.
 #
 # Expiry. S3 lifecycle filters match a tag's exact key and value, never a date inside a value,
-# so an object tagged cairn-expires=2027-01-31 cannot be expired by S3 on that date. Instead:
-#   1. Cairn's own cleanup deletes reports whose cairn-expires date has passed (or, where it
-#      cannot delete at once, retags them cairn-expired=true);
-#   2. the rule "expired-tag" deletes anything tagged cairn-expired=true a day later;
-#   3. the rule "reports-backstop" deletes everything under reports/ after reports_max_age_days,
-#      whatever its tags, in case the cleanup stops running.
+# so the cairn-expires tag cannot expire an object by itself; it tells a reader or an audit
+# when Cairn will. Instead:
+#   1. Cairn's workers delete each report, row and object, once its expiry (a tenant setting,
+#      1-365 days) has passed;
+#   2. the rule "reports-backstop" deletes everything under reports/ after reports_max_age_days,
+#      whatever its tags, in case that cleanup stops running.
 # Versioning is on, so a deleted or overwritten report stays recoverable for 7 days
 # (noncurrent-versions), then goes for good.
 
@@ -56,20 +56,6 @@ resource "aws_s3_bucket_versioning" "reports" {
 resource "aws_s3_bucket_lifecycle_configuration" "reports" {
   bucket     = aws_s3_bucket.reports.id
   depends_on = [aws_s3_bucket_versioning.reports]
-
-  rule {
-    id     = "expired-tag"
-    status = "Enabled"
-    filter {
-      tag {
-        key   = "cairn-expired"
-        value = "true"
-      }
-    }
-    expiration {
-      days = 1
-    }
-  }
 
   rule {
     id     = "reports-backstop"
