@@ -354,13 +354,7 @@ impl<'c> Page<'c> {
                 moved.insert(old.key(), old.clone());
             }
         }
-        let mut rollup = Rollup::default();
-        let scoring =
-            Scoring { source: &self.source, zone: &self.zone, bots: &self.bots, moved: &moved, rebuilt: false };
-        for (repository, span) in spans.0 {
-            scoring.rescore(self.conn, &repository, span, &mut rollup).await?;
-        }
-        apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
+        self.rescore(spans, &moved, Rollup::default()).await?;
         Ok(counts)
     }
 
@@ -378,14 +372,24 @@ impl<'c> Page<'c> {
             spans.widen(&commit.repository_id, commit.authored_at);
             commit.add_impact(&self.zone, -impact, &mut rollup);
         }
-        let none = HashMap::new();
-        let scoring =
-            Scoring { source: &self.source, zone: &self.zone, bots: &self.bots, moved: &none, rebuilt: false };
+        self.rescore(spans, &HashMap::new(), rollup).await?;
+        Ok(counts)
+    }
+
+    /// Rescores the commits of `spans` (`moved`: changed rows as they were stored) and applies
+    /// what that moves, with `rollup`, to the rollups.
+    async fn rescore(
+        &mut self,
+        spans: Spans,
+        moved: &HashMap<(String, String), Commit>,
+        mut rollup: Rollup,
+    ) -> Result<(), MetricsError> {
+        let scoring = Scoring { source: &self.source, zone: &self.zone, bots: &self.bots, moved, rebuilt: false };
         for (repository, span) in spans.0 {
             scoring.rescore(self.conn, &repository, span, &mut rollup).await?;
         }
         apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
-        Ok(counts)
+        Ok(())
     }
 
     /// The pull requests each of `commits` (repository, sha) belongs to become exactly those

@@ -768,10 +768,8 @@ impl JiraRows {
         let mut in_wanted = Vec::new();
         let wanted_sql = board_sprints(&mut in_wanted, wanted);
         let mut resolved_values = vec![Sql::Int(span.0), Sql::Int(span.1)];
-        let resolved = format!(
-            "resolved_at >= $1 AND resolved_at < $2 AND (source_id, project_key) IN \
-             (SELECT source_id, project_key FROM metrics_boards WHERE board_id = $3)"
-        );
+        let resolved = "resolved_at >= $1 AND resolved_at < $2 AND (source_id, project_key) IN \
+             (SELECT source_id, project_key FROM metrics_boards WHERE board_id = $3)";
         resolved_values.push(Sql::Int(board));
         let sprint_issues = format!(
             "(source_id, issue_id) IN (SELECT source_id, issue_id FROM metrics_sprint_issues \
@@ -790,7 +788,7 @@ impl JiraRows {
             .await?,
             issues: rows_where_any::<Issue>(
                 &mut conn,
-                &[(&resolved, &resolved_values), (&sprint_issues, &in_wanted), (&members_issues, &values)],
+                &[(resolved, &resolved_values), (&sprint_issues, &in_wanted), (&members_issues, &values)],
             )
             .await?,
             worklogs: rows_where_any::<Worklog>(
@@ -844,19 +842,6 @@ fn median(mut values: Vec<f64>) -> f64 {
     super::median(&values).unwrap_or(0.0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(median(vec![2.0]), 2.0);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
-}
-
 /// The sprints of a board a team's figures over the window `span` look at: those that
 /// overlap it (`jira/sprints`, and velocity's closed in it), the last closed before its end
 /// that velocity averages and its trend compares with, and `also` (a sprint's own page).
@@ -884,4 +869,17 @@ fn wanted_sprints(sprints: &[(String, Sprint)], span: (i64, i64), now: i64, also
     wanted.extend(sprints.iter().map(|(_, s)| s).filter(|s| overlaps(s)).map(|s| s.id));
     wanted.extend(also);
     wanted.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![2.0]), 2.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
 }

@@ -359,6 +359,14 @@ async fn the_rebuild_equals_the_maintained_rollups(backend: Backend) {
     metrics.update_settings(input, &tester(), &RequestMeta::default()).await.unwrap();
     assert_eq!(metrics.person_days(None).await.unwrap(), maintained);
 
+    // Rollups built by an older version (no impact) are rebuilt once, and only once.
+    assert_eq!(metrics.rebuild_stale_rollups().await.unwrap(), None);
+    sqlx::query("UPDATE metrics_person_days SET impact = 0, changed_files = 0").execute(db.writer()).await.unwrap();
+    sqlx::query("UPDATE metrics_settings SET rollups_version = 0").execute(db.writer()).await.unwrap();
+    assert!(metrics.rebuild_stale_rollups().await.unwrap().is_some());
+    assert_eq!(metrics.person_days(None).await.unwrap(), maintained);
+    assert_eq!(metrics.rebuild_stale_rollups().await.unwrap(), None);
+
     // A new time zone moves every event to its local day there: the settings change
     // rebuilds the rollups in its transaction, and they equal a rebuild.
     let input = SettingsInput::parse("America/Los_Angeles", 28, 90, "0 2 * * *", &["renovate".into()]).unwrap();
