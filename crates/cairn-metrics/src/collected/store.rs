@@ -628,7 +628,10 @@ impl<'c> Page<'c> {
 
     /// Upserts `rows`; what it did, and each new or changed row with the stored one it
     /// replaced.
-    async fn upsert_changes<T: Table>(&mut self, rows: &[T]) -> Result<(Counts, Vec<(Option<T>, T)>), MetricsError> {
+    async fn upsert_changes<'r, T: Table>(
+        &mut self,
+        rows: &'r [T],
+    ) -> Result<(Counts, Vec<(Option<T>, &'r T)>), MetricsError> {
         // The last of several rows with one key is the one that counts.
         let mut order: Vec<T::Key> = Vec::with_capacity(rows.len());
         let mut latest: HashMap<T::Key, &T> = HashMap::with_capacity(rows.len());
@@ -639,7 +642,7 @@ impl<'c> Page<'c> {
             }
         }
         let tuples: Vec<Vec<Sql>> = order.iter().map(T::key_values).collect();
-        let stored: HashMap<T::Key, T> = fetch::<T>(self.conn, self.backend, &self.source, T::KEY, &tuples)
+        let mut stored: HashMap<T::Key, T> = fetch::<T>(self.conn, self.backend, &self.source, T::KEY, &tuples)
             .await?
             .into_iter()
             .map(|r| (r.key(), r))
@@ -670,8 +673,8 @@ impl<'c> Page<'c> {
         apply_rollup(self.conn, self.backend, &self.source, &rollup.into_changes()).await?;
         let changes = fresh
             .into_iter()
-            .map(|r| (None, r.clone()))
-            .chain(changed.into_iter().map(|r| (stored.get(&r.key()).cloned(), r.clone())))
+            .map(|r| (None, r))
+            .chain(changed.into_iter().map(|r| (stored.remove(&r.key()), r)))
             .collect();
         Ok((counts, changes))
     }
